@@ -1,0 +1,88 @@
+"""What each conv and pool layer sees: every feature map of a batch in one forward pass.
+
+The lesson builds a model per layer and calls ``predict`` once per image per layer (12 calls
+for its grid). ConvLab builds one Keras model whose outputs are every Conv2D and MaxPooling2D
+output plus the class probabilities, and runs it once for all images. The result is sliced
+per filter afterwards, so moving the filter slider costs no inference at all.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+FEATURE_LAYER_TYPES = ("Conv2D", "MaxPooling2D")
+
+
+@dataclass(frozen=True)
+class Activations:
+    layer_names: tuple[str, ...]  # e.g. ("conv1", "pool1", "conv2", "pool2")
+    maps: tuple[np.ndarray, ...]  # one (images, height, width, filters) array per layer
+    probabilities: np.ndarray  # (images, 10) softmax output
+
+    def filter_maps(self, filter_index: int) -> list[list[np.ndarray]]:
+        """``[image][layer]`` 2-D maps of one filter: the journey grid's panels."""
+        if not self.maps:
+            return []
+        limit = min(m.shape[-1] for m in self.maps)
+        if not 0 <= filter_index < limit:
+            raise ValueError(f"filter_index must be 0..{limit - 1}, not {filter_index}")
+        return [[m[image, :, :, filter_index] for m in self.maps] for image in range(len(self.probabilities))]
+
+    @property
+    def predictions(self) -> np.ndarray:
+        return self.probabilities.argmax(axis=1)
+
+
+def feature_layers(model) -> list:
+    """The model's Conv2D and MaxPooling2D layers, in order (any number of conv blocks)."""
+    return [layer for layer in model.layers if type(layer).__name__ in FEATURE_LAYER_TYPES]
+
+
+class Inspector:
+    """Runs a model's feature layers and output in one pass; safe to share between threads.
+
+    Keras models are not thread-safe and Streamlit serves each session from its own thread,
+    so every call goes through one lock per inspector (one inspector per model).
+    """
+
+    def __init__(self, model):
+        import keras
+
+        self.model = model
+        self.layers = feature_layers(model)
+        # Keras 3: a Sequential that starts with keras.Input has .inputs; .input may raise.
+        # Its one input tensor (not the list) keeps calls with a plain array warning-free.
+        outputs = [layer.output for layer in self.layers] + list(model.outputs)
+        self._multi_output = keras.Model(inputs=model.inputs[0], outputs=outputs)
+        self._lock = threading.Lock()
+
+    @property
+    def num_filters(self) -> int:
+        """How many filters every feature layer has (the filter slider's range)."""
+        return min((layer.output.shape[-1] for layer in self.layers), default=0)
+
+    def run(self, images: np.ndarray) -> Activations:
+        images = np.asarray(images, dtype=np.float32)
+        if images.ndim == 3:
+            images = images[..., np.newaxis]
+        if images.ndim != 4 or images.shape[1:] != (28, 28, 1):
+            raise ValueError(f"images must have shape (n, 28, 28[, 1]), not {images.shape}")
+        with self._lock:
+            # A direct call, not predict(): no per-call tf.data pipeline for a handful of images.
+            outputs = self._multi_output(images, training=False)
+        if not isinstance(outputs, (list, tuple)):  # a dense model: Keras unwraps a one-output list
+            outputs = [outputs]
+        arrays = [np.asarray(output) for output in outputs]
+        return Activations(
+            layer_names=tuple(layer.name for layer in self.layers),
+            maps=tuple(arrays[:-1]),
+            probabilities=arrays[-1],
+        )
+
+    def predict_probabilities(self, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """Class probabilities for many images, in batches, under the same lock."""
+        with self._lock:
+            return np.asarray(self.model.predict(images, batch_size=batch_size, verbose=0))

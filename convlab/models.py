@@ -1,0 +1,137 @@
+"""Model specs and the Keras models built from them.
+
+A :class:`ModelSpec` is everything that decides a trained model: architecture, training
+settings and seed. It is frozen and hashable, and :meth:`ModelSpec.key` is a short hash of
+its fields, so a cached model file named after the key can never belong to other settings.
+The two presets are the lesson's dense baseline and its conv model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields
+
+from .data import IMAGE_SIZE
+
+MAX_CONV_BLOCKS = 3  # a 4th 3x3 conv + 2x2 pool block would shrink 28x28 below 1x1
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    conv_filters: tuple[int, ...] = (64, 64)  # one Conv2D+MaxPool block per entry; () = dense baseline
+    kernel_size: int = 3  # conv kernels are kernel_size x kernel_size, no padding ("valid")
+    pool_size: int = 2  # max-pooling window and stride
+    dense_units: int = 128  # the hidden Dense layer before the 10-way softmax
+    epochs: int = 5
+    batch_size: int = 32
+    seed: int = 42  # weights, shuffling and dropout-free training all follow from it
+    train_samples: int = 60_000  # the first N training images; fewer gives quick classroom runs
+    stop_loss: float | None = None  # stop once an epoch's training loss falls below this
+    stop_accuracy: float | None = None  # stop once an epoch's training accuracy exceeds this
+
+    def __post_init__(self) -> None:
+        # Lists from JSON or widgets become tuples, so equal specs hash equally.
+        object.__setattr__(self, "conv_filters", tuple(int(n) for n in self.conv_filters))
+        problems = self.problems()
+        if problems:
+            raise ValueError("Invalid model spec: " + "; ".join(problems))
+
+    def problems(self) -> list[str]:
+        """Every reason this spec can't be built, worded for a person."""
+        problems = []
+        if len(self.conv_filters) > MAX_CONV_BLOCKS:
+            problems.append(f"at most {MAX_CONV_BLOCKS} conv blocks fit a 28x28 image, not {len(self.conv_filters)}")
+        if any(n < 1 or n > 512 for n in self.conv_filters):
+            problems.append(f"filters per conv layer must be 1..512, not {list(self.conv_filters)}")
+        if self.kernel_size < 1 or self.pool_size < 1:
+            problems.append("kernel_size and pool_size must be at least 1")
+        elif self.conv_filters and min(s for s, _ in self.map_sizes()) < 1:
+            problems.append("the feature maps would shrink below 1x1; use fewer conv blocks")
+        if not 1 <= self.dense_units <= 4096:
+            problems.append(f"dense_units must be 1..4096, not {self.dense_units}")
+        if not 1 <= self.epochs <= 100:
+            problems.append(f"epochs must be 1..100, not {self.epochs}")
+        if not 1 <= self.batch_size <= 60_000:
+            problems.append(f"batch_size must be 1..60000, not {self.batch_size}")
+        if not 1 <= self.train_samples <= 60_000:
+            problems.append(f"train_samples must be 1..60000, not {self.train_samples}")
+        if self.stop_loss is not None and not self.stop_loss > 0:
+            problems.append(f"stop_loss must be above 0, not {self.stop_loss}")
+        if self.stop_accuracy is not None and not 0 < self.stop_accuracy < 1:
+            problems.append(f"stop_accuracy must be between 0 and 1, not {self.stop_accuracy}")
+        return problems
+
+    def map_sizes(self) -> list[tuple[int, int]]:
+        """(conv output side, pool output side) per block: (26, 13), (11, 5) for the lesson."""
+        sizes, side = [], IMAGE_SIZE
+        for _ in self.conv_filters:
+            conv_side = side - self.kernel_size + 1
+            side = conv_side // self.pool_size
+            sizes.append((conv_side, side))
+        return sizes
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "conv_filters": list(self.conv_filters)}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ModelSpec":
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown model spec fields: {sorted(unknown)}")
+        return cls(**values)
+
+    def key(self) -> str:
+        """A 12-hex-digit hash of every field: the cache's file name stem."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+    @property
+    def kind(self) -> str:
+        return "conv" if self.conv_filters else "dense"
+
+    def describe(self) -> str:
+        """A short human label, e.g. 'conv 64-64, dense 128, 5 epochs'."""
+        body = f"conv {'-'.join(map(str, self.conv_filters))}, " if self.conv_filters else ""
+        return f"{body}dense {self.dense_units}, {self.epochs} epochs"
+
+
+PRESETS = {
+    "dense": ModelSpec(conv_filters=()),
+    "conv": ModelSpec(conv_filters=(64, 64)),
+}
+
+
+def build(spec: ModelSpec):
+    """A compiled Keras model for ``spec``, starting with ``keras.Input`` as Keras 3 wants."""
+    import keras  # deferred: importing TensorFlow costs seconds and data-only callers don't need it
+
+    keras.utils.set_random_seed(spec.seed)
+    layers = [keras.Input(shape=(IMAGE_SIZE, IMAGE_SIZE, 1), name="image")]
+    for block, num_filters in enumerate(spec.conv_filters, start=1):
+        layers += [
+            keras.layers.Conv2D(num_filters, spec.kernel_size, activation="relu", name=f"conv{block}"),
+            keras.layers.MaxPooling2D(spec.pool_size, name=f"pool{block}"),
+        ]
+    layers += [
+        keras.layers.Flatten(name="flatten"),
+        keras.layers.Dense(spec.dense_units, activation="relu", name="hidden"),
+        keras.layers.Dense(10, activation="softmax", name="output"),
+    ]
+    model = keras.Sequential(layers, name=f"{spec.kind}_{spec.key()}")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def layer_summary(model) -> list[dict]:
+    """One row per layer: name, type, output shape (without the batch axis), parameter count."""
+    return [
+        {
+            "layer": layer.name,
+            "type": type(layer).__name__,
+            "output shape": "×".join(str(d) for d in layer.output.shape[1:]),
+            "params": layer.count_params(),
+        }
+        for layer in model.layers
+    ]

@@ -1,0 +1,275 @@
+"""The ``models/`` cache: one ``.keras`` file and one JSON of metadata per spec.
+
+Files are named ``<kind>-<spec key>``, so a file can only ever hold the model of its exact
+spec. Everything here is built to survive real use:
+
+* writes go to a temp file that is renamed into place, so a crash or SIGKILL never leaves a
+  half-written model under a real name (stale temp files of dead processes are swept);
+* two threads or processes asking for the same untrained spec train it once (a lock per
+  spec, held across the check, the training and the save);
+* a corrupt file, a malformed JSON or a model that doesn't match its spec is set aside in
+  ``models/corrupt/`` and reported, and the spec is trained again;
+* a read-only folder still works: the model lives in memory and the store says it can't save;
+* models load with ``safe_mode=True``: no Python code inside a model file ever runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from filelock import FileLock
+
+from .data import Split
+from .models import ModelSpec, build, layer_summary
+
+FORMAT_VERSION = 1
+DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "models"
+
+
+def default_root() -> Path:
+    """``$CONVLAB_MODELS_DIR`` if set (another cache, e.g. a writable copy), else the repo's ``models/``."""
+    return Path(os.environ.get("CONVLAB_MODELS_DIR") or DEFAULT_ROOT)
+
+
+@dataclass
+class StoredModel:
+    spec: ModelSpec
+    model: object  # a compiled keras.Model
+    meta: dict  # what ``_metadata`` records: spec, history, metrics, versions, time, ...
+    saved: bool  # False when the folder was read-only and the model lives in memory only
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # Keras models aren't thread-safe
+
+
+def file_stem(spec: ModelSpec) -> str:
+    return f"{spec.kind}-{spec.key()}"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _architecture(model) -> list[tuple[str, tuple]]:
+    return [(type(layer).__name__, tuple(layer.output.shape[1:])) for layer in model.layers]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """Have ``write`` fill a temp file beside ``path`` (same suffix), flush it to disk, rename it over ``path``."""
+    temp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp{path.suffix}")
+    try:
+        write(temp)
+        with open(temp, "rb+") as file:
+            os.fsync(file.fileno())
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+class ModelStore:
+    def __init__(self, root: Path | str | None = None):
+        self.root = Path(root) if root is not None else default_root()
+        self.problems: dict[str, str] = {}  # spec key -> what went wrong with its files, for the UI
+        self._memory: dict[str, StoredModel] = {}
+        self._guard = threading.Lock()
+        self._key_locks: dict[str, threading.Lock] = {}
+        self._sweep_stale_temp_files()
+
+    # -- paths and locks ---------------------------------------------------------------
+    def paths(self, spec: ModelSpec) -> tuple[Path, Path]:
+        stem = file_stem(spec)
+        return self.root / f"{stem}.keras", self.root / f"{stem}.json"
+
+    def _lock(self, spec: ModelSpec):
+        """A lock for one spec that holds across threads (threading.Lock) and processes (a file lock)."""
+        with self._guard:
+            thread_lock = self._key_locks.setdefault(spec.key(), threading.Lock())
+        # The lock file lives in the temp folder so a read-only models/ can still be locked.
+        root_id = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:8]
+        file_lock = FileLock(Path(tempfile.gettempdir()) / f"convlab-{root_id}-{spec.key()}.lock")
+        return _Both(thread_lock, file_lock)
+
+    def _sweep_stale_temp_files(self) -> None:
+        for temp in self.root.glob(".*.tmp.*"):
+            try:
+                pid = int(temp.name.split(".")[-4])
+            except (ValueError, IndexError):
+                continue
+            if not _pid_alive(pid):
+                try:
+                    temp.unlink(missing_ok=True)
+                except OSError:  # a read-only folder: the stray file is harmless, never loaded
+                    pass
+
+    # -- reading -----------------------------------------------------------------------
+    def load(self, spec: ModelSpec) -> StoredModel | None:
+        """The stored model for ``spec``, or None if there is none or its files were unusable."""
+        key = spec.key()
+        if key in self._memory:
+            return self._memory[key]
+        model_path, meta_path = self.paths(spec)
+        if not model_path.exists() and not meta_path.exists():
+            return None
+        try:
+            stored = self._read(spec, model_path, meta_path)
+        except Exception as error:  # any failure to read is reported the same way: set aside, retrain
+            self._set_aside(spec, f"{type(error).__name__}: {error}")
+            return None
+        self._memory[key] = stored
+        return stored
+
+    def _read(self, spec: ModelSpec, model_path: Path, meta_path: Path) -> StoredModel:
+        import keras
+
+        if not meta_path.exists():
+            raise FileNotFoundError(f"{meta_path.name} is missing (an interrupted save?)")
+        if not model_path.exists():
+            raise FileNotFoundError(f"{model_path.name} is missing")
+        meta = json.loads(meta_path.read_text())
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
+            raise ValueError(f"{meta_path.name} is not ConvLab metadata of format {FORMAT_VERSION}")
+        if meta.get("spec") != spec.to_dict():
+            raise ValueError(f"{meta_path.name} describes another spec: {meta.get('spec')}")
+        if meta.get("model_sha256") != _sha256(model_path):
+            raise ValueError(f"{model_path.name} does not match the checksum in {meta_path.name}")
+        model = keras.saving.load_model(model_path, safe_mode=True)
+        if _architecture(model) != _architecture(build(spec)):
+            raise ValueError(f"{model_path.name} has layers {_architecture(model)}, not the spec's")
+        return StoredModel(spec=spec, model=model, meta=meta, saved=True)
+
+    def _set_aside(self, spec: ModelSpec, reason: str) -> None:
+        """Move a spec's unusable files into ``corrupt/`` so they are kept for a look but never loaded."""
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        moved = []
+        try:
+            (self.root / "corrupt").mkdir(exist_ok=True)
+            for path in self.paths(spec):
+                if path.exists():
+                    target = self.root / "corrupt" / f"{path.stem}.{stamp}{path.suffix}"
+                    os.replace(path, target)
+                    moved.append(str(target.relative_to(self.root)))
+            where = f"moved to {', '.join(moved)}" if moved else "nothing to move"
+        except OSError as error:
+            where = f"could not be moved ({error}); it is ignored"
+        self.problems[spec.key()] = f"The stored {spec.kind} model was unusable ({reason}); {where}."
+
+    def list_metadata(self) -> list[dict]:
+        """Metadata of every readable model on disk, newest first (for ``convlab info``)."""
+        found = []
+        for meta_path in sorted(self.root.glob("*.json")):
+            try:
+                meta = json.loads(meta_path.read_text())
+            except (OSError, ValueError):
+                continue
+            if isinstance(meta, dict) and meta.get("format") == FORMAT_VERSION:
+                found.append({**meta, "file": meta_path.with_suffix(".keras").name})
+        return sorted(found, key=lambda meta: meta.get("created", ""), reverse=True)
+
+    # -- training and writing ----------------------------------------------------------
+    def get_or_train(
+        self,
+        spec: ModelSpec,
+        load_data: Callable[[], tuple[Split, Split]],
+        callbacks=(),
+    ) -> StoredModel:
+        """The stored model, or a newly trained and saved one; concurrent callers train once."""
+        found = self.load(spec)
+        if found is not None:
+            return found
+        with self._lock(spec):
+            found = self.load(spec)  # another thread or process may have finished meanwhile
+            if found is not None:
+                return found
+            from .training import train
+
+            train_split, test_split = load_data()
+            result = train(spec, train_split, test_split, callbacks=callbacks)
+            meta = _metadata(spec, result)
+            stored = StoredModel(spec=spec, model=result.model, meta=meta, saved=False)
+            self._save(stored)
+            self._memory[spec.key()] = stored
+            return stored
+
+    def _save(self, stored: StoredModel) -> None:
+        model_path, meta_path = self.paths(stored.spec)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            _write_atomically(model_path, stored.model.save)
+            stored.meta["model_sha256"] = _sha256(model_path)
+            _write_atomically(meta_path, lambda path: path.write_text(json.dumps(stored.meta, indent=1)))
+            stored.saved = True
+            self.problems.pop(stored.spec.key(), None)
+        except OSError as error:
+            self.problems[stored.spec.key()] = (
+                f"Can't save the {stored.spec.kind} model to {self.root} ({error.strerror or error}); "
+                "it is kept in memory until the app stops."
+            )
+
+
+class _Both:
+    """Enter a thread lock, then a file lock; leave in reverse order."""
+
+    def __init__(self, thread_lock: threading.Lock, file_lock: FileLock):
+        self.thread_lock, self.file_lock = thread_lock, file_lock
+
+    def __enter__(self):
+        self.thread_lock.acquire()
+        try:
+            self.file_lock.acquire()
+        except BaseException:
+            self.thread_lock.release()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.file_lock.release()
+        self.thread_lock.release()
+
+
+def _metadata(spec: ModelSpec, result) -> dict:
+    import keras
+    import numpy
+    import tensorflow
+
+    from . import __version__
+
+    return {
+        "format": FORMAT_VERSION,
+        "key": spec.key(),
+        "spec": spec.to_dict(),
+        "description": spec.describe(),
+        "params": int(result.model.count_params()),
+        "layers": layer_summary(result.model),
+        "history": result.history,
+        "metrics": result.metrics,
+        "epochs_run": result.epochs_run,
+        "stop_reason": result.stop_reason,
+        "seconds": round(result.seconds, 2),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": {
+            "convlab": __version__,
+            "python": platform.python_version(),
+            "tensorflow": tensorflow.__version__,
+            "keras": keras.__version__,
+            "numpy": numpy.__version__,
+        },
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+    }

@@ -1,0 +1,51 @@
+"""Shared fixtures: the real test split, tiny specs that train in seconds, data-folder helpers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from convlab.data import FILES, Split, load_split  # noqa: E402
+from convlab.models import ModelSpec  # noqa: E402
+
+# Small enough to train in a couple of seconds, big enough to learn something.
+TINY_CONV = ModelSpec(conv_filters=(4,), dense_units=16, epochs=2, train_samples=512, seed=7)
+TINY_DENSE = ModelSpec(conv_filters=(), dense_units=16, epochs=2, train_samples=512, seed=7)
+
+
+@pytest.fixture(scope="session")
+def test_split() -> Split:
+    return load_split("test", allow_download=False)
+
+
+@pytest.fixture(scope="session")
+def small_data(test_split):
+    """(train, test) Splits cut from the test split: enough for tiny training runs in tests."""
+    train = Split(test_split.images[:1000], test_split.labels[:1000], test_split.source)
+    test = Split(test_split.images[1000:1500], test_split.labels[1000:1500], test_split.source)
+    return train, test
+
+
+@pytest.fixture
+def copy_split_files(test_split):
+    """Copy one split's two real files into a folder: ``copy_split_files(folder, "test")``."""
+
+    def copy(folder: Path, split: str = "test") -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in FILES[split][:2]:
+            shutil.copy(test_split.source / name, folder / name)
+        return folder
+
+    return copy
+
+
+def assert_same_predictions(model_a, model_b, images: np.ndarray) -> None:
+    np.testing.assert_allclose(
+        model_a.predict(images, verbose=0), model_b.predict(images, verbose=0), rtol=1e-5, atol=1e-6
+    )

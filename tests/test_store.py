@@ -1,0 +1,157 @@
+"""The model cache: round trip, corrupt files set aside, one training for concurrent requests."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+
+import pytest
+
+from convlab import store as store_module
+from convlab.store import ModelStore, file_stem
+
+from conftest import TINY_CONV, TINY_DENSE, assert_same_predictions
+
+
+@pytest.fixture(scope="module")
+def trained_root(tmp_path_factory, small_data):
+    """A models/ folder holding the tiny conv spec, trained once for this module."""
+    root = tmp_path_factory.mktemp("models")
+    ModelStore(root).get_or_train(TINY_CONV, lambda: small_data)
+    return root
+
+
+@pytest.fixture
+def root(tmp_path, trained_root):
+    """A fresh copy of the trained folder, for tests that damage files."""
+    for path in trained_root.iterdir():
+        if path.is_file():
+            (tmp_path / path.name).write_bytes(path.read_bytes())
+    return tmp_path
+
+
+def test_round_trip(trained_root, small_data):
+    model_path, meta_path = ModelStore(trained_root).paths(TINY_CONV)
+    assert model_path.name == f"conv-{TINY_CONV.key()}.keras" and model_path.exists() and meta_path.exists()
+    loaded = ModelStore(trained_root).load(TINY_CONV)
+    assert loaded.saved
+    meta = loaded.meta
+    assert meta["spec"] == TINY_CONV.to_dict() and meta["key"] == TINY_CONV.key()
+    assert meta["params"] == loaded.model.count_params()
+    assert meta["epochs_run"] == 2 and len(meta["history"]["test_accuracy"]) == 2
+    assert set(meta["versions"]) >= {"tensorflow", "keras", "python", "numpy"}
+    assert meta["seconds"] > 0 and meta["created"].startswith("20")
+    # The saved model is the trained one: its test accuracy is what the metadata says.
+    _, accuracy = loaded.model.evaluate(small_data[1].images, small_data[1].labels, verbose=0)
+    assert accuracy == pytest.approx(meta["metrics"]["test_accuracy"], abs=1e-6)
+    assert [m["key"] for m in ModelStore(trained_root).list_metadata()] == [TINY_CONV.key()]
+
+
+def test_no_temp_files_left(trained_root):
+    assert sorted(p.name for p in trained_root.iterdir()) == sorted(
+        [f"{file_stem(TINY_CONV)}.keras", f"{file_stem(TINY_CONV)}.json"]
+    )
+
+
+@pytest.mark.parametrize("damage", ["truncate model", "garbage json", "other spec", "missing json", "swap model"])
+def test_unusable_files_are_set_aside_and_retrained(root, small_data, damage):
+    store = ModelStore(root)
+    model_path, meta_path = store.paths(TINY_CONV)
+    if damage == "truncate model":
+        model_path.write_bytes(model_path.read_bytes()[:5000])
+    elif damage == "garbage json":
+        meta_path.write_text("{not json")
+    elif damage == "other spec":
+        meta = json.loads(meta_path.read_text())
+        meta["spec"]["epochs"] = 9
+        meta_path.write_text(json.dumps(meta))
+    elif damage == "missing json":
+        meta_path.unlink()
+    else:  # a valid .keras file of another model under this name: caught by the checksum
+        other = ModelStore(root / "other").get_or_train(TINY_DENSE, lambda: small_data)
+        model_path.write_bytes(ModelStore(root / "other").paths(TINY_DENSE)[0].read_bytes())
+        assert other.saved
+    assert store.load(TINY_CONV) is None
+    assert "unusable" in store.problems[TINY_CONV.key()]
+    set_aside = list((root / "corrupt").iterdir())
+    assert set_aside and all(p.name.startswith(file_stem(TINY_CONV)) for p in set_aside)
+    assert not model_path.exists() and not meta_path.exists()
+    calls = []
+    retrained = store.get_or_train(TINY_CONV, lambda: calls.append(1) or small_data)
+    assert calls == [1] and retrained.saved and model_path.exists()
+    assert TINY_CONV.key() not in store.problems
+    assert_same_predictions(retrained.model, ModelStore(root).load(TINY_CONV).model, small_data[1].images[:20])
+
+
+def test_two_threads_train_one_spec_once(tmp_path, small_data):
+    store = ModelStore(tmp_path)
+    loads, results, errors = [], [], []
+    start = threading.Barrier(2)
+
+    def load_data():
+        loads.append(threading.get_ident())
+        return small_data
+
+    def request():
+        start.wait()
+        try:
+            results.append(store.get_or_train(TINY_DENSE, load_data))
+        except Exception as error:  # surfaced by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=request) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == [] and len(results) == 2
+    assert len(loads) == 1  # trained once
+    assert results[0] is results[1]
+
+
+def test_two_stores_in_one_process_train_once(tmp_path, small_data):
+    """Two ModelStore objects on one folder (as two processes would) share the file lock."""
+    loads = []
+    results = []
+
+    def request():
+        results.append(ModelStore(tmp_path).get_or_train(TINY_DENSE, lambda: loads.append(1) or small_data))
+
+    threads = [threading.Thread(target=request) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(loads) == 1 and len(results) == 2
+
+
+def test_unwritable_folder_keeps_the_model_in_memory(tmp_path, small_data):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("models/ can't be created under a file")
+    store = ModelStore(blocker / "models")
+    stored = store.get_or_train(TINY_DENSE, lambda: small_data)
+    assert not stored.saved
+    assert "Can't save" in store.problems[TINY_DENSE.key()]
+    assert store.load(TINY_DENSE) is stored  # served from memory from now on
+
+
+def test_failed_rename_leaves_no_file(tmp_path, small_data, monkeypatch):
+    def refuse(source, target):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(store_module.os, "replace", refuse)
+    store = ModelStore(tmp_path)
+    stored = store.get_or_train(TINY_DENSE, lambda: small_data)
+    assert not stored.saved and "Permission denied" in store.problems[TINY_DENSE.key()]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stale_temp_files_of_dead_processes_are_swept(tmp_path):
+    dead_pid = 2**22 + 12345  # above Linux's pid_max default: never a live process
+    stale = tmp_path / f".conv-abc.{dead_pid}.1.tmp.keras"
+    live = tmp_path / f".conv-abc.{os.getpid()}.1.tmp.keras"
+    stale.write_bytes(b"partial")
+    live.write_bytes(b"being written")
+    ModelStore(tmp_path)
+    assert not stale.exists() and live.exists()
