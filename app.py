@@ -196,12 +196,13 @@ def journey_ui(model_name: str, stored: StoredModel, split: Split) -> None:
     indices, filter_index = image_controls_ui(split, inspector.num_filters)
     activations = journey_activations(stored.spec.key(), tuple(indices), inspector)
     labels = [int(split.labels[i]) for i in indices]
-    titles = [row_title(i, label, p) for i, label, p in zip(indices, labels, activations.probabilities)]
+    probabilities = activations.probabilities
     figure = journey_figure(
         images=split.images[indices],
         maps=activations.filter_maps(filter_index),
         layer_names=list(activations.layer_names),
-        row_titles=titles,
+        row_titles=[row_title(slot, i, labels[slot], probabilities[slot]) for slot, i in enumerate(indices)],
+        wrong=[int(p.argmax()) != label for p, label in zip(probabilities, labels)],
     )
     st.plotly_chart(figure, config=PLOT_CONFIG, key="journey_chart")
     if len(set(labels)) > 1:

@@ -9,25 +9,24 @@ domains, so any number of images and layers fits.
 from __future__ import annotations
 
 import numpy as np
+import plotly.colors
 
 from .data import CLASS_NAMES
 
-INPUT_COLORSCALE = [[0.0, "black"], [1.0, "white"]]  # Fashion-MNIST: light garment on black
-ACTIVATION_COLORSCALE = "Inferno"  # the lesson's colour map
+INPUT_COLORSCALE = [[0.0, "rgb(0, 0, 0)"], [1.0, "rgb(255, 255, 255)"]]  # light garment on black
+# The lesson's colour map, written as rgb(): Streamlit's Plotly theme swaps the hex colours
+# #000001..#000040 for its own palette in the browser, and inferno starts at #000004, which
+# would paint every zero activation pink.
+ACTIVATION_COLORSCALE = [
+    [i / (len(plotly.colors.sequential.Inferno) - 1), "rgb({}, {}, {})".format(*plotly.colors.hex_to_rgb(color))]
+    for i, color in enumerate(plotly.colors.sequential.Inferno)
+]
 MODEL_COLORS = {"dense": "#1f77b4", "conv": "#d62728"}
+WRONG_COLOR = "#d62728"
 
-
-def _axis(index: int, domain: tuple[float, float], side: int, **extra) -> tuple[str, dict]:
-    name = "axis" if index == 1 else f"axis{index}"
-    return name, {
-        "domain": list(domain),
-        "tickvals": [0, side - 1],  # first and last pixel: the numbers show the map shrinking
-        "ticks": "",
-        "showgrid": False,
-        "zeroline": False,
-        "fixedrange": True,
-        **extra,
-    }
+# Journey layout in pixels: panel side, the gap under a row (tick labels, then the next row's
+# header), and the margin above the first row (column titles, then the first row's header).
+PANEL, ROW_GAP, TOP, BOTTOM = 180, 62, 64, 24
 
 
 def journey_figure(
@@ -35,35 +34,43 @@ def journey_figure(
     maps: list[list[np.ndarray]],
     layer_names: list[str],
     row_titles: list[str],
-    height_per_row: int = 190,
+    wrong: list[bool] | None = None,
 ) -> dict:
     """Rows = images; column 0 the input, then one inferno heatmap per feature layer.
 
     ``maps[row][column]`` is the 2-D map of the chosen filter; each panel has its own colour
-    range, as in the lesson's notebook.
+    range, as in the lesson's notebook. ``row_titles`` head each row (image, label, prediction);
+    ``wrong`` marks rows whose prediction is wrong, drawn in red.
     """
     rows, columns = len(images), 1 + len(layer_names)
-    horizontal_gap, vertical_gap = 0.03, 0.12 / max(rows, 1)
+    wrong = wrong or [False] * rows
+    plot_height = rows * PANEL + (rows - 1) * ROW_GAP
+    horizontal_gap = 0.025
     width = (1 - horizontal_gap * (columns - 1)) / columns
-    height = (1 - vertical_gap * (rows - 1)) / rows
     data, layout, annotations = [], {}, []
     for row in range(rows):
-        top = 1 - row * (height + vertical_gap)
-        y_domain = (max(top - height, 0.0), top)
+        top = 1 - row * (PANEL + ROW_GAP) / plot_height
+        y_domain = [max(top - PANEL / plot_height, 0.0), top]
         panels = [np.asarray(images[row]).reshape(28, 28)] + [np.asarray(m) for m in maps[row]]
         for column, panel in enumerate(panels):
-            index = row * columns + column + 1
+            suffix = str(row * columns + column + 1) if row or column else ""
             left = column * (width + horizontal_gap)
             side = panel.shape[0]
-            x_name, x_axis = _axis(index, (left, left + width), side)
-            y_name, y_axis = _axis(index, y_domain, side, autorange="reversed", scaleanchor=f"x{index if index > 1 else ''}")
-            layout["x" + x_name], layout["y" + y_name] = x_axis, y_axis
+            axis = {
+                "tickvals": [0, side - 1],  # first and last pixel: the numbers show the map shrinking
+                "ticks": "", "showgrid": False, "zeroline": False, "fixedrange": True,
+            }
+            layout[f"xaxis{suffix}"] = {**axis, "domain": [left, left + width], "anchor": f"y{suffix}"}
+            layout[f"yaxis{suffix}"] = {
+                **axis, "domain": y_domain, "anchor": f"x{suffix}",
+                "autorange": "reversed", "scaleanchor": f"x{suffix}",  # square pixels, row 0 on top
+            }
             is_input = column == 0
             data.append({
                 "type": "heatmap",
                 "z": panel.tolist(),
-                "xaxis": f"x{index if index > 1 else ''}",
-                "yaxis": f"y{index if index > 1 else ''}",
+                "xaxis": f"x{suffix}",
+                "yaxis": f"y{suffix}",
                 "colorscale": INPUT_COLORSCALE if is_input else ACTIVATION_COLORSCALE,
                 "showscale": False,
                 "hovertemplate": ("pixel" if is_input else "activation") + " (x %{x}, y %{y}): %{z:.3f}<extra></extra>",
@@ -71,29 +78,34 @@ def journey_figure(
             })
             if row == 0:
                 title = "input 28×28" if is_input else f"{layer_names[column - 1]} · {side}×{side}"
-                annotations.append(_label(title, left + width / 2, 1.0, yshift=18, size=15))
-        annotations.append(_label(row_titles[row], width / 2, y_domain[0], yshift=-26, size=12))
+                annotations.append(_label(title, left + width / 2, 1.0, yshift=44, size=15, anchor="center"))
+        color = WRONG_COLOR if wrong[row] else None
+        annotations.append(_label(row_titles[row], 0.0, y_domain[1], yshift=16, size=14, anchor="left", color=color))
     layout.update({
-        "height": rows * height_per_row + 60,
-        "margin": {"l": 10, "r": 10, "t": 40, "b": 40},
+        "height": plot_height + TOP + BOTTOM,
+        "margin": {"l": 28, "r": 8, "t": TOP, "b": BOTTOM},
         "annotations": annotations,
         "showlegend": False,
     })
     return {"data": data, "layout": layout}
 
 
-def _label(text: str, x: float, y: float, yshift: int, size: int) -> dict:
+def _label(text: str, x: float, y: float, yshift: int, size: int, anchor: str, color: str | None = None) -> dict:
+    font = {"size": size, **({"color": color} if color else {})}
     return {
         "text": text, "x": x, "y": y, "xref": "paper", "yref": "paper", "yshift": yshift,
-        "showarrow": False, "font": {"size": size}, "xanchor": "center",
+        "showarrow": False, "font": font, "xanchor": anchor, "yanchor": "bottom",
     }
 
 
-def row_title(index: int, label: int, probabilities: np.ndarray) -> str:
-    """'#23 Ankle boot → Ankle boot 97%' (a ✗ marks a wrong prediction)."""
+def row_title(slot: int, index: int, label: int, probabilities: np.ndarray) -> str:
+    """'Image 2 · test #23 · Ankle boot → predicted Sandal (97%) ✗'."""
     predicted = int(np.argmax(probabilities))
-    mark = "" if predicted == label else " ✗"
-    return f"#{index} {CLASS_NAMES[label]} → {CLASS_NAMES[predicted]} {probabilities[predicted]:.0%}{mark}"
+    verdict = "✓" if predicted == label else "✗ wrong"
+    return (
+        f"Image {slot + 1} · test #{index} · <b>{CLASS_NAMES[label]}</b> → predicted "
+        f"<b>{CLASS_NAMES[predicted]}</b> ({probabilities[predicted]:.0%}) {verdict}"
+    )
 
 
 def curves_figure(histories: dict[str, dict[str, list[float]]]) -> dict:

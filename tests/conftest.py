@@ -11,7 +11,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from convlab.data import FILES, Split, load_split  # noqa: E402
+from convlab.data import FILES, DataError, Split, load_split  # noqa: E402
 from convlab.models import ModelSpec  # noqa: E402
 
 # Small enough to train in a couple of seconds, big enough to learn something.
@@ -21,7 +21,10 @@ TINY_DENSE = ModelSpec(conv_filters=(), dense_units=16, epochs=2, train_samples=
 
 @pytest.fixture(scope="session")
 def test_split() -> Split:
-    return load_split("test", allow_download=False)
+    try:
+        return load_split("test", allow_download=False)
+    except DataError as error:  # one clear message instead of the same error in every test
+        pytest.exit(f"The tests need Fashion-MNIST's test split.\n{error}", returncode=4)
 
 
 @pytest.fixture(scope="session")
