@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import time
 
 import numpy as np
 import pandas as pd
@@ -16,10 +17,10 @@ import streamlit as st
 
 from convlab.activations import Activations, Inspector
 from convlab.data import CLASS_NAMES, DataError, Split, first_of_class, load_split
-from convlab.figures import curves_figure, journey_figure, row_title
-from convlab.models import PRESETS
+from convlab.figures import best_epoch, curves_figure, journey_figure, row_title
+from convlab.jobs import DONE, FAILED, QUEUED, RUNNING, Job, TrainingQueue
+from convlab.models import MAX_CONV_BLOCKS, MAX_EPOCHS, PRESETS, ModelSpec, count_params, layer_table
 from convlab.store import ModelStore, StoredModel
-from convlab.training import EpochProgress
 
 DEFAULT_IMAGES = (0, 23, 28)  # the lesson's three ankle boots
 DEFAULT_FILTER = 1  # the lesson's CONVOLUTION_NUMBER
@@ -31,6 +32,11 @@ PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "
 @st.cache_resource(show_spinner=False)
 def get_store() -> ModelStore:
     return ModelStore()
+
+
+@st.cache_resource(show_spinner=False)
+def get_queue() -> TrainingQueue:
+    return TrainingQueue(get_store(), _load_train_and_test)
 
 
 @st.cache_resource(show_spinner="Loading the Fashion-MNIST test images…")
@@ -80,43 +86,31 @@ def _load_train_and_test() -> tuple[Split, Split]:
     return load_split("train"), get_test_split()
 
 
-def ensure_models(store: ModelStore) -> dict[str, StoredModel]:
-    """Every preset, loaded from models/ or trained now (progress bars live out here, not in a cache)."""
-    loaded = {}
+def ensure_models(store: ModelStore) -> None:
+    """Every preset, loaded from models/ or trained now through the queue, with progress bars.
+
+    The bars live here, outside any cached function, so a cache hit never replays them. Two
+    sessions arriving together wait for the same training; a closed tab doesn't stop it.
+    """
     for name, spec in PRESETS.items():
-        stored = store.load(spec)
-        if stored is None:
+        if store.load(spec) is None:
             if spec.key() in store.problems:
                 st.warning(store.problems[spec.key()])
-            bar = st.progress(0.0, text=f"Training the {name} model ({spec.describe()}); this happens once…")
-
-            def report(done: int, total: int, logs: dict, bar=bar, name=name) -> None:
-                bar.progress(done / total, text=(
-                    f"Training the {name} model: epoch {done}/{total}, "
-                    f"accuracy {logs['accuracy']:.3f}, test accuracy {logs['val_accuracy']:.3f}"
+            job = get_queue().submit(spec)
+            bar = st.progress(0.0, text=f"The {name} model ({spec.describe()}) isn't in models/ yet: training it, once…")
+            while job.active:
+                bar.progress(job.fraction_done(), text=(
+                    f"Training the {name} model: epoch {min(job.epoch + 1, spec.epochs)} of {spec.epochs}, "
+                    f"batch {job.batch:,} of {job.batches_per_epoch:,}"
+                    + (f" · about {_duration(job.seconds_left())} left" if job.seconds_left() else "")
                 ))
-
-            stored = store.get_or_train(spec, _load_train_and_test, callbacks=[EpochProgress(report)])
+                time.sleep(0.5)
             bar.empty()
+            if job.state != DONE:
+                st.error(f"The {name} model could not be trained: {job.message}")
+                st.stop()
         if spec.key() in store.problems:
             st.warning(store.problems[spec.key()])
-        loaded[name] = stored
-    return loaded
-
-
-# -- sidebar --------------------------------------------------------------------------------
-def sidebar_ui(split: Split) -> str:
-    st.sidebar.title("🔬 ConvLab")
-    st.sidebar.markdown(
-        "See what a convolutional network sees. Based on the TensorFlow lesson "
-        "*Improving computer vision accuracy using convolutions*, on Fashion-MNIST."
-    )
-    model_name = st.sidebar.radio(
-        "Model for the journey", list(PRESETS), index=list(PRESETS).index("conv"),
-        format_func=lambda name: f"{name}: {PRESETS[name].describe()}", key="model",
-    )
-    st.sidebar.caption(f"Test images: {len(split):,} from `{split.source}`")
-    return model_name
 
 
 # -- the journey -----------------------------------------------------------------------------
@@ -184,23 +178,24 @@ def label_picker_ui(split: Split) -> None:
 
 
 @st.fragment
-def journey_ui(model_name: str, stored: StoredModel, split: Split) -> None:
+def journey_ui(stored: StoredModel, split: Split) -> None:
     st.header("The journey of an image through the conv and pool layers")
     inspector = get_inspector(stored.spec.key(), stored)
     if not inspector.layers:
         st.info(
-            f"The {model_name} model has no conv or pool layers, so there is no journey to show: "
-            "its first layer flattens the image. Choose the conv model in the sidebar."
+            f"The model **{stored.spec.label()}** has no conv or pool layers, so there is no journey "
+            "to show: its first layer flattens the image. Choose a model with conv blocks in the sidebar."
         )
         return
     indices, filter_index = image_controls_ui(split, inspector.num_filters)
     activations = journey_activations(stored.spec.key(), tuple(indices), inspector)
     labels = [int(split.labels[i]) for i in indices]
     probabilities = activations.probabilities
+    sides = [m.shape[1] for m in activations.maps]
     figure = journey_figure(
         images=split.images[indices],
         maps=activations.filter_maps(filter_index),
-        layer_names=list(activations.layer_names),
+        layers=list(zip(activations.layer_names, sides, inspector.filters_per_layer)),
         row_titles=[row_title(slot, i, labels[slot], probabilities[slot]) for slot, i in enumerate(indices)],
         wrong=[int(p.argmax()) != label for p, label in zip(probabilities, labels)],
     )
@@ -215,54 +210,300 @@ def journey_ui(model_name: str, stored: StoredModel, split: Split) -> None:
         st.caption(
             f"All three are **{CLASS_NAMES[labels[0]]}**. Filter {filter_index}, each panel coloured "
             "on its own scale (inferno: dark = low, bright = high). Each map is smaller than the one "
-            "before it: a 3×3 convolution trims a pixel from every edge, a 2×2 max-pool halves the size."
+            f"before it: a {stored.spec.kernel_size}×{stored.spec.kernel_size} convolution trims the edges, "
+            f"a {stored.spec.pool_size}×{stored.spec.pool_size} max-pool divides the size by {stored.spec.pool_size}."
         )
     label_picker_ui(split)
 
 
-# -- dense vs conv ---------------------------------------------------------------------------
-def comparison_ui(models: dict[str, StoredModel]) -> None:
-    st.header("Dense vs conv")
-    rows = []
-    for name, stored in models.items():
-        meta, metrics = stored.meta, stored.meta["metrics"]
-        rows.append({
-            "model": name,
-            "architecture": meta["description"],
-            "train loss": metrics["train_loss"],
-            "train accuracy": metrics["train_accuracy"],
-            "test loss": metrics["test_loss"],
-            "test accuracy": metrics["test_accuracy"],
-            "params": meta["params"],
-            "epochs": meta["epochs_run"],
-            "training time (s)": meta["seconds"],
-        })
-    st.dataframe(
-        pd.DataFrame(rows), hide_index=True,
-        column_config={
-            **{column: st.column_config.NumberColumn(format="%.4f") for column in
-               ("train loss", "train accuracy", "test loss", "test accuracy")},
-            "params": st.column_config.NumberColumn(format="localized"),
-            "training time (s)": st.column_config.NumberColumn(format="%.0f"),
-        },
-    )
+# -- comparing runs ----------------------------------------------------------------------------
+def metrics_row(meta: dict) -> dict:
+    metrics, spec = meta["metrics"], ModelSpec.from_dict(meta["spec"])
+    epoch = best_epoch(meta["history"])
+    return {
+        "run": spec.label(),
+        "train loss": metrics["train_loss"],
+        "train accuracy": metrics["train_accuracy"],
+        "test loss": metrics["test_loss"],
+        "test accuracy": metrics["test_accuracy"],
+        "best test accuracy": f"{meta['history']['test_accuracy'][epoch - 1]:.4f} (epoch {epoch})",
+        "params": meta["params"],
+        "epochs": meta["epochs_run"],
+        "training time (s)": meta["seconds"],
+    }
+
+
+METRIC_COLUMNS = {
+    **{column: st.column_config.NumberColumn(format="%.4f") for column in
+       ("train loss", "train accuracy", "test loss", "test accuracy")},
+    "params": st.column_config.NumberColumn(format="localized"),
+    "training time (s)": st.column_config.NumberColumn(format="%.0f"),
+}
+
+
+def compare_ui(runs: dict[str, dict]) -> None:
+    st.header("Compare two runs")
+    keys = list(runs)
+    defaults = [PRESETS["dense"].key(), PRESETS["conv"].key()]
+    columns = st.columns(2)
+    picked = []
+    for column, slot, default in zip(columns, ("compare_a", "compare_b"), defaults):
+        if st.session_state.get(slot) not in runs:  # first visit, or the run was deleted
+            st.session_state[slot] = default
+        picked.append(column.selectbox(
+            "Run " + slot[-1].upper(), keys, key=slot, format_func=lambda key: _run_label(runs[key]),
+        ))
+    metas = [runs[key] for key in picked]
+    st.dataframe(pd.DataFrame([metrics_row(meta) for meta in metas]), hide_index=True, column_config=METRIC_COLUMNS)
     st.plotly_chart(
-        curves_figure({name: stored.meta["history"] for name, stored in models.items()}),
+        curves_figure({_run_label(meta): meta["history"] for meta in metas}),
         config=PLOT_CONFIG, key="curves_chart",
     )
-    st.caption("Solid lines: training data (averaged over each epoch). Dashed: the 10,000 test images after each epoch.")
-    columns = st.columns(len(models))
-    for column, (name, stored) in zip(columns, models.items()):
-        column.subheader(f"{name} layers")
+    st.caption(
+        "Solid lines: training data (averaged over each epoch). Dashed: the 10,000 test images after "
+        "each epoch. ★ marks each run's best test accuracy; when the training curve keeps improving "
+        "after it while the test curve doesn't, the model is overfitting: learning the training images "
+        "rather than clothes."
+    )
+    for column, meta in zip(st.columns(2), metas):
+        column.subheader(_run_label(meta))
         column.dataframe(
-            pd.DataFrame(stored.meta["layers"]), hide_index=True,
+            pd.DataFrame(meta["layers"]), hide_index=True,
             column_config={"params": st.column_config.NumberColumn(format="localized")},
         )
-        versions = stored.meta["versions"]
+        versions = meta["versions"]
         column.caption(
-            f"{stored.meta['params']:,} parameters. Trained {stored.meta['created']} on {stored.meta['machine']} "
-            f"with TensorFlow {versions['tensorflow']}, Keras {versions['keras']}, seed {stored.spec.seed}."
+            f"{meta['params']:,} parameters. Trained {meta['created']} on {meta['machine']} with "
+            f"TensorFlow {versions['tensorflow']}, Keras {versions['keras']}, seed {meta['spec']['seed']}."
+            + (f" {meta['stop_reason'].capitalize()}." if meta.get("stop_reason") else "")
         )
+
+
+def _run_label(meta: dict) -> str:
+    return ModelSpec.from_dict(meta["spec"]).label()
+
+
+# -- the lab: build, train, keep ---------------------------------------------------------------
+FILTER_CHOICES = (16, 32, 64, 128)
+SAMPLE_CHOICES = (60_000, 10_000, 1_000)
+
+
+def builder_ui() -> ModelSpec | None:
+    """The variant builder; returns a valid spec, or None after saying what is wrong."""
+    st.subheader("1 · Build a variant")
+    left, middle, right = st.columns(3)
+    blocks = left.radio(
+        "Conv blocks (Conv2D + MaxPool)", range(MAX_CONV_BLOCKS + 1), index=2, horizontal=True, key="lab_blocks",
+        help="0 is the lesson's dense baseline; 1 removes the second convolution; 3 adds one more.",
+    )
+    filters = tuple(
+        left.select_slider(f"Filters in conv{block + 1}", FILTER_CHOICES, value=64, key=f"lab_filters_{block}")
+        for block in range(blocks)
+    )
+    dense_units = middle.select_slider("Dense units", (32, 64, 128, 256, 512), value=128, key="lab_dense")
+    epochs = middle.slider("Epochs", 1, MAX_EPOCHS, 5, key="lab_epochs",
+                           help="Try 20 to see overfitting: training accuracy keeps rising, test accuracy doesn't.")
+    batch_size = middle.select_slider("Batch size", (16, 32, 64, 128, 256), value=32, key="lab_batch")
+    samples = right.selectbox(
+        "Training images", SAMPLE_CHOICES, key="lab_samples", format_func=lambda n: f"{n:,}" + (
+            " (all, as the lesson)" if n == 60_000 else " (quick)"),
+    )
+    seed = right.number_input("Seed", 0, 2**31 - 1, 42, key="lab_seed")
+    rule = right.radio("Stop rule (the lesson's callback)", ("none", "loss below", "accuracy above"),
+                       horizontal=True, key="lab_stop_kind")
+    threshold = None
+    if rule == "loss below":
+        threshold = right.number_input("Stop once training loss <", 0.01, 5.0, 0.4, 0.05, key="lab_stop_loss")
+    elif rule == "accuracy above":
+        threshold = right.number_input("Stop once training accuracy >", 0.5, 0.99, 0.9, 0.01, key="lab_stop_accuracy")
+    try:
+        return ModelSpec(
+            conv_filters=filters, dense_units=dense_units, epochs=epochs, batch_size=batch_size,
+            seed=int(seed), train_samples=samples,
+            stop_loss=threshold if rule == "loss below" else None,
+            stop_accuracy=threshold if rule == "accuracy above" else None,
+        )
+    except ValueError as error:
+        st.error(str(error))
+        return None
+
+
+def spec_preview_ui(spec: ModelSpec) -> None:
+    rows = layer_table(spec)
+    st.markdown(f"**{spec.label()}** · **{count_params(spec):,} parameters** (the lesson's conv model has 243,786)")
+    st.dataframe(
+        pd.DataFrame(rows), hide_index=True,
+        column_config={"params": st.column_config.NumberColumn(format="localized")},
+    )
+
+
+def _submit(spec: ModelSpec) -> None:
+    job = get_queue().submit(spec)
+    mine = st.session_state.setdefault("my_jobs", [])
+    if job.key not in mine:
+        mine.insert(0, job.key)
+
+
+def train_button_ui(spec: ModelSpec | None, runs: dict[str, dict]) -> None:
+    if spec is None:
+        st.button("Train", disabled=True, key="lab_train")
+        return
+    queue = get_queue()
+    if spec.key() in runs:
+        st.info("This exact variant is already trained: it is in the runs table below and in the journey's model list.")
+        return
+    existing = queue.find(spec.key())
+    if existing is not None and existing.active:
+        st.info("This variant is already being trained or waiting in the queue; its progress is shown below.")
+        _remember(existing)
+        return
+    st.button("Train", type="primary", key="lab_train", on_click=_submit, args=(spec,))
+
+
+def _remember(job: Job) -> None:
+    mine = st.session_state.setdefault("my_jobs", [])
+    if job.key not in mine:
+        mine.insert(0, job.key)
+
+
+def training_ui() -> None:
+    """This session's trainings; polls once a second while any is queued or running."""
+    queue = get_queue()
+    jobs = [job for job in (queue.find(key) for key in st.session_state.get("my_jobs", [])) if job]
+    if not jobs:
+        return
+    polling = any(job.active for job in jobs)
+    st.fragment(run_every=1.0 if polling else None)(_jobs_panel)()
+
+
+def _jobs_panel() -> None:
+    queue = get_queue()
+    jobs = [job for job in (queue.find(key) for key in st.session_state.get("my_jobs", [])) if job]
+    st.subheader("2 · Training")
+    for job in jobs[:3]:
+        _job_ui(queue, job)
+    was_active = st.session_state.get("jobs_active", False)
+    now_active = any(job.active for job in jobs)
+    st.session_state["jobs_active"] = now_active
+    if was_active and not now_active:
+        st.rerun(scope="app")  # a run finished: refresh the runs table, model lists and comparison
+
+
+def _job_ui(queue: TrainingQueue, job: Job) -> None:
+    label = job.spec.label()
+    with st.container(border=True):
+        if job.state == QUEUED:
+            ahead = queue.position(job)
+            st.markdown(f"**{label}** · waiting in the queue, {ahead} training{'s' if ahead != 1 else ''} ahead")
+            st.button("Cancel", key=f"cancel_{job.key}", on_click=queue.stop, args=(job,))
+        elif job.state == RUNNING:
+            st.markdown(f"**{label}** · training")
+            total = job.spec.epochs
+            st.progress(min(job.epoch / total, 1.0), text=f"Epoch {min(job.epoch + 1, total)} of {total}")
+            running = job.running
+            batch_text = f"Batch {job.batch:,} of {job.batches_per_epoch:,}" + (
+                f" · loss {running['loss']:.3f} · accuracy {running['accuracy']:.3f}" if running else "")
+            st.progress(job.batch / job.batches_per_epoch if job.batches_per_epoch else 0.0, text=batch_text)
+            left = job.seconds_left()
+            st.caption(f"Elapsed {_duration(job.elapsed())}" + (f" · about {_duration(left)} left" if left else ""))
+            if job.history["train_loss"]:
+                st.plotly_chart(curves_figure({label: job.history}, mark_best=False), config=PLOT_CONFIG,
+                                key=f"live_{job.key}")
+            if job.stop_event.is_set():
+                st.caption("Stopping after the current batch…")
+            else:
+                st.button("Stop training", key=f"stop_{job.key}", on_click=queue.stop, args=(job,),
+                          help="Ends after the current batch and keeps the epochs done so far as a usable model.")
+        elif job.state == DONE:
+            meta = job.stored.meta
+            text = (f"**{label}** · trained in {_duration(meta['seconds'])}: test accuracy "
+                    f"{meta['metrics']['test_accuracy']:.4f} after {meta['epochs_run']} epochs.")
+            if job.message:
+                text += f" {job.message.capitalize()}."
+            st.success(text)
+            if not job.stored.saved:
+                st.warning(get_store().problems.get(job.key, "This model could not be saved; it lives in memory."))
+            st.button("Show in the journey", key=f"journey_{job.key}", on_click=_use_in_journey, args=(job.key,))
+        elif job.state == FAILED:
+            st.error(f"**{label}** · {job.message}")
+        else:
+            st.info(f"**{label}** · {job.message}")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+def _use_in_journey(key: str) -> None:
+    st.session_state["model"] = key
+
+
+def _delete_run(key: str, runs: dict[str, dict]) -> None:
+    get_store().delete(ModelSpec.from_dict(runs[key]["spec"]))
+    st.session_state.pop("confirm_delete", None)
+
+
+def runs_ui(runs: dict[str, dict]) -> None:
+    st.subheader("3 · Runs")
+    rows = []
+    for key, meta in runs.items():
+        spec = ModelSpec.from_dict(meta["spec"])
+        rows.append({
+            **metrics_row(meta),
+            "conv filters": "-".join(map(str, spec.conv_filters)) or "none",
+            "dense": spec.dense_units,
+            "epochs asked": spec.epochs,
+            "stopped": meta.get("stop_reason") or "",
+            "made": meta["created"].replace("T", " ")[:16],
+            "saved": "yes" if meta.get("saved", True) else "memory only",
+            "key": key,
+        })
+    st.dataframe(pd.DataFrame(rows), hide_index=True, column_config=METRIC_COLUMNS, key="runs_table")
+    keys = list(runs)
+    pick, use, delete = st.columns([3, 1, 1], vertical_alignment="bottom")
+    chosen = pick.selectbox("Run", keys, key="lab_run", format_func=lambda key: _run_label(runs[key]))
+    use.button("Show in the journey", key="lab_use", on_click=_use_in_journey, args=(chosen,))
+    is_preset = ModelSpec.from_dict(runs[chosen]["spec"]).preset_name() is not None
+    if delete.button("Delete run", key="lab_delete", disabled=is_preset,
+                     help="The lesson's two models can't be deleted." if is_preset else None):
+        st.session_state["confirm_delete"] = chosen
+    if st.session_state.get("confirm_delete") == chosen and not is_preset:
+        st.warning(f"Delete **{_run_label(runs[chosen])}** and its files? This can't be undone.")
+        st.button("Yes, delete it", key="lab_delete_confirm", on_click=_delete_run, args=(chosen, runs))
+
+
+def lab_ui(runs: dict[str, dict]) -> None:
+    st.header("Exercise lab: build, train and compare your own variants")
+    st.caption(
+        "The lesson's exercises, without editing code: change the filter counts, remove or add "
+        "convolutions, train longer, or stop with a callback once loss or accuracy crosses a threshold. "
+        "One training runs at a time on this machine; others wait in a queue."
+    )
+    spec = builder_ui()
+    if spec is not None:
+        spec_preview_ui(spec)
+    train_button_ui(spec, runs)
+    training_ui()
+    runs_ui(runs)
+
+
+# -- the page ----------------------------------------------------------------------------------
+def sidebar_ui(split: Split, runs: dict[str, dict]) -> str:
+    """Returns the key of the run the journey shows."""
+    st.sidebar.title("🔬 ConvLab")
+    st.sidebar.markdown(
+        "See what a convolutional network sees. Based on the TensorFlow lesson "
+        "*Improving computer vision accuracy using convolutions*, on Fashion-MNIST."
+    )
+    if st.session_state.get("model") not in runs:  # first visit, or the run was deleted
+        st.session_state["model"] = PRESETS["conv"].key()
+    key = st.sidebar.selectbox(
+        "Model for the journey", list(runs), key="model", format_func=lambda key: _run_label(runs[key]),
+        help="The lesson's two models, and every variant trained in the lab.",
+    )
+    st.sidebar.caption(f"Test images: {len(split):,} from `{split.source}`")
+    return key
 
 
 def main() -> None:
@@ -272,17 +513,21 @@ def main() -> None:
     except DataError as error:
         st.error("**ConvLab can't find its data.**\n\n```\n" + str(error) + "\n```")
         st.stop()
-    model_name = sidebar_ui(split)
-    try:
-        models = ensure_models(get_store())
-    except DataError as error:
-        st.error("**A model needs training, but the training data can't be read.**\n\n```\n" + str(error) + "\n```")
-        st.stop()
-    journey_tab, compare_tab = st.tabs(["🔍 Journey", "📊 Dense vs conv"], key="tab")
+    store = get_store()
+    ensure_models(store)
+    runs = {meta["key"]: meta for meta in store.list_metadata()}
+    key = sidebar_ui(split, runs)
+    stored = store.load(ModelSpec.from_dict(runs[key]["spec"]))
+    journey_tab, compare_tab, lab_tab = st.tabs(["🔍 Journey", "📊 Compare", "🧪 Lab"], key="tab")
     with journey_tab:
-        journey_ui(model_name, models[model_name], split)
+        if stored is None:
+            st.warning(store.problems.get(key, "This run's files could not be read."))
+        else:
+            journey_ui(stored, split)
     with compare_tab:
-        comparison_ui(models)
+        compare_ui(runs)
+    with lab_tab:
+        lab_ui(runs)
 
 
 if __name__ == "__main__":

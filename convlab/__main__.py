@@ -1,29 +1,37 @@
-"""Command line: ``python -m convlab train [dense|conv|all]`` and ``python -m convlab info``.
+"""Command line: train presets or variants, list and delete cached models.
 
-The shipped models in ``models/`` are made with ``train all``.
+    python -m convlab train all                      # the lesson's two models (how models/ was made)
+    python -m convlab train conv --epochs 20         # a preset with other settings
+    python -m convlab train --blocks 1 --filters 32 --epochs 3 --stop-loss 0.4
+    python -m convlab info
+    python -m convlab delete KEY
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 
 from .data import DataError, load_split
-from .models import PRESETS
+from .models import PRESETS, ModelSpec
 from .store import ModelStore, default_root, file_stem
+
+VARIANT_OPTIONS = ("blocks", "filters", "dense_units", "epochs", "batch_size", "seed", "train_samples",
+                   "stop_loss", "stop_accuracy")
 
 
 def _load_data():
     return load_split("train"), load_split("test")
 
 
-def _progress_line(name: str, started: float):
+def _progress_line(label: str, started: float):
     from .training import EpochProgress
 
     def report(done: int, total: int, logs: dict) -> None:
         print(
-            f"  {name} epoch {done}/{total}: loss {logs['loss']:.4f} acc {logs['accuracy']:.4f} "
+            f"  {label} epoch {done}/{total}: loss {logs['loss']:.4f} acc {logs['accuracy']:.4f} "
             f"test loss {logs['val_loss']:.4f} test acc {logs['val_accuracy']:.4f} "
             f"({time.perf_counter() - started:.0f} s)",
             flush=True,
@@ -32,19 +40,40 @@ def _progress_line(name: str, started: float):
     return EpochProgress(report)
 
 
-def train_command(names: list[str], store: ModelStore) -> int:
-    for name in names:
-        spec = PRESETS[name]
-        print(f"{name}: {spec.describe()} -> {store.root / file_stem(spec)}.keras", flush=True)
-        stored = store.get_or_train(spec, _load_data, callbacks=[_progress_line(name, time.perf_counter())])
+def spec_from_args(args: argparse.Namespace) -> list[ModelSpec]:
+    """The specs a ``train`` call asks for; raises ValueError (with the spec's own words) if invalid."""
+    changes = {name: getattr(args, name) for name in VARIANT_OPTIONS if getattr(args, name) is not None}
+    if not changes:
+        return list(PRESETS.values()) if args.preset in (None, "all") else [PRESETS[args.preset]]
+    if args.preset == "all":
+        raise ValueError("options like --epochs apply to one model: name dense or conv, or none")
+    base = PRESETS[args.preset] if args.preset else ModelSpec()
+    filters = [int(n) for n in str(changes.pop("filters", "")).split(",") if n.strip()] or list(base.conv_filters[:1] or [64])
+    blocks = changes.pop("blocks", None)
+    if blocks is not None:
+        if len(filters) not in (1, blocks):
+            raise ValueError(f"--filters gives {len(filters)} counts for {blocks} blocks: give one, or one per block")
+        changes["conv_filters"] = tuple(filters * blocks if len(filters) == 1 else filters)
+    elif "filters" in vars(args) and args.filters is not None:
+        changes["conv_filters"] = tuple(filters if len(filters) > 1 else filters * max(len(base.conv_filters), 1))
+    return [dataclasses.replace(base, **changes)]
+
+
+def train_command(specs: list[ModelSpec], store: ModelStore) -> int:
+    for spec in specs:
+        label = spec.label()
+        print(f"{label} -> {store.root / file_stem(spec)}.keras", flush=True)
+        stored = store.get_or_train(spec, _load_data, callbacks=[_progress_line(label, time.perf_counter())])
         metrics = stored.meta["metrics"]
         print(
-            f"{name}: train acc {metrics['train_accuracy']:.4f}, test acc {metrics['test_accuracy']:.4f}, "
-            f"{stored.meta['seconds']:.0f} s, {'saved' if stored.saved else 'NOT saved'}",
+            f"{label}: train acc {metrics['train_accuracy']:.4f}, test acc {metrics['test_accuracy']:.4f}, "
+            f"{stored.meta['epochs_run']} epochs, {stored.meta['seconds']:.0f} s, "
+            f"{'saved' if stored.saved else 'NOT saved'}"
+            + (f" ({stored.meta['stop_reason']})" if stored.meta.get("stop_reason") else ""),
             flush=True,
         )
-        if stored.spec.key() in store.problems:
-            print(f"  note: {store.problems[stored.spec.key()]}", file=sys.stderr)
+        if spec.key() in store.problems:
+            print(f"  note: {store.problems[spec.key()]}", file=sys.stderr)
     return 0
 
 
@@ -53,33 +82,58 @@ def info_command(store: ModelStore) -> int:
     if not rows:
         print(f"No models in {store.root}. Make the lesson's with: python -m convlab train all")
         return 0
-    print(f"{'file':28} {'model':34} {'params':>8} {'train acc':>9} {'test acc':>8} {'seconds':>8}  created")
+    print(f"{'key':12}  {'model':44} {'params':>8} {'epochs':>6} {'train acc':>9} {'test acc':>8} {'seconds':>7}  created")
     for meta in rows:
-        metrics = meta.get("metrics", {})
+        metrics = meta["metrics"]
+        label = ModelSpec.from_dict(meta["spec"]).label()
         print(
-            f"{meta['file']:28} {meta.get('description', '?'):34} {meta.get('params', 0):>8,} "
-            f"{metrics.get('train_accuracy', float('nan')):>9.4f} {metrics.get('test_accuracy', float('nan')):>8.4f} "
-            f"{meta.get('seconds', 0):>8.0f}  {meta.get('created', '?')}"
+            f"{meta['key']:12}  {label[:44]:44} {meta['params']:>8,} {meta['epochs_run']:>6} "
+            f"{metrics['train_accuracy']:>9.4f} {metrics['test_accuracy']:>8.4f} {meta['seconds']:>7.0f}  {meta['created']}"
         )
     return 0
 
 
+def delete_command(key: str, store: ModelStore) -> int:
+    for meta in store.list_metadata():
+        if meta["key"] == key:
+            store.delete(ModelSpec.from_dict(meta["spec"]))
+            print(f"deleted {meta['file']} and its metadata")
+            return 0
+    print(f"error: no model with key {key!r}; see: python -m convlab info", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m convlab", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m convlab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument(
         "--models-dir", default=str(default_root()), help="the model cache (default: $CONVLAB_MODELS_DIR or models/)"
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    train_parser = commands.add_parser("train", help="train a preset (or all) and save it in the cache")
-    train_parser.add_argument("preset", choices=[*PRESETS, "all"], nargs="?", default="all")
+    train_parser = commands.add_parser("train", help="train a preset, all presets, or a variant, and cache it")
+    train_parser.add_argument("preset", choices=[*PRESETS, "all"], nargs="?", help="start from this preset")
+    train_parser.add_argument("--blocks", type=int, help="number of Conv2D+MaxPool blocks, 0-3 (0 = dense)")
+    train_parser.add_argument("--filters", help="filters per conv layer: one count for all, or a list like 16,32")
+    train_parser.add_argument("--dense-units", type=int)
+    train_parser.add_argument("--epochs", type=int)
+    train_parser.add_argument("--batch-size", type=int)
+    train_parser.add_argument("--seed", type=int)
+    train_parser.add_argument("--train-samples", type=int, help="train on the first N of the 60,000 images")
+    train_parser.add_argument("--stop-loss", type=float, help="stop once training loss is below this")
+    train_parser.add_argument("--stop-accuracy", type=float, help="stop once training accuracy is above this")
     commands.add_parser("info", help="list cached models with their metrics")
+    delete_parser = commands.add_parser("delete", help="delete a cached model by its key (see info)")
+    delete_parser.add_argument("key")
     args = parser.parse_args(argv)
     store = ModelStore(args.models_dir)
     try:
         if args.command == "train":
-            return train_command(list(PRESETS) if args.preset == "all" else [args.preset], store)
+            return train_command(spec_from_args(args), store)
+        if args.command == "delete":
+            return delete_command(args.key, store)
         return info_command(store)
-    except DataError as error:
+    except (DataError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

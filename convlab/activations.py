@@ -22,14 +22,20 @@ class Activations:
     maps: tuple[np.ndarray, ...]  # one (images, height, width, filters) array per layer
     probabilities: np.ndarray  # (images, 10) softmax output
 
-    def filter_maps(self, filter_index: int) -> list[list[np.ndarray]]:
-        """``[image][layer]`` 2-D maps of one filter: the journey grid's panels."""
+    def filter_maps(self, filter_index: int) -> list[list[np.ndarray | None]]:
+        """``[image][layer]`` 2-D maps of one filter: the journey grid's panels.
+
+        A layer with fewer filters than ``filter_index + 1`` (say 16 then 32) gives None.
+        """
         if not self.maps:
             return []
-        limit = min(m.shape[-1] for m in self.maps)
+        limit = max(m.shape[-1] for m in self.maps)
         if not 0 <= filter_index < limit:
             raise ValueError(f"filter_index must be 0..{limit - 1}, not {filter_index}")
-        return [[m[image, :, :, filter_index] for m in self.maps] for image in range(len(self.probabilities))]
+        return [
+            [m[image, :, :, filter_index] if filter_index < m.shape[-1] else None for m in self.maps]
+            for image in range(len(self.probabilities))
+        ]
 
     @property
     def predictions(self) -> np.ndarray:
@@ -61,8 +67,12 @@ class Inspector:
 
     @property
     def num_filters(self) -> int:
-        """How many filters every feature layer has (the filter slider's range)."""
-        return min((layer.output.shape[-1] for layer in self.layers), default=0)
+        """The most filters any feature layer has: the filter slider's range."""
+        return max((layer.output.shape[-1] for layer in self.layers), default=0)
+
+    @property
+    def filters_per_layer(self) -> list[int]:
+        return [layer.output.shape[-1] for layer in self.layers]
 
     def run(self, images: np.ndarray) -> Activations:
         images = np.asarray(images, dtype=np.float32)

@@ -21,7 +21,6 @@ ACTIVATION_COLORSCALE = [
     [i / (len(plotly.colors.sequential.Inferno) - 1), "rgb({}, {}, {})".format(*plotly.colors.hex_to_rgb(color))]
     for i, color in enumerate(plotly.colors.sequential.Inferno)
 ]
-MODEL_COLORS = {"dense": "#1f77b4", "conv": "#d62728"}
 WRONG_COLOR = "#d62728"
 
 # Journey layout in pixels: panel side, the gap under a row (tick labels, then the next row's
@@ -31,18 +30,19 @@ PANEL, ROW_GAP, TOP, BOTTOM = 180, 62, 64, 24
 
 def journey_figure(
     images: np.ndarray,
-    maps: list[list[np.ndarray]],
-    layer_names: list[str],
+    maps: list[list[np.ndarray | None]],
+    layers: list[tuple[str, int, int]],
     row_titles: list[str],
     wrong: list[bool] | None = None,
 ) -> dict:
     """Rows = images; column 0 the input, then one inferno heatmap per feature layer.
 
-    ``maps[row][column]`` is the 2-D map of the chosen filter; each panel has its own colour
-    range, as in the lesson's notebook. ``row_titles`` head each row (image, label, prediction);
-    ``wrong`` marks rows whose prediction is wrong, drawn in red.
+    ``maps[row][column]`` is the 2-D map of the chosen filter, or None where that layer has
+    fewer filters; each panel has its own colour range, as in the lesson's notebook.
+    ``layers`` gives each feature layer's (name, map side, filter count). ``row_titles`` head
+    each row (image, label, prediction); ``wrong`` marks wrong predictions, drawn in red.
     """
-    rows, columns = len(images), 1 + len(layer_names)
+    rows, columns = len(images), 1 + len(layers)
     wrong = wrong or [False] * rows
     plot_height = rows * PANEL + (rows - 1) * ROW_GAP
     horizontal_gap = 0.025
@@ -51,11 +51,12 @@ def journey_figure(
     for row in range(rows):
         top = 1 - row * (PANEL + ROW_GAP) / plot_height
         y_domain = [max(top - PANEL / plot_height, 0.0), top]
-        panels = [np.asarray(images[row]).reshape(28, 28)] + [np.asarray(m) for m in maps[row]]
+        panels = [np.asarray(images[row]).reshape(28, 28)] + list(maps[row])
         for column, panel in enumerate(panels):
             suffix = str(row * columns + column + 1) if row or column else ""
             left = column * (width + horizontal_gap)
-            side = panel.shape[0]
+            is_input = column == 0
+            name, side, num_filters = ("input", 28, 1) if is_input else layers[column - 1]
             axis = {
                 "tickvals": [0, side - 1],  # first and last pixel: the numbers show the map shrinking
                 "ticks": "", "showgrid": False, "zeroline": False, "fixedrange": True,
@@ -65,20 +66,26 @@ def journey_figure(
                 **axis, "domain": y_domain, "anchor": f"x{suffix}",
                 "autorange": "reversed", "scaleanchor": f"x{suffix}",  # square pixels, row 0 on top
             }
-            is_input = column == 0
+            if row == 0:
+                title = "input 28×28" if is_input else f"{name} · {side}×{side}"
+                annotations.append(_label(title, left + width / 2, 1.0, yshift=44, size=15, anchor="center"))
+            if panel is None:  # this layer has fewer filters than the one chosen
+                layout[f"xaxis{suffix}"]["visible"] = layout[f"yaxis{suffix}"]["visible"] = False
+                annotations.append({
+                    "text": f"{name} has<br>only {num_filters} filters", "showarrow": False, "font": {"size": 13},
+                    "xref": f"x{suffix} domain", "yref": f"y{suffix} domain", "x": 0.5, "y": 0.5,
+                })
+                continue
             data.append({
                 "type": "heatmap",
-                "z": panel.tolist(),
+                "z": np.asarray(panel).tolist(),
                 "xaxis": f"x{suffix}",
                 "yaxis": f"y{suffix}",
                 "colorscale": INPUT_COLORSCALE if is_input else ACTIVATION_COLORSCALE,
                 "showscale": False,
                 "hovertemplate": ("pixel" if is_input else "activation") + " (x %{x}, y %{y}): %{z:.3f}<extra></extra>",
-                "name": "input" if is_input else layer_names[column - 1],
+                "name": name,
             })
-            if row == 0:
-                title = "input 28×28" if is_input else f"{layer_names[column - 1]} · {side}×{side}"
-                annotations.append(_label(title, left + width / 2, 1.0, yshift=44, size=15, anchor="center"))
         color = WRONG_COLOR if wrong[row] else None
         annotations.append(_label(row_titles[row], 0.0, y_domain[1], yshift=16, size=14, anchor="left", color=color))
     layout.update({
@@ -108,23 +115,44 @@ def row_title(slot: int, index: int, label: int, probabilities: np.ndarray) -> s
     )
 
 
-def curves_figure(histories: dict[str, dict[str, list[float]]]) -> dict:
-    """Loss and accuracy per epoch, train (solid) and test (dashed), for each named model."""
+RUN_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+
+
+def best_epoch(history: dict[str, list[float]]) -> int:
+    """The 1-based epoch of the highest test accuracy (the first, on a tie)."""
+    accuracies = history["test_accuracy"]
+    return int(np.argmax(accuracies)) + 1
+
+
+def curves_figure(histories: dict[str, dict[str, list[float]]], mark_best: bool = True) -> dict:
+    """Loss and accuracy per epoch, train (solid) and test (dashed), one colour per run.
+
+    With ``mark_best``, a star marks each run's epoch of best test accuracy: past it, the
+    train curve keeps improving while the test curve doesn't, which is overfitting.
+    """
     data = []
-    for name, history in histories.items():
-        color = MODEL_COLORS.get(name)
+    for number, (name, history) in enumerate(histories.items()):
+        color = RUN_COLORS[number % len(RUN_COLORS)]
         for metric, axis in (("loss", ""), ("accuracy", "2")):
             for split, dash in (("train", "solid"), ("test", "dash")):
                 values = history[f"{split}_{metric}"]
                 data.append({
                     "type": "scatter", "mode": "lines+markers",
                     "x": list(range(1, len(values) + 1)), "y": values,
-                    "name": f"{name} {split}", "legendgroup": f"{name} {split}",
+                    "name": f"{name} · {split}", "legendgroup": f"{name} {split}",
                     "showlegend": metric == "loss",
                     "line": {"color": color, "dash": dash},
                     "xaxis": f"x{axis}", "yaxis": f"y{axis}",
                     "hovertemplate": f"{name} {split} {metric}, epoch %{{x}}: %{{y:.4f}}<extra></extra>",
                 })
+        if mark_best and history["test_accuracy"]:
+            epoch = best_epoch(history)
+            data.append({
+                "type": "scatter", "mode": "markers", "x": [epoch], "y": [history["test_accuracy"][epoch - 1]],
+                "name": f"{name} · best test accuracy", "xaxis": "x2", "yaxis": "y2",
+                "marker": {"symbol": "star", "size": 16, "color": color, "line": {"width": 1, "color": "black"}},
+                "hovertemplate": f"{name}: best test accuracy %{{y:.4f}} at epoch %{{x}}<extra></extra>",
+            })
     axis = {"title": {"text": "epoch"}, "dtick": 1}
     layout = {
         "xaxis": {**axis, "domain": [0, 0.45]},

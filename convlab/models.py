@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, fields
 from .data import IMAGE_SIZE
 
 MAX_CONV_BLOCKS = 3  # a 4th 3x3 conv + 2x2 pool block would shrink 28x28 below 1x1
+MAX_EPOCHS = 20  # enough to see overfitting; a 20-epoch conv run already takes ~12 minutes here
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,8 @@ class ModelSpec:
             problems.append("the feature maps would shrink below 1x1; use fewer conv blocks")
         if not 1 <= self.dense_units <= 4096:
             problems.append(f"dense_units must be 1..4096, not {self.dense_units}")
-        if not 1 <= self.epochs <= 100:
-            problems.append(f"epochs must be 1..100, not {self.epochs}")
+        if not 1 <= self.epochs <= MAX_EPOCHS:
+            problems.append(f"epochs must be 1..{MAX_EPOCHS}, not {self.epochs}")
         if not 1 <= self.batch_size <= 60_000:
             problems.append(f"batch_size must be 1..60000, not {self.batch_size}")
         if not 1 <= self.train_samples <= 60_000:
@@ -92,10 +93,26 @@ class ModelSpec:
         return "conv" if self.conv_filters else "dense"
 
     def describe(self) -> str:
-        """A short human label, e.g. 'conv 64-64, dense 128, 5 epochs'."""
+        """A short human label, e.g. 'conv 64-64, dense 128, 5 epochs'; other settings when not default."""
         body = f"conv {'-'.join(map(str, self.conv_filters))}, " if self.conv_filters else ""
-        return f"{body}dense {self.dense_units}, {self.epochs} epochs"
+        extras = [
+            f"{name.replace('_', ' ')} {value:,}" if isinstance(value, int) else f"{name.replace('_', ' ')} {value}"
+            for name, value in self.to_dict().items()
+            if name not in ("conv_filters", "dense_units", "epochs") and value != _DEFAULTS[name]
+        ]
+        return f"{body}dense {self.dense_units}, {self.epochs} epochs" + "".join(f", {e}" for e in extras)
 
+    def preset_name(self) -> str | None:
+        """'dense' or 'conv' when this is one of the lesson's models."""
+        return next((name for name, spec in PRESETS.items() if spec == self), None)
+
+    def label(self) -> str:
+        """How runs are named in the app: 'conv (lesson)' for a preset, else its description."""
+        preset = self.preset_name()
+        return f"{preset} (lesson)" if preset else self.describe()
+
+
+_DEFAULTS = {f.name: f.default for f in fields(ModelSpec)}
 
 PRESETS = {
     "dense": ModelSpec(conv_filters=()),
@@ -104,10 +121,14 @@ PRESETS = {
 
 
 def build(spec: ModelSpec):
-    """A compiled Keras model for ``spec``, starting with ``keras.Input`` as Keras 3 wants."""
+    """A compiled Keras model for ``spec``, starting with ``keras.Input`` as Keras 3 wants.
+
+    Weights come from Keras' global random state: training seeds it first (see training.py);
+    nothing else does, so building or loading a model never disturbs a training running
+    in another thread.
+    """
     import keras  # deferred: importing TensorFlow costs seconds and data-only callers don't need it
 
-    keras.utils.set_random_seed(spec.seed)
     layers = [keras.Input(shape=(IMAGE_SIZE, IMAGE_SIZE, 1), name="image")]
     for block, num_filters in enumerate(spec.conv_filters, start=1):
         layers += [
@@ -122,6 +143,32 @@ def build(spec: ModelSpec):
     model = keras.Sequential(layers, name=f"{spec.kind}_{spec.key()}")
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
+
+
+def layer_table(spec: ModelSpec) -> list[dict]:
+    """The rows ``layer_summary`` gives for ``build(spec)``, computed without TensorFlow.
+
+    The lab shows this while a person edits a spec, on every widget change.
+    """
+    rows, side, channels = [], IMAGE_SIZE, 1
+    for block, (num_filters, (conv_side, pool_side)) in enumerate(zip(spec.conv_filters, spec.map_sizes()), start=1):
+        conv_params = (spec.kernel_size * spec.kernel_size * channels + 1) * num_filters
+        rows.append(_row(f"conv{block}", "Conv2D", (conv_side, conv_side, num_filters), conv_params))
+        rows.append(_row(f"pool{block}", "MaxPooling2D", (pool_side, pool_side, num_filters), 0))
+        side, channels = pool_side, num_filters
+    flat = side * side * channels
+    rows.append(_row("flatten", "Flatten", (flat,), 0))
+    rows.append(_row("hidden", "Dense", (spec.dense_units,), (flat + 1) * spec.dense_units))
+    rows.append(_row("output", "Dense", (10,), (spec.dense_units + 1) * 10))
+    return rows
+
+
+def count_params(spec: ModelSpec) -> int:
+    return sum(row["params"] for row in layer_table(spec))
+
+
+def _row(name: str, kind: str, shape: tuple[int, ...], params: int) -> dict:
+    return {"layer": name, "type": kind, "output shape": "×".join(map(str, shape)), "params": params}
 
 
 def layer_summary(model) -> list[dict]:

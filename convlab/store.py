@@ -21,16 +21,15 @@ import os
 import platform
 import tempfile
 import threading
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 from filelock import FileLock
 
 from .data import Split
-from .models import ModelSpec, build, layer_summary
+from .models import ModelSpec, layer_summary, layer_table
 
 FORMAT_VERSION = 1
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "models"
@@ -56,10 +55,6 @@ def file_stem(spec: ModelSpec) -> str:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _architecture(model) -> list[tuple[str, tuple]]:
-    return [(type(layer).__name__, tuple(layer.output.shape[1:])) for layer in model.layers]
 
 
 def _pid_alive(pid: int) -> bool:
@@ -151,13 +146,13 @@ class ModelStore:
         if meta.get("model_sha256") != _sha256(model_path):
             raise ValueError(f"{model_path.name} does not match the checksum in {meta_path.name}")
         model = keras.saving.load_model(model_path, safe_mode=True)
-        if _architecture(model) != _architecture(build(spec)):
-            raise ValueError(f"{model_path.name} has layers {_architecture(model)}, not the spec's")
+        if layer_summary(model) != layer_table(spec):
+            raise ValueError(f"{model_path.name} has other layers than its spec: {layer_summary(model)}")
         return StoredModel(spec=spec, model=model, meta=meta, saved=True)
 
     def _set_aside(self, spec: ModelSpec, reason: str) -> None:
         """Move a spec's unusable files into ``corrupt/`` so they are kept for a look but never loaded."""
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         moved = []
         try:
             (self.root / "corrupt").mkdir(exist_ok=True)
@@ -172,16 +167,28 @@ class ModelStore:
         self.problems[spec.key()] = f"The stored {spec.kind} model was unusable ({reason}); {where}."
 
     def list_metadata(self) -> list[dict]:
-        """Metadata of every readable model on disk, newest first (for ``convlab info``)."""
-        found = []
+        """Metadata of every stored run, newest first: readable files on disk, then memory-only ones."""
+        found = {}
         for meta_path in sorted(self.root.glob("*.json")):
             try:
                 meta = json.loads(meta_path.read_text())
             except (OSError, ValueError):
-                continue
-            if isinstance(meta, dict) and meta.get("format") == FORMAT_VERSION:
-                found.append({**meta, "file": meta_path.with_suffix(".keras").name})
-        return sorted(found, key=lambda meta: meta.get("created", ""), reverse=True)
+                continue  # an unreadable file is reported when its model is loaded, not here
+            if isinstance(meta, dict) and meta.get("format") == FORMAT_VERSION and "spec" in meta:
+                found[meta.get("key")] = {**meta, "file": meta_path.with_suffix(".keras").name, "saved": True}
+        for key, stored in list(self._memory.items()):
+            if key not in found:
+                found[key] = {**stored.meta, "file": None, "saved": stored.saved}
+        return sorted(found.values(), key=lambda meta: meta.get("created", ""), reverse=True)
+
+    def delete(self, spec: ModelSpec) -> None:
+        """Forget a run: its files (metadata first, so a crash between leaves an orphan that is set aside) and memory."""
+        model_path, meta_path = self.paths(spec)
+        with self._lock(spec):
+            meta_path.unlink(missing_ok=True)
+            model_path.unlink(missing_ok=True)
+            self._memory.pop(spec.key(), None)
+            self.problems.pop(spec.key(), None)
 
     # -- training and writing ----------------------------------------------------------
     def get_or_train(
@@ -189,6 +196,7 @@ class ModelStore:
         spec: ModelSpec,
         load_data: Callable[[], tuple[Split, Split]],
         callbacks=(),
+        stop_event=None,
     ) -> StoredModel:
         """The stored model, or a newly trained and saved one; concurrent callers train once."""
         found = self.load(spec)
@@ -201,7 +209,7 @@ class ModelStore:
             from .training import train
 
             train_split, test_split = load_data()
-            result = train(spec, train_split, test_split, callbacks=callbacks)
+            result = train(spec, train_split, test_split, callbacks=callbacks, stop_event=stop_event)
             meta = _metadata(spec, result)
             stored = StoredModel(spec=spec, model=result.model, meta=meta, saved=False)
             self._save(stored)
@@ -262,8 +270,9 @@ def _metadata(spec: ModelSpec, result) -> dict:
         "metrics": result.metrics,
         "epochs_run": result.epochs_run,
         "stop_reason": result.stop_reason,
+        "stopped_by_request": bool(result.stop_reason and result.stop_reason.startswith("stopped by request")),
         "seconds": round(result.seconds, 2),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": {
             "convlab": __version__,
             "python": platform.python_version(),

@@ -44,6 +44,31 @@ class StopRule(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class StopOnRequest(keras.callbacks.Callback):
+    """Ends training after the current batch once ``stop_event`` is set (the app's Stop button).
+
+    Keras still evaluates and records the epoch it was in, so the epochs done so far make a
+    usable model. Only added when there is an event to watch: it runs on every batch.
+    """
+
+    def __init__(self, stop_event):
+        super().__init__()
+        self.stop_event = stop_event
+        self.reason: str | None = None
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.stop_event.is_set() and not self.reason:
+            self.reason = (
+                f"stopped by request during epoch {self._epoch + 1} "
+                f"(after batch {batch + 1} of {self.params.get('steps')})"
+            )
+            self.model.stop_training = True
+
+
 class EpochProgress(keras.callbacks.Callback):
     """Calls ``report(epoch_done, epochs_total, logs)`` after each epoch; nothing per batch, so it costs nothing."""
 
@@ -66,10 +91,16 @@ class TrainResult:
     extra: dict = field(default_factory=dict)
 
 
-def train(spec: ModelSpec, train_split: Split, test_split: Split, callbacks=()) -> TrainResult:
-    """Train ``spec`` from its seed on the first ``spec.train_samples`` training images."""
-    model = build(spec)  # seeds Keras' global generators, so shuffling is reproducible too
-    stop_rule = StopRule(spec.stop_loss, spec.stop_accuracy)
+def train(spec: ModelSpec, train_split: Split, test_split: Split, callbacks=(), stop_event=None) -> TrainResult:
+    """Train ``spec`` from its seed on the first ``spec.train_samples`` training images.
+
+    Setting ``stop_event`` (a ``threading.Event``) ends training after the current batch.
+    """
+    keras.utils.set_random_seed(spec.seed)  # weights and shuffling both follow from it
+    model = build(spec)
+    stop_rules = [StopRule(spec.stop_loss, spec.stop_accuracy)]
+    if stop_event is not None:
+        stop_rules.append(StopOnRequest(stop_event))
     count = spec.train_samples
     started = time.perf_counter()
     fit = model.fit(
@@ -78,7 +109,7 @@ def train(spec: ModelSpec, train_split: Split, test_split: Split, callbacks=()) 
         epochs=spec.epochs,
         batch_size=spec.batch_size,
         validation_data=(test_split.images, test_split.labels),
-        callbacks=[stop_rule, *callbacks],
+        callbacks=[*stop_rules, *callbacks],
         verbose=0,
     )
     seconds = time.perf_counter() - started
@@ -89,6 +120,6 @@ def train(spec: ModelSpec, train_split: Split, test_split: Split, callbacks=()) 
         history=history,
         metrics=metrics,
         epochs_run=len(history["train_loss"]),
-        stop_reason=stop_rule.reason,
+        stop_reason=next((rule.reason for rule in reversed(stop_rules) if rule.reason), None),
         seconds=seconds,
     )

@@ -63,7 +63,10 @@ def test_any_number_of_conv_blocks(filters, test_split):
     activations = inspector.run(test_split.images[:2])
     expected = [(2, side, side, n) for (conv, pool), n in zip(spec.map_sizes(), filters) for side in (conv, pool)]
     assert [m.shape for m in activations.maps] == expected
-    assert inspector.num_filters == min(filters)
+    assert inspector.num_filters == max(filters)
+    # A filter only the wider layers have: the narrower layers' panels are None.
+    grid = activations.filter_maps(max(filters) - 1)
+    assert [panel is None for panel in grid[0]] == [n < max(filters) for n in filters for _ in (0, 1)]
 
 
 def test_dense_model_has_no_feature_layers(test_split):

@@ -34,6 +34,13 @@ def app(monkeypatch):
     return at
 
 
+def frame_with(at, column: str, without: str | None = None):
+    """The one table on the page that has ``column`` (and not ``without``), as a DataFrame."""
+    frames = [f.value for f in at.dataframe if column in f.value.columns and without not in f.value.columns]
+    assert len(frames) == 1, [list(f.value.columns) for f in at.dataframe]
+    return frames[0]
+
+
 def journey_spec(at) -> dict:
     charts = [c for c in at.get("plotly_chart") if json.loads(c.proto.spec)["data"][0]["type"] == "heatmap"]
     assert len(charts) == 1
@@ -90,24 +97,24 @@ def test_mixed_labels_are_called_out(app):
 
 
 def test_dense_model_has_no_journey(app):
-    app.radio(key="model").set_value("dense").run()
+    app.selectbox(key="model").set_value(models.PRESETS["dense"].key()).run()
     assert not app.exception
     assert any("no conv or pool layers" in i.value for i in app.info)
 
 
 def test_comparison_table_shows_both_models(app):
-    table = next(frame.value for frame in app.dataframe if "model" in frame.value.columns)
-    assert list(table["model"]) == ["dense", "conv"]
+    table = frame_with(app, "best test accuracy", without="key")
+    assert list(table["run"]) == ["dense (lesson)", "conv (lesson)"]
     store = ModelStore(DEFAULT_ROOT)
-    for _, row in table.iterrows():
-        meta = store.load(models.PRESETS[row["model"]]).meta
+    for name, (_, row) in zip(("dense", "conv"), table.iterrows()):
+        meta = store.load(models.PRESETS[name]).meta
         assert row["params"] == meta["params"]
         assert row["test accuracy"] == pytest.approx(meta["metrics"]["test_accuracy"])
         assert row["training time (s)"] == pytest.approx(meta["seconds"])
 
 
 def test_label_table_lists_the_first_100_test_labels(app, test_split):
-    table = next(frame.value for frame in app.dataframe if "class" in frame.value.columns)
+    table = frame_with(app, "class")
     assert len(table) == 100
     assert list(table["label"]) == test_split.labels[:100].tolist()
     assert list(table["class"][:3]) == ["Ankle boot", "Pullover", "Trouser"]

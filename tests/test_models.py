@@ -59,3 +59,16 @@ def test_key_depends_on_every_setting_and_survives_json():
     assert len({spec.key(), *(other.key() for other in changed)}) == 1 + len(changed)
     with pytest.raises(ValueError, match="unknown"):
         ModelSpec.from_dict({**spec.to_dict(), "learning_rate": 0.1})
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [PRESETS["dense"], PRESETS["conv"], ModelSpec(conv_filters=(16, 32, 128), dense_units=64),
+     ModelSpec(conv_filters=(32,), kernel_size=5, pool_size=3, dense_units=10)],
+)
+def test_layer_table_without_tensorflow_matches_keras(spec):
+    from convlab.models import count_params, layer_table
+
+    model = build(spec)
+    assert layer_table(spec) == layer_summary(model)
+    assert count_params(spec) == model.count_params()

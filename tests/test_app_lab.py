@@ -1,0 +1,101 @@
+"""The lab through Streamlit's AppTest: train a variant in the page, see it everywhere, delete it."""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from convlab.models import PRESETS, ModelSpec
+from convlab.store import DEFAULT_ROOT, ModelStore
+
+from test_app import APP, TIMEOUT, frame_with, heatmaps, journey_spec
+
+
+@pytest.fixture
+def models_dir(tmp_path, monkeypatch):
+    """A writable copy of the shipped models, so lab runs never land in the repo's models/."""
+    for spec in PRESETS.values():
+        for path in ModelStore(DEFAULT_ROOT).paths(spec):
+            shutil.copy(path, tmp_path / path.name)
+    monkeypatch.setenv("CONVLAB_MODELS_DIR", str(tmp_path))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    return tmp_path
+
+
+def run_until(at: AppTest, done, seconds: float = 120) -> AppTest:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        at.run()
+        assert not at.exception, at.exception
+        if done(at):
+            return at
+        time.sleep(0.5)
+    raise AssertionError("the page never reached the expected state")
+
+
+def test_train_a_variant_in_the_page(models_dir):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.radio(key="lab_blocks").set_value(1)
+    at.select_slider(key="lab_filters_0").set_value(16)
+    at.slider(key="lab_epochs").set_value(3)
+    at.selectbox(key="lab_samples").set_value(1_000)
+    at.radio(key="lab_stop_kind").set_value("loss below").run()
+    at.number_input(key="lab_stop_loss").set_value(5.0).run()
+    assert not at.exception
+    spec = ModelSpec(conv_filters=(16,), epochs=3, train_samples=1_000, stop_loss=5.0)
+    # The preview shows the spec's layers and parameter count before anything trains.
+    shapes = [f for f in at.dataframe if "output shape" in f.value.columns][-1].value  # the lab comes last
+    assert list(shapes["output shape"][:2]) == ["26×26×16", "13×13×16"]
+    assert any(f"{sum(shapes['params']):,} parameters" in m.value for m in at.markdown)
+    at.button(key="lab_train").click().run()
+    at = run_until(at, lambda at: spec.label() in list(frame_with(at, "key")["run"]))
+    runs = frame_with(at, "key")
+    row = runs[runs["run"] == spec.label()].iloc[0]
+    assert row["epochs"] == 1 and row["stopped"].startswith("stopped after epoch 1: loss")
+    assert row["params"] == sum(shapes["params"])
+    assert any("trained in" in s.value for s in at.success)
+    assert ModelStore(models_dir).load(spec) is not None
+    # The new run drives the journey: one conv block means two feature columns.
+    at.button(key=f"journey_{spec.key()}").click().run()
+    assert at.selectbox(key="model").value == spec.key()
+    assert len(heatmaps(at)) == 3 * 2 and at.slider(key="filter").max == 15
+    # And it can be deleted; the journey falls back to the lesson's conv model.
+    at.selectbox(key="lab_run").set_value(spec.key()).run()
+    at.button(key="lab_delete").click().run()
+    at.button(key="lab_delete_confirm").click().run()
+    assert not at.exception
+    assert spec.label() not in list(frame_with(at, "key")["run"])
+    assert ModelStore(models_dir).load(spec) is None
+    assert at.selectbox(key="model").value == PRESETS["conv"].key()
+
+
+def test_lesson_models_cannot_be_deleted(models_dir):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.selectbox(key="lab_run").set_value(PRESETS["conv"].key()).run()
+    assert at.button(key="lab_delete").disabled
+
+
+@pytest.mark.parametrize("filters", [(4,), (4, 8), (4, 8, 8)])
+def test_the_journey_adapts_to_any_number_of_blocks(models_dir, small_data, filters):
+    spec = ModelSpec(conv_filters=filters, dense_units=16, epochs=1, train_samples=500)
+    ModelStore(models_dir).get_or_train(spec, lambda: small_data)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.selectbox(key="model").set_value(spec.key()).run()
+    assert not at.exception
+    columns = 2 * len(filters)
+    titles = [a["text"] for a in journey_spec(at)["layout"]["annotations"]][: 1 + columns]
+    expected_sides = [side for pair in spec.map_sizes() for side in pair]
+    assert titles[1:] == [f"{kind}{(i // 2) + 1} · {s}×{s}" for i, (kind, s) in
+                          enumerate(zip(["conv", "pool"] * len(filters), expected_sides))]
+    assert len(heatmaps(at)) == 3 * columns
+    assert at.slider(key="filter").max == max(filters) - 1
+    if len(set(filters)) > 1:  # a filter only the wider layers have: the 4-filter layers show a note
+        at.slider(key="filter").set_value(6).run()
+        assert not at.exception
+        assert len(heatmaps(at)) == 3 * (columns - 2)
+        assert any("only 4 filters" in a["text"] for a in journey_spec(at)["layout"]["annotations"])

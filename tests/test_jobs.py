@@ -1,0 +1,122 @@
+"""The training queue: one training at a time, no spec trained twice, progress, stop and cancel."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from convlab import store as store_module
+from convlab.jobs import CANCELLED, DONE, FAILED, TrainingQueue
+from convlab.models import ModelSpec
+from convlab.store import ModelStore
+
+from conftest import TINY_CONV, TINY_DENSE
+
+
+def slow_data(small_data, started: threading.Event, release: threading.Event):
+    """A load_data that holds the worker until the test releases it, so the queue can be seen."""
+
+    def load():
+        started.set()
+        assert release.wait(60)
+        return small_data
+
+    return load
+
+
+def test_second_request_waits_and_same_spec_is_never_trained_twice(tmp_path, small_data, monkeypatch):
+    started, release = threading.Event(), threading.Event()
+    trainings, running_at_once, lock = [], [0], threading.Lock()
+    real_train = store_module.ModelStore.get_or_train
+
+    def counting(self, spec, *args, **kwargs):
+        with lock:
+            trainings.append(spec.key())
+            running_at_once[0] += 1
+            assert running_at_once[0] == 1, "two trainings ran at once"
+        try:
+            return real_train(self, spec, *args, **kwargs)
+        finally:
+            with lock:
+                running_at_once[0] -= 1
+
+    monkeypatch.setattr(store_module.ModelStore, "get_or_train", counting)
+    queue = TrainingQueue(ModelStore(tmp_path), slow_data(small_data, started, release))
+    first = queue.submit(TINY_DENSE)
+    assert started.wait(30)
+    second = queue.submit(TINY_CONV)  # another tab asks for another variant
+    again = queue.submit(TINY_DENSE)  # and someone asks for the one being trained
+    assert again is first
+    assert queue.position(first) == 0 and queue.position(second) == 1
+    assert second.state == "queued"
+    release.set()
+    assert queue.wait(second, timeout=120) and queue.wait(first, timeout=1)
+    assert first.state == second.state == DONE
+    assert trainings == [TINY_DENSE.key(), TINY_CONV.key()]
+    assert queue.position(first) == -1
+    # A finished spec is served from the store, not trained again.
+    later = queue.submit(TINY_DENSE)
+    assert later.state == DONE and later.stored.meta["key"] == TINY_DENSE.key()
+    assert trainings == [TINY_DENSE.key(), TINY_CONV.key()]
+
+
+def test_progress_is_reported_per_epoch_and_batch(tmp_path, small_data):
+    spec = ModelSpec(**{**TINY_DENSE.to_dict(), "epochs": 3})
+    queue = TrainingQueue(ModelStore(tmp_path), lambda: small_data)
+    job = queue.submit(spec)
+    assert queue.wait(job, timeout=120)
+    assert job.epoch == 3 and job.batches_per_epoch == -(-spec.train_samples // spec.batch_size)
+    assert job.history == job.stored.meta["history"]
+    assert job.fraction_done() == 1.0 and job.elapsed() > 0
+
+
+def test_stop_keeps_the_epochs_done_as_a_usable_model(tmp_path, small_data):
+    spec = ModelSpec(**{**TINY_DENSE.to_dict(), "epochs": 20, "train_samples": 1000, "batch_size": 8})
+    queue = TrainingQueue(ModelStore(tmp_path), lambda: small_data)
+    job = queue.submit(spec)
+    deadline = time.monotonic() + 60
+    while job.epoch < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    queue.stop(job)
+    assert queue.wait(job, timeout=60)
+    assert job.state == DONE
+    meta = job.stored.meta
+    assert meta["stopped_by_request"] and meta["stop_reason"].startswith("stopped by request during epoch")
+    assert 1 <= meta["epochs_run"] < 20
+    # Usable and saved: a fresh store loads it and it predicts like the trained one.
+    loaded = ModelStore(tmp_path).load(spec)
+    assert loaded is not None and loaded.meta["epochs_run"] == meta["epochs_run"]
+    _, accuracy = loaded.model.evaluate(small_data[1].images, small_data[1].labels, verbose=0)
+    assert accuracy == pytest.approx(meta["metrics"]["test_accuracy"], abs=1e-6)
+
+
+def test_a_queued_job_can_be_cancelled(tmp_path, small_data):
+    started, release = threading.Event(), threading.Event()
+    queue = TrainingQueue(ModelStore(tmp_path), slow_data(small_data, started, release))
+    first = queue.submit(TINY_DENSE)
+    assert started.wait(30)
+    second = queue.submit(TINY_CONV)
+    queue.stop(second)
+    assert second.state == CANCELLED
+    release.set()
+    assert queue.wait(first, timeout=120)
+    assert ModelStore(tmp_path).load(TINY_CONV) is None  # never trained
+
+
+def test_a_failing_training_is_reported_and_the_queue_goes_on(tmp_path, small_data):
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("disk on fire (test)")
+        return small_data
+
+    queue = TrainingQueue(ModelStore(tmp_path), flaky)
+    failing = queue.submit(TINY_DENSE)
+    assert queue.wait(failing, timeout=60)
+    assert failing.state == FAILED and "disk on fire" in failing.message
+    after = queue.submit(TINY_CONV)
+    assert queue.wait(after, timeout=120) and after.state == DONE
