@@ -155,3 +155,15 @@ def test_stale_temp_files_of_dead_processes_are_swept(tmp_path):
     live.write_bytes(b"being written")
     ModelStore(tmp_path)
     assert not stale.exists() and live.exists()
+
+
+def test_list_and_delete(root, small_data):
+    store = ModelStore(root)
+    store.get_or_train(TINY_DENSE, lambda: small_data)
+    listed = store.list_metadata()
+    assert [meta["key"] for meta in listed] == [TINY_DENSE.key(), TINY_CONV.key()]  # newest first
+    assert all(meta["saved"] and meta["file"].endswith(".keras") for meta in listed)
+    store.delete(TINY_DENSE)
+    assert [meta["key"] for meta in store.list_metadata()] == [TINY_CONV.key()]
+    assert store.load(TINY_DENSE) is None and not any(p.name.startswith("dense-") for p in root.iterdir())
+    assert ModelStore(root).load(TINY_CONV) is not None  # the other run is untouched

@@ -1,0 +1,92 @@
+"""The command line: the same specs as the lab, refusals, and a SIGKILL mid-training."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from convlab.__main__ import main
+from convlab.models import PRESETS, ModelSpec
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def parse(*argv):
+
+    from convlab import __main__ as cli
+
+    captured = {}
+
+    def fake_train(specs, store):
+        captured["specs"] = specs
+        return 0
+
+    original = cli.train_command
+    cli.train_command = fake_train
+    try:
+        assert main(["--models-dir", "/nonexistent-test-dir", "train", *argv]) == 0
+    finally:
+        cli.train_command = original
+    return captured["specs"]
+
+
+def test_specs_from_the_command_line():
+    assert parse() == list(PRESETS.values())
+    assert parse("conv") == [PRESETS["conv"]]
+    assert parse("--blocks", "1", "--filters", "32", "--epochs", "3", "--stop-loss", "0.4") == [
+        ModelSpec(conv_filters=(32,), epochs=3, stop_loss=0.4)
+    ]
+    assert parse("--blocks", "3", "--filters", "16,32,64") == [ModelSpec(conv_filters=(16, 32, 64))]
+    assert parse("--blocks", "0") == [ModelSpec(conv_filters=())]
+    assert parse("conv", "--epochs", "20") == [ModelSpec(epochs=20)]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--blocks", "4", "--filters", "8"], "at most 3 conv blocks"),
+        (["--blocks", "1", "--filters", "0"], "filters per conv layer"),
+        (["conv", "--epochs", "21"], "epochs must be 1..20"),
+        (["--blocks", "2", "--filters", "8,8,8"], "one per block"),
+        (["all", "--epochs", "3"], "apply to one model"),
+    ],
+)
+def test_invalid_specs_are_refused_before_any_work(argv, message, tmp_path, capsys):
+    assert main(["--models-dir", str(tmp_path), "train", *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_info_lists_the_shipped_models(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "conv (lesson)" in out and "243,786" in out and "dense (lesson)" in out and "101,770" in out
+
+
+def test_sigkill_mid_training_leaves_no_model_file(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "convlab", "--models-dir", str(tmp_path), "train",
+         "--blocks", "1", "--filters", "16", "--epochs", "20", "--train-samples", "3000"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # wait until training is really under way
+            line = process.stdout.readline()
+            if "epoch 1/20" in line:
+                break
+        else:
+            pytest.fail("training never reported its first epoch")
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert list(tmp_path.iterdir()) == []
