@@ -1,8 +1,9 @@
 """ConvLab: the dashboard. Run with ``streamlit run app.py``.
 
 This file only lays out widgets and calls ``convlab``; every computation lives there.
-Controls that drive the whole page sit in the sidebar; the journey's own controls sit beside
-its grid, inside a fragment, so moving a slider reruns only that part of the page.
+Each view is a ``*_ui`` function; only the open tab runs (lazy tabs), and the journey is a
+fragment, so moving its sliders reruns only the journey. Widgets in tabs keep their values
+while another tab is open (``persist_state``); the page's choices live in the URL.
 """
 
 from __future__ import annotations
@@ -15,9 +16,18 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from convlab import urlstate
 from convlab.activations import Activations, Inspector
 from convlab.data import CLASS_NAMES, DataError, Split, first_of_class, load_split
-from convlab.figures import best_epoch, curves_figure, journey_figure, row_title
+from convlab.explain import (
+    CLASSIC_KERNELS, class_mix, confusion_matrix, convolve, first_layer_kernels, mistakes, normalise_rows,
+    strongest_images,
+)
+from convlab.figures import (
+    ACTIVATION_COLORSCALE, DIVERGING_COLORSCALE, SCALE_MODES, best_epoch, class_mix_figure, confusion_figure,
+    curves_figure, journey_figure, probabilities_figure, row_title, tiles_figure,
+)
+from convlab.images import MAX_UPLOAD_BYTES, ImageError, to_fashion_mnist
 from convlab.jobs import DONE, FAILED, QUEUED, RUNNING, Job, TrainingQueue
 from convlab.models import MAX_CONV_BLOCKS, MAX_EPOCHS, PRESETS, ModelSpec, count_params, layer_table
 from convlab.store import ModelStore, StoredModel
@@ -25,7 +35,17 @@ from convlab.store import ModelStore, StoredModel
 DEFAULT_IMAGES = (0, 23, 28)  # the lesson's three ankle boots
 DEFAULT_FILTER = 1  # the lesson's CONVOLUTION_NUMBER
 LABEL_TABLE_ROWS = 100  # the lesson prints the first 100 test labels
+GALLERY_PAGE = 24  # misclassified images shown at a time
 PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+TABS = {  # URL slug -> tab label
+    "journey": "🔍 Journey",
+    "filters": "🧩 Filters",
+    "predictions": "🎯 Predictions",
+    "upload": "🖼️ Your image",
+    "compare": "📊 Compare",
+    "lab": "🧪 Lab",
+}
+KEEP = "page"  # persist_state: a widget keeps its value while its tab is closed
 
 
 # -- cached resources: one per server process, shared by every session ----------------------
@@ -60,6 +80,16 @@ def journey_activations(model_key: str, indices: tuple[int, ...], _inspector: In
     return _inspector.run(get_test_split().images[list(indices)])
 
 
+@st.cache_data(show_spinner="Running the model on all 10,000 test images…", max_entries=16)
+def test_probabilities(model_key: str, _inspector: Inspector) -> np.ndarray:
+    return _inspector.predict_probabilities(get_test_split().images)
+
+
+@st.cache_resource(show_spinner="Finding each filter's strongest response in all 10,000 test images…", max_entries=8)
+def test_max_activations(model_key: str, _inspector: Inspector) -> dict[str, np.ndarray]:
+    return _inspector.max_activations(get_test_split().images)
+
+
 @st.cache_data(show_spinner=False)
 def label_table(count: int) -> pd.DataFrame:
     split = get_test_split()
@@ -79,6 +109,16 @@ def _png_data_url(image: np.ndarray) -> str:
     buffer = io.BytesIO()
     Image.fromarray((np.asarray(image)[..., 0] * 255).astype(np.uint8)).save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _enlarge(image: np.ndarray, factor: int = 4) -> np.ndarray:
+    """Nearest-neighbour upscaling: a browser would blur a 28-pixel image."""
+    image = np.asarray(image).reshape(28, 28)
+    return np.kron(image, np.ones((factor, factor), dtype=image.dtype))
+
+
+def _loaded(runs: dict[str, dict], key: str) -> StoredModel | None:
+    return get_store().load(ModelSpec.from_dict(runs[key]["spec"]))
 
 
 # -- models: load, or train with a visible progress bar -------------------------------------
@@ -113,6 +153,61 @@ def ensure_models(store: ModelStore) -> None:
             st.warning(store.problems[spec.key()])
 
 
+# -- shared state: the three image slots, the filter, the URL ---------------------------------
+def _send_to_journey(index: int) -> None:
+    """Put a test image into the next slot and open the journey (the filter finder and gallery)."""
+    slot = st.session_state.get("target_slot", 0)
+    st.session_state[f"image_{slot}"] = int(index)
+    st.session_state["target_slot"] = (slot + 1) % len(DEFAULT_IMAGES)  # three clicks fill three slots
+    st.session_state["tab"] = TABS["journey"]
+
+
+def current_images() -> list[int]:
+    return [int(st.session_state.get(f"image_{slot}", default)) for slot, default in enumerate(DEFAULT_IMAGES)]
+
+
+def apply_url_once(runs: dict[str, dict]) -> None:
+    """On a session's first run, take the view the URL asks for; keep notes on what was refused."""
+    if st.session_state.get("url_applied"):
+        return
+    st.session_state["url_applied"] = True
+
+    def inspector_for(key: str) -> Inspector:
+        return get_inspector(key, _loaded(runs, key))
+
+    limits = urlstate.Limits(
+        run_keys=tuple(runs), num_images=len(get_test_split()), tabs=tuple(TABS),
+        filters_for=lambda key: inspector_for(key).num_filters,
+        layers_for=lambda key: [layer.name for layer in inspector_for(key).layers],
+    )
+    state, notes = urlstate.parse(st.query_params.to_dict(), limits, default_model=PRESETS["conv"].key())
+    for name, value in state.items():
+        st.session_state[name] = TABS[value] if name == "tab" else value
+    st.session_state["url_notes"] = notes
+
+
+def sync_url() -> None:
+    """Write the current view into the address bar, so copying it shares this exact view."""
+    tab = next((slug for slug, label in TABS.items() if label == st.session_state.get("tab")), "journey")
+    wanted = urlstate.encode({
+        "model": st.session_state.get("model"),
+        **{f"image_{slot}": index for slot, index in enumerate(current_images())},
+        "filter": st.session_state.get("filter"),
+        "layer": st.session_state.get("layer"),
+        "tab": tab,
+    })
+    if st.query_params.to_dict() != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def url_notes_ui() -> None:
+    notes = st.session_state.get("url_notes")
+    if notes:
+        st.warning("**This link asked for things ConvLab can't show, so it adjusted them:**\n\n"
+                   + "\n".join(f"- {note}" for note in notes))
+        st.button("Dismiss", key="dismiss_url_notes", on_click=st.session_state.pop, args=("url_notes", None))
+
+
 # -- the journey -----------------------------------------------------------------------------
 def _fill_slots_with_class() -> None:
     class_index = st.session_state["fill_class"]
@@ -124,11 +219,8 @@ def _fill_slots_with_class() -> None:
 
 def _put_row_in_slot() -> None:
     rows = st.session_state["label_table"].selection.rows
-    if not rows:
-        return
-    slot = st.session_state["target_slot"]
-    st.session_state[f"image_{slot}"] = int(rows[0])
-    st.session_state["target_slot"] = (slot + 1) % len(DEFAULT_IMAGES)  # three clicks fill three slots
+    if rows:
+        _send_to_journey(int(rows[0]))
 
 
 def image_controls_ui(split: Split, num_filters: int) -> tuple[list[int], int]:
@@ -139,17 +231,18 @@ def image_controls_ui(split: Split, num_filters: int) -> tuple[list[int], int]:
     st.session_state["filter"] = min(st.session_state["filter"], num_filters - 1)
     columns = st.columns(4)
     indices = [
-        columns[slot].slider(f"Image {slot + 1} (test index)", 0, len(split) - 1, key=f"image_{slot}")
+        columns[slot].slider(f"Image {slot + 1} (test index)", 0, len(split) - 1, key=f"image_{slot}",
+                             persist_state=KEEP)
         for slot in range(len(DEFAULT_IMAGES))
     ]
     filter_index = columns[3].slider(
-        "Filter number", 0, num_filters - 1, key="filter",
-        help="Which of the conv layers' filters to show (the lesson's CONVOLUTION_NUMBER, counted from 0).",
+        "Filter number", 0, num_filters - 1, key="filter", persist_state=KEEP,
+        help="Which filter of the conv layers to show (the lesson's CONVOLUTION_NUMBER, counted from 0).",
     )
     return indices, filter_index
 
 
-def label_picker_ui(split: Split) -> None:
+def label_picker_ui() -> None:
     st.subheader("Pick images by label")
     st.caption(
         "The lesson prints the first 100 test labels so you can pick images of one class. "
@@ -158,12 +251,12 @@ def label_picker_ui(split: Split) -> None:
     left, right = st.columns([2, 1])
     left.selectbox(
         "Fill the three slots with the first three test images of class",
-        [None, *range(len(CLASS_NAMES))], key="fill_class", on_change=_fill_slots_with_class,
+        [None, *range(len(CLASS_NAMES))], key="fill_class", on_change=_fill_slots_with_class, persist_state=KEEP,
         format_func=lambda c: "—" if c is None else f"{c} · {CLASS_NAMES[c]}",
     )
     st.session_state.setdefault("target_slot", 0)
     right.radio(
-        "A clicked row goes into slot", range(len(DEFAULT_IMAGES)), key="target_slot",
+        "A clicked image goes into slot", range(len(DEFAULT_IMAGES)), key="target_slot", persist_state=KEEP,
         format_func=lambda slot: str(slot + 1), horizontal=True,
     )
     st.dataframe(
@@ -190,16 +283,13 @@ def journey_ui(stored: StoredModel, split: Split) -> None:
     indices, filter_index = image_controls_ui(split, inspector.num_filters)
     activations = journey_activations(stored.spec.key(), tuple(indices), inspector)
     labels = [int(split.labels[i]) for i in indices]
-    probabilities = activations.probabilities
-    sides = [m.shape[1] for m in activations.maps]
-    figure = journey_figure(
-        images=split.images[indices],
-        maps=activations.filter_maps(filter_index),
-        layers=list(zip(activations.layer_names, sides, inspector.filters_per_layer)),
-        row_titles=[row_title(slot, i, labels[slot], probabilities[slot]) for slot, i in enumerate(indices)],
-        wrong=[int(p.argmax()) != label for p, label in zip(probabilities, labels)],
+    scale = st.session_state.get("scale", "panel")
+    st.plotly_chart(
+        _journey_figure(inspector, activations, split.images[indices], filter_index, scale,
+                        [row_title(slot, i, labels[slot], activations.probabilities[slot])
+                         for slot, i in enumerate(indices)], labels),
+        config=PLOT_CONFIG, key="journey_chart",
     )
-    st.plotly_chart(figure, config=PLOT_CONFIG, key="journey_chart")
     if len(set(labels)) > 1:
         st.warning(
             "These images don't share a label (" + ", ".join(CLASS_NAMES[label] for label in labels)
@@ -208,12 +298,251 @@ def journey_ui(stored: StoredModel, split: Split) -> None:
         )
     else:
         st.caption(
-            f"All three are **{CLASS_NAMES[labels[0]]}**. Filter {filter_index}, each panel coloured "
-            "on its own scale (inferno: dark = low, bright = high). Each map is smaller than the one "
+            f"All three are **{CLASS_NAMES[labels[0]]}**. Filter {filter_index}; colour scale: "
+            f"{SCALE_MODES[scale]} (inferno: dark = low, bright = high). Each map is smaller than the one "
             f"before it: a {stored.spec.kernel_size}×{stored.spec.kernel_size} convolution trims the edges, "
             f"a {stored.spec.pool_size}×{stored.spec.pool_size} max-pool divides the size by {stored.spec.pool_size}."
         )
-    label_picker_ui(split)
+    label_picker_ui()
+    sync_url()
+
+
+def _journey_figure(inspector, activations, images, filter_index, scale, titles, labels) -> dict:
+    sides = [m.shape[1] for m in activations.maps]
+    return journey_figure(
+        images=images,
+        maps=activations.filter_maps(filter_index),
+        layers=list(zip(activations.layer_names, sides, inspector.filters_per_layer)),
+        row_titles=titles,
+        wrong=[int(p.argmax()) != label for p, label in zip(activations.probabilities, labels)],
+        scale=scale,
+    )
+
+
+# -- filters: every filter, the kernels, the strongest images --------------------------------
+def _pick_tile() -> None:
+    points = st.session_state["filters_chart"].selection.points
+    if points:
+        st.session_state["filter"] = int(points[0]["curve_number"])
+
+
+def _pick_filter_number() -> None:
+    st.session_state["filter"] = int(st.session_state["filter_pick"])
+
+
+def filters_ui(stored: StoredModel, split: Split) -> None:
+    st.header("Every filter at once")
+    inspector = get_inspector(stored.spec.key(), stored)
+    if not inspector.layers:
+        st.info(f"The model **{stored.spec.label()}** has no conv layers, so it has no filters to show.")
+        return
+    layer_names = [layer.name for layer in inspector.layers]
+    if st.session_state.get("layer") not in layer_names:
+        st.session_state["layer"] = layer_names[0]
+    indices = current_images()
+    left, middle, right = st.columns([2, 2, 1])
+    slot = left.radio("Image", range(len(indices)), horizontal=True, key="filters_slot", persist_state=KEEP,
+                      format_func=lambda s: f"slot {s + 1}: #{indices[s]} {CLASS_NAMES[split.labels[indices[s]]]}")
+    layer_name = middle.radio("Layer", layer_names, horizontal=True, key="layer", persist_state=KEEP)
+    layer_index = layer_names.index(layer_name)
+    num_filters = inspector.filters_per_layer[layer_index]
+    filter_index = min(int(st.session_state.get("filter", DEFAULT_FILTER)), num_filters - 1)
+    st.session_state["filter_pick"] = filter_index
+    right.number_input("Filter (the journey's)", 0, num_filters - 1, key="filter_pick", on_change=_pick_filter_number)
+    index = indices[slot]
+    maps = journey_activations(stored.spec.key(), tuple(indices), inspector).maps[layer_index][slot]
+    scale = st.session_state.get("scale", "panel")
+    shared = (float(maps.min()), float(maps.max())) if scale != "panel" else None
+    st.plotly_chart(
+        tiles_figure([maps[:, :, f] for f in range(num_filters)], [str(f) for f in range(num_filters)],
+                     ACTIVATION_COLORSCALE, shared_range=shared, highlight=filter_index),
+        config=PLOT_CONFIG, key="filters_chart", on_select=_pick_tile, selection_mode="points",
+    )
+    st.caption(
+        f"All {num_filters} maps of **{layer_name}** for test image #{index} "
+        f"({CLASS_NAMES[split.labels[index]]}), {maps.shape[0]}×{maps.shape[1]} each; "
+        f"filter {filter_index} (framed) is the one the journey shows. Click a tile to choose it. "
+        + ("Each tile has its own colour scale." if shared is None else "All tiles share one colour scale.")
+    )
+    kernels_ui(stored, split.images[index], filter_index)
+    finder_ui(stored, inspector, split, layer_name, filter_index)
+
+
+def kernels_ui(stored: StoredModel, image: np.ndarray, filter_index: int) -> None:
+    st.subheader("What the first layer learned, next to filters people design")
+    kernels, biases = first_layer_kernels(stored.model)
+    limit = float(np.abs(kernels).max()) or 1.0
+    left, right = st.columns([3, 2])
+    with left:
+        st.plotly_chart(
+            tiles_figure(list(kernels), [str(f) for f in range(len(kernels))], DIVERGING_COLORSCALE,
+                         columns=8, tile_px=70, shared_range=(-limit, limit), zmid=0.0,
+                         highlight=filter_index if filter_index < len(kernels) else None,
+                         value_name="weight", colorbar_title="weight"),
+            config=PLOT_CONFIG, key="kernels_chart",
+        )
+        st.caption(
+            f"conv1's {len(kernels)} learned 3×3 kernels, read from the model's weights. Red weights add "
+            "brightness under them, blue subtract it, white ignore it: a kernel red on one side and blue on "
+            "the other responds to an edge."
+        )
+    with right:
+        pairs = [(f"learned {filter_index}", kernels[min(filter_index, len(kernels) - 1)])] + list(CLASSIC_KERNELS.items())
+        tiles, titles = [], []
+        for name, kernel in pairs:
+            tiles += [kernel, convolve(image.reshape(28, 28), kernel)]
+            titles += [name, "→ its response"]
+        st.plotly_chart(
+            tiles_figure(tiles, titles, DIVERGING_COLORSCALE, columns=2, tile_px=120, zmid=0.0, value_name="value"),
+            config=PLOT_CONFIG, key="classic_chart",
+        )
+        st.caption(
+            "Each kernel slid over the chosen image (before the bias and ReLU): the learned filter next to "
+            "a vertical edge detector (Sobel), a horizontal one and a Laplacian, which outlines shapes."
+        )
+
+
+def finder_ui(stored: StoredModel, inspector: Inspector, split: Split, layer_name: str, filter_index: int) -> None:
+    st.subheader(f"Which test images excite filter {filter_index} of {layer_name} most?")
+    strengths = test_max_activations(stored.spec.key(), inspector)[layer_name]
+    if filter_index >= strengths.shape[1]:
+        st.info(f"{layer_name} has only {strengths.shape[1]} filters.")
+        return
+    top = strongest_images(strengths, filter_index, count=100)
+    columns = st.columns(9)
+    for rank, (column, index) in enumerate(zip(columns, top[:9])):
+        column.image(_enlarge(split.images[index]), clamp=True,
+                     caption=f"#{index} {CLASS_NAMES[split.labels[index]]} · max {strengths[index, filter_index]:.2f}")
+        column.button("→ journey", key=f"finder_{rank}", on_click=_send_to_journey, args=(int(index),),
+                      help=f"Put test image #{index} into the journey's next slot")
+    mix = class_mix(split.labels, top)
+    st.plotly_chart(class_mix_figure(mix, f"Classes of the 100 strongest images (out of {len(split):,})"),
+                    config=PLOT_CONFIG, key="mix_chart")
+    st.caption(
+        "Ranked by the highest value anywhere in the filter's map: a filter fires on its feature wherever it "
+        "appears. If most of the top 100 share a class, the filter has learned something typical of it."
+    )
+
+
+# -- predictions and mistakes ----------------------------------------------------------------
+def predictions_ui(runs: dict[str, dict], journey_key: str, split: Split) -> None:
+    st.header("What the models predict")
+    indices = current_images()
+    keys = [PRESETS["dense"].key(), PRESETS["conv"].key()] + ([journey_key] if journey_key not in
+                                                               (PRESETS["dense"].key(), PRESETS["conv"].key()) else [])
+    probabilities = {}
+    for key in keys:
+        stored = _loaded(runs, key)
+        if stored is not None:
+            inspector = get_inspector(key, stored)
+            probabilities[stored.spec.label()] = journey_activations(key, tuple(indices), inspector).probabilities
+    titles = [f"#{i} · {CLASS_NAMES[split.labels[i]]}" for i in indices]
+    st.plotly_chart(probabilities_figure(titles, probabilities), config=PLOT_CONFIG, key="probabilities_chart")
+    st.caption("The journey's three images: each model's probability for every class. The true class is in each title.")
+    mistakes_ui(runs, split)
+
+
+def _pick_cell() -> None:
+    points = st.session_state["confusion_chart"].selection.points
+    if points:
+        st.session_state["mistakes_true"] = CLASS_NAMES.index(points[0]["y"])
+        st.session_state["mistakes_predicted"] = CLASS_NAMES.index(points[0]["x"])
+        st.session_state["mistakes_page"] = 0
+
+
+def mistakes_ui(runs: dict[str, dict], split: Split) -> None:
+    st.header("Where each model goes wrong")
+    if st.session_state.get("mistakes_model") not in runs:
+        st.session_state["mistakes_model"] = PRESETS["conv"].key()
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    key = left.selectbox("Model", list(runs), key="mistakes_model", persist_state=KEEP,
+                         format_func=lambda k: _run_label(runs[k]))
+    normalised = right.toggle("Normalise rows (fractions of each true class)", key="confusion_normalise",
+                              persist_state=KEEP)
+    stored = _loaded(runs, key)
+    if stored is None:
+        st.warning(get_store().problems.get(key, "This run's files could not be read."))
+        return
+    predictions = test_probabilities(key, get_inspector(key, stored)).argmax(axis=1)
+    counts = confusion_matrix(split.labels, predictions)
+    accuracy = np.trace(counts) / counts.sum()
+    st.plotly_chart(confusion_figure(normalise_rows(counts) if normalised else counts, normalised),
+                    config=PLOT_CONFIG, key="confusion_chart", on_select=_pick_cell, selection_mode="points")
+    st.caption(f"{counts.sum() - np.trace(counts):,} of {counts.sum():,} test images misclassified "
+               f"(accuracy {accuracy:.2%}). Click a cell to see those mistakes below.")
+    choices = [None, *range(len(CLASS_NAMES))]
+    any_class = lambda c: "any" if c is None else CLASS_NAMES[c]  # noqa: E731
+    left, right = st.columns(2)
+    true_class = left.selectbox("True class", choices, key="mistakes_true", format_func=any_class, persist_state=KEEP)
+    predicted = right.selectbox("Predicted as", choices, key="mistakes_predicted", format_func=any_class,
+                                persist_state=KEEP)
+    found = mistakes(split.labels, predictions, true_class, predicted)
+    page = min(st.session_state.get("mistakes_page", 0), max((len(found) - 1) // GALLERY_PAGE, 0))
+    shown = found[page * GALLERY_PAGE:(page + 1) * GALLERY_PAGE]
+    st.markdown(f"**{len(found):,} mistakes** match" + (f"; showing {page * GALLERY_PAGE + 1}–"
+                f"{page * GALLERY_PAGE + len(shown)}" if len(found) else "."))
+    for number, index in enumerate(shown):
+        if number % 8 == 0:  # a fresh row of columns keeps the gallery aligned when captions wrap
+            columns = st.columns(8)
+        column = columns[number % 8]
+        column.image(_enlarge(split.images[index], 3), clamp=True,
+                     caption=f"#{index}: {CLASS_NAMES[split.labels[index]]} → {CLASS_NAMES[predictions[index]]}")
+        column.button("→ journey", key=f"mistake_{index}", on_click=_send_to_journey, args=(int(index),))
+    back, forward = st.columns(2)
+    back.button("← previous", key="mistakes_previous", disabled=page == 0,
+                on_click=st.session_state.__setitem__, args=("mistakes_page", page - 1))
+    forward.button("next →", key="mistakes_next", disabled=(page + 1) * GALLERY_PAGE >= len(found),
+                   on_click=st.session_state.__setitem__, args=("mistakes_page", page + 1))
+
+
+# -- your own image ----------------------------------------------------------------------------
+def upload_ui(runs: dict[str, dict], journey_key: str) -> None:
+    st.header("Your own image")
+    st.caption(
+        "Upload a photo or drawing of one piece of clothing (PNG or JPEG, up to "
+        f"{MAX_UPLOAD_BYTES // 2**20} MB). ConvLab converts it the Fashion-MNIST way: grey, a light object on a "
+        "dark background (inverted if the background is light), cropped and fitted into 28×28."
+    )
+    upload = st.file_uploader("Image", type=["png", "jpg", "jpeg"], key="upload")
+    if upload is None:
+        return
+    try:
+        converted = to_fashion_mnist(upload.getvalue())
+    except ImageError as error:
+        st.error(str(error))
+        return
+    stored = _loaded(runs, journey_key)
+    if stored is None:
+        st.warning(get_store().problems.get(journey_key, "This run's files could not be read."))
+        return
+    inspector = get_inspector(journey_key, stored)
+    image = converted.image[np.newaxis, :, :, np.newaxis]
+    activations = inspector.run(image)
+    left, middle, right = st.columns([1, 1, 3])
+    left.image(converted.original, caption="your image", width=180)
+    middle.image(_enlarge(converted.image, 6), clamp=True, caption="as the model sees it (28×28)")
+    middle.caption(" · ".join(converted.steps))
+    probabilities = {}
+    for key in (PRESETS["dense"].key(), PRESETS["conv"].key(), journey_key):
+        model = _loaded(runs, key)
+        if model is not None and model.spec.label() not in probabilities:
+            probabilities[model.spec.label()] = get_inspector(key, model).run(image).probabilities
+    with right:
+        best = int(activations.probabilities[0].argmax())
+        st.markdown(f"**{stored.spec.label()}** thinks it is a **{CLASS_NAMES[best]}** "
+                    f"({activations.probabilities[0][best]:.0%}).")
+        st.plotly_chart(probabilities_figure(["your image"], probabilities), config=PLOT_CONFIG, key="upload_probs")
+    if not inspector.layers:
+        st.info(f"The model **{stored.spec.label()}** has no conv layers: no journey to show.")
+        return
+    filter_index = min(int(st.session_state.get("filter", DEFAULT_FILTER)), inspector.num_filters - 1)
+    title = f"your image → predicted <b>{CLASS_NAMES[best]}</b> ({activations.probabilities[0][best]:.0%})"
+    st.plotly_chart(
+        _journey_figure(inspector, activations, converted.image[np.newaxis], filter_index,
+                        st.session_state.get("scale", "panel"), [title], [best]),
+        config=PLOT_CONFIG, key="upload_journey",
+    )
+    st.caption(f"Its journey through **{stored.spec.label()}**, filter {filter_index} (set it in the journey tab).")
 
 
 # -- comparing runs ----------------------------------------------------------------------------
@@ -251,7 +580,7 @@ def compare_ui(runs: dict[str, dict]) -> None:
         if st.session_state.get(slot) not in runs:  # first visit, or the run was deleted
             st.session_state[slot] = default
         picked.append(column.selectbox(
-            "Run " + slot[-1].upper(), keys, key=slot, format_func=lambda key: _run_label(runs[key]),
+            "Run " + slot[-1].upper(), keys, key=slot, persist_state=KEEP, format_func=lambda key: _run_label(runs[key]),
         ))
     metas = [runs[key] for key in picked]
     st.dataframe(pd.DataFrame([metrics_row(meta) for meta in metas]), hide_index=True, column_config=METRIC_COLUMNS)
@@ -293,29 +622,29 @@ def builder_ui() -> ModelSpec | None:
     st.subheader("1 · Build a variant")
     left, middle, right = st.columns(3)
     blocks = left.radio(
-        "Conv blocks (Conv2D + MaxPool)", range(MAX_CONV_BLOCKS + 1), index=2, horizontal=True, key="lab_blocks",
+        "Conv blocks (Conv2D + MaxPool)", range(MAX_CONV_BLOCKS + 1), index=2, horizontal=True, key="lab_blocks", persist_state=KEEP,
         help="0 is the lesson's dense baseline; 1 removes the second convolution; 3 adds one more.",
     )
     filters = tuple(
-        left.select_slider(f"Filters in conv{block + 1}", FILTER_CHOICES, value=64, key=f"lab_filters_{block}")
+        left.select_slider(f"Filters in conv{block + 1}", FILTER_CHOICES, value=64, key=f"lab_filters_{block}", persist_state=KEEP)
         for block in range(blocks)
     )
-    dense_units = middle.select_slider("Dense units", (32, 64, 128, 256, 512), value=128, key="lab_dense")
-    epochs = middle.slider("Epochs", 1, MAX_EPOCHS, 5, key="lab_epochs",
+    dense_units = middle.select_slider("Dense units", (32, 64, 128, 256, 512), value=128, key="lab_dense", persist_state=KEEP)
+    epochs = middle.slider("Epochs", 1, MAX_EPOCHS, 5, key="lab_epochs", persist_state=KEEP,
                            help="Try 20 to see overfitting: training accuracy keeps rising, test accuracy doesn't.")
-    batch_size = middle.select_slider("Batch size", (16, 32, 64, 128, 256), value=32, key="lab_batch")
+    batch_size = middle.select_slider("Batch size", (16, 32, 64, 128, 256), value=32, key="lab_batch", persist_state=KEEP)
     samples = right.selectbox(
-        "Training images", SAMPLE_CHOICES, key="lab_samples", format_func=lambda n: f"{n:,}" + (
+        "Training images", SAMPLE_CHOICES, key="lab_samples", persist_state=KEEP, format_func=lambda n: f"{n:,}" + (
             " (all, as the lesson)" if n == 60_000 else " (quick)"),
     )
-    seed = right.number_input("Seed", 0, 2**31 - 1, 42, key="lab_seed")
+    seed = right.number_input("Seed", 0, 2**31 - 1, 42, key="lab_seed", persist_state=KEEP)
     rule = right.radio("Stop rule (the lesson's callback)", ("none", "loss below", "accuracy above"),
-                       horizontal=True, key="lab_stop_kind")
+                       horizontal=True, key="lab_stop_kind", persist_state=KEEP)
     threshold = None
     if rule == "loss below":
-        threshold = right.number_input("Stop once training loss <", 0.01, 5.0, 0.4, 0.05, key="lab_stop_loss")
+        threshold = right.number_input("Stop once training loss <", 0.01, 5.0, 0.4, 0.05, key="lab_stop_loss", persist_state=KEEP)
     elif rule == "accuracy above":
-        threshold = right.number_input("Stop once training accuracy >", 0.5, 0.99, 0.9, 0.01, key="lab_stop_accuracy")
+        threshold = right.number_input("Stop once training accuracy >", 0.5, 0.99, 0.9, 0.01, key="lab_stop_accuracy", persist_state=KEEP)
     try:
         return ModelSpec(
             conv_filters=filters, dense_units=dense_units, epochs=epochs, batch_size=batch_size,
@@ -462,7 +791,7 @@ def runs_ui(runs: dict[str, dict]) -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True, column_config=METRIC_COLUMNS, key="runs_table")
     keys = list(runs)
     pick, use, delete = st.columns([3, 1, 1], vertical_alignment="bottom")
-    chosen = pick.selectbox("Run", keys, key="lab_run", format_func=lambda key: _run_label(runs[key]))
+    chosen = pick.selectbox("Run", keys, key="lab_run", persist_state=KEEP, format_func=lambda key: _run_label(runs[key]))
     use.button("Show in the journey", key="lab_use", on_click=_use_in_journey, args=(chosen,))
     is_preset = ModelSpec.from_dict(runs[chosen]["spec"]).preset_name() is not None
     if delete.button("Delete run", key="lab_delete", disabled=is_preset,
@@ -490,7 +819,7 @@ def lab_ui(runs: dict[str, dict]) -> None:
 
 # -- the page ----------------------------------------------------------------------------------
 def sidebar_ui(split: Split, runs: dict[str, dict]) -> str:
-    """Returns the key of the run the journey shows."""
+    """Returns the key of the run the journey and the filter views show."""
     st.sidebar.title("🔬 ConvLab")
     st.sidebar.markdown(
         "See what a convolutional network sees. Based on the TensorFlow lesson "
@@ -499,10 +828,14 @@ def sidebar_ui(split: Split, runs: dict[str, dict]) -> str:
     if st.session_state.get("model") not in runs:  # first visit, or the run was deleted
         st.session_state["model"] = PRESETS["conv"].key()
     key = st.sidebar.selectbox(
-        "Model for the journey", list(runs), key="model", format_func=lambda key: _run_label(runs[key]),
+        "Model", list(runs), key="model", format_func=lambda key: _run_label(runs[key]),
         help="The lesson's two models, and every variant trained in the lab.",
     )
+    st.sidebar.radio("Colour scale of the maps", list(SCALE_MODES), key="scale", format_func=SCALE_MODES.get,
+                     help="Per panel shows each map's own pattern best (the lesson's way); a shared scale "
+                          "lets you compare how strongly layers or images respond.")
     st.sidebar.caption(f"Test images: {len(split):,} from `{split.source}`")
+    st.sidebar.caption("The address bar holds this view: copy it to share exactly what you see.")
     return key
 
 
@@ -516,18 +849,33 @@ def main() -> None:
     store = get_store()
     ensure_models(store)
     runs = {meta["key"]: meta for meta in store.list_metadata()}
+    apply_url_once(runs)
     key = sidebar_ui(split, runs)
-    stored = store.load(ModelSpec.from_dict(runs[key]["spec"]))
-    journey_tab, compare_tab, lab_tab = st.tabs(["🔍 Journey", "📊 Compare", "🧪 Lab"], key="tab")
-    with journey_tab:
-        if stored is None:
-            st.warning(store.problems.get(key, "This run's files could not be read."))
-        else:
+    url_notes_ui()
+    stored = _loaded(runs, key)
+    if stored is None:
+        st.warning(store.problems.get(key, "This run's files could not be read."))
+        return
+    tabs = dict(zip(TABS, st.tabs(list(TABS.values()), key="tab", on_change="rerun")))
+    with tabs["journey"]:
+        if tabs["journey"].open:
             journey_ui(stored, split)
-    with compare_tab:
-        compare_ui(runs)
-    with lab_tab:
-        lab_ui(runs)
+    with tabs["filters"]:
+        if tabs["filters"].open:
+            filters_ui(stored, split)
+    with tabs["predictions"]:
+        if tabs["predictions"].open:
+            predictions_ui(runs, key, split)
+    with tabs["upload"]:
+        if tabs["upload"].open:
+            upload_ui(runs, key)
+    with tabs["compare"]:
+        if tabs["compare"].open:
+            compare_ui(runs)
+    with tabs["lab"]:
+        if tabs["lab"].open:
+            lab_ui(runs)
+    sync_url()
 
 
 if __name__ == "__main__":

@@ -64,6 +64,7 @@ class Inspector:
         outputs = [layer.output for layer in self.layers] + list(model.outputs)
         self._multi_output = keras.Model(inputs=model.inputs[0], outputs=outputs)
         self._lock = threading.Lock()
+        self._maxima = None  # built on first use: only the filter finder needs it
 
     @property
     def num_filters(self) -> int:
@@ -91,6 +92,26 @@ class Inspector:
             maps=tuple(arrays[:-1]),
             probabilities=arrays[-1],
         )
+
+    def max_activations(self, images: np.ndarray, batch_size: int = 1000) -> dict[str, np.ndarray]:
+        """For each feature layer, an (images, filters) array of each map's maximum.
+
+        The maximum is taken inside the graph (global max pooling), so only a few numbers per
+        image leave TensorFlow: for 10,000 images that's seconds, where copying conv1's full
+        maps out (1.7 GB) and reducing them in NumPy takes many times longer.
+        """
+        import keras
+
+        if self._maxima is None:
+            pooled = [keras.layers.GlobalMaxPooling2D()(layer.output) for layer in self.layers]
+            self._maxima = keras.Model(inputs=self.model.inputs[0], outputs=pooled)
+        if not self.layers:
+            return {}
+        with self._lock:
+            outputs = self._maxima.predict(np.asarray(images, dtype=np.float32), batch_size=batch_size, verbose=0)
+        if not isinstance(outputs, (list, tuple)):
+            outputs = [outputs]
+        return {layer.name: np.asarray(output) for layer, output in zip(self.layers, outputs)}
 
     def predict_probabilities(self, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
         """Class probabilities for many images, in batches, under the same lock."""

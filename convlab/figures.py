@@ -34,16 +34,23 @@ def journey_figure(
     layers: list[tuple[str, int, int]],
     row_titles: list[str],
     wrong: list[bool] | None = None,
+    scale: str = "panel",
 ) -> dict:
     """Rows = images; column 0 the input, then one inferno heatmap per feature layer.
 
     ``maps[row][column]`` is the 2-D map of the chosen filter, or None where that layer has
-    fewer filters; each panel has its own colour range, as in the lesson's notebook.
-    ``layers`` gives each feature layer's (name, map side, filter count). ``row_titles`` head
-    each row (image, label, prediction); ``wrong`` marks wrong predictions, drawn in red.
+    fewer filters. ``scale`` picks the colour range: each panel its own ("panel", as the
+    lesson's notebook), one per layer ("layer"), or one for the figure ("figure"); shared
+    ranges get a colour bar so brightness can be compared. ``layers`` gives each feature
+    layer's (name, map side, filter count). ``row_titles`` head each row (image, label,
+    prediction); ``wrong`` marks wrong predictions, drawn in red.
     """
+    if scale not in SCALE_MODES:
+        raise ValueError(f"scale must be one of {list(SCALE_MODES)}, not {scale!r}")
     rows, columns = len(images), 1 + len(layers)
     wrong = wrong or [False] * rows
+    ranges = _shared_ranges(maps, scale)
+    colorbars_done = set()
     plot_height = rows * PANEL + (rows - 1) * ROW_GAP
     horizontal_gap = 0.025
     width = (1 - horizontal_gap * (columns - 1)) / columns
@@ -76,7 +83,7 @@ def journey_figure(
                     "xref": f"x{suffix} domain", "yref": f"y{suffix} domain", "x": 0.5, "y": 0.5,
                 })
                 continue
-            data.append({
+            trace = {
                 "type": "heatmap",
                 "z": np.asarray(panel).tolist(),
                 "xaxis": f"x{suffix}",
@@ -85,16 +92,179 @@ def journey_figure(
                 "showscale": False,
                 "hovertemplate": ("pixel" if is_input else "activation") + " (x %{x}, y %{y}): %{z:.3f}<extra></extra>",
                 "name": name,
-            })
+            }
+            shared = None if is_input else ranges.get(column - 1 if scale == "layer" else "figure")
+            if shared is not None:
+                trace["zmin"], trace["zmax"] = shared
+                bar = column if scale == "layer" else "figure"
+                if bar not in colorbars_done:  # one colour bar per shared range
+                    colorbars_done.add(bar)
+                    trace["showscale"] = True
+                    trace["colorbar"] = _colorbar(scale, left + width / 2, width)
+            data.append(trace)
         color = WRONG_COLOR if wrong[row] else None
         annotations.append(_label(row_titles[row], 0.0, y_domain[1], yshift=16, size=14, anchor="left", color=color))
+    bottom = BOTTOM + (48 if scale == "layer" else 0)  # room for the colour bars under the columns
     layout.update({
-        "height": plot_height + TOP + BOTTOM,
-        "margin": {"l": 28, "r": 8, "t": TOP, "b": BOTTOM},
+        "height": plot_height + TOP + bottom,
+        "margin": {"l": 28, "r": 70 if scale == "figure" else 8, "t": TOP, "b": bottom},
         "annotations": annotations,
         "showlegend": False,
     })
     return {"data": data, "layout": layout}
+
+
+SCALE_MODES = {
+    "panel": "each panel on its own (as the lesson)",
+    "layer": "shared per layer",
+    "figure": "shared across the figure",
+}
+
+
+def _shared_ranges(maps: list[list[np.ndarray | None]], scale: str) -> dict:
+    """(zmin, zmax) per layer column (keys 0, 1, ...) or for the whole figure (key "figure")."""
+    if scale == "panel" or not maps:
+        return {}
+    columns = [[panel for panel in (row[column] for row in maps) if panel is not None] for column in range(len(maps[0]))]
+    per_column = {
+        column: (float(min(p.min() for p in panels)), float(max(p.max() for p in panels)))
+        for column, panels in enumerate(columns) if panels
+    }
+    if scale == "layer":
+        return per_column
+    lows, highs = zip(*per_column.values()) if per_column else ((0.0,), (1.0,))
+    return {"figure": (min(lows), max(highs))}
+
+
+def _colorbar(scale: str, center: float, width: float) -> dict:
+    if scale == "figure":
+        return {"x": 1.0, "xanchor": "left", "thickness": 14, "title": {"text": "activation", "side": "right"}}
+    return {
+        "orientation": "h", "x": center, "xanchor": "center", "len": width, "lenmode": "fraction",
+        "y": 0, "yref": "paper", "yanchor": "top", "ypad": 36, "thickness": 10,
+    }
+
+
+def tiles_figure(
+    tiles: list[np.ndarray],
+    titles: list[str],
+    colorscale,
+    columns: int = 8,
+    tile_px: int = 92,
+    shared_range: tuple[float, float] | None = None,
+    zmid: float | None = None,
+    highlight: int | None = None,
+    value_name: str = "activation",
+    colorbar_title: str | None = None,
+) -> dict:
+    """A grid of small heatmaps (filters, kernels, filtered images), each tile named by ``titles``.
+
+    With ``shared_range`` every tile uses it and one colour bar is drawn; otherwise each tile
+    has its own range. ``zmid`` centres a diverging colour scale (kernels: 0 = white).
+    ``highlight`` draws a frame around one tile (the filter chosen elsewhere).
+    """
+    rows = -(-len(tiles) // columns)
+    gap_px, title_px = 8, 18
+    plot_height = rows * (tile_px + title_px + gap_px)
+    data, layout, annotations, shapes = [], {}, [], []
+    width = 1 / columns
+    for number, (tile, title) in enumerate(zip(tiles, titles)):
+        row, column = divmod(number, columns)
+        suffix = str(number + 1) if number else ""
+        top = 1 - row * (tile_px + title_px + gap_px) / plot_height - title_px / plot_height
+        x_domain = [column * width + 0.004, (column + 1) * width - 0.004]
+        y_domain = [max(top - tile_px / plot_height, 0.0), top]
+        hidden = {"visible": False, "fixedrange": True}
+        layout[f"xaxis{suffix}"] = {**hidden, "domain": x_domain, "anchor": f"y{suffix}"}
+        layout[f"yaxis{suffix}"] = {**hidden, "domain": y_domain, "anchor": f"x{suffix}",
+                                    "autorange": "reversed", "scaleanchor": f"x{suffix}"}
+        trace = {
+            "type": "heatmap", "z": np.asarray(tile).tolist(), "colorscale": colorscale,
+            "xaxis": f"x{suffix}", "yaxis": f"y{suffix}", "showscale": False, "name": title,
+            "hovertemplate": f"{title}: {value_name} %{{z:.3f}} at (x %{{x}}, y %{{y}})<extra></extra>",
+        }
+        if shared_range is not None:
+            trace["zmin"], trace["zmax"] = shared_range
+        if zmid is not None:
+            trace["zmid"] = zmid
+        if shared_range is not None and number == 0:
+            trace["showscale"] = True
+            trace["colorbar"] = {"x": 1.0, "xanchor": "left", "thickness": 12,
+                                 "title": {"text": colorbar_title or value_name, "side": "right"}}
+        data.append(trace)
+        annotations.append({
+            "text": f"<b>{title}</b>" if number == highlight else title, "showarrow": False,
+            "x": sum(x_domain) / 2, "y": top, "xref": "paper", "yref": "paper",
+            "yanchor": "bottom", "font": {"size": 12, **({"color": WRONG_COLOR} if number == highlight else {})},
+        })
+        if number == highlight:
+            shapes.append({"type": "rect", "xref": f"x{suffix} domain", "yref": f"y{suffix} domain",
+                           "x0": -0.04, "x1": 1.04, "y0": -0.04, "y1": 1.04,
+                           "line": {"color": WRONG_COLOR, "width": 3}})
+    layout.update({
+        "height": plot_height + 16, "margin": {"l": 4, "r": 70 if shared_range else 4, "t": 8, "b": 8},
+        "annotations": annotations, "shapes": shapes, "showlegend": False,
+    })
+    return {"data": data, "layout": layout}
+
+
+DIVERGING_COLORSCALE = "RdBu_r"  # negative blue, zero white, positive red: kernel weights, filter responses
+
+
+def probabilities_figure(titles: list[str], probabilities: dict[str, np.ndarray]) -> dict:
+    """Side by side per image: each model's 10 class probabilities as horizontal bars.
+
+    ``probabilities`` maps a model's name to an (images, 10) array.
+    """
+    images = len(titles)
+    width = (1 - 0.06 * (images - 1)) / images
+    data, layout, annotations = [], {}, []
+    for image, title in enumerate(titles):
+        suffix = str(image + 1) if image else ""
+        left = image * (width + 0.06)
+        layout[f"xaxis{suffix}"] = {"domain": [left, left + width], "range": [0, 1], "tickformat": ".0%",
+                                    "anchor": f"y{suffix}", "fixedrange": True}
+        layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}", "autorange": "reversed", "fixedrange": True,
+                                    "showticklabels": image == 0, "matches": "y" if image else None}
+        annotations.append(_label(title, left + width / 2, 1.0, yshift=4, size=13, anchor="center"))
+        for number, (model, values) in enumerate(probabilities.items()):
+            data.append({
+                "type": "bar", "orientation": "h", "x": np.asarray(values[image]).tolist(),
+                "y": list(CLASS_NAMES), "name": model, "legendgroup": model, "showlegend": image == 0,
+                "marker": {"color": RUN_COLORS[number % len(RUN_COLORS)]},
+                "xaxis": f"x{suffix}", "yaxis": f"y{suffix}",
+                "hovertemplate": f"{model}: %{{y}} %{{x:.1%}}<extra></extra>",
+            })
+    layout.update({"barmode": "group", "height": 380, "annotations": annotations,
+                   "margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "legend": {"orientation": "h", "y": -0.12}})
+    return {"data": data, "layout": layout}
+
+
+def confusion_figure(matrix: np.ndarray, normalised: bool) -> dict:
+    """Rows = true class, columns = predicted class; each cell's count or fraction written in it."""
+    text = [[f"{v:.0%}" if normalised else f"{int(v)}" for v in row] for row in matrix]
+    return {
+        "data": [{
+            "type": "heatmap", "z": np.asarray(matrix).tolist(), "x": list(CLASS_NAMES), "y": list(CLASS_NAMES),
+            "text": text, "texttemplate": "%{text}", "colorscale": "Blues", "showscale": False,
+            "hovertemplate": "true %{y}, predicted %{x}: %{text}<extra></extra>",
+        }],
+        "layout": {
+            "xaxis": {"title": {"text": "predicted class"}, "side": "top", "fixedrange": True},
+            "yaxis": {"title": {"text": "true class"}, "autorange": "reversed", "fixedrange": True},
+            "height": 520, "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+        },
+    }
+
+
+def class_mix_figure(counts: np.ndarray, title: str) -> dict:
+    return {
+        "data": [{"type": "bar", "x": list(CLASS_NAMES), "y": np.asarray(counts).tolist(),
+                  "marker": {"color": RUN_COLORS[1]}, "hovertemplate": "%{x}: %{y}<extra></extra>"}],
+        "layout": {"title": {"text": title, "font": {"size": 14}}, "height": 300,
+                   "yaxis": {"title": {"text": "images"}, "fixedrange": True}, "xaxis": {"fixedrange": True},
+                   "margin": {"l": 10, "r": 10, "t": 40, "b": 10}},
+    }
 
 
 def _label(text: str, x: float, y: float, yshift: int, size: int, anchor: str, color: str | None = None) -> dict:

@@ -34,6 +34,16 @@ def app(monkeypatch):
     return at
 
 
+def open_tab(at, slug: str) -> AppTest:
+    """Switch the page's (lazy) tabs as a click would, and rerun."""
+    import app as app_module
+
+    at.session_state["tab"] = app_module.TABS[slug]
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
 def frame_with(at, column: str, without: str | None = None):
     """The one table on the page that has ``column`` (and not ``without``), as a DataFrame."""
     frames = [f.value for f in at.dataframe if column in f.value.columns and without not in f.value.columns]
@@ -103,6 +113,7 @@ def test_dense_model_has_no_journey(app):
 
 
 def test_comparison_table_shows_both_models(app):
+    open_tab(app, "compare")
     table = frame_with(app, "best test accuracy", without="key")
     assert list(table["run"]) == ["dense (lesson)", "conv (lesson)"]
     store = ModelStore(DEFAULT_ROOT)

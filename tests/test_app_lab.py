@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from convlab.models import PRESETS, ModelSpec
 from convlab.store import DEFAULT_ROOT, ModelStore
 
-from test_app import APP, TIMEOUT, frame_with, heatmaps, journey_spec
+from test_app import APP, TIMEOUT, frame_with, heatmaps, journey_spec, open_tab
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def run_until(at: AppTest, done, seconds: float = 120) -> AppTest:
 
 
 def test_train_a_variant_in_the_page(models_dir):
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at = open_tab(AppTest.from_file(APP, default_timeout=TIMEOUT).run(), "lab")
     at.radio(key="lab_blocks").set_value(1)
     at.select_slider(key="lab_filters_0").set_value(16)
     at.slider(key="lab_epochs").set_value(3)
@@ -63,8 +63,10 @@ def test_train_a_variant_in_the_page(models_dir):
     # The new run drives the journey: one conv block means two feature columns.
     at.button(key=f"journey_{spec.key()}").click().run()
     assert at.selectbox(key="model").value == spec.key()
+    open_tab(at, "journey")
     assert len(heatmaps(at)) == 3 * 2 and at.slider(key="filter").max == 15
     # And it can be deleted; the journey falls back to the lesson's conv model.
+    open_tab(at, "lab")
     at.selectbox(key="lab_run").set_value(spec.key()).run()
     at.button(key="lab_delete").click().run()
     at.button(key="lab_delete_confirm").click().run()
@@ -75,7 +77,7 @@ def test_train_a_variant_in_the_page(models_dir):
 
 
 def test_lesson_models_cannot_be_deleted(models_dir):
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at = open_tab(AppTest.from_file(APP, default_timeout=TIMEOUT).run(), "lab")
     at.selectbox(key="lab_run").set_value(PRESETS["conv"].key()).run()
     assert at.button(key="lab_delete").disabled
 

@@ -1,0 +1,120 @@
+"""Shareable views: the page's choices in the URL, read back defensively.
+
+A teacher copies the address bar and sends it; the link opens the same model, images,
+filter, layer and tab. Anything in a URL is untrusted: every value is checked against what
+exists (a model is looked up among the stored runs' keys, never used as a path), numbers are
+clamped into range, and whatever is malformed is dropped. Each correction comes back as a
+note the page shows, so a broken link explains itself.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+NUM_SLOTS = 3
+MAX_VALUE_LENGTH = 64  # longer values are malformed by definition; never echo them whole
+KEY_PATTERN = re.compile(r"[0-9a-f]{12}")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the URL may name, from the app's current state."""
+
+    run_keys: tuple[str, ...]  # stored runs (spec keys)
+    num_images: int  # test images: indices 0..num_images-1
+    tabs: tuple[str, ...]  # tab slugs, e.g. ("journey", "filters", ...)
+    filters_for: Callable[[str], int]  # a run's filter count (the filter slider's range)
+    layers_for: Callable[[str], list[str]]  # a run's feature layer names
+
+
+def _shown(value: str) -> str:
+    """A URL value safe to quote in a note: short, and without Markdown that could render."""
+    value = value[:MAX_VALUE_LENGTH] + ("…" if len(value) > MAX_VALUE_LENGTH else "")
+    return "`" + value.replace("`", "'") + "`"
+
+
+def _integer(value: str) -> int | None:
+    value = value.strip()
+    if not re.fullmatch(r"[+-]?\d{1,18}", value):
+        return None
+    return int(value)
+
+
+def parse(params: Mapping[str, str], limits: Limits, default_model: str) -> tuple[dict, list[str]]:
+    """The state the URL asks for, and notes on everything it had to ignore or clamp.
+
+    Keys of the result: ``model``, ``image_0``..``image_2``, ``filter``, ``layer``, ``tab``,
+    each present only when the URL gave a usable value.
+    """
+    state: dict = {}
+    notes: list[str] = []
+    known = {"model", "images", "filter", "layer", "tab"}
+    for name in params:
+        if name not in known:
+            notes.append(f"Ignored the unknown URL parameter {_shown(name)}.")
+
+    model = default_model
+    if "model" in params:
+        value = params["model"]
+        if KEY_PATTERN.fullmatch(value) and value in limits.run_keys:
+            state["model"] = model = value
+        else:
+            notes.append(f"Ignored model={_shown(value)}: no stored run has that key.")
+
+    if "images" in params:
+        parts = params["images"].split(",")
+        if len(parts) > NUM_SLOTS:
+            notes.append(f"Only {NUM_SLOTS} images fit the journey; ignored the rest of images={_shown(params['images'])}.")
+        for slot, part in enumerate(parts[:NUM_SLOTS]):
+            number = _integer(part)
+            if number is None:
+                if part.strip():
+                    notes.append(f"Ignored image {slot + 1} = {_shown(part)}: not a whole number.")
+                continue
+            clamped = min(max(number, 0), limits.num_images - 1)
+            if clamped != number:
+                notes.append(f"Image {slot + 1} = {_shown(part)} is out of range 0–{limits.num_images - 1}; using {clamped}.")
+            state[f"image_{slot}"] = clamped
+
+    if "filter" in params:
+        number = _integer(params["filter"])
+        num_filters = limits.filters_for(model)
+        if number is None:
+            notes.append(f"Ignored filter={_shown(params['filter'])}: not a whole number.")
+        elif num_filters < 1:
+            notes.append("Ignored the filter: this model has no conv layers.")
+        else:
+            clamped = min(max(number, 0), num_filters - 1)
+            if clamped != number:
+                notes.append(f"Filter {_shown(params['filter'])} is out of range 0–{num_filters - 1}; using {clamped}.")
+            state["filter"] = clamped
+
+    if "layer" in params:
+        layers = limits.layers_for(model)
+        if params["layer"] in layers:
+            state["layer"] = params["layer"]
+        else:
+            notes.append(f"Ignored layer={_shown(params['layer'])}: this model's layers are {', '.join(layers) or 'none'}.")
+
+    if "tab" in params:
+        if params["tab"] in limits.tabs:
+            state["tab"] = params["tab"]
+        else:
+            notes.append(f"Ignored tab={_shown(params['tab'])}: the tabs are {', '.join(limits.tabs)}.")
+    return state, notes
+
+
+def encode(state: Mapping) -> dict[str, str]:
+    """The URL parameters for a state (the inverse of ``parse`` for valid states)."""
+    params = {}
+    if "model" in state:
+        params["model"] = str(state["model"])
+    slots = [state.get(f"image_{slot}") for slot in range(NUM_SLOTS)]
+    if all(slot is not None for slot in slots):
+        params["images"] = ",".join(str(int(slot)) for slot in slots)
+    for name in ("filter", "layer", "tab"):
+        if state.get(name) is not None:
+            params[name] = str(state[name])
+    return params

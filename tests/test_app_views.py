@@ -1,0 +1,146 @@
+"""The views beyond the lesson, through AppTest: filters, predictions, mistakes, upload, URL, scale."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from convlab.activations import Inspector
+from convlab.data import CLASS_NAMES
+from convlab.explain import mistakes, strongest_images
+from convlab.models import PRESETS
+from convlab.store import DEFAULT_ROOT, ModelStore
+
+from test_app import APP, TIMEOUT, app, heatmaps, journey_spec, open_tab  # noqa: F401  (app is a fixture)
+
+
+@pytest.fixture(scope="module")
+def conv():
+    return ModelStore(DEFAULT_ROOT).load(PRESETS["conv"])
+
+
+def chart(at, key: str) -> dict:
+    [element] = [c for c in at.get("plotly_chart") if c.proto.id.endswith(key) or key in c.proto.id]
+    return json.loads(element.proto.spec)
+
+
+def test_filters_view_shows_every_filter_of_the_layer(app, conv, test_split):
+    open_tab(app, "filters")
+    figure = chart(app, "filters_chart")
+    assert len(figure["data"]) == 64
+    maps = Inspector(conv.model).run(test_split.images[[0, 23, 28]]).maps[0][0]  # conv1, image 0
+    np.testing.assert_allclose(np.array(figure["data"][5]["z"]), maps[:, :, 5], rtol=1e-4, atol=1e-5)
+    assert figure["layout"]["shapes"][0]["xref"] == "x2 domain"  # filter 1 is framed
+    # Choosing a filter here sets the journey's filter.
+    app.number_input(key="filter_pick").set_value(9).run()
+    assert app.session_state["filter"] == 9
+    assert chart(app, "filters_chart")["layout"]["shapes"][0]["xref"] == "x10 domain"
+    open_tab(app, "journey")
+    assert app.slider(key="filter").value == 9
+
+
+def test_filter_finder_lists_the_strongest_images_and_sends_one_to_the_journey(app, conv, test_split):
+    open_tab(app, "filters")
+    app.radio(key="layer").set_value("conv2").run()
+    strengths = Inspector(conv.model).max_activations(test_split.images)["conv2"]
+    expected = strongest_images(strengths, 1)
+    buttons = [b for b in app.button if b.key and b.key.startswith("finder_")]
+    assert len(buttons) == 9
+    app.button(key="finder_0").click().run()
+    assert app.session_state["tab"] == "🔍 Journey"
+    assert app.slider(key="image_0").value == int(expected[0])
+
+
+def test_predictions_are_the_models_own(app, conv, test_split):
+    open_tab(app, "predictions")
+    figure = chart(app, "probabilities_chart")
+    conv_bars = [t for t in figure["data"] if t["name"] == "conv (lesson)"]
+    expected = conv.model.predict(test_split.images[[0, 23, 28]], verbose=0)
+    for bars, row in zip(conv_bars, expected):
+        np.testing.assert_allclose(bars["x"], row, rtol=1e-4, atol=1e-6)
+    dense_bars = [t for t in figure["data"] if t["name"] == "dense (lesson)"]
+    assert len(dense_bars) == 3
+
+
+def test_confusion_matrix_and_mistake_gallery(app, conv, test_split):
+    open_tab(app, "predictions")
+    predictions = conv.model.predict(test_split.images, batch_size=1000, verbose=0).argmax(axis=1)
+    counts = np.array(chart(app, "confusion_chart")["data"][0]["z"])
+    assert counts.sum() == 10_000
+    assert counts[6, 0] == np.sum((test_split.labels == 6) & (predictions == 0))  # shirts taken for T-shirts
+    app.selectbox(key="mistakes_true").set_value(6).run()
+    app.selectbox(key="mistakes_predicted").set_value(0).run()
+    wrong = mistakes(test_split.labels, predictions, 6, 0)
+    shown = [int(b.key.split("_")[1]) for b in app.button if b.key and b.key.startswith("mistake_")]
+    assert shown == wrong[:24].tolist()
+    assert all(test_split.labels[i] == 6 and predictions[i] == 0 for i in shown)
+    app.toggle(key="confusion_normalise").set_value(True).run()
+    fractions = np.array(chart(app, "confusion_chart")["data"][0]["z"])
+    np.testing.assert_allclose(fractions.sum(axis=1), np.ones(10))
+
+
+def _png(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_upload_a_picture(app, conv, test_split):
+    open_tab(app, "upload")
+    # A test sneaker drawn dark on white, bigger: it must come back light on dark and be predicted.
+    picture = (255 - test_split.images[9, :, :, 0] * 255).astype(np.uint8)
+    big = np.kron(picture, np.ones((8, 8), dtype=np.uint8))
+    app.file_uploader(key="upload").set_value(("sneaker.png", _png(big), "image/png")).run()
+    assert not app.exception and not app.error
+    assert any("thinks it is a **Sneaker**" in m.value for m in app.markdown)
+    assert len([t for t in chart(app, "upload_journey")["data"] if t["name"] != "input"]) == 4
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [("notes.png", b"just some text", "isn't a PNG or JPEG"), ("half.png", None, "damaged")],
+)
+def test_bad_uploads_get_a_clear_message(app, name, content, message):
+    open_tab(app, "upload")
+    if content is None:
+        content = _png(np.zeros((64, 64), np.uint8) + 200)[:60]
+    app.file_uploader(key="upload").set_value((name, content, "image/png")).run()
+    assert not app.exception
+    assert any(message in e.value for e in app.error)
+
+
+def test_a_shared_link_opens_that_view():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update({"images": "5,6,7", "filter": "12", "tab": "journey", "model": PRESETS["conv"].key()})
+    at.run()
+    assert not at.exception
+    assert not any("This link asked" in w.value for w in at.warning)
+    assert [at.slider(key=f"image_{slot}").value for slot in range(3)] == [5, 6, 7]
+    assert at.slider(key="filter").value == 12
+
+
+def test_a_broken_link_is_clamped_with_a_visible_note():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update({"images": "-3,99999,abc", "filter": "500", "model": "../../etc/passwd", "x": "1"})
+    at.run()
+    assert not at.exception
+    [note] = [w.value for w in at.warning if "This link asked" in w.value]
+    for part in ("out of range", "not a whole number", "no stored run", "unknown URL parameter"):
+        assert part in note
+    assert [at.slider(key=f"image_{slot}").value for slot in range(3)] == [0, 9999, 28]
+    assert at.slider(key="filter").value == 63
+    assert at.selectbox(key="model").value == PRESETS["conv"].key()
+
+
+def test_shared_colour_scale_in_the_journey(app):
+    app.radio(key="scale").set_value("figure").run()
+    traces = [t for t in journey_spec(app)["data"] if t["name"] != "input"]
+    drawn = np.concatenate([np.ravel(t["z"]) for t in traces])
+    assert {(t["zmin"], t["zmax"]) for t in traces} == {(drawn.min(), drawn.max())}
+    assert sum(bool(t["showscale"]) for t in traces) == 1
+    assert CLASS_NAMES[9] in journey_spec(app)["layout"]["annotations"][5]["text"]

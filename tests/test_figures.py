@@ -1,0 +1,59 @@
+"""Figure builders: colour-scale modes and tile grids, checked against the arrays they draw."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from convlab.figures import journey_figure, tiles_figure
+
+
+def grid(rows=3, sides=(26, 13, 11, 5)):
+    rng = np.random.default_rng(1)
+    maps = [[rng.random((s, s)) * (column + 1) for column, s in enumerate(sides)] for _ in range(rows)]
+    layers = [(f"layer{c}", s, 8) for c, s in enumerate(sides)]
+    return np.zeros((rows, 28, 28, 1)), maps, layers
+
+
+def activation_traces(figure):
+    return [t for t in figure["data"] if t["name"] != "input"]
+
+
+def test_per_panel_scale_sets_no_shared_range():
+    images, maps, layers = grid()
+    figure = journey_figure(images, maps, layers, ["a", "b", "c"], scale="panel")
+    assert all("zmin" not in t and not t["showscale"] for t in figure["data"])
+
+
+def test_per_layer_scale_is_each_columns_min_and_max():
+    images, maps, layers = grid()
+    traces = activation_traces(journey_figure(images, maps, layers, ["a", "b", "c"], scale="layer"))
+    for column in range(4):
+        column_traces = traces[column::4]
+        values = np.concatenate([maps[row][column].ravel() for row in range(3)])
+        assert {(t["zmin"], t["zmax"]) for t in column_traces} == {(values.min(), values.max())}
+    assert sum(t["showscale"] for t in traces) == 4  # one colour bar per layer
+
+
+def test_whole_figure_scale_is_shared_by_every_activation_panel():
+    images, maps, layers = grid()
+    traces = activation_traces(journey_figure(images, maps, layers, ["a", "b", "c"], scale="figure"))
+    values = np.concatenate([m.ravel() for row in maps for m in row])
+    assert {(t["zmin"], t["zmax"]) for t in traces} == {(values.min(), values.max())}
+    assert sum(t["showscale"] for t in traces) == 1
+
+
+def test_unknown_scale_is_refused():
+    images, maps, layers = grid()
+    with pytest.raises(ValueError, match="scale"):
+        journey_figure(images, maps, layers, ["a", "b", "c"], scale="log")
+
+
+def test_tiles_figure_draws_every_tile_and_frames_the_highlight():
+    tiles = [np.full((3, 3), float(i)) for i in range(10)]
+    figure = tiles_figure(tiles, [str(i) for i in range(10)], "RdBu_r", columns=4, highlight=6,
+                          shared_range=(-1.0, 1.0), zmid=0.0)
+    assert [t["z"][0][0] for t in figure["data"]] == list(range(10))
+    assert all(t["zmid"] == 0.0 and (t["zmin"], t["zmax"]) == (-1.0, 1.0) for t in figure["data"])
+    [frame] = figure["layout"]["shapes"]
+    assert frame["xref"] == "x7 domain"  # the 7th tile is filter 6

@@ -1,0 +1,57 @@
+"""URL state: valid links restore a view; malformed, huge, negative or path-like values never pass."""
+
+from __future__ import annotations
+
+import pytest
+
+from convlab import urlstate
+
+CONV, DENSE = "be710513fe7d", "d8953741195c"
+LIMITS = urlstate.Limits(
+    run_keys=(CONV, DENSE),
+    num_images=10_000,
+    tabs=("journey", "filters", "lab"),
+    filters_for=lambda key: 64 if key == CONV else 0,
+    layers_for=lambda key: ["conv1", "pool1", "conv2", "pool2"] if key == CONV else [],
+)
+
+
+def parse(**params):
+    return urlstate.parse(params, LIMITS, default_model=CONV)
+
+
+def test_a_valid_link_round_trips():
+    state = {"model": CONV, "image_0": 5, "image_1": 17, "image_2": 9999, "filter": 63, "layer": "conv2", "tab": "filters"}
+    parsed, notes = urlstate.parse(urlstate.encode(state), LIMITS, default_model=CONV)
+    assert parsed == state and notes == []
+
+
+@pytest.mark.parametrize(
+    "params, expected, note",
+    [
+        ({"images": "-5,10000,99999999999999999999"}, {"image_0": 0, "image_1": 9999}, "out of range"),
+        ({"images": "1,abc,2.5"}, {"image_0": 1}, "not a whole number"),
+        ({"images": "1,2,3,4"}, {"image_0": 1, "image_1": 2, "image_2": 3}, "Only 3 images"),
+        ({"filter": "64"}, {"filter": 63}, "out of range 0–63"),
+        ({"filter": "-1"}, {"filter": 0}, "out of range"),
+        ({"filter": "1e9"}, {}, "not a whole number"),
+        ({"model": "../../etc/passwd"}, {}, "no stored run"),
+        ({"model": "/root/models/conv-be710513fe7d.keras"}, {}, "no stored run"),
+        ({"model": "aaaaaaaaaaaa"}, {}, "no stored run"),
+        ({"layer": "../conv1"}, {}, "this model's layers are conv1"),
+        ({"tab": "<script>"}, {}, "the tabs are journey"),
+        ({"colour": "red"}, {}, "unknown URL parameter"),
+        ({"model": DENSE, "filter": "3"}, {"model": DENSE}, "no conv layers"),
+    ],
+)
+def test_bad_values_are_clamped_or_ignored_with_a_note(params, expected, note):
+    state, notes = parse(**params)
+    assert state == expected
+    assert any(note in n for n in notes), notes
+
+
+def test_notes_never_echo_a_huge_value_or_markdown():
+    state, notes = parse(model="`" + "x" * 10_000, images="**bold**")
+    assert state == {}
+    assert all(len(n) < 300 for n in notes)
+    assert not any("`x" in n for n in notes)  # the backtick is neutralised
