@@ -1,0 +1,217 @@
+"""End to end in a real browser: `streamlit run app.py` in a subprocess, driven with Debian's Chromium.
+
+Where test_app.py checks the script through Streamlit's AppTest, these tests check what a person
+sees and does: the drawn journey grid, a slider moved with the keyboard, the class picker, a click
+in the label table's canvas, the tabs. Each view is saved to artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from convlab.data import first_of_class
+from browser_support import (
+    CHROMIUM, CHROMIUM_ARGS, CURVES_PLOT, JOURNEY_PLOT, StreamlitServer, drawn_z, exception_texts, open_app,
+    plot_data, radio_value, save_screenshot, slider, slider_value, wait_for_sliders, wait_idle, wait_until,
+)
+
+pytestmark = pytest.mark.timeout(150)  # the first test also starts the server and imports TensorFlow
+
+DEFAULT_IMAGES = [0, 23, 28]  # the lesson's three ankle boots
+LAYERS = ["conv1", "pool1", "conv2", "pool2"]  # the lesson's conv model
+SIDES = [26, 13, 11, 5]
+# The dense-vs-conv view: "📊 Dense vs conv" at first, "📊 Compare" (two runs, dense and conv by default)
+# since the exercise lab (e15e7d7).
+COMPARE_TAB = re.compile(r"Dense vs conv|Compare")
+
+
+@pytest.fixture(scope="module")
+def streamlit_server(tmp_path_factory):
+    """The app served by `streamlit run app.py` on a free port; stopped (or killed) at the end."""
+    server = StreamlitServer(tmp_path_factory.mktemp("streamlit") / "server.log")
+    try:
+        server.start()  # fails with the server's log if /_stcore/health doesn't answer "ok" in 90 s
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def app_url(streamlit_server) -> str:
+    return streamlit_server.url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium for the module; None when it is missing, so that each test fails saying so."""
+    if not CHROMIUM.exists():
+        yield None
+        return
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def heatmaps(traces: list[dict]) -> list[dict]:
+    return [trace for trace in traces if trace["name"] != "input"]
+
+
+def test_page_loads_without_errors_and_draws_the_journey(browser, streamlit_server, app_url):
+    with open_app(browser, streamlit_server) as page:
+        assert page.url.startswith(app_url)
+        assert exception_texts(page) == []
+        traces = plot_data(page, JOURNEY_PLOT)
+        inputs = [trace for trace in traces if trace["name"] == "input"]
+        assert len(inputs) == 3
+        assert all(np.array(trace["z"]).shape == (28, 28) for trace in inputs)
+        maps = heatmaps(traces)
+        assert len(maps) == 12
+        assert [trace["name"] for trace in maps] == LAYERS * 3
+        assert all(trace["type"] == "heatmap" for trace in maps)
+        assert [np.array(trace["z"]).shape for trace in maps] == [(side, side) for side in SIDES] * 3
+        assert [slider_value(page, f"image_{slot}") for slot in range(3)] == DEFAULT_IMAGES
+        assert slider_value(page, "filter") == 1
+        save_screenshot(page, "journey")
+
+
+def test_filter_slider_moved_with_the_keyboard_redraws_the_heatmaps(browser, streamlit_server):
+    with open_app(browser, streamlit_server) as page:
+        before = drawn_z(page)
+        conv1_before = np.array(plot_data(page)[1]["z"])
+        thumb = slider(page, "filter")
+        thumb.focus()
+        page.keyboard.press("ArrowRight")
+        wait_for_sliders(page, {"filter": 2}, what="the filter slider reads 2")
+        wait_until(page, f"before => JSON.stringify(document.querySelector('{JOURNEY_PLOT}').data.map(t => t.z)) "
+                   "!== before", before, what="the journey's heatmaps are redrawn")
+        wait_idle(page)
+        traces = plot_data(page)
+        conv1_after = np.array(traces[1]["z"])
+        assert traces[1]["name"] == "conv1"
+        assert conv1_after.shape == conv1_before.shape == (26, 26)
+        assert not np.allclose(conv1_before, conv1_after), "conv1's map is the same for filters 1 and 2"
+        assert len(heatmaps(traces)) == 12
+        assert exception_texts(page) == []
+
+
+def test_choosing_a_class_fills_the_three_slots(browser, streamlit_server, test_split):
+    expected = first_of_class(test_split.labels, 5)  # the first three sandals
+    with open_app(browser, streamlit_server) as page:
+        # The picker at the top of the view: near the bottom edge, opening the list scrolls the
+        # page, and the list closes on scroll.
+        page.get_by_role("heading", name="Pick images by label").evaluate("e => e.scrollIntoView({block: 'start'})")
+        picker = page.locator(".st-key-fill_class")
+        picker.get_by_role("combobox").click()
+        option = page.get_by_role("option", name="5 · Sandal", exact=True)
+        option.click()
+        wait_for_sliders(page, {f"image_{slot}": index for slot, index in enumerate(expected)},
+                         what=f"the three image sliders read {expected}")
+        wait_until(page, "indices => { const d = document.querySelector('.st-key-journey_chart .js-plotly-plot'); "
+                   "const titles = d.layout.annotations.map(a => a.text).join(' '); "
+                   "return indices.every(i => titles.includes(`test #${i} · <b>Sandal</b>`)); }",
+                   expected, what="the journey's row titles name the three sandals")
+        wait_idle(page)
+        assert [slider_value(page, f"image_{slot}") for slot in range(3)] == expected
+        assert picker.get_by_role("combobox").input_value() == "5 · Sandal"
+        assert exception_texts(page) == []
+        save_screenshot(page, "label-picker")
+
+
+def _row_checkbox(page, row: int) -> tuple[float, float]:
+    """Where row ``row``'s selection checkbox is drawn in the label table's canvas (page pixels).
+
+    glide-data-grid draws on a canvas, so the geometry comes from the grid itself: its scroller
+    is as tall as all rows plus the header (one row high), aria-rowcount counts the header too.
+    """
+    wait_until(page, "() => !!document.querySelector('.st-key-label_table [role=grid][aria-rowcount]')",
+               what="the label table's grid is drawn")
+    geometry = page.locator(".st-key-label_table").evaluate(
+        "e => { const grid = e.querySelector('[role=grid]'); const canvas = e.querySelector('canvas'); "
+        "return {rows: Number(grid.getAttribute('aria-rowcount')), "
+        "content: e.querySelector('.dvn-scroller').scrollHeight, "
+        "scrollTop: e.querySelector('.dvn-scroller').scrollTop, box: canvas.getBoundingClientRect().toJSON()}; }"
+    )
+    assert geometry["rows"] == 101, geometry  # header + the lesson's first 100 test labels
+    assert geometry["scrollTop"] == 0, geometry
+    row_height = geometry["content"] / geometry["rows"]
+    assert 20 <= row_height <= 60, geometry
+    box = geometry["box"]
+    y = box["y"] + row_height * (row + 1) + row_height / 2  # +1: the header
+    assert y < box["y"] + box["height"] - row_height / 2, f"row {row} is not visible: {geometry}"
+    return box["x"] + 16, y  # the checkbox column is about 32 px wide
+
+
+def _click_row(page, row: int) -> None:
+    x, y = _row_checkbox(page, row)
+    page.mouse.click(x, y)
+    # The grid's accessible twin says which row the click selected (row n has aria-rowindex n + 2).
+    wait_until(page, "row => { const selected = Array.from(document.querySelectorAll("
+               "'.st-key-label_table [role=row][aria-selected=true]')).map(r => Number(r.getAttribute('aria-rowindex')));"
+               " return selected.length === 1 && selected[0] === row + 2; }",
+               row, what=f"row {row} of the label table is selected")
+
+
+def test_clicking_label_table_rows_fills_the_slots_in_turn(browser, streamlit_server, test_split):
+    with open_app(browser, streamlit_server) as page:
+        table = page.locator(".st-key-label_table")
+        table.evaluate("e => e.scrollIntoView({block: 'center'})")
+        assert radio_value(page, "target_slot") == "0"  # slot 1
+        _click_row(page, 6)
+        wait_for_sliders(page, {"image_0": 6}, what="slot 1 holds the clicked row's test index 6")
+        wait_until(page, "() => document.querySelector('.st-key-target_slot input[type=radio]:checked').value === '1'",
+                   what="the slot radio moves on to slot 2")
+        wait_idle(page)
+        assert [slider_value(page, f"image_{slot}") for slot in range(3)] == [6, 23, 28]
+        # A second click fills slot 2 and moves the radio on to slot 3.
+        _click_row(page, 2)
+        wait_for_sliders(page, {"image_1": 2}, what="slot 2 holds the clicked row's test index 2")
+        wait_until(page, "() => document.querySelector('.st-key-target_slot input[type=radio]:checked').value === '2'",
+                   what="the slot radio moves on to slot 3")
+        wait_idle(page)
+        assert [slider_value(page, f"image_{slot}") for slot in range(3)] == [6, 2, 28]
+        # The grid redraws for the new images; the labels say they are a coat, a trouser and a boot.
+        assert [int(test_split.labels[i]) for i in (6, 2, 28)] == [4, 1, 9]
+        warning = page.locator('[data-testid="stAlertContainer"]', has_text="don't share a label")
+        assert warning.is_visible()
+        assert all(name in warning.inner_text() for name in ("Coat", "Trouser", "Ankle boot"))
+        assert exception_texts(page) == []
+
+
+def test_switching_tabs_shows_dense_vs_conv_and_back(browser, streamlit_server):
+    with open_app(browser, streamlit_server) as page:
+        compare_tab = page.get_by_role("tab", name=COMPARE_TAB)
+        compare_tab.click()
+        wait_until(page, "() => [...document.querySelectorAll('[role=tab]')].some(t => "
+                   f"/{COMPARE_TAB.pattern}/.test(t.innerText) && t.getAttribute('aria-selected') === 'true')",
+                   what="the dense-vs-conv tab is selected")
+        panel = page.get_by_role("tabpanel", name=COMPARE_TAB)
+        table = panel.locator('[data-testid="stDataFrame"]').first
+        table.wait_for(state="visible")
+        # The table's accessible rows (the canvas itself has no text): one per model.
+        wait_until(page, "() => { const rows = [...document.querySelectorAll('[role=tabpanel] [data-testid=stDataFrame] "
+                   "[role=row]')].map(r => r.innerText); return rows.some(t => t.startsWith('dense')) && "
+                   "rows.some(t => t.startsWith('conv')); }", what="the comparison table lists dense and conv")
+        curves = page.locator(CURVES_PLOT)
+        curves.wait_for(state="visible")
+        wait_until(page, f"() => (document.querySelector('{CURVES_PLOT}').data || []).length > 0",
+                   what="the curves chart has traces")
+        names = {trace["name"] for trace in plot_data(page, CURVES_PLOT)}
+        assert any(name.startswith("dense") for name in names) and any(name.startswith("conv") for name in names), names
+        wait_idle(page)
+        assert exception_texts(page) == []
+        save_screenshot(page, "dense-vs-conv")
+
+        page.get_by_role("tab", name="Journey").click()
+        page.locator(JOURNEY_PLOT).wait_for(state="visible")
+        wait_until(page, f"() => (document.querySelector('{JOURNEY_PLOT}').data || []).length === 15",
+                   what="the journey chart is drawn again")
+        assert not curves.is_visible()
+        assert exception_texts(page) == []
