@@ -9,6 +9,7 @@ while another tab is open (``persist_state``); the page's choices live in the UR
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import time
 
@@ -217,10 +218,13 @@ def _fill_slots_with_class() -> None:
         st.session_state[f"image_{slot}"] = index
 
 
-def _put_row_in_slot() -> None:
-    rows = st.session_state["label_table"].selection.rows
+def _put_row_in_slot(table_key: str) -> None:
+    rows = st.session_state[table_key].selection.rows
     if rows:
         _send_to_journey(int(rows[0]))
+    # A click is an action, not a lasting choice: a fresh table (new key) clears the tick, so
+    # clicking the same row again puts that image into the next slot too.
+    st.session_state["label_table_version"] = st.session_state.get("label_table_version", 0) + 1
 
 
 def image_controls_ui(split: Split, num_filters: int) -> tuple[list[int], int]:
@@ -259,8 +263,9 @@ def label_picker_ui() -> None:
         "A clicked image goes into slot", range(len(DEFAULT_IMAGES)), key="target_slot", persist_state=KEEP,
         format_func=lambda slot: str(slot + 1), horizontal=True,
     )
-    st.dataframe(
-        label_table(LABEL_TABLE_ROWS), key="label_table", on_select=_put_row_in_slot,
+    table_key = f"label_table_{st.session_state.get('label_table_version', 0)}"
+    st.container(key="label_table").dataframe(
+        label_table(LABEL_TABLE_ROWS), key=table_key, on_select=functools.partial(_put_row_in_slot, table_key),
         selection_mode="single-row", hide_index=True, height=300,
         column_config={
             "image": st.column_config.ImageColumn("image", width="small"),
@@ -322,8 +327,8 @@ def _journey_figure(inspector, activations, images, filter_index, scale, titles,
 # -- filters: every filter, the kernels, the strongest images --------------------------------
 def _pick_tile() -> None:
     points = st.session_state["filters_chart"].selection.points
-    if points:
-        st.session_state["filter"] = int(points[0]["curve_number"])
+    if points:  # the click targets' point index is the filter number
+        st.session_state["filter"] = int(points[0]["point_index"])
 
 
 def _pick_filter_number() -> None:
@@ -355,7 +360,7 @@ def filters_ui(stored: StoredModel, split: Split) -> None:
     shared = (float(maps.min()), float(maps.max())) if scale != "panel" else None
     st.plotly_chart(
         tiles_figure([maps[:, :, f] for f in range(num_filters)], [str(f) for f in range(num_filters)],
-                     ACTIVATION_COLORSCALE, shared_range=shared, highlight=filter_index),
+                     ACTIVATION_COLORSCALE, shared_range=shared, highlight=filter_index, clickable=True),
         config=PLOT_CONFIG, key="filters_chart", on_select=_pick_tile, selection_mode="points",
     )
     st.caption(

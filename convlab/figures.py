@@ -156,12 +156,14 @@ def tiles_figure(
     highlight: int | None = None,
     value_name: str = "activation",
     colorbar_title: str | None = None,
+    clickable: bool = False,
 ) -> dict:
     """A grid of small heatmaps (filters, kernels, filtered images), each tile named by ``titles``.
 
     With ``shared_range`` every tile uses it and one colour bar is drawn; otherwise each tile
     has its own range. ``zmid`` centres a diverging colour scale (kernels: 0 = white).
-    ``highlight`` draws a frame around one tile (the filter chosen elsewhere).
+    ``highlight`` draws a frame around one tile (the filter chosen elsewhere). ``clickable``
+    lays invisible click targets over the tiles (see ``_click_targets``).
     """
     rows = -(-len(tiles) // columns)
     gap_px, title_px = 8, 18
@@ -201,11 +203,36 @@ def tiles_figure(
             shapes.append({"type": "rect", "xref": f"x{suffix} domain", "yref": f"y{suffix} domain",
                            "x0": -0.04, "x1": 1.04, "y0": -0.04, "y1": 1.04,
                            "line": {"color": WRONG_COLOR, "width": 3}})
+    if clickable:
+        data.append(_click_targets(len(tiles), columns, rows, tile_px, title_px, gap_px, plot_height))
     layout.update({
         "height": plot_height + 16, "margin": {"l": 4, "r": 70 if shared_range else 4, "t": 8, "b": 8},
         "annotations": annotations, "shapes": shapes, "showlegend": False,
+        "clickmode": "event+select",
     })
+    if clickable:
+        layout[f"xaxis{len(tiles) + 1}"] = {"domain": [0, 1], "range": [0, columns], "visible": False,
+                                            "fixedrange": True, "anchor": f"y{len(tiles) + 1}"}
+        layout[f"yaxis{len(tiles) + 1}"] = {"domain": [0, 1], "range": [plot_height, 0], "visible": False,
+                                            "fixedrange": True, "anchor": f"x{len(tiles) + 1}"}
     return {"data": data, "layout": layout}
+
+
+def _click_targets(count, columns, rows, tile_px, title_px, gap_px, plot_height) -> dict:
+    """One invisible square marker over each tile, on an overlay axis spanning the figure.
+
+    Streamlit reports clicks on scatter points but not on heatmap cells, so these markers are
+    what a click selects: the selected point's index is the tile's number.
+    """
+    xs = [number % columns + 0.5 for number in range(count)]
+    ys = [(number // columns) * (tile_px + title_px + gap_px) + title_px + tile_px / 2 for number in range(count)]
+    return {
+        "type": "scatter", "mode": "markers", "x": xs, "y": ys, "name": "choose",
+        "xaxis": f"x{count + 1}", "yaxis": f"y{count + 1}",
+        "marker": {"symbol": "square", "size": tile_px * 0.9, "opacity": 0.01, "color": "white"},
+        "selected": {"marker": {"opacity": 0.01}}, "unselected": {"marker": {"opacity": 0.01}},
+        "hovertemplate": "click to choose<extra></extra>",
+    }
 
 
 DIVERGING_COLORSCALE = "RdBu_r"  # negative blue, zero white, positive red: kernel weights, filter responses
@@ -247,9 +274,19 @@ def confusion_figure(matrix: np.ndarray, normalised: bool) -> dict:
         "data": [{
             "type": "heatmap", "z": np.asarray(matrix).tolist(), "x": list(CLASS_NAMES), "y": list(CLASS_NAMES),
             "text": text, "texttemplate": "%{text}", "colorscale": "Blues", "showscale": False,
-            "hovertemplate": "true %{y}, predicted %{x}: %{text}<extra></extra>",
+            "hoverinfo": "skip",  # the click targets below carry the hover text
+        }, {
+            # Invisible click targets, one per cell: Streamlit reports clicks on points, not heatmap cells.
+            "type": "scatter", "mode": "markers", "name": "choose",
+            "x": [predicted for _ in CLASS_NAMES for predicted in CLASS_NAMES],
+            "y": [true for true in CLASS_NAMES for _ in CLASS_NAMES],
+            "marker": {"symbol": "square", "size": 40, "opacity": 0.01, "color": "white"},
+            "selected": {"marker": {"opacity": 0.01}}, "unselected": {"marker": {"opacity": 0.01}},
+            "customdata": [value for row in text for value in row],
+            "hovertemplate": "true %{y}, predicted %{x}: %{customdata}. Click to list them.<extra></extra>",
         }],
         "layout": {
+            "clickmode": "event+select",
             "xaxis": {"title": {"text": "predicted class"}, "side": "top", "fixedrange": True},
             "yaxis": {"title": {"text": "true class"}, "autorange": "reversed", "fixedrange": True},
             "height": 520, "margin": {"l": 10, "r": 10, "t": 10, "b": 10},

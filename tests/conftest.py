@@ -52,3 +52,20 @@ def assert_same_predictions(model_a, model_b, images: np.ndarray) -> None:
     np.testing.assert_allclose(
         model_a.predict(images, verbose=0), model_b.predict(images, verbose=0), rtol=1e-5, atol=1e-6
     )
+
+
+@pytest.fixture
+def app(monkeypatch):
+    """app.py run once through AppTest with the shipped models and fresh caches."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from apptest_support import APP, TIMEOUT
+
+    monkeypatch.delenv("CONVLAB_MODELS_DIR", raising=False)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, at.exception
+    return at

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import plotly
@@ -17,50 +16,8 @@ from convlab.activations import Inspector
 from convlab.data import CLASS_NAMES, first_of_class
 from convlab.store import DEFAULT_ROOT, ModelStore
 
+from apptest_support import APP, TIMEOUT, frame_with, heatmaps, journey_spec, open_tab
 from conftest import TINY_CONV, TINY_DENSE
-
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
-TIMEOUT = 120  # TensorFlow and a model load take far longer than AppTest's 3 s default
-
-
-@pytest.fixture
-def app(monkeypatch):
-    monkeypatch.delenv("CONVLAB_MODELS_DIR", raising=False)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def open_tab(at, slug: str) -> AppTest:
-    """Switch the page's (lazy) tabs as a click would, and rerun."""
-    import app as app_module
-
-    at.session_state["tab"] = app_module.TABS[slug]
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def frame_with(at, column: str, without: str | None = None):
-    """The one table on the page that has ``column`` (and not ``without``), as a DataFrame."""
-    frames = [f.value for f in at.dataframe if column in f.value.columns and without not in f.value.columns]
-    assert len(frames) == 1, [list(f.value.columns) for f in at.dataframe]
-    return frames[0]
-
-
-def journey_spec(at) -> dict:
-    charts = [c for c in at.get("plotly_chart") if json.loads(c.proto.spec)["data"][0]["type"] == "heatmap"]
-    assert len(charts) == 1
-    return json.loads(charts[0].proto.spec)
-
-
-def heatmaps(at) -> list[np.ndarray]:
-    """The journey's activation panels (the input column excluded), row by row."""
-    return [np.array(trace["z"]) for trace in journey_spec(at)["data"] if trace["name"] != "input"]
-
 
 def test_defaults_are_the_lessons(app):
     assert [app.slider(key=f"image_{slot}").value for slot in range(3)] == [0, 23, 28]

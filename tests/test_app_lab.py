@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from convlab.models import PRESETS, ModelSpec
 from convlab.store import DEFAULT_ROOT, ModelStore
 
-from test_app import APP, TIMEOUT, frame_with, heatmaps, journey_spec, open_tab
+from apptest_support import APP, TIMEOUT, frame_with, heatmaps, journey_spec, open_tab
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from convlab.explain import (
     CLASSIC_KERNELS, class_mix, confusion_matrix, convolve, first_layer_kernels, mistakes, normalise_rows,
     strongest_images,
 )
-from convlab.models import PRESETS, ModelSpec, build
+from convlab.models import PRESETS, build
 
 
 @pytest.fixture(scope="module")

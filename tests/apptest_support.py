@@ -1,0 +1,40 @@
+"""Helpers for driving app.py through Streamlit's AppTest (shared by the test_app*.py files)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+TIMEOUT = 120  # TensorFlow and a model load take far longer than AppTest's 3 s default
+
+
+def open_tab(at, slug: str) -> AppTest:
+    """Switch the page's (lazy) tabs as a click would, and rerun."""
+    import app as app_module
+
+    at.session_state["tab"] = app_module.TABS[slug]
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def frame_with(at, column: str, without: str | None = None):
+    """The one table on the page that has ``column`` (and not ``without``), as a DataFrame."""
+    frames = [f.value for f in at.dataframe if column in f.value.columns and without not in f.value.columns]
+    assert len(frames) == 1, [list(f.value.columns) for f in at.dataframe]
+    return frames[0]
+
+
+def journey_spec(at) -> dict:
+    charts = [c for c in at.get("plotly_chart") if json.loads(c.proto.spec)["data"][0]["type"] == "heatmap"]
+    assert len(charts) == 1
+    return json.loads(charts[0].proto.spec)
+
+
+def heatmaps(at) -> list[np.ndarray]:
+    """The journey's activation panels (the input column excluded), row by row."""
+    return [np.array(trace["z"]) for trace in journey_spec(at)["data"] if trace["name"] != "input"]
