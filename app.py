@@ -25,7 +25,7 @@ from convlab.explain import (
     strongest_images,
 )
 from convlab.figures import (
-    ACTIVATION_COLORSCALE, DIVERGING_COLORSCALE, SCALE_MODES, best_epoch, class_mix_figure, confusion_figure,
+    ACTIVATION_COLORSCALE, Prebuilt, DIVERGING_COLORSCALE, SCALE_MODES, best_epoch, class_mix_figure, confusion_figure,
     curves_figure, journey_figure, probabilities_figure, row_title, tiles_figure,
 )
 from convlab.images import MAX_UPLOAD_BYTES, ImageError, to_fashion_mnist
@@ -116,6 +116,11 @@ def _enlarge(image: np.ndarray, factor: int = 4) -> np.ndarray:
     """Nearest-neighbour upscaling: a browser would blur a 28-pixel image."""
     image = np.asarray(image).reshape(28, 28)
     return np.kron(image, np.ones((factor, factor), dtype=image.dtype))
+
+
+def chart(figure: dict, key: str, **options) -> None:
+    """Every chart goes through here: a prebuilt figure (see ``Prebuilt``) and the PNG export settings."""
+    st.plotly_chart(Prebuilt(figure), config=PLOT_CONFIG, key=key, **options)
 
 
 def _loaded(runs: dict[str, dict], key: str) -> StoredModel | None:
@@ -289,11 +294,11 @@ def journey_ui(stored: StoredModel, split: Split) -> None:
     activations = journey_activations(stored.spec.key(), tuple(indices), inspector)
     labels = [int(split.labels[i]) for i in indices]
     scale = st.session_state.get("scale", "panel")
-    st.plotly_chart(
+    chart(
         _journey_figure(inspector, activations, split.images[indices], filter_index, scale,
                         [row_title(slot, i, labels[slot], activations.probabilities[slot])
                          for slot, i in enumerate(indices)], labels),
-        config=PLOT_CONFIG, key="journey_chart",
+        key="journey_chart",
     )
     if len(set(labels)) > 1:
         st.warning(
@@ -308,7 +313,6 @@ def journey_ui(stored: StoredModel, split: Split) -> None:
             f"before it: a {stored.spec.kernel_size}×{stored.spec.kernel_size} convolution trims the edges, "
             f"a {stored.spec.pool_size}×{stored.spec.pool_size} max-pool divides the size by {stored.spec.pool_size}."
         )
-    label_picker_ui()
     sync_url()
 
 
@@ -358,10 +362,10 @@ def filters_ui(stored: StoredModel, split: Split) -> None:
     maps = journey_activations(stored.spec.key(), tuple(indices), inspector).maps[layer_index][slot]
     scale = st.session_state.get("scale", "panel")
     shared = (float(maps.min()), float(maps.max())) if scale != "panel" else None
-    st.plotly_chart(
+    chart(
         tiles_figure([maps[:, :, f] for f in range(num_filters)], [str(f) for f in range(num_filters)],
                      ACTIVATION_COLORSCALE, shared_range=shared, highlight=filter_index, clickable=True),
-        config=PLOT_CONFIG, key="filters_chart", on_select=_pick_tile, selection_mode="points",
+        key="filters_chart", on_select=_pick_tile, selection_mode="points",
     )
     st.caption(
         f"All {num_filters} maps of **{layer_name}** for test image #{index} "
@@ -379,12 +383,12 @@ def kernels_ui(stored: StoredModel, image: np.ndarray, filter_index: int) -> Non
     limit = float(np.abs(kernels).max()) or 1.0
     left, right = st.columns([3, 2])
     with left:
-        st.plotly_chart(
+        chart(
             tiles_figure(list(kernels), [str(f) for f in range(len(kernels))], DIVERGING_COLORSCALE,
                          columns=8, tile_px=70, shared_range=(-limit, limit), zmid=0.0,
                          highlight=filter_index if filter_index < len(kernels) else None,
                          value_name="weight", colorbar_title="weight"),
-            config=PLOT_CONFIG, key="kernels_chart",
+            key="kernels_chart",
         )
         st.caption(
             f"conv1's {len(kernels)} learned 3×3 kernels, read from the model's weights. Red weights add "
@@ -397,9 +401,9 @@ def kernels_ui(stored: StoredModel, image: np.ndarray, filter_index: int) -> Non
         for name, kernel in pairs:
             tiles += [kernel, convolve(image.reshape(28, 28), kernel)]
             titles += [name, "→ its response"]
-        st.plotly_chart(
+        chart(
             tiles_figure(tiles, titles, DIVERGING_COLORSCALE, columns=2, tile_px=120, zmid=0.0, value_name="value"),
-            config=PLOT_CONFIG, key="classic_chart",
+            key="classic_chart",
         )
         st.caption(
             "Each kernel slid over the chosen image (before the bias and ReLU): the learned filter next to "
@@ -421,8 +425,7 @@ def finder_ui(stored: StoredModel, inspector: Inspector, split: Split, layer_nam
         column.button("→ journey", key=f"finder_{rank}", on_click=_send_to_journey, args=(int(index),),
                       help=f"Put test image #{index} into the journey's next slot")
     mix = class_mix(split.labels, top)
-    st.plotly_chart(class_mix_figure(mix, f"Classes of the 100 strongest images (out of {len(split):,})"),
-                    config=PLOT_CONFIG, key="mix_chart")
+    chart(class_mix_figure(mix, f"Classes of the 100 strongest images (out of {len(split):,})"), key="mix_chart")
     st.caption(
         "Ranked by the highest value anywhere in the filter's map: a filter fires on its feature wherever it "
         "appears. If most of the top 100 share a class, the filter has learned something typical of it."
@@ -442,7 +445,7 @@ def predictions_ui(runs: dict[str, dict], journey_key: str, split: Split) -> Non
             inspector = get_inspector(key, stored)
             probabilities[stored.spec.label()] = journey_activations(key, tuple(indices), inspector).probabilities
     titles = [f"#{i} · {CLASS_NAMES[split.labels[i]]}" for i in indices]
-    st.plotly_chart(probabilities_figure(titles, probabilities), config=PLOT_CONFIG, key="probabilities_chart")
+    chart(probabilities_figure(titles, probabilities), key="probabilities_chart")
     st.caption("The journey's three images: each model's probability for every class. The true class is in each title.")
     mistakes_ui(runs, split)
 
@@ -471,8 +474,8 @@ def mistakes_ui(runs: dict[str, dict], split: Split) -> None:
     predictions = test_probabilities(key, get_inspector(key, stored)).argmax(axis=1)
     counts = confusion_matrix(split.labels, predictions)
     accuracy = np.trace(counts) / counts.sum()
-    st.plotly_chart(confusion_figure(normalise_rows(counts) if normalised else counts, normalised),
-                    config=PLOT_CONFIG, key="confusion_chart", on_select=_pick_cell, selection_mode="points")
+    chart(confusion_figure(normalise_rows(counts) if normalised else counts, normalised),
+          key="confusion_chart", on_select=_pick_cell, selection_mode="points")
     st.caption(f"{counts.sum() - np.trace(counts):,} of {counts.sum():,} test images misclassified "
                f"(accuracy {accuracy:.2%}). Click a cell to see those mistakes below.")
     choices = [None, *range(len(CLASS_NAMES))]
@@ -536,16 +539,16 @@ def upload_ui(runs: dict[str, dict], journey_key: str) -> None:
         best = int(activations.probabilities[0].argmax())
         st.markdown(f"**{stored.spec.label()}** thinks it is a **{CLASS_NAMES[best]}** "
                     f"({activations.probabilities[0][best]:.0%}).")
-        st.plotly_chart(probabilities_figure(["your image"], probabilities), config=PLOT_CONFIG, key="upload_probs")
+        chart(probabilities_figure(["your image"], probabilities), key="upload_probs")
     if not inspector.layers:
         st.info(f"The model **{stored.spec.label()}** has no conv layers: no journey to show.")
         return
     filter_index = min(int(st.session_state.get("filter", DEFAULT_FILTER)), inspector.num_filters - 1)
     title = f"your image → predicted <b>{CLASS_NAMES[best]}</b> ({activations.probabilities[0][best]:.0%})"
-    st.plotly_chart(
+    chart(
         _journey_figure(inspector, activations, converted.image[np.newaxis], filter_index,
                         st.session_state.get("scale", "panel"), [title], [best]),
-        config=PLOT_CONFIG, key="upload_journey",
+        key="upload_journey",
     )
     st.caption(f"Its journey through **{stored.spec.label()}**, filter {filter_index} (set it in the journey tab).")
 
@@ -589,9 +592,9 @@ def compare_ui(runs: dict[str, dict]) -> None:
         ))
     metas = [runs[key] for key in picked]
     st.dataframe(pd.DataFrame([metrics_row(meta) for meta in metas]), hide_index=True, column_config=METRIC_COLUMNS)
-    st.plotly_chart(
+    chart(
         curves_figure({_run_label(meta): meta["history"] for meta in metas}),
-        config=PLOT_CONFIG, key="curves_chart",
+        key="curves_chart",
     )
     st.caption(
         "Solid lines: training data (averaged over each epoch). Dashed: the 10,000 test images after "
@@ -741,8 +744,7 @@ def _job_ui(queue: TrainingQueue, job: Job) -> None:
             left = job.seconds_left()
             st.caption(f"Elapsed {_duration(job.elapsed())}" + (f" · about {_duration(left)} left" if left else ""))
             if job.history["train_loss"]:
-                st.plotly_chart(curves_figure({label: job.history}, mark_best=False), config=PLOT_CONFIG,
-                                key=f"live_{job.key}")
+                chart(curves_figure({label: job.history}, mark_best=False), key=f"live_{job.key}")
             if job.stop_event.is_set():
                 st.caption("Stopping after the current batch…")
             else:
@@ -865,6 +867,7 @@ def main() -> None:
     with tabs["journey"]:
         if tabs["journey"].open:
             journey_ui(stored, split)
+            label_picker_ui()  # outside the fragment: a slider move needn't redraw the table
     with tabs["filters"]:
         if tabs["filters"].open:
             filters_ui(stored, split)

@@ -57,3 +57,30 @@ def test_tiles_figure_draws_every_tile_and_frames_the_highlight():
     assert all(t["zmid"] == 0.0 and (t["zmin"], t["zmax"]) == (-1.0, 1.0) for t in figure["data"])
     [frame] = figure["layout"]["shapes"]
     assert frame["xref"] == "x7 domain"  # the 7th tile is filter 6
+
+
+def test_every_builder_makes_a_figure_plotly_accepts():
+    """The app hands figures to Streamlit as Prebuilt (unvalidated), so validate each kind here."""
+    import plotly.graph_objects as go
+
+    from convlab.figures import (
+        Prebuilt, class_mix_figure, confusion_figure, curves_figure, probabilities_figure,
+    )
+
+    images, maps, layers = grid()
+    maps[0][3] = None  # a layer without the chosen filter
+    history = {"train_loss": [1.0, 0.5], "train_accuracy": [0.6, 0.8], "test_loss": [1.1, 0.7],
+               "test_accuracy": [0.55, 0.75]}
+    figures = [
+        *(journey_figure(images, maps, layers, ["a", "b", "c"], scale=s) for s in ("panel", "layer", "figure")),
+        tiles_figure([np.ones((3, 3))] * 5, list("abcde"), "RdBu_r", columns=2, highlight=1, clickable=True,
+                     shared_range=(-1.0, 1.0), zmid=0.0),
+        curves_figure({"dense": history, "conv": history}),
+        probabilities_figure(["x", "y"], {"dense": np.full((2, 10), 0.1), "conv": np.full((2, 10), 0.1)}),
+        confusion_figure(np.eye(10) * 5, normalised=False),
+        class_mix_figure(np.arange(10), "mix"),
+    ]
+    for figure in figures:
+        validated = go.Figure(figure).to_dict()
+        assert len(validated["data"]) == len(figure["data"])
+        assert Prebuilt(figure).to_dict() is figure
