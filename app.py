@@ -32,6 +32,7 @@ from convlab.images import MAX_UPLOAD_BYTES, ImageError, to_fashion_mnist
 from convlab.jobs import DONE, FAILED, QUEUED, RUNNING, Job, TrainingQueue
 from convlab.models import MAX_CONV_BLOCKS, MAX_EPOCHS, PRESETS, ModelSpec, count_params, layer_table
 from convlab.store import ModelStore, StoredModel
+from convlab.timing import timed
 
 DEFAULT_IMAGES = (0, 23, 28)  # the lesson's three ankle boots
 DEFAULT_FILTER = 1  # the lesson's CONVOLUTION_NUMBER
@@ -282,6 +283,11 @@ def label_picker_ui() -> None:
 
 @st.fragment
 def journey_ui(stored: StoredModel, split: Split) -> None:
+    with timed("journey"):  # a filter or image slider move reruns just this
+        _journey(stored, split)
+
+
+def _journey(stored: StoredModel, split: Split) -> None:
     st.header("The journey of an image through the conv and pool layers")
     inspector = get_inspector(stored.spec.key(), stored)
     if not inspector.layers:
@@ -887,4 +893,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with timed("script"):
+        main()
