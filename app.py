@@ -857,7 +857,7 @@ def main() -> None:
     try:
         split = get_test_split()
     except DataError as error:
-        st.error("**ConvLab can't find its data.**\n\n```\n" + str(error) + "\n```")
+        st.error("**ConvLab can't load the Fashion-MNIST images.**\n\n```\n" + str(error) + "\n```")
         st.stop()
     store = get_store()
     ensure_models(store)

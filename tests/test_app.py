@@ -112,4 +112,4 @@ def test_missing_data_shows_the_fix_not_a_traceback(tmp_path, monkeypatch):
     st.cache_resource.clear()
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert not at.exception
-    assert any("can't find its data" in e.value and "apt-get install dataset-fashion-mnist" in e.value for e in at.error)
+    assert any("can't load the Fashion-MNIST images" in e.value and "apt-get install dataset-fashion-mnist" in e.value for e in at.error)
