@@ -227,6 +227,9 @@ def tiles_figure(
         "height": plot_height + 16, "margin": {"l": 4, "r": 70 if shared_range else 4, "t": 8, "b": 8},
         "annotations": annotations, "shapes": shapes, "showlegend": False,
         "clickmode": "event+select",
+        # Transparent plot areas: the click targets' subplot spans the whole figure, and an opaque
+        # background there would paint over every tile.
+        "plot_bgcolor": "rgba(0,0,0,0)",
     })
     if clickable:
         layout[f"xaxis{len(tiles) + 1}"] = {"domain": [0, 1], "range": [0, columns], "visible": False,

@@ -79,6 +79,7 @@ def test_page_loads_without_errors_and_draws_the_journey(browser, streamlit_serv
         assert [np.array(trace["z"]).shape for trace in maps] == [(side, side) for side in SIDES] * 3
         assert [slider_value(page, f"image_{slot}") for slot in range(3)] == DEFAULT_IMAGES
         assert slider_value(page, "filter") == 1
+        assert_painted(page, ".st-key-journey_chart")
         save_screenshot(page, "journey")
 
 
@@ -219,6 +220,17 @@ def test_switching_tabs_shows_dense_vs_conv_and_back(browser, streamlit_server):
         assert exception_texts(page) == []
 
 
+def assert_painted(page, selector: str) -> None:
+    """The chart is visibly painted, not just present in the DOM: inferno heatmaps are mostly dark."""
+    import io
+
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(io.BytesIO(page.locator(selector).screenshot())).convert("L"))
+    dark = (pixels < 60).mean()
+    assert dark > 0.05, f"{selector} looks blank ({dark:.1%} dark pixels)"
+
+
 def _open_tab(page, name: str, ready_selector: str) -> None:
     page.get_by_role("tab", name=re.compile(name)).click()
     page.locator(ready_selector).first.wait_for(state="visible", timeout=90_000)
@@ -232,6 +244,7 @@ def test_clicking_a_filter_tile_chooses_that_filter(browser, streamlit_server):
         page.locator(".st-key-filters_chart").evaluate("e => e.scrollIntoView({block: 'center'})")
         wait_until(page, "() => document.querySelectorAll('.st-key-filters_chart .heatmaplayer image').length === 64",
                    what="all 64 filter tiles are drawn")
+        assert_painted(page, ".st-key-filters_chart")
         box = tiles.nth(10).bounding_box()
         page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
         wait_until(page, "() => document.querySelector('.st-key-filter_pick input').value === '10'",
@@ -269,6 +282,7 @@ def test_uploading_a_picture_shows_its_journey(browser, streamlit_server, test_s
         _open_tab(page, "Your image", "[data-testid=stFileUploader]")
         page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(tmp_path / "shoe.jpg"))
         page.locator(".st-key-upload_journey .js-plotly-plot").wait_for(state="visible", timeout=60_000)
+        assert_painted(page, ".st-key-upload_journey")
         assert page.get_by_text("thinks it is a Sneaker").is_visible()
         save_screenshot(page, "upload")
         page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(tmp_path / "fake.png"))
