@@ -84,7 +84,7 @@ def parse(params: Mapping[str, str], limits: Limits, default_model: str) -> tupl
         if number is None:
             notes.append(f"Ignored filter={_shown(params['filter'])}: not a whole number.")
         elif num_filters < 1:
-            notes.append("Ignored the filter: this model has no conv layers.")
+            pass  # a conv-less model shows no filters; the page links it with the last filter anyway
         else:
             clamped = min(max(number, 0), num_filters - 1)
             if clamped != number:
@@ -93,7 +93,9 @@ def parse(params: Mapping[str, str], limits: Limits, default_model: str) -> tupl
 
     if "layer" in params:
         layers = limits.layers_for(model)
-        if params["layer"] in layers:
+        if not layers:
+            pass  # as with the filter: nothing to choose, nothing to say
+        elif params["layer"] in layers:
             state["layer"] = params["layer"]
         else:
             notes.append(f"Ignored layer={_shown(params['layer'])}: this model's layers are {', '.join(layers) or 'none'}.")

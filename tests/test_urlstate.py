@@ -41,7 +41,6 @@ def test_a_valid_link_round_trips():
         ({"layer": "../conv1"}, {}, "this model's layers are conv1"),
         ({"tab": "<script>"}, {}, "the tabs are journey"),
         ({"colour": "red"}, {}, "unknown URL parameter"),
-        ({"model": DENSE, "filter": "3"}, {"model": DENSE}, "no conv layers"),
     ],
 )
 def test_bad_values_are_clamped_or_ignored_with_a_note(params, expected, note):
@@ -55,3 +54,8 @@ def test_notes_never_echo_a_huge_value_or_markdown():
     assert state == {}
     assert all(len(n) < 300 for n in notes)
     assert not any("`x" in n for n in notes)  # the backtick is neutralised
+
+
+def test_a_dense_model_link_drops_filter_and_layer_quietly():
+    state, notes = parse(model=DENSE, filter="3", layer="conv1")
+    assert state == {"model": DENSE} and notes == []
