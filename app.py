@@ -740,7 +740,7 @@ def _job_ui(queue: TrainingQueue, job: Job) -> None:
             st.markdown(f"**{label}** · waiting in the queue, {ahead} training{'s' if ahead != 1 else ''} ahead")
             st.button("Cancel", key=f"cancel_{job.key}", on_click=queue.stop, args=(job,))
         elif job.state == RUNNING:
-            st.markdown(f"**{label}** · training")
+            st.markdown(f"**{label}** · training" + (f" · {job.message}" if job.message else ""))
             total = job.spec.epochs
             st.progress(min(job.epoch / total, 1.0), text=f"Epoch {min(job.epoch + 1, total)} of {total}")
             running = job.running

@@ -22,6 +22,7 @@ from .store import ModelStore, StoredModel
 from .training import HISTORY_KEYS
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+WAITING_FOR_MACHINE = "waiting for another training on this machine (another ConvLab, or the command line) to finish"
 
 
 @dataclass
@@ -74,6 +75,9 @@ class JobProgress(keras.callbacks.Callback):
         super().__init__()
         self.job = job
         self._last_read = 0.0
+
+    def on_train_begin(self, logs=None):
+        self.job.message = None  # no longer waiting for the machine
 
     def on_epoch_begin(self, epoch, logs=None):
         self.job.batch, self.job.batches_per_epoch = 0, self.params.get("steps") or 0
@@ -169,7 +173,8 @@ class TrainingQueue:
             job = self._next()
             try:
                 job.stored = self.store.get_or_train(
-                    job.spec, self.load_data, callbacks=[JobProgress(job)], stop_event=job.stop_event
+                    job.spec, self.load_data, callbacks=[JobProgress(job)], stop_event=job.stop_event,
+                    on_wait=lambda: setattr(job, "message", WAITING_FOR_MACHINE),
                 )
                 job.message = job.stored.meta.get("stop_reason")
                 state = DONE

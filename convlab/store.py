@@ -15,6 +15,7 @@ spec. Everything here is built to survive real use:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from .data import Split
 from .models import ModelSpec, layer_summary, layer_table
@@ -197,8 +198,13 @@ class ModelStore:
         load_data: Callable[[], tuple[Split, Split]],
         callbacks=(),
         stop_event=None,
+        on_wait: Callable[[], None] | None = None,
     ) -> StoredModel:
-        """The stored model, or a newly trained and saved one; concurrent callers train once."""
+        """The stored model, or a newly trained and saved one; concurrent callers train once.
+
+        Trainings of different specs also run one at a time on the machine (two would halve
+        each other's speed on 2 cores): ``on_wait`` is called if this one has to wait its turn.
+        """
         found = self.load(spec)
         if found is not None:
             return found
@@ -208,8 +214,9 @@ class ModelStore:
                 return found
             from .training import train
 
-            train_split, test_split = load_data()
-            result = train(spec, train_split, test_split, callbacks=callbacks, stop_event=stop_event)
+            with _machine_training_lock(on_wait):
+                train_split, test_split = load_data()
+                result = train(spec, train_split, test_split, callbacks=callbacks, stop_event=stop_event)
             meta = _metadata(spec, result)
             stored = StoredModel(spec=spec, model=result.model, meta=meta, saved=False)
             self._save(stored)
@@ -230,6 +237,22 @@ class ModelStore:
                 f"Can't save the {stored.spec.kind} model to {self.root} ({error.strerror or error}); "
                 "it is kept in memory until the app stops."
             )
+
+
+@contextlib.contextmanager
+def _machine_training_lock(on_wait: Callable[[], None] | None):
+    """One training at a time across every ConvLab process on this machine (app, CLI, tests)."""
+    lock = FileLock(Path(tempfile.gettempdir()) / "convlab-training.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if on_wait is not None:
+            on_wait()
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 class _Both:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -120,3 +121,46 @@ def test_a_failing_training_is_reported_and_the_queue_goes_on(tmp_path, small_da
     assert failing.state == FAILED and "disk on fire" in failing.message
     after = queue.submit(TINY_CONV)
     assert queue.wait(after, timeout=120) and after.state == DONE
+
+
+def test_trainings_of_different_specs_never_overlap_across_stores(tmp_path, small_data, monkeypatch):
+    """Two queues (as two app processes would have) train different specs one after the other."""
+    from convlab import training
+
+    intervals, real_train = [], training.train
+
+    def recorded(*args, **kwargs):
+        start = time.monotonic()
+        try:
+            return real_train(*args, **kwargs)
+        finally:
+            intervals.append((start, time.monotonic()))
+
+    monkeypatch.setattr(training, "train", recorded)
+    queues = [TrainingQueue(ModelStore(tmp_path / name), lambda: small_data) for name in ("a", "b")]
+    jobs = [queues[0].submit(TINY_CONV), queues[1].submit(TINY_DENSE)]
+    for queue, job in zip(queues, jobs):
+        assert queue.wait(job, timeout=120) and job.state == DONE
+    (_, first_end), (second_start, _) = sorted(intervals)
+    assert len(intervals) == 2 and second_start >= first_end
+
+
+def test_a_job_says_when_it_waits_for_another_training_on_the_machine(tmp_path, small_data):
+    import tempfile
+
+    from filelock import FileLock
+
+    from convlab.jobs import WAITING_FOR_MACHINE
+
+    other_process = FileLock(Path(tempfile.gettempdir()) / "convlab-training.lock", thread_local=False)
+    other_process.acquire()
+    try:
+        queue = TrainingQueue(ModelStore(tmp_path), lambda: small_data)
+        job = queue.submit(TINY_DENSE)
+        deadline = time.monotonic() + 30
+        while job.message != WAITING_FOR_MACHINE and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert job.message == WAITING_FOR_MACHINE and job.state == "running" and job.epoch == 0
+    finally:
+        other_process.release()
+    assert queue.wait(job, timeout=120) and job.state == DONE and job.message is None
