@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import base64
 import functools
+import gc
 import io
+import sys
 import time
 
 import numpy as np
@@ -48,6 +50,41 @@ TABS = {  # URL slug -> tab label
     "lab": "🧪 Lab",
 }
 KEEP = "page"  # persist_state: a widget keeps its value while its tab is closed
+
+
+# -- the server's own per-run costs ---------------------------------------------------------
+def _skip_keras_reset_after_each_run() -> None:
+    """Stop Streamlit from calling ``keras.backend.clear_session()`` after every run.
+
+    Streamlit (1.67, ``script_runner._clean_problem_modules``) does that whenever Keras is
+    imported, for apps that build models in their script. ConvLab builds none there, and the
+    call costs a full ``gc.collect()`` (~270 ms with TensorFlow loaded) plus TensorFlow's kernel
+    caches after every slider move; it would also reset Keras' state under a training that is
+    running in its own thread. matplotlib's clean-up, the other half, is kept.
+    """
+    from streamlit.runtime.scriptrunner import script_runner
+
+    def clean_matplotlib_only() -> None:
+        if "matplotlib.pyplot" in sys.modules:
+            sys.modules["matplotlib.pyplot"].close("all")
+
+    if hasattr(script_runner, "_clean_problem_modules"):
+        script_runner._clean_problem_modules = clean_matplotlib_only
+
+
+_skip_keras_reset_after_each_run()
+
+
+@st.cache_resource(show_spinner=False)
+def _freeze_loaded_objects() -> bool:
+    """Exempt what the first run loaded (TensorFlow, models, data) from garbage collection.
+
+    ~440,000 long-lived objects make every full collection hold the interpreter for a quarter
+    of a second; frozen once, collections only scan what later runs allocate.
+    """
+    gc.collect()
+    gc.freeze()
+    return True
 
 
 # -- cached resources: one per server process, shared by every session ----------------------
@@ -861,6 +898,7 @@ def main() -> None:
         st.stop()
     store = get_store()
     ensure_models(store)
+    _freeze_loaded_objects()
     runs = {meta["key"]: meta for meta in store.list_metadata()}
     apply_url_once(runs)
     key = sidebar_ui(split, runs)

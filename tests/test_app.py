@@ -113,3 +113,19 @@ def test_missing_data_shows_the_fix_not_a_traceback(tmp_path, monkeypatch):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert not at.exception
     assert any("can't load the Fashion-MNIST images" in e.value and "apt-get install dataset-fashion-mnist" in e.value for e in at.error)
+
+
+def test_reruns_skip_streamlits_keras_reset_and_full_gc(app, monkeypatch):
+    """Each slider move would otherwise pay keras.backend.clear_session() and gc.collect(2)."""
+    import tomllib
+    from pathlib import Path
+
+    import keras
+
+    calls = []
+    monkeypatch.setattr(keras.backend, "clear_session", lambda *a, **k: calls.append(1))
+    app.slider(key="filter").set_value(3).run()
+    app.slider(key="image_0").set_value(4).run()
+    assert not app.exception and calls == []
+    config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
+    assert config["runner"]["postScriptGC"] is False
