@@ -126,7 +126,8 @@ def test_probabilities(model_key: str, _inspector: Inspector) -> np.ndarray:
 
 @st.cache_resource(show_spinner="Finding each filter's strongest response in all 10,000 test images…", max_entries=8)
 def test_max_activations(model_key: str, _inspector: Inspector) -> dict[str, np.ndarray]:
-    return _inspector.max_activations(get_test_split().images)
+    # Batches of 250: conv1's maps for 1,000 images would hold 170 MB at once.
+    return _inspector.max_activations(get_test_split().images, batch_size=250)
 
 
 @st.cache_data(show_spinner=False)
@@ -177,7 +178,9 @@ def ensure_models(store: ModelStore) -> None:
     sessions arriving together wait for the same training; a closed tab doesn't stop it.
     """
     for name, spec in PRESETS.items():
-        if store.load(spec) is None:
+        # Only a look at the files: a model is loaded when a view needs it (the journey needs
+        # only the conv model), which keeps the first page quick.
+        if not store.has(spec) and store.load(spec) is None:  # load sets aside what is unusable
             if spec.key() in store.problems:
                 st.warning(store.problems[spec.key()])
             job = get_queue().submit(spec)
@@ -898,7 +901,6 @@ def main() -> None:
         st.stop()
     store = get_store()
     ensure_models(store)
-    _freeze_loaded_objects()
     runs = {meta["key"]: meta for meta in store.list_metadata()}
     apply_url_once(runs)
     key = sidebar_ui(split, runs)
@@ -928,6 +930,7 @@ def main() -> None:
         if tabs["lab"].open:
             lab_ui(runs)
     sync_url()
+    _freeze_loaded_objects()  # last: the page is drawn before this one-off full collection
 
 
 if __name__ == "__main__":

@@ -132,6 +132,19 @@ class ModelStore:
         self._memory[key] = stored
         return stored
 
+    def has(self, spec: ModelSpec) -> bool:
+        """Whether ``spec`` looks stored, without loading it: in memory, or both files present and
+        the metadata naming this spec. ``load`` still checks everything (a model that fails then
+        is set aside, and ``has`` says False from then on)."""
+        if spec.key() in self._memory:
+            return True
+        model_path, meta_path = self.paths(spec)
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError):
+            return False
+        return model_path.is_file() and isinstance(meta, dict) and meta.get("spec") == spec.to_dict()
+
     def _read(self, spec: ModelSpec, model_path: Path, meta_path: Path) -> StoredModel:
         import keras
 

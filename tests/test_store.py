@@ -167,3 +167,14 @@ def test_list_and_delete(root, small_data):
     assert [meta["key"] for meta in store.list_metadata()] == [TINY_CONV.key()]
     assert store.load(TINY_DENSE) is None and not any(p.name.startswith("dense-") for p in root.iterdir())
     assert ModelStore(root).load(TINY_CONV) is not None  # the other run is untouched
+
+
+def test_has_looks_without_loading(root, small_data):
+    store = ModelStore(root)
+    assert store.has(TINY_CONV) and not store.has(TINY_DENSE)
+    assert TINY_CONV.key() not in store._memory  # nothing was loaded to answer
+    model_path, meta_path = store.paths(TINY_CONV)
+    meta_path.write_text(meta_path.read_text().replace('"epochs": 2', '"epochs": 3'))
+    assert not store.has(TINY_CONV)  # metadata of another spec
+    meta_path.unlink()
+    assert not store.has(TINY_CONV)
