@@ -1,0 +1,647 @@
+"""ConvLab's benchmark: each figure measured next to its reference, in the same run.
+
+Run from the repository root (7 to 9 minutes on 2 cores; it stops starting work at 9.5)::
+
+    pip install -r requirements.txt -r bench/requirements.txt
+    python bench/run.py
+
+It writes ``bench/results/benchmark.json`` (machine, date, every raw sample, summaries,
+targets) and ``bench/results/benchmark.md`` (the table it prints at the end); server and child
+logs go to ``bench/results/logs/``. What it measures, one function each:
+
+1. ``measure_interaction``: the real app (``streamlit run``) driven by Debian's Chromium.
+   Keyboard presses on the filter slider, then on an image slider (new images each time, so
+   every press misses the activation cache). Server side: the app's timing hook
+   (``$CONVLAB_TIMINGS``) records every journey-fragment run and every full script run; we
+   report the fragment runs' p50/p95 and check no full run happened. Browser side: in-page
+   timers from keydown to ``plotly_afterplot`` of the changed heatmaps, split into client,
+   server and drawing time. Reference: the lesson's visualisation cell as written (12
+   ``predict`` calls, a matplotlib 3x4 grid rendered to PNG), timed in a subprocess
+   (``bench/lesson_cell.py``).
+2. ``measure_cold_start``: from ``Popen`` of ``streamlit run`` to the journey drawn in
+   Chromium, 3 fresh servers, median; reference: ``python -c "import tensorflow"``, 3 runs,
+   median, interleaved with the app's.
+3. ``measure_memory``: peak RSS (VmHWM) of the server after visiting every tab (with an upload,
+   and the sidebar model switched to dense and back).
+4. ``measure_training``: one epoch of the conv preset through ConvLab's training path vs a
+   bare ``model.fit`` + ``evaluate``, alternating, 2 to 4 times each as the time limit allows
+   (``bench/training_child.py``); wall time as asked, plus CPU time and fastest-vs-fastest,
+   which are steadier on a shared machine.
+
+A phase that fails records its error and the others still run; every server, browser and
+child process is stopped on the way out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import random
+import re
+import statistics
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+from common import RESULTS, AppServer, summary  # noqa: E402
+
+FILTER_PRESSES = 55  # brief: >= 50 changes per slider
+IMAGE_PRESSES = 55
+LESSON_REPEATS = 10
+COLD_STARTS = 3
+TRAINING_ROUNDS = 4  # at least 2; rounds 3 and 4 only when the time limit allows
+TIME_LIMIT_S = 9.5 * 60  # the whole run stays under 10 minutes
+RUN_STARTED = time.perf_counter()
+TARGETS = {
+    "filter_p95_ms": 50.0,
+    "filter_speedup": 20.0,
+    "image_p95_ms": 150.0,
+    "browser_p95_ms": 300.0,
+    "cold_start_margin_s": 3.0,
+    "training_overhead": 0.05,
+    "peak_rss_gb": 1.5,
+}
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# -- 1. interaction ----------------------------------------------------------------------------
+KEYS_WEIGHTED = [("ArrowRight", 4), ("ArrowLeft", 3), ("PageUp", 1), ("PageDown", 1), ("Home", 0.4), ("End", 0.4)]
+
+
+def _predict(value: int, key: str, low: int, high: int, page_step: int) -> int:
+    step = {"ArrowRight": 1, "ArrowLeft": -1, "PageUp": page_step, "PageDown": -page_step}.get(key)
+    if step is not None:
+        return min(max(value + step, low), high)
+    return low if key == "Home" else high
+
+
+def _drive_slider(page, key: str, presses: int, low: int, high: int, page_step: int, *, avoid_repeats: bool,
+                  seed: int, samples: list[dict]) -> None:
+    """``presses`` keyboard changes of slider ``key``, each one a real change (and, for images, a
+    value not shown before); after each, wait for the redraw and for the app to be idle. Each
+    press's in-page timeline is appended to ``samples``."""
+    rng = random.Random(seed)
+    value = common.slider_value(page, key)
+    seen = {value}
+
+    def moves(start: int, excluded: set[int]) -> list[tuple[str, float, int]]:
+        ends = ((k, w, _predict(start, k, low, high, page_step)) for k, w in KEYS_WEIGHTED)
+        return [(k, w, end) for k, w, end in ends if end != start and end not in excluded]
+
+    for _ in range(presses):
+        choices = moves(value, seen if avoid_repeats else set())
+        if avoid_repeats:  # look one step ahead: never walk into a value whose every neighbour was shown
+            choices = [c for c in choices if moves(c[2], seen | {c[2]})] or choices
+            if not choices:  # boxed in: allow a repeat (a cache hit), counted in the report
+                choices = moves(value, set())
+        press = rng.choices([k for k, _, _ in choices], weights=[w for _, w, _ in choices])[0]
+        expected = _predict(value, press, low, high, page_step)
+        sample = common.press_and_time(page, key, press)
+        common.wait_idle(page)
+        if sample["after"] == sample["before"]:
+            raise RuntimeError(f"{press} did not change {key} (still {sample['before']})")
+        sample["expected"] = expected
+        samples.append(sample)
+        value = sample["after"]
+        seen.add(value)
+
+
+def _server_runs(server: AppServer, start: float, end: float) -> dict[str, list[float]]:
+    records = [r for r in server.timings() if start <= r["end"] <= end]
+    return {name: [r["seconds"] for r in records if r["name"] == name] for name in ("journey", "script")}
+
+
+PLOTLY_DRAW_JS = """
+async ({data, layout}) => {
+  const box = document.createElement('div');
+  box.style.cssText = 'position:absolute; top:0; left:0; width:1300px; z-index:-1';
+  document.body.appendChild(box);
+  const times = {version: Plotly.version, newPlot: [], react: []};
+  for (let i = 0; i < 5; i++) {  // a fresh div each time: what a remounted chart costs
+    const div = document.createElement('div'); box.appendChild(div);
+    const t = performance.now(); await Plotly.newPlot(div, data, layout); times.newPlot.push(performance.now() - t);
+    Plotly.purge(div); div.remove();
+  }
+  const div = document.createElement('div'); box.appendChild(div);
+  await Plotly.newPlot(div, data, layout);
+  for (let i = 0; i < 5; i++) {  // the same div, new z values: what an in-place update costs
+    const next = data.map(trace => ({...trace, z: trace.z.map(row => row.map(v => v * (1.01 + i / 100)))}));
+    const t = performance.now(); await Plotly.react(div, next, layout); times.react.push(performance.now() - t);
+  }
+  Plotly.purge(div);
+  // The same panels as image traces with PNG data URIs (what a server could send instead of z
+  // values): what a remount would cost if plotly had pictures to place rather than heatmaps to paint.
+  const asImages = data.map(trace => {
+    const z = trace.z, h = z.length, w = z[0].length, canvas = document.createElement('canvas');
+    canvas.width = w; canvas.height = h;
+    const context = canvas.getContext('2d'), pixels = context.createImageData(w, h);
+    const flat = z.flat(), low = Math.min(...flat), span = (Math.max(...flat) - low) || 1;
+    flat.forEach((v, i) => { const g = 255 * (v - low) / span; pixels.data.set([g, g, g, 255], 4 * i); });
+    context.putImageData(pixels, 0, 0);
+    return {type: 'image', source: canvas.toDataURL('image/png'), xaxis: trace.xaxis, yaxis: trace.yaxis, hoverinfo: 'skip'};
+  });
+  times.images = [];
+  for (let i = 0; i < 5; i++) {
+    const fresh = document.createElement('div'); box.appendChild(fresh);
+    const t = performance.now(); await Plotly.newPlot(fresh, asImages, layout); times.images.push(performance.now() - t);
+    Plotly.purge(fresh); fresh.remove();
+  }
+  box.remove();
+  return times;
+}
+"""
+
+
+def _plotly_draw_times(page) -> dict:
+    """Diagnostic: how long plotly.js itself takes to draw the journey figure in this Chromium.
+
+    Loads the plotly.js that ships with the Python plotly package (offline) into the page and
+    draws a copy of the journey figure the app just showed: from scratch on a new div (as
+    Streamlit does when it remounts the chart) and in place with ``Plotly.react``.
+    """
+    import plotly
+
+    figure = page.evaluate("sel => { const d = document.querySelector(sel); "
+                           "return {data: d.data, layout: JSON.parse(JSON.stringify(d.layout))}; }", common.JOURNEY_PLOT)
+    page.add_script_tag(path=str(Path(plotly.__file__).parent / "package_data" / "plotly.min.js"))
+    times = page.evaluate(PLOTLY_DRAW_JS, figure)
+    times["newPlot_ms"] = summary(times["newPlot"])
+    times["react_ms"] = summary(times["react"])
+    times["images_ms"] = summary(times["images"])
+    return times
+
+
+def measure_interaction(result: dict) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with AppServer("interaction") as server, sync_playwright() as playwright:
+        browser = common.launch_chromium(playwright)
+        try:
+            page = common.new_page(browser)
+            page.goto(server.url)
+            page.wait_for_function(common.journey_ready_js(), timeout=120_000, polling=50)
+            common.wait_idle(page)
+            for phase, key, presses, avoid, seed in (
+                ("filter_slider", "filter", FILTER_PRESSES, False, 1),
+                ("image_slider", "image_1", IMAGE_PRESSES, True, 2),  # new images only: cache misses
+            ):
+                low, high = common.slider(page, key).evaluate("e => [Number(e.min), Number(e.max)]")
+                page_step = max(1, round((high - low) / 10))  # Page Up/Down move a tenth of the range
+                log(f"interaction: {presses} key presses on the {key} slider")
+                start = time.time()
+                samples = []
+                result[phase] = {"slider": key, "raw_samples": samples}  # kept if a press fails
+                _drive_slider(page, key, presses, low, high, page_step, avoid_repeats=avoid, seed=seed,
+                              samples=samples)
+                time.sleep(0.3)  # the last timing line is written as the run ends
+                runs = _server_runs(server, start, time.time())
+                errors = page.evaluate(common.ERRORS_JS)
+                records = server.timings()
+                browser_ms = [common.sample_ms(s, common.match_server_run(s, records)) for s in samples]
+                result[phase].update({
+                    "presses": [{"key": s["key"], "before": s["before"], "after": s["after"],
+                                 "expected": s["expected"]} for s in samples],
+                    "unexpected_values": sum(s["after"] != s["expected"] for s in samples),
+                    "distinct_values": len({s["after"] for s in samples}),
+                    "server_journey_seconds": runs["journey"],
+                    "server_script_seconds": runs["script"],
+                    "fragment_runs": len(runs["journey"]),
+                    "full_script_runs": len(runs["script"]),
+                    "server_ms": summary([s * 1000 for s in runs["journey"]]),
+                    "browser_samples_ms": browser_ms,
+                    "browser_ms": {part: summary([b[part] for b in browser_ms if b[part] is not None])
+                                   for part in common.BROWSER_PARTS},
+                    "drawn_detected_by": {how: sum(b["how"] == how for b in browser_ms) for how in ("afterplot", "frame")},
+                    "page_errors": errors,
+                })
+                log(f"  server fragment p50 {result[phase]['server_ms']['p50']:.1f} ms, "
+                    f"p95 {result[phase]['server_ms']['p95']:.1f} ms; browser p95 "
+                    f"{result[phase]['browser_ms']['total']['p95']:.0f} ms; "
+                    f"{len(runs['journey'])} fragment runs, {len(runs['script'])} full runs")
+            result["plotly_draw"] = _plotly_draw_times(page)
+            log(f"  plotly.js {result['plotly_draw']['version']} alone draws the journey figure in "
+                f"{result['plotly_draw']['newPlot_ms']['p50']:.0f} ms on a new div, "
+                f"{result['plotly_draw']['react_ms']['p50']:.0f} ms in place, as image traces "
+                f"{result['plotly_draw']['images_ms']['p50']:.0f} ms on a new div (medians of 5)")
+        finally:
+            browser.close()
+    log(f"interaction: the lesson's cell, {LESSON_REPEATS} runs in a subprocess")
+    lesson = common.run_child("lesson_cell.py", [str(LESSON_REPEATS)], log_path=RESULTS / "logs" / "lesson_cell.log",
+                              timeout=240)
+    lesson["ms"] = summary([s * 1000 for s in lesson["seconds"]])
+    result["lesson_cell"] = lesson
+    log(f"  lesson cell p50 {lesson['ms']['p50']:.0f} ms, p95 {lesson['ms']['p95']:.0f} ms")
+
+
+# -- 2. cold start ---------------------------------------------------------------------------
+def _cold_start_once(browser, number: int) -> dict:
+    server = AppServer(f"cold-start-{number}")
+    context = page = None
+    try:
+        page = common.new_page(browser, timeout_ms=120_000)
+        context = page.context
+        wall_start = time.time()
+        server.start()
+        port_at = server.wait_port(timeout=120) - server.started_at
+        page.goto(server.url, wait_until="commit")
+        page.wait_for_function(common.journey_ready_js(), timeout=120_000, polling="raf")
+        drawn_at = time.perf_counter() - server.started_at
+        page_times = page.evaluate("() => ({send: window.__bench.firstSendEpochMs, chart: window.__bench.firstChartEpochMs, "
+                                   "drawn: window.__bench.firstDrawnEpochMs, big: window.__bench.bigMessages, "
+                                   "plotly: performance.getEntriesByType('resource').filter(e => /PlotlyChart/.test(e.name))"
+                                   ".map(e => [performance.timeOrigin + e.startTime, performance.timeOrigin + e.responseEnd])[0]})")
+        runs = [r for r in server.timings() if r["name"] == "script"]
+        first = runs[0] if runs else None
+        since = lambda epoch_ms: epoch_ms / 1000 - wall_start if epoch_ms else None  # noqa: E731
+        return {
+            "seconds": drawn_at,
+            "port_answers_s": port_at,
+            "session_connects_s": since(page_times["send"]),
+            "script_main_starts_s": first["end"] - first["seconds"] - wall_start if first else None,
+            "script_main_seconds": first["seconds"] if first else None,
+            "script_ends_s": first["end"] - wall_start if first else None,
+            "big_messages_s_bytes": [(round(since(t), 3), size) for t, size in page_times["big"]],
+            # Streamlit's Plotly component, a 4.7 MB script, is fetched when the first chart arrives
+            "plotly_js_requested_s": since(page_times["plotly"][0]) if page_times["plotly"] else None,
+            "plotly_js_loaded_s": since(page_times["plotly"][1]) if page_times["plotly"] else None,
+            "journey_div_created_s": since(page_times["chart"]),
+            "journey_first_afterplot_s": since(page_times["drawn"]),
+        }
+    finally:
+        if context is not None:
+            context.close()
+        server.stop()
+
+
+def measure_cold_start(result: dict) -> None:
+    from playwright.sync_api import sync_playwright
+
+    tf_import, app = result["tf_import_seconds"], result["app_runs"] = [], []
+    with sync_playwright() as playwright:
+        browser = common.launch_chromium(playwright)  # launched before the clock starts
+        try:
+            for number in range(COLD_STARTS):
+                tf_import.append(common.wall_time([sys.executable, "-c", "import tensorflow"]))
+                app.append(_cold_start_once(browser, number))
+                log(f"cold start {number + 1}: TF import {tf_import[-1]:.2f} s, app {app[-1]['seconds']:.2f} s "
+                    f"(port {app[-1]['port_answers_s']:.2f} s, main() starts {app[-1]['script_main_starts_s'] or 0:.2f} s,"
+                    f" lasts {app[-1]['script_main_seconds'] or 0:.2f} s)")
+        finally:
+            browser.close()
+    median = lambda key: statistics.median(run[key] for run in app if run[key] is not None)  # noqa: E731
+    result.update(
+        tf_import_median_s=statistics.median(tf_import),
+        app_median_s=median("seconds"),
+        breakdown_median_s={key: median(key) for key in ("port_answers_s", "session_connects_s", "script_main_starts_s",
+                                                          "script_main_seconds", "script_ends_s", "plotly_js_requested_s",
+                                                          "plotly_js_loaded_s", "journey_div_created_s",
+                                                          "journey_first_afterplot_s")},
+    )
+
+
+# -- 3. memory -------------------------------------------------------------------------------
+VIEWS = [  # tab (regex on its word), what shows it has rendered
+    ("Journey", ".st-key-journey_chart .js-plotly-plot"),
+    ("Filters", ".st-key-mix_chart .js-plotly-plot"),
+    ("Predictions", ".st-key-confusion_chart .js-plotly-plot"),
+    ("Your image", ".st-key-upload_journey .js-plotly-plot"),
+    ("Compare", ".st-key-curves_chart .js-plotly-plot"),
+    ("Lab", "text=Build a variant"),
+]
+
+
+def _upload_picture() -> Path:
+    """A dark pair of trousers on white, as a phone photo of one might look (made here, no files needed)."""
+    from PIL import Image, ImageDraw
+
+    path = RESULTS / "upload-trousers.png"
+    image = Image.new("RGB", (300, 400), "white")
+    draw = ImageDraw.Draw(image)
+    draw.polygon([(90, 40), (210, 40), (230, 370), (165, 370), (150, 140), (135, 370), (70, 370)], fill=(40, 40, 60))
+    image.save(path)
+    return path
+
+
+def _open_view(page, tab: str, ready: str, picture: Path) -> None:
+    page.get_by_role("tab", name=re.compile(tab)).click()
+    if tab == "Your image":
+        page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(picture))
+    page.locator(ready).first.wait_for(state="visible", timeout=180_000)
+    common.wait_idle(page, timeout_ms=180_000)
+
+
+def _switch_model(page, label: str) -> None:
+    page.locator("[data-testid=stSidebar] [data-testid=stSelectbox]").first.click()
+    page.get_by_role("option", name=re.compile("^" + re.escape(label))).click()
+    common.wait_idle(page, timeout_ms=120_000)
+
+
+def measure_memory(result: dict) -> None:
+    from playwright.sync_api import sync_playwright
+
+    picture = _upload_picture()
+    steps, rss_trace = result["views"], result["rss_trace_kb"] = [], []
+    stop = threading.Event()
+    with AppServer("memory", timings=False) as server, sync_playwright() as playwright:
+        def sample_rss():
+            while not stop.is_set():
+                try:
+                    rss_trace.append((round(time.time(), 2), server.status_kb("VmRSS")))
+                except (OSError, RuntimeError):
+                    pass
+                stop.wait(0.5)
+
+        sampler = threading.Thread(target=sample_rss, daemon=True)
+        sampler.start()
+        browser = common.launch_chromium(playwright)
+        try:
+            page = common.new_page(browser, timeout_ms=120_000)
+            page.goto(server.url)
+            page.wait_for_function(common.journey_ready_js(), timeout=120_000, polling=50)
+            common.wait_idle(page)
+            for tab, ready in VIEWS:
+                started = time.perf_counter()
+                _open_view(page, tab, ready, picture)
+                steps.append({"view": tab, "seconds": round(time.perf_counter() - started, 2),
+                              "rss_mb": server.status_kb("VmRSS") / 1024, "hwm_mb": server.status_kb("VmHWM") / 1024})
+                log(f"memory: {tab} rendered in {steps[-1]['seconds']:.1f} s; RSS {steps[-1]['rss_mb']:.0f} MB, "
+                    f"peak {steps[-1]['hwm_mb']:.0f} MB")
+            model_switch = None
+            try:  # the sidebar model: the dense model, its journey (no conv layers), then back to conv
+                _switch_model(page, "dense")
+                _open_view(page, "Journey", "text=has no conv or pool layers", picture)
+                _switch_model(page, "conv")
+                _open_view(page, "Journey", ".st-key-journey_chart .js-plotly-plot", picture)
+                page.wait_for_function(common.journey_ready_js(), timeout=60_000)
+                model_switch = "dense and back to conv"
+                steps.append({"view": "model dense -> conv", "rss_mb": server.status_kb("VmRSS") / 1024,
+                              "hwm_mb": server.status_kb("VmHWM") / 1024})
+            except Exception as error:  # "if easy": recorded, not fatal
+                model_switch = f"failed: {type(error).__name__}: {str(error)[:200]}"
+            log(f"memory: model switch {model_switch}")
+            errors = page.evaluate(common.ERRORS_JS)
+            hwm_kb = server.status_kb("VmHWM")
+        finally:
+            stop.set()
+            browser.close()
+    result.update(model_switch=model_switch, page_errors=errors, peak_rss_kb=hwm_kb, peak_rss_gb=hwm_kb / 2**20)
+
+
+# -- 4. training -----------------------------------------------------------------------------
+def measure_training(result: dict) -> None:
+    budget = max(TIME_LIMIT_S - (time.perf_counter() - RUN_STARTED) - 15, 0)
+    log(f"training: ConvLab vs bare model.fit, one epoch each, alternating, up to {TRAINING_ROUNDS} rounds "
+        f"within {budget:.0f} s (a few minutes)")
+    data = common.run_child("training_child.py", [str(TRAINING_ROUNDS), f"{budget:.0f}"],
+                            log_path=RESULTS / "logs" / "training.log", timeout=600)
+    convlab_s = [r["seconds"] for r in data["runs"] if r["name"] == "convlab"]
+    bare_s = [r["seconds"] for r in data["runs"] if r["name"] == "bare"]
+    data.update(convlab_seconds=convlab_s, bare_seconds=bare_s, convlab_median_s=statistics.median(convlab_s),
+                bare_median_s=statistics.median(bare_s))
+    data["ratio"] = data["convlab_median_s"] / data["bare_median_s"]
+    data["paired_ratios"] = [c / b for c, b in zip(convlab_s, bare_s, strict=True)]  # each ConvLab run / the bare run after it
+    data["min_ratio"] = min(convlab_s) / min(bare_s)  # other processes only ever add time: the fastest runs are the cleanest
+    data["others_cpu_seconds"] = [round(r["others_cpu_seconds"], 1) for r in data["runs"]]
+    cpu = {name: statistics.median(r["cpu_seconds"] for r in data["runs"] if r["name"] == name) for name in ("convlab", "bare")}
+    data["cpu_median_s"], data["cpu_ratio"] = cpu, cpu["convlab"] / cpu["bare"]
+    result.update(data)
+
+
+# -- the table -------------------------------------------------------------------------------
+def _verdict(met: bool, miss: str) -> str:
+    return "✅ yes" if met else f"❌ no: {miss}"
+
+
+def table_rows(measures: dict) -> list[dict]:
+    """One row per target: measure, ConvLab figure, reference, ratio, target, met?"""
+    rows = []
+
+    def failed(name, label):
+        error = measures[name].get("error")
+        rows.append({"measure": label, "convlab": "—", "reference": "—", "ratio": "—", "target": "—",
+                     "met": None, "verdict": f"⚠️ phase failed: {error.splitlines()[-1][:120]}"})
+
+    inter = measures.get("interaction", {})
+    if not inter:
+        pass  # not run (a phase was picked on the command line)
+    elif "error" in inter:
+        failed("interaction", "Interaction (filter and image sliders)")
+    else:
+        f_ms, i_ms, lesson = inter["filter_slider"]["server_ms"], inter["image_slider"]["server_ms"], inter["lesson_cell"]["ms"]
+        t = TARGETS["filter_p95_ms"]
+        rows.append({"measure": f"Filter slider: server fragment rerun, p95 ({f_ms['n']} presses)",
+                     "convlab": f"{f_ms['p95']:.1f} ms (p50 {f_ms['p50']:.1f})",
+                     "reference": f"lesson cell {lesson['p95']:.0f} ms (p50 {lesson['p50']:.0f})",
+                     "ratio": f"{lesson['p95'] / f_ms['p95']:.0f}× faster", "target": f"≤ {t:.0f} ms",
+                     "met": f_ms["p95"] <= t,
+                     "verdict": _verdict(f_ms["p95"] <= t, f"{f_ms['p95'] - t:.1f} ms over ({f_ms['p95'] / t - 1:+.0%})")})
+        s = TARGETS["filter_speedup"]
+        for stat in ("p50", "p95"):
+            speedup = lesson[stat] / f_ms[stat]
+            rows.append({"measure": f"Filter slider vs the lesson's cell, {stat} vs {stat}",
+                         "convlab": f"{f_ms[stat]:.1f} ms", "reference": f"{lesson[stat]:.0f} ms",
+                         "ratio": f"{speedup:.0f}× faster", "target": f"≥ {s:.0f}× faster", "met": speedup >= s,
+                         "verdict": _verdict(speedup >= s, f"only {speedup:.1f}× ({s / speedup:.1f}× short)")})
+        t = TARGETS["image_p95_ms"]
+        rows.append({"measure": f"Image slider: server fragment rerun (cache miss), p95 ({i_ms['n']} presses)",
+                     "convlab": f"{i_ms['p95']:.1f} ms (p50 {i_ms['p50']:.1f})",
+                     "reference": f"lesson cell {lesson['p95']:.0f} ms",
+                     "ratio": f"{lesson['p95'] / i_ms['p95']:.0f}× faster", "target": f"≤ {t:.0f} ms",
+                     "met": i_ms["p95"] <= t,
+                     "verdict": _verdict(i_ms["p95"] <= t, f"{i_ms['p95'] - t:.1f} ms over ({i_ms['p95'] / t - 1:+.0%})")})
+        b = inter["filter_slider"]["browser_ms"]["total"]
+        t = TARGETS["browser_p95_ms"]
+        rows.append({"measure": f"Filter slider: key press → heatmaps drawn in Chromium, p95 ({b['n']} presses)",
+                     "convlab": f"{b['p95']:.0f} ms (p50 {b['p50']:.0f})",
+                     "reference": f"lesson cell {lesson['p95']:.0f} ms",
+                     "ratio": f"{lesson['p95'] / b['p95']:.1f}× faster", "target": f"≤ {t:.0f} ms",
+                     "met": b["p95"] <= t,
+                     "verdict": _verdict(b["p95"] <= t, f"{b['p95'] - t:.0f} ms over ({b['p95'] / t - 1:+.0%})")})
+        runs = sum(inter[p]["full_script_runs"] for p in ("filter_slider", "image_slider"))
+        frags = sum(inter[p]["fragment_runs"] for p in ("filter_slider", "image_slider"))
+        presses = f_ms["n"] and len(inter["filter_slider"]["presses"]) + len(inter["image_slider"]["presses"])
+        rows.append({"measure": "Slider presses rerun only the fragment (runs: fragment / full script)",
+                     "convlab": f"{frags} / {runs}", "reference": f"{presses} presses", "ratio": "—",
+                     "target": "one fragment run per press, 0 full runs", "met": runs == 0 and frags == presses,
+                     "verdict": _verdict(runs == 0 and frags == presses, f"{frags} fragment, {runs} full runs")})
+
+    cold = measures.get("cold_start", {})
+    if not cold:
+        pass
+    elif "error" in cold:
+        failed("cold_start", "Cold start")
+    else:
+        app, tf = cold["app_median_s"], cold["tf_import_median_s"]
+        limit = tf + TARGETS["cold_start_margin_s"]
+        rows.append({"measure": f"Cold start: Popen → journey drawn in Chromium (median of {len(cold['app_runs'])})",
+                     "convlab": f"{app:.2f} s", "reference": f"`import tensorflow` {tf:.2f} s",
+                     "ratio": f"{app / tf:.2f}×", "target": f"≤ TF import + 3 s = {limit:.2f} s", "met": app <= limit,
+                     "verdict": _verdict(app <= limit, f"{app - limit:.2f} s over")})
+
+    train = measures.get("training", {})
+    if not train:
+        pass
+    elif "error" in train:
+        failed("training", "Training")
+    else:
+        overhead = train["ratio"] - 1
+        t = TARGETS["training_overhead"]
+        rows.append({"measure": f"Training, conv preset, 1 epoch + test evaluation (median of {len(train['convlab_seconds'])})",
+                     "convlab": f"{train['convlab_median_s']:.1f} s", "reference": f"bare fit+evaluate {train['bare_median_s']:.1f} s",
+                     "ratio": f"{train['ratio']:.3f} ({overhead:+.1%}; fastest vs fastest {train['min_ratio'] - 1:+.1%}; "
+                              f"CPU time {train['cpu_ratio'] - 1:+.1%}; pairs {', '.join(f'{r:.2f}' for r in train['paired_ratios'])})",
+                     "target": f"overhead ≤ {t:.0%}",
+                     "met": overhead <= t, "verdict": _verdict(overhead <= t, f"{overhead - t:.1%} points over")})
+        pairs = train["paired_ratios"]
+        if max(pairs) - min(pairs) > 2 * t:  # the machine's noise is bigger than the effect measured
+            rows[-1]["verdict"] += (f" (⚠️ noisy: paired ratios span {min(pairs):.2f}–{max(pairs):.2f}; the fastest-vs-fastest "
+                                    f"and CPU-time figures are steadier)")
+
+    memory = measures.get("memory", {})
+    if not memory:
+        pass
+    elif "error" in memory:
+        failed("memory", "Memory")
+    else:
+        # /proc counts in KiB, so GB is read as GiB (1.5 GiB = 1536 MiB); the decimal reading is shown too.
+        gib, t = memory["peak_rss_gb"], TARGETS["peak_rss_gb"]
+        mib, decimal_gb = memory["peak_rss_kb"] / 1024, memory["peak_rss_kb"] * 1024 / 1e9
+        verdict = _verdict(gib <= t, f"{(gib - t) * 1024:.0f} MiB over")
+        if gib <= t:
+            verdict += f", {(t - gib) * 1024:.0f} MiB under" + (
+                f" (but over a decimal {t} GB = {t * 1e9 / 2**20:.0f} MiB)" if decimal_gb > t else "")
+        rows.append({"measure": "Peak RSS (VmHWM) of the server after every view",
+                     "convlab": f"{gib:.2f} GiB ({mib:.0f} MiB = {decimal_gb:.2f} GB)",
+                     "reference": "—", "ratio": "—", "target": f"≤ {t} GB (GiB)", "met": gib <= t, "verdict": verdict})
+    return rows
+
+
+def markdown(report: dict) -> str:
+    m = report["machine"]
+    lines = [
+        "# ConvLab benchmark",
+        "",
+        f"{report['date']} · {m['nproc']} cores ({m['cpu_model']}) · {m['memory_total_gb']} GB · "
+        f"Python {m['versions'].get('python')}, TensorFlow {m['versions'].get('tensorflow')}, "
+        f"Streamlit {m['versions'].get('streamlit')} · {m.get('chromium') or ''} · "
+        f"load average at start {report['load']['start']['loadavg'][0]:.2f}, at end {report['load']['end']['loadavg'][0]:.2f} · "
+        f"total {report['total_seconds']:.0f} s",
+        "",
+        *([f"**Experiment: the server ran `{report['app']}`, not `app.py`.**", ""] if report["app"] != "app.py" else []),
+        "| measure | ConvLab | reference | ratio | target | met? |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [f"| {r['measure']} | {r['convlab']} | {r['reference']} | {r['ratio']} | {r['target']} | {r['verdict']} |"
+              for r in report["rows"]]
+    inter = report["measures"].get("interaction", {})
+    for phase in ("filter_slider", "image_slider"):
+        parts = inter.get(phase, {}).get("browser_ms")
+        if not parts:
+            continue
+        text = ", ".join(f"{label} {parts[part]['p50']:.0f}" for part, label in (
+            ("keydown_to_run_start", "key press → fragment run starts"), ("server_run", "the run"),
+            ("run_end_to_chart_message", "run ends → page handles the chart message"),
+            ("chart_message_to_drawn", "→ heatmaps drawn")) if parts[part].get("n"))
+        lines += ["", f"Where the browser time goes, {phase.replace('_', ' ')} (medians, ms): {text}; "
+                      f"total p50 {parts['total']['p50']:.0f}, p95 {parts['total']['p95']:.0f}."]
+    if "newPlot_ms" in inter.get("plotly_draw", {}):
+        draw = inter["plotly_draw"]
+        lines += ["", f"plotly.js {draw['version']} alone, same figure, same page: {draw['newPlot_ms']['p50']:.0f} ms "
+                      f"to draw it on a new div (Streamlit remounts the chart on each change), "
+                      f"{draw['react_ms']['p50']:.0f} ms to update it in place with Plotly.react, "
+                      f"{draw['images_ms']['p50']:.0f} ms to draw the same panels as image traces (PNG data URIs) "
+                      f"on a new div (medians of 5)."]
+    cold = report["measures"].get("cold_start", {})
+    if "breakdown_median_s" in cold:
+        b = cold["breakdown_median_s"]
+        lines += ["", f"Cold start, medians from Popen: port answers {b['port_answers_s']:.2f} s, page connects "
+                      f"{b['session_connects_s']:.2f} s, app.py's imports done and main() starts {b['script_main_starts_s']:.2f} s, "
+                      f"main() takes {b['script_main_seconds']:.2f} s (ends {b['script_ends_s']:.2f} s), the page asks for "
+                      f"Streamlit's Plotly component (4.7 MB of JavaScript) {b['plotly_js_requested_s']:.2f} s and has it "
+                      f"{b['plotly_js_loaded_s']:.2f} s, the journey's "
+                      f"chart div appears {b['journey_div_created_s']:.2f} s, first plotly_afterplot "
+                      f"{b['journey_first_afterplot_s']:.2f} s, 15 traces seen drawn {cold['app_median_s']:.2f} s."]
+    train = report["measures"].get("training", {})
+    if train.get("runs") and "others_cpu_seconds" in train["runs"][0]:
+        lines += ["", "Training runs in order (wall s / own CPU s / other processes' CPU s, the last shows contention "
+                      "for the 2 cores): " + "; ".join(f"{r['name']} {r['seconds']:.1f} / {r['cpu_seconds']:.1f} / "
+                                                       f"{r['others_cpu_seconds']:.1f}" for r in train["runs"])]
+    busy = report["load"]["start"].get("busy_processes")
+    if busy:
+        lines += ["", "Other processes busy on the machine at the start (not ours): "
+                  + "; ".join(f"{p['command'][:60]} {p['cpu_percent']:.0f}%" for p in busy)]
+    return "\n".join(lines) + "\n"
+
+
+# -- main ------------------------------------------------------------------------------------
+PHASES = [  # cold start first, on a quiet machine; training last, it takes longest
+    ("cold_start", measure_cold_start),
+    ("interaction", measure_interaction),
+    ("memory", measure_memory),
+    ("training", measure_training),
+]
+
+
+def main() -> int:
+    global RUN_STARTED
+    started = RUN_STARTED = time.perf_counter()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    parser = argparse.ArgumentParser(description="ConvLab's benchmark (see the module docstring).")
+    parser.add_argument("phases", nargs="*", metavar="PHASE",
+                        help=f"run only these phases (default: all): {', '.join(name for name, _ in PHASES)}")
+    parser.add_argument("--app", default="app.py",
+                        help="the script streamlit serves instead of app.py: for experiments (a wrapper that changes it)")
+    args = parser.parse_args()
+    only = set(args.phases)
+    if only - {name for name, _ in PHASES}:
+        parser.error(f"unknown phase(s) {sorted(only - {name for name, _ in PHASES})}")
+    common.APP = args.app
+    report = {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "command": " ".join(["python bench/run.py", *sys.argv[1:]]),
+        "app": args.app,
+        "machine": common.machine(),
+        "targets": TARGETS,
+        "load": {"start": common.load_snapshot()},
+        "measures": {},
+    }
+    try:
+        for name, measure in PHASES:
+            if only and name not in only:
+                continue
+            phase_started = time.perf_counter()
+            log(f"== {name}")
+            result = report["measures"][name] = {}  # filled as the phase goes: partial data survives an error
+            try:
+                measure(result)
+            except Exception as error:  # the other phases still run
+                result["error"] = "".join(traceback.format_exception(error))
+                log(f"{name} FAILED: {type(error).__name__}: {error}")
+            report["measures"][name]["phase_seconds"] = round(time.perf_counter() - phase_started, 1)
+            report["measures"][name]["loadavg_after"] = common.load_snapshot(busy=False)["loadavg"]
+            common.write_json(RESULTS / "benchmark.json", report)  # partial results survive a crash
+    finally:
+        common.stop_all_children()
+    report["load"]["end"] = common.load_snapshot()
+    report["total_seconds"] = time.perf_counter() - started
+    report["rows"] = table_rows(report["measures"])
+    common.write_json(RESULTS / "benchmark.json", report)
+    text = markdown(report)
+    (RESULTS / "benchmark.md").write_text(text)
+    print()
+    print(text)
+    print(f"Wrote {RESULTS / 'benchmark.json'} and {RESULTS / 'benchmark.md'}; total runtime "
+          f"{report['total_seconds']:.0f} s ({report['total_seconds'] / 60:.1f} min).")
+    return 0 if all(row["met"] is not None for row in report["rows"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
