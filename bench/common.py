@@ -445,6 +445,14 @@ def machine() -> dict:
             "versions": versions, "chromium": chromium}
 
 
+def code_version() -> dict:
+    """The commit measured, and any uncommitted changes to the app's code at the time."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    return {"commit": git("rev-parse", "--short", "HEAD"),
+            "uncommitted": git("status", "--porcelain", "--", "app.py", "convlab", ".streamlit", "models").splitlines()}
+
+
 def _cpu_ticks() -> dict[int, tuple[int, str]]:
     ticks = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):

@@ -205,7 +205,8 @@ def markdown(report: dict) -> str:
         "# ConvLab load test",
         "",
         f"{report['date']} · {report['machine']['nproc']} cores · {report['sessions']} sessions in one Chromium, "
-        f"one server · {report['duration_s']:.0f} s · load average at start {report['load_at_start']['loadavg'][0]:.2f}",
+        f"one server · {report['duration_s']:.0f} s · load average at start {report['load_at_start']['loadavg'][0]:.2f} · "
+        f"commit {report['code']['commit']}" + (" (app code has uncommitted changes)" if report["code"]["uncommitted"] else ""),
         "",
         *([f"**Experiment: the server ran `{report['app']}`, not `app.py`.**", ""] if report["app"] != "app.py" else []),
         "| measure | value |",
@@ -254,6 +255,7 @@ def main() -> int:
     rss, stop = [], threading.Event()
     report = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
               "command": "python bench/load.py " + " ".join(sys.argv[1:]), "machine": common.machine(),
+              "code": common.code_version(),
               "load_at_start": common.load_snapshot(), "sessions": args.sessions, "seconds_per_session": args.seconds,
               "max_actions": args.max_actions, "pause_s": args.pause, "app": args.app}
     try:

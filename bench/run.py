@@ -533,7 +533,9 @@ def markdown(report: dict) -> str:
         f"Python {m['versions'].get('python')}, TensorFlow {m['versions'].get('tensorflow')}, "
         f"Streamlit {m['versions'].get('streamlit')} · {m.get('chromium') or ''} · "
         f"load average at start {report['load']['start']['loadavg'][0]:.2f}, at end {report['load']['end']['loadavg'][0]:.2f} · "
-        f"total {report['total_seconds']:.0f} s",
+        f"total {report['total_seconds']:.0f} s · commit {report['code']['commit']}"
+        + (f" with uncommitted changes to {', '.join(line[3:] for line in report['code']['uncommitted'])}"
+           if report["code"]["uncommitted"] else ""),
         "",
         *([f"**Experiment: the server ran `{report['app']}`, not `app.py`.**", ""] if report["app"] != "app.py" else []),
         "| measure | ConvLab | reference | ratio | target | met? |",
@@ -609,6 +611,7 @@ def main() -> int:
         "command": " ".join(["python bench/run.py", *sys.argv[1:]]),
         "app": args.app,
         "machine": common.machine(),
+        "code": common.code_version(),
         "targets": TARGETS,
         "load": {"start": common.load_snapshot()},
         "measures": {},

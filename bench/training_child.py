@@ -79,7 +79,7 @@ def main() -> None:
             started, cpu_started, machine_started = time.perf_counter(), process_cpu(), machine_busy()
             details = work()
             seconds, cpu = time.perf_counter() - started, process_cpu() - cpu_started
-            others = machine_busy() - machine_started - cpu
+            others = max(machine_busy() - machine_started - cpu, 0.0)  # tick rounding can make it a hair below 0
             runs.append({"round": round_number, "name": name, "seconds": seconds, "cpu_seconds": cpu,
                          "others_cpu_seconds": others, **details})
             print(f"{name}: {seconds:.1f} s wall, {cpu:.1f} s CPU, other processes {others:.1f} s CPU {details}",
