@@ -515,6 +515,13 @@ def load_snapshot(busy: bool = True) -> dict:
     return snapshot
 
 
+def keep_copy(path: Path, stamp: str) -> None:
+    """Also keep ``results/history/<name>-<stamp>.<ext>``: the next run (maybe someone else's) overwrites ``path``."""
+    history = path.parent / "history"
+    history.mkdir(parents=True, exist_ok=True)
+    (history / f"{path.stem}-{stamp}{path.suffix}").write_bytes(path.read_bytes())
+
+
 def write_json(path: Path, data) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

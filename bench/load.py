@@ -332,6 +332,9 @@ def main() -> int:
     common.write_json(RESULTS / "load.json", report)
     text = markdown(report)
     (RESULTS / "load.md").write_text(text)
+    stamp = report["date"][:19].replace(":", "").replace("-", "")
+    for name in ("load.json", "load.md"):
+        common.keep_copy(RESULTS / name, stamp)
     print()
     print(text)
     if report["summary"]["error_list"]:

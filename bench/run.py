@@ -639,9 +639,12 @@ def main() -> int:
     common.write_json(RESULTS / "benchmark.json", report)
     text = markdown(report)
     (RESULTS / "benchmark.md").write_text(text)
+    stamp = report["date"][:19].replace(":", "").replace("-", "")
+    for name in ("benchmark.json", "benchmark.md"):
+        common.keep_copy(RESULTS / name, stamp)
     print()
     print(text)
-    print(f"Wrote {RESULTS / 'benchmark.json'} and {RESULTS / 'benchmark.md'}; total runtime "
+    print(f"Wrote {RESULTS / 'benchmark.json'} and {RESULTS / 'benchmark.md'} (copies in {RESULTS / 'history'}); total runtime "
           f"{report['total_seconds']:.0f} s ({report['total_seconds'] / 60:.1f} min).")
     return 0 if all(row["met"] is not None for row in report["rows"]) else 1
 
