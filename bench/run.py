@@ -573,9 +573,10 @@ def markdown(report: dict) -> str:
                       f"{b['journey_first_afterplot_s']:.2f} s, 15 traces seen drawn {cold['app_median_s']:.2f} s."]
     train = report["measures"].get("training", {})
     if train.get("runs") and "others_cpu_seconds" in train["runs"][0]:
-        lines += ["", "Training runs in order (wall s / own CPU s / other processes' CPU s, the last shows contention "
-                      "for the 2 cores): " + "; ".join(f"{r['name']} {r['seconds']:.1f} / {r['cpu_seconds']:.1f} / "
-                                                       f"{r['others_cpu_seconds']:.1f}" for r in train["runs"])]
+        lines += ["", "Training runs in order (wall s / own CPU s / other processes' CPU s / idle fraction of each core; "
+                      "a run with about as much CPU as wall time ran one core at a time): "
+                  + "; ".join(f"{r['name']} {r['seconds']:.1f} / {r['cpu_seconds']:.1f} / {r['others_cpu_seconds']:.1f} / "
+                              + ", ".join(f"{i:.2f}" for i in r.get("core_idle_fraction", [])) for r in train["runs"])]
     busy = report["load"]["start"].get("busy_processes")
     if busy:
         lines += ["", "Other processes busy on the machine at the start (not ours): "

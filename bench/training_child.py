@@ -35,6 +35,13 @@ def process_cpu() -> float:
     return times.user + times.system
 
 
+def core_idle() -> list[float]:
+    """Idle seconds of each core since boot (/proc/stat cpuN lines)."""
+    with open("/proc/stat") as stat:
+        rows = [line.split() for line in stat if line.startswith("cpu") and line[3].isdigit()]
+    return [(int(row[4]) + int(row[5])) / os.sysconf("SC_CLK_TCK") for row in rows]
+
+
 def machine_busy() -> float:
     """Busy CPU seconds of the whole machine since boot (/proc/stat), to see who else was using the cores."""
     with open("/proc/stat") as stat:
@@ -76,13 +83,15 @@ def main() -> None:
             print(f"round {round_number + 1} skipped: it would end after the {budget:.0f} s budget", flush=True)
             break
         for name, work in (("convlab", convlab_path), ("bare", bare_fit)):
-            started, cpu_started, machine_started = time.perf_counter(), process_cpu(), machine_busy()
+            started, cpu_started, machine_started, idle_started = time.perf_counter(), process_cpu(), machine_busy(), core_idle()
             details = work()
             seconds, cpu = time.perf_counter() - started, process_cpu() - cpu_started
             others = max(machine_busy() - machine_started - cpu, 0.0)  # tick rounding can make it a hair below 0
+            idle = [round((after - before) / seconds, 2) for before, after in zip(idle_started, core_idle(), strict=True)]
             runs.append({"round": round_number, "name": name, "seconds": seconds, "cpu_seconds": cpu,
-                         "others_cpu_seconds": others, **details})
-            print(f"{name}: {seconds:.1f} s wall, {cpu:.1f} s CPU, other processes {others:.1f} s CPU {details}",
+                         "others_cpu_seconds": others, "core_idle_fraction": idle, **details})
+            print(f"{name}: {seconds:.1f} s wall, {cpu:.1f} s CPU, other processes {others:.1f} s CPU, "
+                  f"cores idle {idle} {details}",
                   flush=True)
     out.write_text(json.dumps({"spec": spec.to_dict(), "train_images": len(train_split),
                                "test_images": len(test_split), "runs": runs}))
