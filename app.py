@@ -11,13 +11,18 @@ from __future__ import annotations
 import base64
 import functools
 import gc
+import importlib
 import io
 import sys
+import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import plotly
 import streamlit as st
+import streamlit.components.v1 as components
 
 from convlab import urlstate
 from convlab.activations import Activations, Inspector
@@ -80,10 +85,15 @@ def _freeze_loaded_objects() -> bool:
     """Exempt what the first run loaded (TensorFlow, models, data) from garbage collection.
 
     ~440,000 long-lived objects make every full collection hold the interpreter for a quarter
-    of a second; frozen once, collections only scan what later runs allocate.
+    of a second; frozen once, collections only scan what later runs allocate. The one full
+    collection this takes runs a moment later, off the script thread: it holds the interpreter
+    too, and would otherwise delay sending the page it follows.
     """
-    gc.collect()
-    gc.freeze()
+    def collect_and_freeze() -> None:
+        gc.collect()
+        gc.freeze()
+
+    threading.Timer(1.0, collect_and_freeze).start()
     return True
 
 
@@ -162,8 +172,40 @@ def chart(figure: dict, key: str, **options) -> None:
     st.plotly_chart(Prebuilt(figure), config=PLOT_CONFIG, key=key, **options)
 
 
+# The journey's chart is redrawn on every slider move. st.plotly_chart remounts a chart whose
+# data changed and plotly.js draws it from scratch; this component (components/plotly_react)
+# keeps its chart and updates it with Plotly.react, in about half the time. It loads the
+# plotly.js that the plotly package ships, served as a second, file-only component.
+components.declare_component("plotly_js", path=str(Path(plotly.__file__).parent / "package_data"))
+_plotly_react = components.declare_component(
+    "plotly_react", path=str(Path(__file__).resolve().parent / "components" / "plotly_react")
+)
+
+
+def live_chart(figure: dict, key: str) -> None:
+    """A chart that reruns update in place (for the journey); no selection events."""
+    _plotly_react(figure=figure, config=PLOT_CONFIG, key=key, default=None)
+
+
 def _loaded(runs: dict[str, dict], key: str) -> StoredModel | None:
     return get_store().load(ModelSpec.from_dict(runs[key]["spec"]))
+
+
+# -- a server's first run: the page is drawn while TensorFlow loads ----------------------------
+def start_importing_tensorflow() -> threading.Thread | None:
+    """Import Keras (and so TensorFlow) in the background; None if it is already imported.
+
+    Nothing app.py imports at the top loads TensorFlow (``convlab`` defers it), so on a server's
+    first run the page can be drawn without a model (the journey shows its grid with the input
+    images) while the import, about 4 s, goes on; then ``main`` reruns with the model. The
+    browser meanwhile fetches and compiles plotly.js for the journey's chart, which the rerun
+    then only updates. Code that needs Keras before the import ends simply waits for it.
+    """
+    if "keras" in sys.modules:
+        return None
+    thread = threading.Thread(target=importlib.import_module, args=("keras",), name="convlab-import-keras", daemon=True)
+    thread.start()
+    return thread
 
 
 # -- models: load, or train with a visible progress bar -------------------------------------
@@ -322,25 +364,33 @@ def label_picker_ui() -> None:
 
 
 @st.fragment
-def journey_ui(stored: StoredModel, split: Split) -> None:
+def journey_ui(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
+    """The journey of ``spec``'s model; without ``stored`` (TensorFlow still loading) the grid holds the inputs."""
     with timed("journey"):  # a filter or image slider move reruns just this
-        _journey(stored, split)
+        _journey(spec, stored, split)
 
 
-def _journey(stored: StoredModel, split: Split) -> None:
+def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
     st.header("The journey of an image through the conv and pool layers")
-    inspector = get_inspector(stored.spec.key(), stored)
-    if not inspector.layers:
+    layers = spec.feature_layers()  # known from the spec alone, before any model is loaded
+    if not layers:
         st.info(
-            f"The model **{stored.spec.label()}** has no conv or pool layers, so there is no journey "
+            f"The model **{spec.label()}** has no conv or pool layers, so there is no journey "
             "to show: its first layer flattens the image. Choose a model with conv blocks in the sidebar."
         )
         return
-    indices, filter_index = image_controls_ui(split, inspector.num_filters)
-    activations = journey_activations(stored.spec.key(), tuple(indices), inspector)
+    indices, filter_index = image_controls_ui(split, max(filters for _, _, filters in layers))
     labels = [int(split.labels[i]) for i in indices]
     scale = st.session_state.get("scale", "panel")
-    chart(
+    if stored is None:
+        live_chart(journey_figure(split.images[indices], [[None] * len(layers)] * len(indices), layers,
+                                  [row_title(slot, i, labels[slot], None) for slot, i in enumerate(indices)],
+                                  scale=scale, pending=True), key="journey_chart")
+        st.caption("⏳ Loading TensorFlow and the model to compute the maps: a few seconds, once per server start.")
+        return
+    inspector = get_inspector(spec.key(), stored)
+    activations = journey_activations(spec.key(), tuple(indices), inspector)
+    live_chart(
         _journey_figure(inspector, activations, split.images[indices], filter_index, scale,
                         [row_title(slot, i, labels[slot], activations.probabilities[slot])
                          for slot, i in enumerate(indices)], labels),
@@ -356,8 +406,8 @@ def _journey(stored: StoredModel, split: Split) -> None:
         st.caption(
             f"All three are **{CLASS_NAMES[labels[0]]}**. Filter {filter_index}; colour scale: "
             f"{SCALE_MODES[scale]} (inferno: dark = low, bright = high). Each map is smaller than the one "
-            f"before it: a {stored.spec.kernel_size}×{stored.spec.kernel_size} convolution trims the edges, "
-            f"a {stored.spec.pool_size}×{stored.spec.pool_size} max-pool divides the size by {stored.spec.pool_size}."
+            f"before it: a {spec.kernel_size}×{spec.kernel_size} convolution trims the edges, "
+            f"a {spec.pool_size}×{spec.pool_size} max-pool divides the size by {spec.pool_size}."
         )
     sync_url()
 
@@ -892,8 +942,16 @@ def sidebar_ui(split: Split, runs: dict[str, dict]) -> str:
     return key
 
 
+def _model_ready(stored: StoredModel | None) -> bool:
+    """False, with a note in place of the view, while a server's first run waits for TensorFlow."""
+    if stored is None:
+        st.info("Loading TensorFlow and the model: a few seconds, once per server start.", icon="⏳")
+    return stored is not None
+
+
 def main() -> None:
     st.set_page_config(page_title="ConvLab", page_icon="🔬", layout="wide")
+    tensorflow_import = start_importing_tensorflow()
     try:
         split = get_test_split()
     except DataError as error:
@@ -905,32 +963,38 @@ def main() -> None:
     apply_url_once(runs)
     key = sidebar_ui(split, runs)
     url_notes_ui()
-    stored = _loaded(runs, key)
-    if stored is None:
-        st.warning(store.problems.get(key, "This run's files could not be read."))
-        return
+    spec = ModelSpec.from_dict(runs[key]["spec"])
+    stored = None
+    if tensorflow_import is None:  # else this run draws without a model and reruns once Keras is in
+        stored = _loaded(runs, key)
+        if stored is None:
+            st.warning(store.problems.get(key, "This run's files could not be read."))
+            return
     tabs = dict(zip(TABS, st.tabs(list(TABS.values()), key="tab", on_change="rerun")))
     with tabs["journey"]:
         if tabs["journey"].open:
-            journey_ui(stored, split)
+            journey_ui(spec, stored, split)
             label_picker_ui()  # outside the fragment: a slider move needn't redraw the table
     with tabs["filters"]:
-        if tabs["filters"].open:
+        if tabs["filters"].open and _model_ready(stored):
             filters_ui(stored, split)
     with tabs["predictions"]:
-        if tabs["predictions"].open:
+        if tabs["predictions"].open and _model_ready(stored):
             predictions_ui(runs, key, split)
     with tabs["upload"]:
-        if tabs["upload"].open:
+        if tabs["upload"].open and _model_ready(stored):
             upload_ui(runs, key)
     with tabs["compare"]:
-        if tabs["compare"].open:
+        if tabs["compare"].open and _model_ready(stored):
             compare_ui(runs)
     with tabs["lab"]:
-        if tabs["lab"].open:
+        if tabs["lab"].open and _model_ready(stored):
             lab_ui(runs)
     sync_url()
-    _freeze_loaded_objects()  # last: the page is drawn before this one-off full collection
+    if tensorflow_import is not None:
+        tensorflow_import.join()
+        st.rerun()
+    _freeze_loaded_objects()
 
 
 if __name__ == "__main__":

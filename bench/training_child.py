@@ -66,7 +66,7 @@ def main() -> None:
     def convlab_path() -> dict:
         job = convlab.jobs.Job(spec=spec)
         result = convlab.training.train(spec, train_split, test_split,
-                                        callbacks=[convlab.jobs.JobProgress(job)], stop_event=threading.Event())
+                                        callbacks=[convlab.training.JobProgress(job)], stop_event=threading.Event())
         return {"test_accuracy": result.metrics["test_accuracy"], "batches": job.batches_per_epoch}
 
     def bare_fit() -> dict:

@@ -53,6 +53,7 @@ def journey_figure(
     row_titles: list[str],
     wrong: list[bool] | None = None,
     scale: str = "panel",
+    pending: bool = False,
 ) -> dict:
     """Rows = images; column 0 the input, then one inferno heatmap per feature layer.
 
@@ -61,7 +62,8 @@ def journey_figure(
     lesson's notebook), one per layer ("layer"), or one for the figure ("figure"); shared
     ranges get a colour bar so brightness can be compared. ``layers`` gives each feature
     layer's (name, map side, filter count). ``row_titles`` head each row (image, label,
-    prediction); ``wrong`` marks wrong predictions, drawn in red.
+    prediction); ``wrong`` marks wrong predictions, drawn in red. ``pending`` says the maps
+    (all None) are still being computed: the grid is drawn with the inputs alone.
     """
     if scale not in SCALE_MODES:
         raise ValueError(f"scale must be one of {list(SCALE_MODES)}, not {scale!r}")
@@ -94,10 +96,11 @@ def journey_figure(
             if row == 0:
                 title = "input 28×28" if is_input else f"{name} · {side}×{side}"
                 annotations.append(_label(title, left + width / 2, 1.0, yshift=44, size=15, anchor="center"))
-            if panel is None:  # this layer has fewer filters than the one chosen
+            if panel is None:  # this layer has fewer filters than the one chosen, or isn't computed yet
                 layout[f"xaxis{suffix}"]["visible"] = layout[f"yaxis{suffix}"]["visible"] = False
                 annotations.append({
-                    "text": f"{name} has<br>only {num_filters} filters", "showarrow": False, "font": {"size": 13},
+                    "text": "loading…" if pending else f"{name} has<br>only {num_filters} filters",
+                    "showarrow": False, "font": {"size": 13},
                     "xref": f"x{suffix} domain", "yref": f"y{suffix} domain", "x": 0.5, "y": 0.5,
                 })
                 continue
@@ -333,8 +336,10 @@ def _label(text: str, x: float, y: float, yshift: int, size: int, anchor: str, c
     }
 
 
-def row_title(slot: int, index: int, label: int, probabilities: np.ndarray) -> str:
-    """'Image 2 · test #23 · Ankle boot → predicted Sandal (97%) ✗'."""
+def row_title(slot: int, index: int, label: int, probabilities: np.ndarray | None) -> str:
+    """'Image 2 · test #23 · Ankle boot → predicted Sandal (97%) ✗' (no prediction without probabilities)."""
+    if probabilities is None:
+        return f"Image {slot + 1} · test #{index} · <b>{CLASS_NAMES[label]}</b>"
     predicted = int(np.argmax(probabilities))
     verdict = "✓" if predicted == label else "✗ wrong"
     return (

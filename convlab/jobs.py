@@ -14,12 +14,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-import keras
-
 from .data import Split
-from .models import ModelSpec
+from .models import HISTORY_KEYS, ModelSpec
 from .store import ModelStore, StoredModel
-from .training import HISTORY_KEYS
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 WAITING_FOR_MACHINE = "waiting for another training on this machine (another ConvLab, or the command line) to finish"
@@ -66,35 +63,6 @@ class Job:
         if self.state != RUNNING or fraction < 0.01:
             return None
         return self.elapsed() * (1 - fraction) / fraction
-
-
-class JobProgress(keras.callbacks.Callback):
-    """Copies Keras' progress into a Job; plain attribute writes, so it costs nothing per batch."""
-
-    def __init__(self, job: Job):
-        super().__init__()
-        self.job = job
-        self._last_read = 0.0
-
-    def on_train_begin(self, logs=None):
-        self.job.message = None  # no longer waiting for the machine
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.job.batch, self.job.batches_per_epoch = 0, self.params.get("steps") or 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.job.batch = batch + 1
-        now = time.monotonic()
-        if logs and now - self._last_read > 0.5:  # reading logs syncs values: a few times a second is plenty
-            self._last_read = now
-            self.job.running = {name: float(logs[name]) for name in ("loss", "accuracy") if name in logs}
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        for theirs, ours in HISTORY_KEYS.items():
-            if theirs in logs:
-                self.job.history[ours].append(float(logs[theirs]))
-        self.job.epoch, self.job.batch = epoch + 1, 0
 
 
 class TrainingQueue:
@@ -169,6 +137,10 @@ class TrainingQueue:
                 self._condition.wait()
 
     def _work(self) -> None:
+        # Imported here, not at the top: importing this module must not import TensorFlow, so
+        # the dashboard can draw its first elements while TensorFlow loads (see app.py).
+        from .training import JobProgress
+
         while True:
             job = self._next()
             try:

@@ -16,6 +16,12 @@ from .data import IMAGE_SIZE
 
 MAX_CONV_BLOCKS = 3  # a 4th 3x3 conv + 2x2 pool block would shrink 28x28 below 1x1
 MAX_EPOCHS = 20  # enough to see overfitting; a 20-epoch conv run already takes ~12 minutes here
+HISTORY_KEYS = {  # what a run records per epoch: Keras' history name -> ConvLab's (the lesson validates on the test split)
+    "loss": "train_loss",
+    "accuracy": "train_accuracy",
+    "val_loss": "test_loss",
+    "val_accuracy": "test_accuracy",
+}
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,13 @@ class ModelSpec:
         if self.stop_accuracy is not None and not 0 < self.stop_accuracy < 1:
             problems.append(f"stop_accuracy must be between 0 and 1, not {self.stop_accuracy}")
         return problems
+
+    def feature_layers(self) -> list[tuple[str, int, int]]:
+        """(name, map side, filters) of each Conv2D and MaxPooling2D layer ``build`` makes, in order."""
+        layers = []
+        for block, (num_filters, (conv_side, pool_side)) in enumerate(zip(self.conv_filters, self.map_sizes()), start=1):
+            layers += [(f"conv{block}", conv_side, num_filters), (f"pool{block}", pool_side, num_filters)]
+        return layers
 
     def map_sizes(self) -> list[tuple[int, int]]:
         """(conv output side, pool output side) per block: (26, 13), (11, 5) for the lesson."""

@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import keras
 
 from .data import Split
-from .models import ModelSpec, build
+from .models import HISTORY_KEYS, ModelSpec, build
 
-HISTORY_KEYS = {  # Keras' history name -> ConvLab's (the lesson validates on the test split)
-    "loss": "train_loss",
-    "accuracy": "train_accuracy",
-    "val_loss": "test_loss",
-    "val_accuracy": "test_accuracy",
-}
+if TYPE_CHECKING:
+    from .jobs import Job
 
 
 class StopRule(keras.callbacks.Callback):
@@ -78,6 +74,35 @@ class EpochProgress(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.report(epoch + 1, self.params["epochs"], dict(logs or {}))
+
+
+class JobProgress(keras.callbacks.Callback):
+    """Copies Keras' progress into a training queue's Job (``convlab.jobs``); plain attribute writes, so it costs nothing per batch."""
+
+    def __init__(self, job: Job):
+        super().__init__()
+        self.job = job
+        self._last_read = 0.0
+
+    def on_train_begin(self, logs=None):
+        self.job.message = None  # no longer waiting for the machine
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.job.batch, self.job.batches_per_epoch = 0, self.params.get("steps") or 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.job.batch = batch + 1
+        now = time.monotonic()
+        if logs and now - self._last_read > 0.5:  # reading logs syncs values: a few times a second is plenty
+            self._last_read = now
+            self.job.running = {name: float(logs[name]) for name in ("loss", "accuracy") if name in logs}
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        for theirs, ours in HISTORY_KEYS.items():
+            if theirs in logs:
+                self.job.history[ours].append(float(logs[theirs]))
+        self.job.epoch, self.job.batch = epoch + 1, 0
 
 
 @dataclass

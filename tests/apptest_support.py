@@ -30,9 +30,10 @@ def frame_with(at, column: str, without: str | None = None):
 
 
 def journey_spec(at) -> dict:
-    charts = [c for c in at.get("plotly_chart") if json.loads(c.proto.spec)["data"][0]["type"] == "heatmap"]
+    """The journey's figure, as sent to its chart component (``live_chart`` in app.py)."""
+    charts = [c for c in at.get("component_instance") if c.proto.component_name.endswith(".plotly_react")]
     assert len(charts) == 1
-    return json.loads(charts[0].proto.spec)
+    return json.loads(charts[0].proto.json_args)["figure"]
 
 
 def heatmaps(at) -> list[np.ndarray]:

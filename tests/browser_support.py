@@ -119,22 +119,33 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 # -- reading the page -------------------------------------------------------------------------
-JOURNEY_PLOT = ".st-key-journey_chart .js-plotly-plot"
-CURVES_PLOT = ".st-key-curves_chart .js-plotly-plot"
+# Charts are named by their element's key class. A chart's plotly div is in the main document
+# (st.plotly_chart) or, for the journey (app.py's live_chart component), inside the element's iframe.
+JOURNEY_PLOT = ".st-key-journey_chart"
+CURVES_PLOT = ".st-key-curves_chart"
+_FIND_PLOT_JS = (
+    "(sel => { const box = document.querySelector(sel); if (!box) return null; "
+    "const frame = box.querySelector('iframe'); const root = frame ? frame.contentDocument : box; "
+    "return root ? root.querySelector('.js-plotly-plot') : null; })"
+)
+
+
+def plot_js(selector: str) -> str:
+    """A JavaScript expression for the plotly div of the chart ``selector`` (null until it exists)."""
+    return f"{_FIND_PLOT_JS}({json.dumps(selector)})"
 
 
 def plot_data(page, selector: str = JOURNEY_PLOT) -> list[dict]:
     """The traces plotly drew in ``selector`` (name, z, ...), read from the div plotly attaches them to."""
     return page.evaluate(
-        "sel => { const div = document.querySelector(sel); return div && div.data ? "
-        "div.data.map(t => ({name: t.name, type: t.type, z: t.z || null, y: t.y || null})) : null; }",
-        selector,
+        f"() => {{ const div = {plot_js(selector)}; return div && div.data ? "
+        "div.data.map(t => ({name: t.name, type: t.type, z: t.z || null, y: t.y || null})) : null; }"
     )
 
 
 def drawn_z(page, selector: str = JOURNEY_PLOT) -> str:
     """Every trace's z as one JSON string: a cheap fingerprint of what the grid shows."""
-    return page.evaluate("sel => JSON.stringify(document.querySelector(sel).data.map(t => t.z))", selector)
+    return page.evaluate(f"() => JSON.stringify({plot_js(selector)}.data.map(t => t.z))")
 
 
 def slider(page, key: str):
@@ -201,14 +212,13 @@ def save_screenshot(page, name: str) -> Path:
 
 
 def journey_ready_js(traces: int) -> str:
-    return (f"() => {{ const d = document.querySelector({json.dumps(JOURNEY_PLOT)}); "
-            f"return !!(d && d.data && d.data.length === {traces}); }}")
+    return f"() => {{ const d = {plot_js(JOURNEY_PLOT)}; return !!(d && d.data && d.data.length === {traces}); }}"
 
 
 # The first page load ends with the journey drawn, or with an error box (so a broken app fails
 # in seconds, not after the 90 s timeout).
 _DRAWN_OR_ERROR_JS = (
-    "traces => { const d = document.querySelector(" + json.dumps(JOURNEY_PLOT) + "); "
+    "traces => { const d = " + plot_js(JOURNEY_PLOT) + "; "
     "return !!(d && d.data && d.data.length === traces) || "
     "!!document.querySelector('[data-testid=stException], [data-testid=stAlertContentError]'); }"
 )

@@ -129,3 +129,52 @@ def test_reruns_skip_streamlits_keras_reset_and_full_gc(app, monkeypatch):
     assert not app.exception and calls == []
     config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
     assert config["runner"]["postScriptGC"] is False
+
+
+FIRST_RUN_SCRIPT = """
+import json, sys
+sys.path[:0] = [{tests!r}, {root!r}]
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+import app  # everything app.py imports at its top
+imported_tensorflow = "tensorflow" in sys.modules or "keras" in sys.modules
+
+from apptest_support import APP, TIMEOUT, journey_spec
+
+reruns = []
+st.rerun = lambda *args, **kwargs: reruns.append("rerun")  # stop after the first run, to look at it
+at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+first = journey_spec(at)
+first_captions = [c.value for c in at.caption]
+at.run()  # the rerun the first run asked for
+second = journey_spec(at)
+print(json.dumps({{
+    "imported_tensorflow": imported_tensorflow, "reruns": reruns, "exceptions": [e.value for e in at.exception],
+    "first": first, "first_captions": first_captions, "second": second,
+}}))
+"""
+
+
+def test_a_servers_first_run_draws_the_page_while_tensorflow_loads():
+    """In a fresh interpreter, as on a server's first page: app.py's imports leave TensorFlow out,
+    the first run draws the journey's grid with the inputs alone and asks for a rerun, which
+    draws the model's maps into the same chart."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests = Path(__file__).resolve().parent
+    script = FIRST_RUN_SCRIPT.format(tests=str(tests), root=str(tests.parent))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          cwd=tests.parent)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["imported_tensorflow"] is False
+    assert result["reruns"] == ["rerun"] and result["exceptions"] == []
+    first, second = result["first"], result["second"]
+    assert [t["name"] for t in first["data"]] == ["input"] * 3  # the inputs, no maps yet
+    assert sum(a["text"] == "loading…" for a in first["layout"]["annotations"]) == 12
+    assert any("Loading TensorFlow" in caption for caption in result["first_captions"])
+    assert [t["z"] for t in first["data"]] == [t["z"] for t in second["data"] if t["name"] == "input"]
+    assert len(second["data"]) == 15 and "loading…" not in [a["text"] for a in second["layout"]["annotations"]]

@@ -15,7 +15,7 @@ import pytest
 from convlab.data import first_of_class
 from browser_support import (
     CHROMIUM, CHROMIUM_ARGS, CURVES_PLOT, JOURNEY_PLOT, StreamlitServer, drawn_z, exception_texts, open_app,
-    plot_data, radio_value, save_screenshot, slider, slider_value, wait_for_sliders, wait_idle, wait_until,
+    plot_data, plot_js, radio_value, save_screenshot, slider, slider_value, wait_for_sliders, wait_idle, wait_until,
 )
 
 pytestmark = pytest.mark.timeout(150)  # the first test also starts the server and imports TensorFlow
@@ -87,12 +87,13 @@ def test_filter_slider_moved_with_the_keyboard_redraws_the_heatmaps(browser, str
     with open_app(browser, streamlit_server) as page:
         before = drawn_z(page)
         conv1_before = np.array(plot_data(page)[1]["z"])
+        page.evaluate(f"() => {{ {plot_js(JOURNEY_PLOT)}.convlabMark = 'drawn before the key press'; }}")
         thumb = slider(page, "filter")
         thumb.focus()
         page.keyboard.press("ArrowRight")
         wait_for_sliders(page, {"filter": 2}, what="the filter slider reads 2")
-        wait_until(page, f"before => JSON.stringify(document.querySelector('{JOURNEY_PLOT}').data.map(t => t.z)) "
-                   "!== before", before, what="the journey's heatmaps are redrawn")
+        wait_until(page, f"before => JSON.stringify({plot_js(JOURNEY_PLOT)}.data.map(t => t.z)) !== before",
+                   before, what="the journey's heatmaps are redrawn")
         wait_idle(page)
         traces = plot_data(page)
         conv1_after = np.array(traces[1]["z"])
@@ -100,6 +101,8 @@ def test_filter_slider_moved_with_the_keyboard_redraws_the_heatmaps(browser, str
         assert conv1_after.shape == conv1_before.shape == (26, 26)
         assert not np.allclose(conv1_before, conv1_after), "conv1's map is the same for filters 1 and 2"
         assert len(heatmaps(traces)) == 12
+        # Updated in place (Plotly.react in app.py's live_chart), not a new chart drawn from scratch.
+        assert page.evaluate(f"() => {plot_js(JOURNEY_PLOT)}.convlabMark") == "drawn before the key press"
         assert exception_texts(page) == []
 
 
@@ -115,7 +118,7 @@ def test_choosing_a_class_fills_the_three_slots(browser, streamlit_server, test_
         option.click()
         wait_for_sliders(page, {f"image_{slot}": index for slot, index in enumerate(expected)},
                          what=f"the three image sliders read {expected}")
-        wait_until(page, "indices => { const d = document.querySelector('.st-key-journey_chart .js-plotly-plot'); "
+        wait_until(page, "indices => { const d = " + plot_js(JOURNEY_PLOT) + "; "
                    "const titles = d.layout.annotations.map(a => a.text).join(' '); "
                    "return indices.every(i => titles.includes(`test #${i} · <b>Sandal</b>`)); }",
                    expected, what="the journey's row titles name the three sandals")
@@ -204,7 +207,7 @@ def test_switching_tabs_shows_dense_vs_conv_and_back(browser, streamlit_server):
                    "rows.some(t => t.startsWith('conv')); }", what="the comparison table lists dense and conv")
         curves = page.locator(CURVES_PLOT)
         curves.wait_for(state="visible")
-        wait_until(page, f"() => (document.querySelector('{CURVES_PLOT}').data || []).length > 0",
+        wait_until(page, f"() => (({plot_js(CURVES_PLOT)} || {{}}).data || []).length > 0",
                    what="the curves chart has traces")
         names = {trace["name"] for trace in plot_data(page, CURVES_PLOT)}
         assert any(name.startswith("dense") for name in names) and any(name.startswith("conv") for name in names), names
@@ -214,7 +217,7 @@ def test_switching_tabs_shows_dense_vs_conv_and_back(browser, streamlit_server):
 
         page.get_by_role("tab", name="Journey").click()
         page.locator(JOURNEY_PLOT).wait_for(state="visible")
-        wait_until(page, f"() => (document.querySelector('{JOURNEY_PLOT}').data || []).length === 15",
+        wait_until(page, f"() => (({plot_js(JOURNEY_PLOT)} || {{}}).data || []).length === 15",
                    what="the journey chart is drawn again")
         assert not curves.is_visible()
         assert exception_texts(page) == []

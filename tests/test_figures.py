@@ -49,6 +49,15 @@ def test_unknown_scale_is_refused():
         journey_figure(images, maps, layers, ["a", "b", "c"], scale="log")
 
 
+def test_pending_grid_draws_the_inputs_and_says_the_maps_are_loading():
+    images, maps, layers = grid()
+    images = np.random.default_rng(2).random((3, 28, 28, 1))
+    figure = journey_figure(images, [[None] * 4] * 3, layers, ["a", "b", "c"], pending=True)
+    assert [np.array(t["z"]).tolist() for t in figure["data"]] == [image.reshape(28, 28).tolist() for image in images]
+    assert [a["text"] for a in figure["layout"]["annotations"]].count("loading…") == 12
+    assert figure["layout"]["height"] == journey_figure(images, maps, layers, ["a", "b", "c"])["layout"]["height"]
+
+
 def test_tiles_figure_draws_every_tile_and_frames_the_highlight():
     tiles = [np.full((3, 3), float(i)) for i in range(10)]
     figure = tiles_figure(tiles, [str(i) for i in range(10)], "RdBu_r", columns=4, highlight=6,
@@ -73,6 +82,7 @@ def test_every_builder_makes_a_figure_plotly_accepts():
                "test_accuracy": [0.55, 0.75]}
     figures = [
         *(journey_figure(images, maps, layers, ["a", "b", "c"], scale=s) for s in ("panel", "layer", "figure")),
+        journey_figure(images, [[None] * 4] * 3, layers, ["a", "b", "c"], pending=True),
         tiles_figure([np.ones((3, 3))] * 5, list("abcde"), "RdBu_r", columns=2, highlight=1, clickable=True,
                      shared_range=(-1.0, 1.0), zmid=0.0),
         curves_figure({"dense": history, "conv": history}),

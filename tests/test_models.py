@@ -69,6 +69,11 @@ def test_key_depends_on_every_setting_and_survives_json():
 def test_layer_table_without_tensorflow_matches_keras(spec):
     from convlab.models import count_params, layer_table
 
+    from convlab.activations import feature_layers
+
     model = build(spec)
     assert layer_table(spec) == layer_summary(model)
     assert count_params(spec) == model.count_params()
+    # what the journey draws before the model is loaded: each conv/pool layer's name, map side, filters
+    assert spec.feature_layers() == [(layer.name, layer.output.shape[1], layer.output.shape[-1])
+                                     for layer in feature_layers(model)]
