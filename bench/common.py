@@ -27,7 +27,11 @@ CHROMIUM_ARGS = [
     "--disable-sync", "--no-first-run",
 ]
 VIEWPORT = {"width": 1400, "height": 1100}
-JOURNEY_PLOT = ".st-key-journey_chart .js-plotly-plot"
+# The journey's chart is the app's plotly_react component (components/plotly_react): a
+# same-origin iframe in the main page holding one plotly div that every rerun updates with
+# Plotly.react. JOURNEY_PLOT is that div's selector inside the iframe's document.
+JOURNEY_FRAME = ".st-key-journey_chart iframe"
+JOURNEY_PLOT = "#chart.js-plotly-plot"
 APP = "app.py"  # the script ``streamlit run`` serves; ``bench/run.py --app`` changes it for experiments
 JOURNEY_TRACES = 15  # 3 images x (input + conv1, pool1, conv2, pool2)
 
@@ -210,9 +214,35 @@ def new_page(browser, *, timeout_ms: int = 30_000):
     return context.new_page()
 
 
+# A JavaScript function, run in the main page: the journey's plotly div inside the component's
+# iframe, or null while the iframe, its document or the plot is not there yet.
+JOURNEY_DIV_JS = (
+    f"(() => {{ const f = document.querySelector({json.dumps(JOURNEY_FRAME)}); "
+    f"let d = null; try {{ d = f && f.contentDocument ? f.contentDocument.querySelector({json.dumps(JOURNEY_PLOT)}) : null; }} "
+    f"catch (e) {{}} return d; }})"
+)
+# The journey's row titles as drawn ("Image 2 · test #123 · ..."), from the plot's layout.
+ROW_TITLES_JS = (
+    f"() => {{ const d = {JOURNEY_DIV_JS}(); return d && d.layout ? "
+    f"(d.layout.annotations || []).map(a => a.text).filter(t => t.startsWith('Image ')) : []; }}"
+)
+
+
 def journey_ready_js(traces: int = JOURNEY_TRACES) -> str:
-    return (f"() => {{ const d = document.querySelector({json.dumps(JOURNEY_PLOT)}); "
-            f"return !!(d && d.data && d.data.length === {traces}); }}")
+    return f"() => {{ const d = {JOURNEY_DIV_JS}(); return !!(d && d.data && d.data.length === {traces}); }}"
+
+
+def journey_locator(page):
+    """The journey's plotly div (inside the component's iframe) as a Playwright locator."""
+    return page.frame_locator(JOURNEY_FRAME).locator(JOURNEY_PLOT)
+
+
+def journey_frame(page):
+    """The journey component's iframe as a Playwright Frame (to evaluate scripts in it)."""
+    frame = page.locator(JOURNEY_FRAME).element_handle().content_frame()
+    if frame is None:
+        raise RuntimeError(f"{JOURNEY_FRAME} has no frame")
+    return frame
 
 
 IDLE_JS = (
@@ -224,23 +254,40 @@ ERRORS_JS = (
     ".map(e => e.innerText.slice(0, 300))"
 )
 
-# Installed before any page script runs. For every key pressed on a slider (an
-# <input type=range>) it records, in performance.now() milliseconds:
+# Installed before any page script runs, in the page and in each of its frames. For every key
+# pressed on a slider (an <input type=range>) it records, in the main page's performance.now()
+# milliseconds:
 #   keydown   the key press
 #   send      the first websocket message the page sends after it (the widget's new value)
 #   firstMsg  the first message back from the server; bigMsg the largest one (the chart)
 #   dataSeen  the animation frame that first sees the journey plot with different z values
 #   drawn     plotly_afterplot of the journey plot with different z values (the heatmaps drawn)
-# Streamlit remounts the chart's div when its data changes, so a MutationObserver attaches the
-# afterplot listener to each new div as soon as it appears, and a requestAnimationFrame poll
-# is the fallback when an afterplot was missed. A drawn figure is identified by a hash of every
-# trace's z plus the row titles, so only a real change of what is shown completes a sample.
+# The journey plot is a div inside the plotly_react component's same-origin iframe; the main
+# page reaches it through iframe.contentDocument and registers its own plotly_afterplot listener
+# on it, so every time is taken on the main page's clock. The component updates that div in
+# place with Plotly.react, but the iframe (and so the div) may be created late or replaced, so
+# the listener is attached to whichever div is there: the copy of this script that runs in the
+# component's frame watches its document and calls the page back as soon as the div becomes a
+# plotly plot (before its first plotly_afterplot), and a requestAnimationFrame poll re-attaches
+# too and is the fallback when an afterplot was missed. A drawn figure is identified by a hash
+# of every trace's z plus the row titles, so only a real change of what is shown completes a sample.
 PAGE_TIMERS_JS = r"""
 (() => {
+  const FRAME = __FRAME__, PLOT = __PLOT__;
+  if (window.top !== window) {
+    // A frame. In the journey component's frame, tell the page whenever the document changes
+    // (the plot div is created, or becomes a plotly plot): the page attaches its listener then.
+    let host = null;
+    try { host = window.frameElement; } catch (e) { return; }
+    if (!host || !host.matches(FRAME)) return;
+    const notify = () => { try { window.parent.__bench && window.parent.__bench.attach(); } catch (e) {} };
+    new MutationObserver(notify).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['class']});
+    return;
+  }
   if (window.__bench) return;
-  const PLOT = '.st-key-journey_chart .js-plotly-plot';
   const B = window.__bench = {seq: 0, pending: null, samples: [], drawnSig: null, seenSig: null, wsSent: 0, wsReceived: 0,
-                              bigMessages: [], firstChartEpochMs: null, firstDrawnEpochMs: null};
+                              bigMessages: [], firstFrameEpochMs: null, firstChartEpochMs: null, firstDrawnEpochMs: null,
+                              firstAnyDrawnEpochMs: null, journeyPlotlyJs: null};
   const now = () => performance.now();
   const epochMs = () => performance.timeOrigin + performance.now();
   const Native = window.WebSocket;
@@ -293,23 +340,43 @@ PAGE_TIMERS_JS = r"""
   };
   const onAfterplot = d => () => {
     if (!d.data || d.data.length === 0) return;
+    if (B.firstAnyDrawnEpochMs === null) B.firstAnyDrawnEpochMs = epochMs();  // on a first run, the inputs-only grid
     if (B.firstDrawnEpochMs === null && d.data.length === 15) B.firstDrawnEpochMs = epochMs();  // the first page load
     const s = signature(d);
     if (s === B.drawnSig) return;
     B.drawnSig = s;
     complete('afterplot', now());
   };
-  const attach = () => {
-    for (const d of document.querySelectorAll(PLOT)) {
-      if (B.firstChartEpochMs === null) B.firstChartEpochMs = epochMs();  // the journey's div is created
-      if (!d.__benchAttached && typeof d.on === 'function') { d.__benchAttached = true; d.on('plotly_afterplot', onAfterplot(d)); }
-    }
+  const frame = () => document.querySelector(FRAME);
+  const journeyDiv = () => {
+    const f = frame();
+    try { return f && f.contentDocument ? f.contentDocument.querySelector(PLOT) : null; } catch (e) { return null; }
   };
-  new MutationObserver(attach).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['class']});
+  // plotly.min.js as the component's frame fetched it (resource timing, converted to epoch ms)
+  const notePlotlyJs = f => {
+    try {
+      const w = f.contentWindow, e = w.performance.getEntriesByType('resource').find(e => /plotly(\.min)?\.js/.test(e.name));
+      if (e) B.journeyPlotlyJs = {name: e.name, requestedEpochMs: w.performance.timeOrigin + e.startTime,
+                                  loadedEpochMs: w.performance.timeOrigin + e.responseEnd,
+                                  transferBytes: e.transferSize, bodyBytes: e.encodedBodySize,
+                                  decodedBytes: e.decodedBodySize};
+    } catch (e) {}
+  };
+  const attach = B.attach = () => {
+    const f = frame();
+    if (!f) return;
+    if (B.firstFrameEpochMs === null) B.firstFrameEpochMs = epochMs();  // the component's iframe is in the page
+    if (B.journeyPlotlyJs === null) notePlotlyJs(f);
+    const d = journeyDiv();
+    if (!d) return;
+    if (B.firstChartEpochMs === null) B.firstChartEpochMs = epochMs();  // the journey's div becomes a plotly plot
+    if (!d.__benchAttached && typeof d.on === 'function') { d.__benchAttached = true; d.on('plotly_afterplot', onAfterplot(d)); }
+  };
+  new MutationObserver(attach).observe(document, {subtree: true, childList: true});
   let lastData = null, quietFrames = 0;
   const tick = () => {
     attach();
-    const d = document.querySelector(PLOT);
+    const d = journeyDiv();
     if (d && d.data && d.data !== lastData && d._fullLayout) {
       lastData = d.data; quietFrames = 0;
       const s = signature(d);
@@ -323,7 +390,7 @@ PAGE_TIMERS_JS = r"""
   };
   requestAnimationFrame(tick);
 })();
-"""
+""".replace("__FRAME__", json.dumps(JOURNEY_FRAME)).replace("__PLOT__", json.dumps(JOURNEY_PLOT))
 
 
 def slider(page, key: str):
@@ -336,11 +403,7 @@ def slider_value(page, key: str) -> int:
 
 def drawn_row_titles(page) -> list[str]:
     """The journey's row titles as drawn ("Image 2 · test #123 · ..."), from the plot's layout."""
-    return page.evaluate(
-        "sel => { const d = document.querySelector(sel); return d && d.layout ? "
-        "(d.layout.annotations || []).map(a => a.text).filter(t => t.startsWith('Image ')) : []; }",
-        JOURNEY_PLOT,
-    )
+    return page.evaluate(ROW_TITLES_JS)
 
 
 def press_and_time(page, key: str, press: str, *, timeout_ms: int = 15_000) -> dict:
@@ -448,9 +511,11 @@ def machine() -> dict:
 def code_version() -> dict:
     """The commit measured, and any uncommitted changes to the app's code at the time."""
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.strip()
+        # only trailing whitespace: a porcelain line starts with a space (" M app.py")
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.rstrip()
     return {"commit": git("rev-parse", "--short", "HEAD"),
-            "uncommitted": git("status", "--porcelain", "--", "app.py", "convlab", ".streamlit", "models").splitlines()}
+            "uncommitted": git("status", "--porcelain", "--", "app.py", "convlab", "components", ".streamlit",
+                               "models").splitlines()}
 
 
 def _cpu_ticks() -> dict[int, tuple[int, str]]:

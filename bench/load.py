@@ -9,7 +9,8 @@ browser context (so its own Streamlit session), in one Chromium. Each session op
 with its own images and filter in the URL (``?images=...&filter=...``), then for about 60
 seconds (and at most ``--max-actions`` presses) moves its filter slider and its second image
 slider with the keyboard, staying inside value ranges no other session uses. After each press
-it waits for its own journey plot to redraw, and records:
+it waits for its own journey plot (the plotly div inside the app's plotly_react component
+iframe) to redraw, and records:
 
 - the time from keydown to ``plotly_afterplot`` of the changed heatmaps (in-page timers);
 - errors: an exception or error box on the page, or no redraw within the timeout;
@@ -67,10 +68,7 @@ async def _press(page, key: str, press: str) -> dict:
 async def _check_own_state(page, expected: dict) -> list[str]:
     """What, if anything, on this page is not this session's: row titles, sliders, address bar."""
     problems = []
-    titles = await page.evaluate(
-        "sel => { const d = document.querySelector(sel); return d && d.layout ? "
-        "(d.layout.annotations || []).map(a => a.text).filter(t => t.startsWith('Image ')) : []; }",
-        common.JOURNEY_PLOT)
+    titles = await page.evaluate(common.ROW_TITLES_JS)  # from the journey's plot, inside the component's iframe
     drawn = {}
     for title in titles:
         match = TITLE.match(title)

@@ -14,8 +14,9 @@ logs go to ``bench/results/logs/``. What it measures, one function each:
    every press misses the activation cache). Server side: the app's timing hook
    (``$CONVLAB_TIMINGS``) records every journey-fragment run and every full script run; we
    report the fragment runs' p50/p95 and check no full run happened. Browser side: in-page
-   timers from keydown to ``plotly_afterplot`` of the changed heatmaps, split into client,
-   server and drawing time. Reference: the lesson's visualisation cell as written (12
+   timers from keydown to ``plotly_afterplot`` of the changed heatmaps (the journey's plotly
+   div, inside the app's plotly_react component iframe), split into client, server and
+   drawing time. Reference: the lesson's visualisation cell as written (12
    ``predict`` calls, a matplotlib 3x4 grid rendered to PNG), timed in a subprocess
    (``bench/lesson_cell.py``).
 2. ``measure_cold_start``: from ``Popen`` of ``streamlit run`` to the journey drawn in
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import random
 import re
 import statistics
@@ -125,7 +127,7 @@ async ({data, layout}) => {
   box.style.cssText = 'position:absolute; top:0; left:0; width:1300px; z-index:-1';
   document.body.appendChild(box);
   const times = {version: Plotly.version, newPlot: [], react: []};
-  for (let i = 0; i < 5; i++) {  // a fresh div each time: what a remounted chart costs
+  for (let i = 0; i < 5; i++) {  // a fresh div each time: the figure drawn from scratch
     const div = document.createElement('div'); box.appendChild(div);
     const t = performance.now(); await Plotly.newPlot(div, data, layout); times.newPlot.push(performance.now() - t);
     Plotly.purge(div); div.remove();
@@ -138,7 +140,7 @@ async ({data, layout}) => {
   }
   Plotly.purge(div);
   // The same panels as image traces with PNG data URIs (what a server could send instead of z
-  // values): what a remount would cost if plotly had pictures to place rather than heatmaps to paint.
+  // values): drawing from scratch when plotly has pictures to place rather than heatmaps to paint.
   const asImages = data.map(trace => {
     const z = trace.z, h = z.length, w = z[0].length, canvas = document.createElement('canvas');
     canvas.width = w; canvas.height = h;
@@ -163,19 +165,26 @@ async ({data, layout}) => {
 def _plotly_draw_times(page) -> dict:
     """Diagnostic: how long plotly.js itself takes to draw the journey figure in this Chromium.
 
-    Loads the plotly.js that ships with the Python plotly package (offline) into the page and
-    draws a copy of the journey figure the app just showed: from scratch on a new div (as
-    Streamlit does when it remounts the chart) and in place with ``Plotly.react``.
+    In the journey component's iframe, with the plotly.js it loaded (the copy the Python plotly
+    package ships), draws a copy of the journey figure the app just showed, on extra divs: from
+    scratch on a new div (``Plotly.newPlot``), and updated in place with ``Plotly.react`` (what
+    the component does with each new figure). Then the same in the main page, with the same
+    plotly.js file loaded into it (``main_page``): what drawing costs next to Streamlit's whole
+    page, where the journey was drawn before it moved into an iframe (earlier reports' figures).
     """
     import plotly
 
-    figure = page.evaluate("sel => { const d = document.querySelector(sel); "
-                           "return {data: d.data, layout: JSON.parse(JSON.stringify(d.layout))}; }", common.JOURNEY_PLOT)
+    frame = common.journey_frame(page)
+    figure = frame.evaluate("sel => { const d = document.querySelector(sel); "
+                            "return {data: d.data, layout: JSON.parse(JSON.stringify(d.layout))}; }", common.JOURNEY_PLOT)
+    if not frame.evaluate("() => typeof Plotly === 'object' && typeof Plotly.react === 'function'"):
+        raise RuntimeError("the journey component's frame has no plotly.js")
+    times = frame.evaluate(PLOTLY_DRAW_JS, figure)
     page.add_script_tag(path=str(Path(plotly.__file__).parent / "package_data" / "plotly.min.js"))
-    times = page.evaluate(PLOTLY_DRAW_JS, figure)
-    times["newPlot_ms"] = summary(times["newPlot"])
-    times["react_ms"] = summary(times["react"])
-    times["images_ms"] = summary(times["images"])
+    times["main_page"] = page.evaluate(PLOTLY_DRAW_JS, figure)
+    for where in (times, times["main_page"]):
+        for name in ("newPlot", "react", "images"):
+            where[f"{name}_ms"] = summary(where[name])
     return times
 
 
@@ -230,7 +239,10 @@ def measure_interaction(result: dict) -> None:
             log(f"  plotly.js {result['plotly_draw']['version']} alone draws the journey figure in "
                 f"{result['plotly_draw']['newPlot_ms']['p50']:.0f} ms on a new div, "
                 f"{result['plotly_draw']['react_ms']['p50']:.0f} ms in place, as image traces "
-                f"{result['plotly_draw']['images_ms']['p50']:.0f} ms on a new div (medians of 5)")
+                f"{result['plotly_draw']['images_ms']['p50']:.0f} ms on a new div (medians of 5) in the component's "
+                f"frame; in the main page {result['plotly_draw']['main_page']['newPlot_ms']['p50']:.0f}, "
+                f"{result['plotly_draw']['main_page']['react_ms']['p50']:.0f} and "
+                f"{result['plotly_draw']['main_page']['images_ms']['p50']:.0f} ms")
         finally:
             browser.close()
     log(f"interaction: the lesson's cell, {LESSON_REPEATS} runs in a subprocess")
@@ -242,6 +254,22 @@ def measure_interaction(result: dict) -> None:
 
 
 # -- 2. cold start ---------------------------------------------------------------------------
+COLD_START_PAGE_JS = """() => {
+  const B = window.__bench, f = document.querySelector(__FRAME__);
+  let plotlyJs = B.journeyPlotlyJs;
+  if (!plotlyJs && f) {  // the page's poll had not seen it yet: read the iframe's resource timing now
+    const w = f.contentWindow, e = w.performance.getEntriesByType('resource').find(e => /plotly(\\.min)?\\.js/.test(e.name));
+    if (e) plotlyJs = {name: e.name, requestedEpochMs: w.performance.timeOrigin + e.startTime,
+                       loadedEpochMs: w.performance.timeOrigin + e.responseEnd,
+                       transferBytes: e.transferSize, bodyBytes: e.encodedBodySize, decodedBytes: e.decodedBodySize};
+  }
+  const chunk = performance.getEntriesByType('resource').find(e => /PlotlyChart/.test(e.name));
+  return {send: B.firstSendEpochMs, frame: B.firstFrameEpochMs, chart: B.firstChartEpochMs, drawn: B.firstDrawnEpochMs,
+          anyDrawn: B.firstAnyDrawnEpochMs, big: B.bigMessages, plotlyJs,
+          streamlitPlotly: chunk ? performance.timeOrigin + chunk.startTime : null};
+}""".replace("__FRAME__", json.dumps(common.JOURNEY_FRAME))
+
+
 def _cold_start_once(browser, number: int) -> dict:
     server = AppServer(f"cold-start-{number}")
     context = page = None
@@ -254,12 +282,12 @@ def _cold_start_once(browser, number: int) -> dict:
         page.goto(server.url, wait_until="commit")
         page.wait_for_function(common.journey_ready_js(), timeout=120_000, polling="raf")
         drawn_at = time.perf_counter() - server.started_at
-        page_times = page.evaluate("() => ({send: window.__bench.firstSendEpochMs, chart: window.__bench.firstChartEpochMs, "
-                                   "drawn: window.__bench.firstDrawnEpochMs, big: window.__bench.bigMessages, "
-                                   "plotly: performance.getEntriesByType('resource').filter(e => /PlotlyChart/.test(e.name))"
-                                   ".map(e => [performance.timeOrigin + e.startTime, performance.timeOrigin + e.responseEnd])[0]})")
+        common.wait_idle(page, timeout_ms=60_000)  # after the clock stopped: the script runs have written their timings
+        time.sleep(0.2)
+        page_times = page.evaluate(COLD_START_PAGE_JS)
         runs = [r for r in server.timings() if r["name"] == "script"]
         first = runs[0] if runs else None
+        plotly_js = page_times["plotlyJs"]
         since = lambda epoch_ms: epoch_ms / 1000 - wall_start if epoch_ms else None  # noqa: E731
         return {
             "seconds": drawn_at,
@@ -268,11 +296,21 @@ def _cold_start_once(browser, number: int) -> dict:
             "script_main_starts_s": first["end"] - first["seconds"] - wall_start if first else None,
             "script_main_seconds": first["seconds"] if first else None,
             "script_ends_s": first["end"] - wall_start if first else None,
+            # a server's first run draws the page without a model, then reruns with it
+            "script_runs": len(runs),
+            "script_rerun_ends_s": runs[1]["end"] - wall_start if len(runs) > 1 else None,
             "big_messages_s_bytes": [(round(since(t), 3), size) for t, size in page_times["big"]],
-            # Streamlit's Plotly component, a 4.7 MB script, is fetched when the first chart arrives
-            "plotly_js_requested_s": since(page_times["plotly"][0]) if page_times["plotly"] else None,
-            "plotly_js_loaded_s": since(page_times["plotly"][1]) if page_times["plotly"] else None,
+            # the plotly.js the journey's component iframe loads (resource timing from inside the iframe)
+            "journey_plotly_js_url": plotly_js["name"] if plotly_js else None,
+            "journey_plotly_js_bytes": (plotly_js["decodedBytes"] or None) if plotly_js else None,  # uncompressed
+            "journey_plotly_js_transfer_bytes": (plotly_js["transferBytes"] or None) if plotly_js else None,
+            "journey_plotly_js_requested_s": since(plotly_js["requestedEpochMs"]) if plotly_js else None,
+            "journey_plotly_js_loaded_s": since(plotly_js["loadedEpochMs"]) if plotly_js else None,
+            # Streamlit's own Plotly chunk: not expected for the journey tab any more (None)
+            "streamlit_plotly_chunk_requested_s": since(page_times["streamlitPlotly"]),
+            "journey_iframe_created_s": since(page_times["frame"]),
             "journey_div_created_s": since(page_times["chart"]),
+            "journey_pending_afterplot_s": since(page_times["anyDrawn"]) if page_times["anyDrawn"] != page_times["drawn"] else None,
             "journey_first_afterplot_s": since(page_times["drawn"]),
         }
     finally:
@@ -301,15 +339,17 @@ def measure_cold_start(result: dict) -> None:
         tf_import_median_s=statistics.median(tf_import),
         app_median_s=median("seconds"),
         breakdown_median_s={key: median(key) for key in ("port_answers_s", "session_connects_s", "script_main_starts_s",
-                                                          "script_main_seconds", "script_ends_s", "plotly_js_requested_s",
-                                                          "plotly_js_loaded_s", "journey_div_created_s",
-                                                          "journey_first_afterplot_s")},
+                                                          "script_main_seconds", "script_ends_s", "script_rerun_ends_s",
+                                                          "journey_plotly_js_requested_s", "journey_plotly_js_loaded_s",
+                                                          "journey_iframe_created_s", "journey_div_created_s",
+                                                          "journey_pending_afterplot_s", "journey_first_afterplot_s")
+                                    if any(run[key] is not None for run in app)},
     )
 
 
 # -- 3. memory -------------------------------------------------------------------------------
-VIEWS = [  # tab (regex on its word), what shows it has rendered
-    ("Journey", ".st-key-journey_chart .js-plotly-plot"),
+VIEWS = [  # tab (regex on its word), what shows it has rendered: a selector, or a function giving a locator
+    ("Journey", common.journey_locator),  # the plotly div inside the journey component's iframe
     ("Filters", ".st-key-mix_chart .js-plotly-plot"),
     ("Predictions", ".st-key-confusion_chart .js-plotly-plot"),
     ("Your image", ".st-key-upload_journey .js-plotly-plot"),
@@ -330,11 +370,11 @@ def _upload_picture() -> Path:
     return path
 
 
-def _open_view(page, tab: str, ready: str, picture: Path) -> None:
+def _open_view(page, tab: str, ready, picture: Path) -> None:
     page.get_by_role("tab", name=re.compile(tab)).click()
     if tab == "Your image":
         page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(picture))
-    page.locator(ready).first.wait_for(state="visible", timeout=180_000)
+    (ready(page) if callable(ready) else page.locator(ready)).first.wait_for(state="visible", timeout=180_000)
     common.wait_idle(page, timeout_ms=180_000)
 
 
@@ -379,7 +419,7 @@ def measure_memory(result: dict) -> None:
                 _switch_model(page, "dense")
                 _open_view(page, "Journey", "text=has no conv or pool layers", picture)
                 _switch_model(page, "conv")
-                _open_view(page, "Journey", ".st-key-journey_chart .js-plotly-plot", picture)
+                _open_view(page, "Journey", common.journey_locator, picture)
                 page.wait_for_function(common.journey_ready_js(), timeout=60_000)
                 model_switch = "dense and back to conv"
                 steps.append({"view": "model dense -> conv", "rss_mb": server.status_kb("VmRSS") / 1024,
@@ -556,21 +596,43 @@ def markdown(report: dict) -> str:
                       f"total p50 {parts['total']['p50']:.0f}, p95 {parts['total']['p95']:.0f}."]
     if "newPlot_ms" in inter.get("plotly_draw", {}):
         draw = inter["plotly_draw"]
-        lines += ["", f"plotly.js {draw['version']} alone, same figure, same page: {draw['newPlot_ms']['p50']:.0f} ms "
-                      f"to draw it on a new div (Streamlit remounts the chart on each change), "
-                      f"{draw['react_ms']['p50']:.0f} ms to update it in place with Plotly.react, "
+        lines += ["", f"plotly.js {draw['version']} alone, same figure, in the journey component's frame: "
+                      f"{draw['newPlot_ms']['p50']:.0f} ms "
+                      f"to draw it from scratch on a new div (Plotly.newPlot), "
+                      f"{draw['react_ms']['p50']:.0f} ms to update it in place with Plotly.react (what the journey's "
+                      f"component does with each new figure), "
                       f"{draw['images_ms']['p50']:.0f} ms to draw the same panels as image traces (PNG data URIs) "
                       f"on a new div (medians of 5)."]
+        if "main_page" in draw:
+            main = draw["main_page"]
+            lines[-1] += (f" The same in the main page, next to Streamlit's whole page (where the journey was drawn "
+                          f"before it moved into an iframe): {main['newPlot_ms']['p50']:.0f} ms from scratch, "
+                          f"{main['react_ms']['p50']:.0f} ms in place, {main['images_ms']['p50']:.0f} ms as image traces.")
     cold = report["measures"].get("cold_start", {})
     if "breakdown_median_s" in cold:
         b = cold["breakdown_median_s"]
-        lines += ["", f"Cold start, medians from Popen: port answers {b['port_answers_s']:.2f} s, page connects "
-                      f"{b['session_connects_s']:.2f} s, app.py's imports done and main() starts {b['script_main_starts_s']:.2f} s, "
-                      f"main() takes {b['script_main_seconds']:.2f} s (ends {b['script_ends_s']:.2f} s), the page asks for "
-                      f"Streamlit's Plotly component (4.7 MB of JavaScript) {b['plotly_js_requested_s']:.2f} s and has it "
-                      f"{b['plotly_js_loaded_s']:.2f} s, the journey's "
-                      f"chart div appears {b['journey_div_created_s']:.2f} s, first plotly_afterplot "
-                      f"{b['journey_first_afterplot_s']:.2f} s, 15 traces seen drawn {cold['app_median_s']:.2f} s."]
+        def at(key: str, text: str) -> list[str]:  # a step some runs may not have (None in all of them)
+            return [text.format(b[key])] if b.get(key) is not None else []
+        sizes = [(r["journey_plotly_js_bytes"], r.get("journey_plotly_js_transfer_bytes")) for r in cold["app_runs"]
+                 if r.get("journey_plotly_js_bytes")]
+        size = (f" ({sizes[0][0] / 1e6:.1f} MB of JavaScript" + (f", {sizes[0][1] / 1e6:.1f} MB transferred" if sizes[0][1] else "")
+                + ")") if sizes else ""
+        steps = [
+            *at("port_answers_s", "port answers {:.2f} s"),
+            *at("session_connects_s", "page connects {:.2f} s"),
+            *at("script_main_starts_s", "app.py's imports done and main() starts {:.2f} s"),
+            *at("script_main_seconds", "the first run of main() takes {:.2f} s"
+                + (f" (ends {b['script_ends_s']:.2f} s)" if b.get("script_ends_s") is not None else "")),
+            *at("script_rerun_ends_s", "its rerun ends {:.2f} s"),
+            *at("journey_iframe_created_s", "the journey component's iframe appears {:.2f} s"),
+            *at("journey_plotly_js_requested_s", "the iframe asks for plotly.js for the journey chart" + size + " {:.2f} s"),
+            *at("journey_plotly_js_loaded_s", "and has it {:.2f} s"),
+            *at("journey_div_created_s", "its chart div becomes a plotly plot {:.2f} s"),
+            *at("journey_pending_afterplot_s", "plotly_afterplot of the first figure (inputs only) {:.2f} s"),
+            *at("journey_first_afterplot_s", "first plotly_afterplot of the 15-trace figure {:.2f} s"),
+        ]
+        lines += ["", "Cold start, medians from Popen: " + ", ".join(steps)
+                  + f", 15 traces seen drawn {cold['app_median_s']:.2f} s."]
     train = report["measures"].get("training", {})
     if train.get("runs") and "others_cpu_seconds" in train["runs"][0]:
         lines += ["", "Training runs in order (wall s / own CPU s / other processes' CPU s / idle fraction of each core; "
