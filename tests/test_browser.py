@@ -8,6 +8,7 @@ in the label table's canvas, the tabs. Each view is saved to artifacts/screensho
 from __future__ import annotations
 
 import re
+import time
 
 import numpy as np
 import pytest
@@ -83,7 +84,7 @@ def test_page_loads_without_errors_and_draws_the_journey(browser, streamlit_serv
         save_screenshot(page, "journey")
 
 
-def test_filter_slider_moved_with_the_keyboard_redraws_the_heatmaps(browser, streamlit_server):
+def test_filter_slider_moved_with_the_keyboard_redraws_the_heatmaps(browser, streamlit_server, test_split):
     with open_app(browser, streamlit_server) as page:
         before = drawn_z(page)
         conv1_before = np.array(plot_data(page)[1]["z"])
@@ -104,6 +105,31 @@ def test_filter_slider_moved_with_the_keyboard_redraws_the_heatmaps(browser, str
         # Updated in place (Plotly.react in app.py's live_chart), not a new chart drawn from scratch.
         assert page.evaluate(f"() => {plot_js(JOURNEY_PLOT)}.convlabMark") == "drawn before the key press"
         assert exception_texts(page) == []
+
+        # Presses faster than the page can draw: what stays on screen is the last filter's maps.
+        for _ in range(5):
+            page.keyboard.press("ArrowRight")
+        wait_for_sliders(page, {"filter": 7}, what="the filter slider reads 7")
+        wait_idle(page)
+        reference = _conv_model_maps(test_split.images[DEFAULT_IMAGES], 7)
+        deadline = time.monotonic() + 30
+        while True:  # the last figure may still be on its way once the page is idle
+            drawn = [np.array(trace["z"]) for trace in heatmaps(plot_data(page))]
+            if all(np.allclose(d, e, rtol=1e-4, atol=1e-4) for d, e in zip(drawn, reference)) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        for map_drawn, expected in zip(drawn, reference):
+            np.testing.assert_allclose(map_drawn, expected, rtol=1e-4, atol=1e-4)
+
+
+def _conv_model_maps(images: np.ndarray, filter_index: int) -> list[np.ndarray]:
+    """The shipped conv model's maps of one filter, row by row: what the journey should draw."""
+    from convlab.activations import Inspector
+    from convlab.models import PRESETS
+    from convlab.store import DEFAULT_ROOT, ModelStore
+
+    inspector = Inspector(ModelStore(DEFAULT_ROOT).load(PRESETS["conv"]).model)
+    return [panel for row in inspector.run(images).filter_maps(filter_index) for panel in row]
 
 
 def test_choosing_a_class_fills_the_three_slots(browser, streamlit_server, test_split):
