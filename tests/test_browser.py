@@ -83,6 +83,21 @@ def test_page_loads_without_errors_and_draws_the_journey(browser, streamlit_serv
         assert_painted(page, ".st-key-journey_chart")
         save_screenshot(page, "journey")
 
+        # The chart's own full-screen button (Plotly's toolbar): the grid fills the screen, and back.
+        frame = page.frame_locator(".st-key-journey_chart iframe")
+        size_in_page = page.evaluate(f"() => [{plot_js(JOURNEY_PLOT)}._fullLayout.width, {plot_js(JOURNEY_PLOT)}._fullLayout.height]")
+        frame.locator(".js-plotly-plot").hover()
+        frame.locator('[data-title="Full screen (Esc to leave)"]').click()
+        in_full_screen = ("() => { const d = " + plot_js(JOURNEY_PLOT) + "; return d.ownerDocument.fullscreenElement === d "
+                          "&& d.layout.height === d.ownerDocument.defaultView.innerHeight; }")
+        wait_until(page, in_full_screen, what="the journey fills the screen")
+        save_screenshot(page, "journey-full-screen")
+        frame.locator(".js-plotly-plot").hover()
+        frame.locator('[data-title="Full screen (Esc to leave)"]').click()  # the same button leaves
+        wait_until(page, "size => { const d = " + plot_js(JOURNEY_PLOT) + "; return !d.ownerDocument.fullscreenElement "
+                   "&& d._fullLayout.width === size[0] && d._fullLayout.height === size[1]; }", size_in_page,
+                   what="the journey is back in the page at its own size")
+
 
 def test_filter_slider_moved_with_the_keyboard_redraws_the_heatmaps(browser, streamlit_server, test_split):
     with open_app(browser, streamlit_server) as page:
