@@ -16,6 +16,7 @@ import io
 import sys
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -193,7 +194,7 @@ def _loaded(runs: dict[str, dict], key: str) -> StoredModel | None:
 
 
 # -- a server's first run: the page is drawn while TensorFlow loads ----------------------------
-def start_importing_tensorflow() -> threading.Thread | None:
+def start_importing_tensorflow() -> Future | None:
     """Import Keras (and so TensorFlow) in the background; None if it is already imported.
 
     Nothing app.py imports at the top loads TensorFlow (``convlab`` defers it), so on a server's
@@ -204,9 +205,22 @@ def start_importing_tensorflow() -> threading.Thread | None:
     """
     if "keras" in sys.modules:
         return None
-    thread = threading.Thread(target=importlib.import_module, args=("keras",), name="convlab-import-keras", daemon=True)
-    thread.start()
-    return thread
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="convlab-import-keras")
+    imported = executor.submit(importlib.import_module, "keras")
+    executor.shutdown(wait=False)  # the thread ends with the import
+    return imported
+
+
+def rerun_once_tensorflow_is_in(tensorflow_import: Future) -> None:
+    """The first run's end: wait for the import, then rerun with the model (or say what broke)."""
+    error = tensorflow_import.exception()
+    if error is not None:  # a broken install: rerunning would only try again, and again
+        st.error(
+            f"**ConvLab can't import TensorFlow (Keras)**: `{type(error).__name__}: {error}`\n\n"
+            "Install the versions it was built with, `pip install -r requirements.txt`, then reload the page."
+        )
+        st.stop()
+    st.rerun()
 
 
 # -- models: load, or train with a visible progress bar -------------------------------------
@@ -993,8 +1007,7 @@ def main() -> None:
             lab_ui(runs)
     sync_url()
     if tensorflow_import is not None:
-        tensorflow_import.join()
-        st.rerun()
+        rerun_once_tensorflow_is_in(tensorflow_import)
     _freeze_loaded_objects()
 
 

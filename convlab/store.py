@@ -126,6 +126,8 @@ class ModelStore:
             return None
         try:
             stored = self._read(spec, model_path, meta_path)
+        except ImportError:
+            raise  # a broken install (TensorFlow, h5py), not a broken file: the files stay where they are
         except Exception as error:  # any failure to read is reported the same way: set aside, retrain
             self._set_aside(spec, f"{type(error).__name__}: {error}")
             return None

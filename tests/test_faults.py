@@ -9,10 +9,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import io
+import json
 import os
 import shutil
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -138,3 +141,39 @@ def test_upload_limit_is_set_in_the_streamlit_config():
     config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] * 2**20 == MAX_UPLOAD_BYTES
     assert config["browser"]["gatherUsageStats"] is False
+
+
+BROKEN_TENSORFLOW_SCRIPT = """
+import json, sys
+sys.path[:0] = [{fake!r}, {tests!r}, {root!r}]  # a keras package that fails to import comes first
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from apptest_support import APP, TIMEOUT
+
+reruns = []
+st.rerun = lambda *args, **kwargs: reruns.append("rerun")
+at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+print(json.dumps({{"reruns": reruns, "errors": [e.value for e in at.error],
+                  "exceptions": [e.value for e in at.exception]}}))
+"""
+
+
+def test_a_broken_tensorflow_install_gets_a_message_not_a_rerun_loop(tmp_path):
+    """A server's first run imports Keras in the background; when that import fails, the page says
+    so and how to fix it, instead of rerunning to try again forever, and no model is set aside."""
+    fake = tmp_path / "fake"
+    (fake / "keras").mkdir(parents=True)
+    (fake / "keras" / "__init__.py").write_text('raise ImportError("simulated: libtensorflow_cc.so.2 is missing")\n')
+    tests = Path(__file__).resolve().parent
+    script = BROKEN_TENSORFLOW_SCRIPT.format(fake=str(fake), tests=str(tests), root=str(tests.parent))
+    models_before = sorted(p.name for p in DEFAULT_ROOT.iterdir())
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=tests.parent)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["reruns"] == [] and result["exceptions"] == []
+    [error] = result["errors"]
+    assert "can't import TensorFlow" in error and "simulated: libtensorflow_cc.so.2 is missing" in error
+    assert "pip install -r requirements.txt" in error
+    assert sorted(p.name for p in DEFAULT_ROOT.iterdir()) == models_before

@@ -84,6 +84,21 @@ def test_unusable_files_are_set_aside_and_retrained(root, small_data, damage):
     assert_same_predictions(retrained.model, ModelStore(root).load(TINY_CONV).model, small_data[1].images[:20])
 
 
+def test_a_broken_install_is_not_a_broken_file(root, monkeypatch):
+    """An ImportError while loading (TensorFlow or h5py broken) propagates; the files stay put."""
+    import keras
+
+    def broken_install(*args, **kwargs):
+        raise ImportError("simulated: libtensorflow_framework.so.2 cannot be opened")
+
+    monkeypatch.setattr(keras.saving, "load_model", broken_install)
+    store = ModelStore(root)
+    with pytest.raises(ImportError, match="simulated"):
+        store.load(TINY_CONV)
+    assert all(path.exists() for path in store.paths(TINY_CONV)) and not (root / "corrupt").exists()
+    assert TINY_CONV.key() not in store.problems
+
+
 def test_two_threads_train_one_spec_once(tmp_path, small_data):
     store = ModelStore(tmp_path)
     loads, results, errors = [], [], []
