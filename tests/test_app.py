@@ -115,7 +115,7 @@ def test_missing_data_shows_the_fix_not_a_traceback(tmp_path, monkeypatch):
     assert any("can't load the Fashion-MNIST images" in e.value and "apt-get install dataset-fashion-mnist" in e.value for e in at.error)
 
 
-def test_reruns_skip_streamlits_keras_reset_and_full_gc(app, monkeypatch):
+def test_reruns_skip_streamlits_keras_reset_full_gc_and_module_walk(app, monkeypatch):
     """Each slider move would otherwise pay keras.backend.clear_session() and gc.collect(2)."""
     import tomllib
     from pathlib import Path
@@ -129,6 +129,7 @@ def test_reruns_skip_streamlits_keras_reset_and_full_gc(app, monkeypatch):
     assert not app.exception and calls == []
     config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
     assert config["runner"]["postScriptGC"] is False
+    assert config["server"]["fileWatcherType"] == "none"  # its sys.modules walk stalls the first page
 
 
 FIRST_RUN_SCRIPT = """
