@@ -580,6 +580,16 @@ def load_snapshot(busy: bool = True) -> dict:
     return snapshot
 
 
+def save_report(name: str, report: dict, text: str) -> None:
+    """Write ``results/<name>.json`` (the report) and ``results/<name>.md`` (its table), and keep
+    dated copies of both in ``results/history/``."""
+    write_json(RESULTS / f"{name}.json", report)
+    (RESULTS / f"{name}.md").write_text(text)
+    stamp = report["date"][:19].replace(":", "").replace("-", "")
+    for suffix in (".json", ".md"):
+        keep_copy(RESULTS / f"{name}{suffix}", stamp)
+
+
 def keep_copy(path: Path, stamp: str) -> None:
     """Also keep ``results/history/<name>-<stamp>.<ext>``: the next run (maybe someone else's) overwrites ``path``."""
     history = path.parent / "history"

@@ -327,12 +327,8 @@ def main() -> int:
                             for s in sessions],
         },
     })
-    common.write_json(RESULTS / "load.json", report)
     text = markdown(report)
-    (RESULTS / "load.md").write_text(text)
-    stamp = report["date"][:19].replace(":", "").replace("-", "")
-    for name in ("load.json", "load.md"):
-        common.keep_copy(RESULTS / name, stamp)
+    common.save_report("load", report, text)
     print()
     print(text)
     if report["summary"]["error_list"]:

@@ -699,12 +699,8 @@ def main() -> int:
     report["load"]["end"] = common.load_snapshot()
     report["total_seconds"] = time.perf_counter() - started
     report["rows"] = table_rows(report["measures"])
-    common.write_json(RESULTS / "benchmark.json", report)
     text = markdown(report)
-    (RESULTS / "benchmark.md").write_text(text)
-    stamp = report["date"][:19].replace(":", "").replace("-", "")
-    for name in ("benchmark.json", "benchmark.md"):
-        common.keep_copy(RESULTS / name, stamp)
+    common.save_report("benchmark", report, text)
     print()
     print(text)
     print(f"Wrote {RESULTS / 'benchmark.json'} and {RESULTS / 'benchmark.md'} (copies in {RESULTS / 'history'}); total runtime "
