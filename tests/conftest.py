@@ -48,6 +48,16 @@ def copy_split_files(test_split):
     return copy
 
 
+def shipped_conv_maps(images: np.ndarray, filter_index: int) -> list[np.ndarray]:
+    """The shipped conv model's maps of one filter, row by row: what the journey should draw."""
+    from convlab.activations import Inspector
+    from convlab.models import PRESETS
+    from convlab.store import DEFAULT_ROOT, ModelStore
+
+    inspector = Inspector(ModelStore(DEFAULT_ROOT).load(PRESETS["conv"]).model)
+    return [panel for row in inspector.run(images).filter_maps(filter_index) for panel in row]
+
+
 def assert_same_predictions(model_a, model_b, images: np.ndarray) -> None:
     np.testing.assert_allclose(
         model_a.predict(images, verbose=0), model_b.predict(images, verbose=0), rtol=1e-5, atol=1e-6

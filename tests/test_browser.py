@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from convlab.data import first_of_class
+from conftest import shipped_conv_maps
 from browser_support import (
     CHROMIUM, CHROMIUM_ARGS, CURVES_PLOT, JOURNEY_PLOT, StreamlitServer, drawn_z, exception_texts, open_app,
     plot_data, plot_js, radio_value, save_screenshot, slider, slider_value, wait_for_sliders, wait_idle, wait_until,
@@ -126,7 +127,7 @@ def test_filter_slider_moved_with_the_keyboard_redraws_the_heatmaps(browser, str
             page.keyboard.press("ArrowRight")
         wait_for_sliders(page, {"filter": 7}, what="the filter slider reads 7")
         wait_idle(page)
-        reference = _conv_model_maps(test_split.images[DEFAULT_IMAGES], 7)
+        reference = shipped_conv_maps(test_split.images[DEFAULT_IMAGES], 7)
         deadline = time.monotonic() + 30
         while True:  # the last figure may still be on its way once the page is idle
             drawn = [np.array(trace["z"]) for trace in heatmaps(plot_data(page))]
@@ -136,15 +137,6 @@ def test_filter_slider_moved_with_the_keyboard_redraws_the_heatmaps(browser, str
         for map_drawn, expected in zip(drawn, reference):
             np.testing.assert_allclose(map_drawn, expected, rtol=1e-4, atol=1e-4)
 
-
-def _conv_model_maps(images: np.ndarray, filter_index: int) -> list[np.ndarray]:
-    """The shipped conv model's maps of one filter, row by row: what the journey should draw."""
-    from convlab.activations import Inspector
-    from convlab.models import PRESETS
-    from convlab.store import DEFAULT_ROOT, ModelStore
-
-    inspector = Inspector(ModelStore(DEFAULT_ROOT).load(PRESETS["conv"]).model)
-    return [panel for row in inspector.run(images).filter_maps(filter_index) for panel in row]
 
 
 def test_choosing_a_class_fills_the_three_slots(browser, streamlit_server, test_split):
@@ -199,30 +191,28 @@ def _click_row(page, row: int) -> None:
     page.mouse.click(x, y)
 
 
+def _click_row_into_slot(page, row: int, slot: int) -> None:
+    """Click a label-table row; it fills image ``slot`` and the slot radio moves on to the next."""
+    wait_idle(page)
+    _click_row(page, row)
+    wait_for_sliders(page, {f"image_{slot}": row}, what=f"slot {slot + 1} holds the clicked row's test index {row}")
+    next_slot = (slot + 1) % 3
+    wait_until(page, "() => document.querySelector('.st-key-target_slot input[type=radio]:checked').value === "
+               f"'{next_slot}'", what=f"the slot radio moves on to slot {next_slot + 1}")
+    wait_idle(page)
+
+
 def test_clicking_label_table_rows_fills_the_slots_in_turn(browser, streamlit_server, test_split):
     with open_app(browser, streamlit_server) as page:
         table = page.locator(".st-key-label_table")
         table.evaluate("e => e.scrollIntoView({block: 'center'})")
         assert radio_value(page, "target_slot") == "0"  # slot 1
-        _click_row(page, 6)
-        wait_for_sliders(page, {"image_0": 6}, what="slot 1 holds the clicked row's test index 6")
-        wait_until(page, "() => document.querySelector('.st-key-target_slot input[type=radio]:checked').value === '1'",
-                   what="the slot radio moves on to slot 2")
-        wait_idle(page)
+        _click_row_into_slot(page, 6, slot=0)
         assert [slider_value(page, f"image_{slot}") for slot in range(3)] == [6, 23, 28]
         # The same row again fills slot 2 (a click is an action, so the table clears its tick),
         # and another row fills slot 3.
-        wait_idle(page)
-        _click_row(page, 6)
-        wait_for_sliders(page, {"image_1": 6}, what="slot 2 holds row 6 too")
-        wait_until(page, "() => document.querySelector('.st-key-target_slot input[type=radio]:checked').value === '2'",
-                   what="the slot radio moves on to slot 3")
-        wait_idle(page)
-        _click_row(page, 2)
-        wait_for_sliders(page, {"image_2": 2}, what="slot 3 holds the clicked row's test index 2")
-        wait_until(page, "() => document.querySelector('.st-key-target_slot input[type=radio]:checked').value === '0'",
-                   what="the slot radio comes round to slot 1")
-        wait_idle(page)
+        _click_row_into_slot(page, 6, slot=1)
+        _click_row_into_slot(page, 2, slot=2)
         assert [slider_value(page, f"image_{slot}") for slot in range(3)] == [6, 6, 2]
         # The grid redraws for the new images; the labels say they are two coats and a trouser.
         assert [int(test_split.labels[i]) for i in (6, 6, 2)] == [4, 4, 1]
