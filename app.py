@@ -34,7 +34,7 @@ from convlab.explain import (
 )
 from convlab.figures import (
     ACTIVATION_COLORSCALE, Prebuilt, DIVERGING_COLORSCALE, SCALE_MODES, best_epoch, class_mix_figure, confusion_figure,
-    curves_figure, journey_figure, probabilities_figure, row_title, tiles_figure,
+    PANEL, curves_figure, journey_figure, journey_panel, probabilities_figure, row_title, tiles_figure,
 )
 from convlab.images import MAX_UPLOAD_BYTES, ImageError, to_fashion_mnist
 from convlab.jobs import DONE, FAILED, QUEUED, RUNNING, Job, TrainingQueue
@@ -46,7 +46,12 @@ DEFAULT_IMAGES = (0, 23, 28)  # the lesson's three ankle boots
 DEFAULT_FILTER = 1  # the lesson's CONVOLUTION_NUMBER
 LABEL_TABLE_ROWS = 100  # the lesson prints the first 100 test labels
 GALLERY_PAGE = 24  # misclassified images shown at a time
-PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+PLOT_CONFIG = {
+    "displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2},
+    # Nothing leaves the machine: no "Share chart…" / "Edit in Chart Studio" (Plotly's cloud).
+    "showSendToCloud": False, "showEditInChartStudio": False,
+    "modeBarButtonsToRemove": ["sendDataToCloud", "editInChartStudio"],
+}
 TABS = {  # URL slug -> tab label
     "journey": "🔍 Journey",
     "filters": "🧩 Filters",
@@ -184,13 +189,29 @@ _plotly_react = components.declare_component(
 )
 
 
-def live_chart(figure: dict, key: str) -> None:
-    """A chart that reruns update in place (for the journey); no selection events."""
-    _plotly_react(figure=figure, config=PLOT_CONFIG, key=key, default=None)
+def live_chart(figure: dict, key: str, fit: bool = False, on_change=None) -> None:
+    """A chart that reruns update in place (for the journey); no selection events.
+
+    With ``fit``, the chart reports the room it has as its value (``chart_room``), and in full
+    screen the filter keys pressed on it; ``on_change`` is called when either changes.
+    """
+    _plotly_react(figure=figure, config=PLOT_CONFIG, fit=fit, key=key, default=None, on_change=on_change)
+
+
+def chart_room(key: str) -> dict:
+    """What a fitted live chart last reported: {width, height, fullscreen}, or {} before it has."""
+    value = st.session_state.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def _loaded(runs: dict[str, dict], key: str) -> StoredModel | None:
-    return get_store().load(ModelSpec.from_dict(runs[key]["spec"]))
+    """The run's model; a lesson model whose files turn out damaged is trained again, here and now."""
+    spec = ModelSpec.from_dict(runs[key]["spec"])
+    stored = get_store().load(spec)  # a damaged file is set aside (store.problems says why)
+    if stored is None and spec.preset_name() is not None:
+        ensure_model(get_store(), spec.preset_name(), spec)
+        stored = get_store().load(spec)
+    return stored
 
 
 # -- a server's first run: the page is drawn while TensorFlow loads ----------------------------
@@ -229,32 +250,53 @@ def _load_train_and_test() -> tuple[Split, Split]:
 
 
 def ensure_models(store: ModelStore) -> None:
-    """Every preset, loaded from models/ or trained now through the queue, with progress bars.
+    """Every preset, checked in models/ or trained now through the queue, with progress bars.
 
-    The bars live here, outside any cached function, so a cache hit never replays them. Two
-    sessions arriving together wait for the same training; a closed tab doesn't stop it.
+    Only a look at the files: a model is loaded when a view needs it (the journey needs only
+    the conv model), which keeps the first page quick; one found damaged then is trained again
+    on the spot (``_loaded``).
     """
     for name, spec in PRESETS.items():
-        # Only a look at the files: a model is loaded when a view needs it (the journey needs
-        # only the conv model), which keeps the first page quick.
         if not store.has(spec) and store.load(spec) is None:  # load sets aside what is unusable
-            if spec.key() in store.problems:
-                st.warning(store.problems[spec.key()])
-            job = get_queue().submit(spec)
-            bar = st.progress(0.0, text=f"The {name} model ({spec.describe()}) isn't in models/ yet: training it, once…")
-            while job.active:
-                bar.progress(job.fraction_done(), text=(
-                    f"Training the {name} model: epoch {min(job.epoch + 1, spec.epochs)} of {spec.epochs}, "
-                    f"batch {job.batch:,} of {job.batches_per_epoch:,}"
-                    + (f" · about {_duration(job.seconds_left())} left" if job.seconds_left() else "")
-                ))
-                time.sleep(0.5)
-            bar.empty()
-            if job.state != DONE:
-                st.error(f"The {name} model could not be trained: {job.message}")
-                st.stop()
+            ensure_model(store, name, spec)
         if spec.key() in store.problems:
             st.warning(store.problems[spec.key()])
+
+
+def ensure_model(store: ModelStore, name: str, spec: ModelSpec) -> None:
+    """Train one preset through the queue with a progress bar, saying first why its files were unusable.
+
+    The bar lives here, outside any cached function, so a cache hit never replays it. Two
+    sessions arriving together wait for the same training; a closed tab doesn't stop it.
+    """
+    if spec.key() in store.problems:
+        st.warning(store.problems[spec.key()] + " Training it again now…")
+    job = get_queue().submit(spec)
+    bar = st.progress(0.0, text=f"The {name} model ({spec.describe()}) isn't in models/ yet: training it, once…")
+    while job.active:
+        bar.progress(job.fraction_done(), text=(
+            f"Training the {name} model: epoch {min(job.epoch + 1, spec.epochs)} of {spec.epochs}, "
+            f"batch {job.batch:,} of {job.batches_per_epoch:,}"
+            + (f" · about {_duration(job.seconds_left())} left" if job.seconds_left() else "")
+        ))
+        time.sleep(0.5)
+    bar.empty()
+    if job.state != DONE:
+        st.error(f"The {name} model could not be trained: {job.message}")
+        st.stop()
+
+
+def store_notes_ui(store: ModelStore, runs: dict[str, dict]) -> None:
+    """Lab runs whose files were unusable and were set aside: said once per session, with the fix."""
+    presets = {spec.key() for spec in PRESETS.values()}
+    dismissed = st.session_state.setdefault("dismissed_store_notes", set())
+    notes = {key: message for key, message in store.problems.items()
+             if key not in presets and key not in runs and key not in dismissed}
+    if notes:
+        st.warning("**A lab run's files were unusable, so it is not in the model lists:**\n\n"
+                   + "\n".join(f"- {message}" for message in notes.values())
+                   + "\n\nTrain it again in the 🧪 Lab tab; the set-aside files stay in `models/corrupt/` for a look.")
+        st.button("Dismiss", key="dismiss_store_notes", on_click=dismissed.update, args=(set(notes),))
 
 
 # -- shared state: the three image slots, the filter, the URL ---------------------------------
@@ -280,7 +322,7 @@ def apply_url_once(runs: dict[str, dict]) -> None:
         return get_inspector(key, _loaded(runs, key))
 
     limits = urlstate.Limits(
-        run_keys=tuple(runs), num_images=len(get_test_split()), tabs=tuple(TABS),
+        run_keys=tuple(runs), num_images=len(get_test_split()), tabs=tuple(TABS), scales=tuple(SCALE_MODES),
         filters_for=lambda key: inspector_for(key).num_filters,
         layers_for=lambda key: [layer.name for layer in inspector_for(key).layers],
     )
@@ -292,12 +334,14 @@ def apply_url_once(runs: dict[str, dict]) -> None:
 
 def sync_url() -> None:
     """Write the current view into the address bar, so copying it shares this exact view."""
-    tab = next((slug for slug, label in TABS.items() if label == st.session_state.get("tab")), "journey")
+    tab = st.session_state.get("open_tab") or next(
+        (slug for slug, label in TABS.items() if label == st.session_state.get("tab")), "journey")
     wanted = urlstate.encode({
         "model": st.session_state.get("model"),
         **{f"image_{slot}": index for slot, index in enumerate(current_images())},
         "filter": st.session_state.get("filter"),
         "layer": st.session_state.get("layer"),
+        "scale": st.session_state.get("scale"),
         "tab": tab,
     })
     if st.query_params.to_dict() != wanted:
@@ -319,6 +363,7 @@ def _fill_slots_with_class() -> None:
         return
     for slot, index in enumerate(first_of_class(get_test_split().labels, class_index)):
         st.session_state[f"image_{slot}"] = index
+    request_scroll(".st-key-journey_controls")  # the picker sits below the grid: show the grid
 
 
 def _put_row_in_slot(table_key: str) -> None:
@@ -330,23 +375,44 @@ def _put_row_in_slot(table_key: str) -> None:
     st.session_state["label_table_version"] = st.session_state.get("label_table_version", 0) + 1
 
 
+def _filter_from_box() -> None:
+    st.session_state["filter"] = int(st.session_state["filter_box"])
+
+
 def image_controls_ui(split: Split, num_filters: int) -> tuple[list[int], int]:
-    """The three image sliders and the filter slider; returns (image indices, filter index)."""
+    """Three image number boxes and the filter (slider and box); returns (image indices, filter index).
+
+    Number boxes, not sliders, for the images: 10,000 images on a slider of a few hundred
+    pixels can't be dragged to image 1 or 2; a box takes a typed number and steps by one.
+    """
     for slot, default in enumerate(DEFAULT_IMAGES):
         st.session_state.setdefault(f"image_{slot}", default)
     st.session_state.setdefault("filter", min(DEFAULT_FILTER, num_filters - 1))
     st.session_state["filter"] = min(st.session_state["filter"], num_filters - 1)
-    columns = st.columns(4)
+    st.session_state["filter_max"] = num_filters - 1  # for the chart's full-screen keys
+    st.session_state["filter_box"] = st.session_state["filter"]  # the box follows the slider
+    columns = st.container(key="journey_controls").columns([1, 1, 1, 2.6], vertical_alignment="bottom")
     indices = [
-        columns[slot].slider(f"Image {slot + 1} (test index)", 0, len(split) - 1, key=f"image_{slot}",
-                             persist_state=KEEP)
+        columns[slot].number_input(
+            f"Image {slot + 1} (test index)", 0, len(split) - 1, step=1, key=f"image_{slot}", persist_state=KEEP,
+            help=f"A test image, 0–{len(split) - 1}: type its number, or step with − / + (↓ / ↑ in the box).",
+        )
         for slot in range(len(DEFAULT_IMAGES))
     ]
-    filter_index = columns[3].slider(
-        "Filter number", 0, num_filters - 1, key="filter", persist_state=KEEP,
-        help="Which filter of the conv layers to show (the lesson's CONVOLUTION_NUMBER, counted from 0).",
+    slider_column, box_column = columns[3].columns([2.4, 1], vertical_alignment="bottom")
+    filter_index = slider_column.slider(
+        "Filter number", 0, num_filters - 1, key="filter", persist_state=KEEP, help=FILTER_HELP,
     )
+    box_column.number_input("Filter", 0, num_filters - 1, step=1, key="filter_box", on_change=_filter_from_box,
+                            label_visibility="hidden", help=FILTER_HELP)
     return indices, filter_index
+
+
+FILTER_HELP = (
+    "Which filter of the conv layers to show (the lesson's CONVOLUTION_NUMBER, counted from 0). "
+    "Keys, once the slider is clicked: ← / → step by one, Page Up / Page Down by ten, Home / End to the "
+    "first and last filter; in the box, ↓ / ↑. In full screen the same keys work on the chart."
+)
 
 
 def label_picker_ui() -> None:
@@ -386,7 +452,7 @@ def journey_ui(spec: ModelSpec, stored: StoredModel | None, split: Split) -> Non
 
 
 def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
-    st.header("The journey of an image through the conv and pool layers")
+    st.markdown("#### The journey of an image through the conv and pool layers")
     layers = spec.feature_layers()  # known from the spec alone, before any model is loaded
     if not layers:
         st.info(
@@ -394,13 +460,20 @@ def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
             "to show: its first layer flattens the image. Choose a model with conv blocks in the sidebar."
         )
         return
+    st.caption(
+        "Pick three test images (type a number, or choose a class below), then step through the filters: "
+        "each row follows one image, each column shows what a layer's filter makes of it. Filter *n* of "
+        "conv2 is a different filter from filter *n* of conv1: the same number, another learned kernel."
+    )
     indices, filter_index = image_controls_ui(split, max(filters for _, _, filters in layers))
     labels = [int(split.labels[i]) for i in indices]
     scale = st.session_state.get("scale", "panel")
+    size = _journey_size(len(indices), 1 + len(layers), scale)
     if stored is None:
         live_chart(journey_figure(split.images[indices], [[None] * len(layers)] * len(indices), layers,
                                   [row_title(slot, i, labels[slot], None) for slot, i in enumerate(indices)],
-                                  scale=scale, pending=True), key="journey_chart")
+                                  scale=scale, pending=True, **size),
+                   key="journey_chart", fit=True, on_change=_journey_chart_event)
         st.caption("⏳ Loading TensorFlow and the model to compute the maps: a few seconds, once per server start.")
         return
     inspector = get_inspector(spec.key(), stored)
@@ -408,8 +481,8 @@ def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
     live_chart(
         _journey_figure(inspector, activations, split.images[indices], filter_index, scale,
                         [row_title(slot, i, labels[slot], activations.probabilities[slot])
-                         for slot, i in enumerate(indices)], labels),
-        key="journey_chart",
+                         for slot, i in enumerate(indices)], labels, **size),
+        key="journey_chart", fit=True, on_change=_journey_chart_event,
     )
     if len(set(labels)) > 1:
         st.warning(
@@ -427,7 +500,7 @@ def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
     sync_url()
 
 
-def _journey_figure(inspector, activations, images, filter_index, scale, titles, labels) -> dict:
+def _journey_figure(inspector, activations, images, filter_index, scale, titles, labels, **size) -> dict:
     sides = [m.shape[1] for m in activations.maps]
     return journey_figure(
         images=images,
@@ -436,7 +509,39 @@ def _journey_figure(inspector, activations, images, filter_index, scale, titles,
         row_titles=titles,
         wrong=[int(p.argmax()) != label for p, label in zip(activations.probabilities, labels)],
         scale=scale,
+        **size,
     )
+
+
+FULL_SCREEN_FONT = 1.6  # text in full screen, legible from the back of a room
+
+
+def _journey_size(rows: int, columns: int, scale: str) -> dict:
+    """The panel size and font scale that fit the room the journey's chart reported."""
+    room = chart_room("journey_chart")
+    if not room.get("width") or not room.get("height"):
+        return {}  # not reported yet (the first draw, AppTest): the default size
+    fullscreen = bool(room.get("fullscreen"))
+    font_scale = FULL_SCREEN_FONT if fullscreen else 1.0
+    largest = 10_000 if fullscreen else PANEL
+    panel = journey_panel(rows, columns, room["width"], room["height"], scale, font_scale, largest)
+    return {"panel": panel, "font_scale": font_scale}
+
+
+# The filter keys pressed on the chart in full screen, where the slider can't be reached.
+FILTER_KEY_STEPS = {"ArrowRight": 1, "ArrowUp": 1, "ArrowLeft": -1, "ArrowDown": -1, "PageUp": 10, "PageDown": -10}
+
+
+def _journey_chart_event() -> None:
+    room = chart_room("journey_chart")
+    if room.get("n") is None or room.get("n") == st.session_state.get("journey_keys_seen"):
+        return  # a size report, or a key press already applied
+    st.session_state["journey_keys_seen"] = room["n"]
+    last = st.session_state.get("filter_max", 0)
+    current = int(st.session_state.get("filter", DEFAULT_FILTER))
+    key = room.get("key")
+    wanted = 0 if key == "Home" else last if key == "End" else current + FILTER_KEY_STEPS.get(key, 0)
+    st.session_state["filter"] = min(max(wanted, 0), last)
 
 
 # -- filters: every filter, the kernels, the strongest images --------------------------------
@@ -472,10 +577,11 @@ def filters_ui(stored: StoredModel, split: Split) -> None:
     index = indices[slot]
     maps = journey_activations(stored.spec.key(), tuple(indices), inspector).maps[layer_index][slot]
     scale = st.session_state.get("scale", "panel")
-    shared = (float(maps.min()), float(maps.max())) if scale != "panel" else None
+    shared = (0.0, float(maps.max())) if scale != "panel" else None
     chart(
         tiles_figure([maps[:, :, f] for f in range(num_filters)], [str(f) for f in range(num_filters)],
-                     ACTIVATION_COLORSCALE, shared_range=shared, highlight=filter_index, clickable=True),
+                     ACTIVATION_COLORSCALE, shared_range=shared, highlight=filter_index, clickable=True,
+                     floor=0.0),  # ReLU'd maps: 0 is black, an all-zero tile says so
         key="filters_chart", on_select=_pick_tile, selection_mode="points",
     )
     st.caption(
@@ -513,7 +619,10 @@ def kernels_ui(stored: StoredModel, image: np.ndarray, filter_index: int) -> Non
             tiles += [kernel, convolve(image.reshape(28, 28), kernel)]
             titles += [name, "→ its response"]
         chart(
-            tiles_figure(tiles, titles, DIVERGING_COLORSCALE, columns=2, tile_px=120, zmid=0.0, value_name="value"),
+            # The learned kernel on the grid's scale, so it looks the same here as there; the
+            # designed kernels and the responses each on their own (centred on 0).
+            tiles_figure(tiles, titles, DIVERGING_COLORSCALE, columns=2, tile_px=120, zmid=0.0, value_name="value",
+                         tile_ranges=[(-limit, limit)] + [None] * (len(tiles) - 1)),
             key="classic_chart",
         )
         st.caption(
@@ -529,18 +638,32 @@ def finder_ui(stored: StoredModel, inspector: Inspector, split: Split, layer_nam
         st.info(f"{layer_name} has only {strengths.shape[1]} filters.")
         return
     top = strongest_images(strengths, filter_index, count=100)
-    columns = st.columns(9)
-    for rank, (column, index) in enumerate(zip(columns, top[:9])):
-        column.image(_enlarge(split.images[index]), clamp=True,
-                     caption=f"#{index} {CLASS_NAMES[split.labels[index]]} · max {strengths[index, filter_index]:.2f}")
-        column.button("→ journey", key=f"finder_{rank}", on_click=_send_to_journey, args=(int(index),),
-                      help=f"Put test image #{index} into the journey's next slot")
+    thumbnails_ui(split, "finder", [
+        (int(index), f"#{index} {CLASS_NAMES[split.labels[index]]} · max {strengths[index, filter_index]:.2f}")
+        for index in top[:9]
+    ], per_row=9)
     mix = class_mix(split.labels, top)
     chart(class_mix_figure(mix, f"Classes of the 100 strongest images (out of {len(split):,})"), key="mix_chart")
     st.caption(
         "Ranked by the highest value anywhere in the filter's map: a filter fires on its feature wherever it "
         "appears. If most of the top 100 share a class, the filter has learned something typical of it."
     )
+
+
+def thumbnails_ui(split: Split, name: str, entries: list[tuple[int, str]], per_row: int) -> None:
+    """Test images in even rows, each with its caption and a "→ journey" button (keys ``<name>_<index>``).
+
+    The container's CSS (``PAGE_CSS``) gives every caption the same height and the images sharp
+    pixels, so thumbnails and buttons line up however the captions wrap.
+    """
+    with st.container(key=f"{name}_thumbnails"):
+        for number, (index, caption) in enumerate(entries):
+            if number % per_row == 0:  # a fresh row of columns per row of images
+                columns = st.columns(per_row)
+            column = columns[number % per_row]
+            column.image(_enlarge(split.images[index], 3), clamp=True, caption=caption, width="stretch")
+            column.button("→ journey", key=f"{name}_{index}", on_click=_send_to_journey, args=(index,),
+                          help=f"Put test image #{index} into the journey's next slot", width="stretch")
 
 
 # -- predictions and mistakes ----------------------------------------------------------------
@@ -600,13 +723,10 @@ def mistakes_ui(runs: dict[str, dict], split: Split) -> None:
     shown = found[page * GALLERY_PAGE:(page + 1) * GALLERY_PAGE]
     st.markdown(f"**{len(found):,} mistakes** match" + (f"; showing {page * GALLERY_PAGE + 1}–"
                 f"{page * GALLERY_PAGE + len(shown)}" if len(found) else "."))
-    for number, index in enumerate(shown):
-        if number % 8 == 0:  # a fresh row of columns keeps the gallery aligned when captions wrap
-            columns = st.columns(8)
-        column = columns[number % 8]
-        column.image(_enlarge(split.images[index], 3), clamp=True,
-                     caption=f"#{index}: {CLASS_NAMES[split.labels[index]]} → {CLASS_NAMES[predictions[index]]}")
-        column.button("→ journey", key=f"mistake_{index}", on_click=_send_to_journey, args=(int(index),))
+    thumbnails_ui(split, "mistake", [
+        (int(index), f"#{index}: {CLASS_NAMES[split.labels[index]]} → {CLASS_NAMES[predictions[index]]}")
+        for index in shown
+    ], per_row=8)
     back, forward = st.columns(2)
     back.button("← previous", key="mistakes_previous", disabled=page == 0,
                 on_click=st.session_state.__setitem__, args=("mistakes_page", page - 1))
@@ -689,6 +809,9 @@ METRIC_COLUMNS = {
 }
 
 
+RUN_COLUMN = {"run": st.column_config.TextColumn(width="large", pinned=True)}  # long names, kept in view
+
+
 def compare_ui(runs: dict[str, dict]) -> None:
     st.header("Compare two runs")
     keys = list(runs)
@@ -702,7 +825,8 @@ def compare_ui(runs: dict[str, dict]) -> None:
             "Run " + slot[-1].upper(), keys, key=slot, persist_state=KEEP, format_func=lambda key: _run_label(runs[key]),
         ))
     metas = [runs[key] for key in picked]
-    st.dataframe(pd.DataFrame([metrics_row(meta) for meta in metas]), hide_index=True, column_config=METRIC_COLUMNS)
+    st.dataframe(pd.DataFrame([metrics_row(meta) for meta in metas]), hide_index=True,
+                 column_config={**METRIC_COLUMNS, **RUN_COLUMN})
     chart(
         curves_figure({_run_label(meta): meta["history"] for meta in metas}),
         key="curves_chart",
@@ -786,13 +910,12 @@ def spec_preview_ui(spec: ModelSpec) -> None:
 
 
 def _submit(spec: ModelSpec) -> None:
-    job = get_queue().submit(spec)
-    mine = st.session_state.setdefault("my_jobs", [])
-    if job.key not in mine:
-        mine.insert(0, job.key)
+    _remember(get_queue().submit(spec))
+    request_scroll(".st-key-training_panel")  # the progress shows below the builder: bring it into view
 
 
 def train_button_ui(spec: ModelSpec | None, runs: dict[str, dict]) -> None:
+    st.subheader("2 · Train")
     if spec is None:
         st.button("Train", disabled=True, key="lab_train")
         return
@@ -825,15 +948,20 @@ def training_ui() -> None:
 
 
 def _jobs_panel() -> None:
+    if st.session_state.pop("rerun_app", False):  # a button here changed the page's model and tab
+        st.rerun(scope="app")
     queue = get_queue()
     jobs = [job for job in (queue.find(key) for key in st.session_state.get("my_jobs", [])) if job]
-    st.subheader("2 · Training")
-    for job in jobs[:3]:
-        _job_ui(queue, job)
+    with st.container(key="training_panel"):
+        for job in jobs[:3]:
+            _job_ui(queue, job)
     was_active = st.session_state.get("jobs_active", False)
     now_active = any(job.active for job in jobs)
     st.session_state["jobs_active"] = now_active
     if was_active and not now_active:
+        finished = next((job for job in jobs if job.state == DONE), None)
+        if finished is not None:
+            st.session_state["lab_run"] = finished.key  # the run picker shows the new run
         st.rerun(scope="app")  # a run finished: refresh the runs table, model lists and comparison
 
 
@@ -864,13 +992,15 @@ def _job_ui(queue: TrainingQueue, job: Job) -> None:
         elif job.state == DONE:
             meta = job.stored.meta
             text = (f"**{label}** · trained in {_duration(meta['seconds'])}: test accuracy "
-                    f"{meta['metrics']['test_accuracy']:.4f} after {meta['epochs_run']} epochs.")
+                    f"{meta['metrics']['test_accuracy']:.4f} after {_trained_for(meta)}.")
             if job.message:
-                text += f" {job.message.capitalize()}."
+                text += f" {job.message[0].upper() + job.message[1:]}."
             st.success(text)
             if not job.stored.saved:
                 st.warning(get_store().problems.get(job.key, "This model could not be saved; it lives in memory."))
-            st.button("Show in the journey", key=f"journey_{job.key}", on_click=_use_in_journey, args=(job.key,))
+            # In this fragment a callback reruns only the fragment: the panel asks for a whole rerun.
+            st.button("Show in the journey", key=f"journey_{job.key}", on_click=_use_in_journey,
+                      args=(job.key, True))
         elif job.state == FAILED:
             st.error(f"**{label}** · {job.message}")
         else:
@@ -882,8 +1012,21 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
-def _use_in_journey(key: str) -> None:
+def _trained_for(meta: dict) -> str:
+    """'3 epochs', '1 epoch', or '2 full epochs and part of epoch 3' for a run stopped by request."""
+    epochs = meta["epochs_run"]
+    if meta.get("stopped_by_request"):
+        full = epochs - 1
+        return f"{full} full epoch{'s' if full != 1 else ''} and part of epoch {epochs}"
+    return f"{epochs} epoch{'s' if epochs != 1 else ''}"
+
+
+def _use_in_journey(key: str, from_fragment: bool = False) -> None:
+    """Make ``key`` the page's model and open the journey."""
     st.session_state["model"] = key
+    st.session_state["tab"] = TABS["journey"]
+    if from_fragment:
+        st.session_state["rerun_app"] = True
 
 
 def _delete_run(key: str, runs: dict[str, dict]) -> None:
@@ -906,7 +1049,8 @@ def runs_ui(runs: dict[str, dict]) -> None:
             "saved": "yes" if meta.get("saved", True) else "memory only",
             "key": key,
         })
-    st.dataframe(pd.DataFrame(rows), hide_index=True, column_config=METRIC_COLUMNS, key="runs_table")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, column_config={**METRIC_COLUMNS, **RUN_COLUMN},
+                 key="runs_table")
     keys = list(runs)
     pick, use, delete = st.columns([3, 1, 1], vertical_alignment="bottom")
     chosen = pick.selectbox("Run", keys, key="lab_run", persist_state=KEEP, format_func=lambda key: _run_label(runs[key]))
@@ -936,9 +1080,63 @@ def lab_ui(runs: dict[str, dict]) -> None:
 
 
 # -- the page ----------------------------------------------------------------------------------
+# Less empty space above the tabs (Streamlit's default is 6rem), so the journey's controls and
+# its three rows fit a 1280×720 laptop screen.
+PAGE_CSS = """<style>
+[data-testid="stMainBlockContainer"] { padding-top: 2.6rem; padding-bottom: 3rem; }
+[class*="st-key-script_"] { display: none; }
+[class*="_thumbnails"] img { image-rendering: pixelated; }
+[class*="_thumbnails"] [data-testid="stImageCaption"] { min-height: 4.2em; }
+</style>"""
+NARROW_SCREEN = 1100  # px: below this the sidebar starts collapsed (a 1024×768 projector)
+# Once per browser tab: a narrow window starts with the sidebar out of the way (Streamlit's own
+# "auto" collapses it only on phones).
+COLLAPSE_SIDEBAR_JS = f"""
+if (window.innerWidth < {NARROW_SCREEN} && !sessionStorage.getItem("convlab-sidebar-checked")) {{
+  let tries = 0;
+  const timer = setInterval(() => {{
+    const button = document.querySelector('[data-testid="stSidebar"] button[aria-label="Collapse sidebar"]');
+    const open = document.querySelector('[data-testid="stSidebar"][data-collapsed="false"]');
+    if ((button && open) || ++tries > 40) clearInterval(timer);
+    if (button && open) {{ button.click(); sessionStorage.setItem("convlab-sidebar-checked", "1"); }}
+  }}, 100);
+}}
+"""
+
+
+def page_script(name: str, script: str) -> None:
+    """Run ``script`` in the page itself (not in an iframe): scrolling, the sidebar.
+
+    The script runs when its element is new: a script that must run again after an action
+    carries that action's number (see ``scroll_into_view``).
+    """
+    with st.container(key=f"script_{name}"):
+        st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)
+
+
+def request_scroll(selector: str) -> None:
+    """Ask the next run to bring ``selector`` into view (after a choice that changes what it shows)."""
+    st.session_state["scroll_to"] = (selector, st.session_state.get("scroll_to", (None, 0))[1] + 1)
+
+
+def scroll_into_view() -> None:
+    """Bring into view what ``request_scroll`` asked for, once, when the element is on the page."""
+    request = st.session_state.pop("scroll_to", None)
+    if request is None:
+        return
+    selector, number = request
+    page_script("scroll", f"""/* scroll {number} */
+const wanted = {selector!r};
+let tries = 0;
+const timer = setInterval(() => {{
+  const element = document.querySelector(wanted);
+  if (element || ++tries > 50) clearInterval(timer);
+  if (element) element.scrollIntoView({{behavior: "smooth", block: "start"}});
+}}, 100);""")
+
+
 def sidebar_ui(split: Split, runs: dict[str, dict]) -> str:
     """Returns the key of the run the journey and the filter views show."""
-    st.sidebar.title("🔬 ConvLab")
     st.sidebar.markdown(
         "See what a convolutional network sees. Based on the TensorFlow lesson "
         "*Improving computer vision accuracy using convolutions*, on Fashion-MNIST."
@@ -949,6 +1147,8 @@ def sidebar_ui(split: Split, runs: dict[str, dict]) -> str:
         "Model", list(runs), key="model", format_func=lambda key: _run_label(runs[key]),
         help="The lesson's two models, and every variant trained in the lab.",
     )
+    if len(_run_label(runs[key])) > 26:  # the box cuts long names short
+        st.sidebar.caption(_run_label(runs[key]))
     st.sidebar.radio("Colour scale of the maps", list(SCALE_MODES), key="scale", format_func=SCALE_MODES.get,
                      help="Per panel shows each map's own pattern best (the lesson's way); a shared scale "
                           "lets you compare how strongly layers or images respond.")
@@ -965,27 +1165,41 @@ def _model_ready(stored: StoredModel | None) -> bool:
 
 
 def main() -> None:
-    st.set_page_config(page_title="ConvLab", page_icon="🔬", layout="wide")
+    st.set_page_config(page_title="ConvLab", page_icon="🔬", layout="wide",
+                       initial_sidebar_state="expanded")
+    st.html(PAGE_CSS)
+    st.sidebar.title("🔬 ConvLab")  # the first paint: before anything loads
+    loading = st.empty()
+    loading.caption("⏳ Loading the Fashion-MNIST test images and the lesson's models…")
     tensorflow_import = start_importing_tensorflow()
     try:
         split = get_test_split()
     except DataError as error:
+        loading.empty()
         st.error("**ConvLab can't load the Fashion-MNIST images.**\n\n```\n" + str(error) + "\n```")
         st.stop()
     store = get_store()
     ensure_models(store)
     runs = {meta["key"]: meta for meta in store.list_metadata()}
+    loading.empty()
+    page_script("sidebar", COLLAPSE_SIDEBAR_JS)
     apply_url_once(runs)
     key = sidebar_ui(split, runs)
     url_notes_ui()
-    spec = ModelSpec.from_dict(runs[key]["spec"])
     stored = None
     if tensorflow_import is None:  # else this run draws without a model and reruns once Keras is in
         stored = _loaded(runs, key)
-        if stored is None:
-            st.warning(store.problems.get(key, "This run's files could not be read."))
-            return
+        if stored is None:  # a lab run's files were unusable (set aside): the lesson's model meanwhile
+            st.warning(store.problems.get(key, "This run's files could not be read.")
+                       + " Showing the lesson's conv model instead.")
+            key = PRESETS["conv"].key()
+            stored = _loaded(runs, key)
+    store_notes_ui(store, runs)
+    spec = ModelSpec.from_dict(runs[key]["spec"])
     tabs = dict(zip(TABS, st.tabs(list(TABS.values()), key="tab", on_change="rerun")))
+    # The open tab, as the tabs report it: during the run a click causes, the "tab" state still
+    # holds the tab before, so a URL written from it lagged one click behind.
+    st.session_state["open_tab"] = next((slug for slug, tab in tabs.items() if tab.open), "journey")
     with tabs["journey"]:
         if tabs["journey"].open:
             journey_ui(spec, stored, split)
@@ -1006,6 +1220,7 @@ def main() -> None:
         if tabs["lab"].open and _model_ready(stored):
             lab_ui(runs)
     sync_url()
+    scroll_into_view()
     if tensorflow_import is not None:
         rerun_once_tensorflow_is_in(tensorflow_import)
     _freeze_loaded_objects()

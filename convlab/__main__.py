@@ -81,7 +81,19 @@ def info_command(store: ModelStore) -> int:
     rows = store.list_metadata()
     if not rows:
         print(f"No models in {store.root}. Make the lesson's with: python -m convlab train all")
-        return 0
+    else:
+        _print_table(rows)
+    _print_notes(store)  # runs left out of the table because their files were unusable
+    return 0
+
+
+def _print_notes(store: ModelStore) -> None:
+    sys.stdout.flush()  # the table first, then the notes, when both go to one terminal
+    for message in store.problems.values():
+        print(f"note: {message}", file=sys.stderr)
+
+
+def _print_table(rows: list[dict]) -> None:
     print(f"{'key':12}  {'model':44} {'params':>8} {'epochs':>6} {'train acc':>9} {'test acc':>8} {'seconds':>7}  created")
     for meta in rows:
         metrics = meta["metrics"]
@@ -90,7 +102,6 @@ def info_command(store: ModelStore) -> int:
             f"{meta['key']:12}  {label[:44]:44} {meta['params']:>8,} {meta['epochs_run']:>6} "
             f"{metrics['train_accuracy']:>9.4f} {metrics['test_accuracy']:>8.4f} {meta['seconds']:>7.0f}  {meta['created']}"
         )
-    return 0
 
 
 def delete_command(key: str, store: ModelStore) -> int:
@@ -98,7 +109,9 @@ def delete_command(key: str, store: ModelStore) -> int:
         if meta["key"] == key:
             store.delete(ModelSpec.from_dict(meta["spec"]))
             print(f"deleted {meta['file']} and its metadata")
+            _print_notes(store)
             return 0
+    _print_notes(store)
     print(f"error: no model with key {key!r}; see: python -m convlab info", file=sys.stderr)
     return 2
 

@@ -31,19 +31,31 @@ class Prebuilt(BaseFigure):
         return self._prebuilt
 
 
-INPUT_COLORSCALE = [[0.0, "rgb(0, 0, 0)"], [1.0, "rgb(255, 255, 255)"]]  # light garment on black
-# The lesson's colour map, written as rgb(): Streamlit's Plotly theme swaps the hex colours
-# #000001..#000040 for its own palette in the browser, and inferno starts at #000004, which
-# would paint every zero activation pink.
-ACTIVATION_COLORSCALE = [
-    [i / (len(plotly.colors.sequential.Inferno) - 1), "rgb({}, {}, {})".format(*plotly.colors.hex_to_rgb(color))]
-    for i, color in enumerate(plotly.colors.sequential.Inferno)
-]
-WRONG_COLOR = "#d62728"
+def _rgb_scale(colors: list[str]) -> list[list]:
+    """Evenly spaced [position, "rgb(r, g, b)"] pairs from hex or "rgb(r,g,b)" colours.
 
-# Journey layout in pixels: panel side, the gap under a row (tick labels, then the next row's
-# header), and the margin above the first row (column titles, then the first row's header).
-PANEL, ROW_GAP, TOP, BOTTOM = 180, 62, 64, 24
+    Every colour scale here is written as rgb(): Streamlit's Plotly theme swaps the hex colours
+    #000001..#000040 for its own palette in the browser (inferno starts at #000004, which would
+    paint every zero activation pink).
+    """
+    rgbs = [plotly.colors.hex_to_rgb(c) if c.startswith("#") else plotly.colors.unlabel_rgb(c) for c in colors]
+    return [[i / (len(rgbs) - 1), "rgb({:.0f}, {:.0f}, {:.0f})".format(*rgb)] for i, rgb in enumerate(rgbs)]
+
+
+INPUT_COLORSCALE = [[0.0, "rgb(0, 0, 0)"], [1.0, "rgb(255, 255, 255)"]]  # light garment on black
+ACTIVATION_COLORSCALE = _rgb_scale(plotly.colors.sequential.Inferno)  # the lesson's colour map
+# Negative blue, zero white, positive red (kernel weights, filter responses): ColorBrewer's RdBu
+# reversed, whose centre is rgb(247, 247, 247). Plotly's named "RdBu_r" has a grey centre.
+DIVERGING_COLORSCALE = _rgb_scale(plotly.colors.diverging.RdBu[::-1])
+# The confusion matrix's mistakes (0 = white) and correct predictions, each on its own scale.
+MISTAKES_COLORSCALE = _rgb_scale(plotly.colors.sequential.Reds)
+CORRECT_COLORSCALE = _rgb_scale(plotly.colors.sequential.Blues)
+WRONG_COLOR = "#d62728"
+ALL_ZERO_COLOR = "rgb(255, 255, 255)"  # the "all zero" label, over a black (bottom of inferno) panel
+
+# Journey layout: the largest and smallest panel side in pixels (outside full screen), the gap
+# between columns (a fraction of the width: the y-axis numbers sit in it), and the margins.
+PANEL, MIN_PANEL, COLUMN_GAP, LEFT, RIGHT = 180, 72, 0.025, 28, 36
 
 
 def journey_figure(
@@ -54,16 +66,21 @@ def journey_figure(
     wrong: list[bool] | None = None,
     scale: str = "panel",
     pending: bool = False,
+    panel: int = PANEL,
+    font_scale: float = 1.0,
 ) -> dict:
     """Rows = images; column 0 the input, then one inferno heatmap per feature layer.
 
     ``maps[row][column]`` is the 2-D map of the chosen filter, or None where that layer has
-    fewer filters. ``scale`` picks the colour range: each panel its own ("panel", as the
-    lesson's notebook), one per layer ("layer"), or one for the figure ("figure"); shared
-    ranges get a colour bar so brightness can be compared. ``layers`` gives each feature
-    layer's (name, map side, filter count). ``row_titles`` head each row (image, label,
-    prediction); ``wrong`` marks wrong predictions, drawn in red. ``pending`` says the maps
-    (all None) are still being computed: the grid is drawn with the inputs alone.
+    fewer filters. ``scale`` picks the top of the colour range: each panel its own max ("panel",
+    as the lesson's notebook), one per layer ("layer"), or one for the figure ("figure"); shared
+    ranges get a colour bar so brightness can be compared. The bottom is always 0 (maps are
+    ReLU'd), so an all-zero map is black and labelled "all zero", never inferno's middle.
+    ``layers`` gives each feature layer's (name, map side, filter count). ``row_titles`` head
+    each row (image, label, prediction); ``wrong`` marks wrong predictions, drawn in red.
+    ``pending`` says the maps (all None) are still being computed: the grid is drawn with the
+    inputs alone. ``panel`` is a panel's side in pixels (see ``journey_panel``) and
+    ``font_scale`` enlarges every text (full screen, for a projector).
     """
     if scale not in SCALE_MODES:
         raise ValueError(f"scale must be one of {list(SCALE_MODES)}, not {scale!r}")
@@ -71,42 +88,48 @@ def journey_figure(
     wrong = wrong or [False] * rows
     ranges = _shared_ranges(maps, scale)
     colorbars_done = set()
-    plot_height = rows * PANEL + (rows - 1) * ROW_GAP
-    horizontal_gap = 0.025
-    width = (1 - horizontal_gap * (columns - 1)) / columns
+    top_margin, row_gap, bottom = _journey_rows(scale, font_scale)
+    plot_height = rows * panel + (rows - 1) * row_gap
+    width = (1 - COLUMN_GAP * (columns - 1)) / columns
     data, layout, annotations = [], {}, []
+    notes = []  # on the panels ("all zero", "only N filters"), after every title
     for row in range(rows):
-        top = 1 - row * (PANEL + ROW_GAP) / plot_height
-        y_domain = [max(top - PANEL / plot_height, 0.0), top]
+        top = 1 - row * (panel + row_gap) / plot_height
+        y_domain = [max(top - panel / plot_height, 0.0), top]
         panels = [np.asarray(images[row]).reshape(28, 28)] + list(maps[row])
-        for column, panel in enumerate(panels):
+        for column, image in enumerate(panels):
             suffix = str(row * columns + column + 1) if row or column else ""
-            left = column * (width + horizontal_gap)
+            left = column * (width + COLUMN_GAP)
             is_input = column == 0
             name, side, num_filters = ("input", 28, 1) if is_input else layers[column - 1]
-            axis = {
-                "tickvals": [0, side - 1],  # first and last pixel: the numbers show the map shrinking
-                "ticks": "", "showgrid": False, "zeroline": False, "fixedrange": True,
+            axis = {"ticks": "", "showgrid": False, "zeroline": False, "fixedrange": True,
+                    "tickfont": {"size": round(11 * font_scale)}}
+            layout[f"xaxis{suffix}"] = {
+                **axis, "domain": [left, left + width], "anchor": f"y{suffix}",
+                "showticklabels": False,  # the column title gives the size; no numbers between the rows
+                "constrain": "domain",  # the square panel sits in the middle of its column
             }
-            layout[f"xaxis{suffix}"] = {**axis, "domain": [left, left + width], "anchor": f"y{suffix}"}
             layout[f"yaxis{suffix}"] = {
-                **axis, "domain": y_domain, "anchor": f"x{suffix}",
+                **axis, "domain": y_domain, "anchor": f"x{suffix}", "constrain": "domain",
+                "tickvals": [0, side - 1],  # first and last pixel: the numbers show the map shrinking
                 "autorange": "reversed", "scaleanchor": f"x{suffix}",  # square pixels, row 0 on top
             }
             if row == 0:
                 title = "input 28×28" if is_input else f"{name} · {side}×{side}"
-                annotations.append(_label(title, left + width / 2, 1.0, yshift=44, size=15, anchor="center"))
-            if panel is None:  # this layer has fewer filters than the one chosen, or isn't computed yet
+                annotations.append(_label(title, left + width / 2, 1.0, yshift=round(26 * font_scale),
+                                          size=round(15 * font_scale), anchor="center"))
+            if image is None:  # this layer has fewer filters than the one chosen, or isn't computed yet
                 layout[f"xaxis{suffix}"]["visible"] = layout[f"yaxis{suffix}"]["visible"] = False
-                annotations.append({
+                notes.append({
                     "text": "loading…" if pending else f"{name} has<br>only {num_filters} filters",
-                    "showarrow": False, "font": {"size": 13},
+                    "showarrow": False, "font": {"size": round(13 * font_scale)},
                     "xref": f"x{suffix} domain", "yref": f"y{suffix} domain", "x": 0.5, "y": 0.5,
                 })
                 continue
+            image = np.asarray(image)
             trace = {
                 "type": "heatmap",
-                "z": np.asarray(panel).tolist(),
+                "z": image.tolist(),
                 "xaxis": f"x{suffix}",
                 "yaxis": f"y{suffix}",
                 "colorscale": INPUT_COLORSCALE if is_input else ACTIVATION_COLORSCALE,
@@ -115,8 +138,11 @@ def journey_figure(
                 "name": name,
             }
             shared = None if is_input else ranges.get(column - 1 if scale == "layer" else "figure")
+            if not is_input:
+                trace["zmin"], trace["zmax"] = shared or _floored_range(float(image.max()))
+                if not image.any():
+                    notes.append(_all_zero_label(suffix, size=round(13 * font_scale)))
             if shared is not None:
-                trace["zmin"], trace["zmax"] = shared
                 bar = column if scale == "layer" else "figure"
                 if bar not in colorbars_done:  # one colour bar per shared range
                     colorbars_done.add(bar)
@@ -124,15 +150,41 @@ def journey_figure(
                     trace["colorbar"] = _colorbar(scale, left + width / 2, width)
             data.append(trace)
         color = WRONG_COLOR if wrong[row] else None
-        annotations.append(_label(row_titles[row], 0.0, y_domain[1], yshift=16, size=14, anchor="left", color=color))
-    bottom = BOTTOM + (48 if scale == "layer" else 0)  # room for the colour bars under the columns
+        annotations.append(_label(row_titles[row], 0.0, y_domain[1], yshift=4, size=round(14 * font_scale),
+                                  anchor="left", color=color))
     layout.update({
-        "height": plot_height + TOP + bottom,
-        "margin": {"l": 28, "r": 70 if scale == "figure" else 8, "t": TOP, "b": bottom},
-        "annotations": annotations,
+        "height": plot_height + top_margin + bottom,
+        "margin": {"l": LEFT, "r": 80 if scale == "figure" else RIGHT, "t": top_margin, "b": bottom},
+        "annotations": annotations + notes,
         "showlegend": False,
+        "modebar": {"orientation": "v"},  # in the right margin, off the column titles
     })
     return {"data": data, "layout": layout}
+
+
+def _journey_rows(scale: str, font_scale: float) -> tuple[int, int, int]:
+    """The journey's vertical room in pixels besides the panels: above the first row (column
+    titles, then the row's title), between rows (the next row's title), and below the last
+    (the colour bars of the per-layer scale)."""
+    row_title = round(22 * font_scale)
+    return round(26 * font_scale) + round(22 * font_scale) + 2, row_title + 6, 8 + (34 if scale == "layer" else 0)
+
+
+def journey_panel(rows: int, columns: int, width: float, height: float, scale: str = "panel",
+                  font_scale: float = 1.0, largest: int = PANEL) -> int:
+    """The largest panel side (pixels) at which ``rows`` × ``columns`` panels fit ``width`` × ``height``.
+
+    The chart's component reports the room it has (the window below the chart, or the whole
+    screen in full screen); the grid then fits a laptop or a projector without scrolling.
+    Never below ``MIN_PANEL`` (a small window scrolls instead) nor above ``largest``.
+    """
+    if rows < 1 or columns < 1:
+        raise ValueError(f"rows and columns must be at least 1, not {rows} and {columns}")
+    top_margin, row_gap, bottom = _journey_rows(scale, font_scale)
+    by_height = (height - top_margin - bottom - (rows - 1) * row_gap) / rows
+    right = 80 if scale == "figure" else RIGHT
+    by_width = (width - LEFT - right) * (1 - COLUMN_GAP * (columns - 1)) / columns
+    return int(max(MIN_PANEL, min(by_height, by_width, largest)))
 
 
 SCALE_MODES = {
@@ -143,26 +195,37 @@ SCALE_MODES = {
 
 
 def _shared_ranges(maps: list[list[np.ndarray | None]], scale: str) -> dict:
-    """(zmin, zmax) per layer column (keys 0, 1, ...) or for the whole figure (key "figure")."""
+    """(0, zmax) per layer column (keys 0, 1, ...) or for the whole figure (key "figure")."""
     if scale == "panel" or not maps:
         return {}
     columns = [[panel for panel in (row[column] for row in maps) if panel is not None] for column in range(len(maps[0]))]
-    per_column = {
-        column: (float(min(p.min() for p in panels)), float(max(p.max() for p in panels)))
-        for column, panels in enumerate(columns) if panels
-    }
+    highs = {column: float(max(np.max(p) for p in panels)) for column, panels in enumerate(columns) if panels}
     if scale == "layer":
-        return per_column
-    lows, highs = zip(*per_column.values()) if per_column else ((0.0,), (1.0,))
-    return {"figure": (min(lows), max(highs))}
+        return {column: _floored_range(high) for column, high in highs.items()}
+    return {"figure": _floored_range(max(highs.values(), default=0.0))}
+
+
+def _floored_range(high: float, floor: float = 0.0) -> tuple[float, float]:
+    """(floor, high), or (floor, floor + 1) when high <= floor: Plotly draws a flat range in the
+    colour scale's middle, which for activations reads as "medium activation everywhere"."""
+    return floor, (high if high > floor else floor + 1.0)
+
+
+def _all_zero_label(suffix: str, size: int) -> dict:
+    """'all zero' centred on a panel: a black panel alone could be a dark picture or a dead filter."""
+    return {
+        "text": "all zero", "showarrow": False, "font": {"size": size, "color": ALL_ZERO_COLOR},
+        "xref": f"x{suffix} domain", "yref": f"y{suffix} domain", "x": 0.5, "y": 0.5,
+    }
 
 
 def _colorbar(scale: str, center: float, width: float) -> dict:
-    if scale == "figure":
-        return {"x": 1.0, "xanchor": "left", "thickness": 14, "title": {"text": "activation", "side": "right"}}
+    if scale == "figure":  # below the toolbar, which sits in the top of the right margin
+        return {"x": 1.0, "xanchor": "left", "thickness": 14, "len": 0.8, "y": 0, "yanchor": "bottom",
+                "title": {"text": "activation", "side": "right"}}
     return {
         "orientation": "h", "x": center, "xanchor": "center", "len": width, "lenmode": "fraction",
-        "y": 0, "yref": "paper", "yanchor": "top", "ypad": 36, "thickness": 10,
+        "y": 0, "yref": "paper", "yanchor": "top", "ypad": 8, "thickness": 10,
     }
 
 
@@ -178,13 +241,20 @@ def tiles_figure(
     value_name: str = "activation",
     colorbar_title: str | None = None,
     clickable: bool = False,
+    floor: float | None = None,
+    tile_ranges: list[tuple[float, float] | None] | None = None,
 ) -> dict:
     """A grid of small heatmaps (filters, kernels, filtered images), each tile named by ``titles``.
 
     With ``shared_range`` every tile uses it and one colour bar is drawn; otherwise each tile
     has its own range. ``zmid`` centres a diverging colour scale (kernels: 0 = white).
-    ``highlight`` draws a frame around one tile (the filter chosen elsewhere). ``clickable``
-    lays invisible click targets over the tiles (see ``_click_targets``).
+    ``floor`` pins the bottom of every range (activations: 0.0, as in the journey): the top is
+    the tile's max, or ``shared_range``'s; a flat tile gets floor + 1 so it draws the scale's
+    bottom, and an all-zero tile is labelled "all zero".
+    ``tile_ranges`` gives single tiles a range of their own (a kernel shown on the scale of
+    the grid it comes from), None for the rest. ``highlight`` draws a frame around one tile
+    (the filter chosen elsewhere). ``clickable`` lays invisible click targets over the tiles
+    (see ``_click_targets``).
     """
     rows = -(-len(tiles) // columns)
     gap_px, title_px = 8, 18
@@ -208,6 +278,13 @@ def tiles_figure(
         }
         if shared_range is not None:
             trace["zmin"], trace["zmax"] = shared_range
+        if tile_ranges is not None and tile_ranges[number] is not None:
+            trace["zmin"], trace["zmax"] = tile_ranges[number]
+        if floor is not None:
+            high = shared_range[1] if shared_range is not None else float(np.max(tile))
+            trace["zmin"], trace["zmax"] = _floored_range(high, floor)
+            if not np.any(tile):
+                annotations.append(_all_zero_label(suffix, size=10))
         if zmid is not None:
             trace["zmid"] = zmid
         if shared_range is not None and number == 0:
@@ -259,9 +336,6 @@ def _click_targets(count, columns, rows, tile_px, title_px, gap_px, plot_height)
     }
 
 
-DIVERGING_COLORSCALE = "RdBu_r"  # negative blue, zero white, positive red: kernel weights, filter responses
-
-
 def probabilities_figure(titles: list[str], probabilities: dict[str, np.ndarray]) -> dict:
     """Side by side per image: each model's 10 class probabilities as horizontal bars.
 
@@ -292,29 +366,48 @@ def probabilities_figure(titles: list[str], probabilities: dict[str, np.ndarray]
 
 
 def confusion_figure(matrix: np.ndarray, normalised: bool) -> dict:
-    """Rows = true class, columns = predicted class; each cell's count or fraction written in it."""
+    """Rows = true class, columns = predicted class; each cell's count or fraction written in it.
+
+    Mistakes (off the diagonal, reds) and correct predictions (the diagonal, blues) are two
+    heatmaps, each on its own scale from 0 to its largest cell: on one scale the ~900 correct
+    per class would wash 100+ mistakes out to white. Then come the click targets, last.
+    """
+    matrix = np.asarray(matrix)
     text = [[f"{v:.0%}" if normalised else f"{int(v)}" for v in row] for row in matrix]
+    diagonal = np.eye(len(matrix), dtype=bool)
+    click_targets = {
+        # Invisible click targets, one per cell: Streamlit reports clicks on points, not heatmap cells.
+        "type": "scatter", "mode": "markers", "name": "choose",
+        "x": [predicted for _ in CLASS_NAMES for predicted in CLASS_NAMES],
+        "y": [true for true in CLASS_NAMES for _ in CLASS_NAMES],
+        "marker": {"symbol": "square", "size": 40, "opacity": 0.01, "color": "white"},
+        "selected": {"marker": {"opacity": 0.01}}, "unselected": {"marker": {"opacity": 0.01}},
+        "customdata": [value for row in text for value in row],
+        "hovertemplate": "true %{y}, predicted %{x}: %{customdata}. Click to list them.<extra></extra>",
+    }
     return {
-        "data": [{
-            "type": "heatmap", "z": np.asarray(matrix).tolist(), "x": list(CLASS_NAMES), "y": list(CLASS_NAMES),
-            "text": text, "texttemplate": "%{text}", "colorscale": "Blues", "showscale": False,
-            "hoverinfo": "skip",  # the click targets below carry the hover text
-        }, {
-            # Invisible click targets, one per cell: Streamlit reports clicks on points, not heatmap cells.
-            "type": "scatter", "mode": "markers", "name": "choose",
-            "x": [predicted for _ in CLASS_NAMES for predicted in CLASS_NAMES],
-            "y": [true for true in CLASS_NAMES for _ in CLASS_NAMES],
-            "marker": {"symbol": "square", "size": 40, "opacity": 0.01, "color": "white"},
-            "selected": {"marker": {"opacity": 0.01}}, "unselected": {"marker": {"opacity": 0.01}},
-            "customdata": [value for row in text for value in row],
-            "hovertemplate": "true %{y}, predicted %{x}: %{customdata}. Click to list them.<extra></extra>",
-        }],
+        "data": [
+            _confusion_cells(matrix, text, ~diagonal, MISTAKES_COLORSCALE),
+            _confusion_cells(matrix, text, diagonal, CORRECT_COLORSCALE),
+            click_targets,  # last, over both heatmaps
+        ],
         "layout": {
             "clickmode": "event+select",
             "xaxis": {"title": {"text": "predicted class"}, "side": "top", "fixedrange": True},
             "yaxis": {"title": {"text": "true class"}, "autorange": "reversed", "fixedrange": True},
             "height": 520, "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
         },
+    }
+
+
+def _confusion_cells(matrix: np.ndarray, text: list[list[str]], shown: np.ndarray, colorscale: list) -> dict:
+    """A heatmap of the ``shown`` cells only (the others None: not drawn), 0 to their largest value."""
+    zmin, zmax = _floored_range(float(matrix[shown].max(initial=0)))  # no mistakes at all: every cell white
+    return {
+        "type": "heatmap", "z": np.where(shown, matrix, None).tolist(), "x": list(CLASS_NAMES), "y": list(CLASS_NAMES),
+        "zmin": zmin, "zmax": zmax, "colorscale": colorscale, "showscale": False,
+        "text": np.where(shown, text, "").tolist(), "texttemplate": "%{text}",  # coloured to contrast with its cell
+        "hoverinfo": "skip",  # the click targets carry the hover text
     }
 
 

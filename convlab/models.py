@@ -113,7 +113,8 @@ class ModelSpec:
             for name, value in self.to_dict().items()
             if name not in ("conv_filters", "dense_units", "epochs") and value != _DEFAULTS[name]
         ]
-        return f"{body}dense {self.dense_units}, {self.epochs} epochs" + "".join(f", {e}" for e in extras)
+        epochs = f"{self.epochs} epoch" + ("s" if self.epochs != 1 else "")
+        return f"{body}dense {self.dense_units}, {epochs}" + "".join(f", {e}" for e in extras)
 
     def preset_name(self) -> str | None:
         """'dense' or 'conv' when this is one of the lesson's models."""

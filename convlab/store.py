@@ -9,6 +9,9 @@ spec. Everything here is built to survive real use:
   spec, held across the check, the training and the save);
 * a corrupt file, a malformed JSON or a model that doesn't match its spec is set aside in
   ``models/corrupt/`` and reported, and the spec is trained again;
+* listing the runs sets aside the same way (with its ``.keras``) a JSON it can't parse as a
+  run's metadata, and reports it in ``problems``, so a broken run never just drops out of the
+  lists; a JSON it can't read at all (permission denied) is reported and left where it is;
 * a read-only folder still works: the model lives in memory and the store says it can't save;
 * models load with ``safe_mode=True``: no Python code inside a model file ever runs.
 """
@@ -20,6 +23,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import tempfile
 import threading
 from collections.abc import Callable
@@ -52,6 +56,28 @@ class StoredModel:
 
 def file_stem(spec: ModelSpec) -> str:
     return f"{spec.kind}-{spec.key()}"
+
+
+def _key_of(path: Path) -> str:
+    """The spec key in a file named like ``file_stem`` (``conv-<key>.json``), else the file's stem."""
+    match = re.fullmatch(r"[a-z]+-([0-9a-f]{12})", path.stem)
+    return match.group(1) if match else path.stem
+
+
+def _parse_metadata(data: bytes) -> dict:
+    """A run's metadata from its JSON file's bytes; ValueError (or JSON's own errors) if it isn't one."""
+    meta = json.loads(data)
+    if not isinstance(meta, dict):
+        raise ValueError(f"it holds a JSON {type(meta).__name__}, not an object")
+    if meta.get("format") != FORMAT_VERSION:
+        raise ValueError(f"its format is {meta.get('format')!r}, not {FORMAT_VERSION}")
+    if "spec" not in meta:
+        raise ValueError("it has no spec")
+    try:
+        ModelSpec.from_dict(meta["spec"])
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"its spec doesn't parse: {error}") from error
+    return meta
 
 
 def _sha256(path: Path) -> str:
@@ -87,6 +113,7 @@ class ModelStore:
         self._memory: dict[str, StoredModel] = {}
         self._guard = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
+        self._moving = threading.Lock()  # one set-aside at a time, so two threads never move the same files
         self._sweep_stale_temp_files()
 
     # -- paths and locks ---------------------------------------------------------------
@@ -168,34 +195,64 @@ class ModelStore:
 
     def _set_aside(self, spec: ModelSpec, reason: str) -> None:
         """Move a spec's unusable files into ``corrupt/`` so they are kept for a look but never loaded."""
+        with self._moving:
+            where = self._move_to_corrupt(self.paths(spec))
+        self.problems[spec.key()] = f"The stored {spec.kind} model was unusable ({reason}); {where}."
+
+    def _move_to_corrupt(self, paths) -> str:
+        """Move those of ``paths`` that exist into ``corrupt/`` under timestamped names (atomic renames);
+        say where they went, or, in a read-only folder, that they stay and are ignored."""
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         moved = []
         try:
             (self.root / "corrupt").mkdir(exist_ok=True)
-            for path in self.paths(spec):
+            for path in paths:
                 if path.exists():
                     target = self.root / "corrupt" / f"{path.stem}.{stamp}{path.suffix}"
                     os.replace(path, target)
                     moved.append(str(target.relative_to(self.root)))
-            where = f"moved to {', '.join(moved)}" if moved else "nothing to move"
+            return f"moved to {', '.join(moved)}" if moved else "nothing to move"
         except OSError as error:
-            where = f"could not be moved ({error}); it is ignored"
-        self.problems[spec.key()] = f"The stored {spec.kind} model was unusable ({reason}); {where}."
+            return f"could not be moved ({error}); it is ignored"
 
     def list_metadata(self) -> list[dict]:
-        """Metadata of every stored run, newest first: readable files on disk, then memory-only ones."""
+        """Metadata of every stored run, newest first: readable files on disk, then memory-only ones.
+
+        A JSON that isn't a run's metadata (broken JSON, not an object, another format, no spec or
+        one that doesn't parse) is set aside with its ``.keras`` like an unusable model, and one
+        that can't be read (permission denied) is left in place; both are reported in ``problems``
+        under the key in the file's name (its stem if it isn't named ``<kind>-<key>.json``).
+        """
         found = {}
         for meta_path in sorted(self.root.glob("*.json")):
             try:
-                meta = json.loads(meta_path.read_text())
-            except (OSError, ValueError):
-                continue  # an unreadable file is reported when its model is loaded, not here
-            if isinstance(meta, dict) and meta.get("format") == FORMAT_VERSION and "spec" in meta:
-                found[meta.get("key")] = {**meta, "file": meta_path.with_suffix(".keras").name, "saved": True}
+                data = meta_path.read_bytes()
+            except FileNotFoundError:
+                continue  # deleted or set aside since the glob
+            except OSError as error:
+                self.problems[_key_of(meta_path)] = (
+                    f"The lab run's metadata {meta_path.name} could not be read ({type(error).__name__}: "
+                    f"{error.strerror or error}); it is left in place and ignored."
+                )
+                continue
+            try:
+                meta = _parse_metadata(data)
+            except Exception as error:  # whatever is wrong with the contents, it is the same: set aside, report
+                self._set_aside_metadata(meta_path, f"{type(error).__name__}: {error}")
+                continue
+            found[meta.get("key")] = {**meta, "file": meta_path.with_suffix(".keras").name, "saved": True}
         for key, stored in list(self._memory.items()):
             if key not in found:
                 found[key] = {**stored.meta, "file": None, "saved": stored.saved}
         return sorted(found.values(), key=lambda meta: meta.get("created", ""), reverse=True)
+
+    def _set_aside_metadata(self, meta_path: Path, reason: str) -> None:
+        """Move a run's unparseable JSON and its ``.keras`` into ``corrupt/``, as ``_set_aside`` does for a spec."""
+        with self._moving:
+            if not meta_path.exists():
+                return  # another thread set it aside meanwhile (and reported it)
+            where = self._move_to_corrupt([meta_path, meta_path.with_suffix(".keras")])
+        self.problems[_key_of(meta_path)] = f"The lab run's metadata {meta_path.name} was unreadable ({reason}); {where}."
 
     def delete(self, spec: ModelSpec) -> None:
         """Forget a run: its files (metadata first, so a crash between leaves an orphan that is set aside) and memory."""

@@ -1,7 +1,7 @@
 """Shareable views: the page's choices in the URL, read back defensively.
 
 A teacher copies the address bar and sends it; the link opens the same model, images,
-filter, layer and tab. Anything in a URL is untrusted: every value is checked against what
+filter, layer, colour scale and tab. Anything in a URL is untrusted: every value is checked against what
 exists (a model is looked up among the stored runs' keys, never used as a path), numbers are
 clamped into range, and whatever is malformed is dropped. Each correction comes back as a
 note the page shows, so a broken link explains itself.
@@ -27,6 +27,7 @@ class Limits:
     tabs: tuple[str, ...]  # tab slugs, e.g. ("journey", "filters", ...)
     filters_for: Callable[[str], int]  # a run's filter count (the filter slider's range)
     layers_for: Callable[[str], list[str]]  # a run's feature layer names
+    scales: tuple[str, ...] = ("panel", "layer", "figure")  # the colour-scale modes (figures.SCALE_MODES)
 
 
 def _shown(value: str) -> str:
@@ -45,12 +46,12 @@ def _integer(value: str) -> int | None:
 def parse(params: Mapping[str, str], limits: Limits, default_model: str) -> tuple[dict, list[str]]:
     """The state the URL asks for, and notes on everything it had to ignore or clamp.
 
-    Keys of the result: ``model``, ``image_0``..``image_2``, ``filter``, ``layer``, ``tab``,
-    each present only when the URL gave a usable value.
+    Keys of the result: ``model``, ``image_0``..``image_2``, ``filter``, ``layer``, ``scale``,
+    ``tab``, each present only when the URL gave a usable value.
     """
     state: dict = {}
     notes: list[str] = []
-    known = {"model", "images", "filter", "layer", "tab"}
+    known = {"model", "images", "filter", "layer", "scale", "tab"}
     for name in params:
         if name not in known:
             notes.append(f"Ignored the unknown URL parameter {_shown(name)}.")
@@ -100,6 +101,12 @@ def parse(params: Mapping[str, str], limits: Limits, default_model: str) -> tupl
         else:
             notes.append(f"Ignored layer={_shown(params['layer'])}: this model's layers are {', '.join(layers) or 'none'}.")
 
+    if "scale" in params:
+        if params["scale"] in limits.scales:
+            state["scale"] = params["scale"]
+        else:
+            notes.append(f"Ignored scale={_shown(params['scale'])}: the colour scales are {', '.join(limits.scales)}.")
+
     if "tab" in params:
         if params["tab"] in limits.tabs:
             state["tab"] = params["tab"]
@@ -116,7 +123,7 @@ def encode(state: Mapping) -> dict[str, str]:
     slots = [state.get(f"image_{slot}") for slot in range(NUM_SLOTS)]
     if all(slot is not None for slot in slots):
         params["images"] = ",".join(str(int(slot)) for slot in slots)
-    for name in ("filter", "layer", "tab"):
+    for name in ("filter", "layer", "scale", "tab"):
         if state.get(name) is not None:
             params[name] = str(state[name])
     return params

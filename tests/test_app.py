@@ -19,7 +19,7 @@ from apptest_support import APP, TIMEOUT, frame_with, heatmaps, journey_spec, op
 from conftest import TINY_CONV, TINY_DENSE, shipped_conv_maps
 
 def test_defaults_are_the_lessons(app):
-    assert [app.slider(key=f"image_{slot}").value for slot in range(3)] == [0, 23, 28]
+    assert [app.number_input(key=f"image_{slot}").value for slot in range(3)] == [0, 23, 28]
     assert app.slider(key="filter").value == 1
     assert app.slider(key="filter").max == 63
     spec = journey_spec(app)
@@ -48,7 +48,7 @@ def test_heatmaps_are_the_models_activations_and_follow_the_filter_slider(app, t
 def test_choosing_a_class_fills_the_three_slots(app, test_split):
     app.selectbox(key="fill_class").set_value(5).run()
     assert not app.exception
-    indices = [app.slider(key=f"image_{slot}").value for slot in range(3)]
+    indices = [app.number_input(key=f"image_{slot}").value for slot in range(3)]
     assert indices == first_of_class(test_split.labels, 5)
     row_titles = [a["text"] for a in journey_spec(app)["layout"]["annotations"][5:]]
     assert len(row_titles) == 3
@@ -56,7 +56,7 @@ def test_choosing_a_class_fills_the_three_slots(app, test_split):
 
 
 def test_mixed_labels_are_called_out(app):
-    app.slider(key="image_1").set_value(1).run()  # test image 1 is a pullover
+    app.number_input(key="image_1").set_value(1).run()  # test image 1 is a pullover
     assert any("don't share a label" in w.value and CLASS_NAMES[2] in w.value for w in app.warning)
 
 
@@ -122,7 +122,7 @@ def test_reruns_skip_streamlits_keras_reset_full_gc_and_module_walk(app, monkeyp
     calls = []
     monkeypatch.setattr(keras.backend, "clear_session", lambda *a, **k: calls.append(1))
     app.slider(key="filter").set_value(3).run()
-    app.slider(key="image_0").set_value(4).run()
+    app.number_input(key="image_0").set_value(4).run()
     assert not app.exception and calls == []
     config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
     assert config["runner"]["postScriptGC"] is False

@@ -52,9 +52,9 @@ def test_filter_finder_lists_the_strongest_images_and_sends_one_to_the_journey(a
     expected = strongest_images(strengths, 1)
     buttons = [b for b in app.button if b.key and b.key.startswith("finder_")]
     assert len(buttons) == 9
-    app.button(key="finder_0").click().run()
+    app.button(key=f"finder_{expected[0]}").click().run()
     assert app.session_state["tab"] == "🔍 Journey"
-    assert app.slider(key="image_0").value == int(expected[0])
+    assert app.number_input(key="image_0").value == int(expected[0])
 
 
 def test_predictions_are_the_models_own(app, conv, test_split):
@@ -68,10 +68,16 @@ def test_predictions_are_the_models_own(app, conv, test_split):
     assert len(dense_bars) == 3
 
 
+def confusion_counts(figure: dict) -> np.ndarray:
+    """The whole matrix from its two heatmaps: the mistakes (diagonal None) and the correct (the rest None)."""
+    mistaken, correct = (np.array(trace["z"], dtype=float) for trace in figure["data"][:2])
+    return np.where(np.isnan(mistaken), correct, mistaken)
+
+
 def test_confusion_matrix_and_mistake_gallery(app, conv, test_split):
     open_tab(app, "predictions")
     predictions = conv.model.predict(test_split.images, batch_size=1000, verbose=0).argmax(axis=1)
-    counts = np.array(chart(app, "confusion_chart")["data"][0]["z"])
+    counts = confusion_counts(chart(app, "confusion_chart"))
     assert counts.sum() == 10_000
     assert counts[6, 0] == np.sum((test_split.labels == 6) & (predictions == 0))  # shirts taken for T-shirts
     app.selectbox(key="mistakes_true").set_value(6).run()
@@ -81,7 +87,7 @@ def test_confusion_matrix_and_mistake_gallery(app, conv, test_split):
     assert shown == wrong[:24].tolist()
     assert all(test_split.labels[i] == 6 and predictions[i] == 0 for i in shown)
     app.toggle(key="confusion_normalise").set_value(True).run()
-    fractions = np.array(chart(app, "confusion_chart")["data"][0]["z"])
+    fractions = confusion_counts(chart(app, "confusion_chart"))
     np.testing.assert_allclose(fractions.sum(axis=1), np.ones(10))
 
 
@@ -121,7 +127,7 @@ def test_a_shared_link_opens_that_view():
     at.run()
     assert not at.exception
     assert not any("This link asked" in w.value for w in at.warning)
-    assert [at.slider(key=f"image_{slot}").value for slot in range(3)] == [5, 6, 7]
+    assert [at.number_input(key=f"image_{slot}").value for slot in range(3)] == [5, 6, 7]
     assert at.slider(key="filter").value == 12
 
 
@@ -133,7 +139,7 @@ def test_a_broken_link_is_clamped_with_a_visible_note():
     [note] = [w.value for w in at.warning if "This link asked" in w.value]
     for part in ("out of range", "not a whole number", "no stored run", "unknown URL parameter"):
         assert part in note
-    assert [at.slider(key=f"image_{slot}").value for slot in range(3)] == [0, 9999, 28]
+    assert [at.number_input(key=f"image_{slot}").value for slot in range(3)] == [0, 9999, 28]
     assert at.slider(key="filter").value == 63
     assert at.selectbox(key="model").value == PRESETS["conv"].key()
 

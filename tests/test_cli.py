@@ -13,6 +13,9 @@ import pytest
 
 from convlab.__main__ import main
 from convlab.models import PRESETS, ModelSpec
+from convlab.store import ModelStore, file_stem
+
+from conftest import TINY_CONV, TINY_DENSE
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -67,6 +70,18 @@ def test_info_lists_the_shipped_models(capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert "conv (lesson)" in out and "243,786" in out and "dense (lesson)" in out and "101,770" in out
+
+
+def test_info_lists_the_good_runs_and_notes_a_broken_one(tmp_path, small_data, capsys):
+    ModelStore(tmp_path).get_or_train(TINY_DENSE, lambda: small_data)
+    (tmp_path / f"{file_stem(TINY_CONV)}.json").write_text('{"format": 1, "spec": {"epochs": 0}}')
+    (tmp_path / f"{file_stem(TINY_CONV)}.keras").write_bytes(b"a model")
+    assert main(["--models-dir", str(tmp_path), "info"]) == 0
+    out, err = capsys.readouterr()
+    assert TINY_DENSE.key() in out and TINY_DENSE.describe()[:44] in out and TINY_CONV.key() not in out
+    [note] = err.splitlines()
+    assert note.startswith(f"note: The lab run's metadata {file_stem(TINY_CONV)}.json was unreadable (ValueError: ")
+    assert "moved to corrupt/" in note
 
 
 def test_sigkill_mid_training_leaves_no_model_file(tmp_path):

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
+import plotly.colors
 import pytest
 
-from convlab.figures import journey_figure, tiles_figure
+from convlab.figures import (
+    ACTIVATION_COLORSCALE, DIVERGING_COLORSCALE, confusion_figure, journey_figure, tiles_figure,
+)
 
 
 def grid(rows=3, sides=(26, 13, 11, 5)):
@@ -19,28 +24,138 @@ def activation_traces(figure):
     return [t for t in figure["data"] if t["name"] != "input"]
 
 
-def test_per_panel_scale_sets_no_shared_range():
+def all_zero_labels(figure):
+    return [a for a in figure["layout"]["annotations"] if a["text"] == "all zero"]
+
+
+def test_per_panel_scale_is_zero_to_each_panels_max():
     images, maps, layers = grid()
     figure = journey_figure(images, maps, layers, ["a", "b", "c"], scale="panel")
-    assert all("zmin" not in t and not t["showscale"] for t in figure["data"])
+    traces = activation_traces(figure)
+    assert [(t["zmin"], t["zmax"]) for t in traces] == [(0.0, m.max()) for row in maps for m in row]
+    assert not any(t["showscale"] for t in figure["data"])
+    assert all("zmin" not in t for t in figure["data"] if t["name"] == "input")  # the input keeps its own range
 
 
-def test_per_layer_scale_is_each_columns_min_and_max():
+def test_per_layer_scale_is_zero_to_each_columns_max():
     images, maps, layers = grid()
     traces = activation_traces(journey_figure(images, maps, layers, ["a", "b", "c"], scale="layer"))
     for column in range(4):
         column_traces = traces[column::4]
         values = np.concatenate([maps[row][column].ravel() for row in range(3)])
-        assert {(t["zmin"], t["zmax"]) for t in column_traces} == {(values.min(), values.max())}
+        assert {(t["zmin"], t["zmax"]) for t in column_traces} == {(0.0, values.max())}
     assert sum(t["showscale"] for t in traces) == 4  # one colour bar per layer
 
 
-def test_whole_figure_scale_is_shared_by_every_activation_panel():
+def test_whole_figure_scale_is_zero_to_the_max_of_every_activation_panel():
     images, maps, layers = grid()
     traces = activation_traces(journey_figure(images, maps, layers, ["a", "b", "c"], scale="figure"))
     values = np.concatenate([m.ravel() for row in maps for m in row])
-    assert {(t["zmin"], t["zmax"]) for t in traces} == {(values.min(), values.max())}
+    assert {(t["zmin"], t["zmax"]) for t in traces} == {(0.0, values.max())}
     assert sum(t["showscale"] for t in traces) == 1
+
+
+@pytest.mark.parametrize("scale", ["panel", "layer", "figure"])
+def test_an_all_zero_map_is_black_and_labelled(scale):
+    images, maps, layers = grid()
+    maps[1][2] = np.zeros_like(maps[1][2])  # row 1, layer 2: panel 1 * 5 + 3 + 1 = 9
+    figure = journey_figure(images, maps, layers, ["a", "b", "c"], scale=scale)
+    [dead] = [t for t in figure["data"] if t["xaxis"] == "x9"]
+    others = np.concatenate([maps[row][2].ravel() for row in (0, 2)])
+    top = {"panel": 1.0, "layer": others.max(), "figure": max(m.max() for row in maps for m in row)}[scale]
+    assert (dead["zmin"], dead["zmax"]) == (0.0, top)  # 0 is the bottom of inferno: black, not its middle
+    assert "%{z" in dead["hovertemplate"]
+    [label] = all_zero_labels(figure)  # on that panel only
+    assert (label["xref"], label["yref"], label["x"], label["y"]) == ("x9 domain", "y9 domain", 0.5, 0.5)
+    assert label["font"]["color"] == "rgb(255, 255, 255)"
+
+
+@pytest.mark.parametrize("scale", ["panel", "layer", "figure"])
+def test_a_grid_of_only_zeros_is_drawn_black_in_every_scale(scale):
+    images, maps, layers = grid()
+    maps = [[np.zeros_like(m) for m in row] for row in maps]
+    figure = journey_figure(images, maps, layers, ["a", "b", "c"], scale=scale)
+    assert {(t["zmin"], t["zmax"]) for t in activation_traces(figure)} == {(0.0, 1.0)}
+    assert len(all_zero_labels(figure)) == 12
+    assert sum(t["showscale"] for t in figure["data"]) == {"panel": 0, "layer": 4, "figure": 1}[scale]
+
+
+def test_activation_tiles_with_a_floor_start_at_it_and_label_all_zero_tiles():
+    rng = np.random.default_rng(3)
+    tiles = [rng.random((4, 4)) * (i + 1) for i in range(5)]
+    tiles[3] = np.zeros((4, 4))
+    figure = tiles_figure(tiles, list("abcde"), ACTIVATION_COLORSCALE, columns=3, floor=0.0)
+    assert [(t["zmin"], t["zmax"]) for t in figure["data"]] == [(0.0, tile.max() or 1.0) for tile in tiles]
+    assert figure["data"][3]["zmax"] == 1.0
+    [label] = all_zero_labels(figure)
+    assert (label["xref"], label["yref"]) == ("x4 domain", "y4 domain")  # tile 3
+
+
+def test_activation_tiles_with_a_floor_and_a_shared_range_take_its_max():
+    tiles = [np.full((3, 3), 2.0), np.zeros((3, 3))]
+    figure = tiles_figure(tiles, ["a", "b"], ACTIVATION_COLORSCALE, shared_range=(0.0, 2.0), floor=0.0)
+    assert [(t["zmin"], t["zmax"]) for t in figure["data"]] == [(0.0, 2.0)] * 2
+    assert figure["data"][0]["showscale"]
+    flat = tiles_figure([np.zeros((3, 3))] * 2, ["a", "b"], ACTIVATION_COLORSCALE, shared_range=(0.0, 0.0), floor=0.0)
+    assert {(t["zmin"], t["zmax"]) for t in flat["data"]} == {(0.0, 1.0)}
+    assert len(all_zero_labels(flat)) == 2
+
+
+def test_tiles_without_a_floor_keep_their_diverging_ranges():
+    tiles = [np.zeros((3, 3)), np.full((3, 3), -2.0)]
+    figure = tiles_figure(tiles, ["a", "b"], DIVERGING_COLORSCALE, zmid=0.0)
+    assert all("zmin" not in t and "zmax" not in t and t["zmid"] == 0.0 for t in figure["data"])
+    assert all_zero_labels(figure) == []
+
+
+def rgb(color: str) -> tuple[int, int, int]:
+    match = re.fullmatch(r"rgb\((\d+), (\d+), (\d+)\)", color)
+    assert match, f"{color!r} is not an rgb(r, g, b) string"
+    return tuple(int(part) for part in match.groups())
+
+
+def test_diverging_scale_is_blue_white_red_written_as_rgb():
+    positions = [position for position, _ in DIVERGING_COLORSCALE]
+    assert positions[0] == 0.0 and positions[-1] == 1.0 and positions == sorted(positions)
+    colors = [rgb(color) for _, color in DIVERGING_COLORSCALE]  # every entry rgb(): no hex for the theme to swap
+    middle = rgb(plotly.colors.sample_colorscale(DIVERGING_COLORSCALE, [0.5])[0])
+    assert middle in {(255, 255, 255), (247, 247, 247)}  # zero is white: "ignore it"
+    (r0, g0, b0), (r1, g1, b1) = colors[0], colors[-1]
+    assert b0 > r0 and r1 > b1  # negative blue, positive red
+
+
+def confusion_matrix(normalised=False):
+    rng = np.random.default_rng(4)
+    counts = rng.integers(0, 60, (10, 10))
+    np.fill_diagonal(counts, rng.integers(850, 980, 10))
+    counts[6, 0] = 133  # shirts taken for T-shirts: the most common mistake
+    return counts / counts.sum(axis=1, keepdims=True) if normalised else counts
+
+
+@pytest.mark.parametrize("normalised", [False, True])
+def test_confusion_mistakes_and_correct_cells_have_their_own_scales(normalised):
+    matrix = confusion_matrix(normalised)
+    figure = confusion_figure(matrix, normalised)
+    mistakes, correct, targets = figure["data"]
+    diagonal = np.eye(10, dtype=bool)
+    off = np.array(mistakes["z"], dtype=float)  # None -> nan
+    assert np.isnan(off[diagonal]).all() and np.array_equal(off[~diagonal], matrix[~diagonal])
+    on = np.array(correct["z"], dtype=float)
+    assert np.isnan(on[~diagonal]).all() and np.array_equal(on[diagonal], matrix[diagonal])
+    assert (mistakes["zmin"], mistakes["zmax"]) == (0, matrix[6, 0])  # the 133 gets the top of the reds
+    assert (correct["zmin"], correct["zmax"]) == (0, matrix[diagonal].max())
+    written = (lambda v: f"{v:.0%}") if normalised else str  # each cell's value, written in its own trace only
+    assert mistakes["text"][6][0] == written(matrix[6, 0]) and correct["text"][6][0] == ""
+    assert correct["text"][2][2] == written(matrix[2, 2]) and mistakes["text"][2][2] == ""
+    for trace in (mistakes, correct):
+        assert all(rgb(color) for _, color in trace["colorscale"])
+    assert rgb(mistakes["colorscale"][0][1])[1] > 240  # no mistakes: (nearly) white
+    assert targets["type"] == "scatter" and targets["name"] == "choose" and len(targets["x"]) == 100
+
+
+def test_a_confusion_matrix_without_mistakes_leaves_them_white():
+    mistakes, correct, _ = confusion_figure(np.eye(10) * 5, normalised=False)["data"]
+    assert (mistakes["zmin"], mistakes["zmax"]) == (0, 1.0) and (correct["zmin"], correct["zmax"]) == (0, 5.0)
 
 
 def test_unknown_scale_is_refused():
@@ -78,19 +193,35 @@ def test_every_builder_makes_a_figure_plotly_accepts():
 
     images, maps, layers = grid()
     maps[0][3] = None  # a layer without the chosen filter
+    maps[1][0] = np.zeros_like(maps[1][0])  # a dead map, labelled "all zero"
     history = {"train_loss": [1.0, 0.5], "train_accuracy": [0.6, 0.8], "test_loss": [1.1, 0.7],
                "test_accuracy": [0.55, 0.75]}
     figures = [
         *(journey_figure(images, maps, layers, ["a", "b", "c"], scale=s) for s in ("panel", "layer", "figure")),
         journey_figure(images, [[None] * 4] * 3, layers, ["a", "b", "c"], pending=True),
-        tiles_figure([np.ones((3, 3))] * 5, list("abcde"), "RdBu_r", columns=2, highlight=1, clickable=True,
-                     shared_range=(-1.0, 1.0), zmid=0.0),
+        tiles_figure([np.ones((3, 3))] * 5, list("abcde"), DIVERGING_COLORSCALE, columns=2, highlight=1,
+                     clickable=True, shared_range=(-1.0, 1.0), zmid=0.0),
+        tiles_figure([np.ones((3, 3)), np.zeros((3, 3))], list("ab"), ACTIVATION_COLORSCALE, clickable=True,
+                     floor=0.0),
         curves_figure({"dense": history, "conv": history}),
         probabilities_figure(["x", "y"], {"dense": np.full((2, 10), 0.1), "conv": np.full((2, 10), 0.1)}),
         confusion_figure(np.eye(10) * 5, normalised=False),
+        confusion_figure(confusion_matrix(), normalised=False),
+        confusion_figure(confusion_matrix(normalised=True), normalised=True),
         class_mix_figure(np.arange(10), "mix"),
     ]
     for figure in figures:
         validated = go.Figure(figure).to_dict()
         assert len(validated["data"]) == len(figure["data"])
         assert Prebuilt(figure).to_dict() is figure
+
+
+def test_a_tile_can_keep_the_range_of_the_grid_it_comes_from():
+    """The learned kernel beside the kernel grid is drawn on the grid's range, the rest on their own."""
+    rng = np.random.default_rng(4)
+    tiles = [rng.normal(size=(3, 3)) * 0.2, rng.normal(size=(3, 3)), rng.normal(size=(26, 26))]
+    figure = tiles_figure(tiles, ["learned", "sobel", "response"], DIVERGING_COLORSCALE, columns=2, zmid=0.0,
+                          tile_ranges=[(-0.9, 0.9), None, None])
+    heatmaps = [t for t in figure["data"] if t["type"] == "heatmap"]
+    assert (heatmaps[0]["zmin"], heatmaps[0]["zmax"]) == (-0.9, 0.9)
+    assert all("zmin" not in t and t["zmid"] == 0.0 for t in heatmaps[1:])

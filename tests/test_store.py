@@ -1,15 +1,17 @@
-"""The model cache: round trip, corrupt files set aside, one training for concurrent requests."""
+"""The model cache: round trip, corrupt files set aside (on load and when listing), one training for concurrent requests."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 
 import pytest
 
 from convlab import store as store_module
-from convlab.store import ModelStore, file_stem
+from convlab.models import PRESETS
+from convlab.store import DEFAULT_ROOT, ModelStore, file_stem
 
 from conftest import TINY_CONV, TINY_DENSE, assert_same_predictions
 
@@ -22,13 +24,31 @@ def trained_root(tmp_path_factory, small_data):
     return root
 
 
+def copy_files(source, target):
+    for path in source.iterdir():
+        if path.is_file():
+            (target / path.name).write_bytes(path.read_bytes())
+    return target
+
+
 @pytest.fixture
 def root(tmp_path, trained_root):
     """A fresh copy of the trained folder, for tests that damage files."""
-    for path in trained_root.iterdir():
-        if path.is_file():
-            (tmp_path / path.name).write_bytes(path.read_bytes())
-    return tmp_path
+    return copy_files(trained_root, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def two_runs_root(tmp_path_factory, trained_root, small_data):
+    """The trained folder plus the tiny dense spec: two runs, trained once for this module."""
+    root = copy_files(trained_root, tmp_path_factory.mktemp("two-runs"))
+    ModelStore(root).get_or_train(TINY_DENSE, lambda: small_data)
+    return root
+
+
+@pytest.fixture
+def two_runs(tmp_path, two_runs_root):
+    """A fresh copy of the two-run folder, for tests that damage files."""
+    return copy_files(two_runs_root, tmp_path)
 
 
 def test_round_trip(trained_root, small_data):
@@ -193,3 +213,105 @@ def test_has_looks_without_loading(root, small_data):
     assert not store.has(TINY_CONV)  # metadata of another spec
     meta_path.unlink()
     assert not store.has(TINY_CONV)
+
+
+METADATA_DAMAGE = {  # how a run's JSON gets broken -> what the message says was wrong
+    "garbage text": (lambda meta: "this is no JSON", "JSONDecodeError: Expecting value: line 1 column 1 (char 0)"),
+    "a JSON list": (lambda meta: json.dumps([meta]), "ValueError: it holds a JSON list, not an object"),
+    "wrong format": (lambda meta: json.dumps({**meta, "format": 2}), "ValueError: its format is 2, not 1"),
+    "missing spec": (lambda meta: json.dumps({k: v for k, v in meta.items() if k != "spec"}), "ValueError: it has no spec"),
+    "unparseable spec": (
+        lambda meta: json.dumps({**meta, "spec": {**meta["spec"], "filters": 64}}),
+        "ValueError: its spec doesn't parse: unknown model spec fields: ['filters']",
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", METADATA_DAMAGE)
+def test_malformed_metadata_is_set_aside_and_reported_when_listing(two_runs, damage):
+    store = ModelStore(two_runs)
+    model_path, meta_path = store.paths(TINY_CONV)
+    broken, reason = METADATA_DAMAGE[damage]
+    meta_path.write_text(broken(json.loads(meta_path.read_text())))
+    assert [meta["key"] for meta in store.list_metadata()] == [TINY_DENSE.key()]  # the untouched run stays
+    set_aside = sorted(path.name for path in (two_runs / "corrupt").iterdir())
+    assert [name.split(".")[-1] for name in set_aside] == ["json", "keras"]
+    assert all(name.startswith(f"{file_stem(TINY_CONV)}.20") for name in set_aside)  # timestamped
+    assert not model_path.exists() and not meta_path.exists()
+    assert not any(path.name.startswith(file_stem(TINY_CONV)) for path in two_runs.iterdir())
+    message = store.problems[TINY_CONV.key()]
+    assert message == (
+        f"The lab run's metadata {meta_path.name} was unreadable ({reason}); "
+        f"moved to corrupt/{set_aside[0]}, corrupt/{set_aside[1]}."
+    )
+    assert list(store.problems) == [TINY_CONV.key()]
+    assert [meta["key"] for meta in store.list_metadata()] == [TINY_DENSE.key()]
+    assert store.problems == {TINY_CONV.key(): message}  # the second look adds nothing
+    assert not store.has(TINY_CONV)  # so the lab trains it again when asked
+
+
+def test_a_malformed_preset_is_set_aside_so_the_app_trains_it_again(tmp_path):
+    conv = PRESETS["conv"]
+    store = ModelStore(tmp_path)
+    model_path, meta_path = store.paths(conv)
+    shutil.copy(DEFAULT_ROOT / model_path.name, model_path)
+    meta_path.write_text((DEFAULT_ROOT / meta_path.name).read_text()[:300])  # a truncated copy of the shipped JSON
+    assert store.list_metadata() == []
+    assert store.problems[conv.key()].startswith(f"The lab run's metadata {meta_path.name} was unreadable (JSONDecodeError")
+    assert sorted(path.suffix for path in (tmp_path / "corrupt").iterdir()) == [".json", ".keras"]
+    assert not store.has(conv) and store.load(conv) is None  # app.ensure_models: not stored -> trained
+    assert conv.key() in store.problems  # still there for the page to show
+
+
+def test_a_malformed_json_of_another_name_is_keyed_by_its_stem(tmp_path):
+    (tmp_path / "notes.json").write_text("[1, 2]")
+    store = ModelStore(tmp_path)
+    assert store.list_metadata() == []
+    [moved] = (tmp_path / "corrupt").iterdir()
+    assert moved.name.startswith("notes.") and moved.suffix == ".json"
+    assert store.problems == {
+        "notes": f"The lab run's metadata notes.json was unreadable (ValueError: it holds a JSON list, not an object); "
+                 f"moved to corrupt/{moved.name}."
+    }
+
+
+def test_malformed_metadata_in_a_read_only_folder_is_reported_and_ignored(two_runs, monkeypatch):
+    def refuse(source, target):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(store_module.os, "replace", refuse)  # what a read-only folder does to a rename (even for root)
+    store = ModelStore(two_runs)
+    model_path, meta_path = store.paths(TINY_CONV)
+    meta_path.write_text("{")
+    for _ in range(2):
+        assert [meta["key"] for meta in store.list_metadata()] == [TINY_DENSE.key()]
+        assert list(store.problems) == [TINY_CONV.key()]
+    message = store.problems[TINY_CONV.key()]
+    assert message.startswith(f"The lab run's metadata {meta_path.name} was unreadable (JSONDecodeError")
+    assert message.endswith("could not be moved ([Errno 13] Permission denied); it is ignored.")
+    assert model_path.exists() and meta_path.exists() and not list((two_runs / "corrupt").iterdir())
+
+
+@pytest.mark.parametrize("obstacle", ["no read permission", "a folder"])
+def test_metadata_that_cannot_be_read_is_reported_and_left_in_place(two_runs, obstacle):
+    store = ModelStore(two_runs)
+    model_path, meta_path = store.paths(TINY_CONV)
+    if obstacle == "no read permission":
+        meta_path.chmod(0)
+        if os.access(meta_path, os.R_OK):
+            meta_path.chmod(0o644)
+            pytest.skip("this user reads files whatever their mode (root)")
+        expected = "could not be read (PermissionError: Permission denied)"
+    else:
+        meta_path.unlink()
+        meta_path.mkdir()
+        expected = "could not be read (IsADirectoryError: Is a directory)"
+    try:
+        assert [meta["key"] for meta in store.list_metadata()] == [TINY_DENSE.key()]
+        assert store.problems == {
+            TINY_CONV.key(): f"The lab run's metadata {meta_path.name} {expected}; it is left in place and ignored."
+        }
+        assert model_path.exists() and meta_path.exists() and not (two_runs / "corrupt").exists()
+    finally:
+        if obstacle == "no read permission":
+            meta_path.chmod(0o644)

@@ -21,7 +21,8 @@ def parse(**params):
 
 
 def test_a_valid_link_round_trips():
-    state = {"model": CONV, "image_0": 5, "image_1": 17, "image_2": 9999, "filter": 63, "layer": "conv2", "tab": "filters"}
+    state = {"model": CONV, "image_0": 5, "image_1": 17, "image_2": 9999, "filter": 63, "layer": "conv2",
+             "scale": "layer", "tab": "filters"}
     parsed, notes = urlstate.parse(urlstate.encode(state), LIMITS, default_model=CONV)
     assert parsed == state and notes == []
 
@@ -40,6 +41,7 @@ def test_a_valid_link_round_trips():
         ({"model": "aaaaaaaaaaaa"}, {}, "no stored run"),
         ({"layer": "../conv1"}, {}, "this model's layers are conv1"),
         ({"tab": "<script>"}, {}, "the tabs are journey"),
+        ({"scale": "log"}, {}, "the colour scales are panel, layer, figure"),
         ({"colour": "red"}, {}, "unknown URL parameter"),
     ],
 )
