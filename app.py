@@ -8,6 +8,16 @@ while another tab is open (``persist_state``); the page's choices live in the UR
 
 from __future__ import annotations
 
+import streamlit as st
+
+# The first paint: the title and a loading line go out before the imports below, which take a
+# noticeable part of a second on a server's first run (AppTest also runs this file as __main__).
+if __name__ == "__main__":
+    st.set_page_config(page_title="ConvLab", page_icon="🔬", layout="wide", initial_sidebar_state="expanded")
+    st.sidebar.title("🔬 ConvLab")
+    LOADING = st.empty()
+    LOADING.caption("⏳ Loading the Fashion-MNIST test images and the lesson's models…")
+
 import base64
 import functools
 import gc
@@ -22,7 +32,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import plotly
-import streamlit as st
 import streamlit.components.v1 as components
 
 from convlab import urlstate
@@ -376,7 +385,10 @@ def _put_row_in_slot(table_key: str) -> None:
 
 
 def _filter_from_box() -> None:
-    st.session_state["filter"] = int(st.session_state["filter_box"])
+    # The box echoes the filter it was last shown. When the slider moved in the same request
+    # (fast key presses), the box's value is that old echo, not a choice: keep the slider's.
+    if st.session_state.get("filter") == st.session_state.get("filter_shown"):
+        st.session_state["filter"] = int(st.session_state["filter_box"])
 
 
 def image_controls_ui(split: Split, num_filters: int) -> tuple[list[int], int]:
@@ -390,7 +402,7 @@ def image_controls_ui(split: Split, num_filters: int) -> tuple[list[int], int]:
     st.session_state.setdefault("filter", min(DEFAULT_FILTER, num_filters - 1))
     st.session_state["filter"] = min(st.session_state["filter"], num_filters - 1)
     st.session_state["filter_max"] = num_filters - 1  # for the chart's full-screen keys
-    st.session_state["filter_box"] = st.session_state["filter"]  # the box follows the slider
+    st.session_state["filter_box"] = st.session_state["filter_shown"] = st.session_state["filter"]  # the box follows
     columns = st.container(key="journey_controls").columns([1, 1, 1, 2.6], vertical_alignment="bottom")
     indices = [
         columns[slot].number_input(
@@ -410,8 +422,8 @@ def image_controls_ui(split: Split, num_filters: int) -> tuple[list[int], int]:
 
 FILTER_HELP = (
     "Which filter of the conv layers to show (the lesson's CONVOLUTION_NUMBER, counted from 0). "
-    "Keys, once the slider is clicked: ← / → step by one, Page Up / Page Down by ten, Home / End to the "
-    "first and last filter; in the box, ↓ / ↑. In full screen the same keys work on the chart."
+    "Keys, once the slider is clicked: ← / → step by one, Page Up / Page Down by a tenth of the range, "
+    "Home / End to the first and last filter; in the box, ↓ / ↑. In full screen the same keys work on the chart."
 )
 
 
@@ -524,23 +536,27 @@ def _journey_size(rows: int, columns: int, scale: str) -> dict:
     fullscreen = bool(room.get("fullscreen"))
     font_scale = FULL_SCREEN_FONT if fullscreen else 1.0
     largest = 10_000 if fullscreen else PANEL
-    panel = journey_panel(rows, columns, room["width"], room["height"], scale, font_scale, largest)
-    return {"panel": panel, "font_scale": font_scale}
-
-
-# The filter keys pressed on the chart in full screen, where the slider can't be reached.
-FILTER_KEY_STEPS = {"ArrowRight": 1, "ArrowUp": 1, "ArrowLeft": -1, "ArrowDown": -1, "PageUp": 10, "PageDown": -10}
+    panel = journey_panel(rows, columns, room["width"], room["height"], scale, font_scale, largest, fullscreen)
+    size = {"panel": panel, "font_scale": font_scale}
+    if fullscreen:  # the page's controls are out of sight: the chart says which filter it shows
+        filter_index = int(st.session_state.get("filter", DEFAULT_FILTER))
+        size["heading"] = (f"<b>Filter {filter_index}</b> of {st.session_state.get('filter_max', 0) + 1} · "
+                           "← → to step, Page Up / Down, Home / End · Esc leaves full screen")
+    return size
 
 
 def _journey_chart_event() -> None:
+    """A key pressed on the chart in full screen, where the slider can't be reached: as the slider would."""
     room = chart_room("journey_chart")
     if room.get("n") is None or room.get("n") == st.session_state.get("journey_keys_seen"):
         return  # a size report, or a key press already applied
     st.session_state["journey_keys_seen"] = room["n"]
     last = st.session_state.get("filter_max", 0)
     current = int(st.session_state.get("filter", DEFAULT_FILTER))
+    page_step = max(1, round(last / 10))  # the slider's Page Up / Down: a tenth of the range
+    steps = {"ArrowRight": 1, "ArrowUp": 1, "ArrowLeft": -1, "ArrowDown": -1, "PageUp": page_step, "PageDown": -page_step}
     key = room.get("key")
-    wanted = 0 if key == "Home" else last if key == "End" else current + FILTER_KEY_STEPS.get(key, 0)
+    wanted = 0 if key == "Home" else last if key == "End" else current + steps.get(key, 0)
     st.session_state["filter"] = min(max(wanted, 0), last)
 
 
@@ -1165,12 +1181,8 @@ def _model_ready(stored: StoredModel | None) -> bool:
 
 
 def main() -> None:
-    st.set_page_config(page_title="ConvLab", page_icon="🔬", layout="wide",
-                       initial_sidebar_state="expanded")
     st.html(PAGE_CSS)
-    st.sidebar.title("🔬 ConvLab")  # the first paint: before anything loads
-    loading = st.empty()
-    loading.caption("⏳ Loading the Fashion-MNIST test images and the lesson's models…")
+    loading = LOADING  # drawn at the top of this file, before the imports
     tensorflow_import = start_importing_tensorflow()
     try:
         split = get_test_split()

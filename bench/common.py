@@ -255,7 +255,7 @@ ERRORS_JS = (
 )
 
 # Installed before any page script runs, in the page and in each of its frames. For every key
-# pressed on a slider (an <input type=range>) it records, in the main page's performance.now()
+# pressed on a slider or a number box (an <input type=range> or type=number) it records, in the main page's performance.now()
 # milliseconds:
 #   keydown   the key press
 #   send      the first websocket message the page sends after it (the widget's new value)
@@ -314,7 +314,7 @@ PAGE_TIMERS_JS = r"""
   }});
   document.addEventListener('keydown', e => {
     const t = e.target;
-    if (!(t instanceof HTMLInputElement) || t.type !== 'range') return;
+    if (!(t instanceof HTMLInputElement) || (t.type !== 'range' && t.type !== 'number')) return;
     const box = t.closest('[class*="st-key-"]');
     const widget = box ? [...box.classList].find(c => c.startsWith('st-key-')).slice(7) : null;
     B.pending = {seq: ++B.seq, key: e.key, widget, before: Number(t.value), epoch0: performance.timeOrigin,
@@ -394,11 +394,16 @@ PAGE_TIMERS_JS = r"""
 
 
 def slider(page, key: str):
-    return page.locator(f".st-key-{key}").get_by_role("slider")
+    """The <input> of widget ``key``: a slider's range input, or a number box (the journey's images)."""
+    return page.locator(f".st-key-{key} input[type=range], .st-key-{key} input[type=number]").first
 
 
 def slider_value(page, key: str) -> int:
     return int(slider(page, key).evaluate("e => Number(e.value)"))
+
+
+def is_number_box(page, key: str) -> bool:
+    return slider(page, key).evaluate("e => e.type === 'number'")
 
 
 def drawn_row_titles(page) -> list[str]:
@@ -407,7 +412,7 @@ def drawn_row_titles(page) -> list[str]:
 
 
 def press_and_time(page, key: str, press: str, *, timeout_ms: int = 15_000) -> dict:
-    """Press ``press`` on slider ``key`` and wait until the journey plot shows a changed figure.
+    """Press ``press`` on slider (or number box) ``key`` and wait until the journey plot shows a changed figure.
 
     Returns the in-page sample (milliseconds since keydown for each step) plus the slider's value
     before and after. Raises TimeoutError when nothing was redrawn within ``timeout_ms``.

@@ -7,8 +7,8 @@ Run from the repository root (about 2 minutes; needs Debian's Chromium)::
 It starts one ``streamlit run app.py`` on a loopback port and opens 10 pages, each in its own
 browser context (so its own Streamlit session), in one Chromium. Each session opens the app
 with its own images and filter in the URL (``?images=...&filter=...``), then for about 60
-seconds (and at most ``--max-actions`` presses) moves its filter slider and its second image
-slider with the keyboard, staying inside value ranges no other session uses. After each press
+seconds (and at most ``--max-actions`` presses) moves its filter slider and its second image's
+number box with the keyboard, staying inside value ranges no other session uses. After each press
 it waits for its own journey plot (the plotly div inside the app's plotly_react component
 iframe) to redraw, and records:
 
@@ -54,8 +54,8 @@ def own_values(session: int) -> dict:
 
 
 async def _press(page, key: str, press: str) -> dict:
-    """Press a key on slider ``key``; wait until this page's journey plot shows a changed figure."""
-    thumb = page.locator(f".st-key-{key}").get_by_role("slider")
+    """Press a key on slider (or number box) ``key``; wait until this page's journey plot shows a changed figure."""
+    thumb = page.locator(f".st-key-{key} input[type=range], .st-key-{key} input[type=number]").first
     if not await thumb.evaluate("e => document.activeElement === e"):
         await thumb.focus()
     seq = await page.evaluate("() => window.__bench.seq")
@@ -78,7 +78,7 @@ async def _check_own_state(page, expected: dict) -> list[str]:
         problems.append(f"row titles show images {[drawn.get(s) for s in range(3)]}, expected {expected['images']}")
     values = await page.evaluate(
         "() => Object.fromEntries(['image_0', 'image_1', 'image_2', 'filter'].map(k => "
-        "[k, Number(document.querySelector(`.st-key-${k} input[type=range]`)?.value)]))")
+        "[k, Number(document.querySelector(`.st-key-${k} input`)?.value)]))")
     if [values[f"image_{s}"] for s in range(3)] != expected["images"] or values["filter"] != expected["filter"]:
         problems.append(f"sliders show {values}, expected images {expected['images']} filter {expected['filter']}")
     params = {k: v[0] for k, v in urllib.parse.parse_qs((await page.evaluate("() => location.search")).lstrip("?")).items()}
@@ -140,8 +140,12 @@ async def run_session(browser, url: str, session: int, start: Start, max_actions
             else:
                 key, low, high, field = "image_1", *own["image_range"], None
                 value = expected["images"][1]
-            press = "ArrowRight" if value < high and (value == low or rng.random() < 0.6) else "ArrowLeft"
-            step = 1 if press == "ArrowRight" else -1
+            up = value < high and (value == low or rng.random() < 0.6)
+            step = 1 if up else -1
+            if field == "filter":  # the filter's slider; the images are number boxes
+                press = "ArrowRight" if up else "ArrowLeft"
+            else:
+                press = "ArrowUp" if up else "ArrowDown"
             started = time.monotonic()
             try:
                 sample = await _press(page, key, press)

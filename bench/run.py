@@ -10,7 +10,7 @@ targets) and ``bench/results/benchmark.md`` (the table it prints at the end); se
 logs go to ``bench/results/logs/``. What it measures, one function each:
 
 1. ``measure_interaction``: the real app (``streamlit run``) driven by Debian's Chromium.
-   Keyboard presses on the filter slider, then on an image slider (new images each time, so
+   Keyboard presses on the filter slider, then on an image's number box (new images each time, so
    every press misses the activation cache). Server side: the app's timing hook
    (``$CONVLAB_TIMINGS``) records every journey-fragment run and every full script run; we
    report the fragment runs' p50/p95 and check no full run happened. Browser side: in-page
@@ -76,10 +76,12 @@ def log(message: str) -> None:
 
 # -- 1. interaction ----------------------------------------------------------------------------
 KEYS_WEIGHTED = [("ArrowRight", 4), ("ArrowLeft", 3), ("PageUp", 1), ("PageDown", 1), ("Home", 0.4), ("End", 0.4)]
+BOX_KEYS_WEIGHTED = [("ArrowUp", 4), ("ArrowDown", 3)]  # a number box (the journey's images) steps by one
 
 
 def _predict(value: int, key: str, low: int, high: int, page_step: int) -> int:
-    step = {"ArrowRight": 1, "ArrowLeft": -1, "PageUp": page_step, "PageDown": -page_step}.get(key)
+    step = {"ArrowRight": 1, "ArrowLeft": -1, "ArrowUp": 1, "ArrowDown": -1,
+            "PageUp": page_step, "PageDown": -page_step}.get(key)
     if step is not None:
         return min(max(value + step, low), high)
     return low if key == "Home" else high
@@ -93,9 +95,10 @@ def _drive_slider(page, key: str, presses: int, low: int, high: int, page_step: 
     rng = random.Random(seed)
     value = common.slider_value(page, key)
     seen = {value}
+    keys = BOX_KEYS_WEIGHTED if common.is_number_box(page, key) else KEYS_WEIGHTED
 
     def moves(start: int, excluded: set[int]) -> list[tuple[str, float, int]]:
-        ends = ((k, w, _predict(start, k, low, high, page_step)) for k, w in KEYS_WEIGHTED)
+        ends = ((k, w, _predict(start, k, low, high, page_step)) for k, w in keys)
         return [(k, w, end) for k, w, end in ends if end != start and end not in excluded]
 
     for _ in range(presses):

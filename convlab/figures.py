@@ -68,6 +68,7 @@ def journey_figure(
     pending: bool = False,
     panel: int = PANEL,
     font_scale: float = 1.0,
+    heading: str | None = None,
 ) -> dict:
     """Rows = images; column 0 the input, then one inferno heatmap per feature layer.
 
@@ -80,7 +81,8 @@ def journey_figure(
     each row (image, label, prediction); ``wrong`` marks wrong predictions, drawn in red.
     ``pending`` says the maps (all None) are still being computed: the grid is drawn with the
     inputs alone. ``panel`` is a panel's side in pixels (see ``journey_panel``) and
-    ``font_scale`` enlarges every text (full screen, for a projector).
+    ``font_scale`` enlarges every text (full screen, for a projector); ``heading`` is a line
+    above the column titles (full screen shows the filter there, the page's controls being hidden).
     """
     if scale not in SCALE_MODES:
         raise ValueError(f"scale must be one of {list(SCALE_MODES)}, not {scale!r}")
@@ -88,7 +90,7 @@ def journey_figure(
     wrong = wrong or [False] * rows
     ranges = _shared_ranges(maps, scale)
     colorbars_done = set()
-    top_margin, row_gap, bottom = _journey_rows(scale, font_scale)
+    top_margin, row_gap, bottom = _journey_rows(scale, font_scale, heading is not None)
     plot_height = rows * panel + (rows - 1) * row_gap
     width = (1 - COLUMN_GAP * (columns - 1)) / columns
     data, layout, annotations = [], {}, []
@@ -152,6 +154,9 @@ def journey_figure(
         color = WRONG_COLOR if wrong[row] else None
         annotations.append(_label(row_titles[row], 0.0, y_domain[1], yshift=4, size=round(14 * font_scale),
                                   anchor="left", color=color))
+    if heading is not None:
+        annotations.append(_label(heading, 0.0, 1.0, yshift=round(52 * font_scale), size=round(16 * font_scale),
+                                  anchor="left"))
     layout.update({
         "height": plot_height + top_margin + bottom,
         "margin": {"l": LEFT, "r": 80 if scale == "figure" else RIGHT, "t": top_margin, "b": bottom},
@@ -162,16 +167,17 @@ def journey_figure(
     return {"data": data, "layout": layout}
 
 
-def _journey_rows(scale: str, font_scale: float) -> tuple[int, int, int]:
-    """The journey's vertical room in pixels besides the panels: above the first row (column
-    titles, then the row's title), between rows (the next row's title), and below the last
-    (the colour bars of the per-layer scale)."""
+def _journey_rows(scale: str, font_scale: float, heading: bool = False) -> tuple[int, int, int]:
+    """The journey's vertical room in pixels besides the panels: above the first row (a heading,
+    column titles, then the row's title), between rows (the next row's title), and below the
+    last (the colour bars of the per-layer scale)."""
     row_title = round(22 * font_scale)
-    return round(26 * font_scale) + round(22 * font_scale) + 2, row_title + 6, 8 + (34 if scale == "layer" else 0)
+    top = round((26 + 22 + (26 if heading else 0)) * font_scale) + 2
+    return top, row_title + 6, 8 + (34 if scale == "layer" else 0)
 
 
 def journey_panel(rows: int, columns: int, width: float, height: float, scale: str = "panel",
-                  font_scale: float = 1.0, largest: int = PANEL) -> int:
+                  font_scale: float = 1.0, largest: int = PANEL, heading: bool = False) -> int:
     """The largest panel side (pixels) at which ``rows`` × ``columns`` panels fit ``width`` × ``height``.
 
     The chart's component reports the room it has (the window below the chart, or the whole
@@ -180,7 +186,7 @@ def journey_panel(rows: int, columns: int, width: float, height: float, scale: s
     """
     if rows < 1 or columns < 1:
         raise ValueError(f"rows and columns must be at least 1, not {rows} and {columns}")
-    top_margin, row_gap, bottom = _journey_rows(scale, font_scale)
+    top_margin, row_gap, bottom = _journey_rows(scale, font_scale, heading)
     by_height = (height - top_margin - bottom - (rows - 1) * row_gap) / rows
     right = 80 if scale == "figure" else RIGHT
     by_width = (width - LEFT - right) * (1 - COLUMN_GAP * (columns - 1)) / columns

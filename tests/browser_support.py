@@ -53,18 +53,25 @@ def free_port() -> int:
 
 
 class StreamlitServer:
-    """``streamlit run app.py`` from the repo root on a free localhost port, logging to a file."""
+    """``streamlit run app.py`` from the repo root on a free localhost port, logging to a file.
 
-    def __init__(self, log_path: Path, app: str = "app.py") -> None:
+    ``models_dir``: the model folder it serves (a copy of the shipped models, so a lab training
+    in a test never lands in the repo's models/); None for the repo's own.
+    """
+
+    def __init__(self, log_path: Path, app: str = "app.py", models_dir: Path | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.app = app
+        self.models_dir = models_dir
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
         env.pop("CONVLAB_MODELS_DIR", None)  # the shipped models, as the AppTest tests use
+        if self.models_dir is not None:
+            env["CONVLAB_MODELS_DIR"] = str(self.models_dir)
         command = [
             sys.executable, "-m", "streamlit", "run", self.app,
             "--server.port", str(self.port), "--server.address", "127.0.0.1", "--server.headless", "true",
@@ -158,7 +165,10 @@ _SLIDER_VALUE_JS = "e => Number(e.getAttribute('aria-valuenow') ?? e.value)"
 
 
 def slider_value(page, key: str) -> int:
-    return slider(page, key).evaluate(_SLIDER_VALUE_JS)
+    """The value of slider ``key``, or of number box ``key`` (the journey's images)."""
+    control = page.locator(f".st-key-{key} input[type=range], .st-key-{key} [role=slider], "
+                           f".st-key-{key} input[type=number]").first
+    return control.evaluate(_SLIDER_VALUE_JS)
 
 
 def radio_value(page, key: str) -> str:
@@ -180,7 +190,8 @@ def wait_for_sliders(page, expected: dict[str, int], *, what: str) -> None:
     wait_until(
         page,
         "expected => Object.entries(expected).every(([key, value]) => { "
-        "const e = document.querySelector(`.st-key-${key} input[type=range], .st-key-${key} [role=slider]`); "
+        "const e = document.querySelector(`.st-key-${key} input[type=range], .st-key-${key} [role=slider], "
+        ".st-key-${key} input[type=number]`); "
         "return e && Number(e.getAttribute('aria-valuenow') ?? e.value) === value; })",
         expected, what=what,
     )
@@ -225,19 +236,20 @@ _DRAWN_OR_ERROR_JS = (
 
 
 @contextlib.contextmanager
-def open_app(browser, server: StreamlitServer, *, journey_traces: int = 15):
-    """A fresh page (a new Streamlit session, default state) with the journey and label table drawn.
+def open_app(browser, server: StreamlitServer, *, journey_traces: int = 15, query: str = "",
+             viewport: dict | None = None):
+    """A fresh page (a new Streamlit session, default state or ``query``'s) with the journey and label table drawn.
 
     On the way out it checks the server printed no traceback meanwhile; if the test failed, it
     saves a screenshot of the page as ``artifacts/screenshots/failed-<test>.png``.
     """
     require_chromium()
     log_start = len(server.log_text())
-    context = browser.new_context(viewport=VIEWPORT)
+    context = browser.new_context(viewport=viewport or VIEWPORT)
     context.set_default_timeout(ACTION_TIMEOUT)
     page = context.new_page()
     try:
-        page.goto(server.url, wait_until="domcontentloaded")
+        page.goto(server.url + query, wait_until="domcontentloaded")
         wait_until(page, _DRAWN_OR_ERROR_JS, journey_traces, what="the journey chart is drawn",
                    timeout=PAGE_READY_TIMEOUT)
         errors = page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').all_inner_texts()

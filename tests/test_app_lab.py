@@ -40,6 +40,8 @@ def run_until(at: AppTest, done, seconds: float = 120) -> AppTest:
 
 def test_train_a_variant_in_the_page(models_dir):
     at = open_tab(AppTest.from_file(APP, default_timeout=TIMEOUT).run(), "lab")
+    # The lab's three steps are numbered 1, 2, 3 from the start, not 1 → 3 until a training starts.
+    assert [h.value for h in at.subheader if "·" in h.value][:3] == ["1 · Build a variant", "2 · Train", "3 · Runs"]
     at.radio(key="lab_blocks").set_value(1)
     at.select_slider(key="lab_filters_0").set_value(16)
     at.slider(key="lab_epochs").set_value(3)
@@ -58,11 +60,14 @@ def test_train_a_variant_in_the_page(models_dir):
     row = runs[runs["run"] == spec.label()].iloc[0]
     assert row["epochs"] == 1 and row["stopped"].startswith("stopped after epoch 1: loss")
     assert row["params"] == sum(shapes["params"])
-    assert any("trained in" in s.value for s in at.success)
+    assert any("trained in" in s.value and "after 1 epoch." in s.value for s in at.success)  # not "1 epochs"
     assert ModelStore(models_dir).load(spec) is not None
+    assert at.selectbox(key="lab_run").value == spec.key()  # the run picker moves to the new run
     # The new run drives the journey: one conv block means two feature columns.
     at.button(key=f"journey_{spec.key()}").click().run()
     assert at.selectbox(key="model").value == spec.key()
+    assert at.session_state["tab"] == "🔍 Journey"  # and the journey opens
+    assert spec.label() in [c.value for c in at.sidebar.caption]  # the model box cuts long names: in full below
     open_tab(at, "journey")
     assert len(heatmaps(at)) == 3 * 2 and at.slider(key="filter").max == 15
     # And it can be deleted; the journey falls back to the lesson's conv model.

@@ -8,16 +8,20 @@ in the label table's canvas, the tabs. Each view is saved to artifacts/screensho
 from __future__ import annotations
 
 import re
+import shutil
 import time
 
 import numpy as np
 import pytest
 
 from convlab.data import first_of_class
+from convlab.models import PRESETS, ModelSpec
+from convlab.store import DEFAULT_ROOT, ModelStore
 from conftest import shipped_conv_maps
 from browser_support import (
     CHROMIUM, CHROMIUM_ARGS, CURVES_PLOT, JOURNEY_PLOT, StreamlitServer, drawn_z, exception_texts, open_app,
-    plot_data, plot_js, radio_value, save_screenshot, slider, slider_value, wait_for_sliders, wait_idle, wait_until,
+    journey_ready_js, plot_data, plot_js, radio_value, save_screenshot, slider, slider_value, wait_for_sliders,
+    wait_idle, wait_until,
 )
 
 pytestmark = pytest.mark.timeout(150)  # the first test also starts the server and imports TensorFlow
@@ -32,8 +36,15 @@ COMPARE_TAB = re.compile(r"Dense vs conv|Compare")
 
 @pytest.fixture(scope="module")
 def streamlit_server(tmp_path_factory):
-    """The app served by `streamlit run app.py` on a free port; stopped (or killed) at the end."""
-    server = StreamlitServer(tmp_path_factory.mktemp("streamlit") / "server.log")
+    """The app served by `streamlit run app.py` on a free port; stopped (or killed) at the end.
+
+    It serves a copy of the shipped models, so the lab's training test leaves models/ alone.
+    """
+    models_dir = tmp_path_factory.mktemp("models")
+    for spec in PRESETS.values():
+        for path in ModelStore(DEFAULT_ROOT).paths(spec):
+            shutil.copy(path, models_dir / path.name)
+    server = StreamlitServer(tmp_path_factory.mktemp("streamlit") / "server.log", models_dir=models_dir)
     try:
         server.start()  # fails with the server's log if /_stcore/health doesn't answer "ok" in 90 s
         yield server
@@ -92,12 +103,27 @@ def test_page_loads_without_errors_and_draws_the_journey(browser, streamlit_serv
         in_full_screen = ("() => { const d = " + plot_js(JOURNEY_PLOT) + "; return d.ownerDocument.fullscreenElement === d "
                           "&& d.layout.height === d.ownerDocument.defaultView.innerHeight; }")
         wait_until(page, in_full_screen, what="the journey fills the screen")
+        # Laid out again for the screen: larger text, and the filter named (the slider is out of sight).
+        heading = ("text => { const d = " + plot_js(JOURNEY_PLOT) + "; return d.layout.annotations.some("
+                   "a => a.text.includes(text) && a.font.size >= 20); }")
+        wait_until(page, heading, "<b>Filter 1</b>", what="the full-screen chart names filter 1 in large type")
+        titles = page.evaluate("() => " + plot_js(JOURNEY_PLOT) + ".layout.annotations.filter(a => a.text === "
+                               "'conv1 · 26×26').map(a => a.font.size)")
+        assert titles and min(titles) >= 20, titles  # 15 px in the page
+        # The toolbar sits in the right margin, off the column titles.
+        assert page.evaluate("() => " + plot_js(JOURNEY_PLOT) + ".layout.modebar.orientation") == "v"
+        frame.locator(".js-plotly-plot").press("ArrowRight")  # the keys reach the filter from full screen
+        wait_for_sliders(page, {"filter": 2}, what="the page's filter follows the arrow key pressed in full screen")
+        wait_until(page, heading, "<b>Filter 2</b>", what="the full-screen chart shows filter 2")
+        assert page.evaluate(in_full_screen), "the key press left full screen"
+        assert "filter=2" in page.url
         save_screenshot(page, "journey-full-screen")
         frame.locator(".js-plotly-plot").hover()
         frame.locator('[data-title="Full screen (Esc to leave)"]').click()  # the same button leaves
         wait_until(page, "size => { const d = " + plot_js(JOURNEY_PLOT) + "; return !d.ownerDocument.fullscreenElement "
                    "&& d._fullLayout.width === size[0] && d._fullLayout.height === size[1]; }", size_in_page,
                    what="the journey is back in the page at its own size")
+        assert_no_cloud_buttons(page)
 
 
 def test_filter_slider_moved_with_the_keyboard_redraws_the_heatmaps(browser, streamlit_server, test_split):
@@ -158,6 +184,9 @@ def test_choosing_a_class_fills_the_three_slots(browser, streamlit_server, test_
         wait_idle(page)
         assert [slider_value(page, f"image_{slot}") for slot in range(3)] == expected
         assert picker.get_by_role("combobox").input_value() == "5 · Sandal"
+        # The picker sits below the grid: the page scrolls back up to the journey's controls.
+        wait_until(page, "() => { const r = document.querySelector('.st-key-journey_controls').getBoundingClientRect(); "
+                   "return r.top >= -2 && r.top < 150; }", what="the journey's controls are brought into view")
         assert exception_texts(page) == []
         save_screenshot(page, "label-picker")
 
@@ -226,6 +255,7 @@ def test_switching_tabs_shows_dense_vs_conv_and_back(browser, streamlit_server):
     with open_app(browser, streamlit_server) as page:
         compare_tab = page.get_by_role("tab", name=COMPARE_TAB)
         compare_tab.click()
+        wait_until(page, "() => location.search.includes('tab=compare')", what="the URL names the open tab at once")
         wait_until(page, "() => [...document.querySelectorAll('[role=tab]')].some(t => "
                    f"/{COMPARE_TAB.pattern}/.test(t.innerText) && t.getAttribute('aria-selected') === 'true')",
                    what="the dense-vs-conv tab is selected")
@@ -246,7 +276,9 @@ def test_switching_tabs_shows_dense_vs_conv_and_back(browser, streamlit_server):
         assert exception_texts(page) == []
         save_screenshot(page, "dense-vs-conv")
 
+        assert_no_cloud_buttons(page)
         page.get_by_role("tab", name="Journey").click()
+        wait_until(page, "() => location.search.includes('tab=journey')", what="the URL names the journey again")
         page.locator(JOURNEY_PLOT).wait_for(state="visible")
         wait_until(page, f"() => (({plot_js(JOURNEY_PLOT)} || {{}}).data || []).length === 15",
                    what="the journey chart is drawn again")
@@ -284,6 +316,7 @@ def test_clicking_a_filter_tile_chooses_that_filter(browser, streamlit_server):
         wait_until(page, "() => document.querySelector('.st-key-filter_pick input').value === '10'",
                    what="filter 10 is chosen")
         wait_until(page, "() => location.search.includes('filter=10')", what="the URL holds the filter")
+        assert_no_cloud_buttons(page)
         save_screenshot(page, "filters")
         _open_tab(page, "Journey", JOURNEY_PLOT)
         wait_for_sliders(page, {"filter": 10}, what="the journey shows filter 10")
@@ -302,6 +335,25 @@ def test_clicking_a_confusion_cell_lists_those_mistakes(browser, streamlit_serve
         wait_until(page, "n => [...document.querySelectorAll('[data-testid=stMarkdownContainer]')]"
                    ".some(e => e.innerText.startsWith(n.toLocaleString('en-US') + ' mistakes match'))",
                    drawn, what="the gallery lists the clicked cell's mistakes")
+        # The gallery's thumbnails are one size and its buttons line up, however the captions wrap.
+        gallery = page.locator(".st-key-mistake_thumbnails")
+        for end in ("end", "start"):  # the images load lazily, as they come into view
+            gallery.evaluate(f"e => e.scrollIntoView({{block: '{end}'}})")
+            wait_until(page, "() => [...document.querySelectorAll('.st-key-mistake_thumbnails img')].every("
+                       "i => i.getBoundingClientRect().bottom < 0 || i.getBoundingClientRect().top > innerHeight "
+                       "|| (i.complete && i.naturalWidth > 0))", what="the gallery's visible images are loaded")
+        geometry = page.locator(".st-key-mistake_thumbnails").evaluate(
+            "e => ({images: [...e.querySelectorAll('img')].map(i => [Math.round(i.getBoundingClientRect().width), "
+            "Math.round(i.getBoundingClientRect().height), Math.round(i.getBoundingClientRect().top)]), "
+            "buttons: [...e.querySelectorAll('.stButton button')].filter(b => b.offsetParent).map(b => [Math.round(b.getBoundingClientRect().top), "
+            "Math.round(b.getBoundingClientRect().width)])})")
+        assert len(geometry["images"]) == min(drawn, 24) and len({(w, h) for w, h, _ in geometry["images"]}) == 1, geometry
+        rows = {}
+        for (_, _, top), (button_top, button_width) in zip(geometry["images"], geometry["buttons"]):
+            rows.setdefault(top, set()).add(button_top)
+        assert all(len(tops) == 1 for tops in rows.values()), geometry  # one button line per row of images
+        assert len({width for _, width in geometry["buttons"]}) == 1, geometry
+        assert_no_cloud_buttons(page)
         save_screenshot(page, "predictions")
         assert exception_texts(page) == []
 
@@ -318,7 +370,119 @@ def test_uploading_a_picture_shows_its_journey(browser, streamlit_server, test_s
         page.locator(".st-key-upload_journey .js-plotly-plot").wait_for(state="visible", timeout=60_000)
         assert_painted(page, ".st-key-upload_journey")
         assert page.get_by_text("thinks it is a Sneaker").is_visible()
+        assert_no_cloud_buttons(page)
         save_screenshot(page, "upload")
         page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(tmp_path / "fake.png"))
         page.get_by_text("isn't a PNG or JPEG").wait_for(state="visible")
+        assert exception_texts(page) == []
+
+
+# -- what a teacher's run-through found (issue 10) -----------------------------------------------
+def assert_no_cloud_buttons(page) -> None:
+    """No chart offers to send itself to Plotly's cloud ("Share chart…", "Edit in Chart Studio")."""
+    titles = page.evaluate(
+        "() => [document, ...[...document.querySelectorAll('iframe')].map(f => { try { return f.contentDocument; } "
+        "catch (e) { return null; } })].filter(Boolean).flatMap(d => [...d.querySelectorAll('.modebar-btn')]"
+        ".map(b => b.getAttribute('data-title')))")
+    assert titles, "no chart toolbar found"
+    assert not [t for t in titles if re.search(r"share|cloud|chart studio", t or "", re.I)], titles
+
+
+def _panel_pixels(page, number: int) -> np.ndarray:
+    """What the screen shows of the journey's heatmap number ``number`` (trace order), as RGB."""
+    import io
+
+    from PIL import Image
+
+    box = page.frame_locator(".st-key-journey_chart iframe").locator(".heatmaplayer image").nth(number).bounding_box()
+    shot = page.screenshot(clip=box)
+    return np.asarray(Image.open(io.BytesIO(shot)).convert("RGB")).astype(int)
+
+
+def test_an_all_zero_map_is_drawn_black_and_says_so(browser, streamlit_server, test_split):
+    """The lesson's moment: the third image set to 1 (a pullover) and filter 1. The model's conv2
+    and pool2 maps of it are all zero: on screen they are black (inferno's bottom), not the
+    crimson middle of the scale, and labelled."""
+    reference = shipped_conv_maps(test_split.images[[0, 23, 1]], 1)
+    assert not reference[10].any() and not reference[11].any()
+    with open_app(browser, streamlit_server, query="/?images=0,23,1&filter=1") as page:
+        for number in (13, 14):  # traces: row 3 (input 10, conv1 11, pool1 12, conv2 13, pool2 14)
+            pixels = _panel_pixels(page, number)
+            corner = pixels[: pixels.shape[0] // 4, : pixels.shape[1] // 4]  # away from the label in the middle
+            assert corner.max() <= 40, f"panel {number} is not black: {corner.reshape(-1, 3).mean(axis=0)}"
+        assert _panel_pixels(page, 11).max() > 150  # conv1 of the same image has bright cells
+        labels = page.frame_locator(".st-key-journey_chart iframe").locator(".annotation-text", has_text="all zero")
+        assert labels.count() == 2
+        save_screenshot(page, "journey-all-zero")
+
+
+def test_image_number_boxes_step_by_one(browser, streamlit_server):
+    with open_app(browser, streamlit_server) as page:
+        page.locator(".st-key-image_2 [data-testid=stNumberInputStepUp]").click()
+        wait_for_sliders(page, {"image_2": 29}, what="image 3's box reads 29")
+        wait_until(page, "() => " + plot_js(JOURNEY_PLOT) + ".layout.annotations.some(a => a.text.includes('test #29'))",
+                   what="the journey's third row shows test image 29")
+        assert "images=0%2C23%2C29" in page.url or "images=0,23,29" in page.url
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1024, 768)], ids=["laptop-1280x720", "projector-1024x768"])
+def test_the_journey_fits_one_screen(browser, streamlit_server, size):
+    """The controls and all three rows in one screen, without scrolling; a narrow screen starts
+    with the sidebar collapsed."""
+    width, height = size
+    with open_app(browser, streamlit_server, viewport={"width": width, "height": height}) as page:
+        wait_until(page, "h => { const f = document.querySelector('.st-key-journey_chart iframe'); "
+                   "return f && f.getBoundingClientRect().bottom <= h; }", height,
+                   what="the journey's chart ends inside the window")
+        wait_idle(page)
+        layout = page.evaluate(
+            "() => ({controls: document.querySelector('.st-key-journey_controls').getBoundingClientRect().top, "
+            "chart: document.querySelector('.st-key-journey_chart iframe').getBoundingClientRect().toJSON(), "
+            "scrolled: document.querySelector('[data-testid=stMain]').scrollTop, "
+            "sidebar: document.querySelector('[data-testid=stSidebar]').getAttribute('data-collapsed')})")
+        assert layout["scrolled"] == 0 and layout["controls"] > 0, layout
+        assert layout["chart"]["bottom"] <= height, layout
+        assert len(heatmaps(plot_data(page))) == 12  # all three rows are in that chart
+        assert layout["sidebar"] == ("true" if width < 1100 else "false"), layout
+        save_screenshot(page, f"journey-{width}x{height}")
+
+
+def test_a_trained_variant_is_shown_in_the_journey(browser, streamlit_server):
+    """The lab's finished-training box: "Show in the journey" makes the new run the page's model
+    and opens the journey (its button sits in the panel that refreshes itself while training)."""
+    spec = ModelSpec(conv_filters=(16,), epochs=1, train_samples=1_000)
+    with open_app(browser, streamlit_server) as page:
+        _open_tab(page, "Lab", ".st-key-lab_blocks")
+        page.locator(".st-key-lab_blocks").get_by_text("1", exact=True).click()
+        wait_idle(page)
+        page.locator(".st-key-lab_filters_0").get_by_role("slider").focus()
+        for _ in range(2):
+            page.keyboard.press("ArrowLeft")  # 64 → 16 filters
+        wait_idle(page)
+        epochs = slider(page, "lab_epochs")
+        epochs.focus()
+        page.keyboard.press("Home")
+        page.locator(".st-key-lab_samples").click()
+        page.get_by_role("option", name="1,000 (quick)").click()
+        wait_idle(page)
+        wait_until(page, "label => [...document.querySelectorAll('strong')].some(e => e.innerText.startsWith(label))",
+                   spec.label(), what="the builder shows the variant to train")
+        page.locator(".st-key-lab_train button").click()
+        # The training's progress comes into view, with one Stop button at a time.
+        visible_stops = "() => [...document.querySelectorAll('button')].filter(b => b.innerText.includes('Stop training') && b.offsetParent).length"
+        counts = []
+        deadline = time.monotonic() + 120
+        while not page.get_by_text("trained in").count() and time.monotonic() < deadline:
+            counts.append(page.evaluate(visible_stops))
+            time.sleep(0.1)
+        assert max(counts) <= 1, counts
+        wait_until(page, "() => { const r = document.querySelector('.st-key-training_panel').getBoundingClientRect(); "
+                   "return r.top >= 0 && r.top < innerHeight; }", what="the training panel is in view")
+        wait_idle(page)
+        page.locator(f".st-key-journey_{spec.key()} button").click()
+        wait_until(page, "key => location.search.includes('model=' + key) && location.search.includes('tab=journey')",
+                   spec.key(), what="the URL names the new run and the journey")
+        wait_until(page, journey_ready_js(3 + 3 * 2), what="the journey shows the one-block model's maps")
+        assert page.get_by_role("tab", name="Journey").get_attribute("aria-selected") == "true"
+        assert spec.label() in page.locator("[data-testid=stSidebar]").inner_text()  # the model box, and its full name
         assert exception_texts(page) == []

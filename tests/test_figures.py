@@ -9,7 +9,7 @@ import plotly.colors
 import pytest
 
 from convlab.figures import (
-    ACTIVATION_COLORSCALE, DIVERGING_COLORSCALE, confusion_figure, journey_figure, tiles_figure,
+    ACTIVATION_COLORSCALE, DIVERGING_COLORSCALE, confusion_figure, journey_figure, journey_panel, tiles_figure,
 )
 
 
@@ -225,3 +225,29 @@ def test_a_tile_can_keep_the_range_of_the_grid_it_comes_from():
     heatmaps = [t for t in figure["data"] if t["type"] == "heatmap"]
     assert (heatmaps[0]["zmin"], heatmaps[0]["zmax"]) == (-0.9, 0.9)
     assert all("zmin" not in t and t["zmid"] == 0.0 for t in heatmaps[1:])
+
+
+@pytest.mark.parametrize("width, height, expected", [
+    (880, 420, (420 - 50 - 8 - 2 * 28) // 3),  # a laptop: the height decides
+    (500, 2000, int((500 - 28 - 36) * (1 - 0.025 * 4) / 5)),  # a narrow column: the width decides
+    (3000, 3000, 180),  # plenty of room: the largest panel
+    (300, 100, 72),  # too little room: the smallest (the page scrolls)
+])
+def test_journey_panel_fits_the_room_it_is_given(width, height, expected):
+    assert journey_panel(3, 5, width, height) == expected
+
+
+def test_a_fitted_journey_is_as_tall_as_its_room():
+    images, maps, layers = grid()
+    panel = journey_panel(3, 5, 880, 420)
+    figure = journey_figure(images, maps, layers, ["a", "b", "c"], panel=panel)
+    assert 420 - 3 <= figure["layout"]["height"] <= 420
+    big = journey_figure(images, maps, layers, ["a", "b", "c"], panel=400, font_scale=1.6, heading="Filter 3")
+    assert big["layout"]["height"] > 3 * 400
+    texts = {a["text"]: a["font"]["size"] for a in big["layout"]["annotations"]}
+    assert texts["Filter 3"] >= 24 and texts["layer0 · 26×26"] >= 24
+
+
+def test_journey_panel_refuses_an_empty_grid():
+    with pytest.raises(ValueError, match="rows and columns"):
+        journey_panel(0, 5, 800, 600)

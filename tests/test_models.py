@@ -77,3 +77,8 @@ def test_layer_table_without_tensorflow_matches_keras(spec):
     # what the journey draws before the model is loaded: each conv/pool layer's name, map side, filters
     assert spec.feature_layers() == [(layer.name, layer.output.shape[1], layer.output.shape[-1])
                                      for layer in feature_layers(model)]
+
+
+@pytest.mark.parametrize("epochs, words", [(1, "1 epoch,"), (2, "2 epochs,"), (20, "20 epochs,")])
+def test_a_run_is_named_with_the_right_plural(epochs, words):
+    assert words in ModelSpec(conv_filters=(16,), epochs=epochs, train_samples=1_000).describe()
