@@ -110,6 +110,8 @@ def test_missing_data_shows_the_fix_not_a_traceback(tmp_path, monkeypatch):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert not at.exception
     assert any("can't load the Fashion-MNIST images" in e.value and "apt-get install dataset-fashion-mnist" in e.value for e in at.error)
+    # The first paint: the title is drawn before anything loads, so even this page has it.
+    assert [t.value for t in at.sidebar.title] == ["🔬 ConvLab"]
 
 
 def test_reruns_skip_streamlits_keras_reset_full_gc_and_module_walk(app, monkeypatch):

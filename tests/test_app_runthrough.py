@@ -16,7 +16,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from convlab import data, models
+from convlab import models
 from convlab.explain import first_layer_kernels
 from convlab.models import PRESETS, ModelSpec
 from convlab.store import DEFAULT_ROOT, ModelStore
@@ -144,17 +144,7 @@ def test_the_colour_scale_is_read_from_and_written_to_the_url(monkeypatch):
     assert at.radio(key="scale").value == "panel"
 
 
-# -- 12. the first paint ---------------------------------------------------------------------------
-def test_the_title_is_drawn_before_anything_loads(tmp_path, monkeypatch):
-    """With no dataset at all, the page still has its title: it is drawn before the data loads."""
-    monkeypatch.delenv("CONVLAB_DATA_DIR", raising=False)
-    monkeypatch.setattr(data, "KERAS_CACHE", tmp_path / "keras")
-    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "debian")
-    monkeypatch.setattr(data, "_download_with_keras", lambda split: (_ for _ in ()).throw(OSError("offline")))
-    st.cache_resource.clear()
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    assert [t.value for t in at.sidebar.title] == ["🔬 ConvLab"]
-    assert at.error and not at.exception
+# (12, the first paint: the title before anything loads, is checked in test_app.py's missing-data test.)
 
 
 # -- 3. a damaged lesson model goes on by itself ------------------------------------------------

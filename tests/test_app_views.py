@@ -105,7 +105,9 @@ def test_upload_a_picture(app, conv, test_split):
     app.file_uploader(key="upload").set_value(("sneaker.png", _png(big), "image/png")).run()
     assert not app.exception and not app.error
     assert any("thinks it is a **Sneaker**" in m.value for m in app.markdown)
-    assert len([t for t in chart(app, "upload_journey")["data"] if t["name"] != "input"]) == 4
+    maps = [t for t in chart(app, "upload_journey")["data"] if t["name"] != "input"]
+    assert len(maps) == 4
+    assert {t["zmin"] for t in maps} == {0}  # ReLU'd maps: 0 is black here too, as in the journey
 
 
 @pytest.mark.parametrize(
