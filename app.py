@@ -1209,9 +1209,9 @@ def main() -> None:
     store_notes_ui(store, runs)
     spec = ModelSpec.from_dict(runs[key]["spec"])
     tabs = dict(zip(TABS, st.tabs(list(TABS.values()), key="tab", on_change="rerun")))
-    # The open tab, as the tabs report it: during the run a click causes, the "tab" state still
-    # holds the tab before, so a URL written from it lagged one click behind.
+    # The open tab, as the tabs report it (the "tab" state can still hold the one before).
     st.session_state["open_tab"] = next((slug for slug, tab in tabs.items() if tab.open), "journey")
+    sync_url()  # now, not only at the end: a view's first visit can compute for seconds
     with tabs["journey"]:
         if tabs["journey"].open:
             journey_ui(spec, stored, split)

@@ -297,9 +297,15 @@ def assert_painted(page, selector: str) -> None:
     assert dark > 0.05, f"{selector} looks blank ({dark:.1%} dark pixels)"
 
 
+TAB_SLUGS = {"Journey": "journey", "Filters": "filters", "Predictions": "predictions", "Your image": "upload", "Lab": "lab"}
+
+
 def _open_tab(page, name: str, ready_selector: str) -> None:
+    """Click tab ``name`` and wait for ``ready_selector``. The URL names the tab as soon as the view
+    shows, not only once its last part is computed (a first visit computes for seconds)."""
     page.get_by_role("tab", name=re.compile(name)).click()
     page.locator(ready_selector).first.wait_for(state="visible", timeout=90_000)
+    assert f"tab={TAB_SLUGS[name]}" in page.url, page.url
     wait_idle(page)
 
 
