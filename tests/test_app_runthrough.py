@@ -192,3 +192,16 @@ def test_a_lab_run_with_broken_metadata_is_set_aside_and_reported(tmp_path, monk
     assert len(list((tmp_path / "corrupt").iterdir())) == 2
     at.button(key="dismiss_store_notes").click().run()
     assert not [w for w in at.warning if "unusable" in w.value]
+
+
+# -- 10. the lab's wording ---------------------------------------------------------------------------
+@pytest.mark.parametrize("meta, words", [
+    ({"epochs_run": 1}, "1 epoch"),
+    ({"epochs_run": 3}, "3 epochs"),
+    ({"epochs_run": 3, "stopped_by_request": True}, "2 full epochs and part of epoch 3"),  # not "after 3 epochs … during epoch 3"
+    ({"epochs_run": 1, "stopped_by_request": True}, "0 full epochs and part of epoch 1"),
+])
+def test_a_finished_training_says_how_long_it_trained_in_words_that_agree(meta, words):
+    import app
+
+    assert app._trained_for(meta) == words
