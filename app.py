@@ -1033,7 +1033,8 @@ def _trained_for(meta: dict) -> str:
     epochs = meta["epochs_run"]
     if meta.get("stopped_by_request"):
         full = epochs - 1
-        return f"{full} full epoch{'s' if full != 1 else ''} and part of epoch {epochs}"
+        done = f"{full} full epoch{'s' if full != 1 else ''} and " if full else ""
+        return f"{done}part of epoch {epochs}"
     return f"{epochs} epoch{'s' if epochs != 1 else ''}"
 
 

@@ -199,7 +199,7 @@ def test_a_lab_run_with_broken_metadata_is_set_aside_and_reported(tmp_path, monk
     ({"epochs_run": 1}, "1 epoch"),
     ({"epochs_run": 3}, "3 epochs"),
     ({"epochs_run": 3, "stopped_by_request": True}, "2 full epochs and part of epoch 3"),  # not "after 3 epochs … during epoch 3"
-    ({"epochs_run": 1, "stopped_by_request": True}, "0 full epochs and part of epoch 1"),
+    ({"epochs_run": 1, "stopped_by_request": True}, "part of epoch 1"),
 ])
 def test_a_finished_training_says_how_long_it_trained_in_words_that_agree(meta, words):
     import app
