@@ -1,89 +1,46 @@
 """Shared by ``bench/run.py`` and ``bench/load.py``: the app server, Chromium, in-page timers, stats.
 
 Nothing here imports the app or TensorFlow; the app always runs in its own ``streamlit run``
-process, as people use it. The browser is Debian's Chromium driven by Playwright (never
-``playwright install``: that downloads a browser from the internet).
+process, as people use it. The server, the Chromium (Debian's, else Playwright's own download)
+and the child processes come from ``convlab_testing.live_app``, which the browser tests use too;
+this module adds the benchmark's side: where logs and timings go, the in-page timers, stats.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root, for convlab_testing
+
+# Re-exported for run.py and load.py, which reach everything through this module.
+from convlab_testing.live_app import (  # noqa: E402, F401
+    CHILDREN, ERRORS_JS, IDLE_JS, JOURNEY_PLOT, REPO, VIEWPORT, StreamlitServer, child_env, find_chromium,
+    journey_ready_js, launch_chromium, plot_js, popen, stop_all_children, stop_process,
+)
+
 RESULTS = REPO / "bench" / "results"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
-]
-VIEWPORT = {"width": 1400, "height": 1100}
 # The journey's chart is the app's plotly_react component (components/plotly_react): a
 # same-origin iframe in the main page holding one plotly div that every rerun updates with
-# Plotly.react. JOURNEY_PLOT is that div's selector inside the iframe's document.
+# Plotly.react. JOURNEY_DIV is that div's selector inside the iframe's document.
 JOURNEY_FRAME = ".st-key-journey_chart iframe"
-JOURNEY_PLOT = "#chart.js-plotly-plot"
+JOURNEY_DIV = "#chart.js-plotly-plot"
 APP = "app.py"  # the script ``streamlit run`` serves; ``bench/run.py --app`` changes it for experiments
-JOURNEY_TRACES = 15  # 3 images x (input + conv1, pool1, conv2, pool2)
-
-# -- subprocesses: every one we start is stopped on exit, whatever happens -------------------
-_CHILDREN: list[subprocess.Popen] = []
 
 
-def _stop_process(process: subprocess.Popen, grace: float = 10.0) -> None:
-    """SIGTERM to the child's process group, SIGKILL after ``grace`` seconds."""
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=grace)
-
-
-def stop_all_children() -> None:
-    for process in list(_CHILDREN):
-        with contextlib.suppress(Exception):
-            _stop_process(process)
-
-
-def _on_signal(signum, frame):  # Ctrl-C or a kill: stop the children, then exit
+def _on_signal(signum, frame):  # SIGTERM (a kill): stop the children, then exit
     stop_all_children()
     sys.exit(128 + signum)
 
 
-atexit.register(stop_all_children)
 signal.signal(signal.SIGTERM, _on_signal)
-
-
-def popen(command: list[str], *, log_path: Path, env: dict | None = None) -> subprocess.Popen:
-    """Start a child in its own process group (so stopping it stops its children too), logging to a file."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    _CHILDREN.append(process)
-    return process
-
-
-def child_env(**extra: str) -> dict:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **extra}
-    env.pop("CONVLAB_MODELS_DIR", None)  # always the shipped models in models/
-    return env
 
 
 def run_child(script: str, args: list[str], *, log_path: Path, timeout: float) -> dict:
@@ -97,7 +54,7 @@ def run_child(script: str, args: list[str], *, log_path: Path, timeout: float) -
     except subprocess.TimeoutExpired as error:
         raise RuntimeError(f"{script} took more than {timeout:.0f} s; log: {log_path}") from error
     finally:
-        _stop_process(process)
+        stop_process(process)
     if code != 0 or not out.exists():
         tail = log_path.read_text(errors="replace")[-3000:]
         raise RuntimeError(f"{script} exited with code {code}; log tail:\n{tail}")
@@ -112,98 +69,16 @@ def wall_time(command: list[str]) -> float:
     return time.perf_counter() - started
 
 
-# -- the app server --------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def port_answers(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-class AppServer:
-    """``streamlit run app.py`` on a free loopback port, with the app's timing hook pointed at a file."""
+# -- the app server and Chromium -------------------------------------------------------------
+class AppServer(StreamlitServer):
+    """The benchmark's server: its log in ``results/logs/<name>.log`` and, unless ``timings`` is
+    False, the app's timing hook writing to ``results/logs/<name>-timings.jsonl``."""
 
     def __init__(self, name: str, *, timings: bool = True, app: str | None = None) -> None:
+        logs = RESULTS / "logs"
+        super().__init__(logs / f"{name}.log", app=app or APP,
+                         timings_path=logs / f"{name}-timings.jsonl" if timings else None)
         self.name = name
-        self.app = app or APP
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = RESULTS / "logs" / f"{name}.log"
-        self.timings_path = RESULTS / "logs" / f"{name}-timings.jsonl" if timings else None
-        self.process: subprocess.Popen | None = None
-        self.started_at: float | None = None  # perf_counter() just before Popen
-
-    def start(self) -> None:
-        """Start the process and return at once (``wait_port`` waits for the socket)."""
-        extra = {}
-        if self.timings_path is not None:
-            self.timings_path.parent.mkdir(parents=True, exist_ok=True)
-            self.timings_path.unlink(missing_ok=True)
-            extra["CONVLAB_TIMINGS"] = str(self.timings_path)
-        command = [
-            sys.executable, "-m", "streamlit", "run", self.app,
-            "--server.port", str(self.port), "--server.address", "127.0.0.1", "--server.headless", "true",
-            "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
-        ]
-        self.started_at = time.perf_counter()
-        self.process = popen(command, log_path=self.log_path, env=child_env(**extra))
-
-    def wait_port(self, timeout: float = 90) -> float:
-        """Poll the port every 10 ms; returns perf_counter() when it first accepts a connection."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"streamlit exited with code {self.process.returncode}:\n{self.log_tail()}")
-            if port_answers(self.port):
-                return time.perf_counter()
-            time.sleep(0.01)
-        raise RuntimeError(f"port {self.port} did not answer within {timeout} s:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            _stop_process(self.process)
-
-    def __enter__(self) -> "AppServer":
-        self.start()
-        self.wait_port()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def log_tail(self, chars: int = 4000) -> str:
-        return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
-
-    def status_kb(self, field: str) -> int:
-        """A memory line of /proc/PID/status (VmRSS, VmHWM) in kB, for the streamlit process."""
-        with open(f"/proc/{self.process.pid}/status") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-        raise RuntimeError(f"{field} missing from /proc/{self.process.pid}/status")
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU time the server process has used so far (all its threads)."""
-        with open(f"/proc/{self.process.pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def timings(self) -> list[dict]:
-        if self.timings_path is None or not self.timings_path.exists():
-            return []
-        return [json.loads(line) for line in self.timings_path.read_text().splitlines() if line.strip()]
-
-
-# -- Chromium --------------------------------------------------------------------------------
-def launch_chromium(playwright):
-    if not Path(CHROMIUM).exists():
-        raise RuntimeError(f"Debian's Chromium is missing at {CHROMIUM}: `apt-get install chromium`")
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
 def new_page(browser, *, timeout_ms: int = 30_000):
@@ -214,27 +89,16 @@ def new_page(browser, *, timeout_ms: int = 30_000):
     return context.new_page()
 
 
-# A JavaScript function, run in the main page: the journey's plotly div inside the component's
-# iframe, or null while the iframe, its document or the plot is not there yet.
-JOURNEY_DIV_JS = (
-    f"(() => {{ const f = document.querySelector({json.dumps(JOURNEY_FRAME)}); "
-    f"let d = null; try {{ d = f && f.contentDocument ? f.contentDocument.querySelector({json.dumps(JOURNEY_PLOT)}) : null; }} "
-    f"catch (e) {{}} return d; }})"
-)
 # The journey's row titles as drawn ("Image 2 · test #123 · ..."), from the plot's layout.
 ROW_TITLES_JS = (
-    f"() => {{ const d = {JOURNEY_DIV_JS}(); return d && d.layout ? "
+    f"() => {{ const d = {plot_js(JOURNEY_PLOT)}; return d && d.layout ? "
     f"(d.layout.annotations || []).map(a => a.text).filter(t => t.startsWith('Image ')) : []; }}"
 )
 
 
-def journey_ready_js(traces: int = JOURNEY_TRACES) -> str:
-    return f"() => {{ const d = {JOURNEY_DIV_JS}(); return !!(d && d.data && d.data.length === {traces}); }}"
-
-
 def journey_locator(page):
     """The journey's plotly div (inside the component's iframe) as a Playwright locator."""
-    return page.frame_locator(JOURNEY_FRAME).locator(JOURNEY_PLOT)
+    return page.frame_locator(JOURNEY_FRAME).locator(JOURNEY_DIV)
 
 
 def journey_frame(page):
@@ -244,15 +108,6 @@ def journey_frame(page):
         raise RuntimeError(f"{JOURNEY_FRAME} has no frame")
     return frame
 
-
-IDLE_JS = (
-    "() => !!document.querySelector('[data-testid=stApp][data-test-connection-state=CONNECTED]"
-    "[data-test-script-state=notRunning]') && !document.querySelector('[data-stale=true]')"
-)
-ERRORS_JS = (
-    "() => [...document.querySelectorAll('[data-testid=stException], [data-testid=stAlertContentError]')]"
-    ".map(e => e.innerText.slice(0, 300))"
-)
 
 # Installed before any page script runs, in the page and in each of its frames. For every key
 # pressed on a slider or a number box (an <input type=range> or type=number) it records, in the main page's performance.now()
@@ -390,7 +245,7 @@ PAGE_TIMERS_JS = r"""
   };
   requestAnimationFrame(tick);
 })();
-""".replace("__FRAME__", json.dumps(JOURNEY_FRAME)).replace("__PLOT__", json.dumps(JOURNEY_PLOT))
+""".replace("__FRAME__", json.dumps(JOURNEY_FRAME)).replace("__PLOT__", json.dumps(JOURNEY_DIV))
 
 
 def slider(page, key: str):
@@ -506,8 +361,8 @@ def machine() -> dict:
     for package in ("tensorflow", "keras", "streamlit", "plotly", "numpy", "matplotlib", "playwright"):
         with contextlib.suppress(PackageNotFoundError):
             versions[package] = version(package)
-    chromium = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True).stdout.strip() \
-        if Path(CHROMIUM).exists() else None
+    browser = find_chromium()
+    chromium = subprocess.run([browser, "--version"], capture_output=True, text=True).stdout.strip() if browser else None
     nproc = int(subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip() or 0)
     return {"nproc": nproc, "cpu_model": cpu, "memory_total_gb": round(mem_kb / 2**20, 1),
             "versions": versions, "chromium": chromium}
@@ -569,14 +424,14 @@ def descendants_cpu(root: int) -> dict[int, tuple[str, float]]:
 def load_snapshot(busy: bool = True) -> dict:
     """The load average and, with ``busy``, other processes using over 10% of a core (sampled for 1 s).
 
-    The machine may be shared: this says whether someone else was competing for the 2 cores.
+    The machine may be shared: this says whether someone else was competing for its cores.
     """
     snapshot = {"loadavg": list(os.getloadavg())}
     if busy:
         before, hz = _cpu_ticks(), os.sysconf("SC_CLK_TCK")
         time.sleep(1.0)
         after = _cpu_ticks()
-        ours = {os.getpid()} | {p.pid for p in _CHILDREN}
+        ours = {os.getpid()} | {p.pid for p in CHILDREN}
         snapshot["busy_processes"] = sorted(
             ({"pid": pid, "command": command[:160], "cpu_percent": round(100 * (ticks - before[pid][0]) / hz, 1)}
              for pid, (ticks, command) in after.items()

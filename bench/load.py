@@ -1,6 +1,6 @@
 """Load test: 10 browser sessions on one ConvLab server at once (not part of the unit tests).
 
-Run from the repository root (about 2 minutes; needs Debian's Chromium)::
+Run from the repository root (``bench/README.md`` says how long it takes)::
 
     python bench/load.py            # options: --sessions 10 --seconds 60 --max-actions 60
 
@@ -189,9 +189,7 @@ async def run_all(server: AppServer, sessions: int, seconds: float, max_actions:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
-        if not Path(common.CHROMIUM).exists():
-            raise RuntimeError(f"Debian's Chromium is missing at {common.CHROMIUM}")
-        browser = await playwright.chromium.launch(executable_path=common.CHROMIUM, args=common.CHROMIUM_ARGS)
+        browser = await common.launch_chromium(playwright)
         try:
             start = Start(sessions, seconds)
             return await asyncio.gather(*(run_session(browser, server.url, i, start, max_actions, pause)

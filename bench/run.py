@@ -1,6 +1,7 @@
 """ConvLab's benchmark: each figure measured next to its reference, in the same run.
 
-Run from the repository root (7 to 9 minutes on 2 cores; it stops starting work at 9.5)::
+Run from the repository root (``bench/README.md`` says how long it takes; it starts no new work
+after 9.5 minutes)::
 
     pip install -r requirements.txt -r bench/requirements.txt
     python bench/run.py
@@ -9,7 +10,7 @@ It writes ``bench/results/benchmark.json`` (machine, date, every raw sample, sum
 targets) and ``bench/results/benchmark.md`` (the table it prints at the end); server and child
 logs go to ``bench/results/logs/``. What it measures, one function each:
 
-1. ``measure_interaction``: the real app (``streamlit run``) driven by Debian's Chromium.
+1. ``measure_interaction``: the real app (``streamlit run``) driven by Chromium.
    Keyboard presses on the filter slider, then on an image's number box (new images each time, so
    every press misses the activation cache). Server side: the app's timing hook
    (``$CONVLAB_TIMINGS``) records every journey-fragment run and every full script run; we
@@ -179,7 +180,7 @@ def _plotly_draw_times(page) -> dict:
 
     frame = common.journey_frame(page)
     figure = frame.evaluate("sel => { const d = document.querySelector(sel); "
-                            "return {data: d.data, layout: JSON.parse(JSON.stringify(d.layout))}; }", common.JOURNEY_PLOT)
+                            "return {data: d.data, layout: JSON.parse(JSON.stringify(d.layout))}; }", common.JOURNEY_DIV)
     if not frame.evaluate("() => typeof Plotly === 'object' && typeof Plotly.react === 'function'"):
         raise RuntimeError("the journey component's frame has no plotly.js")
     times = frame.evaluate(PLOTLY_DRAW_JS, figure)
@@ -459,111 +460,103 @@ def measure_training(result: dict) -> None:
 
 
 # -- the table -------------------------------------------------------------------------------
-def _verdict(met: bool, miss: str) -> str:
-    return "✅ yes" if met else f"❌ no: {miss}"
+def _row(measure: str, convlab: str, reference: str, ratio: str, target: str, met: bool | None, note: str) -> dict:
+    """One row of the table. ``note`` is what the verdict adds: by how much a missed target was
+    missed, or, for a failed phase (``met`` None), its error."""
+    verdict = "✅ yes" if met else f"❌ no: {note}" if met is not None else f"⚠️ phase failed: {note}"
+    return {"measure": measure, "convlab": convlab, "reference": reference, "ratio": ratio, "target": target,
+            "met": met, "verdict": verdict}
+
+
+def _over(value: float, target: float, digits: int) -> str:
+    """How far over its target a p95 is, in ms and in percent."""
+    return f"{value - target:.{digits}f} ms over ({value / target - 1:+.0%})"
+
+
+def _interaction_rows(inter: dict) -> list[dict]:
+    f_ms, i_ms, lesson = inter["filter_slider"]["server_ms"], inter["image_slider"]["server_ms"], inter["lesson_cell"]["ms"]
+    t = TARGETS["filter_p95_ms"]
+    rows = [_row(f"Filter slider: server fragment rerun, p95 ({f_ms['n']} presses)",
+                 f"{f_ms['p95']:.1f} ms (p50 {f_ms['p50']:.1f})", f"lesson cell {lesson['p95']:.0f} ms (p50 {lesson['p50']:.0f})",
+                 f"{lesson['p95'] / f_ms['p95']:.0f}× faster", f"≤ {t:.0f} ms", f_ms["p95"] <= t, _over(f_ms["p95"], t, 1))]
+    s = TARGETS["filter_speedup"]
+    for stat in ("p50", "p95"):
+        speedup = lesson[stat] / f_ms[stat]
+        rows.append(_row(f"Filter slider vs the lesson's cell, {stat} vs {stat}", f"{f_ms[stat]:.1f} ms",
+                         f"{lesson[stat]:.0f} ms", f"{speedup:.0f}× faster", f"≥ {s:.0f}× faster", speedup >= s,
+                         f"only {speedup:.1f}× ({s / speedup:.1f}× short)"))
+    t = TARGETS["image_p95_ms"]
+    rows.append(_row(f"Image slider: server fragment rerun (cache miss), p95 ({i_ms['n']} presses)",
+                     f"{i_ms['p95']:.1f} ms (p50 {i_ms['p50']:.1f})", f"lesson cell {lesson['p95']:.0f} ms",
+                     f"{lesson['p95'] / i_ms['p95']:.0f}× faster", f"≤ {t:.0f} ms", i_ms["p95"] <= t, _over(i_ms["p95"], t, 1)))
+    b = inter["filter_slider"]["browser_ms"]["total"]
+    t = TARGETS["browser_p95_ms"]
+    rows.append(_row(f"Filter slider: key press → heatmaps drawn in Chromium, p95 ({b['n']} presses)",
+                     f"{b['p95']:.0f} ms (p50 {b['p50']:.0f})", f"lesson cell {lesson['p95']:.0f} ms",
+                     f"{lesson['p95'] / b['p95']:.1f}× faster", f"≤ {t:.0f} ms", b["p95"] <= t, _over(b["p95"], t, 0)))
+    runs = sum(inter[p]["full_script_runs"] for p in ("filter_slider", "image_slider"))
+    frags = sum(inter[p]["fragment_runs"] for p in ("filter_slider", "image_slider"))
+    presses = f_ms["n"] and len(inter["filter_slider"]["presses"]) + len(inter["image_slider"]["presses"])
+    rows.append(_row("Slider presses rerun only the fragment (runs: fragment / full script)", f"{frags} / {runs}",
+                     f"{presses} presses", "—", "one fragment run per press, 0 full runs",
+                     runs == 0 and frags == presses, f"{frags} fragment, {runs} full runs"))
+    return rows
+
+
+def _cold_start_rows(cold: dict) -> list[dict]:
+    app, tf = cold["app_median_s"], cold["tf_import_median_s"]
+    limit = tf + TARGETS["cold_start_margin_s"]
+    return [_row(f"Cold start: Popen → journey drawn in Chromium (median of {len(cold['app_runs'])})",
+                 f"{app:.2f} s", f"`import tensorflow` {tf:.2f} s", f"{app / tf:.2f}×",
+                 f"≤ TF import + 3 s = {limit:.2f} s", app <= limit, f"{app - limit:.2f} s over")]
+
+
+def _training_rows(train: dict) -> list[dict]:
+    overhead = train["ratio"] - 1
+    t = TARGETS["training_overhead"]
+    row = _row(f"Training, conv preset, 1 epoch + test evaluation (median of {len(train['convlab_seconds'])})",
+               f"{train['convlab_median_s']:.1f} s", f"bare fit+evaluate {train['bare_median_s']:.1f} s",
+               f"{train['ratio']:.3f} ({overhead:+.1%}; fastest vs fastest {train['min_ratio'] - 1:+.1%}; "
+               f"CPU time {train['cpu_ratio'] - 1:+.1%}; pairs {', '.join(f'{r:.2f}' for r in train['paired_ratios'])})",
+               f"overhead ≤ {t:.0%}", overhead <= t, f"{overhead - t:.1%} points over")
+    pairs = train["paired_ratios"]
+    if max(pairs) - min(pairs) > 2 * t:  # the machine's noise is bigger than the effect measured
+        row["verdict"] += (f" (⚠️ noisy: paired ratios span {min(pairs):.2f}–{max(pairs):.2f}; the fastest-vs-fastest "
+                           f"and CPU-time figures are steadier)")
+    return [row]
+
+
+def _memory_rows(memory: dict) -> list[dict]:
+    # /proc counts in KiB, so GB is read as GiB (1.5 GiB = 1536 MiB); the decimal reading is shown too.
+    gib, t = memory["peak_rss_gb"], TARGETS["peak_rss_gb"]
+    mib, decimal_gb = memory["peak_rss_kb"] / 1024, memory["peak_rss_kb"] * 1024 / 1e9
+    row = _row("Peak RSS (VmHWM) of the server after every view", f"{gib:.2f} GiB ({mib:.0f} MiB = {decimal_gb:.2f} GB)",
+               "—", "—", f"≤ {t} GB (GiB)", gib <= t, f"{(gib - t) * 1024:.0f} MiB over")
+    if gib <= t:
+        row["verdict"] += f", {(t - gib) * 1024:.0f} MiB under" + (
+            f" (but over a decimal {t} GB = {t * 1e9 / 2**20:.0f} MiB)" if decimal_gb > t else "")
+    return [row]
+
+
+TABLE = [  # phase, its name in a failure row, its rows: the table's order
+    ("interaction", "Interaction (filter and image sliders)", _interaction_rows),
+    ("cold_start", "Cold start", _cold_start_rows),
+    ("training", "Training", _training_rows),
+    ("memory", "Memory", _memory_rows),
+]
 
 
 def table_rows(measures: dict) -> list[dict]:
     """One row per target: measure, ConvLab figure, reference, ratio, target, met?"""
     rows = []
-
-    def failed(name, label):
-        error = measures[name].get("error")
-        rows.append({"measure": label, "convlab": "—", "reference": "—", "ratio": "—", "target": "—",
-                     "met": None, "verdict": f"⚠️ phase failed: {error.splitlines()[-1][:120]}"})
-
-    inter = measures.get("interaction", {})
-    if not inter:
-        pass  # not run (a phase was picked on the command line)
-    elif "error" in inter:
-        failed("interaction", "Interaction (filter and image sliders)")
-    else:
-        f_ms, i_ms, lesson = inter["filter_slider"]["server_ms"], inter["image_slider"]["server_ms"], inter["lesson_cell"]["ms"]
-        t = TARGETS["filter_p95_ms"]
-        rows.append({"measure": f"Filter slider: server fragment rerun, p95 ({f_ms['n']} presses)",
-                     "convlab": f"{f_ms['p95']:.1f} ms (p50 {f_ms['p50']:.1f})",
-                     "reference": f"lesson cell {lesson['p95']:.0f} ms (p50 {lesson['p50']:.0f})",
-                     "ratio": f"{lesson['p95'] / f_ms['p95']:.0f}× faster", "target": f"≤ {t:.0f} ms",
-                     "met": f_ms["p95"] <= t,
-                     "verdict": _verdict(f_ms["p95"] <= t, f"{f_ms['p95'] - t:.1f} ms over ({f_ms['p95'] / t - 1:+.0%})")})
-        s = TARGETS["filter_speedup"]
-        for stat in ("p50", "p95"):
-            speedup = lesson[stat] / f_ms[stat]
-            rows.append({"measure": f"Filter slider vs the lesson's cell, {stat} vs {stat}",
-                         "convlab": f"{f_ms[stat]:.1f} ms", "reference": f"{lesson[stat]:.0f} ms",
-                         "ratio": f"{speedup:.0f}× faster", "target": f"≥ {s:.0f}× faster", "met": speedup >= s,
-                         "verdict": _verdict(speedup >= s, f"only {speedup:.1f}× ({s / speedup:.1f}× short)")})
-        t = TARGETS["image_p95_ms"]
-        rows.append({"measure": f"Image slider: server fragment rerun (cache miss), p95 ({i_ms['n']} presses)",
-                     "convlab": f"{i_ms['p95']:.1f} ms (p50 {i_ms['p50']:.1f})",
-                     "reference": f"lesson cell {lesson['p95']:.0f} ms",
-                     "ratio": f"{lesson['p95'] / i_ms['p95']:.0f}× faster", "target": f"≤ {t:.0f} ms",
-                     "met": i_ms["p95"] <= t,
-                     "verdict": _verdict(i_ms["p95"] <= t, f"{i_ms['p95'] - t:.1f} ms over ({i_ms['p95'] / t - 1:+.0%})")})
-        b = inter["filter_slider"]["browser_ms"]["total"]
-        t = TARGETS["browser_p95_ms"]
-        rows.append({"measure": f"Filter slider: key press → heatmaps drawn in Chromium, p95 ({b['n']} presses)",
-                     "convlab": f"{b['p95']:.0f} ms (p50 {b['p50']:.0f})",
-                     "reference": f"lesson cell {lesson['p95']:.0f} ms",
-                     "ratio": f"{lesson['p95'] / b['p95']:.1f}× faster", "target": f"≤ {t:.0f} ms",
-                     "met": b["p95"] <= t,
-                     "verdict": _verdict(b["p95"] <= t, f"{b['p95'] - t:.0f} ms over ({b['p95'] / t - 1:+.0%})")})
-        runs = sum(inter[p]["full_script_runs"] for p in ("filter_slider", "image_slider"))
-        frags = sum(inter[p]["fragment_runs"] for p in ("filter_slider", "image_slider"))
-        presses = f_ms["n"] and len(inter["filter_slider"]["presses"]) + len(inter["image_slider"]["presses"])
-        rows.append({"measure": "Slider presses rerun only the fragment (runs: fragment / full script)",
-                     "convlab": f"{frags} / {runs}", "reference": f"{presses} presses", "ratio": "—",
-                     "target": "one fragment run per press, 0 full runs", "met": runs == 0 and frags == presses,
-                     "verdict": _verdict(runs == 0 and frags == presses, f"{frags} fragment, {runs} full runs")})
-
-    cold = measures.get("cold_start", {})
-    if not cold:
-        pass
-    elif "error" in cold:
-        failed("cold_start", "Cold start")
-    else:
-        app, tf = cold["app_median_s"], cold["tf_import_median_s"]
-        limit = tf + TARGETS["cold_start_margin_s"]
-        rows.append({"measure": f"Cold start: Popen → journey drawn in Chromium (median of {len(cold['app_runs'])})",
-                     "convlab": f"{app:.2f} s", "reference": f"`import tensorflow` {tf:.2f} s",
-                     "ratio": f"{app / tf:.2f}×", "target": f"≤ TF import + 3 s = {limit:.2f} s", "met": app <= limit,
-                     "verdict": _verdict(app <= limit, f"{app - limit:.2f} s over")})
-
-    train = measures.get("training", {})
-    if not train:
-        pass
-    elif "error" in train:
-        failed("training", "Training")
-    else:
-        overhead = train["ratio"] - 1
-        t = TARGETS["training_overhead"]
-        rows.append({"measure": f"Training, conv preset, 1 epoch + test evaluation (median of {len(train['convlab_seconds'])})",
-                     "convlab": f"{train['convlab_median_s']:.1f} s", "reference": f"bare fit+evaluate {train['bare_median_s']:.1f} s",
-                     "ratio": f"{train['ratio']:.3f} ({overhead:+.1%}; fastest vs fastest {train['min_ratio'] - 1:+.1%}; "
-                              f"CPU time {train['cpu_ratio'] - 1:+.1%}; pairs {', '.join(f'{r:.2f}' for r in train['paired_ratios'])})",
-                     "target": f"overhead ≤ {t:.0%}",
-                     "met": overhead <= t, "verdict": _verdict(overhead <= t, f"{overhead - t:.1%} points over")})
-        pairs = train["paired_ratios"]
-        if max(pairs) - min(pairs) > 2 * t:  # the machine's noise is bigger than the effect measured
-            rows[-1]["verdict"] += (f" (⚠️ noisy: paired ratios span {min(pairs):.2f}–{max(pairs):.2f}; the fastest-vs-fastest "
-                                    f"and CPU-time figures are steadier)")
-
-    memory = measures.get("memory", {})
-    if not memory:
-        pass
-    elif "error" in memory:
-        failed("memory", "Memory")
-    else:
-        # /proc counts in KiB, so GB is read as GiB (1.5 GiB = 1536 MiB); the decimal reading is shown too.
-        gib, t = memory["peak_rss_gb"], TARGETS["peak_rss_gb"]
-        mib, decimal_gb = memory["peak_rss_kb"] / 1024, memory["peak_rss_kb"] * 1024 / 1e9
-        verdict = _verdict(gib <= t, f"{(gib - t) * 1024:.0f} MiB over")
-        if gib <= t:
-            verdict += f", {(t - gib) * 1024:.0f} MiB under" + (
-                f" (but over a decimal {t} GB = {t * 1e9 / 2**20:.0f} MiB)" if decimal_gb > t else "")
-        rows.append({"measure": "Peak RSS (VmHWM) of the server after every view",
-                     "convlab": f"{gib:.2f} GiB ({mib:.0f} MiB = {decimal_gb:.2f} GB)",
-                     "reference": "—", "ratio": "—", "target": f"≤ {t} GB (GiB)", "met": gib <= t, "verdict": verdict})
+    for name, label, phase_rows in TABLE:
+        result = measures.get(name, {})
+        if not result:
+            continue  # not run (a phase was picked on the command line)
+        if "error" in result:
+            rows.append(_row(label, "—", "—", "—", "—", None, result["error"].splitlines()[-1][:120]))
+        else:
+            rows += phase_rows(result)
     return rows
 
 

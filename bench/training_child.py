@@ -4,7 +4,7 @@ Run by ``bench/run.py`` in its own process: ``python bench/training_child.py OUT
 Both sides train the conv preset for one epoch on the 60,000 training images (batch 32, seed 42)
 and evaluate the 10,000 test images once, silently:
 
-- ConvLab: ``convlab.training.train`` with the app's training-queue callback (``JobProgress``)
+- ConvLab: ``convlab.training.train`` with the app's training-queue callback (``convlab.jobs.progress_callback``)
   and a stop event, exactly what the app's queue runs (it validates on the test split at the
   end of the epoch);
 - bare: the lesson's ``model.fit`` then ``model.evaluate`` on the same model architecture.
@@ -66,7 +66,7 @@ def main() -> None:
     def convlab_path() -> dict:
         job = convlab.jobs.Job(spec=spec)
         result = convlab.training.train(spec, train_split, test_split,
-                                        callbacks=[convlab.training.JobProgress(job)], stop_event=threading.Event())
+                                        callbacks=[convlab.jobs.progress_callback(job)], stop_event=threading.Event())
         return {"test_accuracy": result.metrics["test_accuracy"], "batches": job.batches_per_epoch}
 
     def bare_fit() -> dict:

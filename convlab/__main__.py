@@ -54,7 +54,7 @@ def spec_from_args(args: argparse.Namespace) -> list[ModelSpec]:
         if len(filters) not in (1, blocks):
             raise ValueError(f"--filters gives {len(filters)} counts for {blocks} blocks: give one, or one per block")
         changes["conv_filters"] = tuple(filters * blocks if len(filters) == 1 else filters)
-    elif "filters" in vars(args) and args.filters is not None:
+    elif args.filters is not None:
         changes["conv_filters"] = tuple(filters if len(filters) > 1 else filters * max(len(base.conv_filters), 1))
     return [dataclasses.replace(base, **changes)]
 

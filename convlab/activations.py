@@ -37,10 +37,6 @@ class Activations:
             for image in range(len(self.probabilities))
         ]
 
-    @property
-    def predictions(self) -> np.ndarray:
-        return self.probabilities.argmax(axis=1)
-
 
 def feature_layers(model) -> list:
     """The model's Conv2D and MaxPooling2D layers, in order (any number of conv blocks)."""

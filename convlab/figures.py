@@ -1,8 +1,8 @@
 """Plotly figures for the dashboard, built as plain dicts.
 
-A 12-panel figure built through ``plotly.subplots.make_subplots`` and graph objects costs
-tens of milliseconds; the same figure as a dict costs about one, which matters because the
-journey grid is redrawn on every slider move. Panels are laid out by hand on a grid of axis
+A many-panel figure built through ``plotly.subplots.make_subplots`` and graph objects costs
+far more than the same figure as a dict, which matters because the journey grid is redrawn
+on every slider move. Panels are laid out by hand on a grid of axis
 domains, so any number of images and layers fits.
 """
 
@@ -10,25 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.colors
-from plotly.basedatatypes import BaseFigure
 
 from .data import CLASS_NAMES
-
-class Prebuilt(BaseFigure):
-    """A figure dict handed to ``st.plotly_chart`` as an already-validated Plotly figure.
-
-    Given a plain dict, ``st.plotly_chart`` validates it by building a full ``go.Figure``:
-    30-40 ms for the journey grid on this machine, on every slider move. Given a Figure, it
-    only calls ``to_dict()``. The builders below are validated once, in the tests (every one
-    must pass ``go.Figure(figure)``), so the page skips that cost. ``BaseFigure.__init__`` is
-    skipped on purpose: nothing but ``to_dict`` is ever asked of this object.
-    """
-
-    def __init__(self, figure: dict):  # noqa: D107 - see the class docstring
-        self._prebuilt = figure
-
-    def to_dict(self) -> dict:
-        return self._prebuilt
 
 
 def _rgb_scale(colors: list[str]) -> list[list]:

@@ -4,7 +4,8 @@ Training both cores for minutes is the one expensive thing ConvLab does, and man
 ask for it at once (tabs, a classroom). The queue serves them in order, one at a time; a
 request for a spec that is already stored, queued or training returns that run or job
 instead of training it twice. Each job carries live progress (epoch, batch, per-epoch
-history, elapsed time, an estimate of the time left) that the app polls, and a stop event.
+history, elapsed time, an estimate of the time left) that the app polls, and a stop event;
+``progress_callback`` writes that progress in from ``convlab.training``'s ``ProgressCallback``.
 """
 
 from __future__ import annotations
@@ -65,6 +66,32 @@ class Job:
         return self.elapsed() * (1 - fraction) / fraction
 
 
+def progress_callback(job: Job):
+    """A Keras callback that copies training's progress into ``job``, field by field.
+
+    Plain attribute writes, so it costs nothing per batch; the app polls them.
+    """
+    # Imported here, not at the top: importing this module must not import TensorFlow, so
+    # the dashboard can draw its first elements while TensorFlow loads (see app.py).
+    from .training import ProgressCallback
+
+    def start() -> None:
+        job.message = None  # no longer waiting for the machine
+
+    def epoch_begin(batches_per_epoch: int) -> None:
+        job.batch, job.batches_per_epoch = 0, batches_per_epoch
+
+    def batch(batch_done: int, running: dict[str, float]) -> None:
+        job.batch, job.running = batch_done, running
+
+    def epoch_end(epoch_done: int, history_values: dict[str, float]) -> None:
+        for name, value in history_values.items():
+            job.history[name].append(value)
+        job.epoch, job.batch = epoch_done, 0
+
+    return ProgressCallback(on_start=start, on_epoch_begin=epoch_begin, on_batch=batch, on_epoch_end=epoch_end)
+
+
 class TrainingQueue:
     """Submit specs; one worker thread trains them in order through a ModelStore."""
 
@@ -93,10 +120,6 @@ class TrainingQueue:
                 self._worker.start()
             self._condition.notify_all()
             return job
-
-    def jobs(self) -> list[Job]:
-        with self._condition:
-            return list(self._jobs)
 
     def find(self, key: str) -> Job | None:
         with self._condition:
@@ -137,15 +160,11 @@ class TrainingQueue:
                 self._condition.wait()
 
     def _work(self) -> None:
-        # Imported here, not at the top: importing this module must not import TensorFlow, so
-        # the dashboard can draw its first elements while TensorFlow loads (see app.py).
-        from .training import JobProgress
-
         while True:
             job = self._next()
             try:
                 job.stored = self.store.get_or_train(
-                    job.spec, self.load_data, callbacks=[JobProgress(job)], stop_event=job.stop_event,
+                    job.spec, self.load_data, callbacks=[progress_callback(job)], stop_event=job.stop_event,
                     on_wait=lambda: setattr(job, "message", WAITING_FOR_MACHINE),
                 )
                 job.message = job.stored.meta.get("stop_reason")

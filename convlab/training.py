@@ -2,22 +2,20 @@
 
 ``train`` returns the model with everything the store records about the run: per-epoch
 history (train and test loss/accuracy), final metrics, epochs run, why it stopped, wall time.
-Callers pass Keras callbacks to watch progress (the app's progress bar, the CLI's lines).
+Callers pass Keras callbacks to watch progress: ``ProgressCallback`` hands it to plain
+functions (the app's progress bar), ``EpochProgress`` reports once an epoch (the CLI's lines).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from dataclasses import dataclass
+from typing import Callable
 
 import keras
 
 from .data import Split
 from .models import HISTORY_KEYS, ModelSpec, build
-
-if TYPE_CHECKING:
-    from .jobs import Job
 
 
 class StopRule(keras.callbacks.Callback):
@@ -76,33 +74,52 @@ class EpochProgress(keras.callbacks.Callback):
         self.report(epoch + 1, self.params["epochs"], dict(logs or {}))
 
 
-class JobProgress(keras.callbacks.Callback):
-    """Copies Keras' progress into a training queue's Job (``convlab.jobs``); plain attribute writes, so it costs nothing per batch."""
+def _ignore(*args) -> None:
+    """The hook of a ProgressCallback that its caller left out."""
 
-    def __init__(self, job: Job):
+
+class ProgressCallback(keras.callbacks.Callback):
+    """Hands Keras' progress to plain functions, so whoever watches needs no Keras of its own.
+
+    - ``on_start()`` once training begins;
+    - ``on_epoch_begin(batches_per_epoch)``;
+    - ``on_batch(batch_done, running)`` after every batch, ``running`` the current epoch's
+      loss and accuracy so far, as last read;
+    - ``on_epoch_end(epoch_done, history_values)``, the epoch's values under ``HISTORY_KEYS`` names.
+    """
+
+    def __init__(
+        self,
+        on_start: Callable[[], None] = _ignore,
+        on_epoch_begin: Callable[[int], None] = _ignore,
+        on_batch: Callable[[int, dict[str, float]], None] = _ignore,
+        on_epoch_end: Callable[[int, dict[str, float]], None] = _ignore,
+    ):
         super().__init__()
-        self.job = job
+        # Stored under other names: Keras calls this class's own on_epoch_begin and on_epoch_end.
+        self.report_start, self.report_epoch_begin = on_start, on_epoch_begin
+        self.report_batch, self.report_epoch_end = on_batch, on_epoch_end
+        self._running: dict[str, float] = {}
         self._last_read = 0.0
 
     def on_train_begin(self, logs=None):
-        self.job.message = None  # no longer waiting for the machine
+        self.report_start()
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.job.batch, self.job.batches_per_epoch = 0, self.params.get("steps") or 0
+        self.report_epoch_begin(self.params.get("steps") or 0)
 
     def on_train_batch_end(self, batch, logs=None):
-        self.job.batch = batch + 1
         now = time.monotonic()
         if logs and now - self._last_read > 0.5:  # reading logs syncs values: a few times a second is plenty
             self._last_read = now
-            self.job.running = {name: float(logs[name]) for name in ("loss", "accuracy") if name in logs}
+            # A new dict each read, never changed in place: watchers read it from other threads.
+            self._running = {name: float(logs[name]) for name in ("loss", "accuracy") if name in logs}
+        self.report_batch(batch + 1, self._running)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        for theirs, ours in HISTORY_KEYS.items():
-            if theirs in logs:
-                self.job.history[ours].append(float(logs[theirs]))
-        self.job.epoch, self.job.batch = epoch + 1, 0
+        values = {ours: float(logs[theirs]) for theirs, ours in HISTORY_KEYS.items() if theirs in logs}
+        self.report_epoch_end(epoch + 1, values)
 
 
 @dataclass
@@ -113,7 +130,6 @@ class TrainResult:
     epochs_run: int
     stop_reason: str | None
     seconds: float
-    extra: dict = field(default_factory=dict)
 
 
 def train(spec: ModelSpec, train_split: Split, test_split: Split, callbacks=(), stop_event=None) -> TrainResult:

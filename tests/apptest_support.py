@@ -14,9 +14,9 @@ TIMEOUT = 120  # TensorFlow and a model load take far longer than AppTest's 3 s 
 
 def open_tab(at, slug: str) -> AppTest:
     """Switch the page's (lazy) tabs as a click would, and rerun."""
-    import app as app_module
+    from ui.state import TABS
 
-    at.session_state["tab"] = app_module.TABS[slug]
+    at.session_state["tab"] = TABS[slug]
     at.run()
     assert not at.exception, at.exception
     return at

@@ -1,145 +1,73 @@
-"""Helpers for the real-browser tests: a Streamlit server in a subprocess, Chromium, and waits.
+"""Helpers for the real-browser tests: the server and Chromium for the fixtures, reading the page, waits.
 
-The browser is Debian's Chromium driven by Playwright's sync API; Playwright's own browser
-download needs the internet, so it is never used (no ``playwright install``).
+The server and the browser come from ``convlab_testing.live_app`` (shared with the benchmark);
+this module turns their errors into test failures (never skips) and adds what the tests read
+from the page. The browser is Debian's Chromium, else Playwright's own download, driven by
+Playwright's sync API.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from convlab_testing.live_app import (
+    ERROR_BOXES, IDLE_JS, JOURNEY_PLOT, JOURNEY_TRACES, MISSING_BROWSER, REPO, VIEWPORT, ServerError, StreamlitServer,
+    find_chromium, journey_ready_js, launch_chromium, plot_js,
+)
+
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
-]
-VIEWPORT = {"width": 1400, "height": 1100}
-SERVER_START_TIMEOUT = 90  # s, until /_stcore/health answers "ok"
-SERVER_STOP_TIMEOUT = 10  # s, after SIGTERM before SIGKILL
 PAGE_READY_TIMEOUT = 90_000  # ms: the first session imports TensorFlow and loads the models
 ACTION_TIMEOUT = 30_000  # ms, Playwright's default for every other wait
 
 
-def require_chromium() -> None:
-    """Fail (never skip) when Debian's Chromium is missing, saying how to get it."""
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"The browser tests need Debian's Chromium at {CHROMIUM}, which is missing. Install it with "
-            "`sudo apt-get install chromium fonts-noto-color-emoji` (`.ci/run` does this). "
-            "Don't run `playwright install`: it downloads a browser from the internet.",
-            pytrace=False,
-        )
+@contextlib.contextmanager
+def served_app(log_path: Path, *, models_dir: Path | None = None):
+    """``streamlit run app.py`` (see StreamlitServer), healthy, stopped (or killed) on the way out.
 
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class StreamlitServer:
-    """``streamlit run app.py`` from the repo root on a free localhost port, logging to a file.
-
-    ``models_dir``: the model folder it serves (a copy of the shipped models, so a lab training
-    in a test never lands in the repo's models/); None for the repo's own.
+    If it exits or /_stcore/health doesn't answer "ok" in time, the test fails with its log.
     """
-
-    def __init__(self, log_path: Path, app: str = "app.py", models_dir: Path | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self.app = app
-        self.models_dir = models_dir
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-        env.pop("CONVLAB_MODELS_DIR", None)  # the shipped models, as the AppTest tests use
-        if self.models_dir is not None:
-            env["CONVLAB_MODELS_DIR"] = str(self.models_dir)
-        command = [
-            sys.executable, "-m", "streamlit", "run", self.app,
-            "--server.port", str(self.port), "--server.address", "127.0.0.1", "--server.headless", "true",
-            # No reruns or file-watching threads if someone edits the source while the tests run.
-            "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
-        ]
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True,  # its own process group, so teardown can kill all of it
-            )
-        self._wait_healthy()
-
-    def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        health = f"{self.url}/_stcore/health"
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                self.stop()
-                pytest.fail(f"streamlit exited with code {self.process.returncode} before answering "
-                            f"{health}.\n--- server log ---\n{self.log_text()}", pytrace=False)
-            try:
-                with urllib.request.urlopen(health, timeout=2) as response:
-                    if response.read().decode().strip() == "ok":
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-                pass
-            time.sleep(0.25)
-        self.stop()
-        pytest.fail(f"{health} did not answer 'ok' within {SERVER_START_TIMEOUT} s.\n"
-                    f"--- server log ---\n{self.log_text()}", pytrace=False)
-
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL for the whole process group if it is still there after 10 s."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
+    server = StreamlitServer(log_path, models_dir=models_dir)
+    try:
+        server.start()
         try:
-            self.process.wait(timeout=SERVER_STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=SERVER_STOP_TIMEOUT)
-
-    def log_text(self) -> str:
-        """The server's output so far, without the colour codes of Streamlit's tracebacks."""
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return _ANSI.sub("", text)
+            server.wait_healthy()
+        except ServerError as error:
+            pytest.fail(str(error), pytrace=False)
+        yield server
+    finally:
+        server.stop()
 
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+@contextlib.contextmanager
+def chromium():
+    """One Chromium (Debian's, else Playwright's), or None when neither is installed: each test
+    that opens a page then fails saying how to install one (see require_browser)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        if find_chromium(playwright) is None:
+            yield None
+            return
+        browser = launch_chromium(playwright)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
-# -- reading the page -------------------------------------------------------------------------
-# Charts are named by their element's key class. A chart's plotly div is in the main document
-# (st.plotly_chart) or, for the journey (app.py's live_chart component), inside the element's iframe.
-JOURNEY_PLOT = ".st-key-journey_chart"
+def require_browser(browser) -> None:
+    """Fail (never skip) when there is no browser, saying how to get one."""
+    if browser is None:
+        pytest.fail(f"The browser tests need Chromium. {MISSING_BROWSER}", pytrace=False)
+
+
+# -- reading the page (the journey's plot and plot_js: convlab_testing.live_app) ----------------
 CURVES_PLOT = ".st-key-curves_chart"
-_FIND_PLOT_JS = (
-    "(sel => { const box = document.querySelector(sel); if (!box) return null; "
-    "const frame = box.querySelector('iframe'); const root = frame ? frame.contentDocument : box; "
-    "return root ? root.querySelector('.js-plotly-plot') : null; })"
-)
-
-
-def plot_js(selector: str) -> str:
-    """A JavaScript expression for the plotly div of the chart ``selector`` (null until it exists)."""
-    return f"{_FIND_PLOT_JS}({json.dumps(selector)})"
 
 
 def plot_data(page, selector: str = JOURNEY_PLOT) -> list[dict]:
@@ -199,12 +127,7 @@ def wait_for_sliders(page, expected: dict[str, int], *, what: str) -> None:
 
 def wait_idle(page, timeout: float = ACTION_TIMEOUT) -> None:
     """Connected, no script (or fragment) running, nothing greyed out as stale."""
-    wait_until(
-        page,
-        "() => !!document.querySelector('[data-testid=stApp][data-test-connection-state=CONNECTED]"
-        "[data-test-script-state=notRunning]') && !document.querySelector('[data-stale=true]')",
-        what="the app is idle (script not running, no stale elements)", timeout=timeout,
-    )
+    wait_until(page, IDLE_JS, what="the app is idle (script not running, no stale elements)", timeout=timeout)
 
 
 def exception_texts(page) -> list[str]:
@@ -222,28 +145,24 @@ def save_screenshot(page, name: str) -> Path:
     return path
 
 
-def journey_ready_js(traces: int) -> str:
-    return f"() => {{ const d = {plot_js(JOURNEY_PLOT)}; return !!(d && d.data && d.data.length === {traces}); }}"
-
-
 # The first page load ends with the journey drawn, or with an error box (so a broken app fails
 # in seconds, not after the 90 s timeout).
 _DRAWN_OR_ERROR_JS = (
     "traces => { const d = " + plot_js(JOURNEY_PLOT) + "; "
     "return !!(d && d.data && d.data.length === traces) || "
-    "!!document.querySelector('[data-testid=stException], [data-testid=stAlertContentError]'); }"
+    f"!!document.querySelector('{ERROR_BOXES}'); }}"
 )
 
 
 @contextlib.contextmanager
-def open_app(browser, server: StreamlitServer, *, journey_traces: int = 15, query: str = "",
+def open_app(browser, server: StreamlitServer, *, journey_traces: int = JOURNEY_TRACES, query: str = "",
              viewport: dict | None = None):
     """A fresh page (a new Streamlit session, default state or ``query``'s) with the journey and label table drawn.
 
     On the way out it checks the server printed no traceback meanwhile; if the test failed, it
     saves a screenshot of the page as ``artifacts/screenshots/failed-<test>.png``.
     """
-    require_chromium()
+    require_browser(browser)
     log_start = len(server.log_text())
     context = browser.new_context(viewport=viewport or VIEWPORT)
     context.set_default_timeout(ACTION_TIMEOUT)
@@ -252,7 +171,7 @@ def open_app(browser, server: StreamlitServer, *, journey_traces: int = 15, quer
         page.goto(server.url + query, wait_until="domcontentloaded")
         wait_until(page, _DRAWN_OR_ERROR_JS, journey_traces, what="the journey chart is drawn",
                    timeout=PAGE_READY_TIMEOUT)
-        errors = page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').all_inner_texts()
+        errors = page.locator(ERROR_BOXES).all_inner_texts()
         assert not errors, (f"the page shows an error: {errors}\n"
                             f"--- server log (the page redacts details) ---\n{server.log_text()[log_start:][-6000:]}")
         wait_until(page, journey_ready_js(journey_traces), what="the journey chart is drawn")

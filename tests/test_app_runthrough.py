@@ -202,6 +202,6 @@ def test_a_lab_run_with_broken_metadata_is_set_aside_and_reported(tmp_path, monk
     ({"epochs_run": 1, "stopped_by_request": True}, "part of epoch 1"),
 ])
 def test_a_finished_training_says_how_long_it_trained_in_words_that_agree(meta, words):
-    import app
+    from ui.views.lab import trained_for
 
-    assert app._trained_for(meta) == words
+    assert trained_for(meta) == words

@@ -1,4 +1,4 @@
-"""End to end in a real browser: `streamlit run app.py` in a subprocess, driven with Debian's Chromium.
+"""End to end in a real browser: `streamlit run app.py` in a subprocess, driven with Chromium through Playwright.
 
 Where test_app.py checks the script through Streamlit's AppTest, these tests check what a person
 sees and does: the drawn journey grid, a slider moved with the keyboard, the class picker, a click
@@ -18,10 +18,10 @@ from convlab.data import first_of_class
 from convlab.models import PRESETS, ModelSpec
 from convlab.store import DEFAULT_ROOT, ModelStore
 from conftest import shipped_conv_maps
+from convlab_testing.live_app import JOURNEY_PLOT, journey_ready_js, plot_js
 from browser_support import (
-    CHROMIUM, CHROMIUM_ARGS, CURVES_PLOT, JOURNEY_PLOT, StreamlitServer, drawn_z, exception_texts, open_app,
-    journey_ready_js, plot_data, plot_js, radio_value, save_screenshot, slider, slider_value, wait_for_sliders,
-    wait_idle, wait_until,
+    CURVES_PLOT, chromium, drawn_z, exception_texts, open_app, plot_data, radio_value, save_screenshot, served_app,
+    slider, slider_value, wait_for_sliders, wait_idle, wait_until,
 )
 
 pytestmark = pytest.mark.timeout(150)  # the first test also starts the server and imports TensorFlow
@@ -29,9 +29,6 @@ pytestmark = pytest.mark.timeout(150)  # the first test also starts the server a
 DEFAULT_IMAGES = [0, 23, 28]  # the lesson's three ankle boots
 LAYERS = ["conv1", "pool1", "conv2", "pool2"]  # the lesson's conv model
 SIDES = [26, 13, 11, 5]
-# The dense-vs-conv view: "📊 Dense vs conv" at first, "📊 Compare" (two runs, dense and conv by default)
-# since the exercise lab (e15e7d7).
-COMPARE_TAB = re.compile(r"Dense vs conv|Compare")
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +41,8 @@ def streamlit_server(tmp_path_factory):
     for spec in PRESETS.values():
         for path in ModelStore(DEFAULT_ROOT).paths(spec):
             shutil.copy(path, models_dir / path.name)
-    server = StreamlitServer(tmp_path_factory.mktemp("streamlit") / "server.log", models_dir=models_dir)
-    try:
-        server.start()  # fails with the server's log if /_stcore/health doesn't answer "ok" in 90 s
+    with served_app(tmp_path_factory.mktemp("streamlit") / "server.log", models_dir=models_dir) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -59,18 +52,9 @@ def app_url(streamlit_server) -> str:
 
 @pytest.fixture(scope="module")
 def browser():
-    """One Chromium for the module; None when it is missing, so that each test fails saying so."""
-    if not CHROMIUM.exists():
-        yield None
-        return
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    """One Chromium for the module; None when none is installed, so that each test fails saying so."""
+    with chromium() as found:
+        yield found
 
 
 def heatmaps(traces: list[dict]) -> list[dict]:
@@ -93,6 +77,12 @@ def test_page_loads_without_errors_and_draws_the_journey(browser, streamlit_serv
         assert [slider_value(page, f"image_{slot}") for slot in range(3)] == DEFAULT_IMAGES
         assert slider_value(page, "filter") == 1
         assert_painted(page, ".st-key-journey_chart")
+        # The chart's text is in the app's own font (Source Sans, a web font of the page), not the
+        # browser's fallback: its frame has the page's font faces, loaded.
+        wait_until(page, "() => { const d = document.querySelector('.st-key-journey_chart iframe').contentDocument; "
+                   "return [...d.fonts].some(f => f.family.replace(/\"/g, '') === 'Source Sans' && f.status === 'loaded') "
+                   "&& getComputedStyle(d.querySelector('.annotation-text')).fontFamily.includes('Source Sans'); }",
+                   what="the journey chart's titles are in Source Sans")
         save_screenshot(page, "journey")
 
         # The chart's own full-screen button (Plotly's toolbar): the grid fills the screen, and back.
@@ -253,13 +243,13 @@ def test_clicking_label_table_rows_fills_the_slots_in_turn(browser, streamlit_se
 
 def test_switching_tabs_shows_dense_vs_conv_and_back(browser, streamlit_server):
     with open_app(browser, streamlit_server) as page:
-        compare_tab = page.get_by_role("tab", name=COMPARE_TAB)
+        compare_tab = page.get_by_role("tab", name="Compare")
         compare_tab.click()
         wait_until(page, "() => location.search.includes('tab=compare')", what="the URL names the open tab at once")
         wait_until(page, "() => [...document.querySelectorAll('[role=tab]')].some(t => "
-                   f"/{COMPARE_TAB.pattern}/.test(t.innerText) && t.getAttribute('aria-selected') === 'true')",
-                   what="the dense-vs-conv tab is selected")
-        panel = page.get_by_role("tabpanel", name=COMPARE_TAB)
+                   "t.innerText.includes('Compare') && t.getAttribute('aria-selected') === 'true')",
+                   what="the Compare tab is selected")
+        panel = page.get_by_role("tabpanel", name="Compare")
         table = panel.locator('[data-testid="stDataFrame"]').first
         table.wait_for(state="visible")
         # The table's accessible rows (the canvas itself has no text): one per model.

@@ -187,9 +187,8 @@ def test_every_builder_makes_a_figure_plotly_accepts():
     """The app hands figures to Streamlit as Prebuilt (unvalidated), so validate each kind here."""
     import plotly.graph_objects as go
 
-    from convlab.figures import (
-        Prebuilt, class_mix_figure, confusion_figure, curves_figure, probabilities_figure,
-    )
+    from convlab.figures import class_mix_figure, confusion_figure, curves_figure, probabilities_figure
+    from ui.charts import Prebuilt
 
     images, maps, layers = grid()
     maps[0][3] = None  # a layer without the chosen filter

@@ -1,0 +1,94 @@
+"""Charts on the page: every Plotly figure goes through ``chart`` or ``live_chart``.
+
+Figures are built as plain dicts by ``convlab.figures``; here they meet Streamlit: the PNG
+export settings, the journey's update-in-place component and the test-image thumbnails.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import plotly
+import streamlit as st
+import streamlit.components.v1 as components
+from plotly.basedatatypes import BaseFigure
+
+PLOT_CONFIG = {
+    "displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2},
+    # Nothing leaves the machine: no "Share chart…" / "Edit in Chart Studio" (Plotly's cloud).
+    "showSendToCloud": False, "showEditInChartStudio": False,
+    "modeBarButtonsToRemove": ["sendDataToCloud", "editInChartStudio"],
+}
+
+
+class Prebuilt(BaseFigure):
+    """A figure dict handed to ``st.plotly_chart`` as an already-validated Plotly figure.
+
+    Given a plain dict, ``st.plotly_chart`` validates it by building a full ``go.Figure`` on
+    every rerun; given a Figure, it only calls ``to_dict()``. The builders in
+    ``convlab.figures`` are validated once, in the tests (every one must pass
+    ``go.Figure(figure)``), so the page skips that cost. ``BaseFigure.__init__`` is skipped on
+    purpose: nothing but ``to_dict`` is ever asked of this object.
+    """
+
+    def __init__(self, figure: dict):  # noqa: D107 - see the class docstring
+        self._prebuilt = figure
+
+    def to_dict(self) -> dict:
+        return self._prebuilt
+
+
+def chart(figure: dict, key: str, **options) -> None:
+    """Every chart but the journey's: a prebuilt figure and the PNG export settings."""
+    st.plotly_chart(Prebuilt(figure), config=PLOT_CONFIG, key=key, **options)
+
+
+# The journey's chart is redrawn on every slider move. st.plotly_chart gives a chart whose data
+# changed a new identity, so the page would tear the old chart down and mount a new one; this
+# component (components/plotly_react) keeps one chart and hands it each figure through
+# Plotly.react. It loads the plotly.js that the plotly package ships, served as a file-only
+# component; both are declared here because the component finds plotly.js beside its own route
+# (/component/<this module>.plotly_js/).
+components.declare_component("plotly_js", path=str(Path(plotly.__file__).parent / "package_data"))
+_plotly_react = components.declare_component(
+    "plotly_react", path=str(Path(__file__).resolve().parent.parent / "components" / "plotly_react")
+)
+
+
+def live_chart(figure: dict, key: str, fit: bool = False, on_change=None) -> None:
+    """A chart that reruns update in place (for the journey); no selection events.
+
+    With ``fit``, the chart reports the room it has as its value (``chart_room``), and in full
+    screen the filter keys pressed on it; ``on_change`` is called when either changes.
+    """
+    _plotly_react(figure=figure, config=PLOT_CONFIG, fit=fit, key=key, default=None, on_change=on_change)
+
+
+def chart_room(key: str) -> dict:
+    """What a fitted live chart last reported: {width, height, fullscreen}, or {} before it has."""
+    value = st.session_state.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def enlarge(image: np.ndarray, factor: int = 4) -> np.ndarray:
+    """Nearest-neighbour upscaling: a browser would blur a 28-pixel image."""
+    image = np.asarray(image).reshape(28, 28)
+    return np.kron(image, np.ones((factor, factor), dtype=image.dtype))
+
+
+def thumbnails(images: np.ndarray, name: str, entries: list[tuple[int, str]], per_row: int, on_click) -> None:
+    """Test images in even rows, each with its caption and a "→ journey" button (keys ``<name>_<index>``).
+
+    ``on_click(index)`` runs when a button is pressed. The page's CSS (``ui.page``) gives every
+    caption the same height and the images sharp pixels, so thumbnails and buttons line up
+    however the captions wrap.
+    """
+    with st.container(key=f"{name}_thumbnails"):
+        for number, (index, caption) in enumerate(entries):
+            if number % per_row == 0:  # a fresh row of columns per row of images
+                columns = st.columns(per_row)
+            column = columns[number % per_row]
+            column.image(enlarge(images[index], 3), clamp=True, caption=caption, width="stretch")
+            column.button("→ journey", key=f"{name}_{index}", on_click=on_click, args=(index,),
+                          help=f"Put test image #{index} into the journey's next slot", width="stretch")

@@ -1,0 +1,67 @@
+"""The page around the views: its CSS, and small scripts it runs (scrolling, the sidebar)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+# Less empty space above the tabs (Streamlit's default is large), so the journey's controls and
+# its three rows fit a 1280×720 laptop screen; hidden script holders; even thumbnails.
+CSS = """<style>
+[data-testid="stMainBlockContainer"] { padding-top: 2.6rem; padding-bottom: 3rem; }
+[class*="st-key-script_"] { display: none; }
+[class*="_thumbnails"] img { image-rendering: pixelated; }
+[class*="_thumbnails"] [data-testid="stImageCaption"] { min-height: 4.2em; }
+</style>"""
+NARROW_SCREEN = 1100  # px: below this the sidebar starts collapsed (a 1024×768 projector)
+# Once per browser tab: a narrow window starts with the sidebar out of the way (Streamlit's own
+# "auto" collapses it only on phones).
+COLLAPSE_SIDEBAR_JS = f"""
+if (window.innerWidth < {NARROW_SCREEN} && !sessionStorage.getItem("convlab-sidebar-checked")) {{
+  let tries = 0;
+  const timer = setInterval(() => {{
+    const button = document.querySelector('[data-testid="stSidebar"] button[aria-label="Collapse sidebar"]');
+    const open = document.querySelector('[data-testid="stSidebar"][data-collapsed="false"]');
+    if ((button && open) || ++tries > 40) clearInterval(timer);
+    if (button && open) {{ button.click(); sessionStorage.setItem("convlab-sidebar-checked", "1"); }}
+  }}, 100);
+}}
+"""
+
+
+def style() -> None:
+    st.html(CSS)
+
+
+def collapse_sidebar_on_narrow_screens() -> None:
+    page_script("sidebar", COLLAPSE_SIDEBAR_JS)
+
+
+def page_script(name: str, script: str) -> None:
+    """Run ``script`` in the page itself (not in an iframe): scrolling, the sidebar.
+
+    The script runs when its element is new: a script that must run again after an action
+    carries that action's number (see ``scroll_into_view``).
+    """
+    with st.container(key=f"script_{name}"):
+        st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)
+
+
+def request_scroll(selector: str) -> None:
+    """Ask the next run to bring ``selector`` into view (after a choice that changes what it shows)."""
+    st.session_state["scroll_to"] = (selector, st.session_state.get("scroll_to", (None, 0))[1] + 1)
+
+
+def scroll_into_view() -> None:
+    """Bring into view what ``request_scroll`` asked for, once, when the element is on the page."""
+    request = st.session_state.pop("scroll_to", None)
+    if request is None:
+        return
+    selector, number = request
+    page_script("scroll", f"""/* scroll {number} */
+const wanted = {selector!r};
+let tries = 0;
+const timer = setInterval(() => {{
+  const element = document.querySelector(wanted);
+  if (element || ++tries > 50) clearInterval(timer);
+  if (element) element.scrollIntoView({{behavior: "smooth", block: "start"}});
+}}, 100);""")

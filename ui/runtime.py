@@ -1,0 +1,91 @@
+"""Every workaround of Streamlit's or TensorFlow's internals, in one place.
+
+Each says why in a line and names the test that fails if an upgrade breaks it:
+
+* ``skip_keras_reset_after_each_run``: Streamlit clears Keras' session after every run
+  (tests/test_app.py::test_reruns_skip_streamlits_keras_reset_full_gc_and_module_walk);
+* ``freeze_loaded_objects``: the objects the first run loaded are moved out of the garbage
+  collector's reach (``runner.postScriptGC = false`` in .streamlit/config.toml, checked by
+  the same test, does the rest);
+* ``start_importing_tensorflow`` and ``rerun_once_tensorflow_is_in``: a server's first page is
+  drawn while TensorFlow imports in a thread
+  (tests/test_app.py::test_a_servers_first_run_draws_the_page_while_tensorflow_loads, and
+  tests/test_faults.py for a broken install);
+* the plotly.js route the journey's chart loads is declared in ``ui.charts``, beside the
+  component that finds it by its module's name.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import sys
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import streamlit as st
+
+
+def skip_keras_reset_after_each_run() -> None:
+    """Stop Streamlit from calling ``keras.backend.clear_session()`` after every run.
+
+    Streamlit (``script_runner._clean_problem_modules``) does that whenever Keras is imported,
+    for apps that build models in their script. ConvLab builds none there, and the call costs a
+    full ``gc.collect()`` plus TensorFlow's kernel caches after every slider move; it would also
+    reset Keras' state under a training that is running in its own thread. matplotlib's
+    clean-up, the other half, is kept.
+    """
+    from streamlit.runtime.scriptrunner import script_runner
+
+    def clean_matplotlib_only() -> None:
+        if "matplotlib.pyplot" in sys.modules:
+            sys.modules["matplotlib.pyplot"].close("all")
+
+    if hasattr(script_runner, "_clean_problem_modules"):
+        script_runner._clean_problem_modules = clean_matplotlib_only
+
+
+@st.cache_resource(show_spinner=False)
+def freeze_loaded_objects() -> bool:
+    """Exempt what the first run loaded (TensorFlow, models, data) from garbage collection.
+
+    Hundreds of thousands of long-lived objects make every full collection hold the interpreter
+    for a noticeable time; frozen once, collections only scan what later runs allocate. The one
+    full collection this takes runs a moment later, off the script thread: it holds the
+    interpreter too, and would otherwise delay sending the page it follows.
+    """
+    def collect_and_freeze() -> None:
+        gc.collect()
+        gc.freeze()
+
+    threading.Timer(1.0, collect_and_freeze).start()
+    return True
+
+
+def start_importing_tensorflow() -> Future | None:
+    """Import Keras (and so TensorFlow) in the background; None if it is already imported.
+
+    Nothing app.py imports at the top loads TensorFlow (``convlab`` defers it), so on a server's
+    first run the page can be drawn without a model (the journey shows its grid with the input
+    images) while the import goes on; then the page reruns with the model. The browser
+    meanwhile fetches and compiles plotly.js for the journey's chart, which the rerun then only
+    updates. Code that needs Keras before the import ends simply waits for it.
+    """
+    if "keras" in sys.modules:
+        return None
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="convlab-import-keras")
+    imported = executor.submit(importlib.import_module, "keras")
+    executor.shutdown(wait=False)  # the thread ends with the import
+    return imported
+
+
+def rerun_once_tensorflow_is_in(tensorflow_import: Future) -> None:
+    """The first run's end: wait for the import, then rerun with the model (or say what broke)."""
+    error = tensorflow_import.exception()
+    if error is not None:  # a broken install: rerunning would only try again, and again
+        st.error(
+            f"**ConvLab can't import TensorFlow (Keras)**: `{type(error).__name__}: {error}`\n\n"
+            "Install the versions it was built with, `pip install -r requirements.txt`, then reload the page."
+        )
+        st.stop()
+    st.rerun()

@@ -1,0 +1,163 @@
+"""The page's shared state: which model, images, filter, layer, colour scale and tab.
+
+It is read from the URL once per session (checked and clamped by ``convlab.urlstate``, with
+notes on what was refused) and written back after every run, so the address bar always
+shares the exact view. Widgets bound to it use the keys below; views change it through the
+helpers here ("send this image to the journey", "show this filter", "use this model"), never
+through ``st.session_state`` itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from convlab import urlstate
+from convlab.figures import SCALE_MODES
+from convlab.models import PRESETS
+
+from . import runs as runs_module
+from .resources import get_inspector, get_test_split
+
+DEFAULT_IMAGES = (0, 23, 28)  # the lesson's three ankle boots
+DEFAULT_FILTER = 1  # the lesson's CONVOLUTION_NUMBER
+TABS = {  # URL slug -> tab label
+    "journey": "🔍 Journey",
+    "filters": "🧩 Filters",
+    "predictions": "🎯 Predictions",
+    "upload": "🖼️ Your image",
+    "compare": "📊 Compare",
+    "lab": "🧪 Lab",
+}
+KEEP = "page"  # persist_state: a widget keeps its value while its tab is closed
+
+# The keys of the shared state, for the widgets bound to it.
+MODEL, FILTER, LAYER, SCALE, TAB = "model", "filter", "layer", "scale", "tab"
+IMAGES = tuple(f"image_{slot}" for slot in range(len(DEFAULT_IMAGES)))
+TARGET_SLOT = "target_slot"  # the image slot a picked image goes into next
+
+
+@dataclass(frozen=True)
+class PageState:
+    model: str | None  # a run's key
+    images: tuple[int, ...]  # test indices, one per slot
+    filter: int  # the journey's filter, the same number in every layer
+    layer: str | None  # the filters view's layer
+    scale: str  # a key of convlab.figures.SCALE_MODES
+    tab: str  # the open tab's slug
+
+
+def current() -> PageState:
+    return PageState(
+        model=st.session_state.get(MODEL),
+        images=tuple(images()),
+        filter=int(st.session_state.get(FILTER, DEFAULT_FILTER)),
+        layer=st.session_state.get(LAYER),
+        scale=st.session_state.get(SCALE, "panel"),
+        tab=st.session_state.get("open_tab") or next(
+            (slug for slug, label in TABS.items() if label == st.session_state.get(TAB)), "journey"),
+    )
+
+
+def images() -> list[int]:
+    return [int(st.session_state.get(key, default)) for key, default in zip(IMAGES, DEFAULT_IMAGES)]
+
+
+def filter_within(num_filters: int) -> int:
+    """The page's filter, clamped to a model with ``num_filters`` filters (its last, past the end)."""
+    return min(int(st.session_state.get(FILTER, DEFAULT_FILTER)), num_filters - 1)
+
+
+# -- what views do to it (callbacks: they run before the next run's widgets) -----------------------
+def show_filter(index: int) -> None:
+    st.session_state[FILTER] = int(index)
+
+
+def set_images(indices) -> None:
+    for key, index in zip(IMAGES, indices):
+        st.session_state[key] = int(index)
+
+
+def send_to_journey(index: int) -> None:
+    """Put a test image into the next slot and open the journey (the filter finder and gallery)."""
+    slot = st.session_state.get(TARGET_SLOT, 0)
+    st.session_state[IMAGES[slot]] = int(index)
+    st.session_state[TARGET_SLOT] = (slot + 1) % len(DEFAULT_IMAGES)  # three clicks fill three slots
+    open_tab("journey")
+
+
+def open_tab(slug: str) -> None:
+    st.session_state[TAB] = TABS[slug]
+
+
+def use_model(key: str, whole_page: bool = False) -> None:
+    """Make run ``key`` the page's model and open the journey.
+
+    ``whole_page``: the button is inside a fragment, where a callback reruns only the
+    fragment; the fragment then asks for a whole rerun (``whole_page_wanted``).
+    """
+    st.session_state[MODEL] = key
+    open_tab("journey")
+    if whole_page:
+        st.session_state["rerun_app"] = True
+
+
+def whole_page_wanted() -> bool:
+    """True once after ``use_model(..., whole_page=True)``: the caller reruns the whole page."""
+    return bool(st.session_state.pop("rerun_app", False))
+
+
+def choose_model(runs: dict[str, runs_module.Run]) -> None:
+    """Before the model box is drawn: a first visit, or a run deleted meanwhile, gets the lesson's conv model."""
+    if st.session_state.get(MODEL) not in runs:
+        st.session_state[MODEL] = PRESETS["conv"].key()
+
+
+def tab_opened(slug: str) -> None:
+    """The open tab, as the tabs report it (the tab widget's state can still hold the one before)."""
+    st.session_state["open_tab"] = slug
+
+
+# -- the URL ------------------------------------------------------------------------------------
+def apply_url_once(runs: dict[str, runs_module.Run]) -> None:
+    """On a session's first run, take the view the URL asks for; keep notes on what was refused."""
+    if st.session_state.get("url_applied"):
+        return
+    st.session_state["url_applied"] = True
+
+    def inspector_for(key: str):
+        return get_inspector(key, runs_module.load(runs[key]))
+
+    limits = urlstate.Limits(
+        run_keys=tuple(runs), num_images=len(get_test_split()), tabs=tuple(TABS), scales=tuple(SCALE_MODES),
+        filters_for=lambda key: inspector_for(key).num_filters,
+        layers_for=lambda key: [layer.name for layer in inspector_for(key).layers],
+    )
+    state, notes = urlstate.parse(st.query_params.to_dict(), limits, default_model=PRESETS["conv"].key())
+    for name, value in state.items():
+        st.session_state[name] = TABS[value] if name == TAB else value
+    st.session_state["url_notes"] = notes
+
+
+def sync_url() -> None:
+    """Write the current view into the address bar, so copying it shares this exact view."""
+    now = current()
+    wanted = urlstate.encode({
+        "model": now.model,
+        **dict(zip(IMAGES, now.images)),
+        "filter": st.session_state.get(FILTER),
+        "layer": now.layer,
+        "scale": st.session_state.get(SCALE),
+        "tab": now.tab,
+    })
+    if st.query_params.to_dict() != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def url_notes_ui() -> None:
+    notes = st.session_state.get("url_notes")
+    if notes:
+        st.warning("**This link asked for things ConvLab can't show, so it adjusted them:**\n\n"
+                   + "\n".join(f"- {note}" for note in notes))
+        st.button("Dismiss", key="dismiss_url_notes", on_click=st.session_state.pop, args=("url_notes", None))

@@ -1,0 +1,124 @@
+"""Every filter at once: all maps of one layer, conv1's learned kernels, and the filter finder.
+
+A tile clicked (or a number typed) sets the journey's filter; the kernels sit next to filters
+people design (Sobel, Laplacian) applied to the same image; the finder ranks all test images
+by how strongly they excite the chosen filter.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from convlab.activations import Inspector
+from convlab.data import CLASS_NAMES, Split
+from convlab.explain import CLASSIC_KERNELS, class_mix, convolve, first_layer_kernels, strongest_images
+from convlab.figures import ACTIVATION_COLORSCALE, DIVERGING_COLORSCALE, class_mix_figure, tiles_figure
+from convlab.store import StoredModel
+
+from .. import state
+from ..charts import chart, thumbnails
+from ..resources import get_inspector, journey_activations, test_max_activations
+from . import Page
+
+
+def render(page: Page) -> None:
+    stored, split = page.stored, page.split
+    st.header("Every filter at once")
+    inspector = get_inspector(stored.spec.key(), stored)
+    if not inspector.layers:
+        st.info(f"The model **{stored.spec.label()}** has no conv layers, so it has no filters to show.")
+        return
+    layer_names = [layer.name for layer in inspector.layers]
+    if state.current().layer not in layer_names:
+        st.session_state[state.LAYER] = layer_names[0]  # before its radio is drawn: this model's first layer
+    indices = state.images()
+    left, middle, right = st.columns([2, 2, 1])
+    slot = left.radio("Image", range(len(indices)), horizontal=True, key="filters_slot", persist_state=state.KEEP,
+                      format_func=lambda s: f"slot {s + 1}: #{indices[s]} {CLASS_NAMES[split.labels[indices[s]]]}")
+    layer_name = middle.radio("Layer", layer_names, horizontal=True, key=state.LAYER, persist_state=state.KEEP)
+    layer_index = layer_names.index(layer_name)
+    num_filters = inspector.filters_per_layer[layer_index]
+    filter_index = state.filter_within(num_filters)
+    st.session_state["filter_pick"] = filter_index
+    right.number_input("Filter (the journey's)", 0, num_filters - 1, key="filter_pick",
+                       on_change=lambda: state.show_filter(st.session_state["filter_pick"]))
+    index = indices[slot]
+    maps = journey_activations(stored.spec.key(), tuple(indices), inspector).maps[layer_index][slot]
+    shared = (0.0, float(maps.max())) if state.current().scale != "panel" else None
+    chart(
+        tiles_figure([maps[:, :, f] for f in range(num_filters)], [str(f) for f in range(num_filters)],
+                     ACTIVATION_COLORSCALE, shared_range=shared, highlight=filter_index, clickable=True,
+                     floor=0.0),  # ReLU'd maps: 0 is black, an all-zero tile says so
+        key="filters_chart", on_select=_pick_tile, selection_mode="points",
+    )
+    st.caption(
+        f"All {num_filters} maps of **{layer_name}** for test image #{index} "
+        f"({CLASS_NAMES[split.labels[index]]}), {maps.shape[0]}×{maps.shape[1]} each; "
+        f"filter {filter_index} (framed) is the one the journey shows. Click a tile to choose it. "
+        + ("Each tile has its own colour scale." if shared is None else "All tiles share one colour scale.")
+    )
+    kernels_ui(stored, split.images[index], filter_index)
+    finder_ui(stored, inspector, split, layer_name, filter_index)
+
+
+def _pick_tile() -> None:
+    points = st.session_state["filters_chart"].selection.points
+    if points:  # the click targets' point index is the filter number
+        state.show_filter(points[0]["point_index"])
+
+
+def kernels_ui(stored: StoredModel, image: np.ndarray, filter_index: int) -> None:
+    st.subheader("What the first layer learned, next to filters people design")
+    kernels, biases = first_layer_kernels(stored.model)
+    limit = float(np.abs(kernels).max()) or 1.0
+    left, right = st.columns([3, 2])
+    with left:
+        chart(
+            tiles_figure(list(kernels), [str(f) for f in range(len(kernels))], DIVERGING_COLORSCALE,
+                         columns=8, tile_px=70, shared_range=(-limit, limit), zmid=0.0,
+                         highlight=filter_index if filter_index < len(kernels) else None,
+                         value_name="weight", colorbar_title="weight"),
+            key="kernels_chart",
+        )
+        st.caption(
+            f"conv1's {len(kernels)} learned 3×3 kernels, read from the model's weights. Red weights add "
+            "brightness under them, blue subtract it, white ignore it: a kernel red on one side and blue on "
+            "the other responds to an edge."
+        )
+    with right:
+        pairs = [(f"learned {filter_index}", kernels[min(filter_index, len(kernels) - 1)])] + list(CLASSIC_KERNELS.items())
+        tiles, titles = [], []
+        for name, kernel in pairs:
+            tiles += [kernel, convolve(image.reshape(28, 28), kernel)]
+            titles += [name, "→ its response"]
+        chart(
+            # The learned kernel on the grid's scale, so it looks the same here as there; the
+            # designed kernels and the responses each on their own (centred on 0).
+            tiles_figure(tiles, titles, DIVERGING_COLORSCALE, columns=2, tile_px=120, zmid=0.0, value_name="value",
+                         tile_ranges=[(-limit, limit)] + [None] * (len(tiles) - 1)),
+            key="classic_chart",
+        )
+        st.caption(
+            "Each kernel slid over the chosen image (before the bias and ReLU): the learned filter next to "
+            "a vertical edge detector (Sobel), a horizontal one and a Laplacian, which outlines shapes."
+        )
+
+
+def finder_ui(stored: StoredModel, inspector: Inspector, split: Split, layer_name: str, filter_index: int) -> None:
+    st.subheader(f"Which test images excite filter {filter_index} of {layer_name} most?")
+    strengths = test_max_activations(stored.spec.key(), inspector)[layer_name]
+    if filter_index >= strengths.shape[1]:
+        st.info(f"{layer_name} has only {strengths.shape[1]} filters.")
+        return
+    top = strongest_images(strengths, filter_index, count=100)
+    thumbnails(split.images, "finder", [
+        (int(index), f"#{index} {CLASS_NAMES[split.labels[index]]} · max {strengths[index, filter_index]:.2f}")
+        for index in top[:9]
+    ], per_row=9, on_click=state.send_to_journey)
+    mix = class_mix(split.labels, top)
+    chart(class_mix_figure(mix, f"Classes of the 100 strongest images (out of {len(split):,})"), key="mix_chart")
+    st.caption(
+        "Ranked by the highest value anywhere in the filter's map: a filter fires on its feature wherever it "
+        "appears. If most of the top 100 share a class, the filter has learned something typical of it."
+    )

@@ -1,0 +1,222 @@
+"""The lesson's grid, made interactive: three images through every conv and pool layer, one filter.
+
+Rows are images, columns the input and each feature layer. Moving a control reruns only the
+journey (a fragment), and its chart is updated in place; the chart reports the room it has so
+the grid fits the window (or the whole screen, where it also takes the filter keys). Below
+it, the lesson's label printout picks images by class.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import streamlit as st
+
+from convlab.data import CLASS_NAMES, Split, first_of_class
+from convlab.figures import PANEL, SCALE_MODES, journey_figure, journey_panel, row_title
+from convlab.models import ModelSpec
+from convlab.store import StoredModel
+from convlab.timing import timed
+
+from .. import state
+from ..charts import chart_room, live_chart
+from ..page import request_scroll
+from ..resources import get_inspector, get_test_split, journey_activations, label_table
+from . import Page
+
+LABEL_TABLE_ROWS = 100  # the lesson prints the first 100 test labels
+FULL_SCREEN_FONT = 1.6  # text in full screen, legible from the back of a room
+CHART = "journey_chart"
+FILTER_HELP = (
+    "Which filter of the conv layers to show (the lesson's CONVOLUTION_NUMBER, counted from 0). "
+    "Keys, once the slider is clicked: ← / → step by one, Page Up / Page Down by a tenth of the range, "
+    "Home / End to the first and last filter; in the box, ↓ / ↑. In full screen the same keys work on the chart."
+)
+
+
+def render(page: Page) -> None:
+    journey_ui(page.run.spec, page.stored, page.split)
+    label_picker_ui()  # outside the fragment: a slider move needn't redraw the table
+
+
+@st.fragment
+def journey_ui(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
+    """The journey of ``spec``'s model; without ``stored`` (TensorFlow still loading) the grid holds the inputs."""
+    with timed("journey"):  # a filter or image move reruns just this
+        _journey(spec, stored, split)
+
+
+def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
+    st.markdown("#### The journey of an image through the conv and pool layers")
+    layers = spec.feature_layers()  # known from the spec alone, before any model is loaded
+    if not layers:
+        st.info(
+            f"The model **{spec.label()}** has no conv or pool layers, so there is no journey "
+            "to show: its first layer flattens the image. Choose a model with conv blocks in the sidebar."
+        )
+        return
+    st.caption(
+        "Pick three test images (type a number, or choose a class below), then step through the filters: "
+        "each row follows one image, each column shows what a layer's filter makes of it. Filter *n* of "
+        "conv2 is a different filter from filter *n* of conv1: the same number, another learned kernel."
+    )
+    indices, filter_index = image_controls_ui(split, max(filters for _, _, filters in layers))
+    labels = [int(split.labels[i]) for i in indices]
+    scale = state.current().scale
+    size = _journey_size(len(indices), 1 + len(layers), scale, filter_index)
+    if stored is None:
+        live_chart(journey_figure(split.images[indices], [[None] * len(layers)] * len(indices), layers,
+                                  [row_title(slot, i, labels[slot], None) for slot, i in enumerate(indices)],
+                                  scale=scale, pending=True, **size),
+                   key=CHART, fit=True, on_change=_chart_event)
+        st.caption("⏳ Loading TensorFlow and the model to compute the maps: a few seconds, once per server start.")
+        return
+    inspector = get_inspector(spec.key(), stored)
+    activations = journey_activations(spec.key(), tuple(indices), inspector)
+    live_chart(
+        figure_of(inspector, activations, split.images[indices], filter_index, scale,
+                  [row_title(slot, i, labels[slot], activations.probabilities[slot])
+                   for slot, i in enumerate(indices)], labels, **size),
+        key=CHART, fit=True, on_change=_chart_event,
+    )
+    if len(set(labels)) > 1:
+        st.warning(
+            "These images don't share a label (" + ", ".join(CLASS_NAMES[label] for label in labels)
+            + "). The lesson compares images of one class to see which features a filter picks up "
+            "for that class; choose a class below to pick three."
+        )
+    else:
+        st.caption(
+            f"All three are **{CLASS_NAMES[labels[0]]}**. Filter {filter_index}; colour scale: "
+            f"{SCALE_MODES[scale]} (inferno: dark = low, bright = high). Each map is smaller than the one "
+            f"before it: a {spec.kernel_size}×{spec.kernel_size} convolution trims the edges, "
+            f"a {spec.pool_size}×{spec.pool_size} max-pool divides the size by {spec.pool_size}."
+        )
+    state.sync_url()
+
+
+def figure_of(inspector, activations, images, filter_index, scale, titles, labels, **size) -> dict:
+    """The journey figure of computed activations (also the uploaded image's journey)."""
+    sides = [m.shape[1] for m in activations.maps]
+    return journey_figure(
+        images=images,
+        maps=activations.filter_maps(filter_index),
+        layers=list(zip(activations.layer_names, sides, inspector.filters_per_layer)),
+        row_titles=titles,
+        wrong=[int(p.argmax()) != label for p, label in zip(activations.probabilities, labels)],
+        scale=scale,
+        **size,
+    )
+
+
+# -- the controls --------------------------------------------------------------------------------
+def image_controls_ui(split: Split, num_filters: int) -> tuple[list[int], int]:
+    """Three image number boxes and the filter (slider and box); returns (image indices, filter index).
+
+    Number boxes, not sliders, for the images: 10,000 images on a slider of a few hundred
+    pixels can't be dragged to image 1 or 2; a box takes a typed number and steps by one.
+    """
+    state.set_images(state.images())  # the defaults, on a first visit
+    filter_index = state.filter_within(num_filters)
+    state.show_filter(filter_index)
+    st.session_state["filter_max"] = num_filters - 1  # for the chart's full-screen keys
+    st.session_state["filter_box"] = st.session_state["filter_shown"] = filter_index  # the box follows
+    columns = st.container(key="journey_controls").columns([1, 1, 1, 2.6], vertical_alignment="bottom")
+    indices = [
+        columns[slot].number_input(
+            f"Image {slot + 1} (test index)", 0, len(split) - 1, step=1, key=key, persist_state=state.KEEP,
+            help=f"A test image, 0–{len(split) - 1}: type its number, or step with − / + (↓ / ↑ in the box).",
+        )
+        for slot, key in enumerate(state.IMAGES)
+    ]
+    slider_column, box_column = columns[3].columns([2.4, 1], vertical_alignment="bottom")
+    filter_index = slider_column.slider(
+        "Filter number", 0, num_filters - 1, key=state.FILTER, persist_state=state.KEEP, help=FILTER_HELP,
+    )
+    box_column.number_input("Filter", 0, num_filters - 1, step=1, key="filter_box", on_change=_filter_from_box,
+                            label_visibility="hidden", help=FILTER_HELP)
+    return indices, filter_index
+
+
+def _filter_from_box() -> None:
+    # The box echoes the filter it was last shown. When the slider moved in the same request
+    # (fast key presses), the box's value is that old echo, not a choice: keep the slider's.
+    if state.current().filter == st.session_state.get("filter_shown"):
+        state.show_filter(st.session_state["filter_box"])
+
+
+def _journey_size(rows: int, columns: int, scale: str, filter_index: int) -> dict:
+    """The panel size and font scale that fit the room the journey's chart reported."""
+    room = chart_room(CHART)
+    if not room.get("width") or not room.get("height"):
+        return {}  # not reported yet (the first draw, AppTest): the default size
+    fullscreen = bool(room.get("fullscreen"))
+    font_scale = FULL_SCREEN_FONT if fullscreen else 1.0
+    largest = 10_000 if fullscreen else PANEL
+    panel = journey_panel(rows, columns, room["width"], room["height"], scale, font_scale, largest, fullscreen)
+    size = {"panel": panel, "font_scale": font_scale}
+    if fullscreen:  # the page's controls are out of sight: the chart says which filter it shows
+        size["heading"] = (f"<b>Filter {filter_index}</b> of {st.session_state.get('filter_max', 0) + 1} · "
+                           "← → to step, Page Up / Down, Home / End · Esc leaves full screen")
+    return size
+
+
+def _chart_event() -> None:
+    """A key pressed on the chart in full screen, where the slider can't be reached: as the slider would."""
+    room = chart_room(CHART)
+    if room.get("n") is None or room.get("n") == st.session_state.get("journey_keys_seen"):
+        return  # a size report, or a key press already applied
+    st.session_state["journey_keys_seen"] = room["n"]
+    last = st.session_state.get("filter_max", 0)
+    page_step = max(1, round(last / 10))  # the slider's Page Up / Down: a tenth of the range
+    steps = {"ArrowRight": 1, "ArrowUp": 1, "ArrowLeft": -1, "ArrowDown": -1, "PageUp": page_step, "PageDown": -page_step}
+    key = room.get("key")
+    wanted = 0 if key == "Home" else last if key == "End" else state.current().filter + steps.get(key, 0)
+    state.show_filter(min(max(wanted, 0), last))
+
+
+# -- picking images by label -----------------------------------------------------------------------
+def label_picker_ui() -> None:
+    st.subheader("Pick images by label")
+    st.caption(
+        "The lesson prints the first 100 test labels so you can pick images of one class. "
+        "Choose a class to fill all three slots, or click rows to fill the slots one by one."
+    )
+    left, right = st.columns([2, 1])
+    left.selectbox(
+        "Fill the three slots with the first three test images of class",
+        [None, *range(len(CLASS_NAMES))], key="fill_class", on_change=_fill_slots_with_class,
+        persist_state=state.KEEP, format_func=lambda c: "—" if c is None else f"{c} · {CLASS_NAMES[c]}",
+    )
+    st.session_state.setdefault(state.TARGET_SLOT, 0)
+    right.radio(
+        "A clicked image goes into slot", range(len(state.IMAGES)), key=state.TARGET_SLOT, persist_state=state.KEEP,
+        format_func=lambda slot: str(slot + 1), horizontal=True,
+    )
+    table_key = f"label_table_{st.session_state.get('label_table_version', 0)}"
+    st.container(key="label_table").dataframe(
+        label_table(LABEL_TABLE_ROWS), key=table_key, on_select=functools.partial(_put_row_in_slot, table_key),
+        selection_mode="single-row", hide_index=True, height=300,
+        column_config={
+            "image": st.column_config.ImageColumn("image", width="small"),
+            "index": st.column_config.NumberColumn("test index"),
+            "label": st.column_config.NumberColumn("label"),
+        },
+    )
+
+
+def _fill_slots_with_class() -> None:
+    class_index = st.session_state["fill_class"]
+    if class_index is None:
+        return
+    state.set_images(first_of_class(get_test_split().labels, class_index))
+    request_scroll(".st-key-journey_controls")  # the picker sits below the grid: show the grid
+
+
+def _put_row_in_slot(table_key: str) -> None:
+    rows = st.session_state[table_key].selection.rows
+    if rows:
+        state.send_to_journey(int(rows[0]))
+    # A click is an action, not a lasting choice: a fresh table (new key) clears the tick, so
+    # clicking the same row again puts that image into the next slot too.
+    st.session_state["label_table_version"] = st.session_state.get("label_table_version", 0) + 1

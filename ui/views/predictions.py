@@ -1,0 +1,92 @@
+"""What the models predict for the journey's images, and where each model goes wrong.
+
+The class probabilities of the dense and the conv model side by side; a confusion matrix
+per model whose cells, clicked, list those mistakes in a gallery.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from convlab.data import CLASS_NAMES, Split
+from convlab.explain import confusion_matrix, mistakes, normalise_rows
+from convlab.figures import confusion_figure, probabilities_figure
+from convlab.models import PRESETS
+
+from .. import runs as runs_module
+from .. import state
+from ..charts import chart, thumbnails
+from ..resources import get_inspector, journey_activations, test_probabilities
+from ..runs import Run
+from . import Page
+
+GALLERY_PAGE = 24  # misclassified images shown at a time
+
+
+def render(page: Page) -> None:
+    split = page.split
+    st.header("What the models predict")
+    indices = state.images()
+    lesson = [PRESETS["dense"].key(), PRESETS["conv"].key()]
+    probabilities = {}
+    for key in lesson + ([page.run.key] if page.run.key not in lesson else []):
+        stored = runs_module.load(page.runs[key])
+        if stored is not None:
+            inspector = get_inspector(key, stored)
+            probabilities[stored.spec.label()] = journey_activations(key, tuple(indices), inspector).probabilities
+    titles = [f"#{i} · {CLASS_NAMES[split.labels[i]]}" for i in indices]
+    chart(probabilities_figure(titles, probabilities), key="probabilities_chart")
+    st.caption("The journey's three images: each model's probability for every class. The true class is in each title.")
+    mistakes_ui(page.runs, split)
+
+
+def _pick_cell() -> None:
+    points = st.session_state["confusion_chart"].selection.points
+    if points:
+        st.session_state["mistakes_true"] = CLASS_NAMES.index(points[0]["y"])
+        st.session_state["mistakes_predicted"] = CLASS_NAMES.index(points[0]["x"])
+        st.session_state["mistakes_page"] = 0
+
+
+def mistakes_ui(runs: dict[str, Run], split: Split) -> None:
+    st.header("Where each model goes wrong")
+    if st.session_state.get("mistakes_model") not in runs:
+        st.session_state["mistakes_model"] = PRESETS["conv"].key()
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    key = left.selectbox("Model", list(runs), key="mistakes_model", persist_state=state.KEEP,
+                         format_func=lambda k: runs[k].label)
+    normalised = right.toggle("Normalise rows (fractions of each true class)", key="confusion_normalise",
+                              persist_state=state.KEEP)
+    stored = runs_module.load(runs[key])
+    if stored is None:
+        st.warning(runs_module.problem(key))
+        return
+    predictions = test_probabilities(key, get_inspector(key, stored)).argmax(axis=1)
+    counts = confusion_matrix(split.labels, predictions)
+    accuracy = np.trace(counts) / counts.sum()
+    chart(confusion_figure(normalise_rows(counts) if normalised else counts, normalised),
+          key="confusion_chart", on_select=_pick_cell, selection_mode="points")
+    st.caption(f"{counts.sum() - np.trace(counts):,} of {counts.sum():,} test images misclassified "
+               f"(accuracy {accuracy:.2%}). Click a cell to see those mistakes below.")
+    choices = [None, *range(len(CLASS_NAMES))]
+    any_class = lambda c: "any" if c is None else CLASS_NAMES[c]  # noqa: E731
+    left, right = st.columns(2)
+    true_class = left.selectbox("True class", choices, key="mistakes_true", format_func=any_class,
+                                persist_state=state.KEEP)
+    predicted = right.selectbox("Predicted as", choices, key="mistakes_predicted", format_func=any_class,
+                                persist_state=state.KEEP)
+    found = mistakes(split.labels, predictions, true_class, predicted)
+    page = min(st.session_state.get("mistakes_page", 0), max((len(found) - 1) // GALLERY_PAGE, 0))
+    shown = found[page * GALLERY_PAGE:(page + 1) * GALLERY_PAGE]
+    st.markdown(f"**{len(found):,} mistakes** match" + (f"; showing {page * GALLERY_PAGE + 1}–"
+                f"{page * GALLERY_PAGE + len(shown)}" if len(found) else "."))
+    thumbnails(split.images, "mistake", [
+        (int(index), f"#{index}: {CLASS_NAMES[split.labels[index]]} → {CLASS_NAMES[predictions[index]]}")
+        for index in shown
+    ], per_row=8, on_click=state.send_to_journey)
+    back, forward = st.columns(2)
+    back.button("← previous", key="mistakes_previous", disabled=page == 0,
+                on_click=st.session_state.__setitem__, args=("mistakes_page", page - 1))
+    forward.button("next →", key="mistakes_next", disabled=(page + 1) * GALLERY_PAGE >= len(found),
+                   on_click=st.session_state.__setitem__, args=("mistakes_page", page + 1))
