@@ -114,6 +114,12 @@ def choose_model(runs: dict[str, runs_module.Run]) -> None:
         st.session_state[MODEL] = PRESETS["conv"].key()
 
 
+def choose_layer(layer_names: list[str]) -> None:
+    """Before the layer radio is drawn: a layer this model doesn't have becomes its first."""
+    if st.session_state.get(LAYER) not in layer_names:
+        st.session_state[LAYER] = layer_names[0]
+
+
 def tab_opened(slug: str) -> None:
     """The open tab, as the tabs report it (the tab widget's state can still hold the one before)."""
     st.session_state["open_tab"] = slug

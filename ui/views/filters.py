@@ -30,8 +30,7 @@ def render(page: Page) -> None:
         st.info(f"The model **{stored.spec.label()}** has no conv layers, so it has no filters to show.")
         return
     layer_names = [layer.name for layer in inspector.layers]
-    if state.current().layer not in layer_names:
-        st.session_state[state.LAYER] = layer_names[0]  # before its radio is drawn: this model's first layer
+    state.choose_layer(layer_names)  # before its radio is drawn
     indices = state.images()
     left, middle, right = st.columns([2, 2, 1])
     slot = left.radio("Image", range(len(indices)), horizontal=True, key="filters_slot", persist_state=state.KEEP,
