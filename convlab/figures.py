@@ -34,7 +34,8 @@ DIVERGING_COLORSCALE = _rgb_scale(plotly.colors.diverging.RdBu[::-1])
 MISTAKES_COLORSCALE = _rgb_scale(plotly.colors.sequential.Reds)
 CORRECT_COLORSCALE = _rgb_scale(plotly.colors.sequential.Blues)
 WRONG_COLOR = "#d62728"
-ALL_ZERO_COLOR = "rgb(255, 255, 255)"  # the "all zero" label, over a black (bottom of inferno) panel
+ALL_ZERO_COLOR = "rgb(255, 255, 255)"
+MARK_COLOR = "rgb(0, 200, 255)"  # an explained cell and its window: cyan stands out on inferno and grey  # the "all zero" label, over a black (bottom of inferno) panel
 
 # Journey layout: the largest and smallest panel side in pixels (outside full screen), the gap
 # between columns (a fraction of the width: the y-axis numbers sit in it), and the margins.
@@ -52,6 +53,7 @@ def journey_figure(
     panel: int = PANEL,
     font_scale: float = 1.0,
     heading: str | None = None,
+    marks: list[tuple[int, int, int, int, int]] = (),
 ) -> dict:
     """Rows = images; column 0 the input, then one inferno heatmap per feature layer.
 
@@ -66,6 +68,9 @@ def journey_figure(
     inputs alone. ``panel`` is a panel's side in pixels (see ``journey_panel``) and
     ``font_scale`` enlarges every text (full screen, for a projector); ``heading`` is a line
     above the column titles (full screen shows the filter there, the page's controls being hidden).
+    ``marks`` frames squares of cells: (row, column, top, left, size), column 0 being the input
+    (an explained cell, and the window of the map before it that it comes from). Every heatmap
+    carries ``meta`` {"slot": row, "layer": name}, so a click names the panel it hit.
     """
     if scale not in SCALE_MODES:
         raise ValueError(f"scale must be one of {list(SCALE_MODES)}, not {scale!r}")
@@ -121,6 +126,7 @@ def journey_figure(
                 "showscale": False,
                 "hovertemplate": ("pixel" if is_input else "activation") + " (x %{x}, y %{y}): %{z:.3f}<extra></extra>",
                 "name": name,
+                "meta": {"slot": row, "layer": name},
             }
             shared = None if is_input else ranges.get(column - 1 if scale == "layer" else "figure")
             if not is_input:
@@ -140,10 +146,17 @@ def journey_figure(
     if heading is not None:
         annotations.append(_label(heading, 0.0, 1.0, yshift=round(52 * font_scale), size=round(16 * font_scale),
                                   anchor="left"))
+    shapes = []
+    for row, column, top, left, size in marks:  # a cell, or a window of cells, framed
+        suffix = str(row * columns + column + 1) if row or column else ""
+        shapes.append({"type": "rect", "xref": f"x{suffix}", "yref": f"y{suffix}",
+                       "x0": left - 0.5, "x1": left + size - 0.5, "y0": top - 0.5, "y1": top + size - 0.5,
+                       "line": {"color": MARK_COLOR, "width": 2}})
     layout.update({
         "height": plot_height + top_margin + bottom,
         "margin": {"l": LEFT, "r": 80 if scale == "figure" else RIGHT, "t": top_margin, "b": bottom},
         "annotations": annotations + notes,
+        "shapes": shapes,
         "showlegend": False,
         "modebar": {"orientation": "v"},  # in the right margin, off the column titles
     })
@@ -478,4 +491,137 @@ def curves_figure(histories: dict[str, dict[str, list[float]]], mark_best: bool 
         "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
         "legend": {"orientation": "h", "y": -0.2},
     }
+    return {"data": data, "layout": layout}
+
+
+def arithmetic_figure(patch: np.ndarray, kernel: np.ndarray, products: np.ndarray, titles: tuple[str, str, str]) -> dict:
+    """One channel of a convolution written out: the input patch × the kernel = the products.
+
+    Three small heatmaps side by side, every cell's number written in it: the patch in grey
+    (the input's own scale, 0 black to 1 white for an image), the kernel and the products on
+    the diverging scale centred at 0 (red adds, blue subtracts).
+    """
+    panels = [(patch, INPUT_COLORSCALE, None), (kernel, DIVERGING_COLORSCALE, 0.0), (products, DIVERGING_COLORSCALE, 0.0)]
+    data, layout, annotations = [], {}, []
+    width = 0.28
+    for number, ((values, colorscale, zmid), title) in enumerate(zip(panels, titles)):
+        suffix = str(number + 1) if number else ""
+        left = number * (width + 0.08)
+        values = np.asarray(values, dtype=float)
+        trace = {
+            "type": "heatmap", "z": values.tolist(), "colorscale": colorscale, "showscale": False,
+            "text": [[f"{v:.3f}" for v in row] for row in values], "texttemplate": "%{text}",
+            "xaxis": f"x{suffix}", "yaxis": f"y{suffix}", "name": title,
+            "hovertemplate": f"{title}: %{{z:.4f}}<extra></extra>",
+        }
+        if zmid is None:
+            trace["zmin"], trace["zmax"] = min(0.0, float(values.min())), max(1.0, float(values.max()))
+        else:
+            limit = float(np.abs(values).max()) or 1.0
+            trace["zmin"], trace["zmax"], trace["zmid"] = -limit, limit, zmid
+        data.append(trace)
+        hidden = {"visible": False, "fixedrange": True}
+        layout[f"xaxis{suffix}"] = {**hidden, "domain": [left, left + width], "anchor": f"y{suffix}"}
+        layout[f"yaxis{suffix}"] = {**hidden, "domain": [0, 0.86], "anchor": f"x{suffix}", "autorange": "reversed",
+                                    "scaleanchor": f"x{suffix}"}
+        annotations.append(_label(title, left + width / 2, 0.86, yshift=4, size=13, anchor="center"))
+        if number < 2:
+            annotations.append(_label("×" if number == 0 else "=", left + width + 0.04, 0.43, yshift=0, size=22,
+                                      anchor="center"))
+    layout.update({"height": 230, "margin": {"l": 4, "r": 4, "t": 8, "b": 4}, "annotations": annotations,
+                   "showlegend": False, "plot_bgcolor": "rgba(0,0,0,0)"})
+    return {"data": data, "layout": layout}
+
+
+def contributions_figure(contributions: np.ndarray, order: np.ndarray, bias: float, top: int = 16) -> dict:
+    """Each input channel's share of a later conv layer's number, largest first, and the bias.
+
+    A conv2 cell sums a 3×3 patch × kernel over every channel of the map before it; the bars
+    show which channels made the number (red added, blue took away).
+    """
+    shown = [int(channel) for channel in order[:top]]
+    rest = float(np.asarray(contributions)[order[top:]].sum()) if len(order) > top else None
+    names = [f"channel {channel}" for channel in shown] + ([f"{len(order) - top} others"] if rest is not None else [])
+    values = [float(contributions[channel]) for channel in shown] + ([rest] if rest is not None else [])
+    names.append("bias")
+    values.append(float(bias))
+    colors = [RUN_COLORS[1] if value >= 0 else RUN_COLORS[0] for value in values]
+    return {
+        "data": [{"type": "bar", "orientation": "h", "x": values, "y": names, "marker": {"color": colors},
+                  "hovertemplate": "%{y}: %{x:.4f}<extra></extra>"}],
+        "layout": {"height": 60 + 18 * len(names), "margin": {"l": 10, "r": 10, "t": 10, "b": 30},
+                   "yaxis": {"autorange": "reversed", "fixedrange": True},
+                   "xaxis": {"title": {"text": "contribution to the sum"}, "fixedrange": True, "zeroline": True}},
+    }
+
+
+def window_figure(window: np.ndarray, winner: tuple[int, int], title: str) -> dict:
+    """A max-pool's window of the map before it, each value written in, the winner framed."""
+    window = np.asarray(window, dtype=float)
+    high = float(window.max()) if window.max() > 0 else 1.0
+    return {
+        "data": [{"type": "heatmap", "z": window.tolist(), "colorscale": ACTIVATION_COLORSCALE, "zmin": 0.0,
+                  "zmax": high, "showscale": False, "text": [[f"{v:.4f}" for v in row] for row in window],
+                  "texttemplate": "%{text}", "textfont": {"color": ALL_ZERO_COLOR}, "name": title,
+                  "hovertemplate": "%{z:.4f}<extra></extra>"}],
+        "layout": {"height": 200, "width": 240, "margin": {"l": 4, "r": 4, "t": 28, "b": 4},
+                   "title": {"text": title, "font": {"size": 13}},
+                   "xaxis": {"visible": False, "fixedrange": True},
+                   "yaxis": {"visible": False, "fixedrange": True, "autorange": "reversed", "scaleanchor": "x"},
+                   "shapes": [{"type": "rect", "x0": winner[1] - 0.5, "x1": winner[1] + 0.5, "y0": winner[0] - 0.5,
+                               "y1": winner[0] + 0.5, "line": {"color": MARK_COLOR, "width": 3}}]},
+    }
+
+
+CAM_COLORSCALE = _rgb_scale(plotly.colors.sequential.Jet if hasattr(plotly.colors.sequential, "Jet")
+                            else plotly.colors.sequential.Turbo)  # Grad-CAM's customary rainbow
+SALIENCY_COLORSCALE = _rgb_scale(plotly.colors.sequential.Hot)  # black = no effect, white = the most
+
+
+def looked_figure(images: np.ndarray, columns: list[tuple[str, np.ndarray | None, str]],
+                  row_titles: list[str], cam_opacity: float = 0.55) -> dict:
+    """Where the models looked: per image (rows), the input, then one panel per map (columns).
+
+    ``columns`` is a list of (title, maps (images, 28, 28) or None, kind) with kind "saliency"
+    (drawn on its own, black = the pixel doesn't matter) or "cam" (drawn over the image,
+    translucent); None draws an empty panel with the title's reason.
+    """
+    rows, count = len(images), 1 + len(columns)
+    panel, gap, top = 150, 34, 50
+    plot_height = rows * panel + (rows - 1) * gap
+    width = (1 - 0.03 * (count - 1)) / count
+    data, layout, annotations = [], {}, []
+    for row in range(rows):
+        y_top = 1 - row * (panel + gap) / plot_height
+        y_domain = [max(y_top - panel / plot_height, 0.0), y_top]
+        image = np.asarray(images[row]).reshape(28, 28)
+        for column in range(count):
+            suffix = str(row * count + column + 1) if row or column else ""
+            left = column * (width + 0.03)
+            hidden = {"visible": False, "fixedrange": True}
+            layout[f"xaxis{suffix}"] = {**hidden, "domain": [left, left + width], "anchor": f"y{suffix}", "constrain": "domain"}
+            layout[f"yaxis{suffix}"] = {**hidden, "domain": y_domain, "anchor": f"x{suffix}", "autorange": "reversed",
+                                        "scaleanchor": f"x{suffix}", "constrain": "domain"}
+            title, maps, kind = ("input", None, "input") if column == 0 else columns[column - 1]
+            if row == 0:
+                annotations.append(_label(title, left + width / 2, 1.0, yshift=26, size=13, anchor="center"))
+            base = {"type": "heatmap", "xaxis": f"x{suffix}", "yaxis": f"y{suffix}", "showscale": False}
+            if kind == "input" or (kind == "cam" and maps is not None):
+                data.append({**base, "z": image.tolist(), "colorscale": INPUT_COLORSCALE, "zmin": 0.0, "zmax": 1.0,
+                             "name": "input", "hovertemplate": "pixel (x %{x}, y %{y}): %{z:.2f}<extra></extra>"})
+            if kind == "input" or maps is None:
+                if maps is None and kind != "input":
+                    layout[f"xaxis{suffix}"]["visible"] = False
+                    annotations.append({"text": "not for<br>this model", "showarrow": False, "font": {"size": 12},
+                                        "xref": f"x{suffix} domain", "yref": f"y{suffix} domain", "x": 0.5, "y": 0.5})
+                continue
+            values = np.asarray(maps[row], dtype=float)
+            high = float(values.max()) or 1.0
+            data.append({**base, "z": values.tolist(), "zmin": 0.0, "zmax": high, "name": title,
+                         "colorscale": CAM_COLORSCALE if kind == "cam" else SALIENCY_COLORSCALE,
+                         "opacity": cam_opacity if kind == "cam" else 1.0,
+                         "hovertemplate": f"{title} (x %{{x}}, y %{{y}}): %{{z:.3g}}<extra></extra>"})
+        annotations.append(_label(row_titles[row], 0.0, y_domain[1], yshift=2, size=13, anchor="left"))
+    layout.update({"height": plot_height + top + 8, "margin": {"l": 4, "r": 4, "t": top, "b": 8},
+                   "annotations": annotations, "showlegend": False, "plot_bgcolor": "rgba(0,0,0,0)"})
     return {"data": data, "layout": layout}

@@ -1,7 +1,7 @@
 """Shareable views: the page's choices in the URL, read back defensively.
 
 A teacher copies the address bar and sends it; the link opens the same model, images,
-filter, layer, colour scale and tab. Anything in a URL is untrusted: every value is checked against what
+filter, layer, colour scale, tab, and the map cell being explained ("this number, explained"). Anything in a URL is untrusted: every value is checked against what
 exists (a model is looked up among the stored runs' keys, never used as a path), numbers are
 clamped into range, and whatever is malformed is dropped. Each correction comes back as a
 note the page shows, so a broken link explains itself.
@@ -28,6 +28,7 @@ class Limits:
     filters_for: Callable[[str], int]  # a run's filter count (the filter slider's range)
     layers_for: Callable[[str], list[str]]  # a run's feature layer names
     scales: tuple[str, ...] = ("panel", "layer", "figure")  # the colour-scale modes (figures.SCALE_MODES)
+    sides_for: Callable[[str], dict[str, int]] = lambda key: {}  # a run's feature layers and their map sides
 
 
 def _shown(value: str) -> str:
@@ -47,11 +48,12 @@ def parse(params: Mapping[str, str], limits: Limits, default_model: str) -> tupl
     """The state the URL asks for, and notes on everything it had to ignore or clamp.
 
     Keys of the result: ``model``, ``image_0``..``image_2``, ``filter``, ``layer``, ``scale``,
-    ``tab``, each present only when the URL gave a usable value.
+    ``tab`` and ``cell`` ({"slot", "layer", "row", "col"}), each present only when the URL gave a
+    usable value.
     """
     state: dict = {}
     notes: list[str] = []
-    known = {"model", "images", "filter", "layer", "scale", "tab"}
+    known = {"model", "images", "filter", "layer", "scale", "tab", "cell"}
     for name in params:
         if name not in known:
             notes.append(f"Ignored the unknown URL parameter {_shown(name)}.")
@@ -107,12 +109,38 @@ def parse(params: Mapping[str, str], limits: Limits, default_model: str) -> tupl
         else:
             notes.append(f"Ignored scale={_shown(params['scale'])}: the colour scales are {', '.join(limits.scales)}.")
 
+    if "cell" in params:
+        cell, note = _cell(params["cell"], limits.sides_for(model))
+        if cell is not None:
+            state["cell"] = cell
+        if note:
+            notes.append(note)
+
     if "tab" in params:
         if params["tab"] in limits.tabs:
             state["tab"] = params["tab"]
         else:
             notes.append(f"Ignored tab={_shown(params['tab'])}: the tabs are {', '.join(limits.tabs)}.")
     return state, notes
+
+
+def _cell(value: str, sides: Mapping[str, int]) -> tuple[dict | None, str | None]:
+    """``image,layer,row,column`` (image 1-based, as on the page) → a cell, and a note if it was adjusted."""
+    parts = value.split(",")
+    numbers = [_integer(part) for part in parts[::2] + parts[3:4]] if len(parts) == 4 else []
+    if len(parts) != 4 or None in numbers:
+        return None, f"Ignored cell={_shown(value)}: expected image,layer,row,column (for example 3,conv2,4,5)."
+    slot, layer, row, col = numbers[0], parts[1], numbers[1], numbers[2]
+    if layer not in sides:
+        return None, f"Ignored cell={_shown(value)}: this model's layers are {', '.join(sides) or 'none'}."
+    if not 1 <= slot <= NUM_SLOTS:
+        return None, f"Ignored cell={_shown(value)}: the image must be 1–{NUM_SLOTS}."
+    side = sides[layer]
+    clamped = [min(max(n, 0), side - 1) for n in (row, col)]
+    note = None
+    if clamped != [row, col]:
+        note = f"Cell {_shown(value)} is outside {layer}'s {side}×{side} map; using row {clamped[0]}, column {clamped[1]}."
+    return {"slot": slot - 1, "layer": layer, "row": clamped[0], "col": clamped[1]}, note
 
 
 def encode(state: Mapping) -> dict[str, str]:
@@ -126,4 +154,7 @@ def encode(state: Mapping) -> dict[str, str]:
     for name in ("filter", "layer", "scale", "tab"):
         if state.get(name) is not None:
             params[name] = str(state[name])
+    cell = state.get("cell")
+    if cell:
+        params["cell"] = f"{cell['slot'] + 1},{cell['layer']},{cell['row']},{cell['col']}"
     return params

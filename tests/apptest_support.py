@@ -39,3 +39,17 @@ def journey_spec(at) -> dict:
 def heatmaps(at) -> list[np.ndarray]:
     """The journey's activation panels (the input column excluded), row by row."""
     return [np.array(trace["z"]) for trace in journey_spec(at)["data"] if trace["name"] != "input"]
+
+
+def page_at(query: dict | None = None, clear_resources: bool = True) -> AppTest:
+    """app.py's first page for a link with ``query`` (fresh caches), checked free of exceptions."""
+    import streamlit as st
+
+    if clear_resources:
+        st.cache_resource.clear()
+    st.cache_data.clear()
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update(query or {})
+    at.run()
+    assert not at.exception, at.exception
+    return at

@@ -21,18 +21,12 @@ from convlab.explain import first_layer_kernels
 from convlab.models import PRESETS, ModelSpec
 from convlab.store import DEFAULT_ROOT, ModelStore
 
-from apptest_support import APP, TIMEOUT, journey_spec, open_tab
+from apptest_support import APP, TIMEOUT, journey_spec, open_tab, page_at
 from conftest import TINY_CONV, TINY_DENSE, shipped_conv_maps
 
 
 def fresh_page(**query) -> AppTest:
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.query_params.update(query)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return page_at(query)
 
 
 def plotly_chart(at, key: str) -> dict:

@@ -250,3 +250,43 @@ def test_a_fitted_journey_is_as_tall_as_its_room():
 def test_journey_panel_refuses_an_empty_grid():
     with pytest.raises(ValueError, match="rows and columns"):
         journey_panel(0, 5, 800, 600)
+
+
+def test_the_explanation_figures_are_valid_plotly():
+    """The journey's "this number, explained" panel: a convolution written out, channel shares, a pool window."""
+    import plotly.graph_objects as go
+
+    from convlab.figures import arithmetic_figure, contributions_figure, window_figure
+
+    rng = np.random.default_rng(5)
+    patch, kernel = rng.random((3, 3)), rng.normal(size=(3, 3))
+    written_out = arithmetic_figure(patch, kernel, patch * kernel, ("patch", "kernel", "products"))
+    go.Figure(written_out)
+    assert [t["text"][1][2] for t in written_out["data"]] == [f"{v:.3f}" for v in (patch[1, 2], kernel[1, 2],
+                                                                                  patch[1, 2] * kernel[1, 2])]
+    contributions = rng.normal(size=64)
+    order = np.argsort(-np.abs(contributions))
+    bars = contributions_figure(contributions, order, bias=-0.05)
+    go.Figure(bars)
+    assert bars["data"][0]["y"][:2] == [f"channel {order[0]}", f"channel {order[1]}"]
+    assert sum(bars["data"][0]["x"]) == pytest.approx(contributions.sum() - 0.05)  # every channel, and the bias
+    window = window_figure(np.array([[0.1, 0.7], [0.3, 0.2]]), (0, 1), "conv1")
+    go.Figure(window)
+    assert window["layout"]["shapes"][0]["x0"] == 0.5 and window["layout"]["shapes"][0]["y0"] == -0.5
+
+
+def test_where_it_looked_draws_saliency_alone_and_grad_cam_over_the_image():
+    import plotly.graph_objects as go
+
+    from convlab.figures import looked_figure
+
+    rng = np.random.default_rng(6)
+    images, saliency, cams = rng.random((3, 28, 28)), rng.random((3, 28, 28)), rng.random((3, 28, 28))
+    figure = looked_figure(images, [("saliency", saliency, "saliency"), ("cam", cams, "cam"), ("none", None, "cam")],
+                           ["a", "b", "c"])
+    go.Figure(figure)
+    first_row = [t for t in figure["data"] if t["yaxis"] in ("y", "y2", "y3", "y4")]
+    assert [t["name"] for t in first_row] == ["input", "saliency", "input", "cam"]  # Grad-CAM lies over the image
+    assert first_row[3]["opacity"] < 1 and first_row[1]["opacity"] == 1
+    np.testing.assert_allclose(np.array(first_row[1]["z"]), saliency[0])
+    assert sum("not for" in a["text"] for a in figure["layout"]["annotations"]) == 3  # one per row

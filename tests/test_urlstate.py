@@ -13,6 +13,7 @@ LIMITS = urlstate.Limits(
     tabs=("journey", "filters", "lab"),
     filters_for=lambda key: 64 if key == CONV else 0,
     layers_for=lambda key: ["conv1", "pool1", "conv2", "pool2"] if key == CONV else [],
+    sides_for=lambda key: {"conv1": 26, "pool1": 13, "conv2": 11, "pool2": 5} if key == CONV else {},
 )
 
 
@@ -61,3 +62,17 @@ def test_notes_never_echo_a_huge_value_or_markdown():
 def test_a_dense_model_link_drops_filter_and_layer_quietly():
     state, notes = parse(model=DENSE, filter="3", layer="conv1")
     assert state == {"model": DENSE} and notes == []
+
+
+def test_an_explained_cell_round_trips_and_bad_cells_get_a_note():
+    cell = {"slot": 2, "layer": "conv2", "row": 4, "col": 10}
+    assert urlstate.parse(urlstate.encode({"cell": cell}), LIMITS, default_model=CONV) == ({"cell": cell}, [])
+    assert parse(cell="3,conv2,4,10") == ({"cell": cell}, [])  # the image counted from 1, as on the page
+    state, notes = parse(cell="1,pool2,9,-1")
+    assert state == {"cell": {"slot": 0, "layer": "pool2", "row": 4, "col": 0}} and "5×5" in notes[0]
+    for value, note in [("4,conv1,0,0", "image must be 1–3"), ("1,dense,0,0", "layers are conv1"),
+                        ("1,conv1,x,0", "expected image,layer,row,column"), ("1,conv1", "expected")]:
+        state, notes = parse(cell=value)
+        assert state == {} and note in notes[0], (value, notes)
+    state, notes = parse(model=DENSE, cell="1,conv1,0,0")  # a dense model has no maps
+    assert state == {"model": DENSE} and "layers are none" in notes[0]

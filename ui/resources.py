@@ -17,6 +17,7 @@ import streamlit as st
 from convlab.activations import Activations, Inspector
 from convlab.data import CLASS_NAMES, Split, load_split
 from convlab.jobs import TrainingQueue
+from convlab.saliency import Explainer
 from convlab.store import ModelStore, StoredModel
 
 
@@ -47,6 +48,11 @@ def get_test_split() -> Split:
 @st.cache_resource(show_spinner=False)
 def get_inspector(model_key: str, _stored: StoredModel) -> Inspector:
     return Inspector(_stored.model)
+
+
+@st.cache_resource(show_spinner=False)
+def get_explainer(model_key: str, _stored: StoredModel) -> Explainer:
+    return Explainer(_stored.model)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

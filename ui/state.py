@@ -1,4 +1,4 @@
-"""The page's shared state: which model, images, filter, layer, colour scale and tab.
+"""The page's shared state: which model, images, filter, layer, colour scale, tab and explained cell.
 
 It is read from the URL once per session (checked and clamped by ``convlab.urlstate``, with
 notes on what was refused) and written back after every run, so the address bar always
@@ -25,6 +25,7 @@ DEFAULT_FILTER = 1  # the lesson's CONVOLUTION_NUMBER
 TABS = {  # URL slug -> tab label
     "journey": "🔍 Journey",
     "filters": "🧩 Filters",
+    "looked": "👀 Where it looked",
     "predictions": "🎯 Predictions",
     "upload": "🖼️ Your image",
     "compare": "📊 Compare",
@@ -33,7 +34,7 @@ TABS = {  # URL slug -> tab label
 KEEP = "page"  # persist_state: a widget keeps its value while its tab is closed
 
 # The keys of the shared state, for the widgets bound to it.
-MODEL, FILTER, LAYER, SCALE, TAB = "model", "filter", "layer", "scale", "tab"
+MODEL, FILTER, LAYER, SCALE, TAB, CELL = "model", "filter", "layer", "scale", "tab", "cell"
 IMAGES = tuple(f"image_{slot}" for slot in range(len(DEFAULT_IMAGES)))
 TARGET_SLOT = "target_slot"  # the image slot a picked image goes into next
 
@@ -46,6 +47,7 @@ class PageState:
     layer: str | None  # the filters view's layer
     scale: str  # a key of convlab.figures.SCALE_MODES
     tab: str  # the open tab's slug
+    cell: dict | None  # the journey cell being explained: {"slot", "layer", "row", "col"}
 
 
 def current() -> PageState:
@@ -57,6 +59,7 @@ def current() -> PageState:
         scale=st.session_state.get(SCALE, "panel"),
         tab=st.session_state.get("open_tab") or next(
             (slug for slug, label in TABS.items() if label == st.session_state.get(TAB)), "journey"),
+        cell=st.session_state.get(CELL),
     )
 
 
@@ -85,6 +88,15 @@ def send_to_journey(index: int) -> None:
     st.session_state[IMAGES[slot]] = int(index)
     st.session_state[TARGET_SLOT] = (slot + 1) % len(DEFAULT_IMAGES)  # three clicks fill three slots
     open_tab("journey")
+
+
+def explain_cell(slot: int, layer: str, row: int, col: int) -> None:
+    """Explain one number of the journey: image ``slot``'s map of ``layer`` at (row, col), the page's filter."""
+    st.session_state[CELL] = {"slot": int(slot), "layer": layer, "row": int(row), "col": int(col)}
+
+
+def forget_cell() -> None:
+    st.session_state.pop(CELL, None)
 
 
 def open_tab(slug: str) -> None:
@@ -139,6 +151,7 @@ def apply_url_once(runs: dict[str, runs_module.Run]) -> None:
         run_keys=tuple(runs), num_images=len(get_test_split()), tabs=tuple(TABS), scales=tuple(SCALE_MODES),
         filters_for=lambda key: inspector_for(key).num_filters,
         layers_for=lambda key: [layer.name for layer in inspector_for(key).layers],
+        sides_for=lambda key: {name: side for name, side, _ in runs[key].spec.feature_layers()},
     )
     state, notes = urlstate.parse(st.query_params.to_dict(), limits, default_model=PRESETS["conv"].key())
     for name, value in state.items():
@@ -156,6 +169,7 @@ def sync_url() -> None:
         "layer": now.layer,
         "scale": st.session_state.get(SCALE),
         "tab": now.tab,
+        "cell": now.cell,
     })
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)

@@ -13,13 +13,16 @@ import functools
 import streamlit as st
 
 from convlab.data import CLASS_NAMES, Split, first_of_class
-from convlab.figures import PANEL, SCALE_MODES, journey_figure, journey_panel, row_title
+from convlab.arithmetic import ConvCell, PoolCell, explain_cell
+from convlab.figures import (
+    PANEL, SCALE_MODES, arithmetic_figure, contributions_figure, journey_figure, journey_panel, row_title, window_figure,
+)
 from convlab.models import ModelSpec
 from convlab.store import StoredModel
 from convlab.timing import timed
 
 from .. import state
-from ..charts import chart_room, live_chart
+from ..charts import chart, chart_room, live_chart
 from ..page import request_scroll
 from ..resources import get_inspector, get_test_split, journey_activations, label_table
 from . import Page
@@ -73,12 +76,14 @@ def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
         return
     inspector = get_inspector(spec.key(), stored)
     activations = journey_activations(spec.key(), tuple(indices), inspector)
+    cell = _valid_cell(layers)
     live_chart(
         figure_of(inspector, activations, split.images[indices], filter_index, scale,
                   [row_title(slot, i, labels[slot], activations.probabilities[slot])
-                   for slot, i in enumerate(indices)], labels, **size),
+                   for slot, i in enumerate(indices)], labels, marks=_marks(cell, layers, spec), **size),
         key=CHART, fit=True, on_change=_chart_event,
     )
+    explanation_ui(cell, inspector, activations, split.images[indices], indices, filter_index)
     if len(set(labels)) > 1:
         st.warning(
             "These images don't share a label (" + ", ".join(CLASS_NAMES[label] for label in labels)
@@ -107,6 +112,92 @@ def figure_of(inspector, activations, images, filter_index, scale, titles, label
         scale=scale,
         **size,
     )
+
+
+# -- one number, explained ------------------------------------------------------------------------
+def _valid_cell(layers: list[tuple[str, int, int]]) -> dict | None:
+    """The cell to explain, if this model has it (a cell of another model's layers is forgotten)."""
+    cell = state.current().cell
+    sides = {name: side for name, side, _ in layers}
+    if cell and cell.get("layer") in sides and 0 <= cell["row"] < sides[cell["layer"]] \
+            and 0 <= cell["col"] < sides[cell["layer"]] and 0 <= cell["slot"] < len(state.IMAGES):
+        return cell
+    if cell:
+        state.forget_cell()
+    return None
+
+
+def _marks(cell: dict | None, layers: list[tuple[str, int, int]], spec: ModelSpec) -> list:
+    """The explained cell framed, and the window of the map before it that it comes from."""
+    if cell is None:
+        return []
+    column = 1 + [name for name, _, _ in layers].index(cell["layer"])
+    size = spec.pool_size if cell["layer"].startswith("pool") else spec.kernel_size
+    stride = spec.pool_size if cell["layer"].startswith("pool") else 1
+    return [(cell["slot"], column, cell["row"], cell["col"], 1),
+            (cell["slot"], column - 1, cell["row"] * stride, cell["col"] * stride, size)]
+
+
+def explanation_ui(cell, inspector, activations, images, indices, filter_index) -> None:
+    """How the clicked number comes about: the window it is computed from, step by step."""
+    with st.container(key="explanation", border=True):
+        if cell is None:
+            st.caption("🔎 Click any cell of a conv or pool map above to see how that number is computed.")
+            return
+        slot, layer = cell["slot"], cell["layer"]
+        maps = [m[slot] for m in activations.maps]
+        try:
+            explained = explain_cell(inspector.layers, images[slot], maps, layer, cell["row"], cell["col"], filter_index)
+        except ValueError as error:  # a filter this layer doesn't have
+            st.info(str(error))
+            return
+        head, close = st.columns([6, 1], vertical_alignment="center")
+        head.markdown(f"**How {layer}'s number at row {cell['row']}, column {cell['col']} of image "
+                      f"{slot + 1} (test #{indices[slot]}), filter {filter_index}, comes about**")
+        close.button("Close", key="explanation_close", on_click=state.forget_cell)
+        if isinstance(explained, PoolCell):
+            _pool_ui(explained)
+        else:
+            _conv_ui(explained)
+
+
+def _conv_ui(cell: ConvCell) -> None:
+    source = "the input image" if cell.source == "input" else f"{cell.source}'s maps"
+    size = cell.kernel.shape[-1]
+    if len(cell.contributions) == 1:
+        chart(arithmetic_figure(cell.patches[0], cell.kernel[0], cell.products()[0],
+                                (f"{source}: the {size}×{size} patch", f"filter {cell.filter}'s kernel", "products")),
+              key="explanation_chart")
+        st.markdown(f"The {size * size} products add up to **{cell.contributions[0]:.4f}**; plus the bias "
+                    f"{cell.bias:+.4f} makes **{cell.total:.4f}**; ReLU keeps it if positive, else 0: "
+                    f"**{cell.value:.4f}**, the number the map shows.")
+        return
+    channels = len(cell.contributions)
+    top = int(cell.order()[0])
+    st.markdown(f"A {cell.layer} filter looks at all **{channels} channels** of {source} at once: for each channel "
+                f"a {size}×{size} patch × its own {size}×{size} kernel, and the {channels} sums add up. "
+                f"The channels that contribute most come first:")
+    left, right = st.columns([3, 2])
+    with left:
+        chart(contributions_figure(cell.contributions, cell.order(), cell.bias), key="contributions_chart")
+    with right:
+        chart(arithmetic_figure(cell.patches[top], cell.kernel[top], cell.products()[top],
+                                (f"channel {top}'s patch", "its kernel", "products")), key="explanation_chart")
+        st.caption(f"The largest contribution, channel {top}, written out: {cell.contributions[top]:+.4f}.")
+    st.markdown(f"Sum over the {channels} channels **{cell.contributions.sum():.4f}**; plus the bias "
+                f"{cell.bias:+.4f} makes **{cell.total:.4f}**; ReLU: **{cell.value:.4f}**, the number the map shows.")
+
+
+def _pool_ui(cell: PoolCell) -> None:
+    size = cell.window.shape[0]
+    left, right = st.columns([1, 2], vertical_alignment="center")
+    with left:
+        chart(window_figure(cell.window, cell.winner, f"{cell.source}, rows {cell.origin[0]}–{cell.origin[0] + size - 1}, "
+                                                       f"columns {cell.origin[1]}–{cell.origin[1] + size - 1}"),
+              key="explanation_chart")
+    right.markdown(f"Max-pooling keeps the largest of the {size}×{size} window of {cell.source} under it: "
+                   f"**{cell.value:.4f}** (framed) wins, so the map halves in size and keeps where a feature "
+                   "fired strongly, not exactly where.")
 
 
 # -- the controls --------------------------------------------------------------------------------
@@ -162,11 +253,17 @@ def _journey_size(rows: int, columns: int, scale: str, filter_index: int) -> dic
 
 
 def _chart_event() -> None:
-    """A key pressed on the chart in full screen, where the slider can't be reached: as the slider would."""
+    """A cell clicked (explain it), or a key pressed in full screen, where the slider can't be reached."""
     room = chart_room(CHART)
     if room.get("n") is None or room.get("n") == st.session_state.get("journey_keys_seen"):
-        return  # a size report, or a key press already applied
+        return  # a size report, or an event already applied
     st.session_state["journey_keys_seen"] = room["n"]
+    if room.get("kind") == "click":
+        click = room.get("click") or {}
+        panel = click.get("panel") or {}
+        if panel.get("layer") not in (None, "input"):  # a pixel of the input is no computation
+            state.explain_cell(panel["slot"], panel["layer"], click["y"], click["x"])
+        return
     last = st.session_state.get("filter_max", 0)
     page_step = max(1, round(last / 10))  # the slider's Page Up / Down: a tenth of the range
     steps = {"ArrowRight": 1, "ArrowUp": 1, "ArrowLeft": -1, "ArrowDown": -1, "PageUp": page_step, "PageDown": -page_step}

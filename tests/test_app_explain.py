@@ -1,0 +1,82 @@
+"""The journey's "this number, explained" panel through AppTest, checked against Keras' own maps."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from apptest_support import journey_spec, page_at
+from conftest import shipped_conv_maps
+
+
+def page_with(monkeypatch, **query) -> AppTest:
+    monkeypatch.delenv("CONVLAB_MODELS_DIR", raising=False)
+    return page_at(query, clear_resources=False)
+
+
+@pytest.mark.parametrize("layer, column", [("conv1", 0), ("conv2", 2), ("pool2", 3)])
+def test_a_linked_cell_is_explained_with_the_number_keras_computes(monkeypatch, test_split, layer, column):
+    """The link names image 3's brightest cell of a layer (filter 1); the panel's final number is
+    Keras' own output there, to four decimals, and the cell is framed on the grid."""
+    maps = shipped_conv_maps(test_split.images[[0, 23, 28]], 1)[8:]  # image 3: conv1, pool1, conv2, pool2
+    panel = maps[column]
+    row, col = np.unravel_index(int(np.argmax(panel)), panel.shape)
+    at = page_with(monkeypatch, cell=f"3,{layer},{row},{col}", filter="1")
+    text = " ".join(m.value for m in at.markdown)
+    assert f"How {layer}'s number at row {row}, column {col} of image 3" in text
+    assert f"**{float(panel[row, col]):.4f}**" in text
+    shapes = journey_spec(at)["layout"]["shapes"]
+    assert shapes[0]["x0"] == col - 0.5 and shapes[0]["y0"] == row - 0.5  # the cell, framed
+    assert at.query_params["cell"] == f"3,{layer},{row},{col}"
+
+
+def test_a_conv2_cell_lists_every_channel_largest_first(monkeypatch):
+    at = page_with(monkeypatch, cell="1,conv2,3,4")
+    [bars] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "contributions_chart" in c.proto.id]
+    values = bars["data"][0]["x"]
+    names = bars["data"][0]["y"]
+    assert names[-1] == "bias" and names[-2] == "48 others"  # 64 channels: the top 16, the rest, the bias
+    top = [abs(v) for v in values[:16]]
+    assert top == sorted(top, reverse=True)
+
+
+def test_closing_the_panel_forgets_the_cell(monkeypatch):
+    at = page_with(monkeypatch, cell="1,conv1,5,6")
+    at.button(key="explanation_close").click().run()
+    assert "cell" not in at.query_params
+    assert any("Click any cell" in c.value for c in at.caption)
+
+
+def test_where_it_looked_shows_both_models_saliency_and_the_conv_models_grad_cam(monkeypatch, test_split):
+    from apptest_support import open_tab
+    from convlab.models import PRESETS
+    from convlab.saliency import Explainer
+    from convlab.store import DEFAULT_ROOT, ModelStore
+
+    at = open_tab(page_with(monkeypatch), "looked")
+    [figure] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "looked_chart" in c.proto.id]
+    names = [t["name"] for t in figure["data"] if t["yaxis"] in ("y", "y2", "y3", "y4")]
+    assert names == ["input", "dense (lesson): saliency", "conv (lesson): saliency", "input",
+                     "conv (lesson): Grad-CAM (11×11)"]
+    # The drawn saliency is the model's own gradient for its predicted class (image 1, the boot).
+    conv = ModelStore(DEFAULT_ROOT).load(PRESETS["conv"]).model
+    image = test_split.images[[0]]
+    predicted = int(conv.predict(image, verbose=0).argmax())
+    expected = Explainer(conv).saliency(image, [predicted])[0]
+    np.testing.assert_allclose(np.array(figure["data"][2]["z"]), expected, rtol=1e-4, atol=1e-7)
+    at.selectbox(key="looked_class").set_value(6).run()  # "why not a Shirt?"
+    caption = " ".join(c.value for c in at.main.caption)
+    assert "explains Shirt, Shirt, Shirt" in caption and "coarse" in caption
+
+
+def test_a_dense_page_model_still_gets_the_conv_models_grad_cam(monkeypatch):
+    from apptest_support import open_tab
+    from convlab.models import PRESETS
+
+    at = open_tab(page_with(monkeypatch, model=PRESETS["dense"].key()), "looked")
+    assert not at.exception
+    [figure] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "looked_chart" in c.proto.id]
+    assert any(t["name"] == "conv (lesson): Grad-CAM (11×11)" for t in figure["data"])
