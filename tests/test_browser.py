@@ -482,3 +482,23 @@ def test_a_trained_variant_is_shown_in_the_journey(browser, streamlit_server):
         assert page.get_by_role("tab", name="Journey").get_attribute("aria-selected") == "true"
         assert spec.label() in page.locator("[data-testid=stSidebar]").inner_text()  # the model box, and its full name
         assert exception_texts(page) == []
+
+
+def test_clicking_a_journey_cell_explains_that_number(browser, streamlit_server, test_split):
+    """A click on a conv2 cell of image 3 opens the panel that computes it; its final number is
+    the one Keras computes for that cell, and the URL names the cell."""
+    with open_app(browser, streamlit_server) as page:
+        image = page.frame_locator(".st-key-journey_chart iframe").locator(".heatmaplayer image").nth(13)  # row 3, conv2
+        box = image.bounding_box()
+        page.mouse.click(box["x"] + box["width"] * (4.5 / 11), box["y"] + box["height"] * (3.5 / 11))  # row 3, column 4
+        wait_until(page, "() => location.search.includes('cell=3%2Cconv2%2C3%2C4') || location.search.includes('cell=3,conv2,3,4')",
+                   what="the URL names the clicked cell")
+        panel = page.locator(".st-key-explanation")
+        panel.get_by_text("How conv2's number at row 3, column 4 of image 3").wait_for()
+        expected = shipped_conv_maps(test_split.images[DEFAULT_IMAGES], 1)[10][3, 4]  # image 3's conv2, filter 1
+        assert f"{float(expected):.4f}" in panel.inner_text()
+        assert panel.locator(".js-plotly-plot").count() == 2  # the channels' shares, and the largest written out
+        wait_until(page, "() => " + plot_js(JOURNEY_PLOT) + ".layout.shapes.length === 2",
+                   what="the cell and its window are framed on the grid")
+        save_screenshot(page, "journey-explained")
+        assert exception_texts(page) == []
