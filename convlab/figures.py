@@ -625,3 +625,38 @@ def looked_figure(images: np.ndarray, columns: list[tuple[str, np.ndarray | None
     layout.update({"height": plot_height + top + 8, "margin": {"l": 4, "r": 4, "t": top, "b": 8},
                    "annotations": annotations, "showlegend": False, "plot_bgcolor": "rgba(0,0,0,0)"})
     return {"data": data, "layout": layout}
+
+
+def slide_figure(image: np.ndarray, output: np.ndarray, row: int, col: int, size: int, title: str) -> dict:
+    """The lesson's "passing a filter over an image": the input with the window where the filter
+    is now, and the output map filled in up to there (NaN cells are not computed yet)."""
+    image = np.asarray(image, dtype=float).reshape(28, 28)
+    output = np.asarray(output, dtype=float)
+    done = output[~np.isnan(output)]
+    high = float(done.max()) if done.size and done.max() > 0 else 1.0
+    z = [[None if np.isnan(v) else float(v) for v in line] for line in output]
+    data = [
+        {"type": "heatmap", "z": image.tolist(), "colorscale": INPUT_COLORSCALE, "zmin": 0.0, "zmax": 1.0,
+         "showscale": False, "name": "input", "hovertemplate": "pixel (x %{x}, y %{y}): %{z:.2f}<extra></extra>"},
+        {"type": "heatmap", "z": z, "colorscale": ACTIVATION_COLORSCALE, "zmin": 0.0, "zmax": high, "showscale": False,
+         "xaxis": "x2", "yaxis": "y2", "name": title, "hovertemplate": "(x %{x}, y %{y}): %{z:.4f}<extra></extra>"},
+    ]
+    axis = {"visible": False, "fixedrange": True}
+    frame = {"type": "rect", "line": {"color": MARK_COLOR, "width": 3}}
+    return {
+        "data": data,
+        "layout": {
+            "xaxis": {**axis, "domain": [0, 0.46]}, "yaxis": {**axis, "autorange": "reversed", "scaleanchor": "x"},
+            "xaxis2": {**axis, "domain": [0.54, 1], "range": [-0.5, output.shape[1] - 0.5]},
+            # Fixed ranges: the rows not computed yet are empty, and must still take their room.
+            "yaxis2": {**axis, "range": [output.shape[0] - 0.5, -0.5], "scaleanchor": "x2", "anchor": "x2"},
+            "shapes": [
+                {**frame, "xref": "x", "yref": "y", "x0": col - 0.5, "x1": col + size - 0.5, "y0": row - 0.5, "y1": row + size - 0.5},
+                {**frame, "xref": "x2", "yref": "y2", "x0": col - 0.5, "x1": col + 0.5, "y0": row - 0.5, "y1": row + 0.5},
+            ],
+            "annotations": [_label("the input, the filter's window on it", 0.23, 1.0, yshift=4, size=13, anchor="center"),
+                            _label(title, 0.77, 1.0, yshift=4, size=13, anchor="center")],
+            "height": 330, "margin": {"l": 4, "r": 4, "t": 28, "b": 4}, "showlegend": False,
+            "plot_bgcolor": "rgba(0,0,0,0)",
+        },
+    }

@@ -80,3 +80,19 @@ def test_a_dense_page_model_still_gets_the_conv_models_grad_cam(monkeypatch):
     assert not at.exception
     [figure] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "looked_chart" in c.proto.id]
     assert any(t["name"] == "conv (lesson): Grad-CAM (11×11)" for t in figure["data"])
+
+
+def test_sliding_conv1s_filter_fills_the_map_with_keras_numbers(monkeypatch, test_split):
+    """The lesson's "passing a filter over an image": the window starts at the clicked cell and,
+    moved anywhere, names the number Keras' conv1 computes there."""
+    at = page_with(monkeypatch, cell="3,conv1,5,6")
+    assert at.slider(key="slide_step").value == 5 * 26 + 6 and at.slider(key="slide_step").max == 26 * 26 - 1
+    conv1 = shipped_conv_maps(test_split.images[[0, 23, 28]], 1)[8]  # image 3's conv1, filter 1
+    row, col = np.unravel_index(int(np.argmax(conv1)), conv1.shape)
+    at.slider(key="slide_step").set_value(int(row * 26 + col)).run()
+    assert any(f"Window at row {row}, column {col}: the map's cell there is **{float(conv1[row, col]):.4f}**" in c.value
+               for c in at.main.caption)
+    [figure] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "slide_chart" in c.proto.id]
+    drawn = np.array([[np.nan if v is None else v for v in line] for line in figure["data"][1]["z"]])
+    np.testing.assert_allclose(drawn[:row], conv1[:row], atol=1e-5)  # every row before it, filled in
+    assert np.isnan(drawn[row, col + 1:]).all() and np.isnan(drawn[row + 1:]).all()  # the rest still to come

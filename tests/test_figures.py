@@ -290,3 +290,21 @@ def test_where_it_looked_draws_saliency_alone_and_grad_cam_over_the_image():
     assert first_row[3]["opacity"] < 1 and first_row[1]["opacity"] == 1
     np.testing.assert_allclose(np.array(first_row[1]["z"]), saliency[0])
     assert sum("not for" in a["text"] for a in figure["layout"]["annotations"]) == 3  # one per row
+
+
+def test_sliding_a_filter_shows_the_window_and_the_map_so_far():
+    import plotly.graph_objects as go
+
+    from convlab.figures import slide_figure
+
+    output = np.full((26, 26), np.nan)
+    output[:3, :] = 0.5
+    output[3, :5] = 0.25
+    figure = slide_figure(np.zeros((28, 28)), output, 3, 4, 3, "conv1, filter 1")
+    go.Figure(figure)
+    window, cell = figure["layout"]["shapes"]
+    assert (window["x0"], window["x1"], window["y0"], window["y1"]) == (3.5, 6.5, 2.5, 5.5)  # 3×3 at row 3, column 4
+    assert (cell["x0"], cell["y0"]) == (3.5, 2.5)
+    drawn = figure["data"][1]["z"]
+    assert drawn[3][4] == 0.25 and drawn[3][5] is None and drawn[25][25] is None  # not computed yet: blank
+    assert figure["layout"]["yaxis2"]["range"] == [25.5, -0.5]  # the blank rows keep their room

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
 import streamlit as st
 
 from convlab.data import CLASS_NAMES, Split, first_of_class
-from convlab.arithmetic import ConvCell, PoolCell, explain_cell
+from convlab.arithmetic import ConvCell, PoolCell, explain_cell, slide
 from convlab.figures import (
-    PANEL, SCALE_MODES, arithmetic_figure, contributions_figure, journey_figure, journey_panel, row_title, window_figure,
+    PANEL, SCALE_MODES, arithmetic_figure, contributions_figure, journey_figure, journey_panel, row_title, slide_figure,
+    window_figure,
 )
 from convlab.models import ModelSpec
 from convlab.store import StoredModel
@@ -39,6 +41,8 @@ FILTER_HELP = (
 
 def render(page: Page) -> None:
     journey_ui(page.run.spec, page.stored, page.split)
+    if page.stored is not None:
+        slide_ui(page.stored, page.split)
     label_picker_ui()  # outside the fragment: a slider move needn't redraw the table
 
 
@@ -198,6 +202,57 @@ def _pool_ui(cell: PoolCell) -> None:
     right.markdown(f"Max-pooling keeps the largest of the {size}×{size} window of {cell.source} under it: "
                    f"**{cell.value:.4f}** (framed) wins, so the map halves in size and keeps where a feature "
                    "fired strongly, not exactly where.")
+
+
+# -- passing a filter over an image ------------------------------------------------------------------
+SLIDE_SPEED = 0.15  # seconds a step while playing: slow enough to follow the window
+
+
+def slide_ui(stored: StoredModel, split: Split) -> None:
+    """For a clicked conv1 cell: the filter's 3×3 window walks over the image and fills the map."""
+    cell = state.current().cell
+    inspector = get_inspector(stored.spec.key(), stored)
+    if not cell or not inspector.layers or cell["layer"] != inspector.layers[0].name:
+        return
+    playing = st.session_state.get("slide_playing", False)
+    st.session_state["slide_ticking"] = playing
+    st.fragment(run_every=SLIDE_SPEED if playing else None)(_slide)(stored, split, cell)
+
+
+def _slide(stored: StoredModel, split: Split, cell: dict) -> None:
+    inspector = get_inspector(stored.spec.key(), stored)
+    filter_index = state.filter_within(inspector.filters_per_layer[0])
+    kernel, bias = inspector.layers[0].get_weights()
+    image = split.images[state.images()[cell["slot"]]].reshape(28, 28)
+    steps = _slide_steps(stored.spec.key(), state.images()[cell["slot"]], filter_index, image,
+                         kernel[:, :, 0, filter_index], float(bias[filter_index]))
+    side = int(round(len(steps) ** 0.5))
+    key = "slide_step"
+    if st.session_state.get("slide_cell") != cell:  # a newly clicked cell: the window starts there
+        st.session_state["slide_cell"] = cell
+        st.session_state[key] = cell["row"] * side + cell["col"]
+    elif st.session_state.get("slide_playing"):
+        st.session_state[key] = (st.session_state.get(key, 0) + 1) % len(steps)
+    with st.container(key="slide", border=True):
+        st.markdown(f"**Passing filter {filter_index} over image {cell['slot'] + 1}**: at each position the "
+                    f"3×3 window's nine pixels × the kernel, plus the bias, then ReLU, make one cell of the map.")
+        left, right = st.columns([4, 1], vertical_alignment="bottom")
+        step = left.slider("Window position (← / → step through it)", 0, len(steps) - 1, key=key)
+        playing = right.toggle("▶ Play", key="slide_playing")
+        if playing != st.session_state.get("slide_ticking"):  # the rerun cadence is set where the fragment starts
+            st.rerun(scope="app")
+        row, col, value = steps[step]
+        output = np.full((side, side), np.nan)
+        for r, c, v in steps[: step + 1]:
+            output[r, c] = v
+        chart(slide_figure(image, output, row, col, kernel.shape[0], f"conv1, filter {filter_index}"), key="slide_chart")
+        st.caption(f"Window at row {row}, column {col}: the map's cell there is **{value:.4f}**.")
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _slide_steps(model_key: str, index: int, filter_index: int, _image, _kernel, _bias) -> list:
+    # Keyed by model, image and filter: the arrays follow from them.
+    return slide(_image, _kernel, _bias)
 
 
 # -- the controls --------------------------------------------------------------------------------
