@@ -96,3 +96,19 @@ def test_sliding_conv1s_filter_fills_the_map_with_keras_numbers(monkeypatch, tes
     drawn = np.array([[np.nan if v is None else v for v in line] for line in figure["data"][1]["z"]])
     np.testing.assert_allclose(drawn[:row], conv1[:row], atol=1e-5)  # every row before it, filled in
     assert np.isnan(drawn[row, col + 1:]).all() and np.isnan(drawn[row + 1:]).all()  # the rest still to come
+
+
+def test_a_mistake_is_explained_for_the_class_said_and_the_true_one(monkeypatch, test_split):
+    from apptest_support import open_tab
+
+    at = open_tab(page_with(monkeypatch), "predictions")
+    at.selectbox(key="mistakes_true").set_value(9).run()  # ankle boots ...
+    at.selectbox(key="mistakes_predicted").set_value(5).run()  # ... taken for sandals
+    index = at.selectbox(key="why_image").value
+    assert test_split.labels[index] == 9
+    [figure] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "why_chart" in c.proto.id]
+    titles = [t["name"] for t in figure["data"] if t["name"] != "input"]
+    assert titles == ["saliency for Sandal (said)", "saliency for Ankle boot (true)", "Grad-CAM for Sandal",
+                      "Grad-CAM for Ankle boot"]
+    said, true = (np.array(t["z"]) for t in figure["data"][1:3])
+    assert said.shape == true.shape == (28, 28) and not np.allclose(said, true)

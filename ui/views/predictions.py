@@ -1,7 +1,8 @@
 """What the models predict for the journey's images, and where each model goes wrong.
 
 The class probabilities of the dense and the conv model side by side; a confusion matrix
-per model whose cells, clicked, list those mistakes in a gallery.
+per model whose cells, clicked, list those mistakes in a gallery; and for any of them, where
+the model looked for the class it said and for the true one.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ import streamlit as st
 
 from convlab.data import CLASS_NAMES, Split
 from convlab.explain import confusion_matrix, mistakes, normalise_rows
-from convlab.figures import confusion_figure, probabilities_figure
+from convlab.figures import confusion_figure, looked_figure, probabilities_figure
+from convlab.saliency import upsample
 from convlab.models import PRESETS
 
 from .. import runs as runs_module
 from .. import state
 from ..charts import chart, thumbnails
-from ..resources import get_inspector, journey_activations, test_probabilities
+from ..resources import get_explainer, get_inspector, journey_activations, test_probabilities
 from ..runs import Run
 from . import Page
 
@@ -85,8 +87,33 @@ def mistakes_ui(runs: dict[str, Run], split: Split) -> None:
         (int(index), f"#{index}: {CLASS_NAMES[split.labels[index]]} → {CLASS_NAMES[predictions[index]]}")
         for index in shown
     ], per_row=8, on_click=state.send_to_journey)
+    if len(shown):
+        why_ui(stored, split, [int(i) for i in shown], predictions)
     back, forward = st.columns(2)
     back.button("← previous", key="mistakes_previous", disabled=page == 0,
                 on_click=st.session_state.__setitem__, args=("mistakes_page", page - 1))
     forward.button("next →", key="mistakes_next", disabled=(page + 1) * GALLERY_PAGE >= len(found),
                    on_click=st.session_state.__setitem__, args=("mistakes_page", page + 1))
+
+
+def why_ui(stored, split: Split, shown: list[int], predictions: np.ndarray) -> None:
+    """"Why did it say Sandal?": where the model looked for the class it said, and for the true one."""
+    with st.container(key="why", border=True):
+        index = st.selectbox(
+            "Why did the model say that? Pick one of these mistakes", shown, key="why_image",
+            format_func=lambda i: f"#{i}: {CLASS_NAMES[split.labels[i]]}, said {CLASS_NAMES[predictions[i]]}",
+        )
+        said, truth = int(predictions[index]), int(split.labels[index])
+        explainer = get_explainer(stored.spec.key(), stored)
+        images = split.images[[index, index]]
+        saliency = explainer.saliency(images, [said, truth])
+        columns = [(f"saliency for {CLASS_NAMES[said]} (said)", saliency[:1], "saliency"),
+                   (f"saliency for {CLASS_NAMES[truth]} (true)", saliency[1:], "saliency")]
+        if stored.spec.conv_filters:
+            cams = upsample(explainer.grad_cam(images, [said, truth]), 28)
+            columns += [(f"Grad-CAM for {CLASS_NAMES[said]}", cams[:1], "cam"),
+                        (f"Grad-CAM for {CLASS_NAMES[truth]}", cams[1:], "cam")]
+        chart(looked_figure(split.images[[index]], columns, [f"test #{index}"]), key="why_chart")
+        st.caption("Bright saliency: the pixels that would change that class's score most. Grad-CAM (conv models): "
+                   "where the last conv layer found evidence for the class; coarse, from its small maps. Compare "
+                   "what the model counted as evidence for what it said with what it saw of the true class.")
