@@ -23,6 +23,9 @@ logs go to ``bench/results/logs/``. What it measures, one function each:
 2. ``measure_cold_start``: from ``Popen`` of ``streamlit run`` to the journey drawn in
    Chromium, 3 fresh servers, median; reference: ``python -c "import tensorflow"``, 3 runs,
    median, interleaved with the app's.
+3. ``measure_explain``: a click on a journey cell → its explanation (the journey fragment's
+   server rerun, timed by the app's hook), and saliency + Grad-CAM of three images for the
+   dense and the conv model, as the "Where it looked" view computes them.
 3. ``measure_memory``: peak RSS (VmHWM) of the server after visiting every tab (with an upload,
    and the sidebar model switched to dense and back).
 4. ``measure_training``: one epoch of the conv preset through ConvLab's training path vs a
@@ -37,6 +40,7 @@ child process is stopped on the way out.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import random
@@ -47,6 +51,8 @@ import threading
 import time
 import traceback
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -68,7 +74,11 @@ TARGETS = {
     "cold_start_margin_s": 3.0,
     "training_overhead": 0.05,
     "peak_rss_gb": 1.5,
+    "explain_p95_ms": 100.0,
+    "saliency_p95_ms": 150.0,
 }
+EXPLAIN_CLICKS = 30  # journey cells clicked, each explained
+SALIENCY_REPEATS = 30  # three journey images, both models
 
 
 def log(message: str) -> None:
@@ -192,63 +202,70 @@ def _plotly_draw_times(page) -> dict:
     return times
 
 
-def measure_interaction(result: dict) -> None:
+@contextlib.contextmanager
+def journey_page(name: str):
+    """A server of the real app (timings on) and a Chromium page showing its journey: (server, page)."""
     from playwright.sync_api import sync_playwright
 
-    with AppServer("interaction") as server, sync_playwright() as playwright:
+    with AppServer(name) as server, sync_playwright() as playwright:
         browser = common.launch_chromium(playwright)
         try:
             page = common.new_page(browser)
             page.goto(server.url)
             page.wait_for_function(common.journey_ready_js(), timeout=120_000, polling=50)
             common.wait_idle(page)
-            for phase, key, presses, avoid, seed in (
-                ("filter_slider", "filter", FILTER_PRESSES, False, 1),
-                ("image_slider", "image_1", IMAGE_PRESSES, True, 2),  # new images only: cache misses
-            ):
-                low, high = common.slider(page, key).evaluate("e => [Number(e.min), Number(e.max)]")
-                page_step = max(1, round((high - low) / 10))  # Page Up/Down move a tenth of the range
-                log(f"interaction: {presses} key presses on the {key} slider")
-                start = time.time()
-                samples = []
-                result[phase] = {"slider": key, "raw_samples": samples}  # kept if a press fails
-                _drive_slider(page, key, presses, low, high, page_step, avoid_repeats=avoid, seed=seed,
-                              samples=samples)
-                time.sleep(0.3)  # the last timing line is written as the run ends
-                runs = _server_runs(server, start, time.time())
-                errors = page.evaluate(common.ERRORS_JS)
-                records = server.timings()
-                browser_ms = [common.sample_ms(s, common.match_server_run(s, records)) for s in samples]
-                result[phase].update({
-                    "presses": [{"key": s["key"], "before": s["before"], "after": s["after"],
-                                 "expected": s["expected"]} for s in samples],
-                    "unexpected_values": sum(s["after"] != s["expected"] for s in samples),
-                    "distinct_values": len({s["after"] for s in samples}),
-                    "server_journey_seconds": runs["journey"],
-                    "server_script_seconds": runs["script"],
-                    "fragment_runs": len(runs["journey"]),
-                    "full_script_runs": len(runs["script"]),
-                    "server_ms": summary([s * 1000 for s in runs["journey"]]),
-                    "browser_samples_ms": browser_ms,
-                    "browser_ms": {part: summary([b[part] for b in browser_ms if b[part] is not None])
-                                   for part in common.BROWSER_PARTS},
-                    "drawn_detected_by": {how: sum(b["how"] == how for b in browser_ms) for how in ("afterplot", "frame")},
-                    "page_errors": errors,
-                })
-                log(f"  server fragment p50 {result[phase]['server_ms']['p50']:.1f} ms, "
-                    f"p95 {result[phase]['server_ms']['p95']:.1f} ms; browser p95 "
-                    f"{result[phase]['browser_ms']['total']['p95']:.0f} ms; "
-                    f"{len(runs['journey'])} fragment runs, {len(runs['script'])} full runs")
-            result["plotly_draw"] = _plotly_draw_times(page)
-            log(f"  plotly.js {result['plotly_draw']['version']} alone draws the journey figure in "
-                f"{result['plotly_draw']['newPlot_ms']['p50']:.0f} ms on a new div, "
-                f"{result['plotly_draw']['react_ms']['p50']:.0f} ms in place, as image traces "
-                f"{result['plotly_draw']['images_ms']['p50']:.0f} ms on a new div (medians of 5) in the component's "
-                f"frame; in the main page {result['plotly_draw']['main_page']['newPlot_ms']['p50']:.0f}, "
-                f"{result['plotly_draw']['main_page']['react_ms']['p50']:.0f} and "
-                f"{result['plotly_draw']['main_page']['images_ms']['p50']:.0f} ms")
+            yield server, page
         finally:
             browser.close()
+
+
+def measure_interaction(result: dict) -> None:
+    with journey_page("interaction") as (server, page):
+        for phase, key, presses, avoid, seed in (
+            ("filter_slider", "filter", FILTER_PRESSES, False, 1),
+            ("image_slider", "image_1", IMAGE_PRESSES, True, 2),  # new images only: cache misses
+        ):
+            low, high = common.slider(page, key).evaluate("e => [Number(e.min), Number(e.max)]")
+            page_step = max(1, round((high - low) / 10))  # Page Up/Down move a tenth of the range
+            log(f"interaction: {presses} key presses on the {key} slider")
+            start = time.time()
+            samples = []
+            result[phase] = {"slider": key, "raw_samples": samples}  # kept if a press fails
+            _drive_slider(page, key, presses, low, high, page_step, avoid_repeats=avoid, seed=seed,
+                          samples=samples)
+            time.sleep(0.3)  # the last timing line is written as the run ends
+            runs = _server_runs(server, start, time.time())
+            errors = page.evaluate(common.ERRORS_JS)
+            records = server.timings()
+            browser_ms = [common.sample_ms(s, common.match_server_run(s, records)) for s in samples]
+            result[phase].update({
+                "presses": [{"key": s["key"], "before": s["before"], "after": s["after"],
+                             "expected": s["expected"]} for s in samples],
+                "unexpected_values": sum(s["after"] != s["expected"] for s in samples),
+                "distinct_values": len({s["after"] for s in samples}),
+                "server_journey_seconds": runs["journey"],
+                "server_script_seconds": runs["script"],
+                "fragment_runs": len(runs["journey"]),
+                "full_script_runs": len(runs["script"]),
+                "server_ms": summary([s * 1000 for s in runs["journey"]]),
+                "browser_samples_ms": browser_ms,
+                "browser_ms": {part: summary([b[part] for b in browser_ms if b[part] is not None])
+                               for part in common.BROWSER_PARTS},
+                "drawn_detected_by": {how: sum(b["how"] == how for b in browser_ms) for how in ("afterplot", "frame")},
+                "page_errors": errors,
+            })
+            log(f"  server fragment p50 {result[phase]['server_ms']['p50']:.1f} ms, "
+                f"p95 {result[phase]['server_ms']['p95']:.1f} ms; browser p95 "
+                f"{result[phase]['browser_ms']['total']['p95']:.0f} ms; "
+                f"{len(runs['journey'])} fragment runs, {len(runs['script'])} full runs")
+        result["plotly_draw"] = _plotly_draw_times(page)
+        log(f"  plotly.js {result['plotly_draw']['version']} alone draws the journey figure in "
+            f"{result['plotly_draw']['newPlot_ms']['p50']:.0f} ms on a new div, "
+            f"{result['plotly_draw']['react_ms']['p50']:.0f} ms in place, as image traces "
+            f"{result['plotly_draw']['images_ms']['p50']:.0f} ms on a new div (medians of 5) in the component's "
+            f"frame; in the main page {result['plotly_draw']['main_page']['newPlot_ms']['p50']:.0f}, "
+            f"{result['plotly_draw']['main_page']['react_ms']['p50']:.0f} and "
+            f"{result['plotly_draw']['main_page']['images_ms']['p50']:.0f} ms")
     log(f"interaction: the lesson's cell, {LESSON_REPEATS} runs in a subprocess")
     lesson = common.run_child("lesson_cell.py", [str(LESSON_REPEATS)], log_path=RESULTS / "logs" / "lesson_cell.log",
                               timeout=240)
@@ -355,6 +372,7 @@ def measure_cold_start(result: dict) -> None:
 VIEWS = [  # tab (regex on its word), what shows it has rendered: a selector, or a function giving a locator
     ("Journey", common.journey_locator),  # the plotly div inside the journey component's iframe
     ("Filters", ".st-key-mix_chart .js-plotly-plot"),
+    ("Where it looked", ".st-key-looked_chart .js-plotly-plot"),
     ("Predictions", ".st-key-confusion_chart .js-plotly-plot"),
     ("Your image", ".st-key-upload_journey .js-plotly-plot"),
     ("Compare", ".st-key-curves_chart .js-plotly-plot"),
@@ -437,6 +455,54 @@ def measure_memory(result: dict) -> None:
             stop.set()
             browser.close()
     result.update(model_switch=model_switch, page_errors=errors, peak_rss_kb=hwm_kb, peak_rss_gb=hwm_kb / 2**20)
+
+
+# -- 3b. how and why: a clicked cell explained, where the models looked ------------------------
+def measure_explain(result: dict) -> None:
+    """Server side, as the app runs it: each click on a journey cell reruns the journey fragment
+    with the cell's explanation (the app's timing hook times it); and saliency + Grad-CAM of the
+    three journey images for the dense and the conv model, as the "Where it looked" view computes them."""
+    from convlab.data import load_split
+    from convlab.models import PRESETS
+    from convlab.saliency import Explainer
+    from convlab.store import ModelStore
+
+    clicks = result["clicks"] = []
+    with journey_page("explain") as (server, page):
+        panels = page.frame_locator(common.JOURNEY_FRAME).locator(".heatmaplayer image")
+        heatmaps = [n for n in range(panels.count()) if n % 5]  # the input column (every fifth) explains nothing
+        rng = random.Random(3)
+        for number in range(EXPLAIN_CLICKS):
+            box = panels.nth(heatmaps[number % len(heatmaps)]).bounding_box()
+            before = page.evaluate("() => location.search")
+            start = time.time()
+            page.mouse.click(box["x"] + box["width"] * rng.uniform(0.1, 0.9), box["y"] + box["height"] * rng.uniform(0.1, 0.9))
+            page.wait_for_function("before => location.search !== before && !!document.querySelector('.st-key-explanation')",
+                                   arg=before, timeout=15_000, polling=20)
+            common.wait_idle(page)
+            time.sleep(0.2)  # the timing line is written as the run ends
+            runs = _server_runs(server, start, time.time())["journey"]
+            clicks.append({"url": page.evaluate("() => location.search"), "server_ms": [r * 1000 for r in runs]})
+        errors = page.evaluate(common.ERRORS_JS)
+    result["page_errors"] = errors
+    result["server_ms"] = summary([max(click["server_ms"]) for click in clicks if click["server_ms"]])
+    log(f"explain: {len(clicks)} cells clicked, server p95 {result['server_ms']['p95']:.1f} ms")
+
+    split, store = load_split("test"), ModelStore()
+    explainers = {name: Explainer(store.load(PRESETS[name]).model) for name in ("dense", "conv")}
+    rng = np.random.default_rng(4)
+    times = []
+    for repeat in range(SALIENCY_REPEATS + 1):  # the first call compiles: reported apart
+        images = split.images[rng.choice(len(split), 3, replace=False)]
+        started = time.perf_counter()
+        for name, explainer in explainers.items():
+            explainer.saliency(images, [0, 1, 2])
+        explainers["conv"].grad_cam(images, [0, 1, 2])
+        times.append((time.perf_counter() - started) * 1000)
+    result["saliency_first_ms"] = round(times[0], 1)
+    result["saliency_ms"] = summary(times[1:])
+    log(f"explain: saliency + Grad-CAM, 3 images, both models: p95 {result['saliency_ms']['p95']:.1f} ms "
+        f"(first call {times[0]:.0f} ms)")
 
 
 # -- 4. training -----------------------------------------------------------------------------
@@ -538,11 +604,25 @@ def _memory_rows(memory: dict) -> list[dict]:
     return [row]
 
 
+def _explain_rows(explain: dict) -> list[dict]:
+    click, t = explain["server_ms"], TARGETS["explain_p95_ms"]
+    saliency, ts = explain["saliency_ms"], TARGETS["saliency_p95_ms"]
+    return [
+        _row(f"A journey cell clicked → its explanation: server fragment rerun, p95 ({click['n']} clicks)",
+             f"{click['p95']:.1f} ms (p50 {click['p50']:.1f})", "—", "—", f"≤ {t:.0f} ms", click["p95"] <= t,
+             _over(click["p95"], t, 1)),
+        _row("Saliency + Grad-CAM, 3 journey images, dense and conv models, p95",
+             f"{saliency['p95']:.1f} ms (p50 {saliency['p50']:.1f}; first call {explain['saliency_first_ms']:.0f} ms)",
+             "—", "—", f"≤ {ts:.0f} ms", saliency["p95"] <= ts, _over(saliency["p95"], ts, 1)),
+    ]
+
+
 TABLE = [  # phase, its name in a failure row, its rows: the table's order
     ("interaction", "Interaction (filter and image sliders)", _interaction_rows),
     ("cold_start", "Cold start", _cold_start_rows),
     ("training", "Training", _training_rows),
     ("memory", "Memory", _memory_rows),
+    ("explain", "How and why", _explain_rows),
 ]
 
 
@@ -647,6 +727,7 @@ PHASES = [  # cold start first, on a quiet machine; training last, it takes long
     ("cold_start", measure_cold_start),
     ("interaction", measure_interaction),
     ("memory", measure_memory),
+    ("explain", measure_explain),
     ("training", measure_training),
 ]
 
