@@ -24,7 +24,7 @@ from convlab.models import PRESETS  # noqa: E402
 from convlab.timing import timed  # noqa: E402
 from ui import page, runs, runtime, state  # noqa: E402
 from ui.resources import get_store, get_test_split  # noqa: E402
-from ui.views import Page, compare, filters, journey, lab, looked, predictions, upload  # noqa: E402
+from ui.views import Page, compare, filters, journey, lab, looked, portraits, predictions, upload  # noqa: E402
 
 runtime.skip_keras_reset_after_each_run()
 
@@ -33,6 +33,7 @@ VIEWS = {
     "journey": (journey.render, False),  # draws its grid with the inputs while TensorFlow loads
     "filters": (filters.render, True),
     "looked": (looked.render, True),
+    "portraits": (portraits.render, True),
     "predictions": (predictions.render, True),
     "upload": (upload.render, True),
     "compare": (compare.render, True),

@@ -3,12 +3,14 @@
 ``portraits`` starts every filter of a Conv2D layer from the same grey image (plus a little
 seeded noise) and climbs the gradient of the mean activation of that filter's map, all filters
 at once: one batch of ``filters`` images, where image i is scored on filter i only. The usual
-regularisers keep the pictures readable: a random roll of a pixel or two each step (jitter), a
-light Gaussian blur every few steps, steps normalised per image, and clipping to [0, 1].
+regularisers keep the pictures readable: a random roll by a pixel each step (jitter), a light
+Gaussian blur every few steps, small normalised (Adam) steps, and clipping to [0, 1]. The
+64 filters of the lesson's conv2 take a couple of seconds on 2 cores.
 
-``PortraitCache`` keeps the result beside the model (``<root>/portraits/<stem>-<layer>.npz``)
+``PortraitCache`` keeps the result beside the models (``<root>/portraits/<stem>-<layer>.npz``)
 with the model's checksum and the settings used, so it is reused only for the same weights and
-settings; it writes atomically and sets a corrupt file aside in ``corrupt/`` like the store.
+settings. It writes atomically, sets an unreadable file aside in ``corrupt/`` like the store,
+and keeps the portraits in memory when the folder is read-only.
 """
 
 from __future__ import annotations
@@ -24,19 +26,19 @@ from pathlib import Path
 import numpy as np
 
 from .data import IMAGE_SIZE
-from .store import StoredModel, _write_atomically, file_stem
+from .store import StoredModel, _write_atomically, default_root, file_stem
 
 FORMAT_VERSION = 1
 DEFAULT_STEPS = 150
-DEFAULT_LEARNING_RATE = 0.05  # each step moves a pixel by this much on average (the step is normalised)
+DEFAULT_LEARNING_RATE = 0.1  # Adam's step: about how far a pixel moves per step, on a 0..1 scale
 START_GREY = 0.5
-START_NOISE = 0.01  # a little noise, so a gradient that is zero on a flat image still has somewhere to go
+START_NOISE = 0.01  # a little noise, so the filters' maps aren't flat where the climb begins
 JITTER = 1  # pixels: the image is rolled by up to this much each step, so no pattern relies on one position
 BLUR_EVERY = 10  # steps
-BLUR_SIGMA = 0.5  # pixels: light, a 3x3 Gaussian
-ADAM = False
-LEAK = 0.1  # the climb also follows the map where the ReLU is off, or a filter dead on grey never starts
+BLUR_SIGMA = 0.5  # pixels, in a 3x3 Gaussian: light, it only tames pixel-sized noise
+LEAK = 0.03  # the climb also follows the map where the ReLU is off, or a filter dead on grey never starts
 CHECK_EVERY = 10  # steps between progress calls and between looks for each filter's best image so far
+BETAS = (0.9, 0.999)  # Adam's usual averaging of the gradient and of its square
 
 Progress = Callable[[int, int], None]
 
@@ -57,18 +59,17 @@ def conv_layer(model, layer_name: str):
 
 
 def check_weights(model, name: str = "The model") -> None:
-    """ValueError if any weight is NaN or infinite: gradient ascent would only spread it."""
+    """ValueError if a weight is NaN or infinite: the climb would only spread it."""
     for weight in model.weights:
         values = np.asarray(weight)
-        if np.isnan(values).any():
-            raise ValueError(f"{name} has NaN weights (in {weight.path}); train it again before drawing portraits")
         if not np.isfinite(values).all():
-            raise ValueError(f"{name} has infinite weights (in {weight.path}); train it again before drawing portraits")
+            kind = "NaN" if np.isnan(values).any() else "infinite"
+            raise ValueError(f"{name} has {kind} weights (in {weight.path}), so its filters can't be portrayed.")
 
 
 def settings(steps: int = DEFAULT_STEPS, learning_rate: float = DEFAULT_LEARNING_RATE, seed: int = 0) -> dict:
-    """Everything that decides the portraits besides the model: a cache is reused only if these match."""
-    if not isinstance(steps, int) or steps < 1:
+    """Everything besides the model that decides the portraits: a cache is reused only if these match."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a whole number of at least 1, not {steps!r}")
     if not learning_rate > 0:
         raise ValueError(f"learning_rate must be above 0, not {learning_rate!r}")
@@ -82,6 +83,7 @@ def settings(steps: int = DEFAULT_STEPS, learning_rate: float = DEFAULT_LEARNING
         "blur": [BLUR_EVERY, BLUR_SIGMA],
         "leak": LEAK,
         "check_every": CHECK_EVERY,
+        "betas": list(BETAS),
     }
 
 
@@ -97,48 +99,50 @@ def portraits(
     """One (28, 28) image in [0, 1] per filter of ``layer_name``: (filters, 28, 28), float32.
 
     Each filter's portrait is the best of its images at the checks (the start included), scored by
-    the mean of its map after the activation. ``progress(done_steps, steps)`` is called every few
-    steps, outside ``lock``, which is held while the model is used (pass ``StoredModel.lock``).
+    the mean of its map after the activation. ``lock`` (say ``StoredModel.lock``) is held while the
+    model is used, a few steps at a time, and ``progress(done_steps, steps)`` is called between them.
     """
     layer = conv_layer(model, layer_name)
     settings(steps, learning_rate, seed)
-    check_weights(model)
     guard = lock if lock is not None else contextlib.nullcontext()
     rng = np.random.default_rng(seed)
-    filters = layer.filters
-    shape = (filters, IMAGE_SIZE, IMAGE_SIZE, 1)
+    shape = (layer.filters, IMAGE_SIZE, IMAGE_SIZE, 1)
     images = np.clip(START_GREY + START_NOISE * rng.standard_normal(shape), 0, 1).astype(np.float32)
     shifts = rng.integers(-JITTER, JITTER + 1, size=(steps, 2)).astype(np.int32)
+    moments = (np.zeros_like(images), np.zeros_like(images))
     with guard:
+        check_weights(model)
         step, score = _compiled(model, layer)
         best, best_scores = images, np.asarray(score(images))
     done = 0
-    m = v = np.zeros_like(images)
     while done < steps:
         chunk = min(CHECK_EVERY, steps - done)
         with guard:
             for index in range(done, done + chunk):
-                # No blur on the last step: the portrait keeps the detail the filter asked for.
-                blur = (index + 1) % BLUR_EVERY == 0 and index + 1 < steps
-                images, m, v = step(images, shifts[index], np.array(blur), np.float32(learning_rate), m, v, np.float32(index + 1))
+                # No blur after the last step: the portrait keeps the detail the filter asked for.
+                blur = np.array((index + 1) % BLUR_EVERY == 0 and index + 1 < steps)
+                rate, count = np.float32(learning_rate), np.float32(index + 1)
+                images, *moments = step(images, shifts[index], blur, rate, *moments, count)
             scores = np.asarray(score(images))
-        better = scores >= best_scores  # on a tie (say 0 for a filter not yet alive) the newer image
+        # >=: on a tie (0 for a filter not alive yet) the newer image, which the climb has moved on.
+        better = scores >= best_scores
         best = np.where(better[:, None, None, None], np.asarray(images), best)
         best_scores = np.maximum(scores, best_scores)
         done += chunk
         if progress is not None:
             progress(done, steps)
-    return np.asarray(best)[..., 0]
+    return best[..., 0]
 
 
 def _compiled(model, layer):
-    """``step(images, shift, blur, rate)`` and ``score(images)``, compiled once per call of ``portraits``."""
+    """``step(images, shift, blur, rate, m, v, t)`` (one Adam step) and ``score(images)``, as tf.functions."""
     import keras
     import tensorflow as tf
 
-    # The layer's input, then its convolution by hand: the ascent needs the map before the activation.
+    # The layer's input, then its convolution here: the climb needs the map before the activation.
     feed = keras.Model(inputs=model.inputs[0], outputs=layer.input)
     blur_kernel = tf.constant(_gaussian_kernel(BLUR_SIGMA)[:, :, np.newaxis, np.newaxis])
+    beta1, beta2 = BETAS
 
     def own_maps(images):
         """(height, width, filters): image i's map of filter i, before the activation."""
@@ -147,30 +151,24 @@ def _compiled(model, layer):
             z = z + layer.bias
         return tf.linalg.diag_part(tf.transpose(z, [1, 2, 0, 3]))
 
-    @tf.function(reduce_retracing=True)
+    @tf.function
     def score(images):
         return tf.reduce_mean(layer.activation(own_maps(images)), axis=[0, 1])
 
-    @tf.function(reduce_retracing=True)
+    @tf.function
     def step(images, shift, blur, rate, m, v, t):
         moved = tf.roll(images, shift, axis=[1, 2])
         with tf.GradientTape() as tape:
             tape.watch(moved)
             z = own_maps(moved)
-            loss = tf.reduce_sum(layer.activation(z) + LEAK * tf.minimum(z, 0.0))
-        gradient = tape.gradient(loss, moved)
-        # Normalised per image: every filter climbs at the same pace, however strong its gradient.
-        gradient /= tf.sqrt(tf.reduce_mean(tf.square(gradient), axis=[1, 2, 3], keepdims=True)) + 1e-8
-        gradient = tf.roll(gradient, -shift, axis=[1, 2])
-        if ADAM:
-            m = 0.9 * m + 0.1 * gradient
-            v = 0.999 * v + 0.001 * tf.square(gradient)
-            update = (m / (1 - 0.9**t)) / (tf.sqrt(v / (1 - 0.999**t)) + 1e-8)
-        else:
-            update = gradient
-        images = images + rate * update
+            objective = tf.reduce_sum(layer.activation(z) + LEAK * tf.minimum(z, 0.0))
+        gradient = tf.roll(tape.gradient(objective, moved), -shift, axis=[1, 2])
+        m = beta1 * m + (1 - beta1) * gradient
+        v = beta2 * v + (1 - beta2) * tf.square(gradient)
+        # Adam: each pixel moves by about ``rate``, whatever the scale of its filter's gradient.
+        images += rate * (m / (1 - beta1**t)) / (tf.sqrt(v / (1 - beta2**t)) + 1e-8)
         if blur:
-            # Reflect at the edges, so the blur doesn't darken the border.
+            # Reflected edges, so the blur doesn't darken the border.
             padded = tf.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT")
             images = tf.nn.conv2d(padded, blur_kernel, strides=1, padding="VALID")
         return tf.clip_by_value(images, 0.0, 1.0), m, v
@@ -183,3 +181,108 @@ def _gaussian_kernel(sigma: float) -> np.ndarray:
     line = np.exp(-np.arange(-1, 2) ** 2 / (2 * sigma**2))
     kernel = np.outer(line, line)
     return (kernel / kernel.sum()).astype(np.float32)
+
+
+class PortraitCache:
+    """Portraits on disk beside the models, one ``.npz`` per model file and layer; shared between threads."""
+
+    def __init__(
+        self,
+        root: Path | str | None = None,
+        steps: int = DEFAULT_STEPS,
+        learning_rate: float = DEFAULT_LEARNING_RATE,
+        seed: int = 0,
+    ):
+        self.root = Path(root) if root is not None else default_root()
+        self.settings = settings(steps, learning_rate, seed)
+        # path -> (model, checksum, portraits, note) of portraits that could not be saved
+        self._memory: dict[Path, tuple[object, str | None, np.ndarray, str]] = {}
+        self._guard = threading.Lock()
+        self._path_locks: dict[Path, threading.Lock] = {}
+
+    def path(self, stored: StoredModel, layer_name: str) -> Path:
+        return self.root / "portraits" / f"{file_stem(stored.spec)}-{layer_name}.npz"
+
+    def load_or_make(
+        self, stored: StoredModel, layer_name: str, progress: Progress | None = None
+    ) -> tuple[np.ndarray, str | None]:
+        """The layer's portraits, from the cache if it holds this model's with these settings, else drawn
+        and saved; and a sentence for the page when something went wrong with the file, else None."""
+        layer = conv_layer(stored.model, layer_name)  # before the name becomes part of a file name
+        with stored.lock:
+            check_weights(stored.model, f"The {stored.spec.kind} model")
+        checksum = stored.meta.get("model_sha256")
+        path = self.path(stored, layer_name)
+        with self._guard:
+            path_lock = self._path_locks.setdefault(path, threading.Lock())
+        with path_lock:  # two sessions asking for the same portraits draw them once
+            model, remembered_checksum, remembered, note = self._memory.get(path, (None, None, None, None))
+            if model is stored.model and remembered_checksum == checksum:
+                return remembered, note
+            problem = None
+            if checksum is not None:
+                found, problem = self._read(path, checksum, layer.filters)
+                if found is not None:
+                    return found, None
+            run = {key: self.settings[key] for key in ("steps", "learning_rate", "seed")}
+            made = portraits(stored.model, layer_name, **run, progress=progress, lock=stored.lock)
+            if checksum is None:
+                unsaved = f"The {stored.spec.kind} model isn't saved, so its portraits are kept in memory only."
+            else:
+                unsaved = self._save(path, checksum, made)
+            note = " ".join(sentence for sentence in (problem, unsaved) if sentence) or None
+            if unsaved:
+                self._memory[path] = (stored.model, checksum, made, note)
+            return made, note
+
+    def _read(self, path: Path, checksum: str, filters: int) -> tuple[np.ndarray | None, str | None]:
+        """The saved portraits if they are this model's with these settings (else None), and a sentence if
+        the file was unusable: then it is set aside."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                saved_checksum, saved_settings = str(data["model_sha256"]), json.loads(str(data["settings"]))
+                images = np.array(data["portraits"])
+            if images.shape != (filters, IMAGE_SIZE, IMAGE_SIZE) or images.dtype != np.float32:
+                raise ValueError(f"it holds {images.shape} {images.dtype}, not {filters} float32 28x28 images")
+            if not (np.isfinite(images).all() and images.min() >= 0 and images.max() <= 1):
+                raise ValueError("its images aren't all in [0, 1]")
+        except (FileNotFoundError, NotADirectoryError):  # nothing saved yet (or no folder to save in)
+            return None, None
+        except Exception as error:  # whatever is wrong with the file, it is the same: set aside, draw again
+            where = self._set_aside(path)
+            return None, (
+                f"The saved portraits {path.name} were unreadable ({type(error).__name__}: {error}); "
+                f"{where}, and the portraits were drawn again."
+            )
+        if saved_checksum != checksum or saved_settings != self.settings:
+            return None, None  # another model's or other settings': drawn again and overwritten
+        return images, None
+
+    def _set_aside(self, path: Path) -> str:
+        """Move an unusable file into ``<root>/corrupt/``, kept for a look but never read; say where it went."""
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        target = self.root / "corrupt" / f"{path.stem}.{stamp}{path.suffix}"
+        try:
+            target.parent.mkdir(exist_ok=True)
+            os.replace(path, target)
+        except OSError as error:
+            return f"it could not be moved ({error.strerror or error}) and is ignored"
+        return f"it was moved to {target.relative_to(self.root)}"
+
+    def _save(self, path: Path, checksum: str, images: np.ndarray) -> str | None:
+        """Write the portraits with the checksum and settings; a sentence saying why not, or None."""
+
+        def write(temp: Path) -> None:
+            # Strings as 0-d unicode arrays: the file loads with allow_pickle=False.
+            strings = {"model_sha256": np.array(checksum), "settings": np.array(json.dumps(self.settings))}
+            np.savez_compressed(temp, portraits=images, **strings)
+
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomically(path, write)
+        except OSError as error:
+            return (
+                f"Can't save the portraits to {path.parent} ({error.strerror or error}); "
+                "they are kept in memory until the app stops."
+            )
+        return None

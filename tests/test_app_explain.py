@@ -112,3 +112,41 @@ def test_a_mistake_is_explained_for_the_class_said_and_the_true_one(monkeypatch,
                       "Grad-CAM for Ankle boot"]
     said, true = (np.array(t["z"]) for t in figure["data"][1:3])
     assert said.shape == true.shape == (28, 28) and not np.allclose(said, true)
+
+
+def test_portraits_are_drawn_once_cached_beside_the_model_and_choose_the_filter(tmp_path, monkeypatch):
+    """The portraits view on a copy of the shipped models: the first visit draws every conv2
+    filter's portrait and saves them beside the model; the drawn portrait excites its filter more
+    than the grey image the climb starts from; a click on the gallery chooses the filter."""
+    import shutil
+
+    from apptest_support import open_tab
+    from convlab.activations import Inspector
+    from convlab.models import PRESETS
+    from convlab.store import DEFAULT_ROOT, ModelStore
+
+    for spec in PRESETS.values():
+        for path in ModelStore(DEFAULT_ROOT).paths(spec):
+            shutil.copy(path, tmp_path / path.name)
+    monkeypatch.setenv("CONVLAB_MODELS_DIR", str(tmp_path))
+    at = open_tab(page_at({"filter": "5"}), "portraits")
+    at.radio(key="portrait_layer").set_value("conv2").run()
+    assert not at.exception and not at.error
+    assert sorted(p.name for p in (tmp_path / "portraits").iterdir()) == [
+        f"conv-{PRESETS['conv'].key()}-conv1.npz", f"conv-{PRESETS['conv'].key()}-conv2.npz"]
+    [figure] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "portrait_chart" in c.proto.id]
+    portrait = np.array(figure["data"][0]["z"])
+    inspector = Inspector(ModelStore(tmp_path).load(PRESETS["conv"]).model)
+    conv2 = inspector.layer_names.index("conv2") if hasattr(inspector, "layer_names") else 2
+    excited = inspector.run(np.stack([portrait, np.full((28, 28), 0.5)])[..., None]).maps[conv2][..., 5].mean(axis=(1, 2))
+    assert excited[0] > excited[1]  # the portrait of filter 5 excites filter 5 more than grey does
+    [gallery] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "portraits_chart" in c.proto.id]
+    assert sum(t["type"] == "heatmap" for t in gallery["data"]) == 64
+
+
+def test_a_dense_model_has_no_portraits_and_says_why(monkeypatch):
+    from apptest_support import open_tab
+    from convlab.models import PRESETS
+
+    at = open_tab(page_with(monkeypatch, model=PRESETS["dense"].key()), "portraits")
+    assert any("no conv layers" in i.value and "saliency" in i.value for i in at.info)

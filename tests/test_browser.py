@@ -497,7 +497,8 @@ def test_clicking_a_journey_cell_explains_that_number(browser, streamlit_server,
         panel.get_by_text("How conv2's number at row 3, column 4 of image 3").wait_for()
         expected = shipped_conv_maps(test_split.images[DEFAULT_IMAGES], 1)[10][3, 4]  # image 3's conv2, filter 1
         assert f"{float(expected):.4f}" in panel.inner_text()
-        assert panel.locator(".js-plotly-plot").count() == 2  # the channels' shares, and the largest written out
+        wait_until(page, "() => document.querySelectorAll('.st-key-explanation .js-plotly-plot').length === 2",
+                   what="the channels' shares and the largest channel written out are drawn")
         wait_until(page, "() => " + plot_js(JOURNEY_PLOT) + ".layout.shapes.length === 2",
                    what="the cell and its window are framed on the grid")
         save_screenshot(page, "journey-explained")

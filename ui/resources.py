@@ -17,6 +17,7 @@ import streamlit as st
 from convlab.activations import Activations, Inspector
 from convlab.data import CLASS_NAMES, Split, load_split
 from convlab.jobs import TrainingQueue
+from convlab.portraits import PortraitCache
 from convlab.saliency import Explainer
 from convlab.store import ModelStore, StoredModel
 
@@ -48,6 +49,11 @@ def get_test_split() -> Split:
 @st.cache_resource(show_spinner=False)
 def get_inspector(model_key: str, _stored: StoredModel) -> Inspector:
     return Inspector(_stored.model)
+
+
+@st.cache_resource(show_spinner=False)
+def get_portrait_cache() -> PortraitCache:
+    return PortraitCache(get_store().root)
 
 
 @st.cache_resource(show_spinner=False)

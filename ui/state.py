@@ -26,6 +26,7 @@ TABS = {  # URL slug -> tab label
     "journey": "🔍 Journey",
     "filters": "🧩 Filters",
     "looked": "👀 Where it looked",
+    "portraits": "🎨 Portraits",
     "predictions": "🎯 Predictions",
     "upload": "🖼️ Your image",
     "compare": "📊 Compare",

@@ -1,0 +1,86 @@
+"""What a filter wants to see: the input that excites each filter most, drawn by gradient ascent.
+
+Every filter of a conv layer is drawn at once (one batch, from a grey image), cached on disk
+beside the model; the chosen filter's portrait sits beside its kernel (conv1), the test images
+that excite it most and their classes. A click on a portrait in the gallery chooses that filter.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from convlab.data import CLASS_NAMES
+from convlab.explain import class_mix, first_layer_kernels, strongest_images
+from convlab.figures import DIVERGING_COLORSCALE, INPUT_COLORSCALE, class_mix_figure, tiles_figure
+from convlab.portraits import conv_layers
+
+from .. import state
+from ..charts import chart, thumbnails
+from ..resources import get_inspector, get_portrait_cache, test_max_activations
+from . import Page
+
+
+def render(page: Page) -> None:
+    stored, split = page.stored, page.split
+    st.header("What each filter wants to see")
+    layers = [layer.name for layer in conv_layers(stored.model)]
+    if not layers:
+        st.info(f"The model **{stored.spec.label()}** has no conv layers, so it has no filters to portray. "
+                "Choose a model with conv blocks in the sidebar; saliency (👀) works for every model.")
+        return
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    layer = left.radio("Layer", layers, horizontal=True, key="portrait_layer", persist_state=state.KEEP)
+    bar = st.progress(0.0, text=f"Drawing every {layer} filter's portrait, once for this model…")
+    try:
+        images, note = get_portrait_cache().load_or_make(
+            stored, layer, progress=lambda done, total: bar.progress(done / total, text=(
+                f"Drawing every {layer} filter's portrait (gradient ascent, all at once): step {done} of {total}…")))
+    except ValueError as error:  # NaN weights: nothing sensible to draw
+        bar.empty()
+        st.error(f"{error} Retrain the model in the 🧪 Lab (or `python -m convlab train`).")
+        return
+    bar.empty()
+    if note:
+        st.warning(note)
+    num_filters = len(images)
+    filter_index = state.filter_within(num_filters)
+    st.session_state["portrait_pick"] = filter_index  # the box follows the page's filter
+    right.number_input("Filter (the journey's)", 0, num_filters - 1, key="portrait_pick",
+                       on_change=lambda: state.show_filter(st.session_state["portrait_pick"]))
+    portrait, kernel_column, best = st.columns([1, 1, 3])
+    with portrait:
+        chart(tiles_figure([images[filter_index]], [f"{layer}, filter {filter_index}"], INPUT_COLORSCALE, columns=1,
+                           tile_px=200, shared_range=(0.0, 1.0), value_name="pixel"), key="portrait_chart")
+        st.caption("The input that excites this filter most, climbed to from a grey image.")
+    with kernel_column:
+        if layer == layers[0]:
+            kernels, _ = first_layer_kernels(stored.model)
+            limit = float(abs(kernels).max()) or 1.0
+            chart(tiles_figure([kernels[filter_index]], ["its 3×3 kernel"], DIVERGING_COLORSCALE, columns=1, tile_px=120,
+                               shared_range=(-limit, limit), zmid=0.0, value_name="weight"), key="portrait_kernel")
+        else:
+            st.caption(f"A {layer} filter has a 3×3 kernel for each of the maps before it: its portrait shows what "
+                       "they add up to wanting.")
+    with best:
+        inspector = get_inspector(stored.spec.key(), stored)
+        strengths = test_max_activations(stored.spec.key(), inspector)[layer]
+        top = strongest_images(strengths, filter_index, count=100)
+        st.markdown(f"**The test images that excite it most** (of {len(split):,})")
+        thumbnails(split.images, "portrait", [
+            (int(i), f"#{i} {CLASS_NAMES[split.labels[i]]}") for i in top[:6]
+        ], per_row=3, on_click=state.send_to_journey)
+        chart(class_mix_figure(class_mix(split.labels, top), "Classes of the 100 strongest"), key="portrait_mix")
+    st.subheader(f"Every {layer} filter's portrait")
+    chart(tiles_figure(list(images), [str(f) for f in range(num_filters)], INPUT_COLORSCALE, columns=8, tile_px=84,
+                       shared_range=(0.0, 1.0), highlight=filter_index, clickable=True, value_name="pixel"),
+          key="portraits_chart", on_select=_pick_tile, selection_mode="points")
+    st.caption("Click a portrait to choose that filter. Found by gradient ascent on each filter's mean activation, "
+               "with small jittered steps and a light blur now and then, so the pictures show patterns rather "
+               "than pixel noise; drawn once per model and kept beside it in models/portraits/.")
+
+
+def _pick_tile() -> None:
+    points = st.session_state["portraits_chart"].selection.points
+    if points:  # the click targets' point index is the filter number
+        state.show_filter(points[0]["point_index"])
+
