@@ -150,3 +150,42 @@ def test_a_dense_model_has_no_portraits_and_says_why(monkeypatch):
 
     at = open_tab(page_with(monkeypatch, model=PRESETS["dense"].key()), "portraits")
     assert any("no conv layers" in i.value and "saliency" in i.value for i in at.info)
+
+
+def test_the_step_buttons_move_the_window_by_one(monkeypatch):
+    at = page_with(monkeypatch, cell="1,conv1,0,25")
+    at.button(key="slide_forward").click().run()  # from the end of row 0 to the start of row 1
+    assert at.slider(key="slide_step").value == 26
+    at.button(key="slide_back").click().run()
+    at.button(key="slide_back").click().run()
+    assert at.slider(key="slide_step").value == 24
+
+
+def test_every_panel_works_for_a_three_block_variant(tmp_path, monkeypatch, small_data):
+    """A lab variant with three conv blocks: a conv3 cell is explained over its 16 channels, a
+    pool3 cell from its window, and its saliency, Grad-CAM (on conv3) and portraits are drawn."""
+    import shutil
+
+    from apptest_support import open_tab
+    from convlab.models import PRESETS, ModelSpec
+    from convlab.store import DEFAULT_ROOT, ModelStore
+
+    for spec in PRESETS.values():
+        for path in ModelStore(DEFAULT_ROOT).paths(spec):
+            shutil.copy(path, tmp_path / path.name)
+    variant = ModelSpec(conv_filters=(8, 16, 16), dense_units=16, epochs=1, train_samples=500)
+    ModelStore(tmp_path).get_or_train(variant, lambda: small_data)
+    monkeypatch.setenv("CONVLAB_MODELS_DIR", str(tmp_path))
+    at = page_at({"model": variant.key(), "cell": "2,conv3,0,0", "filter": "3"})
+    text = " ".join(m.value for m in at.markdown)
+    assert "How conv3's number at row 0, column 0 of image 2" in text and "all **16 channels** of pool2" in text
+    at = page_at({"model": variant.key(), "cell": "2,pool3,0,0", "filter": "3"})
+    assert any("Max-pooling keeps the largest of the 2×2 window of conv3" in m.value for m in at.markdown)
+    open_tab(at, "looked")
+    [figure] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "looked_chart" in c.proto.id]
+    assert any(t["name"] == f"{variant.label()}: Grad-CAM (3×3)" for t in figure["data"])  # conv3's maps are 3×3
+    open_tab(at, "portraits")
+    at.radio(key="portrait_layer").set_value("conv3").run()
+    assert not at.exception and not at.error
+    [gallery] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "portraits_chart" in c.proto.id]
+    assert sum(t["type"] == "heatmap" for t in gallery["data"]) == 16

@@ -236,9 +236,11 @@ def _slide(stored: StoredModel, split: Split, cell: dict) -> None:
     with st.container(key="slide", border=True):
         st.markdown(f"**Passing filter {filter_index} over image {cell['slot'] + 1}**: at each position the "
                     f"3×3 window's nine pixels × the kernel, plus the bias, then ReLU, make one cell of the map.")
-        left, right = st.columns([4, 1], vertical_alignment="bottom")
+        back, left, forward, right = st.columns([1, 8, 1, 2], vertical_alignment="bottom")
+        back.button("◀", key="slide_back", help="One position back", on_click=_step_slide, args=(-1, len(steps)))
+        forward.button("▶", key="slide_forward", help="One position on", on_click=_step_slide, args=(1, len(steps)))
         step = left.slider("Window position (← / → step through it)", 0, len(steps) - 1, key=key)
-        playing = right.toggle("▶ Play", key="slide_playing")
+        playing = right.toggle("⏵ Play", key="slide_playing")
         if playing != st.session_state.get("slide_ticking"):  # the rerun cadence is set where the fragment starts
             st.rerun(scope="app")
         row, col, value = steps[step]
@@ -247,6 +249,10 @@ def _slide(stored: StoredModel, split: Split, cell: dict) -> None:
             output[r, c] = v
         chart(slide_figure(image, output, row, col, kernel.shape[0], f"conv1, filter {filter_index}"), key="slide_chart")
         st.caption(f"Window at row {row}, column {col}: the map's cell there is **{value:.4f}**.")
+
+
+def _step_slide(step: int, count: int) -> None:
+    st.session_state["slide_step"] = (st.session_state.get("slide_step", 0) + step) % count
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

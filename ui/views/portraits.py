@@ -67,7 +67,7 @@ def render(page: Page) -> None:
         top = strongest_images(strengths, filter_index, count=100)
         st.markdown(f"**The test images that excite it most** (of {len(split):,})")
         thumbnails(split.images, "portrait", [
-            (int(i), f"#{i} {CLASS_NAMES[split.labels[i]]}") for i in top[:6]
+            (int(i), f"#{i} {CLASS_NAMES[split.labels[i]]}") for i in top[:9]
         ], per_row=3, on_click=state.send_to_journey)
         chart(class_mix_figure(class_mix(split.labels, top), "Classes of the 100 strongest"), key="portrait_mix")
     st.subheader(f"Every {layer} filter's portrait")
