@@ -240,7 +240,7 @@ def _slide(stored: StoredModel, split: Split, cell: dict) -> None:
         back.button("◀", key="slide_back", help="One position back", on_click=_step_slide, args=(-1, len(steps)))
         forward.button("▶", key="slide_forward", help="One position on", on_click=_step_slide, args=(1, len(steps)))
         step = left.slider("Window position (← / → step through it)", 0, len(steps) - 1, key=key)
-        playing = right.toggle("⏵ Play", key="slide_playing")
+        playing = right.toggle("▶ Play", key="slide_playing")
         if playing != st.session_state.get("slide_ticking"):  # the rerun cadence is set where the fragment starts
             st.rerun(scope="app")
         row, col, value = steps[step]

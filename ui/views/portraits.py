@@ -47,10 +47,10 @@ def render(page: Page) -> None:
     st.session_state["portrait_pick"] = filter_index  # the box follows the page's filter
     right.number_input("Filter (the journey's)", 0, num_filters - 1, key="portrait_pick",
                        on_change=lambda: state.show_filter(st.session_state["portrait_pick"]))
-    portrait, kernel_column, best = st.columns([1, 1, 3])
+    portrait, kernel_column, mix = st.columns([2, 1, 3])
     with portrait:
         chart(tiles_figure([images[filter_index]], [f"{layer}, filter {filter_index}"], INPUT_COLORSCALE, columns=1,
-                           tile_px=200, shared_range=(0.0, 1.0), value_name="pixel"), key="portrait_chart")
+                           tile_px=220, shared_range=(0.0, 1.0), value_name="pixel"), key="portrait_chart")
         st.caption("The input that excites this filter most, climbed to from a grey image.")
     with kernel_column:
         if layer == layers[0]:
@@ -61,15 +61,15 @@ def render(page: Page) -> None:
         else:
             st.caption(f"A {layer} filter has a 3×3 kernel for each of the maps before it: its portrait shows what "
                        "they add up to wanting.")
-    with best:
-        inspector = get_inspector(stored.spec.key(), stored)
-        strengths = test_max_activations(stored.spec.key(), inspector)[layer]
-        top = strongest_images(strengths, filter_index, count=100)
-        st.markdown(f"**The test images that excite it most** (of {len(split):,})")
-        thumbnails(split.images, "portrait", [
-            (int(i), f"#{i} {CLASS_NAMES[split.labels[i]]}") for i in top[:9]
-        ], per_row=3, on_click=state.send_to_journey)
-        chart(class_mix_figure(class_mix(split.labels, top), "Classes of the 100 strongest"), key="portrait_mix")
+    inspector = get_inspector(stored.spec.key(), stored)
+    top = strongest_images(test_max_activations(stored.spec.key(), inspector)[layer], filter_index, count=100)
+    with mix:
+        chart(class_mix_figure(class_mix(split.labels, top), f"Classes of the 100 test images (of {len(split):,}) "
+                               "that excite it most"), key="portrait_mix")
+    st.markdown("**The nine test images that excite it most**")
+    thumbnails(split.images, "portrait", [
+        (int(i), f"#{i} {CLASS_NAMES[split.labels[i]]}") for i in top[:9]
+    ], per_row=9, on_click=state.send_to_journey)
     st.subheader(f"Every {layer} filter's portrait")
     chart(tiles_figure(list(images), [str(f) for f in range(num_filters)], INPUT_COLORSCALE, columns=8, tile_px=84,
                        shared_range=(0.0, 1.0), highlight=filter_index, clickable=True, value_name="pixel"),
