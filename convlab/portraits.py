@@ -64,7 +64,7 @@ def check_weights(model, name: str = "The model") -> None:
         values = np.asarray(weight)
         if not np.isfinite(values).all():
             kind = "NaN" if np.isnan(values).any() else "infinite"
-            raise ValueError(f"{name} has {kind} weights (in {weight.path}), so its filters can't be portrayed.")
+            raise ValueError(f"{name} has {kind} weights (in {weight.path}), so it can't be portrayed or explained.")
 
 
 def settings(steps: int = DEFAULT_STEPS, learning_rate: float = DEFAULT_LEARNING_RATE, seed: int = 0) -> dict:

@@ -189,3 +189,38 @@ def test_every_panel_works_for_a_three_block_variant(tmp_path, monkeypatch, smal
     assert not at.exception and not at.error
     [gallery] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "portraits_chart" in c.proto.id]
     assert sum(t["type"] == "heatmap" for t in gallery["data"]) == 16
+
+
+def test_a_model_with_nan_weights_gets_a_message_not_a_traceback(tmp_path, monkeypatch, small_data):
+    """A lab run whose training diverged (NaN weights): the portraits and "where it looked" say so."""
+    import shutil
+
+    from apptest_support import open_tab
+    from convlab.models import PRESETS, ModelSpec
+    from convlab.store import DEFAULT_ROOT, ModelStore
+
+    for spec in PRESETS.values():
+        for path in ModelStore(DEFAULT_ROOT).paths(spec):
+            shutil.copy(path, tmp_path / path.name)
+    variant = ModelSpec(conv_filters=(4,), dense_units=16, epochs=1, train_samples=500)
+    store = ModelStore(tmp_path)
+    stored = store.get_or_train(variant, lambda: small_data)
+    kernel, bias = stored.model.layers[0].get_weights()
+    stored.model.layers[0].set_weights([kernel * np.nan, bias])
+    store._save(stored)  # saved as it is now, as a diverged training would have been
+    monkeypatch.setenv("CONVLAB_MODELS_DIR", str(tmp_path))
+    at = open_tab(page_at({"model": variant.key()}), "portraits")
+    assert any("NaN weights" in e.value and "Retrain" in e.value for e in at.error)
+    open_tab(at, "looked")
+    assert not at.exception and any("NaN weights" in e.value for e in at.error)
+
+
+def test_the_filters_grid_sends_a_filters_strongest_cell_to_be_explained(monkeypatch, test_split):
+    from apptest_support import open_tab
+
+    at = open_tab(page_with(monkeypatch), "filters")
+    at.button(key="explain_strongest").click().run()
+    conv1 = shipped_conv_maps(test_split.images[[0, 23, 28]], 1)[0]  # image 1's conv1, filter 1
+    row, col = np.unravel_index(int(np.argmax(conv1)), conv1.shape)
+    assert at.session_state["tab"] == "🔍 Journey"
+    assert any(f"How conv1's number at row {row}, column {col} of image 1" in m.value for m in at.markdown)

@@ -57,8 +57,17 @@ def render(page: Page) -> None:
         f"filter {filter_index} (framed) is the one the journey shows. Click a tile to choose it. "
         + ("Each tile has its own colour scale." if shared is None else "All tiles share one colour scale.")
     )
+    strongest = np.unravel_index(int(np.argmax(maps[:, :, filter_index])), maps.shape[:2])
+    st.button(f"🔎 Explain filter {filter_index}'s strongest cell of this map, in the journey", key="explain_strongest",
+              on_click=_explain_in_journey, args=(slot, layer_name, *map(int, strongest)),
+              help="Opens the journey with that cell's number computed step by step (any cell there can be clicked).")
     kernels_ui(stored, split.images[index], filter_index)
     finder_ui(stored, inspector, split, layer_name, filter_index)
+
+
+def _explain_in_journey(slot: int, layer: str, row: int, col: int) -> None:
+    state.explain_cell(slot, layer, row, col)
+    state.open_tab("journey")
 
 
 def _pick_tile() -> None:

@@ -15,6 +15,7 @@ import streamlit as st
 from convlab.data import CLASS_NAMES
 from convlab.figures import looked_figure
 from convlab.models import PRESETS
+from convlab.portraits import check_weights
 from convlab.saliency import upsample
 
 from .. import runs as runs_module
@@ -40,6 +41,12 @@ def render(page: Page) -> None:
     dense = runs_module.load(page.runs[PRESETS["dense"].key()])
     conv = page.stored if page.stored.spec.conv_filters else runs_module.load(page.runs[PRESETS["conv"].key()])
     images = split.images[indices]
+    for stored in (model for model in (dense, conv) if model is not None):
+        try:
+            check_weights(stored.model, f"The model {stored.spec.label()}")
+        except ValueError as error:  # a training that diverged: its gradients would be NaN too
+            st.error(f"{error} Retrain it in the 🧪 Lab (or `python -m convlab train`).")
+            return
     columns, notes = [], []
     for stored in (dense, conv):
         if stored is None:
