@@ -277,6 +277,7 @@ def tiles_figure(
             "type": "heatmap", "z": np.asarray(tile).tolist(), "colorscale": colorscale,
             "xaxis": f"x{suffix}", "yaxis": f"y{suffix}", "showscale": False, "name": title,
             "hovertemplate": f"{title}: {value_name} %{{z:.3f}} at (x %{{x}}, y %{{y}})<extra></extra>",
+            "meta": {"tile": number},  # a click on a cell names its tile
         }
         if shared_range is not None:
             trace["zmin"], trace["zmax"] = shared_range

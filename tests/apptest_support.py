@@ -30,9 +30,15 @@ def frame_with(at, column: str, without: str | None = None):
 
 
 def journey_spec(at) -> dict:
-    """The journey's figure, as sent to its chart component (``live_chart`` in app.py)."""
-    charts = [c for c in at.get("component_instance") if c.proto.component_name.endswith(".plotly_react")]
-    assert len(charts) == 1
+    """The journey's figure, as sent to its chart component (``live_chart`` in ui/charts.py)."""
+    return live_figure(at, "journey_chart")
+
+
+def live_figure(at, key: str) -> dict:
+    """The figure sent to the update-in-place chart component with widget key ``key``."""
+    charts = [c for c in at.get("component_instance")
+              if c.proto.component_name.endswith(".plotly_react") and c.proto.id.endswith(key)]
+    assert len(charts) == 1, [c.proto.id for c in at.get("component_instance")]
     return json.loads(charts[0].proto.json_args)["figure"]
 
 

@@ -21,7 +21,7 @@ from convlab.explain import first_layer_kernels
 from convlab.models import PRESETS, ModelSpec
 from convlab.store import DEFAULT_ROOT, ModelStore
 
-from apptest_support import APP, TIMEOUT, journey_spec, open_tab, page_at
+from apptest_support import APP, TIMEOUT, journey_spec, live_figure, open_tab, page_at
 from conftest import TINY_CONV, TINY_DENSE, shipped_conv_maps
 
 
@@ -68,7 +68,7 @@ def test_all_zero_filter_tiles_are_black_and_labelled(monkeypatch, test_split):
     monkeypatch.delenv("CONVLAB_MODELS_DIR", raising=False)
     at = open_tab(fresh_page(images="0,23,1", filter="1", layer="conv2"), "filters")
     at.radio(key="filters_slot").set_value(2).run()  # the pullover
-    figure = plotly_chart(at, "filters_chart")
+    figure = live_figure(at, "filters_chart")
     from convlab.activations import Inspector
 
     maps = Inspector(ModelStore(DEFAULT_ROOT).load(PRESETS["conv"]).model).run(test_split.images[[1]]).maps[2][0]

@@ -16,7 +16,7 @@ from convlab.explain import mistakes, strongest_images
 from convlab.models import PRESETS
 from convlab.store import DEFAULT_ROOT, ModelStore
 
-from apptest_support import APP, TIMEOUT, journey_spec, open_tab
+from apptest_support import APP, TIMEOUT, journey_spec, live_figure, open_tab
 
 
 @pytest.fixture(scope="module")
@@ -31,16 +31,16 @@ def chart(at, key: str) -> dict:
 
 def test_filters_view_shows_every_filter_of_the_layer(app, conv, test_split):
     open_tab(app, "filters")
-    figure = chart(app, "filters_chart")
-    assert [t["type"] for t in figure["data"]] == ["heatmap"] * 64 + ["scatter"]  # tiles, then click targets
-    assert len(figure["data"][64]["x"]) == 64
+    figure = live_figure(app, "filters_chart")
+    assert [t["type"] for t in figure["data"]] == ["heatmap"] * 64  # a click on a cell names its tile (meta)
+    assert [t["meta"]["tile"] for t in figure["data"]] == list(range(64))
     maps = Inspector(conv.model).run(test_split.images[[0, 23, 28]]).maps[0][0]  # conv1, image 0
     np.testing.assert_allclose(np.array(figure["data"][5]["z"]), maps[:, :, 5], rtol=1e-4, atol=1e-5)
     assert figure["layout"]["shapes"][0]["xref"] == "x2 domain"  # filter 1 is framed
     # Choosing a filter here sets the journey's filter.
     app.number_input(key="filter_pick").set_value(9).run()
     assert app.session_state["filter"] == 9
-    assert chart(app, "filters_chart")["layout"]["shapes"][0]["xref"] == "x10 domain"
+    assert live_figure(app, "filters_chart")["layout"]["shapes"][0]["xref"] == "x10 domain"
     open_tab(app, "journey")
     assert app.slider(key="filter").value == 9
 

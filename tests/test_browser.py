@@ -299,19 +299,26 @@ def _open_tab(page, name: str, ready_selector: str) -> None:
     wait_idle(page)
 
 
-def test_clicking_a_filter_tile_chooses_that_filter(browser, streamlit_server):
+def test_clicking_a_filter_tile_chooses_that_filter_and_explains_the_cell(browser, streamlit_server, test_split):
+    """A click on a cell of tile 10 of the all-filters grid: filter 10 becomes the page's, and the
+    panel below computes that cell's number (Keras' own, to four decimals)."""
+    tiles_js = ("() => { const f = document.querySelector('.st-key-filters_chart iframe'); "
+                "return f && f.contentDocument ? f.contentDocument.querySelectorAll('.heatmaplayer image').length : 0; }")
     with open_app(browser, streamlit_server) as page:
-        _open_tab(page, "Filters", ".st-key-filters_chart .js-plotly-plot")
-        tiles = page.locator(".st-key-filters_chart .js-plotly-plot .heatmaplayer image")
+        _open_tab(page, "Filters", ".st-key-filters_chart iframe")
         page.locator(".st-key-filters_chart").evaluate("e => e.scrollIntoView({block: 'center'})")
-        wait_until(page, "() => document.querySelectorAll('.st-key-filters_chart .heatmaplayer image').length === 64",
-                   what="all 64 filter tiles are drawn")
+        wait_until(page, f"() => ({tiles_js})() === 64", what="all 64 filter tiles are drawn")
+        wait_idle(page)
         assert_painted(page, ".st-key-filters_chart")
-        box = tiles.nth(10).bounding_box()
-        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        box = page.frame_locator(".st-key-filters_chart iframe").locator(".heatmaplayer image").nth(10).bounding_box()
+        page.mouse.click(box["x"] + box["width"] * (12.5 / 26), box["y"] + box["height"] * (8.5 / 26))  # row 8, column 12
         wait_until(page, "() => document.querySelector('.st-key-filter_pick input').value === '10'",
                    what="filter 10 is chosen")
         wait_until(page, "() => location.search.includes('filter=10')", what="the URL holds the filter")
+        panel = page.locator(".st-key-explanation")
+        panel.get_by_text("How conv1's number at row 8, column 12 of image 1").wait_for()
+        expected = shipped_conv_maps(test_split.images[DEFAULT_IMAGES], 10)[0][8, 12]  # image 1's conv1, filter 10
+        assert f"{float(expected):.4f}" in panel.inner_text()
         assert_no_cloud_buttons(page)
         save_screenshot(page, "filters")
         _open_tab(page, "Journey", JOURNEY_PLOT)

@@ -56,17 +56,20 @@ _plotly_react = components.declare_component(
 )
 
 
-def live_chart(figure: dict, key: str, fit: bool = False, on_change=None) -> None:
-    """A chart that reruns update in place (for the journey); no selection events.
+def live_chart(figure: dict, key: str, fit: bool = False, clicks: bool = False, on_change=None) -> None:
+    """A chart that reruns update in place (the journey, the filters grid).
 
     With ``fit``, the chart reports the room it has as its value (``chart_room``), and in full
-    screen the filter keys pressed on it; ``on_change`` is called when either changes.
+    screen the filter keys pressed on it; with ``fit`` or ``clicks``, a click on a heatmap cell
+    (the trace's ``meta``, x, y). ``on_change`` is called when the value changes.
     """
-    _plotly_react(figure=figure, config=PLOT_CONFIG, fit=fit, key=key, default=None, on_change=on_change)
+    _plotly_react(figure=figure, config=PLOT_CONFIG, fit=fit, clicks=clicks, key=key, default=None,
+                  on_change=on_change)
 
 
 def chart_room(key: str) -> dict:
-    """What a fitted live chart last reported: {width, height, fullscreen}, or {} before it has."""
+    """What a live chart last reported: {width, height, fullscreen} (fitted), its last click or key
+    ({kind, click or key, n}); {} before it has reported anything."""
     value = st.session_state.get(key)
     return value if isinstance(value, dict) else {}
 

@@ -7,6 +7,8 @@ by how strongly they excite the chosen filter.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import streamlit as st
 
@@ -17,9 +19,10 @@ from convlab.figures import ACTIVATION_COLORSCALE, DIVERGING_COLORSCALE, class_m
 from convlab.store import StoredModel
 
 from .. import state
-from ..charts import chart, thumbnails
+from ..charts import chart, chart_room, live_chart, thumbnails
 from ..resources import get_inspector, journey_activations, test_max_activations
 from . import Page
+from .journey import explanation_ui
 
 
 def render(page: Page) -> None:
@@ -45,18 +48,23 @@ def render(page: Page) -> None:
     index = indices[slot]
     maps = journey_activations(stored.spec.key(), tuple(indices), inspector).maps[layer_index][slot]
     shared = (0.0, float(maps.max())) if state.current().scale != "panel" else None
-    chart(
+    live_chart(  # updated in place; a click on any cell of a tile reports the tile and the cell
         tiles_figure([maps[:, :, f] for f in range(num_filters)], [str(f) for f in range(num_filters)],
-                     ACTIVATION_COLORSCALE, shared_range=shared, highlight=filter_index, clickable=True,
+                     ACTIVATION_COLORSCALE, shared_range=shared, highlight=filter_index,
                      floor=0.0),  # ReLU'd maps: 0 is black, an all-zero tile says so
-        key="filters_chart", on_select=_pick_tile, selection_mode="points",
+        key="filters_chart", clicks=True, on_change=functools.partial(_tile_clicked, slot, layer_name),
     )
     st.caption(
         f"All {num_filters} maps of **{layer_name}** for test image #{index} "
         f"({CLASS_NAMES[split.labels[index]]}), {maps.shape[0]}×{maps.shape[1]} each; "
-        f"filter {filter_index} (framed) is the one the journey shows. Click a tile to choose it. "
+        f"filter {filter_index} (framed) is the one the journey shows. Click a cell of a tile to choose that "
+        "filter and see how the number is computed. "
         + ("Each tile has its own colour scale." if shared is None else "All tiles share one colour scale.")
     )
+    cell = state.current().cell
+    if cell and cell["slot"] == slot and cell["layer"] == layer_name:
+        activations = journey_activations(stored.spec.key(), tuple(indices), inspector)
+        explanation_ui(cell, inspector, activations, split.images[indices], indices, filter_index)
     strongest = np.unravel_index(int(np.argmax(maps[:, :, filter_index])), maps.shape[:2])
     st.button(f"🔎 Explain filter {filter_index}'s strongest cell of this map, in the journey", key="explain_strongest",
               on_click=_explain_in_journey, args=(slot, layer_name, *map(int, strongest)),
@@ -70,10 +78,15 @@ def _explain_in_journey(slot: int, layer: str, row: int, col: int) -> None:
     state.open_tab("journey")
 
 
-def _pick_tile() -> None:
-    points = st.session_state["filters_chart"].selection.points
-    if points:  # the click targets' point index is the filter number
-        state.show_filter(points[0]["point_index"])
+def _tile_clicked(slot: int, layer: str) -> None:
+    """A cell of a tile clicked: that tile's filter becomes the page's, and the cell is explained."""
+    event = chart_room("filters_chart")
+    if event.get("kind") != "click" or event.get("n") == st.session_state.get("filters_clicks_seen"):
+        return
+    st.session_state["filters_clicks_seen"] = event["n"]
+    click = event["click"]
+    state.show_filter(click["panel"]["tile"])
+    state.explain_cell(slot, layer, click["y"], click["x"])
 
 
 def kernels_ui(stored: StoredModel, image: np.ndarray, filter_index: int) -> None:
