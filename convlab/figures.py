@@ -574,8 +574,7 @@ def window_figure(window: np.ndarray, winner: tuple[int, int], title: str) -> di
     }
 
 
-CAM_COLORSCALE = _rgb_scale(plotly.colors.sequential.Jet if hasattr(plotly.colors.sequential, "Jet")
-                            else plotly.colors.sequential.Turbo)  # Grad-CAM's customary rainbow
+CAM_COLORSCALE = _rgb_scale(plotly.colors.sequential.Jet)  # Grad-CAM's customary rainbow
 SALIENCY_COLORSCALE = _rgb_scale(plotly.colors.sequential.Hot)  # black = no effect, white = the most
 
 
@@ -612,7 +611,6 @@ def looked_figure(images: np.ndarray, columns: list[tuple[str, np.ndarray | None
                              "name": "input", "hovertemplate": "pixel (x %{x}, y %{y}): %{z:.2f}<extra></extra>"})
             if kind == "input" or maps is None:
                 if maps is None and kind != "input":
-                    layout[f"xaxis{suffix}"]["visible"] = False
                     annotations.append({"text": "not for<br>this model", "showarrow": False, "font": {"size": 12},
                                         "xref": f"x{suffix} domain", "yref": f"y{suffix} domain", "x": 0.5, "y": 0.5})
                 continue

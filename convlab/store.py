@@ -181,9 +181,10 @@ class ModelStore:
             raise FileNotFoundError(f"{meta_path.name} is missing (an interrupted save?)")
         if not model_path.exists():
             raise FileNotFoundError(f"{model_path.name} is missing")
-        meta = json.loads(meta_path.read_text())
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
-            raise ValueError(f"{meta_path.name} is not ConvLab metadata of format {FORMAT_VERSION}")
+        try:
+            meta = _parse_metadata(meta_path.read_bytes())  # the same checks as listing the runs
+        except ValueError as error:  # JSON's own errors are ValueErrors too
+            raise ValueError(f"{meta_path.name} is not ConvLab metadata of format {FORMAT_VERSION}: {error}") from error
         if meta.get("spec") != spec.to_dict():
             raise ValueError(f"{meta_path.name} describes another spec: {meta.get('spec')}")
         if meta.get("model_sha256") != _sha256(model_path):

@@ -74,6 +74,15 @@ def chart_room(key: str) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+def chart_event(key: str) -> dict | None:
+    """The live chart's newest click or key press, once: None for a size report or an event already seen."""
+    value = chart_room(key)
+    if value.get("n") is None or value["n"] == st.session_state.get(f"{key}_seen"):
+        return None
+    st.session_state[f"{key}_seen"] = value["n"]
+    return value
+
+
 def enlarge(image: np.ndarray, factor: int = 4) -> np.ndarray:
     """Nearest-neighbour upscaling: a browser would blur a 28-pixel image."""
     image = np.asarray(image).reshape(28, 28)

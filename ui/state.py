@@ -73,6 +73,21 @@ def filter_within(num_filters: int) -> int:
     return min(int(st.session_state.get(FILTER, DEFAULT_FILTER)), num_filters - 1)
 
 
+def filter_box(container, key: str, num_filters: int, label: str = "Filter (the journey's)", **options) -> None:
+    """A number box for the page's filter, following it (set before the box is drawn)."""
+    st.session_state[key] = filter_within(num_filters)
+    st.session_state[f"{key}_shown"] = st.session_state.get(FILTER, DEFAULT_FILTER)
+    container.number_input(label, 0, num_filters - 1, step=1, key=key, on_change=_filter_from_box, args=(key,),
+                           **options)
+
+
+def _filter_from_box(key: str) -> None:
+    # The box echoes the filter it was last shown. When the slider moved in the same request
+    # (fast key presses), the box's value is that old echo, not a choice: keep the slider's.
+    if st.session_state.get(FILTER, DEFAULT_FILTER) == st.session_state.get(f"{key}_shown"):
+        show_filter(st.session_state[key])
+
+
 # -- what views do to it (callbacks: they run before the next run's widgets) -----------------------
 def show_filter(index: int) -> None:
     st.session_state[FILTER] = int(index)

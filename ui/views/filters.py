@@ -19,7 +19,7 @@ from convlab.figures import ACTIVATION_COLORSCALE, DIVERGING_COLORSCALE, class_m
 from convlab.store import StoredModel
 
 from .. import state
-from ..charts import chart, chart_room, live_chart, thumbnails
+from ..charts import chart, chart_event, live_chart, thumbnails
 from ..resources import get_inspector, journey_activations, test_max_activations
 from . import Page
 from .journey import explanation_ui
@@ -42,11 +42,10 @@ def render(page: Page) -> None:
     layer_index = layer_names.index(layer_name)
     num_filters = inspector.filters_per_layer[layer_index]
     filter_index = state.filter_within(num_filters)
-    st.session_state["filter_pick"] = filter_index
-    right.number_input("Filter (the journey's)", 0, num_filters - 1, key="filter_pick",
-                       on_change=lambda: state.show_filter(st.session_state["filter_pick"]))
+    state.filter_box(right, "filter_pick", num_filters)
     index = indices[slot]
-    maps = journey_activations(stored.spec.key(), tuple(indices), inspector).maps[layer_index][slot]
+    activations = journey_activations(stored.spec.key(), tuple(indices), inspector)
+    maps = activations.maps[layer_index][slot]
     shared = (0.0, float(maps.max())) if state.current().scale != "panel" else None
     live_chart(  # updated in place; a click on any cell of a tile reports the tile and the cell
         tiles_figure([maps[:, :, f] for f in range(num_filters)], [str(f) for f in range(num_filters)],
@@ -63,7 +62,6 @@ def render(page: Page) -> None:
     )
     cell = state.current().cell
     if cell and cell["slot"] == slot and cell["layer"] == layer_name:
-        activations = journey_activations(stored.spec.key(), tuple(indices), inspector)
         explanation_ui(cell, inspector, activations, split.images[indices], indices, filter_index)
     strongest = np.unravel_index(int(np.argmax(maps[:, :, filter_index])), maps.shape[:2])
     st.button(f"🔎 Explain filter {filter_index}'s strongest cell of this map, in the journey", key="explain_strongest",
@@ -80,10 +78,9 @@ def _explain_in_journey(slot: int, layer: str, row: int, col: int) -> None:
 
 def _tile_clicked(slot: int, layer: str) -> None:
     """A cell of a tile clicked: that tile's filter becomes the page's, and the cell is explained."""
-    event = chart_room("filters_chart")
-    if event.get("kind") != "click" or event.get("n") == st.session_state.get("filters_clicks_seen"):
+    event = chart_event("filters_chart")
+    if event is None or event.get("kind") != "click":
         return
-    st.session_state["filters_clicks_seen"] = event["n"]
     click = event["click"]
     state.show_filter(click["panel"]["tile"])
     state.explain_cell(slot, layer, click["y"], click["x"])

@@ -24,7 +24,7 @@ from convlab.store import StoredModel
 from convlab.timing import timed
 
 from .. import state
-from ..charts import chart, chart_room, live_chart
+from ..charts import chart, chart_event, chart_room, live_chart
 from ..page import request_scroll
 from ..resources import get_inspector, get_test_split, journey_activations, label_table
 from . import Page
@@ -269,10 +269,8 @@ def image_controls_ui(split: Split, num_filters: int) -> tuple[list[int], int]:
     pixels can't be dragged to image 1 or 2; a box takes a typed number and steps by one.
     """
     state.set_images(state.images())  # the defaults, on a first visit
-    filter_index = state.filter_within(num_filters)
-    state.show_filter(filter_index)
+    state.show_filter(state.filter_within(num_filters))
     st.session_state["filter_max"] = num_filters - 1  # for the chart's full-screen keys
-    st.session_state["filter_box"] = st.session_state["filter_shown"] = filter_index  # the box follows
     columns = st.container(key="journey_controls").columns([1, 1, 1, 2.6], vertical_alignment="bottom")
     indices = [
         columns[slot].number_input(
@@ -285,16 +283,9 @@ def image_controls_ui(split: Split, num_filters: int) -> tuple[list[int], int]:
     filter_index = slider_column.slider(
         "Filter number", 0, num_filters - 1, key=state.FILTER, persist_state=state.KEEP, help=FILTER_HELP,
     )
-    box_column.number_input("Filter", 0, num_filters - 1, step=1, key="filter_box", on_change=_filter_from_box,
-                            label_visibility="hidden", help=FILTER_HELP)
+    state.filter_box(box_column, "filter_box", num_filters, label="Filter", label_visibility="hidden",
+                     help=FILTER_HELP)
     return indices, filter_index
-
-
-def _filter_from_box() -> None:
-    # The box echoes the filter it was last shown. When the slider moved in the same request
-    # (fast key presses), the box's value is that old echo, not a choice: keep the slider's.
-    if state.current().filter == st.session_state.get("filter_shown"):
-        state.show_filter(st.session_state["filter_box"])
 
 
 def _journey_size(rows: int, columns: int, scale: str, filter_index: int) -> dict:
@@ -315,10 +306,9 @@ def _journey_size(rows: int, columns: int, scale: str, filter_index: int) -> dic
 
 def _chart_event() -> None:
     """A cell clicked (explain it), or a key pressed in full screen, where the slider can't be reached."""
-    room = chart_room(CHART)
-    if room.get("n") is None or room.get("n") == st.session_state.get("journey_keys_seen"):
-        return  # a size report, or an event already applied
-    st.session_state["journey_keys_seen"] = room["n"]
+    room = chart_event(CHART)
+    if room is None:
+        return
     if room.get("kind") == "click":
         click = room.get("click") or {}
         panel = click.get("panel") or {}

@@ -48,30 +48,24 @@ def render(page: Page) -> None:
             st.error(f"{error} Retrain it in the 🧪 Lab (or `python -m convlab train`).")
             return
     columns, notes = [], []
-    for stored in (dense, conv):
-        if stored is None:
-            continue
+    for stored in (model for model in (dense, conv) if model is not None):
         classes = _classes(stored, indices, chosen)
         explainer = get_explainer(stored.spec.key(), stored)
         maps = explainer.saliency(images, classes, smooth=SMOOTH_SAMPLES if smooth else 0)
         columns.append((f"{stored.spec.label()}: saliency", maps, "saliency"))
-        notes.append(f"**{stored.spec.label()}** explains " + ", ".join(
-            f"{CLASS_NAMES[c]}" for c in classes))
-    if conv is not None:
-        classes = _classes(conv, indices, chosen)
-        cams = get_explainer(conv.spec.key(), conv).grad_cam(images, classes)
-        side = cams.shape[-1]
-        columns.append((f"{conv.spec.label()}: Grad-CAM ({side}×{side})", upsample(cams, 28), "cam"))
+        notes.append(f"**{stored.spec.label()}** explains " + ", ".join(CLASS_NAMES[c] for c in classes))
+        if stored is conv:  # Grad-CAM needs conv maps: the conv model's, for the same classes
+            cams = explainer.grad_cam(images, classes)
+            side = cams.shape[-1]
+            columns.append((f"{conv.spec.label()}: Grad-CAM ({side}×{side})", upsample(cams, 28), "cam"))
     titles = [f"Image {slot + 1} · test #{i} · {CLASS_NAMES[split.labels[i]]}" for slot, i in enumerate(indices)]
     chart(looked_figure(images, columns, titles), key="looked_chart")
-    st.caption(
-        " · ".join(notes) + ". Saliency: bright pixels change the class's score most (black: no effect). "
-        f"Grad-CAM: red where the last conv layer's maps count most for the class, laid over the image. "
-        f"It is computed on a {cams.shape[-1] if conv is not None else 0}×{cams.shape[-1] if conv is not None else 0} "
-        "map and stretched to 28×28, so it is coarse: it says roughly where, never which pixel."
-        if conv is not None else " · ".join(notes) + ". Grad-CAM needs a conv layer: this page shows the lesson's "
-        "conv model's when the chosen model has none."
-    )
+    about_cam = (f" Grad-CAM: red where the last conv layer's maps count most for the class, laid over the image. "
+                 f"It is computed on a {side}×{side} map and stretched to 28×28, so it is coarse: it says roughly "
+                 "where, never which pixel." if conv is not None else " Grad-CAM needs a conv layer: this page shows the "
+                 "lesson's conv model's when the chosen model has none.")
+    st.caption(" · ".join(notes) + ". Saliency: bright pixels change the class's score most (black: no effect)."
+               + about_cam)
 
 
 def _classes(stored, indices: list[int], chosen: int | None) -> list[int]:

@@ -44,9 +44,7 @@ def render(page: Page) -> None:
         st.warning(note)
     num_filters = len(images)
     filter_index = state.filter_within(num_filters)
-    st.session_state["portrait_pick"] = filter_index  # the box follows the page's filter
-    right.number_input("Filter (the journey's)", 0, num_filters - 1, key="portrait_pick",
-                       on_change=lambda: state.show_filter(st.session_state["portrait_pick"]))
+    state.filter_box(right, "portrait_pick", num_filters)
     portrait, kernel_column, mix = st.columns([2, 1, 3])
     with portrait:
         chart(tiles_figure([images[filter_index]], [f"{layer}, filter {filter_index}"], INPUT_COLORSCALE, columns=1,
