@@ -45,7 +45,7 @@ def render(page: Page) -> None:
     num_filters = len(images)
     filter_index = state.filter_within(num_filters)
     state.filter_box(right, "portrait_pick", num_filters)
-    portrait, kernel_column, mix = st.columns([2, 1, 3])
+    portrait, kernel_column, mix = st.columns([2, 1.5, 3])
     with portrait:
         chart(tiles_figure([images[filter_index]], [f"{layer}, filter {filter_index}"], INPUT_COLORSCALE, columns=1,
                            tile_px=220, shared_range=(0.0, 1.0), value_name="pixel"), key="portrait_chart")
