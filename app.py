@@ -24,7 +24,9 @@ from convlab.models import PRESETS  # noqa: E402
 from convlab.timing import timed  # noqa: E402
 from ui import page, runs, runtime, state  # noqa: E402
 from ui.resources import get_store, get_test_split  # noqa: E402
-from ui.views import Page, compare, filters, journey, lab, looked, portraits, predictions, upload  # noqa: E402
+from ui.views import (  # noqa: E402
+    Page, compare, filters, journey, lab, looked, portraits, predictions, probe, replay, upload,
+)
 
 runtime.skip_keras_reset_after_each_run()
 
@@ -34,6 +36,8 @@ VIEWS = {
     "filters": (filters.render, True),
     "looked": (looked.render, True),
     "portraits": (portraits.render, True),
+    "replay": (replay.render, True),
+    "probe": (probe.render, True),
     "predictions": (predictions.render, True),
     "upload": (upload.render, True),
     "compare": (compare.render, True),

@@ -28,10 +28,13 @@ logs go to ``bench/results/logs/``. What it measures, one function each:
    dense and the conv model, as the "Where it looked" view computes them.
 3. ``measure_memory``: peak RSS (VmHWM) of the server after visiting every tab (with an upload,
    and the sidebar model switched to dense and back).
-4. ``measure_training``: one epoch of the conv preset through ConvLab's training path vs a
-   bare ``model.fit`` + ``evaluate``, alternating, 2 to 4 times each as the time limit allows
-   (``bench/training_child.py``); wall time as asked, plus CPU time and fastest-vs-fastest,
-   which are steadier on a shared machine.
+4. ``measure_replay``: arrow keys on the replay's snapshot slider and on the shift probe's
+   sliders in Chromium, each rerunning its view's fragment (timed by the app's hook); and the
+   invariance chart of the conv and the dense model measured into an empty cache, then read back.
+5. ``measure_training``: one epoch of the conv preset through ConvLab's training path vs a
+   bare ``model.fit`` + ``evaluate``, and vs ConvLab's path without snapshots (the replay's
+   cost), alternating, 2 to 4 times each as the time limit allows (``bench/training_child.py``);
+   wall time as asked, plus CPU time and fastest-vs-fastest, which are steadier on a shared machine.
 
 A phase that fails records its error and the others still run; every server, browser and
 child process is stopped on the way out.
@@ -77,7 +80,13 @@ TARGETS = {
     "explain_p95_ms": 100.0,
     "saliency_p95_ms": 150.0,
     "portraits_s": 20.0,
+    "snapshot_overhead": 0.03,
+    "replay_p95_ms": 100.0,
+    "probe_p95_ms": 100.0,
+    "invariance_s": 30.0,
 }
+REPLAY_PRESSES = 40  # arrow keys on the replay's snapshot slider
+PROBE_PRESSES = 40  # arrow keys on the shift probe's four sliders, in turn
 EXPLAIN_CLICKS = 30  # journey cells clicked, each explained
 SALIENCY_REPEATS = 30  # three journey images, both models
 
@@ -508,7 +517,77 @@ def measure_explain(result: dict) -> None:
         f"(first call {times[0]:.0f} ms)")
 
 
-# -- 4. training -----------------------------------------------------------------------------
+# -- 4. replay and shift probe -------------------------------------------------------------------
+def _fragment_presses(page, server: AppServer, keys: list[str], presses: int, fragment: str) -> dict:
+    """``presses`` arrow keys spread over the sliders ``keys`` (right, then left at the end of the
+    range); after each, wait for the app to be idle. The fragment's server runs, from the timing hook."""
+    rng = random.Random(5)
+    start = time.time()
+    for number in range(presses):
+        key = keys[number % len(keys)]
+        thumb = page.locator(f".st-key-{key} [role=slider]").first
+        value, high = thumb.evaluate("e => [Number(e.getAttribute('aria-valuenow')), Number(e.getAttribute('aria-valuemax'))]")
+        thumb.focus()
+        page.keyboard.press("ArrowLeft" if value >= high or rng.random() < 0.2 else "ArrowRight")
+        common.wait_idle(page)
+        time.sleep(0.05)
+    time.sleep(0.3)  # the last timing line is written as the run ends
+    records = [r for r in server.timings() if start <= r["end"] <= time.time()]
+    runs = [r["seconds"] * 1000 for r in records if r["name"] == fragment]
+    return {"presses": presses, "fragment_runs": len(runs), "full_runs": sum(r["name"] == "script" for r in records),
+            "server_ms": summary(runs), "page_errors": page.evaluate(common.ERRORS_JS)}
+
+
+def measure_replay(result: dict) -> None:
+    """The replay's slider and the shift probe's sliders in the real app, and the invariance chart's cost."""
+    import tempfile
+
+    from convlab.data import load_split
+    from convlab.invariance import InvarianceCache
+    from convlab.models import PRESETS
+    from convlab.store import ModelStore
+
+    with journey_page("replay") as (server, page):
+        for tab, keys, presses, fragment in (("replay", ["snapshot"], REPLAY_PRESSES, "replay"),
+                                             ("probe", ["shift_x", "shift_y", "rotate", "zoom"], PROBE_PRESSES, "probe")):
+            page.goto(f"{server.url}/?tab={tab}")
+            page.wait_for_selector(f".st-key-{keys[0]} [role=slider]", timeout=120_000)
+            common.wait_idle(page)
+            log(f"replay: {presses} key presses on the {tab} view's sliders")
+            result[tab] = _fragment_presses(page, server, keys, presses, fragment)
+            log(f"  server fragment p50 {result[tab]['server_ms']['p50']:.1f} ms, p95 {result[tab]['server_ms']['p95']:.1f} ms "
+                f"({result[tab]['fragment_runs']} runs, {result[tab]['full_runs']} full runs)")
+    split, store = load_split("test"), ModelStore()
+    result["invariance"] = {}
+    with tempfile.TemporaryDirectory() as root:
+        for name in ("conv", "dense"):
+            stored = store.load(PRESETS[name])
+            started = time.perf_counter()
+            InvarianceCache(root).load_or_measure(stored, split)
+            first = time.perf_counter() - started
+            started = time.perf_counter()
+            InvarianceCache(root).load_or_measure(stored, split)  # a new cache object: read from the file
+            result["invariance"][name] = {"first_s": round(first, 2), "cached_ms": round((time.perf_counter() - started) * 1000, 1)}
+            log(f"replay: invariance chart of the {name} model {first:.1f} s, from the cache "
+                f"{result['invariance'][name]['cached_ms']:.0f} ms")
+
+
+def _replay_rows(replay: dict) -> list[dict]:
+    rows = []
+    for tab, label in (("replay", "Replay slider move → new grid"), ("probe", "Shift-probe slider move → new journey")):
+        ms, t = replay[tab]["server_ms"], TARGETS[f"{tab}_p95_ms"]
+        rows.append(_row(f"{label}: server fragment rerun, p95 ({ms['n']} presses, {replay[tab]['full_runs']} full runs)",
+                         f"{ms['p95']:.1f} ms (p50 {ms['p50']:.1f})", "—", "—", f"≤ {t:.0f} ms", ms["p95"] <= t,
+                         _over(ms["p95"], t, 1)))
+    t = TARGETS["invariance_s"]
+    for name, found in replay["invariance"].items():
+        rows.append(_row(f"Invariance chart, {name} model, all 10,000 test images: first time (then from the cache)",
+                         f"{found['first_s']:.1f} s (cached {found['cached_ms']:.0f} ms)", "—", "—", f"≤ {t:.0f} s",
+                         found["first_s"] <= t, f"{found['first_s'] - t:.1f} s over"))
+    return rows
+
+
+# -- 5. training -----------------------------------------------------------------------------
 def measure_training(result: dict) -> None:
     budget = max(TIME_LIMIT_S - (time.perf_counter() - RUN_STARTED) - 15, 0)
     log(f"training: ConvLab vs bare model.fit, one epoch each, alternating, up to {TRAINING_ROUNDS} rounds "
@@ -517,6 +596,16 @@ def measure_training(result: dict) -> None:
                             log_path=RESULTS / "logs" / "training.log", timeout=600)
     convlab_s = [r["seconds"] for r in data["runs"] if r["name"] == "convlab"]
     bare_s = [r["seconds"] for r in data["runs"] if r["name"] == "bare"]
+    plain_s = [r["seconds"] for r in data["runs"] if r["name"] == "no_snapshots"]
+    cpu_of = {name: statistics.median(r["cpu_seconds"] for r in data["runs"] if r["name"] == name)
+              for name in ("convlab", "no_snapshots")}
+    data["snapshots"] = {
+        "count": data["runs"][0]["snapshots"], "ratio": statistics.median(convlab_s) / statistics.median(plain_s),
+        "min_ratio": min(convlab_s) / min(plain_s), "cpu_ratio": cpu_of["convlab"] / cpu_of["no_snapshots"],
+        # The recorder's own time inside each training: what snapshots cost, without the machine's noise.
+        "direct_share": statistics.median(r["snapshot_seconds"] / r["train_seconds"]
+                                          for r in data["runs"] if r["name"] == "convlab"),
+    }
     data.update(convlab_seconds=convlab_s, bare_seconds=bare_s, convlab_median_s=statistics.median(convlab_s),
                 bare_median_s=statistics.median(bare_s))
     data["ratio"] = data["convlab_median_s"] / data["bare_median_s"]
@@ -595,6 +684,16 @@ def _training_rows(train: dict) -> list[dict]:
     return [row]
 
 
+def _snapshot_rows(train: dict) -> list[dict]:
+    snap, t = train["snapshots"], TARGETS["snapshot_overhead"]
+    overhead = snap["cpu_ratio"] - 1
+    return [_row(f"Snapshots' cost: conv preset, 1 epoch ({snap['count']} snapshots) vs the same without them",
+                 f"CPU time {overhead:+.1%}", "ConvLab's training without snapshots",
+                 f"wall {snap['ratio'] - 1:+.1%}, fastest vs fastest {snap['min_ratio'] - 1:+.1%}; "
+                 f"the recorder's own time {snap['direct_share']:.1%} of training",
+                 f"≤ {t:.0%}", overhead <= t, f"{overhead - t:.1%} points over")]
+
+
 def _memory_rows(memory: dict) -> list[dict]:
     # /proc counts in KiB, so GB is read as GiB (1.5 GiB = 1536 MiB); the decimal reading is shown too.
     gib, t = memory["peak_rss_gb"], TARGETS["peak_rss_gb"]
@@ -650,6 +749,8 @@ TABLE = [  # phase, its name in a failure row, its rows: the table's order
     ("training", "Training", _training_rows),
     ("memory", "Memory", _memory_rows),
     ("explain", "How and why", _explain_rows),
+    ("replay", "Replay and shift probe", _replay_rows),
+    ("training", "Snapshots", _snapshot_rows),
 ]
 
 
@@ -755,6 +856,7 @@ PHASES = [  # cold start first, on a quiet machine; training last, it takes long
     ("interaction", measure_interaction),
     ("memory", measure_memory),
     ("explain", measure_explain),
+    ("replay", measure_replay),
     ("training", measure_training),
 ]
 

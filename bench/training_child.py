@@ -6,10 +6,11 @@ and evaluate the 10,000 test images once, silently:
 
 - ConvLab: ``convlab.training.train`` with the app's training-queue callback (``convlab.jobs.progress_callback``)
   and a stop event, exactly what the app's queue runs (it validates on the test split at the
-  end of the epoch);
+  end of the epoch, and records the replay's snapshots);
+- ConvLab without snapshots: the same with ``record_snapshots=False``, the snapshots' reference;
 - bare: the lesson's ``model.fit`` then ``model.evaluate`` on the same model architecture.
 
-They alternate (ConvLab, bare, ConvLab, bare, ...) so drift in machine load hits both alike.
+They alternate (ConvLab, without snapshots, bare, ConvLab, ...) so drift in machine load hits all alike.
 After the first two rounds, a round is only started if it should end within ``BUDGET_S``
 seconds of the start (so the whole benchmark stays under its time limit on a busy machine).
 """
@@ -63,11 +64,14 @@ def main() -> None:
     spec = dataclasses.replace(convlab.models.PRESETS["conv"], epochs=1)
     train_split, test_split = convlab.data.load_split("train"), convlab.data.load_split("test")
 
-    def convlab_path() -> dict:
+    def convlab_path(record_snapshots: bool = True) -> dict:
         job = convlab.jobs.Job(spec=spec)
         result = convlab.training.train(spec, train_split, test_split,
-                                        callbacks=[convlab.jobs.progress_callback(job)], stop_event=threading.Event())
-        return {"test_accuracy": result.metrics["test_accuracy"], "batches": job.batches_per_epoch}
+                                        callbacks=[convlab.jobs.progress_callback(job)], stop_event=threading.Event(),
+                                        record_snapshots=record_snapshots)
+        return {"test_accuracy": result.metrics["test_accuracy"], "batches": job.batches_per_epoch,
+                "snapshots": len(result.snapshots) if result.snapshots else 0,
+                "snapshot_seconds": result.snapshot_seconds, "train_seconds": result.seconds}
 
     def bare_fit() -> dict:
         keras.utils.set_random_seed(42)
@@ -82,7 +86,7 @@ def main() -> None:
         if round_number >= 2 and used + used / round_number > budget:
             print(f"round {round_number + 1} skipped: it would end after the {budget:.0f} s budget", flush=True)
             break
-        for name, work in (("convlab", convlab_path), ("bare", bare_fit)):
+        for name, work in (("convlab", convlab_path), ("no_snapshots", lambda: convlab_path(False)), ("bare", bare_fit)):
             started, cpu_started, machine_started, idle_started = time.perf_counter(), process_cpu(), machine_busy(), core_idle()
             details = work()
             seconds, cpu = time.perf_counter() - started, process_cpu() - cpu_started

@@ -659,3 +659,78 @@ def slide_figure(image: np.ndarray, output: np.ndarray, row: int, col: int, size
             "plot_bgcolor": "rgba(0,0,0,0)",
         },
     }
+
+
+def replay_accuracy_figure(points, current: int, epoch_test_accuracy: list[float] = ()) -> dict:
+    """A training's accuracy at each snapshot: the whole run faint, up to ``current`` strong, a dot there.
+
+    ``points`` are ``snapshots.Point``s. The x axis counts snapshots, not epochs: most of them fall
+    in the first epoch, where learning is fastest, and would crowd into its first tenth on a time
+    axis. ``epoch_test_accuracy`` adds Keras' own test accuracy on the whole test set at each
+    epoch's end, as open circles.
+    """
+    x = list(range(len(points)))
+    labels = [p.label for p in points]
+    data = []
+    for split, color in (("train", RUN_COLORS[0]), ("test", RUN_COLORS[1])):
+        y = [getattr(p, f"{split}_accuracy") for p in points]
+        data.append({"type": "scatter", "mode": "lines", "x": x, "y": y, "hoverinfo": "skip", "showlegend": False,
+                     "line": {"color": color, "width": 1, "dash": "dot"}, "opacity": 0.5})
+        data.append({
+            "type": "scatter", "mode": "lines+markers", "x": x[: current + 1], "y": y[: current + 1],
+            "customdata": labels[: current + 1], "name": split, "line": {"color": color, "width": 3},
+            "marker": {"size": 6}, "hovertemplate": f"%{{customdata}}: {split} accuracy %{{y:.1%}}<extra></extra>",
+        })
+        data.append({"type": "scatter", "mode": "markers", "x": [current], "y": [y[current]], "showlegend": False,
+                     "marker": {"size": 14, "color": color, "line": {"color": "rgb(255, 255, 255)", "width": 2}},
+                     "hoverinfo": "skip"})
+    ends = [i for i, p in enumerate(points) if p.epochs > 0 and float(p.epochs).is_integer()]
+    if len(epoch_test_accuracy) and len(ends) == len(epoch_test_accuracy):
+        data.append({
+            "type": "scatter", "mode": "markers", "x": ends, "y": list(epoch_test_accuracy),
+            "name": "test, all 10,000 images", "customdata": [labels[i] for i in ends],
+            "marker": {"symbol": "circle-open", "size": 11, "color": RUN_COLORS[1], "line": {"width": 2}},
+            "hovertemplate": "%{customdata}: test accuracy on all 10,000 test images %{y:.2%}<extra></extra>",
+        })
+    ticks = [0, *ends]
+    layout = {
+        "xaxis": {"title": {"text": "snapshots (ticks: the start, then each epoch's end)"}, "tickvals": ticks,
+                  "ticktext": ["start", *(labels[i].removeprefix("epoch ") for i in ends)],
+                  "fixedrange": True, "range": [-0.5, len(points) - 0.5]},
+        "yaxis": {"title": {"text": "accuracy"}, "range": [0, 1.02], "tickformat": ".0%", "fixedrange": True},
+        "height": 280, "margin": {"l": 60, "r": 10, "t": 10, "b": 10},
+        "legend": {"orientation": "h", "y": -0.3},
+    }
+    return {"data": data, "layout": layout}
+
+
+def invariance_figure(curves: dict) -> dict:
+    """Test accuracy against a shift (left) and a rotation (right), one colour per model.
+
+    ``curves`` maps a model's name to an ``invariance.Invariance``. Shifts in x are solid, in y dashed.
+    """
+    data = []
+    for number, (name, found) in enumerate(curves.items()):
+        color = RUN_COLORS[number % len(RUN_COLORS)]
+        for values, axis, dash in ((found.accuracy_shift_x, "x", "solid"), (found.accuracy_shift_y, "y", "dash")):
+            data.append({
+                "type": "scatter", "mode": "lines+markers", "x": list(found.shifts), "y": list(values),
+                "name": f"{name} · shifted in {axis}", "line": {"color": color, "dash": dash},
+                "hovertemplate": f"{name}, shifted %{{x}} px in {axis}: %{{y:.1%}}<extra></extra>",
+            })
+        data.append({
+            "type": "scatter", "mode": "lines+markers", "x": list(found.angles), "y": list(found.accuracy_rotate),
+            "name": f"{name} · turned", "line": {"color": color, "dash": "dot"}, "xaxis": "x2", "yaxis": "y2",
+            "hovertemplate": f"{name}, turned %{{x}}°: %{{y:.1%}}<extra></extra>",
+        })
+    accuracy = {"range": [0, 1], "tickformat": ".0%", "fixedrange": True}
+    layout = {
+        "xaxis": {"domain": [0, 0.47], "title": {"text": "shift (pixels)"}, "dtick": 2, "fixedrange": True},
+        "yaxis": {**accuracy, "title": {"text": "test accuracy"}},
+        "xaxis2": {"domain": [0.53, 1], "title": {"text": "rotation (degrees, + = anticlockwise)"}, "dtick": 15,
+                   "anchor": "y2", "fixedrange": True},
+        "yaxis2": {**accuracy, "anchor": "x2"},
+        "height": 380, "margin": {"l": 60, "r": 10, "t": 10, "b": 10},
+        "legend": {"orientation": "h", "y": -0.22},
+    }
+    return {"data": data, "layout": layout}

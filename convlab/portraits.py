@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from .data import IMAGE_SIZE
-from .store import StoredModel, _write_atomically, default_root, file_stem
+from .sidecache import SideCache
+from .store import StoredModel, file_stem
 
 FORMAT_VERSION = 1
 DEFAULT_STEPS = 150
@@ -183,8 +182,11 @@ def _gaussian_kernel(sigma: float) -> np.ndarray:
     return (kernel / kernel.sum()).astype(np.float32)
 
 
-class PortraitCache:
+class PortraitCache(SideCache):
     """Portraits on disk beside the models, one ``.npz`` per model file and layer; shared between threads."""
+
+    what = "portraits"
+    again = "the portraits were drawn again"
 
     def __init__(
         self,
@@ -193,12 +195,8 @@ class PortraitCache:
         learning_rate: float = DEFAULT_LEARNING_RATE,
         seed: int = 0,
     ):
-        self.root = Path(root) if root is not None else default_root()
+        super().__init__(root)
         self.settings = settings(steps, learning_rate, seed)
-        # path -> (model, checksum, portraits, note) of portraits that could not be saved
-        self._memory: dict[Path, tuple[object, str | None, np.ndarray, str]] = {}
-        self._guard = threading.Lock()
-        self._path_locks: dict[Path, threading.Lock] = {}
 
     def path(self, stored: StoredModel, layer_name: str) -> Path:
         return self.root / "portraits" / f"{file_stem(stored.spec)}-{layer_name}.npz"
@@ -213,76 +211,35 @@ class PortraitCache:
             check_weights(stored.model, f"The {stored.spec.kind} model")
         checksum = stored.meta.get("model_sha256")
         path = self.path(stored, layer_name)
-        with self._guard:
-            path_lock = self._path_locks.setdefault(path, threading.Lock())
-        with path_lock:  # two sessions asking for the same portraits draw them once
-            model, remembered_checksum, remembered, note = self._memory.get(path, (None, None, None, None))
-            if model is stored.model and remembered_checksum == checksum:
-                return remembered, note
+        with self._lock_for(path):  # two sessions asking for the same portraits draw them once
+            remembered = self._remembered(path, stored, checksum)
+            if remembered is not None:
+                return remembered
             problem = None
             if checksum is not None:
-                found, problem = self._read(path, checksum, layer.filters)
+                found, problem = self._read(path, lambda at: self._parse(at, checksum, layer.filters))
                 if found is not None:
                     return found, None
             run = {key: self.settings[key] for key in ("steps", "learning_rate", "seed")}
             made = portraits(stored.model, layer_name, **run, progress=progress, lock=stored.lock)
-            if checksum is None:
-                unsaved = f"The {stored.spec.kind} model isn't saved, so its portraits are kept in memory only."
-            else:
-                unsaved = self._save(path, checksum, made)
-            note = " ".join(sentence for sentence in (problem, unsaved) if sentence) or None
-            if unsaved:
-                self._memory[path] = (stored.model, checksum, made, note)
-            return made, note
+            return self._keep(path, stored, checksum, made, problem)
 
-    def _read(self, path: Path, checksum: str, filters: int) -> tuple[np.ndarray | None, str | None]:
-        """The saved portraits if they are this model's with these settings (else None), and a sentence if
-        the file was unusable: then it is set aside."""
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                saved_checksum, saved_settings = str(data["model_sha256"]), json.loads(str(data["settings"]))
-                images = np.array(data["portraits"])
-            if images.shape != (filters, IMAGE_SIZE, IMAGE_SIZE) or images.dtype != np.float32:
-                raise ValueError(f"it holds {images.shape} {images.dtype}, not {filters} float32 28x28 images")
-            if not (np.isfinite(images).all() and images.min() >= 0 and images.max() <= 1):
-                raise ValueError("its images aren't all in [0, 1]")
-        except (FileNotFoundError, NotADirectoryError):  # nothing saved yet (or no folder to save in)
-            return None, None
-        except Exception as error:  # whatever is wrong with the file, it is the same: set aside, draw again
-            where = self._set_aside(path)
-            return None, (
-                f"The saved portraits {path.name} were unreadable ({type(error).__name__}: {error}); "
-                f"{where}, and the portraits were drawn again."
-            )
+    def _parse(self, path: Path, checksum: str, filters: int) -> np.ndarray | None:
+        """The saved portraits if they are this model's with these settings, else None; an error if the
+        file isn't this cache's (``SideCache._read`` sets it aside)."""
+        with np.load(path, allow_pickle=False) as data:
+            saved_checksum, saved_settings = str(data["model_sha256"]), json.loads(str(data["settings"]))
+            images = np.array(data["portraits"])
+        if images.shape != (filters, IMAGE_SIZE, IMAGE_SIZE) or images.dtype != np.float32:
+            raise ValueError(f"it holds {images.shape} {images.dtype}, not {filters} float32 28x28 images")
+        if not (np.isfinite(images).all() and images.min() >= 0 and images.max() <= 1):
+            raise ValueError("its images aren't all in [0, 1]")
         if saved_checksum != checksum or saved_settings != self.settings:
-            return None, None  # another model's or other settings': drawn again and overwritten
-        return images, None
+            return None  # another model's or other settings': drawn again and overwritten
+        return images
 
-    def _set_aside(self, path: Path) -> str:
-        """Move an unusable file into ``<root>/corrupt/``, kept for a look but never read; say where it went."""
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        target = self.root / "corrupt" / f"{path.stem}.{stamp}{path.suffix}"
-        try:
-            target.parent.mkdir(exist_ok=True)
-            os.replace(path, target)
-        except OSError as error:
-            return f"it could not be moved ({error.strerror or error}) and is ignored"
-        return f"it was moved to {target.relative_to(self.root)}"
-
-    def _save(self, path: Path, checksum: str, images: np.ndarray) -> str | None:
-        """Write the portraits with the checksum and settings; a sentence saying why not, or None."""
-
-        def write(temp: Path) -> None:
-            # Strings as 0-d unicode arrays: the file loads with allow_pickle=False.
-            strings = {"model_sha256": np.array(checksum), "settings": np.array(json.dumps(self.settings))}
-            np.savez_compressed(temp, portraits=images, **strings)
-
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _write_atomically(path, write)
-        except OSError as error:
-            return (
-                f"Can't save the portraits to {path.parent} ({error.strerror or error}); "
-                "they are kept in memory until the app stops."
-            )
-        return None
+    def _write(self, temp: Path, checksum: str, images: np.ndarray) -> None:
+        """The portraits with the checksum and settings; strings as 0-d unicode arrays, so the file
+        loads with allow_pickle=False."""
+        strings = {"model_sha256": np.array(checksum), "settings": np.array(json.dumps(self.settings))}
+        np.savez_compressed(temp, portraits=images, **strings)

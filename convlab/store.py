@@ -13,7 +13,10 @@ spec. Everything here is built to survive real use:
   run's metadata, and reports it in ``problems``, so a broken run never just drops out of the
   lists; a JSON it can't read at all (permission denied) is reported and left where it is;
 * a read-only folder still works: the model lives in memory and the store says it can't save;
-* models load with ``safe_mode=True``: no Python code inside a model file ever runs.
+* models load with ``safe_mode=True``: no Python code inside a model file ever runs;
+* a training's snapshots (``snapshots.py``, for the replay) live beside its model as
+  ``<kind>-<key>.snapshots.npz``, listed with their checksum in the metadata; they are written
+  before the model, so a listed file always exists unless someone removed it.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from . import snapshots as snapshots_module
 from .data import Split
 from .models import ModelSpec, layer_summary, layer_table
 
@@ -52,6 +56,7 @@ class StoredModel:
     meta: dict  # what ``_metadata`` records: spec, history, metrics, versions, time, ...
     saved: bool  # False when the folder was read-only and the model lives in memory only
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # Keras models aren't thread-safe
+    snapshots: snapshots_module.Snapshots | None = field(default=None, repr=False)  # read on first use, kept
 
 
 def file_stem(spec: ModelSpec) -> str:
@@ -120,6 +125,9 @@ class ModelStore:
     def paths(self, spec: ModelSpec) -> tuple[Path, Path]:
         stem = file_stem(spec)
         return self.root / f"{stem}.keras", self.root / f"{stem}.json"
+
+    def snapshot_path(self, spec: ModelSpec) -> Path:
+        return self.root / f"{file_stem(spec)}.snapshots.npz"
 
     def _lock(self, spec: ModelSpec):
         """A lock for one spec that holds across threads (threading.Lock) and processes (a file lock)."""
@@ -194,10 +202,37 @@ class ModelStore:
             raise ValueError(f"{model_path.name} has other layers than its spec: {layer_summary(model)}")
         return StoredModel(spec=spec, model=model, meta=meta, saved=True)
 
+    def load_snapshots(self, stored: StoredModel) -> tuple[snapshots_module.Snapshots | None, str | None]:
+        """The run's snapshots, or None and a sentence for the page saying why there are none.
+
+        A snapshot file that is damaged or doesn't match its listing is set aside in ``corrupt/``;
+        the model itself stays usable.
+        """
+        if stored.snapshots is not None:
+            return stored.snapshots, None
+        listed = stored.meta.get("snapshots")
+        if not listed:
+            return None, (
+                "This run was trained before ConvLab recorded snapshots, so it can't be replayed. "
+                "Train it again to replay it (delete it in the lab, or for the lesson's models: "
+                "python -m convlab train all after deleting them)."
+            )
+        path = self.snapshot_path(stored.spec)
+        try:
+            found = snapshots_module.load(path, listed)
+        except FileNotFoundError:
+            return None, f"This run's snapshots ({path.name}) are missing from {self.root}, so it can't be replayed."
+        except Exception as error:  # whatever is wrong with the file, it is the same: set aside, say so
+            with self._moving:
+                where = self._move_to_corrupt([path])
+            return None, f"This run's snapshots were unusable ({type(error).__name__}: {error}); {where}."
+        stored.snapshots = found
+        return found, None
+
     def _set_aside(self, spec: ModelSpec, reason: str) -> None:
         """Move a spec's unusable files into ``corrupt/`` so they are kept for a look but never loaded."""
         with self._moving:
-            where = self._move_to_corrupt(self.paths(spec))
+            where = self._move_to_corrupt([*self.paths(spec), self.snapshot_path(spec)])
         self.problems[spec.key()] = f"The stored {spec.kind} model was unusable ({reason}); {where}."
 
     def _move_to_corrupt(self, paths) -> str:
@@ -252,7 +287,9 @@ class ModelStore:
         with self._moving:
             if not meta_path.exists():
                 return  # another thread set it aside meanwhile (and reported it)
-            where = self._move_to_corrupt([meta_path, meta_path.with_suffix(".keras")])
+            where = self._move_to_corrupt(
+                [meta_path, meta_path.with_suffix(".keras"), meta_path.with_suffix(".snapshots.npz")]
+            )
         self.problems[_key_of(meta_path)] = f"The lab run's metadata {meta_path.name} was unreadable ({reason}); {where}."
 
     def delete(self, spec: ModelSpec) -> None:
@@ -261,6 +298,7 @@ class ModelStore:
         with self._lock(spec):
             meta_path.unlink(missing_ok=True)
             model_path.unlink(missing_ok=True)
+            self.snapshot_path(spec).unlink(missing_ok=True)
             self._memory.pop(spec.key(), None)
             self.problems.pop(spec.key(), None)
 
@@ -291,7 +329,7 @@ class ModelStore:
                 train_split, test_split = load_data()
                 result = train(spec, train_split, test_split, callbacks=callbacks, stop_event=stop_event)
             meta = _metadata(spec, result)
-            stored = StoredModel(spec=spec, model=result.model, meta=meta, saved=False)
+            stored = StoredModel(spec=spec, model=result.model, meta=meta, saved=False, snapshots=result.snapshots)
             self._save(stored)
             self._memory[spec.key()] = stored
             return stored
@@ -300,6 +338,11 @@ class ModelStore:
         model_path, meta_path = self.paths(stored.spec)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
+            if stored.snapshots is not None:  # first: the metadata written last lists it with its checksum
+                snapshot_path = self.snapshot_path(stored.spec)
+                _write_atomically(snapshot_path, lambda path: snapshots_module.save(stored.snapshots, path))
+                stored.meta["snapshots"]["file"] = snapshot_path.name
+                stored.meta["snapshots"]["sha256"] = _sha256(snapshot_path)
             _write_atomically(model_path, stored.model.save)
             stored.meta["model_sha256"] = _sha256(model_path)
             _write_atomically(meta_path, lambda path: path.write_text(json.dumps(stored.meta, indent=1)))
@@ -368,6 +411,8 @@ def _metadata(spec: ModelSpec, result) -> dict:
         "stop_reason": result.stop_reason,
         "stopped_by_request": bool(result.stop_reason and result.stop_reason.startswith("stopped by request")),
         "seconds": round(result.seconds, 2),
+        **({"snapshots": snapshots_module.describe(result.snapshots, result.snapshot_seconds)}
+           if result.snapshots is not None else {}),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": {
             "convlab": __version__,

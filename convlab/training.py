@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 import keras
+import numpy as np
 
+from . import snapshots
 from .data import Split
 from .models import HISTORY_KEYS, ModelSpec, build
 
@@ -122,6 +124,74 @@ class ProgressCallback(keras.callbacks.Callback):
         self.report_epoch_end(epoch + 1, values)
 
 
+class SnapshotRecorder(keras.callbacks.Callback):
+    """Copies the weights at the start, inside epoch 1 and at each epoch's end, with the accuracy then.
+
+    Test accuracy is measured on a fixed, evenly spaced sample of the test images; train accuracy is
+    Keras' own running figure for the epoch so far (what the lesson prints), free to read, and at the
+    start, before any batch, it is measured on a sample of the training images. ``seconds`` is the
+    time spent: the replay's whole cost to a training.
+    """
+
+    def __init__(self, train_images, train_labels, test_images, test_labels, batch_size: int,
+                 sample: int = snapshots.MAX_SAMPLE):
+        super().__init__()
+        self._batch_size, self._images = batch_size, len(train_images)
+        train_index, test_index = snapshots.evenly(sample, len(train_images)), snapshots.evenly(sample, len(test_images))
+        self._train = (np.asarray(train_images[train_index], np.float32), np.asarray(train_labels[train_index]))
+        self._test = (np.asarray(test_images[test_index], np.float32), np.asarray(test_labels[test_index]))
+        self.sample = {"train": len(train_index), "test": len(test_index)}
+        self.points: list[snapshots.Point] = []
+        self.weights: list[list[np.ndarray]] = []
+        self.seconds = 0.0
+        self._batch, self._marks = 0, set()
+
+    def on_train_begin(self, logs=None):
+        started = time.perf_counter()
+        self._take("start", 0.0, self._accuracy(*self._train), started)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._batch = 0
+        steps = self.params.get("steps") or 0
+        self._marks = set(snapshots.first_epoch_batches(steps)) if epoch == 0 else set()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._batch = batch + 1
+        if self._batch in self._marks:  # only in epoch 1: a set lookup per batch costs nothing
+            started, steps = time.perf_counter(), self.params["steps"]
+            seen = min(self._batch * self._batch_size, self._images)
+            self._take(f"after {seen:,} images", self._batch / steps, float((logs or {}).get("accuracy", np.nan)), started)
+
+    def on_epoch_end(self, epoch, logs=None):
+        started = time.perf_counter()
+        steps = self.params.get("steps") or self._batch
+        accuracy = float((logs or {}).get("accuracy", np.nan))
+        if self._batch < steps:  # stopped by request mid-epoch: Keras still ends the epoch it was in
+            self._take(f"epoch {epoch + 1}, stopped after batch {self._batch}", epoch + self._batch / steps,
+                       accuracy, started)
+        else:
+            self._take(f"epoch {epoch + 1}", float(epoch + 1), accuracy, started)
+
+    def _take(self, label: str, epochs: float, train_accuracy: float, started: float) -> None:
+        self.weights.append([np.array(w, dtype=np.float32) for w in self.model.get_weights()])
+        self.points.append(snapshots.Point(label, epochs, train_accuracy, self._accuracy(*self._test)))
+        self.seconds += time.perf_counter() - started
+
+    def _accuracy(self, images: np.ndarray, labels: np.ndarray, batch_size: int = 1000) -> float:
+        correct = 0
+        for start in range(0, len(images), batch_size):
+            probabilities = np.asarray(self.model(images[start:start + batch_size], training=False))
+            correct += int((probabilities.argmax(axis=1) == labels[start:start + batch_size]).sum())
+        return correct / len(images)
+
+    def result(self) -> snapshots.Snapshots:
+        return snapshots.Snapshots(
+            points=tuple(self.points),
+            weights=tuple(tuple(w) for w in self.weights),
+            sample=dict(self.sample),
+        )
+
+
 @dataclass
 class TrainResult:
     model: object
@@ -130,12 +200,17 @@ class TrainResult:
     epochs_run: int
     stop_reason: str | None
     seconds: float
+    snapshots: snapshots.Snapshots | None = None  # for the replay; None when training was asked not to record them
+    snapshot_seconds: float = 0.0  # of ``seconds``, the time spent recording snapshots
 
 
-def train(spec: ModelSpec, train_split: Split, test_split: Split, callbacks=(), stop_event=None) -> TrainResult:
+def train(
+    spec: ModelSpec, train_split: Split, test_split: Split, callbacks=(), stop_event=None, record_snapshots: bool = True
+) -> TrainResult:
     """Train ``spec`` from its seed on the first ``spec.train_samples`` training images.
 
     Setting ``stop_event`` (a ``threading.Event``) ends training after the current batch.
+    ``record_snapshots`` keeps the weights along the way for the replay (see ``SnapshotRecorder``).
     """
     keras.utils.set_random_seed(spec.seed)  # weights and shuffling both follow from it
     model = build(spec)
@@ -143,6 +218,13 @@ def train(spec: ModelSpec, train_split: Split, test_split: Split, callbacks=(), 
     if stop_event is not None:
         stop_rules.append(StopOnRequest(stop_event))
     count = spec.train_samples
+    recorder = None
+    if record_snapshots:
+        recorder = SnapshotRecorder(
+            train_split.images[:count], train_split.labels[:count], test_split.images, test_split.labels,
+            batch_size=spec.batch_size, sample=snapshots.sample_size(spec.epochs, count),
+        )
+        callbacks = [recorder, *callbacks]  # first, so the start snapshot precedes any watcher's work
     started = time.perf_counter()
     fit = model.fit(
         train_split.images[:count],
@@ -163,4 +245,6 @@ def train(spec: ModelSpec, train_split: Split, test_split: Split, callbacks=(), 
         epochs_run=len(history["train_loss"]),
         stop_reason=next((rule.reason for rule in reversed(stop_rules) if rule.reason), None),
         seconds=seconds,
+        snapshots=recorder.result() if recorder else None,
+        snapshot_seconds=recorder.seconds if recorder else 0.0,
     )

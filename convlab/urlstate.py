@@ -1,7 +1,8 @@
 """Shareable views: the page's choices in the URL, read back defensively.
 
 A teacher copies the address bar and sends it; the link opens the same model, images,
-filter, layer, colour scale, tab, and the map cell being explained ("this number, explained"). Anything in a URL is untrusted: every value is checked against what
+filter, layer, colour scale, tab, the map cell being explained ("this number, explained"), the
+replay's snapshot and the shift probe's transform (shift, rotation, zoom). Anything in a URL is untrusted: every value is checked against what
 exists (a model is looked up among the stored runs' keys, never used as a path), numbers are
 clamped into range, and whatever is malformed is dropped. Each correction comes back as a
 note the page shows, so a broken link explains itself.
@@ -9,9 +10,12 @@ note the page shows, so a broken link explains itself.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Callable, Mapping
+
+from .transforms import ROTATE_LIMIT, SCALE_LIMITS, SHIFT_LIMIT
 
 NUM_SLOTS = 3
 MAX_VALUE_LENGTH = 64  # longer values are malformed by definition; never echo them whole
@@ -29,6 +33,7 @@ class Limits:
     layers_for: Callable[[str], list[str]]  # a run's feature layer names
     scales: tuple[str, ...] = ("panel", "layer", "figure")  # the colour-scale modes (figures.SCALE_MODES)
     sides_for: Callable[[str], dict[str, int]] = lambda key: {}  # a run's feature layers and their map sides
+    snapshots_for: Callable[[str], int] = lambda key: 0  # how many snapshots a run's replay has
 
 
 def _shown(value: str) -> str:
@@ -44,16 +49,36 @@ def _integer(value: str) -> int | None:
     return int(value)
 
 
+def _number(value: str) -> float | None:
+    try:
+        number = float(value.strip()) if len(value) <= 16 else math.nan
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _clamped(name: str, value: str, low: float, high: float, notes: list[str], whole: bool = False) -> float | None:
+    """A number within [low, high] (whole if asked), with a note when it had to be moved or dropped."""
+    number = _integer(value) if whole else _number(value)
+    if number is None:
+        notes.append(f"Ignored {name}={_shown(value)}: not a {'whole ' if whole else ''}number.")
+        return None
+    clamped = min(max(number, low), high)
+    if clamped != number:
+        notes.append(f"{name}={_shown(value)} is outside {low:g} to {high:g}; using {clamped:g}.")
+    return clamped
+
+
 def parse(params: Mapping[str, str], limits: Limits, default_model: str) -> tuple[dict, list[str]]:
     """The state the URL asks for, and notes on everything it had to ignore or clamp.
 
     Keys of the result: ``model``, ``image_0``..``image_2``, ``filter``, ``layer``, ``scale``,
-    ``tab`` and ``cell`` ({"slot", "layer", "row", "col"}), each present only when the URL gave a
-    usable value.
+    ``tab``, ``cell`` ({"slot", "layer", "row", "col"}), ``snapshot``, ``shift_x``, ``shift_y``,
+    ``rotate`` and ``zoom``, each present only when the URL gave a usable value.
     """
     state: dict = {}
     notes: list[str] = []
-    known = {"model", "images", "filter", "layer", "scale", "tab", "cell"}
+    known = {"model", "images", "filter", "layer", "scale", "tab", "cell", "snapshot", "shift", "rotate", "zoom"}
     for name in params:
         if name not in known:
             notes.append(f"Ignored the unknown URL parameter {_shown(name)}.")
@@ -116,6 +141,33 @@ def parse(params: Mapping[str, str], limits: Limits, default_model: str) -> tupl
         if note:
             notes.append(note)
 
+    if "snapshot" in params:
+        count = limits.snapshots_for(model)
+        if count < 1:
+            notes.append("Ignored snapshot=…: this model has no recorded snapshots to replay.")
+        else:
+            number = _clamped("snapshot", params["snapshot"], 0, count - 1, notes, whole=True)
+            if number is not None:
+                state["snapshot"] = int(number)
+
+    if "shift" in params:
+        parts = params["shift"].split(",")
+        if len(parts) != 2:
+            notes.append(f"Ignored shift={_shown(params['shift'])}: expected x,y in pixels (for example 3,-2).")
+        else:
+            for name, part in zip(("shift_x", "shift_y"), parts):
+                number = _clamped("shift", part, -SHIFT_LIMIT, SHIFT_LIMIT, notes, whole=True)
+                if number is not None:
+                    state[name] = int(number)
+    if "rotate" in params:
+        number = _clamped("rotate", params["rotate"], -ROTATE_LIMIT, ROTATE_LIMIT, notes)
+        if number is not None:
+            state["rotate"] = number
+    if "zoom" in params:
+        number = _clamped("zoom", params["zoom"], *SCALE_LIMITS, notes)
+        if number is not None:
+            state["zoom"] = number
+
     if "tab" in params:
         if params["tab"] in limits.tabs:
             state["tab"] = params["tab"]
@@ -157,4 +209,13 @@ def encode(state: Mapping) -> dict[str, str]:
     cell = state.get("cell")
     if cell:
         params["cell"] = f"{cell['slot'] + 1},{cell['layer']},{cell['row']},{cell['col']}"
+    if state.get("snapshot") is not None:
+        params["snapshot"] = str(int(state["snapshot"]))
+    # The transform only when it moves the picture: an ordinary link stays short.
+    if state.get("shift_x") or state.get("shift_y"):
+        params["shift"] = f"{int(state.get('shift_x') or 0)},{int(state.get('shift_y') or 0)}"
+    if state.get("rotate"):
+        params["rotate"] = f"{float(state['rotate']):g}"
+    if state.get("zoom") not in (None, 1, 1.0):
+        params["zoom"] = f"{float(state['zoom']):g}"
     return params

@@ -162,7 +162,7 @@ def test_a_truncated_lesson_model_is_trained_again_on_the_same_page_load(tiny_pr
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()  # one run, no click
     assert not at.exception, at.exception
     assert any("unusable" in w.value for w in at.warning)
-    assert len(list((tiny_presets / "corrupt").iterdir())) == 2  # the damaged pair, set aside
+    assert len(list((tiny_presets / "corrupt").iterdir())) == 3  # the damaged run's files (and its snapshots), set aside
     assert ModelStore(tiny_presets).load(TINY_CONV) is not None  # trained again and saved
     panels = [np.array(t["z"]) for t in journey_spec(at)["data"] if t["name"] != "input"]
     assert len(panels) == 3 * 2  # the journey goes on: one conv block, conv1 and pool1 per image
@@ -183,7 +183,7 @@ def test_a_lab_run_with_broken_metadata_is_set_aside_and_reported(tmp_path, monk
     assert meta_path.name in note and "corrupt/" in note and "Lab" in note
     assert lab_run.label() not in at.selectbox(key="model").options
     assert not model_path.exists() and not meta_path.exists()
-    assert len(list((tmp_path / "corrupt").iterdir())) == 2
+    assert len(list((tmp_path / "corrupt").iterdir())) == 3  # its .json, .keras and snapshots
     at.button(key="dismiss_store_notes").click().run()
     assert not [w for w in at.warning if "unusable" in w.value]
 

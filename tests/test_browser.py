@@ -39,7 +39,7 @@ def streamlit_server(tmp_path_factory):
     """
     models_dir = tmp_path_factory.mktemp("models")
     for spec in PRESETS.values():
-        for path in ModelStore(DEFAULT_ROOT).paths(spec):
+        for path in [*ModelStore(DEFAULT_ROOT).paths(spec), ModelStore(DEFAULT_ROOT).snapshot_path(spec)]:
             shutil.copy(path, models_dir / path.name)
     with served_app(tmp_path_factory.mktemp("streamlit") / "server.log", models_dir=models_dir) as server:
         yield server
@@ -287,7 +287,8 @@ def assert_painted(page, selector: str) -> None:
     assert dark > 0.05, f"{selector} looks blank ({dark:.1%} dark pixels)"
 
 
-TAB_SLUGS = {"Journey": "journey", "Filters": "filters", "Predictions": "predictions", "Your image": "upload", "Lab": "lab"}
+TAB_SLUGS = {"Journey": "journey", "Filters": "filters", "Predictions": "predictions", "Your image": "upload", "Lab": "lab",
+             "Replay": "replay"}
 
 
 def _open_tab(page, name: str, ready_selector: str) -> None:
@@ -509,4 +510,36 @@ def test_clicking_a_journey_cell_explains_that_number(browser, streamlit_server,
         wait_until(page, "() => " + plot_js(JOURNEY_PLOT) + ".layout.shapes.length === 2",
                    what="the cell and its window are framed on the grid")
         save_screenshot(page, "journey-explained")
+        assert exception_texts(page) == []
+
+
+def test_playing_the_replay_redraws_the_grid_snapshot_by_snapshot(browser, streamlit_server):
+    """Play on the replay: the snapshot slider advances by itself, the grid and the kernels are
+    redrawn with each snapshot's numbers, the URL follows, and playing stops at the last snapshot."""
+    replay_plot, kernels_plot = ".st-key-replay_chart", ".st-key-replay_kernels"
+    with open_app(browser, streamlit_server) as page:
+        _open_tab(page, "Replay", ".st-key-replay_chart iframe")
+        wait_until(page, f"() => {{ const d = {plot_js(replay_plot)}; return !!(d && d.data && d.data.length === 15); }}",
+                   what="the replay's grid is drawn")
+        wait_idle(page)
+        count = ModelStore(DEFAULT_ROOT).load(PRESETS["conv"]).meta["snapshots"]["count"]
+        seen = {0: drawn_z(page, replay_plot)}
+        kernels = {drawn_z(page, kernels_plot)}
+        save_screenshot(page, "replay")
+        page.locator(".st-key-replay_playing label").click()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            value = slider_value(page, "snapshot")
+            fingerprint = drawn_z(page, replay_plot)
+            if value not in seen and fingerprint not in seen.values():
+                seen[value] = fingerprint
+                kernels.add(drawn_z(page, kernels_plot))
+            if value == count - 1 and not page.locator(".st-key-replay_playing input").is_checked():
+                break
+            time.sleep(0.1)
+        assert slider_value(page, "snapshot") == count - 1, "playing reached the last snapshot"
+        assert not page.locator(".st-key-replay_playing input").is_checked(), "playing stopped at the end"
+        assert len(seen) >= count // 2, f"the grid was redrawn for only {sorted(seen)} of {count} snapshots"
+        assert len(kernels) >= count // 2  # conv1's kernels changed with them
+        wait_until(page, f"() => location.search.includes('snapshot={count - 1}')", what="the URL holds the snapshot")
         assert exception_texts(page) == []

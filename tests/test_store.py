@@ -70,7 +70,7 @@ def test_round_trip(trained_root, small_data):
 
 def test_no_temp_files_left(trained_root):
     assert sorted(p.name for p in trained_root.iterdir()) == sorted(
-        [f"{file_stem(TINY_CONV)}.keras", f"{file_stem(TINY_CONV)}.json"]
+        [f"{file_stem(TINY_CONV)}.keras", f"{file_stem(TINY_CONV)}.json", f"{file_stem(TINY_CONV)}.snapshots.npz"]
     )
 
 
@@ -235,14 +235,14 @@ def test_malformed_metadata_is_set_aside_and_reported_when_listing(two_runs, dam
     meta_path.write_text(broken(json.loads(meta_path.read_text())))
     assert [meta["key"] for meta in store.list_metadata()] == [TINY_DENSE.key()]  # the untouched run stays
     set_aside = sorted(path.name for path in (two_runs / "corrupt").iterdir())
-    assert [name.split(".")[-1] for name in set_aside] == ["json", "keras"]
-    assert all(name.startswith(f"{file_stem(TINY_CONV)}.20") for name in set_aside)  # timestamped
+    assert [name.split(".")[-1] for name in set_aside] == ["json", "keras", "npz"]  # the snapshots go too
+    assert all(name.startswith(f"{file_stem(TINY_CONV)}.") and ".20" in name for name in set_aside)  # timestamped
     assert not model_path.exists() and not meta_path.exists()
     assert not any(path.name.startswith(file_stem(TINY_CONV)) for path in two_runs.iterdir())
     message = store.problems[TINY_CONV.key()]
     assert message == (
         f"The lab run's metadata {meta_path.name} was unreadable ({reason}); "
-        f"moved to corrupt/{set_aside[0]}, corrupt/{set_aside[1]}."
+        f"moved to corrupt/{set_aside[0]}, corrupt/{set_aside[1]}, corrupt/{set_aside[2]}."
     )
     assert list(store.problems) == [TINY_CONV.key()]
     assert [meta["key"] for meta in store.list_metadata()] == [TINY_DENSE.key()]

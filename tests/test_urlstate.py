@@ -14,6 +14,7 @@ LIMITS = urlstate.Limits(
     filters_for=lambda key: 64 if key == CONV else 0,
     layers_for=lambda key: ["conv1", "pool1", "conv2", "pool2"] if key == CONV else [],
     sides_for=lambda key: {"conv1": 26, "pool1": 13, "conv2": 11, "pool2": 5} if key == CONV else {},
+    snapshots_for=lambda key: 14 if key == CONV else 0,
 )
 
 
@@ -76,3 +77,36 @@ def test_an_explained_cell_round_trips_and_bad_cells_get_a_note():
         assert state == {} and note in notes[0], (value, notes)
     state, notes = parse(model=DENSE, cell="1,conv1,0,0")  # a dense model has no maps
     assert state == {"model": DENSE} and "layers are none" in notes[0]
+
+
+def test_the_replay_snapshot_and_the_probe_transform_round_trip():
+    state = {"snapshot": 13, "shift_x": -6, "shift_y": 4, "rotate": -22.5, "zoom": 1.25}
+    encoded = urlstate.encode(state)
+    assert encoded == {"snapshot": "13", "shift": "-6,4", "rotate": "-22.5", "zoom": "1.25"}
+    assert urlstate.parse(encoded, LIMITS, default_model=CONV) == (state, [])
+    # The unmoved picture adds nothing to a link.
+    assert urlstate.encode({"shift_x": 0, "shift_y": 0, "rotate": 0.0, "zoom": 1.0}) == {}
+
+
+@pytest.mark.parametrize(
+    "params, expected, note",
+    [
+        ({"snapshot": "14"}, {"snapshot": 13}, "outside 0 to 13"),
+        ({"snapshot": "-3"}, {"snapshot": 0}, "outside 0 to 13"),
+        ({"snapshot": "last"}, {}, "not a whole number"),
+        ({"model": DENSE, "snapshot": "2"}, {"model": DENSE}, "no recorded snapshots"),
+        ({"shift": "9,-9"}, {"shift_x": 6, "shift_y": -6}, "outside -6 to 6"),
+        ({"shift": "1.5,0"}, {"shift_y": 0}, "not a whole number"),
+        ({"shift": "3"}, {}, "expected x,y"),
+        ({"rotate": "90"}, {"rotate": 45.0}, "outside -45 to 45"),
+        ({"rotate": "nan"}, {}, "not a number"),
+        ({"rotate": "1e999"}, {}, "not a number"),
+        ({"zoom": "0"}, {"zoom": 0.7}, "outside 0.7 to 1.3"),
+        ({"zoom": "x" * 500}, {}, "not a number"),
+    ],
+)
+def test_bad_snapshots_and_transforms_are_clamped_or_ignored_with_a_note(params, expected, note):
+    state, notes = parse(**params)
+    assert state == expected
+    assert any(note in n for n in notes), notes
+    assert all(len(n) < 300 for n in notes)

@@ -18,6 +18,7 @@ from convlab.activations import Activations, Inspector
 from convlab.data import CLASS_NAMES, Split, load_split
 from convlab.jobs import TrainingQueue
 from convlab.portraits import PortraitCache
+from convlab.replay import Replay
 from convlab.saliency import Explainer
 from convlab.store import ModelStore, StoredModel
 
@@ -49,6 +50,26 @@ def get_test_split() -> Split:
 @st.cache_resource(show_spinner=False)
 def get_inspector(model_key: str, _stored: StoredModel) -> Inspector:
     return Inspector(_stored.model)
+
+
+@st.cache_resource(show_spinner="Reading this run's snapshots…", max_entries=8)
+def get_replay(model_key: str, created: str, _stored: StoredModel) -> tuple[Replay | None, str | None]:
+    """The run's replay, or None and why not. Keyed by creation time too: a run deleted and trained
+    again has the same key and new snapshots."""
+    snapshots, problem = get_store().load_snapshots(_stored)
+    if snapshots is None:
+        return None, problem
+    try:
+        return Replay(_stored.spec, snapshots), None
+    except ValueError as error:
+        return None, f"This run's snapshots can't be replayed: {error}."
+
+
+@st.cache_resource(show_spinner=False)
+def get_invariance_cache():
+    from convlab.invariance import InvarianceCache
+
+    return InvarianceCache(get_store().root)
 
 
 @st.cache_resource(show_spinner=False)

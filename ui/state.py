@@ -1,4 +1,5 @@
-"""The page's shared state: which model, images, filter, layer, colour scale, tab and explained cell.
+"""The page's shared state: model, images, filter, layer, colour scale, tab, explained cell, the
+replay's snapshot and the shift probe's transform.
 
 It is read from the URL once per session (checked and clamped by ``convlab.urlstate``, with
 notes on what was refused) and written back after every run, so the address bar always
@@ -16,6 +17,7 @@ import streamlit as st
 from convlab import urlstate
 from convlab.figures import SCALE_MODES
 from convlab.models import PRESETS
+from convlab.transforms import Transform
 
 from . import runs as runs_module
 from .resources import get_inspector, get_test_split
@@ -27,6 +29,8 @@ TABS = {  # URL slug -> tab label
     "filters": "🧩 Filters",
     "looked": "👀 Where it looked",
     "portraits": "🎨 Portraits",
+    "replay": "⏯️ Replay",
+    "probe": "↔️ Shift probe",
     "predictions": "🎯 Predictions",
     "upload": "🖼️ Your image",
     "compare": "📊 Compare",
@@ -36,6 +40,8 @@ KEEP = "page"  # persist_state: a widget keeps its value while its tab is closed
 
 # The keys of the shared state, for the widgets bound to it.
 MODEL, FILTER, LAYER, SCALE, TAB, CELL = "model", "filter", "layer", "scale", "tab", "cell"
+SNAPSHOT = "snapshot"  # the replay's snapshot index; set once the replay has been opened
+SHIFT_X, SHIFT_Y, ROTATE, ZOOM = "shift_x", "shift_y", "rotate", "zoom"  # the shift probe's transform
 IMAGES = tuple(f"image_{slot}" for slot in range(len(DEFAULT_IMAGES)))
 TARGET_SLOT = "target_slot"  # the image slot a picked image goes into next
 
@@ -49,6 +55,8 @@ class PageState:
     scale: str  # a key of convlab.figures.SCALE_MODES
     tab: str  # the open tab's slug
     cell: dict | None  # the journey cell being explained: {"slot", "layer", "row", "col"}
+    snapshot: int | None  # the replay's snapshot; None until the replay is opened
+    transform: Transform  # the shift probe's: shift, rotation and zoom of the journey's images
 
 
 def current() -> PageState:
@@ -61,6 +69,11 @@ def current() -> PageState:
         tab=st.session_state.get("open_tab") or next(
             (slug for slug, label in TABS.items() if label == st.session_state.get(TAB)), "journey"),
         cell=st.session_state.get(CELL),
+        snapshot=st.session_state.get(SNAPSHOT),
+        transform=Transform(
+            shift_x=int(st.session_state.get(SHIFT_X, 0)), shift_y=int(st.session_state.get(SHIFT_Y, 0)),
+            rotate=float(st.session_state.get(ROTATE, 0.0)), scale=float(st.session_state.get(ZOOM, 1.0)),
+        ),
     )
 
 
@@ -148,6 +161,28 @@ def choose_layer(layer_names: list[str]) -> None:
         st.session_state[LAYER] = layer_names[0]
 
 
+def choose_snapshot(count: int) -> int:
+    """Before the replay's slider is drawn: the page's snapshot within this run's ``count`` (the start on a first visit)."""
+    index = min(max(int(st.session_state.get(SNAPSHOT, 0)), 0), count - 1)
+    st.session_state[SNAPSHOT] = index
+    return index
+
+
+IDENTITY = ((SHIFT_X, 0), (SHIFT_Y, 0), (ROTATE, 0.0), (ZOOM, 1.0))  # the picture as it is
+
+
+def reset_transform() -> None:
+    for key, value in IDENTITY:
+        st.session_state[key] = value
+
+
+def choose_transform() -> None:
+    """Before the shift probe's sliders are drawn: the picture unmoved on a first visit (a slider
+    would otherwise start at its minimum)."""
+    for key, value in IDENTITY:
+        st.session_state.setdefault(key, value)
+
+
 def tab_opened(slug: str) -> None:
     """The open tab, as the tabs report it (the tab widget's state can still hold the one before)."""
     st.session_state["open_tab"] = slug
@@ -168,6 +203,7 @@ def apply_url_once(runs: dict[str, runs_module.Run]) -> None:
         filters_for=lambda key: inspector_for(key).num_filters,
         layers_for=lambda key: [layer.name for layer in inspector_for(key).layers],
         sides_for=lambda key: {name: side for name, side, _ in runs[key].spec.feature_layers()},
+        snapshots_for=lambda key: int((runs[key].meta.get("snapshots") or {}).get("count", 0)),
     )
     state, notes = urlstate.parse(st.query_params.to_dict(), limits, default_model=PRESETS["conv"].key())
     for name, value in state.items():
@@ -186,6 +222,8 @@ def sync_url() -> None:
         "scale": st.session_state.get(SCALE),
         "tab": now.tab,
         "cell": now.cell,
+        "snapshot": now.snapshot,
+        **{key: st.session_state.get(key) for key in (SHIFT_X, SHIFT_Y, ROTATE, ZOOM)},
     })
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)

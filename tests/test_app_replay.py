@@ -1,0 +1,126 @@
+"""The replay and the shift probe through AppTest, checked against Keras models and the transforms."""
+
+from __future__ import annotations
+
+import io
+import shutil
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from apptest_support import live_figure, page_at
+from convlab.models import PRESETS, build
+from convlab.store import DEFAULT_ROOT, ModelStore
+from convlab.transforms import Transform, apply
+
+JOURNEY = [0, 23, 28]
+
+
+@pytest.fixture(scope="module")
+def shipped_snapshots():
+    store = ModelStore(DEFAULT_ROOT)
+    stored = store.load(PRESETS["conv"])
+    found, problem = store.load_snapshots(stored)
+    assert problem is None
+    return stored, found
+
+
+def page_with(monkeypatch, **query):
+    """The page on the shipped models (fresh caches: another module may have left a store of its own)."""
+    monkeypatch.delenv("CONVLAB_MODELS_DIR", raising=False)
+    return page_at(query)
+
+
+def panels(figure: dict) -> list[np.ndarray]:
+    """A journey figure's activation panels (the input column left out), row by row."""
+    return [np.array(trace["z"], dtype=float) for trace in figure["data"]
+            if trace.get("type") == "heatmap" and trace["name"] != "input"]
+
+
+def keras_maps(weights, images: np.ndarray, filter_index: int) -> list[np.ndarray]:
+    """conv1, pool1, conv2, pool2 of filter ``filter_index`` per image, from a Keras model with ``weights``."""
+    model = build(PRESETS["conv"])
+    model.set_weights(weights)
+    names = ["conv1", "pool1", "conv2", "pool2"]
+    outputs = keras.Model(model.inputs[0], [model.get_layer(n).output for n in names]).predict(images, verbose=0)
+    return [outputs[layer][image, :, :, filter_index] for image in range(len(images)) for layer in range(len(names))]
+
+
+def test_the_replay_draws_each_snapshot_as_a_keras_model_with_its_weights(monkeypatch, test_split, shipped_snapshots):
+    _, found = shipped_snapshots
+    at = page_with(monkeypatch, tab="replay", snapshot="3", filter="7")
+    assert not at.error
+    images = test_split.images[JOURNEY]
+    for ours, theirs in zip(panels(live_figure(at, "replay_chart")), keras_maps(found.weights[3], images, 7), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+    kernels = [np.array(t["z"]) for t in live_figure(at, "replay_kernels")["data"] if t.get("type") == "heatmap"]
+    assert len(kernels) == 64 and np.allclose(kernels[7], found.weights[3][0][:, :, 0, 7])
+    assert found.points[3].label in " ".join(m.value for m in at.markdown)
+    assert at.query_params["snapshot"] == "3"
+    # The slider to the last snapshot: the maps are the shipped model's own.
+    at.select_slider(key="snapshot").set_value(len(found) - 1).run()
+    last = panels(live_figure(at, "replay_chart"))
+    for ours, theirs in zip(last, keras_maps(found.weights[-1], images, 7), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+
+
+def test_play_steps_through_the_snapshots_and_stops_at_the_end(monkeypatch, shipped_snapshots):
+    _, found = shipped_snapshots
+    at = page_with(monkeypatch, tab="replay", snapshot=str(len(found) - 2))
+    at.toggle(key="replay_playing").set_value(True).run()
+    assert at.select_slider(key="snapshot").value == len(found) - 1  # the next one
+    at.run()  # the timer's next tick, at the end: playing stops there
+    assert at.toggle(key="replay_playing").value is False
+    assert at.select_slider(key="snapshot").value == len(found) - 1
+    at.toggle(key="replay_playing").set_value(True).run()  # Play at the end starts from the beginning
+    assert at.select_slider(key="snapshot").value in (0, 1)
+
+
+def test_the_downloads_are_a_gif_of_every_snapshot_and_a_png(monkeypatch, shipped_snapshots):
+    from ui.views import replay as replay_view
+    from ui.resources import get_replay, get_test_split
+
+    stored, found = shipped_snapshots
+    replay, problem = get_replay(stored.spec.key(), stored.meta["created"], stored)
+    arguments = dict(replay=replay, split=get_test_split(), indices=tuple(JOURNEY), filter_index=1, scale="layer",
+                     title="conv (lesson)")
+    gif = Image.open(io.BytesIO(replay_view._gif(**arguments)))
+    png = Image.open(io.BytesIO(replay_view._png(index=2, **arguments)))
+    assert gif.format == "GIF" and gif.n_frames == len(found) and png.format == "PNG"
+    assert gif.size == png.size and gif.info["loop"] == 0
+
+
+def test_a_run_without_snapshots_says_why_and_how_to_get_them(tmp_path, monkeypatch):
+    for spec in PRESETS.values():
+        for path in ModelStore(DEFAULT_ROOT).paths(spec):
+            shutil.copy(path, tmp_path / path.name)  # the models without their snapshot files
+    monkeypatch.setenv("CONVLAB_MODELS_DIR", str(tmp_path))
+    at = page_at({"tab": "replay"})
+    assert any("snapshots" in i.value and "missing" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize("query, transform", [
+    ({"shift": "3,-2"}, Transform(shift_x=3, shift_y=-2)),
+    ({"rotate": "30", "zoom": "1.2"}, Transform(rotate=30.0, scale=1.2)),
+])
+def test_the_probe_shows_the_moved_images_journey_and_both_models_predictions(monkeypatch, test_split, query,
+                                                                               transform):
+    stored = ModelStore(DEFAULT_ROOT).load(PRESETS["conv"])
+    at = page_with(monkeypatch, tab="probe", filter="2", **query)
+    assert not at.error
+    moved = apply(test_split.images[JOURNEY][..., 0], transform)[..., None]
+    for ours, theirs in zip(panels(live_figure(at, "probe_chart")), keras_maps(stored.model.get_weights(), moved, 2),
+                            strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+    from convlab.data import CLASS_NAMES
+
+    text = " ".join(m.value for m in at.markdown)
+    for name in ("dense", "conv"):
+        predicted = ModelStore(DEFAULT_ROOT).load(PRESETS[name]).model.predict(moved, verbose=0).argmax(axis=1)
+        for slot in range(3):
+            assert f"{name} (lesson): **{CLASS_NAMES[predicted[slot]]}**" in text
+    assert {k: at.query_params[k] for k in query} == query
+    at.button(key="probe_reset").click().run()
+    assert all(k not in at.query_params for k in ("shift", "rotate", "zoom"))

@@ -1,0 +1,149 @@
+"""Move the picture: the lesson's next step, "features aren't always in the same place".
+
+Shift, turn or resize the journey's three images and watch their maps and the dense and conv
+models' predictions change live; below, test accuracy against shift and rotation over all
+10,000 test images, for the dense and the conv model side by side (measured once per model,
+with a progress bar, and cached beside it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from convlab.data import CLASS_NAMES
+from convlab.figures import SCALE_MODES, invariance_figure, journey_figure, row_title
+from convlab.models import PRESETS
+from convlab.timing import timed
+from convlab.transforms import ROTATE_LIMIT, SCALE_LIMITS, SHIFT_LIMIT, apply
+
+from .. import runs, state
+from ..charts import chart, live_chart
+from ..resources import get_inspector, get_invariance_cache
+from . import Page
+
+
+def render(page: Page) -> None:
+    st.header("Move the picture: are the features still found?")
+    st.caption(
+        "Fashion-MNIST's garments are always centred, upright and the same size, and the lesson ends by "
+        "pointing out that features aren't always in the same place. Move the journey's three images and "
+        "watch what the filters and the two kinds of model make of them."
+    )
+    transform_ui(page)
+    invariance_ui(page)
+
+
+@st.fragment
+def transform_ui(page: Page) -> None:
+    with timed("probe"):  # a slider move reruns just this
+        _transform(page)
+
+
+def _transform(page: Page) -> None:
+    state.choose_transform()
+    controls = st.container(key="probe_controls").columns([1, 1, 1, 1, 0.7], vertical_alignment="bottom")
+    controls[0].slider("Shift right", -SHIFT_LIMIT, SHIFT_LIMIT, step=1, key=state.SHIFT_X, format="%d px",
+                       persist_state=state.KEEP, help="Negative moves the picture left; black comes in at the edge.")
+    controls[1].slider("Shift down", -SHIFT_LIMIT, SHIFT_LIMIT, step=1, key=state.SHIFT_Y, format="%d px",
+                       persist_state=state.KEEP, help="Negative moves the picture up.")
+    controls[2].slider("Turn", -ROTATE_LIMIT, ROTATE_LIMIT, step=1.0, key=state.ROTATE, format="%.0f°",
+                       persist_state=state.KEEP, help="Positive turns anticlockwise, about the picture's centre.")
+    controls[3].slider("Zoom", *SCALE_LIMITS, step=0.05, key=state.ZOOM, format="%.2f×", persist_state=state.KEEP,
+                       help="Above 1 the garment grows about the centre, below 1 it shrinks.")
+    controls[4].button("Reset", key="probe_reset", on_click=state.reset_transform, width="stretch")
+    transform = state.current().transform
+    indices = state.images()
+    labels = [int(page.split.labels[i]) for i in indices]
+    moved = apply(np.asarray(page.split.images[indices])[..., 0], transform)[..., np.newaxis]
+    inspector = get_inspector(page.run.key, page.stored)
+    activations = inspector.run(moved)
+    _predictions_ui(page, moved, labels, indices)
+    if not inspector.layers:
+        st.info(f"**{page.run.label}** has no conv layers, so there are no maps to show; its predictions are above.")
+        state.sync_url()
+        return
+    filter_index = state.filter_within(inspector.num_filters)
+    sides = [m.shape[1] for m in activations.maps]
+    live_chart(journey_figure(
+        moved, activations.filter_maps(filter_index),
+        list(zip(activations.layer_names, sides, inspector.filters_per_layer)),
+        [row_title(slot, i, labels[slot], activations.probabilities[slot]) for slot, i in enumerate(indices)],
+        wrong=[int(p.argmax()) != label for p, label in zip(activations.probabilities, labels)],
+        scale=state.current().scale, panel=150,
+    ), key="probe_chart")
+    st.caption(
+        f"The journey of the moved images ({transform.describe()}), filter {filter_index} of **{page.run.label}**; "
+        f"colour scale: {SCALE_MODES[state.current().scale]}. A shift moves every map with the picture (a "
+        "convolution finds a feature wherever it is), but the dense layers at the end learned *where* things "
+        "were: that is why predictions change."
+    )
+    state.sync_url()
+
+
+def _comparison_models(page: Page) -> dict[str, tuple[str, object]]:
+    """name -> (run key, stored model): the dense lesson model and a conv model (the page's if it is one)."""
+    chosen = {}
+    dense, conv = PRESETS["dense"].key(), PRESETS["conv"].key()
+    conv_key = page.run.key if page.run.spec.conv_filters else conv
+    for name, key in (("dense", dense), ("conv", conv_key)):
+        run = page.runs.get(key)
+        stored = page.stored if key == page.run.key else (runs.load(run) if run else None)
+        if stored is not None:
+            chosen[f"{name} ({run.label})" if key not in (dense, conv) else f"{name} (lesson)"] = (key, stored)
+    return chosen
+
+
+def _predictions_ui(page: Page, moved: np.ndarray, labels: list[int], indices: list[int]) -> None:
+    """What each model predicts for each moved image, next to the image itself."""
+    models = _comparison_models(page)
+    probabilities = {name: get_inspector(key, stored).run(moved).probabilities for name, (key, stored) in models.items()}
+    columns = st.columns(len(indices))
+    for slot, column in enumerate(columns):
+        with column.container(border=True):
+            picture, words = st.columns([1, 2.2], vertical_alignment="center")
+            picture.image(np.kron(moved[slot, :, :, 0], np.ones((3, 3))), clamp=True, width="stretch")
+            lines = [f"**Image {slot + 1}** · #{indices[slot]} {CLASS_NAMES[labels[slot]]}"]
+            for name, values in probabilities.items():
+                predicted = int(values[slot].argmax())
+                mark = "✓" if predicted == labels[slot] else "✗"
+                lines.append(f"{mark} {name}: **{CLASS_NAMES[predicted]}** {values[slot][predicted]:.0%} "
+                             f"(true class {values[slot][labels[slot]]:.0%})")
+            words.markdown("  \n".join(lines))
+
+
+def invariance_ui(page: Page) -> None:
+    st.subheader("Over all 10,000 test images: accuracy against shift and rotation")
+    models = _comparison_models(page)
+    cache = get_invariance_cache()
+    found = {name: cache.peek(stored) for name, (_, stored) in models.items()}
+    missing = [name for name, value in found.items() if value is None]
+    if missing:
+        st.caption("Each model is measured once (every test image shifted −6…+6 pixels in x and in y, and turned "
+                   "−45…+45°), then kept beside the model: about half a minute for a conv model on 2 cores.")
+        if not st.button(f"📏 Measure {' and '.join(missing)}", key="probe_measure", type="primary"):
+            if len(missing) == len(found):
+                return
+        else:
+            progress = st.progress(0.0, text="Shifting and turning the test images…")
+            for number, name in enumerate(missing):
+                _, stored = models[name]
+
+                def report(done: int, total: int, number=number, name=name) -> None:
+                    progress.progress((number + done / max(total, 1)) / len(missing),
+                                      text=f"Measuring {name}: {done} of {total} batches")
+
+                found[name], note = cache.load_or_measure(stored, page.split, progress=report)
+                if note:
+                    st.caption(note)
+            progress.empty()
+    shown = {name: value for name, value in found.items() if value is not None}
+    chart(invariance_figure(shown), key="invariance_chart")
+    lines = []
+    for name, value in shown.items():
+        at = dict(zip(value.shifts, value.accuracy_shift_x))
+        lines.append(f"**{name}**: {at.get(0, float('nan')):.1%} as trained, {at.get(4, float('nan')):.1%} with "
+                     f"every image 4 px to the right")
+    st.caption(" · ".join(lines) + ". Accuracy falls as the picture moves: the conv layers find the features "
+               "anywhere, but the dense layers after them expect them where they were in training. The lesson's "
+               "next step (data augmentation, pooling over the whole map) is how networks learn to cope.")
