@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from apptest_support import live_figure, page_at
+from apptest_support import live_figure, open_tab, page_at
 from convlab.models import PRESETS, build
 from convlab.store import DEFAULT_ROOT, ModelStore
 from convlab.transforms import Transform, apply
@@ -124,3 +124,60 @@ def test_the_probe_shows_the_moved_images_journey_and_both_models_predictions(mo
     assert {k: at.query_params[k] for k in query} == query
     at.button(key="probe_reset").click().run()
     assert all(k not in at.query_params for k in ("shift", "rotate", "zoom"))
+
+
+def copy_shipped_models(folder) -> None:
+    """The lesson's models and their snapshots, without the caches beside them (portraits, invariance)."""
+    store = ModelStore(DEFAULT_ROOT)
+    for spec in PRESETS.values():
+        for path in [*store.paths(spec), store.snapshot_path(spec)]:
+            shutil.copy(path, folder / path.name)
+
+
+def test_the_invariance_chart_is_measured_once_with_a_progress_bar_and_cached(tmp_path, monkeypatch, test_split):
+    """On models without a cached chart: a button measures both models over all 10,000 test images;
+    the curves meet at each model's own test accuracy and the results land beside the models."""
+    import json
+
+    copy_shipped_models(tmp_path)
+    monkeypatch.setenv("CONVLAB_MODELS_DIR", str(tmp_path))
+    at = page_at({"tab": "probe"})
+    assert not [c for c in at.get("plotly_chart") if "invariance_chart" in c.proto.id]  # nothing measured yet
+    at.button(key="probe_measure").click().run()
+    assert not at.exception and not at.error
+    [figure] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "invariance_chart" in c.proto.id]
+    for name in ("dense", "conv"):
+        model = ModelStore(tmp_path).load(PRESETS[name]).model
+        _, accuracy = model.evaluate(test_split.images, test_split.labels, batch_size=1000, verbose=0)
+        for trace in (t for t in figure["data"] if t["name"].startswith(f"{name} (lesson)")):
+            at_zero = dict(zip(trace["x"], trace["y"]))[0]
+            assert at_zero == pytest.approx(accuracy, abs=1e-4), trace["name"]
+    assert sorted(p.name for p in (tmp_path / "invariance").iterdir()) == sorted(
+        f"{spec.kind}-{spec.key()}.json" for spec in PRESETS.values())
+    again = page_at({"tab": "probe"})  # fresh caches: read from the files, no button
+    assert [c for c in again.get("plotly_chart") if "invariance_chart" in c.proto.id]
+    assert not [b for b in again.button if b.key == "probe_measure"]
+
+
+def test_a_lab_variant_replays_and_probes(tmp_path, monkeypatch, small_data, test_split):
+    """A variant trained in the lab (here through the store, as the lab's queue does) has its own
+    replay, and the probe compares it with the dense lesson model."""
+    from convlab.models import ModelSpec
+
+    copy_shipped_models(tmp_path)
+    variant = ModelSpec(conv_filters=(8, 16), dense_units=16, epochs=2, train_samples=600)
+    ModelStore(tmp_path).get_or_train(variant, lambda: small_data)
+    monkeypatch.setenv("CONVLAB_MODELS_DIR", str(tmp_path))
+    at = page_at({"tab": "lab", "filter": "5"})
+    at.selectbox(key="lab_run").set_value(variant.key()).run()
+    at.button(key="lab_replay").click().run()  # the lab's way into a run's replay
+    assert at.selectbox(key="model").value == variant.key() and at.query_params["tab"] == "replay"
+    assert not at.error and not at.info and at.select_slider(key="snapshot").value == 0
+    found, _ = ModelStore(tmp_path).load_snapshots(ModelStore(tmp_path).load(variant))
+    kernels = [t for t in live_figure(at, "replay_kernels")["data"] if t.get("type") == "heatmap"]
+    assert len(kernels) == 8 and np.allclose(kernels[5]["z"], found.weights[0][0][:, :, 0, 5])
+    at.select_slider(key="snapshot").set_value(len(found) - 1).run()
+    assert found.points[-1].label in " ".join(m.value for m in at.markdown)
+    open_tab(at, "probe")
+    text = " ".join(m.value for m in at.markdown)
+    assert f"conv ({variant.label()})" in text and "dense (lesson)" in text

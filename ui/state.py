@@ -132,14 +132,14 @@ def open_tab(slug: str) -> None:
     st.session_state[TAB] = TABS[slug]
 
 
-def use_model(key: str, whole_page: bool = False) -> None:
-    """Make run ``key`` the page's model and open the journey.
+def use_model(key: str, whole_page: bool = False, tab: str = "journey") -> None:
+    """Make run ``key`` the page's model and open the journey (or view ``tab``).
 
     ``whole_page``: the button is inside a fragment, where a callback reruns only the
     fragment; the fragment then asks for a whole rerun (``whole_page_wanted``).
     """
     st.session_state[MODEL] = key
-    open_tab("journey")
+    open_tab(tab)
     if whole_page:
         st.session_state["rerun_app"] = True
 

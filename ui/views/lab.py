@@ -189,8 +189,12 @@ def _job_ui(queue: TrainingQueue, job: Job) -> None:
             if not job.stored.saved:
                 st.warning(get_store().problems.get(job.key, "This model could not be saved; it lives in memory."))
             # In this fragment a callback reruns only the fragment: the panel asks for a whole rerun.
-            st.button("Show in the journey", key=f"journey_{job.key}", on_click=state.use_model,
-                      args=(job.key, True))
+            journey, replay = st.columns(2)
+            journey.button("Show in the journey", key=f"journey_{job.key}", on_click=state.use_model,
+                           args=(job.key, True), width="stretch")
+            replay.button("⏯️ Replay its training", key=f"replay_{job.key}", on_click=state.use_model,
+                          args=(job.key, True, "replay"), width="stretch",
+                          help="Watch its filters learn, snapshot by snapshot.")
         elif job.state == FAILED:
             st.error(f"**{label}** · {job.message}")
         else:
@@ -221,10 +225,14 @@ def runs_ui(runs: dict[str, Run]) -> None:
         "key": key,
     } for key, run in runs.items()]
     st.dataframe(pd.DataFrame(rows), hide_index=True, column_config=METRIC_COLUMNS, key="runs_table")
-    pick, use, delete = st.columns([3, 1, 1], vertical_alignment="bottom")
+    pick, use, replay, delete = st.columns([3, 1, 1, 1], vertical_alignment="bottom")
     chosen = runs[pick.selectbox("Run", list(runs), key="lab_run", persist_state=state.KEEP,
                                  format_func=lambda key: runs[key].label)]
     use.button("Show in the journey", key="lab_use", on_click=state.use_model, args=(chosen.key,))
+    replay.button("⏯️ Replay its training", key="lab_replay", on_click=state.use_model,
+                  args=(chosen.key, False, "replay"), disabled=not chosen.meta.get("snapshots"),
+                  help="Watch its filters learn, snapshot by snapshot." if chosen.meta.get("snapshots")
+                  else "It was trained before ConvLab recorded snapshots.")
     if delete.button("Delete run", key="lab_delete", disabled=chosen.is_preset,
                      help="The lesson's two models can't be deleted." if chosen.is_preset else None):
         st.session_state["confirm_delete"] = chosen.key
