@@ -525,8 +525,9 @@ def _fragment_presses(page, server: AppServer, keys: list[str], presses: int, fr
     start = time.time()
     for number in range(presses):
         key = keys[number % len(keys)]
-        thumb = page.locator(f".st-key-{key} [role=slider]").first
-        value, high = thumb.evaluate("e => [Number(e.getAttribute('aria-valuenow')), Number(e.getAttribute('aria-valuemax'))]")
+        thumb = page.locator(f".st-key-{key}").get_by_role("slider").first  # an <input type=range>
+        value, high = thumb.evaluate("e => [Number(e.getAttribute('aria-valuenow') ?? e.value), "
+                                     "Number(e.getAttribute('aria-valuemax') ?? e.max)]")
         thumb.focus()
         page.keyboard.press("ArrowLeft" if value >= high or rng.random() < 0.2 else "ArrowRight")
         common.wait_idle(page)
@@ -551,7 +552,7 @@ def measure_replay(result: dict) -> None:
         for tab, keys, presses, fragment in (("replay", ["snapshot"], REPLAY_PRESSES, "replay"),
                                              ("probe", ["shift_x", "shift_y", "rotate", "zoom"], PROBE_PRESSES, "probe")):
             page.goto(f"{server.url}/?tab={tab}")
-            page.wait_for_selector(f".st-key-{keys[0]} [role=slider]", timeout=120_000)
+            page.locator(f".st-key-{keys[0]}").get_by_role("slider").first.wait_for(timeout=120_000)
             common.wait_idle(page)
             log(f"replay: {presses} key presses on the {tab} view's sliders")
             result[tab] = _fragment_presses(page, server, keys, presses, fragment)

@@ -42,7 +42,7 @@ def transform_ui(page: Page) -> None:
 
 def _transform(page: Page) -> None:
     state.choose_transform()
-    controls = st.container(key="probe_controls").columns([1, 1, 1, 1, 0.7], vertical_alignment="bottom")
+    controls = st.container(key="probe_controls").columns([1, 1, 1, 1, 0.6, 0.8], vertical_alignment="bottom")
     controls[0].slider("Shift right", -SHIFT_LIMIT, SHIFT_LIMIT, step=1, key=state.SHIFT_X, format="%d px",
                        persist_state=state.KEEP, help="Negative moves the picture left; black comes in at the edge.")
     controls[1].slider("Shift down", -SHIFT_LIMIT, SHIFT_LIMIT, step=1, key=state.SHIFT_Y, format="%d px",
@@ -58,11 +58,12 @@ def _transform(page: Page) -> None:
     moved = apply(np.asarray(page.split.images[indices])[..., 0], transform)[..., np.newaxis]
     inspector = get_inspector(page.run.key, page.stored)
     activations = inspector.run(moved)
-    _predictions_ui(page, moved, labels, indices)
+    _predictions_ui(page, moved, labels, indices, activations.probabilities)
     if not inspector.layers:
         st.info(f"**{page.run.label}** has no conv layers, so there are no maps to show; its predictions are above.")
         state.sync_url()
         return
+    state.filter_box(controls[5], "probe_filter", inspector.num_filters, label="Filter")
     filter_index = state.filter_within(inspector.num_filters)
     sides = [m.shape[1] for m in activations.maps]
     live_chart(journey_figure(
@@ -94,10 +95,12 @@ def _comparison_models(page: Page) -> dict[str, tuple[str, object]]:
     return chosen
 
 
-def _predictions_ui(page: Page, moved: np.ndarray, labels: list[int], indices: list[int]) -> None:
-    """What each model predicts for each moved image, next to the image itself."""
-    models = _comparison_models(page)
-    probabilities = {name: get_inspector(key, stored).run(moved).probabilities for name, (key, stored) in models.items()}
+def _predictions_ui(page: Page, moved: np.ndarray, labels: list[int], indices: list[int], own: np.ndarray) -> None:
+    """What each model predicts for each moved image, next to the image itself (``own``: the page model's)."""
+    probabilities = {
+        name: own if key == page.run.key else get_inspector(key, stored).run(moved).probabilities
+        for name, (key, stored) in _comparison_models(page).items()
+    }
     columns = st.columns(len(indices))
     for slot, column in enumerate(columns):
         with column.container(border=True):
