@@ -384,6 +384,8 @@ VIEWS = [  # tab (regex on its word), what shows it has rendered: a selector, or
     ("Filters", ".st-key-mix_chart .js-plotly-plot"),
     ("Where it looked", ".st-key-looked_chart .js-plotly-plot"),
     ("Portraits", ".st-key-portraits_chart .js-plotly-plot"),
+    ("Replay", ".st-key-replay_chart iframe"),
+    ("Shift probe", ".st-key-invariance_chart .js-plotly-plot"),
     ("Predictions", ".st-key-confusion_chart .js-plotly-plot"),
     ("Your image", ".st-key-upload_journey .js-plotly-plot"),
     ("Compare", ".st-key-curves_chart .js-plotly-plot"),

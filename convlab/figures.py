@@ -76,7 +76,7 @@ def journey_figure(
         raise ValueError(f"scale must be one of {list(SCALE_MODES)}, not {scale!r}")
     rows, columns = len(images), 1 + len(layers)
     wrong = wrong or [False] * rows
-    ranges = _shared_ranges(maps, scale)
+    ranges = shared_ranges(maps, scale)
     colorbars_done = set()
     top_margin, row_gap, bottom = _journey_rows(scale, font_scale, heading is not None)
     plot_height = rows * panel + (rows - 1) * row_gap
@@ -130,7 +130,7 @@ def journey_figure(
             }
             shared = None if is_input else ranges.get(column - 1 if scale == "layer" else "figure")
             if not is_input:
-                trace["zmin"], trace["zmax"] = shared or _floored_range(float(image.max()))
+                trace["zmin"], trace["zmax"] = shared or floored_range(float(image.max()))
                 if not image.any():
                     notes.append(_all_zero_label(suffix, size=round(13 * font_scale)))
             if shared is not None:
@@ -196,18 +196,18 @@ SCALE_MODES = {
 }
 
 
-def _shared_ranges(maps: list[list[np.ndarray | None]], scale: str) -> dict:
+def shared_ranges(maps: list[list[np.ndarray | None]], scale: str) -> dict:
     """(0, zmax) per layer column (keys 0, 1, ...) or for the whole figure (key "figure")."""
     if scale == "panel" or not maps:
         return {}
     columns = [[panel for panel in (row[column] for row in maps) if panel is not None] for column in range(len(maps[0]))]
     highs = {column: float(max(np.max(p) for p in panels)) for column, panels in enumerate(columns) if panels}
     if scale == "layer":
-        return {column: _floored_range(high) for column, high in highs.items()}
-    return {"figure": _floored_range(max(highs.values(), default=0.0))}
+        return {column: floored_range(high) for column, high in highs.items()}
+    return {"figure": floored_range(max(highs.values(), default=0.0))}
 
 
-def _floored_range(high: float, floor: float = 0.0) -> tuple[float, float]:
+def floored_range(high: float, floor: float = 0.0) -> tuple[float, float]:
     """(floor, high), or (floor, floor + 1) when high <= floor: Plotly draws a flat range in the
     colour scale's middle, which for activations reads as "medium activation everywhere"."""
     return floor, (high if high > floor else floor + 1.0)
@@ -285,7 +285,7 @@ def tiles_figure(
             trace["zmin"], trace["zmax"] = tile_ranges[number]
         if floor is not None:
             high = shared_range[1] if shared_range is not None else float(np.max(tile))
-            trace["zmin"], trace["zmax"] = _floored_range(high, floor)
+            trace["zmin"], trace["zmax"] = floored_range(high, floor)
             if not np.any(tile):
                 annotations.append(_all_zero_label(suffix, size=10))
         if zmid is not None:
@@ -405,7 +405,7 @@ def confusion_figure(matrix: np.ndarray, normalised: bool) -> dict:
 
 def _confusion_cells(matrix: np.ndarray, text: list[list[str]], shown: np.ndarray, colorscale: list) -> dict:
     """A heatmap of the ``shown`` cells only (the others None: not drawn), 0 to their largest value."""
-    zmin, zmax = _floored_range(float(matrix[shown].max(initial=0)))  # no mistakes at all: every cell white
+    zmin, zmax = floored_range(float(matrix[shown].max(initial=0)))  # no mistakes at all: every cell white
     return {
         "type": "heatmap", "z": np.where(shown, matrix, None).tolist(), "x": list(CLASS_NAMES), "y": list(CLASS_NAMES),
         "zmin": zmin, "zmax": zmax, "colorscale": colorscale, "showscale": False,

@@ -27,7 +27,7 @@ from PIL import Image, ImageColor, ImageDraw, ImageFont
 
 from .figures import (
     ACTIVATION_COLORSCALE, ALL_ZERO_COLOR, DIVERGING_COLORSCALE, INPUT_COLORSCALE, RUN_COLORS, SCALE_MODES,
-    WRONG_COLOR, _floored_range, _shared_ranges,
+    WRONG_COLOR, floored_range, shared_ranges,
 )
 
 # Geometry in pixels. A frame is about FRAME_WIDTH wide: a slide's width on a projector.
@@ -166,7 +166,7 @@ def fixed_map_tops(frames_maps: list[list[list[np.ndarray | None]]], scale: str)
     rows = [row for maps in frames_maps for row in maps]
     if scale == "panel" or not rows or not rows[0]:
         return None
-    ranges = _shared_ranges(rows, scale)
+    ranges = shared_ranges(rows, scale)
     layers = len(rows[0])
     if scale == "figure":
         return [ranges["figure"][1]] * layers
@@ -290,7 +290,7 @@ def _draw_grid(frame, draw, layout, images, maps, layer_names, row_titles, wrong
                 _centred(draw, box, f"{layer_names[layer]} has no\n{filter_name(chosen_filter)}", LABEL_SIZE, MUTED)
                 continue
             values = np.asarray(values, dtype=float)
-            low, high = _floored_range(tops[layer] if tops is not None else float(values.max()))
+            low, high = floored_range(tops[layer] if tops is not None else float(values.max()))
             frame.paste(_heatmap(values, ACTIVATION_LUT, low, high, layout.panel), box[:2])
             if not values.any():  # black alone could be a dark picture or a dead filter
                 _centred(draw, box, "all zero", LABEL_SIZE, ImageColor.getrgb(ALL_ZERO_COLOR))
@@ -341,7 +341,11 @@ def _draw_kernels(frame, draw, layout, kernels, chosen_filter, kernel_range) -> 
 
 
 def _draw_accuracy(draw, strip, points, current) -> None:
-    """Train and test accuracy against epochs: the whole run light, the run so far strong, a dot now."""
+    """Train and test accuracy at each snapshot: the whole run light, the run so far strong, a dot now.
+
+    Snapshots are spaced evenly, as on the app's chart: most fall in epoch 1, where learning is
+    fastest, and would crowd into its first tenth on a time axis. Ticks: the start, each epoch's end.
+    """
     left, top, right, bottom = strip
     _text(draw, (left, top), "accuracy", HEADING_SIZE)
     now = points[current]
@@ -357,10 +361,10 @@ def _draw_accuracy(draw, strip, points, current) -> None:
     plot_top, plot_right, plot_bottom = legend_y + LABEL_SIZE + 18, right - 8, bottom - 2 * SMALL_SIZE - 10
     accuracies = [a for p in points for a in (p.train_accuracy, p.test_accuracy)]
     low = 0.5 if min(accuracies) >= 0.5 else 0.0  # the whole run decides, so every frame has the same axis
-    last_epoch = max(1.0, max(p.epochs for p in points))
+    last = max(len(points) - 1, 1)
 
-    def at(epochs: float, accuracy: float) -> tuple[float, float]:
-        x = plot_left + (plot_right - plot_left) * epochs / last_epoch
+    def at(index: float, accuracy: float) -> tuple[float, float]:
+        x = plot_left + (plot_right - plot_left) * index / last
         y = plot_bottom - (plot_bottom - plot_top) * (min(max(accuracy, low), 1.0) - low) / (1.0 - low)
         return x, y
 
@@ -368,17 +372,19 @@ def _draw_accuracy(draw, strip, points, current) -> None:
         y = at(0, tick)[1]
         draw.line((plot_left, y, plot_right, y), fill=GRID_LINE, width=1)
         _text(draw, (plot_left - 6, y - SMALL_SIZE // 2 - 1), f"{tick:g}", SMALL_SIZE, fill=MUTED, align="right")
-    step = max(1, math.ceil(last_epoch / 5))
-    for epoch in range(0, math.floor(last_epoch) + 1, step):
-        x = at(epoch, low)[0]
+    ends = [(i, f"{p.epochs:g}") for i, p in enumerate(points) if p.epochs > 0 and float(p.epochs).is_integer()]
+    step = max(1, math.ceil(len(ends) / 6))  # a 20-epoch run labels every 4th epoch
+    for index, text in [(0, "start"), *ends[step - 1::step]]:
+        x = at(index, low)[0]
         draw.line((x, plot_bottom, x, plot_bottom + 4), fill=MUTED, width=1)
-        _text(draw, (x, plot_bottom + 6), str(epoch), SMALL_SIZE, fill=MUTED, align="center")
-    _text(draw, (plot_right, plot_bottom + 8 + SMALL_SIZE), "epochs", SMALL_SIZE, fill=MUTED, align="right")
+        _text(draw, (x, plot_bottom + 6), text, SMALL_SIZE, fill=MUTED, align="center")
+    _text(draw, (plot_right, plot_bottom + 8 + SMALL_SIZE), "snapshots; ticks: epochs done", SMALL_SIZE,
+          fill=MUTED, align="right")
     draw.line((plot_left, plot_top, plot_left, plot_bottom, plot_right, plot_bottom), fill=MUTED, width=1)
 
     for colour, values in ((TRAIN_COLOR, [p.train_accuracy for p in points]),
                            (TEST_COLOR, [p.test_accuracy for p in points])):
-        line = [at(p.epochs, value) for p, value in zip(points, values)]
+        line = [at(index, value) for index, value in enumerate(values)]
         if len(line) > 1:
             draw.line(line, fill=_lighter(colour), width=2, joint="curve")
         if current > 0:

@@ -104,14 +104,14 @@ def _predictions_ui(page: Page, moved: np.ndarray, labels: list[int], indices: l
     columns = st.columns(len(indices))
     for slot, column in enumerate(columns):
         with column.container(border=True):
-            picture, words = st.columns([1, 2.2], vertical_alignment="center")
+            picture, words = st.columns([1, 3], vertical_alignment="center")
             picture.image(np.kron(moved[slot, :, :, 0], np.ones((3, 3))), clamp=True, width="stretch")
             lines = [f"**Image {slot + 1}** · #{indices[slot]} {CLASS_NAMES[labels[slot]]}"]
             for name, values in probabilities.items():
                 predicted = int(values[slot].argmax())
                 mark = "✓" if predicted == labels[slot] else "✗"
-                lines.append(f"{mark} {name}: **{CLASS_NAMES[predicted]}** {values[slot][predicted]:.0%} "
-                             f"(true class {values[slot][labels[slot]]:.0%})")
+                true = "" if predicted == labels[slot] else f" · true class {values[slot][labels[slot]]:.0%}"
+                lines.append(f"{mark} {name}: **{CLASS_NAMES[predicted]}** {values[slot][predicted]:.0%}{true}")
             words.markdown("  \n".join(lines))
 
 
@@ -148,5 +148,6 @@ def invariance_ui(page: Page) -> None:
         lines.append(f"**{name}**: {at.get(0, float('nan')):.1%} as trained, {at.get(4, float('nan')):.1%} with "
                      f"every image 4 px to the right")
     st.caption(" · ".join(lines) + ". Accuracy falls as the picture moves: the conv layers find the features "
-               "anywhere, but the dense layers after them expect them where they were in training. The lesson's "
-               "next step (data augmentation, pooling over the whole map) is how networks learn to cope.")
+               "anywhere, but the dense layers after them expect them where they were in training. The lesson "
+               "leaves this for its next step; a common remedy is to train on moved copies of the images "
+               "(data augmentation).")

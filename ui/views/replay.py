@@ -60,7 +60,7 @@ def _replay(page: Page, replay: Replay) -> None:
         f"{sum(1 for p in points if 0 < p.epochs < 1)} times during the first epoch, where learning is fastest, "
         "and at each epoch's end. Move the slider or press Play: everything below is as it was at that moment."
     )
-    play, slider, box = st.columns([1, 6, 1.4] if num_filters else [1, 7, 0.01], vertical_alignment="bottom")
+    play, slider, box = st.columns([1.2, 6, 1.4] if num_filters else [1.2, 7, 0.01], vertical_alignment="bottom")
     playing = play.toggle("▶ Play", key=PLAYING, on_change=_rewind_at_end, args=(count,),
                           help="Step through the snapshots, one every "
                                f"{FRAME_SECONDS:g} s; moving the slider meanwhile takes over.")
@@ -69,10 +69,12 @@ def _replay(page: Page, replay: Replay) -> None:
     slider.select_slider("Snapshot", options=range(count), key=state.SNAPSHOT, format_func=lambda i: points[i].label,
                          on_change=_stop_playing, help="← / → step through the snapshots once the slider is clicked.")
     point = points[index]
+    sample = replay.snapshots.sample
+    train_source = (f"on {sample.get('train', 0):,} training images" if index == 0
+                    else "Keras' running figure for the epoch so far, as the lesson prints it")
     st.markdown(
-        f"**{point.label}** · {point.epochs:.2f} epochs trained · accuracy: train **{point.train_accuracy:.1%}**, "
-        f"test **{point.test_accuracy:.1%}** (on {replay.snapshots.sample.get('test', 0):,} test and "
-        f"{replay.snapshots.sample.get('train', 0):,} training images)"
+        f"**{point.label}** · {point.epochs:.2f} epochs trained · accuracy: train **{point.train_accuracy:.1%}** "
+        f"({train_source}), test **{point.test_accuracy:.1%}** (on {sample.get('test', 0):,} test images)"
     )
     images = np.asarray(page.split.images[state.images()])
     labels = [int(page.split.labels[i]) for i in state.images()]
