@@ -542,4 +542,12 @@ def test_playing_the_replay_redraws_the_grid_snapshot_by_snapshot(browser, strea
         assert len(seen) >= count // 2, f"the grid was redrawn for only {sorted(seen)} of {count} snapshots"
         assert len(kernels) >= count // 2  # conv1's kernels changed with them
         wait_until(page, f"() => location.search.includes('snapshot={count - 1}')", what="the URL holds the snapshot")
+        # The GIF for slides, made when its button is clicked: one frame per snapshot.
+        from PIL import Image
+
+        with page.expect_download(timeout=60_000) as download:
+            page.locator(".st-key-replay_gif button").click()
+        gif = Image.open(download.value.path())
+        assert gif.format == "GIF" and gif.n_frames == count
+        assert download.value.suggested_filename == f"convlab-replay-{PRESETS['conv'].key()}-filter1.gif"
         assert exception_texts(page) == []
