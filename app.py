@@ -61,6 +61,9 @@ def sidebar_ui(split: Split, stored_runs: dict[str, runs.Run]) -> str:
     st.sidebar.radio("Colour scale of the maps", list(SCALE_MODES), key=state.SCALE, format_func=SCALE_MODES.get,
                      help="Per panel shows each map's own pattern best (the lesson's way); a shared scale "
                           "lets you compare how strongly layers or images respond.")
+    st.sidebar.toggle("🎥 Presenter mode", key=state.PRESENT,
+                      help="For a projector: large type, no sidebar or helper texts, the journey as large as the "
+                           "screen allows, and keys for the filter and the images anywhere on the page.")
     st.sidebar.caption(f"Test images: {len(split):,} from `{split.source}`")
     st.sidebar.caption("The address bar holds this view: copy it to share exactly what you see.")
     return key
@@ -82,6 +85,8 @@ def main() -> None:
     page.collapse_sidebar_on_narrow_screens()
     state.apply_url_once(stored_runs)
     key = sidebar_ui(split, stored_runs)
+    if state.presenting():
+        page.presenter_bar(state.leave_presenter_mode)
     state.url_notes_ui()
     stored = None
     if tensorflow_import is None:  # else this run draws without a model and reruns once Keras is in

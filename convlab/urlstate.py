@@ -2,7 +2,7 @@
 
 A teacher copies the address bar and sends it; the link opens the same model, images,
 filter, layer, colour scale, tab, the map cell being explained ("this number, explained"), the
-replay's snapshot and the shift probe's transform (shift, rotation, zoom). Anything in a URL is untrusted: every value is checked against what
+replay's snapshot, the shift probe's transform (shift, rotation, zoom) and presenter mode. Anything in a URL is untrusted: every value is checked against what
 exists (a model is looked up among the stored runs' keys, never used as a path), numbers are
 clamped into range, and whatever is malformed is dropped. Each correction comes back as a
 note the page shows, so a broken link explains itself.
@@ -74,11 +74,12 @@ def parse(params: Mapping[str, str], limits: Limits, default_model: str) -> tupl
 
     Keys of the result: ``model``, ``image_0``..``image_2``, ``filter``, ``layer``, ``scale``,
     ``tab``, ``cell`` ({"slot", "layer", "row", "col"}), ``snapshot``, ``shift_x``, ``shift_y``,
-    ``rotate`` and ``zoom``, each present only when the URL gave a usable value.
+    ``rotate``, ``zoom`` and ``present`` (presenter mode), each present only when the URL gave a usable value.
     """
     state: dict = {}
     notes: list[str] = []
-    known = {"model", "images", "filter", "layer", "scale", "tab", "cell", "snapshot", "shift", "rotate", "zoom"}
+    known = {"model", "images", "filter", "layer", "scale", "tab", "cell", "snapshot", "shift", "rotate", "zoom",
+             "present"}
     for name in params:
         if name not in known:
             notes.append(f"Ignored the unknown URL parameter {_shown(name)}.")
@@ -168,6 +169,13 @@ def parse(params: Mapping[str, str], limits: Limits, default_model: str) -> tupl
         if number is not None:
             state["zoom"] = number
 
+    if "present" in params:
+        value = params["present"].strip().lower()
+        if value in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            state["present"] = value in ("1", "true", "yes", "on")
+        else:
+            notes.append(f"Ignored present={_shown(params['present'])}: use present=1 for presenter mode.")
+
     if "tab" in params:
         if params["tab"] in limits.tabs:
             state["tab"] = params["tab"]
@@ -218,4 +226,6 @@ def encode(state: Mapping) -> dict[str, str]:
         params["rotate"] = f"{float(state['rotate']):g}"
     if state.get("zoom") not in (None, 1, 1.0):
         params["zoom"] = f"{float(state['zoom']):g}"
+    if state.get("present"):
+        params["present"] = "1"
     return params

@@ -551,3 +551,35 @@ def test_playing_the_replay_redraws_the_grid_snapshot_by_snapshot(browser, strea
         assert gif.format == "GIF" and gif.n_frames == count
         assert download.value.suggested_filename == f"convlab-replay-{PRESETS['conv'].key()}-filter1.gif"
         assert exception_texts(page) == []
+
+
+def test_presenter_mode_fits_a_projector_and_takes_keys_anywhere(browser, streamlit_server):
+    """present=1 at 1024×768: no sidebar, type of at least 18 px, the whole journey on the screen
+    without scrolling; ← → step the filter and 3 then ↑ step the third image, with nothing focused."""
+    with open_app(browser, streamlit_server, query="?present=1", viewport={"width": 1024, "height": 768}) as page:
+        assert not page.locator('[data-testid="stSidebar"]').is_visible()
+        sizes = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stWidgetLabel"] p, .stTabs [role="tab"] p')]
+                                 .map(e => parseFloat(getComputedStyle(e).fontSize))""")
+        assert sizes and min(sizes) >= 18, sizes
+        frame = page.locator(".st-key-journey_chart iframe")
+        box = frame.bounding_box()
+        panels = page.frame_locator(".st-key-journey_chart iframe").locator(".heatmaplayer image")
+        last = panels.nth(panels.count() - 1).bounding_box()
+        assert last["y"] + last["height"] <= 768, f"the last panel ends at {last['y'] + last['height']:.0f} px"
+        assert box["y"] >= 0 and page.evaluate("() => window.scrollY") == 0
+        fonts = page.frame_locator(".st-key-journey_chart iframe").locator(".annotation-text, .ytick text").evaluate_all(
+            "els => els.map(e => parseFloat(getComputedStyle(e).fontSize))")
+        assert min(fonts) >= 18, fonts  # the chart's own titles and axis numbers too
+        save_screenshot(page, "presenter-1024x768")
+        page.mouse.click(5, 300)  # on the page, nothing focused: keys go to the page
+        page.keyboard.press("ArrowRight")
+        wait_for_sliders(page, {"filter": 2}, what="→ steps the filter")
+        page.keyboard.press("3")
+        page.keyboard.press("ArrowUp")
+        wait_for_sliders(page, {"image_2": 29}, what="3 then ↑ steps the third image")
+        assert "present=1" in page.url
+        page.locator(".st-key-leave_presenter button").click()
+        wait_until(page, "() => !location.search.includes('present=1')", what="presenter mode is left")
+        page.locator(".st-key-leave_presenter").wait_for(state="detached")
+        page.locator('[data-testid="stHeader"]').wait_for(state="visible")  # the page's own chrome is back
+        assert exception_texts(page) == []

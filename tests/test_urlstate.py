@@ -110,3 +110,11 @@ def test_bad_snapshots_and_transforms_are_clamped_or_ignored_with_a_note(params,
     assert state == expected
     assert any(note in n for n in notes), notes
     assert all(len(n) < 300 for n in notes)
+
+
+def test_presenter_mode_round_trips_and_a_bad_flag_gets_a_note():
+    assert parse(present="1") == ({"present": True}, [])
+    assert urlstate.encode({"present": True}) == {"present": "1"} and urlstate.encode({"present": False}) == {}
+    assert parse(present="off") == ({"present": False}, [])
+    state, notes = parse(present="maybe")
+    assert state == {} and "present=1" in notes[0]

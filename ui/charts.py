@@ -56,15 +56,17 @@ _plotly_react = components.declare_component(
 )
 
 
-def live_chart(figure: dict, key: str, fit: bool = False, clicks: bool = False, on_change=None) -> None:
+def live_chart(figure: dict, key: str, fit: bool = False, clicks: bool = False, on_change=None,
+               page_keys: bool = False) -> None:
     """A chart that reruns update in place (the journey, the filters grid).
 
     With ``fit``, the chart reports the room it has as its value (``chart_room``), and in full
-    screen the filter keys pressed on it; with ``fit`` or ``clicks``, a click on a heatmap cell
+    screen the filter keys pressed on it; with ``page_keys`` (presenter mode) those keys and
+    1 2 3 pressed anywhere on the page; with ``fit`` or ``clicks``, a click on a heatmap cell
     (the trace's ``meta``, x, y). ``on_change`` is called when the value changes.
     """
-    _plotly_react(figure=figure, config=PLOT_CONFIG, fit=fit, clicks=clicks, key=key, default=None,
-                  on_change=on_change)
+    _plotly_react(figure=figure, config=PLOT_CONFIG, fit=fit, clicks=clicks, pageKeys=page_keys, key=key,
+                  default=None, on_change=on_change)
 
 
 def chart_room(key: str) -> dict:

@@ -28,8 +28,31 @@ if (window.innerWidth < {NARROW_SCREEN} && !sessionStorage.getItem("convlab-side
 """
 
 
+# Presenter mode: a projector at 1024×768 read from the back of a room. No sidebar, no helper
+# texts, and every size grows with the root font (Streamlit sizes in rem): body text and widget
+# labels 20 px, headings larger.
+PRESENTER_CSS = """<style>
+html { font-size: 20px; }
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"],
+[data-testid="stHeader"], [data-testid="stCaptionContainer"], [data-testid="stTooltipIcon"],
+[data-testid="stElementToolbar"] { display: none !important; }
+[data-testid="stMainBlockContainer"] { max-width: 100%; padding: 0.4rem 1.2rem 2rem; }
+[data-testid="stWidgetLabel"] p, .stTabs [role="tab"] p, [data-testid="stMarkdownContainer"] p { font-size: 1rem; }
+</style>"""
+PRESENTER_KEYS = "**Keys:** ← → filter · Page Up / Down ±10 % · 1 2 3 pick an image, ↑ ↓ step it"
+
+
 def style() -> None:
     st.html(CSS)
+
+
+def presenter_bar(leave) -> None:
+    """Presenter mode's styles and its one line: the keys, and the way out (the sidebar, with its
+    switch, is hidden)."""
+    st.html(PRESENTER_CSS)
+    keys, out = st.columns([3.2, 1], vertical_alignment="center")
+    keys.markdown(PRESENTER_KEYS)
+    out.button("✕ Exit presenter", key="leave_presenter", on_click=leave, width="stretch")
 
 
 def collapse_sidebar_on_narrow_screens() -> None:

@@ -42,6 +42,8 @@ KEEP = "page"  # persist_state: a widget keeps its value while its tab is closed
 MODEL, FILTER, LAYER, SCALE, TAB, CELL = "model", "filter", "layer", "scale", "tab", "cell"
 SNAPSHOT = "snapshot"  # the replay's snapshot index; set once the replay has been opened
 SHIFT_X, SHIFT_Y, ROTATE, ZOOM = "shift_x", "shift_y", "rotate", "zoom"  # the shift probe's transform
+PRESENT = "present"  # presenter mode: laid out for a projector
+KEYED_SLOT = "keyed_slot"  # presenter mode: the image slot ↑ / ↓ step (1 2 3 choose it)
 IMAGES = tuple(f"image_{slot}" for slot in range(len(DEFAULT_IMAGES)))
 TARGET_SLOT = "target_slot"  # the image slot a picked image goes into next
 
@@ -161,6 +163,14 @@ def choose_layer(layer_names: list[str]) -> None:
         st.session_state[LAYER] = layer_names[0]
 
 
+def presenting() -> bool:
+    return bool(st.session_state.get(PRESENT, False))
+
+
+def leave_presenter_mode() -> None:
+    st.session_state[PRESENT] = False
+
+
 def choose_snapshot(count: int) -> int:
     """Before the replay's slider is drawn: the page's snapshot within this run's ``count`` (the start on a first visit)."""
     index = min(max(int(st.session_state.get(SNAPSHOT, 0)), 0), count - 1)
@@ -223,7 +233,7 @@ def sync_url() -> None:
         "tab": now.tab,
         "cell": now.cell,
         "snapshot": now.snapshot,
-        **{key: st.session_state.get(key) for key in (SHIFT_X, SHIFT_Y, ROTATE, ZOOM)},
+        **{key: st.session_state.get(key) for key in (SHIFT_X, SHIFT_Y, ROTATE, ZOOM, PRESENT)},
     })
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)

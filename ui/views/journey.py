@@ -31,6 +31,7 @@ from . import Page
 
 LABEL_TABLE_ROWS = 100  # the lesson prints the first 100 test labels
 FULL_SCREEN_FONT = 1.6  # text in full screen, legible from the back of a room
+PRESENTER_FONT = 1.65  # presenter mode: the chart's smallest text (axis numbers, 11 px) becomes 18 px
 CHART = "journey_chart"
 FILTER_HELP = (
     "Which filter of the conv layers to show (the lesson's CONVOLUTION_NUMBER, counted from 0). "
@@ -54,7 +55,8 @@ def journey_ui(spec: ModelSpec, stored: StoredModel | None, split: Split) -> Non
 
 
 def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
-    st.markdown("#### The journey of an image through the conv and pool layers")
+    if not state.presenting():  # a projector needs the room for the grid
+        st.markdown("#### The journey of an image through the conv and pool layers")
     layers = spec.feature_layers()  # known from the spec alone, before any model is loaded
     if not layers:
         st.info(
@@ -75,7 +77,7 @@ def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
         live_chart(journey_figure(split.images[indices], [[None] * len(layers)] * len(indices), layers,
                                   [row_title(slot, i, labels[slot], None) for slot, i in enumerate(indices)],
                                   scale=scale, pending=True, **size),
-                   key=CHART, fit=True, on_change=_chart_event)
+                   key=CHART, fit=True, on_change=_chart_event, page_keys=state.presenting())
         st.caption("⏳ Loading TensorFlow and the model to compute the maps: a few seconds, once per server start.")
         return
     inspector = get_inspector(spec.key(), stored)
@@ -85,7 +87,7 @@ def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
         figure_of(inspector, activations, split.images[indices], filter_index, scale,
                   [row_title(slot, i, labels[slot], activations.probabilities[slot])
                    for slot, i in enumerate(indices)], labels, marks=_marks(cell, layers, spec), **size),
-        key=CHART, fit=True, on_change=_chart_event,
+        key=CHART, fit=True, on_change=_chart_event, page_keys=state.presenting(),
     )
     explanation_ui(cell, inspector, activations, split.images[indices], indices, filter_index)
     if len(set(labels)) > 1:
@@ -274,7 +276,8 @@ def image_controls_ui(split: Split, num_filters: int) -> tuple[list[int], int]:
     columns = st.container(key="journey_controls").columns([1, 1, 1, 2.6], vertical_alignment="bottom")
     indices = [
         columns[slot].number_input(
-            f"Image {slot + 1} (test index)", 0, len(split) - 1, step=1, key=key, persist_state=state.KEEP,
+            f"Image {slot + 1}" + ("" if state.presenting() else " (test index)"), 0, len(split) - 1, step=1, key=key,
+            persist_state=state.KEEP,
             help=f"A test image, 0–{len(split) - 1}: type its number, or step with − / + (↓ / ↑ in the box).",
         )
         for slot, key in enumerate(state.IMAGES)
@@ -294,8 +297,8 @@ def _journey_size(rows: int, columns: int, scale: str, filter_index: int) -> dic
     if not room.get("width") or not room.get("height"):
         return {}  # not reported yet (the first draw, AppTest): the default size
     fullscreen = bool(room.get("fullscreen"))
-    font_scale = FULL_SCREEN_FONT if fullscreen else 1.0
-    largest = 10_000 if fullscreen else PANEL
+    font_scale = FULL_SCREEN_FONT if fullscreen else PRESENTER_FONT if state.presenting() else 1.0
+    largest = 10_000 if fullscreen or state.presenting() else PANEL  # a projector: as large as the screen allows
     panel = journey_panel(rows, columns, room["width"], room["height"], scale, font_scale, largest, fullscreen)
     size = {"panel": panel, "font_scale": font_scale}
     if fullscreen:  # the page's controls are out of sight: the chart says which filter it shows
@@ -315,12 +318,27 @@ def _chart_event() -> None:
         if panel.get("layer") not in (None, "input"):  # a pixel of the input is no computation
             state.explain_cell(panel["slot"], panel["layer"], click["y"], click["x"])
         return
+    key = room.get("key")
+    if state.presenting() and not room.get("fullscreen") and key in ("1", "2", "3", "ArrowUp", "ArrowDown"):
+        _image_key(key)  # presenter mode: 1 2 3 pick an image, ↑ ↓ step it
+        return
     last = st.session_state.get("filter_max", 0)
     page_step = max(1, round(last / 10))  # the slider's Page Up / Down: a tenth of the range
     steps = {"ArrowRight": 1, "ArrowUp": 1, "ArrowLeft": -1, "ArrowDown": -1, "PageUp": page_step, "PageDown": -page_step}
-    key = room.get("key")
     wanted = 0 if key == "Home" else last if key == "End" else state.current().filter + steps.get(key, 0)
     state.show_filter(min(max(wanted, 0), last))
+
+
+def _image_key(key: str) -> None:
+    """Presenter mode's image keys: 1 2 3 choose the slot that ↑ / ↓ step (the third at first, the
+    one the lesson changes)."""
+    if key in ("1", "2", "3"):
+        st.session_state[state.KEYED_SLOT] = int(key) - 1
+        return
+    slot = st.session_state.get(state.KEYED_SLOT, len(state.IMAGES) - 1)
+    indices = state.images()
+    indices[slot] = min(max(indices[slot] + (1 if key == "ArrowUp" else -1), 0), len(get_test_split()) - 1)
+    state.set_images(indices)
 
 
 # -- picking images by label -----------------------------------------------------------------------

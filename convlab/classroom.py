@@ -1,0 +1,443 @@
+"""Follow the teacher: a class whose students see the teacher's view live.
+
+A teacher starts a class and gets a short code (read aloud, typed from a projector, or scanned
+from :func:`qr_svg`'s QR code of the join link) and a secret token that only the teacher's page
+holds. Each change of the teacher's view (tab, model, images, filter, layer, tour step: the URL
+parameters of ``urlstate.encode``) is published with that token and bumps the class's version;
+students poll :meth:`ClassStore.version` twice a second and re-read the view when it grows, then
+parse it with ``urlstate.parse`` like any link. Guessing a code only ever joins read-only.
+
+Where a class lives (:func:`open_store`):
+
+* :class:`MemoryStore`: this server's memory, nothing to install; right for one ConvLab server.
+* :class:`RedisStore`: Redis at ``$CONVLAB_REDIS_URL``, so a teacher and students served by
+  different ConvLab servers behind a load balancer share a class. redis-py is imported only
+  then, so the app without a Redis URL never imports it.
+
+Only a SHA-256 of a token is stored, compared with ``hmac.compare_digest``. A class ends when the
+teacher ends it or :data:`QUIET_SECONDS` after its last publish (or its start). Everything that
+arrives from a page (code, token, view) is checked before the store is touched.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import dataclasses
+import hashlib
+import hmac
+import io
+import json
+import os
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import segno
+
+CODE_LENGTH = 6
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud and typed from a projector
+QUIET_SECONDS = 3600
+ENV_VAR = "CONVLAB_REDIS_URL"
+MAX_VIEW_KEYS = 32
+MAX_VIEW_TEXT = 200  # characters, for each key and each value
+START_ATTEMPTS = 20  # fresh codes tried before giving up; 31**6 codes make even one retry rare
+SOCKET_TIMEOUT = 1.0  # s: a dead or unreachable Redis fails a page's call quickly, never hangs it
+QR_SCALE = 10  # px per module: a link's QR code about 400 px wide, readable across a classroom
+REDIS_PREFIX = "convlab:class:"
+
+_TOKEN_BYTES = 16
+_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{22}")  # exactly what secrets.token_urlsafe(16) makes
+_SHOWN_LENGTH = 20
+
+
+class ClassError(ValueError):
+    """An unknown, ended or expired class, or a malformed code or view; the message is for the page."""
+
+
+class NotTheTeacher(PermissionError):
+    """A publish or end without the class's token: only the teacher's page may change a class."""
+
+
+class StoreUnavailable(RuntimeError):
+    """Redis can't be reached (or the URL is unusable); the message names CONVLAB_REDIS_URL and the fix."""
+
+
+@dataclass(frozen=True)
+class Started:
+    """A new class: the code for everyone, and the token for the teacher's page only."""
+
+    code: str
+    token: str = dataclasses.field(repr=False)  # never in a log line or a traceback's locals
+
+
+@dataclass(frozen=True)
+class ClassState:
+    """What students follow: the teacher's view and how many times it has changed."""
+
+    version: int  # grows by one with each publish; 0 right after start
+    view: dict[str, str]  # the teacher's view as URL parameters (urlstate.encode's output)
+    updated: float  # time.time() of the last publish (or of the start)
+
+
+# -- checks on what a page sends ------------------------------------------------------------
+def _shown(text: object) -> str:
+    """Page input safe to quote in a message: short, and as a repr so blanks show."""
+    text = str(text)
+    return repr(text[:_SHOWN_LENGTH] + ("…" if len(text) > _SHOWN_LENGTH else ""))
+
+
+def valid_code(text: object) -> str:
+    """The class code in ``text``, without blanks and in capitals; ClassError if it can't be one."""
+    code = text.strip().upper() if isinstance(text, str) else ""
+    if len(code) != CODE_LENGTH or any(char not in CODE_ALPHABET for char in code):
+        raise ClassError(
+            f"{_shown(text)} is not a class code: a class code is {CODE_LENGTH} letters and digits, like K7PQ2M "
+            "(never 0, O, 1, I or L). Check it against the teacher's screen."
+        )
+    return code
+
+
+def _digest(token: str) -> str:
+    """What a store keeps of a token: its SHA-256, in hex."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _token_digest(code: str, token: object) -> str:
+    """The digest of a well-formed token; NotTheTeacher for anything else, the store untouched."""
+    if not isinstance(token, str) or not _TOKEN_PATTERN.fullmatch(token):
+        raise _not_the_teacher(code)
+    return _digest(token)
+
+
+def _same_digest(stored: str, given: str) -> bool:
+    return hmac.compare_digest(stored.encode(), given.encode())
+
+
+def _not_the_teacher(code: str) -> NotTheTeacher:
+    return NotTheTeacher(
+        f"Only the teacher who started class {code} can change or end it, from the teacher link the class "
+        "started with. Open that link again, or start a class of your own."
+    )
+
+
+def _unknown_class(code: str) -> ClassError:
+    return ClassError(
+        f"There is no class {code} right now: the teacher ended it, it was quiet for "
+        f"{QUIET_SECONDS // 60} minutes, or the code is mistyped. Ask for the code on the teacher's screen."
+    )
+
+
+def _checked_view(view: object) -> dict[str, str]:
+    """A plain copy of a small mapping of strings to strings; ClassError otherwise (it comes from a page)."""
+    if not isinstance(view, Mapping):
+        raise ClassError(f"A class's view is a mapping of URL parameters, not {type(view).__name__}.")
+    if len(view) > MAX_VIEW_KEYS:
+        raise ClassError(f"A class's view holds at most {MAX_VIEW_KEYS} URL parameters, not {len(view)}.")
+    for key, value in view.items():
+        if not (isinstance(key, str) and isinstance(value, str)):
+            raise ClassError(f"A class's view maps text to text; {_shown(key)} is {type(key).__name__} "
+                             f"-> {type(value).__name__}.")
+        if len(key) > MAX_VIEW_TEXT or len(value) > MAX_VIEW_TEXT:
+            raise ClassError(f"A class's view keeps each parameter under {MAX_VIEW_TEXT} characters; "
+                             f"{_shown(key)} is longer.")
+    return dict(view)
+
+
+def _new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+# -- the stores -----------------------------------------------------------------------------
+class ClassStore(abc.ABC):
+    """Where classes live. Every method checks its input first, so a malformed code, token or
+    view fails (ClassError, NotTheTeacher) without touching the store; a store that can't be
+    reached raises StoreUnavailable. Subclasses hold the data (the ``_`` methods).
+    """
+
+    quiet_seconds: float
+
+    def start(self) -> Started:
+        """A new class at version 0 with an empty view; its token goes to the teacher's page only."""
+        for _ in range(START_ATTEMPTS):
+            code, token = _new_code(), secrets.token_urlsafe(_TOKEN_BYTES)
+            if self._create(code, _digest(token)):
+                return Started(code, token)
+        raise RuntimeError(f"No free class code after {START_ATTEMPTS} tries: are millions of classes running?")
+
+    def publish(self, code: str, token: str, view: Mapping[str, str]) -> int:
+        """Set the class's view; returns its new version. NotTheTeacher on a wrong token,
+        ClassError if the class is unknown, ended or expired or the view is malformed."""
+        code = valid_code(code)
+        digest = _token_digest(code, token)
+        return self._publish(code, digest, _checked_view(view))
+
+    def read(self, code: str) -> ClassState:
+        """The class's version, view and time of last publish; ClassError if there's no such class."""
+        return self._read(valid_code(code))
+
+    def end(self, code: str, token: str) -> None:
+        """End the class for everyone; NotTheTeacher on a wrong token, ClassError if already gone."""
+        code = valid_code(code)
+        self._end(code, _token_digest(code, token))
+
+    def version(self, code: str) -> int:
+        """Just the class's version: the cheap call students poll; ClassError if there's no such class."""
+        return self._version(valid_code(code))
+
+    @abc.abstractmethod
+    def describe(self) -> str:
+        """Where the classes live, for the page (never a password)."""
+
+    @abc.abstractmethod
+    def _create(self, code: str, digest: str) -> bool:
+        """Store a new class; False if the code is taken."""
+
+    @abc.abstractmethod
+    def _publish(self, code: str, digest: str, view: dict[str, str]) -> int: ...
+
+    @abc.abstractmethod
+    def _read(self, code: str) -> ClassState: ...
+
+    @abc.abstractmethod
+    def _end(self, code: str, digest: str) -> None: ...
+
+    @abc.abstractmethod
+    def _version(self, code: str) -> int: ...
+
+
+@dataclass(frozen=True)
+class _Class:
+    state: ClassState
+    digest: str  # SHA-256 of the teacher's token
+
+
+class MemoryStore(ClassStore):
+    """Classes in this server's memory: for one ConvLab server, nothing to install.
+
+    Thread-safe (Streamlit runs each session's script in its own thread). A class past its quiet
+    period counts as gone as soon as anyone asks, and is swept out when a class starts.
+    ``clock`` returns the time (``time.time`` by default) so tests can move it.
+    """
+
+    def __init__(self, *, quiet_seconds: float = QUIET_SECONDS, clock: Callable[[], float] = time.time) -> None:
+        self.quiet_seconds = quiet_seconds
+        self.clock = clock
+        self._classes: dict[str, _Class] = {}
+        self._lock = threading.Lock()
+
+    def describe(self) -> str:
+        return "this server's memory"
+
+    def _live(self, code: str) -> _Class:
+        """The class under ``code`` if it is still running (caller holds the lock); ClassError if not."""
+        entry = self._classes.get(code)
+        if entry is not None and self._expired(entry):
+            del self._classes[code]
+            entry = None
+        if entry is None:
+            raise _unknown_class(code)
+        return entry
+
+    def _expired(self, entry: _Class) -> bool:
+        return self.clock() - entry.state.updated >= self.quiet_seconds
+
+    def _owned(self, code: str, digest: str) -> _Class:
+        entry = self._live(code)
+        if not _same_digest(entry.digest, digest):
+            raise _not_the_teacher(code)
+        return entry
+
+    def _create(self, code: str, digest: str) -> bool:
+        with self._lock:
+            # Sweep here: starts are rare, and quiet classes must not pile up in a long-lived server.
+            for old in [old for old, entry in self._classes.items() if self._expired(entry)]:
+                del self._classes[old]
+            if code in self._classes:
+                return False
+            self._classes[code] = _Class(ClassState(0, {}, self.clock()), digest)
+            return True
+
+    def _publish(self, code: str, digest: str, view: dict[str, str]) -> int:
+        with self._lock:
+            entry = self._owned(code, digest)
+            state = ClassState(entry.state.version + 1, view, self.clock())
+            self._classes[code] = dataclasses.replace(entry, state=state)
+            return state.version
+
+    def _read(self, code: str) -> ClassState:
+        with self._lock:
+            state = self._live(code).state
+        return dataclasses.replace(state, view=dict(state.view))  # the caller may change its copy
+
+    def _end(self, code: str, digest: str) -> None:
+        with self._lock:
+            self._owned(code, digest)
+            del self._classes[code]
+
+    def _version(self, code: str) -> int:
+        with self._lock:
+            return self._live(code).state.version
+
+
+# Redis scripts run atomically: nothing else happens between their commands.
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'version', 0, 'view', '{}', 'updated', ARGV[2], 'token', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+# The token was already compared in Python (compare_digest); this check only guards against the
+# class ending (or its code being reused) between that comparison and the write.
+_PUBLISH = """
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return -1 end
+local version = redis.call('HINCRBY', KEYS[1], 'version', 1)
+redis.call('HSET', KEYS[1], 'view', ARGV[2], 'updated', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return version
+"""
+_END = """
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return -1 end
+return redis.call('DEL', KEYS[1])
+"""
+
+
+class RedisStore(ClassStore):
+    """Classes in Redis, shared by every ConvLab server pointed at the same ``url``.
+
+    A class is one hash, ``convlab:class:<code>`` (version, view as JSON, updated, the token's
+    SHA-256), that Redis deletes ``quiet_seconds`` after its start or last publish. Writes are
+    Lua scripts, so two publishes never lose a version. Sockets time out after
+    :data:`SOCKET_TIMEOUT` and a failed call is retried once at most (a pooled connection may be
+    stale after a Redis restart), so a dead Redis fails a page's call within seconds; every
+    redis-py error becomes StoreUnavailable. Nothing connects until the first call (:meth:`ping`).
+    """
+
+    def __init__(self, url: str, *, quiet_seconds: float = QUIET_SECONDS) -> None:
+        import redis  # only here: the app without a Redis URL never imports redis-py
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        self.url = url
+        self.quiet_seconds = quiet_seconds
+        self._redis_error = redis.RedisError
+        try:
+            self._client = redis.Redis.from_url(
+                url, decode_responses=True, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=SOCKET_TIMEOUT,
+                retry=Retry(NoBackoff(), 1),
+            )
+        except ValueError as error:  # redis-py's word for a URL it can't parse
+            raise StoreUnavailable(
+                f"{ENV_VAR} is not a Redis URL ({error}). Set it to one like redis://127.0.0.1:6379/0, "
+                "or unset it to keep classes in this server's memory (one server only)."
+            ) from None  # the URL may hold a password: keep it out of the traceback
+        self._scripts = {name: self._client.register_script(source)
+                         for name, source in (("create", _CREATE), ("publish", _PUBLISH), ("end", _END))}
+
+    def describe(self) -> str:
+        options = self._client.connection_pool.connection_kwargs
+        if options.get("path"):
+            return f"Redis at unix://{options['path']}?db={options.get('db', 0)}"
+        host = str(options.get("host", "localhost"))
+        host = f"[{host}]" if ":" in host else host
+        scheme = "rediss" if self.url.strip().lower().startswith("rediss:") else "redis"
+        return f"Redis at {scheme}://{host}:{options.get('port', 6379)}/{options.get('db', 0)}"
+
+    def ping(self) -> None:
+        """Check that Redis answers; StoreUnavailable with the fix if it doesn't."""
+        with self._talking():
+            self._client.ping()
+
+    @contextlib.contextmanager
+    def _talking(self):
+        """Turn any redis-py error into StoreUnavailable, naming where and how to fix it."""
+        try:
+            yield
+        except self._redis_error as error:
+            raise StoreUnavailable(
+                f"Can't use {self.describe()} ({type(error).__name__}: {error}). Start Redis there or point "
+                f"{ENV_VAR} at one that runs; unset {ENV_VAR} to keep classes in this server's memory "
+                "(one server only)."
+            ) from error
+
+    def _key(self, code: str) -> str:
+        return REDIS_PREFIX + code
+
+    def _ttl_ms(self) -> int:
+        return max(1, round(self.quiet_seconds * 1000))
+
+    def _check_owner(self, code: str, digest: str) -> None:
+        with self._talking():
+            stored = self._client.hget(self._key(code), "token")
+        if stored is None:
+            raise _unknown_class(code)
+        if not _same_digest(stored, digest):
+            raise _not_the_teacher(code)
+
+    def _create(self, code: str, digest: str) -> bool:
+        with self._talking():
+            created = self._scripts["create"](keys=[self._key(code)],
+                                              args=[digest, repr(time.time()), self._ttl_ms()])
+        return created == 1
+
+    def _publish(self, code: str, digest: str, view: dict[str, str]) -> int:
+        self._check_owner(code, digest)
+        args = [digest, json.dumps(view), repr(time.time()), self._ttl_ms()]
+        with self._talking():
+            version = self._scripts["publish"](keys=[self._key(code)], args=args)
+        if version < 0:
+            raise _unknown_class(code)  # ended or expired since the token was checked
+        return int(version)
+
+    def _read(self, code: str) -> ClassState:
+        with self._talking():
+            version, view, updated = self._client.hmget(self._key(code), ["version", "view", "updated"])
+        if version is None:
+            raise _unknown_class(code)
+        try:
+            return ClassState(int(version), _checked_view(json.loads(view)), float(updated))
+        except (TypeError, ValueError) as error:  # ClassError is a ValueError too
+            raise ClassError(f"Class {code}'s stored state is unreadable ({error}); "
+                             "the teacher can start a new class.") from None
+
+    def _end(self, code: str, digest: str) -> None:
+        self._check_owner(code, digest)
+        with self._talking():
+            ended = self._scripts["end"](keys=[self._key(code)], args=[digest])
+        if ended != 1:
+            raise _unknown_class(code)
+
+    def _version(self, code: str) -> int:
+        with self._talking():
+            version = self._client.hget(self._key(code), "version")
+        if version is None:
+            raise _unknown_class(code)
+        return int(version)
+
+
+def open_store(url: str | None = None) -> ClassStore:
+    """The class store for this server: Redis at ``url`` (default ``$CONVLAB_REDIS_URL``), checked
+    once with a PING (StoreUnavailable if it doesn't answer), or this server's memory without a URL."""
+    if url is None:
+        url = os.environ.get(ENV_VAR)
+    url = (url or "").strip()
+    if not url:
+        return MemoryStore()
+    store = RedisStore(url)
+    store.ping()
+    return store
+
+
+def qr_svg(url: str) -> str:
+    """An SVG QR code of the join link, dark on white with the standard quiet border, drawn by
+    segno (a full QR code, never a Micro QR that phone cameras may not read)."""
+    if not isinstance(url, str) or not url.strip():
+        raise ValueError("qr_svg needs the join link, a non-empty URL.")
+    out = io.BytesIO()
+    code = segno.make_qr(url.strip())
+    code.save(out, kind="svg", scale=QR_SCALE, border=4, dark="#000000", light="#ffffff",
+              xmldecl=False, svgclass="convlab-qr", lineclass=None)
+    return out.getvalue().decode("utf-8")

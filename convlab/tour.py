@@ -1,0 +1,500 @@
+"""The lesson as a guided tour: about ten steps a teacher clicks through in front of a room.
+
+Each ``Step`` sets the page's view (URL parameters in ``urlstate``'s encoding) and says, in a
+few sentences, what to look at. Where a step asks people to look for something it asks a
+question first and reveals the answer on request.
+
+The lesson's video names filters by number, but those numbers belong to the model trained in
+the video: a network trained again learns its filters in another order. So every filter a step
+shows is found here, from ConvLab's own model, and the text says how. The yardstick, used the
+same way throughout:
+
+* a filter's **response** to an image is the brightest value of its pool2 map (the journey's
+  last column: what the dense layers get), divided by that filter's **typical** response, the
+  mean of the same over 2,000 test images (every fifth). 1.0 means "as bright as on an
+  average test image"; comparing filters needs this because some fire far harder than others;
+* a filter **responds to what three images share** when its weakest response of the three is
+  high: ``find_shared_filter`` takes the filter whose weakest response is the highest;
+* a filter is **live** when it fires (a peak above zero) on at least a tenth of those test
+  images: a filter that is dark almost everywhere says nothing by staying dark on ours.
+
+Computing all of it takes one pass over the 2,000 images (``Baseline``) and a few passes of
+three images: a second or two once the models are loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .activations import Inspector
+from .data import CLASS_NAMES, Split, first_of_class
+
+LAYER = "pool2"  # the journey's last map, what the dense layers see: a feature must get this far to count
+FIRST_LAYER = "conv1"  # where the pullover and trouser are compared "at first"
+SAMPLE_EVERY = 5  # every fifth test image: 2,000 are plenty for a filter's typical response
+LIVE_SHARE = 0.1  # fires on fewer test images than this share: (nearly) dead, its silence means nothing
+VERTICAL = 2 / 3  # at least twice as much of a map's change runs across it as up and down
+SURVIVES = 0.5  # an item keeps the boots' feature if its response is at least half the weakest boot's
+BOOTS = (0, 23, 28)  # the lesson's three ankle boots
+TROUSERS = (2, 3, 5)  # the lesson's three trousers
+PULLOVER, TROUSER = 1, 2  # the test images the lesson puts in the third slot
+LESSON_FILTER = 1  # the lesson's CONVOLUTION_NUMBER
+BOOT, SHIRT, TROUSER_LABEL, PULLOVER_LABEL = 9, 6, 1, 2  # Fashion-MNIST's labels
+SCALE = "layer"  # one colour scale per column: a weak map must look weak beside a strong one
+
+
+@dataclass(frozen=True)
+class Step:
+    slug: str  # unique, e.g. "boots"
+    title: str  # short: the progress dots' tooltip and the step's heading
+    view: dict[str, str]  # the URL parameters the step sets (urlstate's encoding); always "tab"
+    narration: str  # Markdown, a few plain sentences
+    question: str | None = None  # asked before the reveal
+    answer: str | None = None  # revealed on request (Markdown)
+    facts: dict = field(default_factory=dict)  # the computed numbers the texts use
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Each filter's typical response per feature layer, from a sample of test images."""
+
+    typical: dict[str, np.ndarray]  # layer -> (filters,) mean of the map's peak over the sample
+    live: dict[str, np.ndarray]  # layer -> (filters,) True where the filter fires on >= LIVE_SHARE of it
+    sample: int  # how many test images the sample holds
+
+
+# -- measuring filters ---------------------------------------------------------------------------
+def baseline(inspector, images: np.ndarray) -> Baseline:
+    """Typical responses over ``images`` (the tour uses every fifth test image)."""
+    if len(images) == 0:
+        raise ValueError("baseline needs some test images: pass split.images[::SAMPLE_EVERY]")
+    maxima = inspector.max_activations(images)
+    return Baseline(
+        typical={layer: values.mean(axis=0) for layer, values in maxima.items()},
+        live={layer: (values > 0).mean(axis=0) >= LIVE_SHARE for layer, values in maxima.items()},
+        sample=len(images),
+    )
+
+
+def layer_maps(inspector, images: np.ndarray, layer: str) -> np.ndarray:
+    """(images, height, width, filters): every filter's map of ``layer`` for ``images``."""
+    activations = inspector.run(images)
+    if layer not in activations.layer_names:
+        raise ValueError(f"layer must be one of {', '.join(activations.layer_names)}, not {layer!r}")
+    return activations.maps[activations.layer_names.index(layer)]
+
+
+def relative_peaks(inspector, images: np.ndarray, layer: str, base: Baseline) -> np.ndarray:
+    """(images, filters): each map's peak over the filter's typical peak (0 where it is never typical)."""
+    peaks = layer_maps(inspector, images, layer).max(axis=(1, 2))
+    typical = base.typical[layer]
+    return np.divide(peaks, typical, out=np.zeros_like(peaks), where=typical > 0)
+
+
+def _best(scores: np.ndarray, allowed: np.ndarray, highest: bool) -> tuple[int, float]:
+    """The allowed filter with the highest (or lowest) score; ties go to the lower number."""
+    if not allowed.any():
+        raise ValueError("no filter qualifies: the model's filters are dead or the images empty; train the model")
+    masked = np.where(allowed, scores if highest else -scores, -np.inf)
+    index = int(np.argmax(masked))
+    return index, float(scores[index])
+
+
+def find_shared_filter(inspector, images: np.ndarray, layer: str, base: Baseline) -> tuple[int, float]:
+    """The live filter whose weakest response over ``images`` is highest, and that response."""
+    relative = relative_peaks(inspector, images, layer, base)
+    return _best(relative.min(axis=0), base.live[layer], highest=True)
+
+
+def find_quiet_filter(inspector, images: np.ndarray, layer: str, base: Baseline) -> tuple[int, float]:
+    """The live filter whose strongest response over ``images`` is lowest ("does little"), and that response."""
+    relative = relative_peaks(inspector, images, layer, base)
+    return _best(relative.max(axis=0), base.live[layer], highest=False)
+
+
+def find_disagreeing_filter(inspector, images: np.ndarray, layer: str, base: Baseline) -> tuple[int, float]:
+    """Among live filters lighting at least one image as brightly as a typical one (response >= 1),
+    the one whose weakest response is the smallest share of its strongest; and that share."""
+    relative = relative_peaks(inspector, images, layer, base)
+    strongest = relative.max(axis=0)
+    share = np.divide(relative.min(axis=0), strongest, out=np.zeros_like(strongest), where=strongest > 0)
+    return _best(share, base.live[layer] & (strongest >= 1), highest=False)
+
+
+def verticality(feature_map: np.ndarray) -> float:
+    """How much of a map's change runs across it (left-right) rather than up and down, 0..1.
+
+    The squared differences between horizontal neighbours over those of all neighbours: a
+    vertical line changes only across, so it scores near 1; a horizontal one near 0; a round
+    blob 0.5. A flat map has no direction: 0.5.
+    """
+    feature_map = np.asarray(feature_map, dtype=np.float64)
+    across = float((np.diff(feature_map, axis=1) ** 2).sum())
+    down = float((np.diff(feature_map, axis=0) ** 2).sum())
+    return across / (across + down) if across + down > 0 else 0.5
+
+
+def find_vertical_shared_filter(inspector, images: np.ndarray, layer: str, base: Baseline) -> tuple[int, float]:
+    """Like ``find_shared_filter``, among the live filters whose maps are vertical (``VERTICAL``) on every image."""
+    maps = layer_maps(inspector, images, layer)
+    vertical = np.array([[verticality(maps[i, :, :, f]) for f in range(maps.shape[-1])] for i in range(len(maps))])
+    relative = relative_peaks(inspector, images, layer, base)
+    return _best(relative.min(axis=0), base.live[layer] & (vertical.min(axis=0) >= VERTICAL), highest=True)
+
+
+def shared_rank(inspector, images: np.ndarray, layer: str, base: Baseline, filter_index: int) -> int:
+    """Where ``filter_index`` places among the live filters by ``find_shared_filter``'s measure (1 = best)."""
+    scores = relative_peaks(inspector, images, layer, base).min(axis=0)
+    return 1 + int((base.live[layer] & (scores > scores[filter_index])).sum())
+
+
+def input_centre(inspector, layer: str, row: int, col: int) -> tuple[float, float]:
+    """The input pixel (row, column) at the centre of what one cell of ``layer`` sees (valid padding)."""
+    offset, step = 0.0, 1.0  # cell 0's centre and the distance between cells, in input pixels
+    for feature_layer in inspector.layers:
+        size = feature_layer.kernel_size[0] if hasattr(feature_layer, "kernel_size") else feature_layer.pool_size[0]
+        offset += (size - 1) / 2 * step
+        step *= feature_layer.strides[0]
+        if feature_layer.name == layer:
+            return offset + row * step, offset + col * step
+    raise ValueError(f"layer must be one of {', '.join(l.name for l in inspector.layers)}, not {layer!r}")
+
+
+def region(row: float, col: float, side: int = 28) -> str:
+    """Which ninth of the picture a pixel lies in: "bottom centre", "top left", "centre"..."""
+    vertical = ("top", "middle", "bottom")[min(int(3 * row / side), 2)]
+    horizontal = ("left", "centre", "right")[min(int(3 * col / side), 2)]
+    return "centre" if (vertical, horizontal) == ("middle", "centre") else f"{vertical} {horizontal}"
+
+
+def peak_region(inspector, feature_map: np.ndarray, layer: str) -> str:
+    """Where in the picture a map is brightest (its peak cell's centre, as a ninth of the picture)."""
+    row, col = np.unravel_index(int(np.argmax(feature_map)), feature_map.shape)
+    return region(*input_centre(inspector, layer, int(row), int(col)))
+
+
+def multiplications_per_image(model) -> int:
+    """Multiplications one image costs in the model's Conv2D and Dense layers (weights × positions)."""
+    total = 0
+    for layer in model.layers:
+        kernel = getattr(layer, "kernel", None)
+        if kernel is None:
+            continue
+        positions = int(np.prod(layer.output.shape[1:-1]))  # a Dense layer has one "position"
+        total += positions * int(np.prod(kernel.shape))
+    return total
+
+
+# -- wording -------------------------------------------------------------------------------------
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _times(values) -> str:
+    """0.64×, 0.00× and 1.06×"""
+    parts = [f"{value:.2f}×" for value in values]
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _listed(items) -> str:
+    items = [str(item) for item in items]
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else items[0]
+
+
+def _plural(name: str) -> str:
+    return {"Ankle boot": "ankle boots", "T-shirt/top": "T-shirts/tops", "Trouser": "trousers"}.get(
+        name, f"{name.lower()}s")
+
+
+def _images_param(images) -> str:
+    return ",".join(str(int(index)) for index in images)
+
+
+def _view(tab: str, model: str, images=None, filter_index: int | None = None) -> dict[str, str]:
+    view = {"tab": tab, "model": model}
+    if images is not None:
+        view["images"] = _images_param(images)
+    if filter_index is not None:
+        view.update({"filter": str(int(filter_index)), "layer": LAYER, "scale": SCALE})
+    return view
+
+
+# -- the steps -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Context:
+    """What every step reads: both models, the test split and the conv model's yardstick."""
+
+    conv: object  # StoredModel
+    dense: object  # StoredModel
+    split: Split
+    inspector: object  # Inspector of the conv model
+    base: Baseline
+
+    def images(self, indices) -> np.ndarray:
+        return self.split.images[list(indices)]
+
+    def relative(self, indices) -> np.ndarray:
+        return relative_peaks(self.inspector, self.images(indices), LAYER, self.base)
+
+    def name(self, index: int) -> str:
+        return CLASS_NAMES[int(self.split.labels[index])]
+
+
+def _dense_step(ctx: _Context) -> Step:
+    meta, spec = ctx.dense.meta, ctx.dense.spec
+    metrics = meta["metrics"]
+    worse = metrics["test_accuracy"] < metrics["train_accuracy"]
+    narration = (
+        "We start where the previous lesson ended: a network that flattens each 28×28 picture into "
+        f"784 numbers and feeds them to a dense layer of {spec.dense_units} units, then to 10 outputs, one per class. "
+        f"ConvLab trained it for {meta['epochs_run']} epochs on {spec.train_samples:,} pictures in "
+        f"**{meta['seconds']:.0f} s** ({meta.get('machine', 'this machine')}). After its last epoch the training "
+        f"loss was {metrics['train_loss']:.2f} and accuracy {metrics['train_accuracy']:.1%}. "
+        f"On the {len(ctx.split):,} test pictures, which it never saw, loss is {metrics['test_loss']:.2f} and "
+        f"accuracy **{metrics['test_accuracy']:.1%}**: "
+        + ("a little worse, as you'd expect of new pictures." if worse else "no worse, which is unusual.")
+    )
+    return Step("dense", "The dense baseline", _view("compare", ctx.dense.spec.key()), narration, facts={
+        "seconds": meta["seconds"], "train_loss": metrics["train_loss"],
+        "train_accuracy": metrics["train_accuracy"], "test_loss": metrics["test_loss"],
+        "test_accuracy": metrics["test_accuracy"]})
+
+
+def _conv_step(ctx: _Context) -> Step:
+    conv, dense = ctx.conv.meta, ctx.dense.meta
+    filters = ctx.conv.spec.conv_filters
+    slower = conv["seconds"] / dense["seconds"]
+    conv_work, dense_work = multiplications_per_image(ctx.conv.model), multiplications_per_image(ctx.dense.model)
+    gain = conv["metrics"]["test_accuracy"] - dense["metrics"]["test_accuracy"]
+    narration = (
+        f"The conv version puts {len(filters)} blocks in front of the same dense layers: a Conv2D layer of "
+        f"{filters[0]} filters, 3×3 each, then a 2×2 max-pool that keeps the brightest of every four values. "
+        f"Training took **{conv['seconds']:.0f} s**, {slower:.1f}× the dense model's time: for each of the "
+        f"{ctx.conv.spec.train_samples:,} pictures of every epoch, {filters[0]} filters slide over it, the results "
+        f"are pooled, {filters[-1]} more filters slide over those maps and they are pooled again before the dense "
+        f"layers. That is {conv_work:,} multiplications per picture, against {dense_work:,} for the dense model. "
+        f"In return loss fell (training {conv['metrics']['train_loss']:.2f}, test {conv['metrics']['test_loss']:.2f}) "
+        f"and accuracy rose to {conv['metrics']['train_accuracy']:.1%} on the training pictures and "
+        f"**{conv['metrics']['test_accuracy']:.1%}** on the test pictures, {100 * gain:+.1f} points over the dense model."
+    )
+    return Step("conv", "Adding convolutions", _view("compare", ctx.conv.spec.key()), narration, facts={
+        "seconds": conv["seconds"], "slower": slower, "multiplications": conv_work,
+        "dense_multiplications": dense_work, "test_accuracy": conv["metrics"]["test_accuracy"],
+        "train_accuracy": conv["metrics"]["train_accuracy"], "gain": gain})
+
+
+def _labels_step(ctx: _Context) -> Step:
+    positions = [int(i) for i in np.flatnonzero(ctx.split.labels[:100] == BOOT)]
+    name = CLASS_NAMES[BOOT]
+    narration = (
+        "Below the journey's grid, **pick images by label** lists the first 100 test labels, the printout the "
+        f"lesson makes. Label {BOOT} is {name}: in those 100 it appears at {_listed(positions)}. "
+        f"The journey starts with the first three, test images {_listed(BOOTS)}: three {_plural(name)}, each a "
+        "row of the grid, travelling left to right through conv1, pool1, conv2 and pool2. The maps' titles show "
+        "them shrinking, 28 → 26 → 13 → 11 → 5."
+    )
+    view = _view("journey", ctx.conv.spec.key(), BOOTS)
+    view["filter"] = str(LESSON_FILTER)  # the lesson's starting filter, before ConvLab finds its own
+    return Step("labels", f"Label {BOOT}: {_plural(name)}", view, narration,
+                facts={"label": BOOT, "positions": positions, "images": list(BOOTS)})
+
+
+def _boots_step(ctx: _Context) -> Step:
+    chosen, score = find_shared_filter(ctx.inspector, ctx.images(BOOTS), LAYER, ctx.base)
+    relative = ctx.relative(BOOTS)[:, chosen]
+    maps = layer_maps(ctx.inspector, ctx.images(BOOTS), LAYER)
+    regions = [peak_region(ctx.inspector, maps[i, :, :, chosen], LAYER) for i in range(len(BOOTS))]
+    rank = shared_rank(ctx.inspector, ctx.images(BOOTS), LAYER, ctx.base, LESSON_FILTER)
+    lesson_score = float(ctx.relative(BOOTS)[:, LESSON_FILTER].min())
+    where = (f"the {regions[0]} of all three pictures" if len(set(regions)) == 1 else
+             "; ".join(f"the {r} of image {i}" for i, r in zip(BOOTS, regions)))
+    narration = (
+        "Which filter picks out something the three boots share? In the video it was filter 1, but filter "
+        "numbers belong to the model trained there: ConvLab's model learned its filters in another order. So "
+        f"ConvLab asked its own model. For each filter it takes the brightest value of each boot's {LAYER} map "
+        f"(the last column, what the dense layers get), divides it by that filter's average over "
+        f"{ctx.base.sample:,} test pictures, and keeps the filter whose *weakest* boot still scores highest. "
+        f"In ConvLab's model that is **filter {chosen}**. Each column shares one colour scale, so brightness "
+        "compares across the rows."
+    )
+    answer = (
+        f"Yes, all three: filter {chosen}'s {LAYER} peaks are {_times(relative)} its average on a test picture "
+        f"(images {_listed(BOOTS)}), brightest in {where}. The video's filter {LESSON_FILTER} scores "
+        f"{lesson_score:.2f}× here, {_ordinal(rank)} of the {int(ctx.base.live[LAYER].sum())} live filters."
+    )
+    return Step("boots", "What the boots share", _view("journey", ctx.conv.spec.key(), BOOTS, chosen), narration,
+                question=f"Will filter {chosen} light up something all three boots share? Where?", answer=answer,
+                facts={"filter": chosen, "score": score, "relative": relative.tolist(), "regions": regions,
+                       "lesson_filter_score": lesson_score, "lesson_filter_rank": rank})
+
+
+def _survival(ctx: _Context, chosen: int, item: int) -> dict:
+    """How the item in the third slot compares with the boots on filter ``chosen``, first and last."""
+    images = ctx.images(BOOTS + (item,))
+    first = layer_maps(ctx.inspector, images, FIRST_LAYER)[..., chosen]
+    last = layer_maps(ctx.inspector, images, LAYER)[..., chosen]
+    first_peaks, last_peaks = first.max(axis=(1, 2)), last.max(axis=(1, 2))
+    weakest_first, weakest_last = float(first_peaks[:3].min()), float(last_peaks[:3].min())
+    return {
+        "filter": chosen, "item": item, "label": int(ctx.split.labels[item]),
+        "first": float(first_peaks[3]), "first_boot": weakest_first,
+        "first_ratio": float(first_peaks[3]) / weakest_first if weakest_first > 0 else 0.0,
+        "first_region": peak_region(ctx.inspector, first[3], FIRST_LAYER),
+        "last": float(last_peaks[3]), "last_boot": weakest_last,
+        "last_ratio": float(last_peaks[3]) / weakest_last if weakest_last > 0 else 0.0,
+        "survives": bool(last_peaks[3] >= SURVIVES * weakest_last),
+    }
+
+
+def _survival_answer(ctx: _Context, facts: dict) -> str:
+    name = ctx.name(facts["item"]).lower()
+    at_first = ("about as bright as the boots'" if facts["first_ratio"] >= SURVIVES
+                else "already dimmer than the boots'")
+    verdict = (f"What the boots share survives: this filter alone doesn't tell a boot from a {name}." if facts["survives"]
+               else f"What the boots share is gone: filter {facts['filter']} helps tell a boot from a {name}.")
+    return (
+        f"In the {FIRST_LAYER} column the {name}'s brightest value is {facts['first']:.2f} "
+        f"({facts['first_ratio']:.0%} of the weakest boot's {facts['first_boot']:.2f}, in the "
+        f"{facts['first_region']} of the picture): {at_first}. By the {LAYER} column it is {facts['last']:.2f} "
+        f"against at least {facts['last_boot']:.2f} for the boots, {facts['last_ratio']:.0%}. {verdict}"
+    )
+
+
+def _pullover_step(ctx: _Context, chosen: int) -> Step:
+    facts = _survival(ctx, chosen, PULLOVER)
+    narration = (
+        f"Put test image {PULLOVER} in the third slot. In the video it passes for a handbag; Fashion-MNIST "
+        f"labels it **{ctx.name(PULLOVER)}**. Keep filter {chosen}, the one that found what the boots share, and "
+        "follow the third row from left to right."
+    )
+    return Step("pullover", f"Image {PULLOVER}: a {ctx.name(PULLOVER).lower()}",
+                _view("journey", ctx.conv.spec.key(), BOOTS[:2] + (PULLOVER,), chosen), narration,
+                question=f"Does the {ctx.name(PULLOVER).lower()} keep what filter {chosen} found in the boots?",
+                answer=_survival_answer(ctx, facts), facts=facts)
+
+
+def _trouser_step(ctx: _Context, chosen: int) -> Step:
+    facts = _survival(ctx, chosen, TROUSER)
+    narration = (
+        f"Now test image {TROUSER}, labelled **{ctx.name(TROUSER)}**, in the third slot, still with filter "
+        f"{chosen}. Compare the third row with the two boots above it, column by column."
+    )
+    return Step("trouser", f"Image {TROUSER}: a {ctx.name(TROUSER).lower()}",
+                _view("journey", ctx.conv.spec.key(), BOOTS[:2] + (TROUSER,), chosen), narration,
+                question=f"And the {ctx.name(TROUSER).lower()}: does anything of the boots' feature survive?",
+                answer=_survival_answer(ctx, facts), facts=facts)
+
+
+def _other_filter_step(ctx: _Context) -> Step:
+    chosen, share = find_disagreeing_filter(ctx.inspector, ctx.images(BOOTS), LAYER, ctx.base)
+    relative = ctx.relative(BOOTS)[:, chosen]
+    weakest = BOOTS[int(np.argmin(relative))]
+    narration = (
+        "Back to the three boots, with a filter that disagrees about them (filter 2 in the video). ConvLab "
+        "looked among the filters that light at least one boot as brightly as an average test picture for the "
+        f"one whose weakest boot gets the smallest share of its strongest: **filter {chosen}**."
+    )
+    answer = (
+        f"No: its {LAYER} peaks are {_times(relative)} its average, so the weakest boot (image {weakest}) gets "
+        f"{share:.0%} of the strongest's response. Whatever it found, the three boots don't share it."
+    )
+    return Step("other-filter", "A filter that disagrees", _view("journey", ctx.conv.spec.key(), BOOTS, chosen),
+                narration, question=f"Does filter {chosen} find anything all three boots share?", answer=answer,
+                facts={"filter": chosen, "share": share, "relative": relative.tolist(), "weakest": weakest})
+
+
+def _trousers_step(ctx: _Context) -> Step:
+    name = _plural(ctx.name(TROUSERS[0]))
+    chosen, score = find_vertical_shared_filter(ctx.inspector, ctx.images(TROUSERS), LAYER, ctx.base)
+    maps = layer_maps(ctx.inspector, ctx.images(TROUSERS), LAYER)[..., chosen]
+    vertical = [verticality(feature_map) for feature_map in maps]
+    relative = ctx.relative(TROUSERS)[:, chosen]
+    narration = (
+        f"Test images {_listed(TROUSERS)} are all {name}. In the video filters 2 and 4 picked out a vertical "
+        "feature they share. ConvLab looked in its own model, with the boots' measure, among the filters whose "
+        f"{LAYER} maps run up and down on all three (at least {VERTICAL:.0%} of the change between neighbouring "
+        f"cells goes across the map, as along an upright line): **filter {chosen}**."
+    )
+    answer = (
+        f"Upright stripes: {_listed(f'{v:.0%}' for v in vertical)} of the change in its three {LAYER} maps runs "
+        f"across them. And all three {name} light it up: {_times(relative)} its average on a test picture."
+    )
+    return Step("trousers", f"Three {name}", _view("journey", ctx.conv.spec.key(), TROUSERS, chosen), narration,
+                question=f"What will filter {chosen} light up in the {name}?", answer=answer,
+                facts={"filter": chosen, "score": score, "relative": relative.tolist(), "verticality": vertical})
+
+
+def _shirts_steps(ctx: _Context) -> list[Step]:
+    shirts = tuple(first_of_class(ctx.split.labels, SHIRT))
+    name = _plural(CLASS_NAMES[SHIRT])
+    quiet, quiet_score = find_quiet_filter(ctx.inspector, ctx.images(shirts), LAYER, ctx.base)
+    lit, lit_score = find_shared_filter(ctx.inspector, ctx.images(shirts), LAYER, ctx.base)
+    relative = ctx.relative(shirts)
+    maps = layer_maps(ctx.inspector, ctx.images(shirts), LAYER)[..., lit]
+    cells = [int((feature_map > 0).sum()) for feature_map in maps]
+    side = maps.shape[1]
+    lesson_score = float(relative[:, LESSON_FILTER].min())
+    quiet_step = Step(
+        "shirts", f"Three {name}", _view("journey", ctx.conv.spec.key(), shirts, quiet),
+        f"Find three {SHIRT}s in the label printout: {name}, and the first three are test images {_listed(shirts)}. "
+        f"In the video one filter did little with them. ConvLab's quietest live filter on these {name} (the lowest "
+        f"strongest response of the three) is **filter {quiet}**.",
+        question=f"How much does filter {quiet} see in the {name}?",
+        answer=(f"Little: its {LAYER} peaks are {_times(relative[:, quiet])} its average on a test picture. It "
+                f"fires on other pictures (on at least {LIVE_SHARE:.0%} of the test sample), just not on these."),
+        facts={"filter": quiet, "score": quiet_score, "relative": relative[:, quiet].tolist(), "images": list(shirts)},
+    )
+    lit_step = Step(
+        "shirt-parts", f"What lights up in the {name}", _view("journey", ctx.conv.spec.key(), shirts, lit),
+        f"Now the filter whose weakest {CLASS_NAMES[SHIRT].lower()} still responds most, by the boots' "
+        f"measure again: **filter {lit}** (in the video another filter lit up parts of them). Then play with it: "
+        "step through the filters with the slider or ← / → and watch each column.",
+        question=f"Will filter {lit} light up whole {name}, or parts of them?",
+        answer=(f"Parts: of the {side * side} cells of each {LAYER} map it lights {_listed(cells)}, with peaks "
+                f"{_times(relative[:, lit])} its average. The lesson's filter {LESSON_FILTER}, for comparison, "
+                f"scores {lesson_score:.2f}× on its weakest {CLASS_NAMES[SHIRT].lower()}."),
+        facts={"filter": lit, "score": lit_score, "relative": relative[:, lit].tolist(), "cells": cells,
+               "images": list(shirts), "lesson_filter_score": lesson_score},
+    )
+    return [quiet_step, lit_step]
+
+
+def _exercises_step(ctx: _Context) -> Step:
+    narration = (
+        "Your turn, in the 🧪 Lab, without code: give the conv layers 16 or 32 filters instead of 64 and compare "
+        "accuracy and training time; remove the second conv block, or add a third; switch on the stop rule that "
+        "ends training once loss drops below a value you choose. Every run you train appears in 📊 Compare and "
+        "⏯️ Replay. The next lesson moves on to bigger pictures where the object isn't always in the middle: "
+        "↔️ Shift probe shows what moving these centred 28×28 pictures does to both models."
+    )
+    return Step("exercises", "Exercises", _view("lab", ctx.conv.spec.key()), narration)
+
+
+def _check(conv, dense, split: Split) -> None:
+    """The tour's texts are true only of Fashion-MNIST's test split and a conv model with a pool2."""
+    names = [type(layer).__name__ for layer in dense.model.layers]
+    if "Conv2D" in names:
+        raise ValueError("dense must be a model without convolutions: pass the store's PRESETS['dense'] run")
+    if LAYER not in [layer.name for layer in conv.model.layers]:
+        raise ValueError(f"conv has no {LAYER} layer: pass the store's PRESETS['conv'] run (two conv blocks)")
+    expected = {BOOT: BOOTS, TROUSER_LABEL: TROUSERS, PULLOVER_LABEL: (PULLOVER,)}
+    for label, images in expected.items():
+        if len(split) <= max(images) or any(split.labels[i] != label for i in images):
+            raise ValueError("split is not Fashion-MNIST's test split: pass load_split('test')")
+
+
+def lesson_tour(conv, dense, split: Split) -> list[Step]:
+    """The lesson's steps on ConvLab's models: ``conv`` and ``dense`` are the store's StoredModels."""
+    _check(conv, dense, split)
+    inspector = Inspector(conv.model)
+    ctx = _Context(conv, dense, split, inspector, baseline(inspector, split.images[::SAMPLE_EVERY]))
+    boots = _boots_step(ctx)
+    chosen = boots.facts["filter"]
+    return [
+        _dense_step(ctx), _conv_step(ctx), _labels_step(ctx), boots, _pullover_step(ctx, chosen),
+        _trouser_step(ctx, chosen), _other_filter_step(ctx), _trousers_step(ctx), *_shirts_steps(ctx),
+        _exercises_step(ctx),
+    ]

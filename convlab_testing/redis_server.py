@@ -1,0 +1,114 @@
+"""A throwaway ``redis-server`` on a free loopback port, for tests of classes shared across servers.
+
+Shared by the class-store tests (``tests/test_classroom.py``) and the browser tests that run
+several app servers against one Redis. It imports neither redis-py nor pytest: readiness is a
+raw ``PING`` on the socket, and failures are :class:`RedisMissing` or :class:`RedisServerError`
+for the caller to turn into a failed test.
+
+The server keeps nothing on disk (``--save "" --appendonly no``, its working folder a temporary
+one) and is stopped on exit, whatever happens: SIGTERM, then SIGKILL (``live_app.stop_process``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from .live_app import free_port, popen, stop_process
+
+START_TIMEOUT = 15  # s: redis-server starts in milliseconds; a busy machine gets slack
+STOP_TIMEOUT = 5  # s after SIGTERM before SIGKILL
+MISSING_SERVER = (
+    "redis-server is not installed, and the Redis tests start one of their own. "
+    "Install it with `sudo apt-get install redis-server` (what `.ci/run` does)."
+)
+
+
+class RedisMissing(RuntimeError):
+    """No ``redis-server`` on the PATH (the message says how to install it)."""
+
+
+class RedisServerError(RuntimeError):
+    """The server exited, or did not answer PING in time; the message ends with its log."""
+
+
+def find_redis_server() -> str:
+    path = shutil.which("redis-server")
+    if path is None:
+        raise RedisMissing(MISSING_SERVER)
+    return path
+
+
+def answers_ping(port: int) -> bool:
+    """True once a Redis on ``port`` answers an inline ``PING`` with ``+PONG``."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+class RedisServer:
+    """``redis-server`` on a free port of 127.0.0.1, nothing saved, logging to a temporary folder.
+
+    :meth:`start` waits until it answers PING; :meth:`stop` may be called early (a test of a
+    Redis that dies mid-class) and again later. As a context manager it starts and stops it.
+    """
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.folder = Path(tempfile.mkdtemp(prefix="convlab-redis-"))
+        self.log_path = self.folder / "redis.log"
+        self.process = None
+
+    def start(self, timeout: float = START_TIMEOUT) -> None:
+        command = [
+            find_redis_server(), "--port", str(self.port), "--bind", "127.0.0.1",
+            # A test's data dies with the server: no RDB snapshot, no append-only file.
+            "--save", "", "--appendonly", "no", "--dir", str(self.folder),
+        ]
+        self.process = popen(command, log_path=self.log_path)
+        deadline = time.monotonic() + timeout
+        while not answers_ping(self.port):
+            if self.process.poll() is not None:
+                raise RedisServerError(f"redis-server exited with code {self.process.returncode} before answering PING."
+                                       f"\n--- its log ---\n{self.log_text()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RedisServerError(f"redis-server did not answer PING on port {self.port} within "
+                                       f"{timeout:.0f} s.\n--- its log ---\n{self.log_text()}")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it is still there after a while; a no-op once stopped."""
+        if self.process is not None:
+            stop_process(self.process, STOP_TIMEOUT)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def __enter__(self) -> RedisServer:
+        try:
+            self.start()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[RedisServer]:
+    """A started :class:`RedisServer` (``.url``, ``.port``, ``.stop()``), stopped on the way out."""
+    with RedisServer() as server:
+        yield server
