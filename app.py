@@ -22,7 +22,7 @@ from convlab.data import DataError, Split  # noqa: E402
 from convlab.figures import SCALE_MODES  # noqa: E402
 from convlab.models import PRESETS  # noqa: E402
 from convlab.timing import timed  # noqa: E402
-from ui import page, runs, runtime, state  # noqa: E402
+from ui import classroom, page, runs, runtime, state, tour  # noqa: E402
 from ui.resources import get_store, get_test_split  # noqa: E402
 from ui.views import (  # noqa: E402
     Page, compare, filters, journey, lab, looked, portraits, predictions, probe, replay, upload,
@@ -64,6 +64,8 @@ def sidebar_ui(split: Split, stored_runs: dict[str, runs.Run]) -> str:
     st.sidebar.toggle("🎥 Presenter mode", key=state.PRESENT,
                       help="For a projector: large type, no sidebar or helper texts, the journey as large as the "
                            "screen allows, and keys for the filter and the images anywhere on the page.")
+    tour.start_button(stored_runs)
+    classroom.classroom_ui()
     st.sidebar.caption(f"Test images: {len(split):,} from `{split.source}`")
     st.sidebar.caption("The address bar holds this view: copy it to share exactly what you see.")
     return key
@@ -84,10 +86,13 @@ def main() -> None:
     LOADING.empty()
     page.collapse_sidebar_on_narrow_screens()
     state.apply_url_once(stored_runs)
+    classroom.apply_pending(lambda view: state.apply_view(view, stored_runs))  # a followed teacher's change
     key = sidebar_ui(split, stored_runs)
     if state.presenting():
         page.presenter_bar(state.leave_presenter_mode)
     state.url_notes_ui()
+    if tensorflow_import is None:  # the tour's steps are computed from the models
+        tour.tour_ui(stored_runs)
     stored = None
     if tensorflow_import is None:  # else this run draws without a model and reruns once Keras is in
         stored = runs.load(stored_runs[key])

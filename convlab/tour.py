@@ -1,4 +1,4 @@
-"""The lesson as a guided tour: about ten steps a teacher clicks through in front of a room.
+"""The lesson as a guided tour: ten steps a teacher clicks through in front of a room.
 
 Each ``Step`` sets the page's view (URL parameters in ``urlstate``'s encoding) and says, in a
 few sentences, what to look at. Where a step asks people to look for something it asks a
@@ -29,20 +29,23 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .activations import Inspector
-from .data import CLASS_NAMES, Split, first_of_class
+from .data import CLASS_NAMES, IMAGE_SIZE, Split, first_of_class
+from .store import StoredModel
 
 LAYER = "pool2"  # the journey's last map, what the dense layers see: a feature must get this far to count
 FIRST_LAYER = "conv1"  # where the pullover and trouser are compared "at first"
 SAMPLE_EVERY = 5  # every fifth test image: 2,000 are plenty for a filter's typical response
 LIVE_SHARE = 0.1  # fires on fewer test images than this share: (nearly) dead, its silence means nothing
 VERTICAL = 2 / 3  # at least twice as much of a map's change runs across it as up and down
-SURVIVES = 0.5  # an item keeps the boots' feature if its response is at least half the weakest boot's
+HALF = 0.5  # under half the weakest boot's response the feature is gone; under half the strongest's, not shared
+ALIKE = 0.9  # within a tenth of the weakest boot's response: "as bright as the boots'"
 BOOTS = (0, 23, 28)  # the lesson's three ankle boots
 TROUSERS = (2, 3, 5)  # the lesson's three trousers
 PULLOVER, TROUSER = 1, 2  # the test images the lesson puts in the third slot
 LESSON_FILTER = 1  # the lesson's CONVOLUTION_NUMBER
 BOOT, SHIRT, TROUSER_LABEL, PULLOVER_LABEL = 9, 6, 1, 2  # Fashion-MNIST's labels
 SCALE = "layer"  # one colour scale per column: a weak map must look weak beside a strong one
+METRICS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")  # the run metadata's, as the steps quote them
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,7 @@ def relative_peaks(inspector, images: np.ndarray, layer: str, base: Baseline) ->
 def _best(scores: np.ndarray, allowed: np.ndarray, highest: bool) -> tuple[int, float]:
     """The allowed filter with the highest (or lowest) score; ties go to the lower number."""
     if not allowed.any():
-        raise ValueError("no filter qualifies: the model's filters are dead or the images empty; train the model")
+        raise ValueError("no filter qualifies: the model's filters are (nearly) dead; train the model again")
     masked = np.where(allowed, scores if highest else -scores, -np.inf)
     index = int(np.argmax(masked))
     return index, float(scores[index])
@@ -159,10 +162,11 @@ def input_centre(inspector, layer: str, row: int, col: int) -> tuple[float, floa
         step *= feature_layer.strides[0]
         if feature_layer.name == layer:
             return offset + row * step, offset + col * step
-    raise ValueError(f"layer must be one of {', '.join(l.name for l in inspector.layers)}, not {layer!r}")
+    names = ", ".join(feature_layer.name for feature_layer in inspector.layers)
+    raise ValueError(f"layer must be one of {names}, not {layer!r}")
 
 
-def region(row: float, col: float, side: int = 28) -> str:
+def region(row: float, col: float, side: int = IMAGE_SIZE) -> str:
     """Which ninth of the picture a pixel lies in: "bottom centre", "top left", "centre"..."""
     vertical = ("top", "middle", "bottom")[min(int(3 * row / side), 2)]
     horizontal = ("left", "centre", "right")[min(int(3 * col / side), 2)]
@@ -173,6 +177,22 @@ def peak_region(inspector, feature_map: np.ndarray, layer: str) -> str:
     """Where in the picture a map is brightest (its peak cell's centre, as a ninth of the picture)."""
     row, col = np.unravel_index(int(np.argmax(feature_map)), feature_map.shape)
     return region(*input_centre(inspector, layer, int(row), int(col)))
+
+
+def shared_place(inspector, maps: np.ndarray, layer: str) -> tuple[str | None, float]:
+    """Where several images' maps of one filter light up together, and how brightly.
+
+    ``maps`` is (images, height, width), one filter's. Each map is scaled to its own peak; the
+    cell whose lowest scaled value is highest is the place all of them light up (a ninth of the
+    picture, as ``region`` names it), and that value (0..1) says how much: 0.8 means every map
+    reaches at least 80 % of its own peak there. No cell lit in all of them: (None, 0.0).
+    """
+    peaks = maps.max(axis=(1, 2), keepdims=True)
+    together = np.divide(maps, peaks, out=np.zeros(maps.shape), where=peaks > 0).min(axis=0)
+    row, col = np.unravel_index(int(np.argmax(together)), together.shape)
+    if together[row, col] <= 0:
+        return None, 0.0
+    return region(*input_centre(inspector, layer, int(row), int(col))), float(together[row, col])
 
 
 def multiplications_per_image(model) -> int:
@@ -209,6 +229,18 @@ def _plural(name: str) -> str:
         name, f"{name.lower()}s")
 
 
+def _number_word(n: int) -> str:
+    return ("no", "one", "two", "three", "four", "five")[n] if 0 <= n <= 5 else str(n)
+
+
+def _together(place: str | None, together: float, item: str) -> str:
+    """One sentence on where a filter's maps light up together (``shared_place``)."""
+    if place is None:
+        return "They light up in different places: no cell is lit in all three."
+    return (f"All three light up together in the {place} of the picture, where each {item}'s map reaches at "
+            f"least {together:.0%} of its own peak.")
+
+
 def _images_param(images) -> str:
     return ",".join(str(int(index)) for index in images)
 
@@ -227,10 +259,10 @@ def _view(tab: str, model: str, images=None, filter_index: int | None = None) ->
 class _Context:
     """What every step reads: both models, the test split and the conv model's yardstick."""
 
-    conv: object  # StoredModel
-    dense: object  # StoredModel
+    conv: StoredModel
+    dense: StoredModel
     split: Split
-    inspector: object  # Inspector of the conv model
+    inspector: Inspector  # the conv model's
     base: Baseline
 
     def images(self, indices) -> np.ndarray:
@@ -246,55 +278,56 @@ class _Context:
 def _dense_step(ctx: _Context) -> Step:
     meta, spec = ctx.dense.meta, ctx.dense.spec
     metrics = meta["metrics"]
-    worse = metrics["test_accuracy"] < metrics["train_accuracy"]
+    as_expected = metrics["test_accuracy"] < metrics["train_accuracy"]
     narration = (
-        "We start where the previous lesson ended: a network that flattens each 28×28 picture into "
-        f"784 numbers and feeds them to a dense layer of {spec.dense_units} units, then to 10 outputs, one per class. "
-        f"ConvLab trained it for {meta['epochs_run']} epochs on {spec.train_samples:,} pictures in "
-        f"**{meta['seconds']:.0f} s** ({meta.get('machine', 'this machine')}). After its last epoch the training "
-        f"loss was {metrics['train_loss']:.2f} and accuracy {metrics['train_accuracy']:.1%}. "
-        f"On the {len(ctx.split):,} test pictures, which it never saw, loss is {metrics['test_loss']:.2f} and "
-        f"accuracy **{metrics['test_accuracy']:.1%}**: "
-        + ("a little worse, as you'd expect of new pictures." if worse else "no worse, which is unusual.")
+        f"We start where the previous lesson ended: a network that flattens each {IMAGE_SIZE}×{IMAGE_SIZE} "
+        f"picture into {IMAGE_SIZE * IMAGE_SIZE} numbers and feeds them to a dense layer of {spec.dense_units} "
+        f"units, then to 10 outputs, one per class. ConvLab trained it for {meta['epochs_run']} epochs on "
+        f"{spec.train_samples:,} pictures in **{meta['seconds']:.0f} s** ({meta.get('machine', 'this machine')}). "
+        f"After its last epoch the training loss was {metrics['train_loss']:.2f} and accuracy "
+        f"{metrics['train_accuracy']:.1%}. On the {len(ctx.split):,} test pictures, which it never saw, loss is "
+        f"{metrics['test_loss']:.2f} and accuracy **{metrics['test_accuracy']:.1%}**: "
+        + ("a little worse, as you'd expect of new pictures." if as_expected else "no worse, which is unusual.")
     )
-    return Step("dense", "The dense baseline", _view("compare", ctx.dense.spec.key()), narration, facts={
-        "seconds": meta["seconds"], "train_loss": metrics["train_loss"],
-        "train_accuracy": metrics["train_accuracy"], "test_loss": metrics["test_loss"],
-        "test_accuracy": metrics["test_accuracy"]})
+    facts = {"seconds": meta["seconds"], **{name: metrics[name] for name in METRICS}}
+    return Step("dense", "The dense baseline", _view("compare", spec.key()), narration, facts=facts)
 
 
 def _conv_step(ctx: _Context) -> Step:
-    conv, dense = ctx.conv.meta, ctx.dense.meta
-    filters = ctx.conv.spec.conv_filters
-    slower = conv["seconds"] / dense["seconds"]
-    conv_work, dense_work = multiplications_per_image(ctx.conv.model), multiplications_per_image(ctx.dense.model)
-    gain = conv["metrics"]["test_accuracy"] - dense["metrics"]["test_accuracy"]
+    meta, spec = ctx.conv.meta, ctx.conv.spec
+    metrics, dense = meta["metrics"], ctx.dense.meta
+    filters = spec.conv_filters
+    slower = meta["seconds"] / dense["seconds"]
+    work, dense_work = multiplications_per_image(ctx.conv.model), multiplications_per_image(ctx.dense.model)
+    gain = metrics["test_accuracy"] - dense["metrics"]["test_accuracy"]
     narration = (
-        f"The conv version puts {len(filters)} blocks in front of the same dense layers: a Conv2D layer of "
-        f"{filters[0]} filters, 3×3 each, then a 2×2 max-pool that keeps the brightest of every four values. "
-        f"Training took **{conv['seconds']:.0f} s**, {slower:.1f}× the dense model's time: for each of the "
-        f"{ctx.conv.spec.train_samples:,} pictures of every epoch, {filters[0]} filters slide over it, the results "
-        f"are pooled, {filters[-1]} more filters slide over those maps and they are pooled again before the dense "
-        f"layers. That is {conv_work:,} multiplications per picture, against {dense_work:,} for the dense model. "
-        f"In return loss fell (training {conv['metrics']['train_loss']:.2f}, test {conv['metrics']['test_loss']:.2f}) "
-        f"and accuracy rose to {conv['metrics']['train_accuracy']:.1%} on the training pictures and "
-        f"**{conv['metrics']['test_accuracy']:.1%}** on the test pictures, {100 * gain:+.1f} points over the dense model."
+        f"The conv version puts {_number_word(len(filters))} blocks in front of the same dense layers: a Conv2D "
+        f"layer of {filters[0]} filters, {spec.kernel_size}×{spec.kernel_size} each, then a "
+        f"{spec.pool_size}×{spec.pool_size} max-pool that keeps the brightest value of each window. Training took "
+        f"**{meta['seconds']:.0f} s**, {slower:.1f}× the dense model's time: for each of the "
+        f"{spec.train_samples:,} pictures of every epoch, {filters[0]} filters slide over it, the results are "
+        f"pooled, {filters[-1]} more filters slide over those maps, and they are pooled again before the dense "
+        f"layers. That is {work:,} multiplications per picture, against {dense_work:,} for the dense model. In "
+        f"return loss fell (training {metrics['train_loss']:.2f}, test {metrics['test_loss']:.2f}) and accuracy "
+        f"rose to {metrics['train_accuracy']:.1%} on the training pictures and **{metrics['test_accuracy']:.1%}** "
+        f"on the test pictures, {100 * gain:+.1f} points over the dense model."
     )
-    return Step("conv", "Adding convolutions", _view("compare", ctx.conv.spec.key()), narration, facts={
-        "seconds": conv["seconds"], "slower": slower, "multiplications": conv_work,
-        "dense_multiplications": dense_work, "test_accuracy": conv["metrics"]["test_accuracy"],
-        "train_accuracy": conv["metrics"]["train_accuracy"], "gain": gain})
+    facts = {"seconds": meta["seconds"], **{name: metrics[name] for name in METRICS}, "slower": slower,
+             "multiplications": work, "dense_multiplications": dense_work, "gain": gain}
+    return Step("conv", "Adding convolutions", _view("compare", spec.key()), narration, facts=facts)
 
 
 def _labels_step(ctx: _Context) -> Step:
     positions = [int(i) for i in np.flatnonzero(ctx.split.labels[:100] == BOOT)]
     name = CLASS_NAMES[BOOT]
+    layers = ctx.conv.spec.feature_layers()
+    sides = " → ".join(str(side) for side in [IMAGE_SIZE] + [side for _, side, _ in layers])
     narration = (
         "Below the journey's grid, **pick images by label** lists the first 100 test labels, the printout the "
-        f"lesson makes. Label {BOOT} is {name}: in those 100 it appears at {_listed(positions)}. "
-        f"The journey starts with the first three, test images {_listed(BOOTS)}: three {_plural(name)}, each a "
-        "row of the grid, travelling left to right through conv1, pool1, conv2 and pool2. The maps' titles show "
-        "them shrinking, 28 → 26 → 13 → 11 → 5."
+        f"lesson makes. Label {BOOT} is {name}: in those 100 it appears at {_listed(positions)}. The journey "
+        f"starts with the first three, test images {_listed(BOOTS)}: three {_plural(name)}, one per row of the "
+        f"grid, travelling left to right through {_listed(layer for layer, _, _ in layers)}. The maps' titles "
+        f"show them shrinking, {sides}."
     )
     view = _view("journey", ctx.conv.spec.key(), BOOTS)
     view["filter"] = str(LESSON_FILTER)  # the lesson's starting filter, before ConvLab finds its own
@@ -303,32 +336,32 @@ def _labels_step(ctx: _Context) -> Step:
 
 
 def _boots_step(ctx: _Context) -> Step:
-    chosen, score = find_shared_filter(ctx.inspector, ctx.images(BOOTS), LAYER, ctx.base)
-    relative = ctx.relative(BOOTS)[:, chosen]
-    maps = layer_maps(ctx.inspector, ctx.images(BOOTS), LAYER)
-    regions = [peak_region(ctx.inspector, maps[i, :, :, chosen], LAYER) for i in range(len(BOOTS))]
-    rank = shared_rank(ctx.inspector, ctx.images(BOOTS), LAYER, ctx.base, LESSON_FILTER)
-    lesson_score = float(ctx.relative(BOOTS)[:, LESSON_FILTER].min())
-    where = (f"the {regions[0]} of all three pictures" if len(set(regions)) == 1 else
-             "; ".join(f"the {r} of image {i}" for i, r in zip(BOOTS, regions)))
+    images = ctx.images(BOOTS)
+    chosen, score = find_shared_filter(ctx.inspector, images, LAYER, ctx.base)
+    relative = ctx.relative(BOOTS)
+    place, together = shared_place(ctx.inspector, layer_maps(ctx.inspector, images, LAYER)[..., chosen], LAYER)
+    rank = shared_rank(ctx.inspector, images, LAYER, ctx.base, LESSON_FILTER)
+    lesson_score = float(relative[:, LESSON_FILTER].min())
     narration = (
         "Which filter picks out something the three boots share? In the video it was filter 1, but filter "
-        "numbers belong to the model trained there: ConvLab's model learned its filters in another order. So "
+        "numbers belong to the model trained there: ConvLab's model learned its filters in another order, so "
         f"ConvLab asked its own model. For each filter it takes the brightest value of each boot's {LAYER} map "
         f"(the last column, what the dense layers get), divides it by that filter's average over "
-        f"{ctx.base.sample:,} test pictures, and keeps the filter whose *weakest* boot still scores highest. "
-        f"In ConvLab's model that is **filter {chosen}**. Each column shares one colour scale, so brightness "
-        "compares across the rows."
+        f"{ctx.base.sample:,} test pictures, and keeps the filter whose *weakest* boot still scores highest. In "
+        f"ConvLab's model that is **filter {chosen}**. Each column has one colour scale for all three rows, so "
+        "brightness compares across them."
     )
+    verdict = "Yes, all three" if score >= 1 else "Not strongly"
     answer = (
-        f"Yes, all three: filter {chosen}'s {LAYER} peaks are {_times(relative)} its average on a test picture "
-        f"(images {_listed(BOOTS)}), brightest in {where}. The video's filter {LESSON_FILTER} scores "
-        f"{lesson_score:.2f}× here, {_ordinal(rank)} of the {int(ctx.base.live[LAYER].sum())} live filters."
+        f"{verdict}: filter {chosen}'s {LAYER} peaks are {_times(relative[:, chosen])} its average on a test "
+        f"picture (images {_listed(BOOTS)}). {_together(place, together, 'boot')} The video's filter "
+        f"{LESSON_FILTER} scores {lesson_score:.2f}× here, {_ordinal(rank)} of the "
+        f"{int(ctx.base.live[LAYER].sum())} live filters."
     )
     return Step("boots", "What the boots share", _view("journey", ctx.conv.spec.key(), BOOTS, chosen), narration,
                 question=f"Will filter {chosen} light up something all three boots share? Where?", answer=answer,
-                facts={"filter": chosen, "score": score, "relative": relative.tolist(), "regions": regions,
-                       "lesson_filter_score": lesson_score, "lesson_filter_rank": rank})
+                facts={"filter": chosen, "score": score, "relative": relative[:, chosen].tolist(), "place": place,
+                       "together": together, "lesson_filter_score": lesson_score, "lesson_filter_rank": rank})
 
 
 def _survival(ctx: _Context, chosen: int, item: int) -> dict:
@@ -337,24 +370,25 @@ def _survival(ctx: _Context, chosen: int, item: int) -> dict:
     first = layer_maps(ctx.inspector, images, FIRST_LAYER)[..., chosen]
     last = layer_maps(ctx.inspector, images, LAYER)[..., chosen]
     first_peaks, last_peaks = first.max(axis=(1, 2)), last.max(axis=(1, 2))
-    weakest_first, weakest_last = float(first_peaks[:3].min()), float(last_peaks[:3].min())
+    weakest_first, weakest_last = float(first_peaks[:-1].min()), float(last_peaks[:-1].min())
     return {
         "filter": chosen, "item": item, "label": int(ctx.split.labels[item]),
-        "first": float(first_peaks[3]), "first_boot": weakest_first,
-        "first_ratio": float(first_peaks[3]) / weakest_first if weakest_first > 0 else 0.0,
-        "first_region": peak_region(ctx.inspector, first[3], FIRST_LAYER),
-        "last": float(last_peaks[3]), "last_boot": weakest_last,
-        "last_ratio": float(last_peaks[3]) / weakest_last if weakest_last > 0 else 0.0,
-        "survives": bool(last_peaks[3] >= SURVIVES * weakest_last),
+        "first": float(first_peaks[-1]), "first_boot": weakest_first,
+        "first_ratio": float(first_peaks[-1]) / weakest_first if weakest_first > 0 else 0.0,
+        "first_region": peak_region(ctx.inspector, first[-1], FIRST_LAYER),
+        "last": float(last_peaks[-1]), "last_boot": weakest_last,
+        "last_ratio": float(last_peaks[-1]) / weakest_last if weakest_last > 0 else 0.0,
+        "survives": bool(last_peaks[-1] >= HALF * weakest_last),
     }
 
 
 def _survival_answer(ctx: _Context, facts: dict) -> str:
     name = ctx.name(facts["item"]).lower()
-    at_first = ("about as bright as the boots'" if facts["first_ratio"] >= SURVIVES
-                else "already dimmer than the boots'")
-    verdict = (f"What the boots share survives: this filter alone doesn't tell a boot from a {name}." if facts["survives"]
-               else f"What the boots share is gone: filter {facts['filter']} helps tell a boot from a {name}.")
+    at_first = "as bright as the boots'" if facts["first_ratio"] >= ALIKE else "dimmer than the boots' already"
+    if facts["survives"]:
+        verdict = f"What the boots share survives: this filter alone doesn't tell a boot from a {name}."
+    else:
+        verdict = f"What the boots share is gone: filter {facts['filter']} helps tell a boot from a {name}."
     return (
         f"In the {FIRST_LAYER} column the {name}'s brightest value is {facts['first']:.2f} "
         f"({facts['first_ratio']:.0%} of the weakest boot's {facts['first_boot']:.2f}, in the "
@@ -364,27 +398,29 @@ def _survival_answer(ctx: _Context, facts: dict) -> str:
 
 
 def _pullover_step(ctx: _Context, chosen: int) -> Step:
-    facts = _survival(ctx, chosen, PULLOVER)
+    name = ctx.name(PULLOVER)
     narration = (
         f"Put test image {PULLOVER} in the third slot. In the video it passes for a handbag; Fashion-MNIST "
-        f"labels it **{ctx.name(PULLOVER)}**. Keep filter {chosen}, the one that found what the boots share, and "
-        "follow the third row from left to right."
+        f"labels it **{name}**. Keep filter {chosen}, the one that found what the boots share, and follow the "
+        "third row from left to right."
     )
-    return Step("pullover", f"Image {PULLOVER}: a {ctx.name(PULLOVER).lower()}",
+    facts = _survival(ctx, chosen, PULLOVER)
+    return Step("pullover", f"Image {PULLOVER}, a {name}",
                 _view("journey", ctx.conv.spec.key(), BOOTS[:2] + (PULLOVER,), chosen), narration,
-                question=f"Does the {ctx.name(PULLOVER).lower()} keep what filter {chosen} found in the boots?",
+                question=f"Does the {name.lower()} keep what filter {chosen} found in the boots?",
                 answer=_survival_answer(ctx, facts), facts=facts)
 
 
 def _trouser_step(ctx: _Context, chosen: int) -> Step:
-    facts = _survival(ctx, chosen, TROUSER)
+    name = ctx.name(TROUSER)
     narration = (
-        f"Now test image {TROUSER}, labelled **{ctx.name(TROUSER)}**, in the third slot, still with filter "
-        f"{chosen}. Compare the third row with the two boots above it, column by column."
+        f"Now test image {TROUSER}, labelled **{name}**, in the third slot, still with filter {chosen}. Compare "
+        "the third row with the two boots above it, column by column."
     )
-    return Step("trouser", f"Image {TROUSER}: a {ctx.name(TROUSER).lower()}",
+    facts = _survival(ctx, chosen, TROUSER)
+    return Step("trouser", f"Image {TROUSER}, a {name}",
                 _view("journey", ctx.conv.spec.key(), BOOTS[:2] + (TROUSER,), chosen), narration,
-                question=f"And the {ctx.name(TROUSER).lower()}: does anything of the boots' feature survive?",
+                question=f"And the {name.lower()}: does it keep what the boots share?",
                 answer=_survival_answer(ctx, facts), facts=facts)
 
 
@@ -393,13 +429,14 @@ def _other_filter_step(ctx: _Context) -> Step:
     relative = ctx.relative(BOOTS)[:, chosen]
     weakest = BOOTS[int(np.argmin(relative))]
     narration = (
-        "Back to the three boots, with a filter that disagrees about them (filter 2 in the video). ConvLab "
-        "looked among the filters that light at least one boot as brightly as an average test picture for the "
-        f"one whose weakest boot gets the smallest share of its strongest: **filter {chosen}**."
+        "Back to the three boots, with a filter that disagrees about them (filter 2 in the video). Among the "
+        "filters that light at least one boot as brightly as an average test picture, ConvLab took the one "
+        f"whose weakest boot gets the smallest share of its strongest boot's response: **filter {chosen}**."
     )
+    verdict = "No" if share < HALF else "Partly"
     answer = (
-        f"No: its {LAYER} peaks are {_times(relative)} its average, so the weakest boot (image {weakest}) gets "
-        f"{share:.0%} of the strongest's response. Whatever it found, the three boots don't share it."
+        f"{verdict}: its {LAYER} peaks are {_times(relative)} its average, so the weakest boot (image {weakest}) "
+        f"gets {share:.0%} of the strongest one's response. Whatever it found, the three boots don't share it."
     )
     return Step("other-filter", "A filter that disagrees", _view("journey", ctx.conv.spec.key(), BOOTS, chosen),
                 narration, question=f"Does filter {chosen} find anything all three boots share?", answer=answer,
@@ -407,59 +444,63 @@ def _other_filter_step(ctx: _Context) -> Step:
 
 
 def _trousers_step(ctx: _Context) -> Step:
-    name = _plural(ctx.name(TROUSERS[0]))
-    chosen, score = find_vertical_shared_filter(ctx.inspector, ctx.images(TROUSERS), LAYER, ctx.base)
-    maps = layer_maps(ctx.inspector, ctx.images(TROUSERS), LAYER)[..., chosen]
+    name = _plural(CLASS_NAMES[TROUSER_LABEL])
+    images = ctx.images(TROUSERS)
+    chosen, score = find_vertical_shared_filter(ctx.inspector, images, LAYER, ctx.base)
+    maps = layer_maps(ctx.inspector, images, LAYER)[..., chosen]
     vertical = [verticality(feature_map) for feature_map in maps]
     relative = ctx.relative(TROUSERS)[:, chosen]
+    place, together = shared_place(ctx.inspector, maps, LAYER)
     narration = (
         f"Test images {_listed(TROUSERS)} are all {name}. In the video filters 2 and 4 picked out a vertical "
         "feature they share. ConvLab looked in its own model, with the boots' measure, among the filters whose "
-        f"{LAYER} maps run up and down on all three (at least {VERTICAL:.0%} of the change between neighbouring "
-        f"cells goes across the map, as along an upright line): **filter {chosen}**."
+        f"{LAYER} maps run up and down on all three (at least two thirds of the change between neighbouring "
+        f"cells goes across the map, as it does along an upright line): **filter {chosen}**."
     )
     answer = (
         f"Upright stripes: {_listed(f'{v:.0%}' for v in vertical)} of the change in its three {LAYER} maps runs "
-        f"across them. And all three {name} light it up: {_times(relative)} its average on a test picture."
+        f"across them. All three {name} light it up, {_times(relative)} its average on a test picture. "
+        + _together(place, together, CLASS_NAMES[TROUSER_LABEL].lower())
     )
     return Step("trousers", f"Three {name}", _view("journey", ctx.conv.spec.key(), TROUSERS, chosen), narration,
                 question=f"What will filter {chosen} light up in the {name}?", answer=answer,
-                facts={"filter": chosen, "score": score, "relative": relative.tolist(), "verticality": vertical})
+                facts={"filter": chosen, "score": score, "relative": relative.tolist(), "verticality": vertical,
+                       "place": place, "together": together})
 
 
-def _shirts_steps(ctx: _Context) -> list[Step]:
+def _shirts_step(ctx: _Context) -> Step:
     shirts = tuple(first_of_class(ctx.split.labels, SHIRT))
-    name = _plural(CLASS_NAMES[SHIRT])
-    quiet, quiet_score = find_quiet_filter(ctx.inspector, ctx.images(shirts), LAYER, ctx.base)
-    lit, lit_score = find_shared_filter(ctx.inspector, ctx.images(shirts), LAYER, ctx.base)
+    shirt, name = CLASS_NAMES[SHIRT].lower(), _plural(CLASS_NAMES[SHIRT])
+    images = ctx.images(shirts)
+    quiet, quiet_score = find_quiet_filter(ctx.inspector, images, LAYER, ctx.base)
+    lit, lit_score = find_shared_filter(ctx.inspector, images, LAYER, ctx.base)
     relative = ctx.relative(shirts)
-    maps = layer_maps(ctx.inspector, ctx.images(shirts), LAYER)[..., lit]
+    maps = layer_maps(ctx.inspector, images, LAYER)[..., lit]
     cells = [int((feature_map > 0).sum()) for feature_map in maps]
-    side = maps.shape[1]
+    place, together = shared_place(ctx.inspector, maps, LAYER)
     lesson_score = float(relative[:, LESSON_FILTER].min())
-    quiet_step = Step(
-        "shirts", f"Three {name}", _view("journey", ctx.conv.spec.key(), shirts, quiet),
-        f"Find three {SHIRT}s in the label printout: {name}, and the first three are test images {_listed(shirts)}. "
-        f"In the video one filter did little with them. ConvLab's quietest live filter on these {name} (the lowest "
-        f"strongest response of the three) is **filter {quiet}**.",
-        question=f"How much does filter {quiet} see in the {name}?",
-        answer=(f"Little: its {LAYER} peaks are {_times(relative[:, quiet])} its average on a test picture. It "
-                f"fires on other pictures (on at least {LIVE_SHARE:.0%} of the test sample), just not on these."),
-        facts={"filter": quiet, "score": quiet_score, "relative": relative[:, quiet].tolist(), "images": list(shirts)},
+    narration = (
+        f"Label {SHIRT} is {CLASS_NAMES[SHIRT]}; the first three in the printout are test images {_listed(shirts)}. "
+        "In the video one filter did little with them and another lit up parts of them. In ConvLab's model, by "
+        f"the boots' measure, **filter {lit}** responds most to its weakest {shirt}, and **filter {quiet}** does "
+        f"least: of the live filters, its strongest response to these {name} is the lowest. The grid shows filter "
+        f"{lit}; type {quiet} in the filter box to compare, then play: step through the filters with ← / →."
     )
-    lit_step = Step(
-        "shirt-parts", f"What lights up in the {name}", _view("journey", ctx.conv.spec.key(), shirts, lit),
-        f"Now the filter whose weakest {CLASS_NAMES[SHIRT].lower()} still responds most, by the boots' "
-        f"measure again: **filter {lit}** (in the video another filter lit up parts of them). Then play with it: "
-        "step through the filters with the slider or ← / → and watch each column.",
-        question=f"Will filter {lit} light up whole {name}, or parts of them?",
-        answer=(f"Parts: of the {side * side} cells of each {LAYER} map it lights {_listed(cells)}, with peaks "
-                f"{_times(relative[:, lit])} its average. The lesson's filter {LESSON_FILTER}, for comparison, "
-                f"scores {lesson_score:.2f}× on its weakest {CLASS_NAMES[SHIRT].lower()}."),
-        facts={"filter": lit, "score": lit_score, "relative": relative[:, lit].tolist(), "cells": cells,
-               "images": list(shirts), "lesson_filter_score": lesson_score},
+    parts = "Parts" if max(cells) < maps[0].size / 2 else "Much of them"
+    little = "little" if quiet_score < 1 else "about as much as on an average test picture"
+    answer = (
+        f"{parts}: of the {maps[0].size} cells of each {LAYER} map, filter {lit} lights {_listed(cells)}, with "
+        f"peaks {_times(relative[:, lit])} its average on a test picture. {_together(place, together, shirt)} "
+        f"Filter {quiet} sees {little}: {_times(relative[:, quiet])} its average, though it fires on other "
+        f"pictures. The video's filter {LESSON_FILTER} scores {lesson_score:.2f}× on its weakest {shirt}."
     )
-    return [quiet_step, lit_step]
+    return Step("shirts", f"Three {name}", _view("journey", ctx.conv.spec.key(), shirts, lit), narration,
+                question=f"Will filter {lit} light up whole {name}, or parts of them? And filter {quiet}?",
+                answer=answer,
+                facts={"filter": lit, "score": lit_score, "relative": relative[:, lit].tolist(), "cells": cells,
+                       "place": place, "together": together, "quiet_filter": quiet, "quiet_score": quiet_score,
+                       "quiet_relative": relative[:, quiet].tolist(), "images": list(shirts),
+                       "lesson_filter_score": lesson_score})
 
 
 def _exercises_step(ctx: _Context) -> Step:
@@ -468,12 +509,12 @@ def _exercises_step(ctx: _Context) -> Step:
         "accuracy and training time; remove the second conv block, or add a third; switch on the stop rule that "
         "ends training once loss drops below a value you choose. Every run you train appears in 📊 Compare and "
         "⏯️ Replay. The next lesson moves on to bigger pictures where the object isn't always in the middle: "
-        "↔️ Shift probe shows what moving these centred 28×28 pictures does to both models."
+        f"↔️ Shift probe shows what moving these centred {IMAGE_SIZE}×{IMAGE_SIZE} pictures does to both models."
     )
     return Step("exercises", "Exercises", _view("lab", ctx.conv.spec.key()), narration)
 
 
-def _check(conv, dense, split: Split) -> None:
+def _check(conv: StoredModel, dense: StoredModel, split: Split) -> None:
     """The tour's texts are true only of Fashion-MNIST's test split and a conv model with a pool2."""
     names = [type(layer).__name__ for layer in dense.model.layers]
     if "Conv2D" in names:
@@ -486,15 +527,22 @@ def _check(conv, dense, split: Split) -> None:
             raise ValueError("split is not Fashion-MNIST's test split: pass load_split('test')")
 
 
-def lesson_tour(conv, dense, split: Split) -> list[Step]:
-    """The lesson's steps on ConvLab's models: ``conv`` and ``dense`` are the store's StoredModels."""
+def lesson_tour(conv: StoredModel, dense: StoredModel, split: Split, inspector: Inspector | None = None) -> list[Step]:
+    """The lesson's steps on ConvLab's models: ``conv`` and ``dense`` are the store's StoredModels.
+
+    ``inspector``: the conv model's, if the caller has one (the app's is shared between
+    sessions and holds the model's lock); otherwise one is made.
+    """
     _check(conv, dense, split)
-    inspector = Inspector(conv.model)
+    if inspector is None:
+        inspector = Inspector(conv.model)
+    elif inspector.model is not conv.model:
+        raise ValueError("inspector must be the conv model's: pass Inspector(conv.model) or none")
     ctx = _Context(conv, dense, split, inspector, baseline(inspector, split.images[::SAMPLE_EVERY]))
     boots = _boots_step(ctx)
     chosen = boots.facts["filter"]
     return [
         _dense_step(ctx), _conv_step(ctx), _labels_step(ctx), boots, _pullover_step(ctx, chosen),
-        _trouser_step(ctx, chosen), _other_filter_step(ctx), _trousers_step(ctx), *_shirts_steps(ctx),
+        _trouser_step(ctx, chosen), _other_filter_step(ctx), _trousers_step(ctx), _shirts_step(ctx),
         _exercises_step(ctx),
     ]

@@ -34,6 +34,7 @@ class Limits:
     scales: tuple[str, ...] = ("panel", "layer", "figure")  # the colour-scale modes (figures.SCALE_MODES)
     sides_for: Callable[[str], dict[str, int]] = lambda key: {}  # a run's feature layers and their map sides
     snapshots_for: Callable[[str], int] = lambda key: 0  # how many snapshots a run's replay has
+    tour_steps: int = 0  # the lesson tour's steps: tour=1..tour_steps
 
 
 def _shown(value: str) -> str:
@@ -74,12 +75,14 @@ def parse(params: Mapping[str, str], limits: Limits, default_model: str) -> tupl
 
     Keys of the result: ``model``, ``image_0``..``image_2``, ``filter``, ``layer``, ``scale``,
     ``tab``, ``cell`` ({"slot", "layer", "row", "col"}), ``snapshot``, ``shift_x``, ``shift_y``,
-    ``rotate``, ``zoom`` and ``present`` (presenter mode), each present only when the URL gave a usable value.
+    ``rotate``, ``zoom``, ``present`` (presenter mode), ``tour`` (a step, 1-based), ``class`` (a class
+    code) and ``teacher`` (the class's token, checked by the class store), each present only when the
+    URL gave a usable value.
     """
     state: dict = {}
     notes: list[str] = []
     known = {"model", "images", "filter", "layer", "scale", "tab", "cell", "snapshot", "shift", "rotate", "zoom",
-             "present"}
+             "present", "tour", "class", "teacher"}
     for name in params:
         if name not in known:
             notes.append(f"Ignored the unknown URL parameter {_shown(name)}.")
@@ -176,6 +179,29 @@ def parse(params: Mapping[str, str], limits: Limits, default_model: str) -> tupl
         else:
             notes.append(f"Ignored present={_shown(params['present'])}: use present=1 for presenter mode.")
 
+    if "tour" in params:
+        if limits.tour_steps < 1:
+            notes.append("Ignored tour=…: the lesson tour isn't available.")
+        else:
+            number = _clamped("tour", params["tour"], 1, limits.tour_steps, notes, whole=True)
+            if number is not None:
+                state["tour"] = int(number)
+
+    if "class" in params:
+        from .classroom import ClassError, valid_code
+
+        try:
+            state["class"] = valid_code(params["class"])
+        except ClassError as error:
+            notes.append(f"Ignored class={_shown(params['class'])}: {error}")
+    if "teacher" in params:
+        if "class" not in state:
+            notes.append("Ignored teacher=…: it belongs with a class code.")
+        elif re.fullmatch(r"[A-Za-z0-9_-]{1,64}", params["teacher"]):
+            state["teacher"] = params["teacher"]
+        else:
+            notes.append("Ignored a malformed teacher token: this page follows the class without leading it.")
+
     if "tab" in params:
         if params["tab"] in limits.tabs:
             state["tab"] = params["tab"]
@@ -228,4 +254,9 @@ def encode(state: Mapping) -> dict[str, str]:
         params["zoom"] = f"{float(state['zoom']):g}"
     if state.get("present"):
         params["present"] = "1"
+    if state.get("tour"):
+        params["tour"] = str(int(state["tour"]))
+    for name in ("class", "teacher"):
+        if state.get(name):
+            params[name] = str(state[name])
     return params

@@ -158,7 +158,8 @@ class StreamlitServer:
     ``app``: the script served (an experiment may serve a wrapper of app.py). ``models_dir``: the
     model folder it serves (``$CONVLAB_MODELS_DIR``; None for the shipped models in models/).
     ``timings_path``: where the app's timing hook (``$CONVLAB_TIMINGS``) writes one JSON line per
-    script or fragment run, read back by :meth:`timings` (None: no timings).
+    script or fragment run, read back by :meth:`timings` (None: no timings). ``env``: more
+    environment variables for the app (say ``CONVLAB_REDIS_URL``).
 
     :meth:`start` returns at once (``started_at`` is perf_counter() just before the Popen), so a
     caller can time the start-up; :meth:`wait_port` or :meth:`wait_healthy` then waits. As a
@@ -166,18 +167,19 @@ class StreamlitServer:
     """
 
     def __init__(self, log_path: Path, *, app: str = "app.py", models_dir: Path | None = None,
-                 timings_path: Path | None = None) -> None:
+                 timings_path: Path | None = None, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(log_path)
         self.app = app
         self.models_dir = models_dir
         self.timings_path = timings_path
+        self.env = dict(env or {})
         self.process: subprocess.Popen | None = None
         self.started_at: float | None = None
 
     def start(self) -> None:
-        extra = {}
+        extra = dict(self.env)
         if self.models_dir is not None:
             extra["CONVLAB_MODELS_DIR"] = str(self.models_dir)
         if self.timings_path is not None:

@@ -26,12 +26,12 @@ ACTION_TIMEOUT = 30_000  # ms, Playwright's default for every other wait
 
 
 @contextlib.contextmanager
-def served_app(log_path: Path, *, models_dir: Path | None = None):
+def served_app(log_path: Path, *, models_dir: Path | None = None, env: dict[str, str] | None = None):
     """``streamlit run app.py`` (see StreamlitServer), healthy, stopped (or killed) on the way out.
 
     If it exits or /_stcore/health doesn't answer "ok" in time, the test fails with its log.
     """
-    server = StreamlitServer(log_path, models_dir=models_dir)
+    server = StreamlitServer(log_path, models_dir=models_dir, env=env)
     try:
         server.start()
         try:

@@ -19,6 +19,7 @@ from convlab.figures import SCALE_MODES
 from convlab.models import PRESETS
 from convlab.transforms import Transform
 
+from . import classroom
 from . import runs as runs_module
 from .resources import get_inspector, get_test_split
 
@@ -43,6 +44,7 @@ MODEL, FILTER, LAYER, SCALE, TAB, CELL = "model", "filter", "layer", "scale", "t
 SNAPSHOT = "snapshot"  # the replay's snapshot index; set once the replay has been opened
 SHIFT_X, SHIFT_Y, ROTATE, ZOOM = "shift_x", "shift_y", "rotate", "zoom"  # the shift probe's transform
 PRESENT = "present"  # presenter mode: laid out for a projector
+TOUR = "tour"  # the lesson tour's step, 1-based; absent when the tour is closed
 KEYED_SLOT = "keyed_slot"  # presenter mode: the image slot ↑ / ↓ step (1 2 3 choose it)
 IMAGES = tuple(f"image_{slot}" for slot in range(len(DEFAULT_IMAGES)))
 TARGET_SLOT = "target_slot"  # the image slot a picked image goes into next
@@ -199,26 +201,46 @@ def tab_opened(slug: str) -> None:
 
 
 # -- the URL ------------------------------------------------------------------------------------
-def apply_url_once(runs: dict[str, runs_module.Run]) -> None:
-    """On a session's first run, take the view the URL asks for; keep notes on what was refused."""
-    if st.session_state.get("url_applied"):
-        return
-    st.session_state["url_applied"] = True
+def _limits(runs: dict[str, runs_module.Run]) -> urlstate.Limits:
+    """What a link (or a teacher's view) may name, from the stored runs."""
+    from .tour import step_count
 
     def inspector_for(key: str):
         return get_inspector(key, runs_module.load(runs[key]))
 
-    limits = urlstate.Limits(
+    return urlstate.Limits(
         run_keys=tuple(runs), num_images=len(get_test_split()), tabs=tuple(TABS), scales=tuple(SCALE_MODES),
         filters_for=lambda key: inspector_for(key).num_filters,
         layers_for=lambda key: [layer.name for layer in inspector_for(key).layers],
         sides_for=lambda key: {name: side for name, side, _ in runs[key].spec.feature_layers()},
         snapshots_for=lambda key: int((runs[key].meta.get("snapshots") or {}).get("count", 0)),
+        tour_steps=step_count(),
     )
-    state, notes = urlstate.parse(st.query_params.to_dict(), limits, default_model=PRESETS["conv"].key())
+
+
+def _take(state: dict) -> None:
     for name, value in state.items():
         st.session_state[name] = TABS[value] if name == TAB else value
+
+
+def apply_url_once(runs: dict[str, runs_module.Run]) -> None:
+    """On a session's first run, take the view the URL asks for; keep notes on what was refused."""
+    if st.session_state.get("url_applied"):
+        return
+    st.session_state["url_applied"] = True
+    state, notes = urlstate.parse(st.query_params.to_dict(), _limits(runs), default_model=PRESETS["conv"].key())
+    _take(state)
     st.session_state["url_notes"] = notes
+
+
+def apply_view(view: dict[str, str], runs: dict[str, runs_module.Run]) -> None:
+    """A teacher's view, on a student's page: what it names, and the defaults for what it doesn't
+    (no explained cell, the picture unmoved, no tour step), so the page shows exactly that view."""
+    state, _ = urlstate.parse(view, _limits(runs), default_model=PRESETS["conv"].key())
+    for name in (CELL, SNAPSHOT, TOUR):
+        st.session_state.pop(name, None)
+    reset_transform()
+    _take({name: value for name, value in state.items() if name not in ("present", "class", "teacher")})
 
 
 def sync_url() -> None:
@@ -233,10 +255,12 @@ def sync_url() -> None:
         "tab": now.tab,
         "cell": now.cell,
         "snapshot": now.snapshot,
-        **{key: st.session_state.get(key) for key in (SHIFT_X, SHIFT_Y, ROTATE, ZOOM, PRESENT)},
+        **{key: st.session_state.get(key) for key in (SHIFT_X, SHIFT_Y, ROTATE, ZOOM, PRESENT, TOUR)},
+        **{key: st.session_state.get(key) for key in (classroom.CLASS, classroom.TEACHER)},
     })
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
+    classroom.publish(wanted)  # on a teacher's page: the class sees it too
 
 
 def url_notes_ui() -> None:

@@ -77,7 +77,7 @@ def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
         live_chart(journey_figure(split.images[indices], [[None] * len(layers)] * len(indices), layers,
                                   [row_title(slot, i, labels[slot], None) for slot, i in enumerate(indices)],
                                   scale=scale, pending=True, **size),
-                   key=CHART, fit=True, on_change=_chart_event, page_keys=state.presenting())
+                   key=CHART, fit=True, on_change=_chart_event, page_keys=_page_keys())
         st.caption("⏳ Loading TensorFlow and the model to compute the maps: a few seconds, once per server start.")
         return
     inspector = get_inspector(spec.key(), stored)
@@ -87,7 +87,7 @@ def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
         figure_of(inspector, activations, split.images[indices], filter_index, scale,
                   [row_title(slot, i, labels[slot], activations.probabilities[slot])
                    for slot, i in enumerate(indices)], labels, marks=_marks(cell, layers, spec), **size),
-        key=CHART, fit=True, on_change=_chart_event, page_keys=state.presenting(),
+        key=CHART, fit=True, on_change=_chart_event, page_keys=_page_keys(),
     )
     explanation_ui(cell, inspector, activations, split.images[indices], indices, filter_index)
     if len(set(labels)) > 1:
@@ -327,6 +327,11 @@ def _chart_event() -> None:
     steps = {"ArrowRight": 1, "ArrowUp": 1, "ArrowLeft": -1, "ArrowDown": -1, "PageUp": page_step, "PageDown": -page_step}
     wanted = 0 if key == "Home" else last if key == "End" else state.current().filter + steps.get(key, 0)
     state.show_filter(min(max(wanted, 0), last))
+
+
+def _page_keys() -> bool:
+    """Presenter mode's keys anywhere on the page, unless the tour is open: its ← / → move the tour."""
+    return state.presenting() and not st.session_state.get(state.TOUR)
 
 
 def _image_key(key: str) -> None:

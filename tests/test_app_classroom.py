@@ -1,0 +1,118 @@
+"""The lesson tour and following a class, through AppTest: the state each step and each class change sets."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from apptest_support import APP, TIMEOUT, page_at
+from convlab.models import PRESETS
+from convlab.store import DEFAULT_ROOT, ModelStore
+from convlab.tour import lesson_tour
+from ui.state import TABS
+
+
+@pytest.fixture(scope="module")
+def steps(test_split):
+    store = ModelStore(DEFAULT_ROOT)
+    return lesson_tour(store.load(PRESETS["conv"]), store.load(PRESETS["dense"]), test_split)
+
+
+def page(monkeypatch, **query) -> AppTest:
+    monkeypatch.delenv("CONVLAB_MODELS_DIR", raising=False)
+    monkeypatch.delenv("CONVLAB_REDIS_URL", raising=False)
+    return page_at(query)
+
+
+def shown_state(at) -> dict[str, str]:
+    """The page's view as its URL says it."""
+    return dict(at.query_params)
+
+
+def test_each_tour_step_sets_exactly_the_view_it_names(monkeypatch, steps):
+    at = page(monkeypatch)
+    at.button(key="tour_start").click().run()
+    for number, step in enumerate(steps, start=1):
+        assert not at.exception, at.exception
+        url = shown_state(at)
+        assert url["tour"] == str(number)
+        for name, value in step.view.items():
+            assert url.get(name) == value, (step.slug, name, url)
+        assert at.session_state["tab"] == TABS[step.view["tab"]]
+        text = " ".join(m.value for m in at.markdown)
+        assert f"Step {number} of {len(steps)}: {step.title}" in text
+        if step.question:  # asked first, answered on request
+            assert step.question in text and (step.answer or "") not in text
+            at.button(key=f"tour_reveal_{number}").click().run()
+            assert step.answer in " ".join(m.value for m in at.markdown)
+        if number < len(steps):
+            at.button(key="tour_next").click().run()
+    assert at.button(key="tour_next").disabled
+    at.button(key="tour_back").click().run()
+    assert shown_state(at)["tour"] == str(len(steps) - 1)
+    at.button(key="tour_close").click().run()
+    assert "tour" not in shown_state(at)
+    assert not any(f"of {len(steps)}:" in m.value for m in at.markdown)  # the tour's panel is gone
+
+
+def test_a_linked_tour_step_opens_there_and_a_bad_one_is_clamped(monkeypatch, steps):
+    at = page(monkeypatch, tour="4", **steps[3].view)
+    assert f"Step 4 of {len(steps)}" in " ".join(m.value for m in at.markdown)
+    at = page(monkeypatch, tour="99")
+    assert any("tour=`99` is outside 1 to 10" in w.value for w in at.warning)
+
+
+def test_a_student_follows_the_teacher_and_never_leads(monkeypatch):
+    teacher = page(monkeypatch)
+    teacher.button(key="class_start").click().run()
+    code, token = teacher.query_params["class"], teacher.query_params["teacher"]
+    student = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    student.query_params["class"] = code
+    student.run()
+    assert "teacher" not in student.query_params and not student.exception
+    teacher.slider(key="filter").set_value(9).run()
+    teacher.number_input(key="image_2").set_value(1).run()
+    student.run()  # its poll sees the new version and reruns the page with the teacher's view
+    assert student.session_state["filter"] == 9 and student.query_params["images"] == "0,23,1"
+    student.slider(key="filter").set_value(20).run()  # a student's own move...
+    teacher.run()
+    assert teacher.session_state["filter"] == 9  # ...never reaches the teacher
+    student.button(key="class_detach").click().run()
+    teacher.slider(key="filter").set_value(11).run()
+    student.run()
+    assert student.session_state["filter"] == 20  # exploring alone
+    student.button(key="class_rejoin").click().run()
+    student.run()
+    assert student.session_state["filter"] == 11
+    teacher.button(key="class_end").click().run()
+    student.run()
+    assert "class" not in student.query_params
+    assert any("ended" in w.value or "no class" in w.value.lower() for w in student.warning), [w.value for w in student.warning]
+
+
+def test_a_guessed_or_broken_class_link_gets_a_note_and_the_ordinary_page(monkeypatch):
+    at = page(monkeypatch, **{"class": "ZZZZZZ"})
+    assert "class" not in at.query_params and not at.exception
+    assert [w.value for w in at.warning]
+    at = page(monkeypatch, **{"class": "0O0"})
+    assert any("is not a class code" in w.value for w in at.warning)
+
+
+def test_redis_down_mid_class_is_said_and_the_page_keeps_working(monkeypatch):
+    """Classes in a real Redis; Redis stops mid-class: the teacher's page says the class can't be
+    reached and goes on working on its own."""
+    from convlab_testing.redis_server import redis_server
+
+    with redis_server() as redis:
+        monkeypatch.setenv("CONVLAB_REDIS_URL", redis.url)
+        monkeypatch.delenv("CONVLAB_MODELS_DIR", raising=False)
+        teacher = page_at({})
+        teacher.button(key="class_start").click().run()
+        assert "Redis at" in " ".join(c.value for c in teacher.caption)
+        redis.stop()
+        teacher.slider(key="filter").set_value(7).run()
+        assert any("keeps working" in t.value for t in teacher.toast)  # said at once
+        teacher.run()
+    assert not teacher.exception
+    assert any("CONVLAB_REDIS_URL" in w.value and "keeps working" in w.value for w in teacher.warning)
+    assert teacher.session_state["filter"] == 7 and teacher.query_params["filter"] == "7"

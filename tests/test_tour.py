@@ -1,0 +1,312 @@
+"""The lesson's guided tour against references: the shipped models through a Keras sub-model of
+their own, brute-force loops over every filter, the test labels and the runs' metadata files."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from convlab import tour, urlstate
+from convlab.activations import Inspector
+from convlab.data import CLASS_NAMES, Split
+from convlab.models import PRESETS
+from convlab.store import DEFAULT_ROOT, ModelStore, file_stem
+
+TOP_FEW = 3  # a step's filter must be among this many best by its own criterion, computed here
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    store = ModelStore(DEFAULT_ROOT)
+    return store.load(PRESETS["conv"]), store.load(PRESETS["dense"])
+
+
+@pytest.fixture(scope="module")
+def steps(shipped, test_split):
+    conv, dense = shipped
+    return tour.lesson_tour(conv, dense, test_split)
+
+
+@pytest.fixture(scope="module")
+def step(steps):
+    return {s.slug: s for s in steps}
+
+
+@pytest.fixture(scope="module")
+def reference(shipped, test_split):
+    """The conv model's pool2 and conv1 maps from a Keras sub-model, and each pool2 filter's
+    typical peak and liveness over every fifth test image, computed in NumPy."""
+    import keras
+
+    model = shipped[0].model
+    pool2 = keras.Model(inputs=model.inputs[0], outputs=model.get_layer("pool2").output)
+    conv1 = keras.Model(inputs=model.inputs[0], outputs=model.get_layer("conv1").output)
+    sample = np.asarray(pool2.predict(test_split.images[::5], batch_size=500, verbose=0))
+    peaks = sample.max(axis=(1, 2))
+
+    class Reference:
+        typical = peaks.mean(axis=0)
+        live = (peaks > 0).mean(axis=0) >= 0.1
+
+        @staticmethod
+        def maps(indices, layer="pool2"):
+            sub = pool2 if layer == "pool2" else conv1
+            return np.asarray(sub.predict(test_split.images[list(indices)], verbose=0))
+
+        @classmethod
+        def relative(cls, indices) -> np.ndarray:
+            """(images, filters), filter by filter: each map's peak over the filter's typical peak."""
+            maps = cls.maps(indices)
+            result = np.zeros((maps.shape[0], maps.shape[-1]))
+            for image in range(maps.shape[0]):
+                for f in range(maps.shape[-1]):
+                    if cls.typical[f] > 0:
+                        result[image, f] = maps[image, :, :, f].max() / cls.typical[f]
+            return result
+
+    return Reference
+
+
+def top(scores: dict[int, float], highest: bool = True) -> list[int]:
+    """The TOP_FEW filters by score (a brute-force ranking of a dict filter -> score)."""
+    return sorted(scores, key=lambda f: -scores[f] if highest else scores[f])[:TOP_FEW]
+
+
+def images_of(s) -> list[int]:
+    return [int(i) for i in s.view["images"].split(",")]
+
+
+def verticality_by_hand(feature_map: np.ndarray) -> float:
+    across = down = 0.0
+    rows, cols = feature_map.shape
+    for r in range(rows):
+        for c in range(cols):
+            if c + 1 < cols:
+                across += (float(feature_map[r, c + 1]) - float(feature_map[r, c])) ** 2
+            if r + 1 < rows:
+                down += (float(feature_map[r + 1, c]) - float(feature_map[r, c])) ** 2
+    return across / (across + down) if across + down else 0.5
+
+
+# -- the tour's shape ----------------------------------------------------------------------------
+def test_steps_unique_and_complete(steps):
+    assert 8 <= len(steps) <= 12
+    assert len(steps) == 10  # ui/tour.py's STEPS: the URL's tour=1..10
+    slugs = [s.slug for s in steps]
+    assert len(set(slugs)) == len(slugs)
+    assert slugs[0] == "dense" and slugs[-1] == "exercises"
+    for s in steps:
+        assert s.title and s.narration and s.view["tab"]
+        assert (s.question is None) == (s.answer is None), s.slug  # every question has its answer
+        sentences = len(re.findall(r"[.!?](?:\s|$)", s.narration))
+        assert 2 <= sentences <= 5, (s.slug, s.narration)
+    asking = {s.slug for s in steps if s.question}
+    assert {"boots", "pullover", "trouser", "other-filter", "trousers", "shirts"} <= asking
+
+
+def test_views_parse_cleanly(steps, shipped, test_split):
+    from convlab.figures import SCALE_MODES
+    from ui.state import TABS
+
+    runs = {stored.spec.key(): stored for stored in shipped}
+    inspectors = {key: Inspector(stored.model) for key, stored in runs.items()}
+    limits = urlstate.Limits(
+        run_keys=tuple(runs), num_images=len(test_split), tabs=tuple(TABS), scales=tuple(SCALE_MODES),
+        filters_for=lambda key: inspectors[key].num_filters,
+        layers_for=lambda key: [layer.name for layer in inspectors[key].layers],
+        sides_for=lambda key: {name: side for name, side, _ in runs[key].spec.feature_layers()},
+        snapshots_for=lambda key: int((runs[key].meta.get("snapshots") or {}).get("count", 0)),
+    )
+    for s in steps:
+        assert s.view["tab"] in TABS, s.slug
+        assert all(isinstance(value, str) for value in s.view.values()), s.slug
+        state, notes = urlstate.parse(s.view, limits, default_model=PRESETS["conv"].key())
+        assert notes == [], (s.slug, notes)
+        assert urlstate.encode(state) == s.view, s.slug  # nothing dropped or clamped
+
+
+# -- labels --------------------------------------------------------------------------------------
+def test_images_have_the_labels_the_text_says(step, test_split):
+    labels = test_split.labels
+    assert images_of(step["labels"]) == images_of(step["boots"]) == [0, 23, 28]
+    assert list(labels[[0, 23, 28]]) == [9, 9, 9] and CLASS_NAMES[9] == "Ankle boot"
+    assert "Label 9 is Ankle boot" in step["labels"].narration
+    assert step["labels"].facts["positions"] == [i for i in range(100) if labels[i] == 9]
+
+    assert images_of(step["pullover"])[2] == 1 and CLASS_NAMES[labels[1]] == "Pullover"
+    assert "**Pullover**" in step["pullover"].narration
+    assert images_of(step["trouser"])[2] == 2 and CLASS_NAMES[labels[2]] == "Trouser"
+    assert "**Trouser**" in step["trouser"].narration
+
+    assert images_of(step["trousers"]) == [2, 3, 5] and set(labels[[2, 3, 5]]) == {1}
+    shirts = [i for i in range(len(labels)) if labels[i] == 6][:3]
+    assert images_of(step["shirts"]) == shirts
+    assert f"test images {shirts[0]}, {shirts[1]} and {shirts[2]}" in step["shirts"].narration
+    assert "Label 6 is Shirt" in step["shirts"].narration
+
+
+# -- numbers from the metadata -------------------------------------------------------------------
+def test_narration_numbers_match_the_metadata(step, shipped):
+    conv, dense = shipped
+    meta = {kind: json.loads((DEFAULT_ROOT / f"{file_stem(stored.spec)}.json").read_text())
+            for kind, stored in (("conv", conv), ("dense", dense))}
+    for slug, kind in (("dense", "dense"), ("conv", "conv")):
+        text, metrics = step[slug].narration, meta[kind]["metrics"]
+        assert f"**{meta[kind]['seconds']:.0f} s**" in text
+        assert f"{metrics['train_accuracy']:.1%}" in text and f"{metrics['test_accuracy']:.1%}" in text
+        assert f"{metrics['train_loss']:.2f}" in text and f"{metrics['test_loss']:.2f}" in text
+        assert step[slug].view["model"] == meta[kind]["key"]
+    ratio = meta["conv"]["seconds"] / meta["dense"]["seconds"]
+    assert f"{ratio:.1f}× the dense model's time" in step["conv"].narration
+    gain = 100 * (meta["conv"]["metrics"]["test_accuracy"] - meta["dense"]["metrics"]["test_accuracy"])
+    assert f"{gain:+.1f} points" in step["conv"].narration
+
+
+def test_multiplications_against_hand_counts(step, shipped):
+    conv_count = 26 * 26 * 64 * 9 + 11 * 11 * 64 * (64 * 9) + 5 * 5 * 64 * 128 + 128 * 10  # conv1, conv2, dense
+    dense_count = 784 * 128 + 128 * 10
+    assert tour.multiplications_per_image(shipped[0].model) == conv_count
+    assert tour.multiplications_per_image(shipped[1].model) == dense_count
+    assert f"{conv_count:,} multiplications per picture, against {dense_count:,}" in step["conv"].narration
+
+
+# -- the filters found, checked by brute force -------------------------------------------------------
+def test_boots_filter_is_shared_by_all_three(step, reference):
+    facts = step["boots"].facts
+    relative = reference.relative([0, 23, 28])
+    scores = {f: relative[:, f].min() for f in range(relative.shape[1]) if reference.live[f]}
+    assert facts["filter"] in top(scores)
+    assert facts["score"] == pytest.approx(scores[facts["filter"]], rel=1e-3)
+    assert facts["score"] >= 1  # every boot lights it more than an average test picture does
+    assert step["boots"].view["filter"] == str(facts["filter"])
+    assert f"**filter {facts['filter']}**" in step["boots"].narration and "filter 1" in step["boots"].narration
+    # The video's filter 1, ranked by the same criterion here.
+    assert facts["lesson_filter_rank"] == 1 + sum(score > scores[1] for score in scores.values())
+    for value in relative[:, facts["filter"]]:
+        assert f"{value:.2f}×" in step["boots"].answer
+
+
+def test_boots_place_lit_together(step, reference):
+    facts = step["boots"].facts
+    maps = reference.maps([0, 23, 28])[..., facts["filter"]]
+    scaled = maps / maps.max(axis=(1, 2), keepdims=True)
+    together = scaled.min(axis=0)
+    row, col = np.unravel_index(np.argmax(together), together.shape)
+    # A pool2 cell sees input rows 4r .. 4r + 9 (conv 3, pool 2, conv 3, pool 2): centre 4r + 4.5.
+    centre = (4 * row + 4.5, 4 * col + 4.5)
+    names = [("top", "middle", "bottom")[int(c // (28 / 3))] for c in centre[:1]]
+    names += [("left", "centre", "right")[int(c // (28 / 3))] for c in centre[1:]]
+    expected = "centre" if names == ["middle", "centre"] else " ".join(names)
+    assert facts["together"] == pytest.approx(together[row, col], rel=1e-3)
+    assert facts["place"] == expected and f"in the {expected} of the picture" in step["boots"].answer
+
+
+@pytest.mark.parametrize("slug, item", [("pullover", 1), ("trouser", 2)])
+def test_the_boots_feature_vanishes(step, reference, slug, item):
+    chosen = step["boots"].facts["filter"]
+    facts = step[slug].facts
+    assert facts["filter"] == chosen and step[slug].view["filter"] == str(chosen)
+    assert step[slug].view["images"] == f"0,23,{item}"
+    for layer, key in (("pool2", "last"), ("conv1", "first")):
+        peaks = reference.maps([0, 23, 28, item], layer)[..., chosen].max(axis=(1, 2))
+        assert facts[key] == pytest.approx(peaks[3], rel=1e-3)
+        assert facts[f"{key}_boot"] == pytest.approx(peaks[:3].min(), rel=1e-3)
+    weakest = reference.maps([0, 23, 28], "pool2")[..., chosen].max(axis=(1, 2)).min()
+    item_peak = reference.maps([item], "pool2")[0, :, :, chosen].max()
+    assert item_peak < 0.5 * weakest  # computed here: the shared feature is gone by pool2
+    assert facts["survives"] is False and "is gone" in step[slug].answer
+    assert f"{item_peak:.2f} against at least {weakest:.2f}" in step[slug].answer
+
+
+def test_other_filter_disagrees(step, reference):
+    facts = step["other-filter"].facts
+    relative = reference.relative([0, 23, 28])
+    shares = {f: relative[:, f].min() / relative[:, f].max() for f in range(relative.shape[1])
+              if reference.live[f] and relative[:, f].max() >= 1}
+    assert facts["filter"] in top(shares, highest=False)
+    assert facts["share"] == pytest.approx(shares[facts["filter"]], abs=1e-3)
+    assert relative[:, facts["filter"]].min() < 0.5 * relative[:, facts["filter"]].max()
+    assert relative[:, facts["filter"]].min() < relative[:, step["boots"].facts["filter"]].min()
+    assert step["other-filter"].answer.startswith("No")
+
+
+def test_trousers_filter_is_vertical_and_shared(step, reference):
+    facts = step["trousers"].facts
+    maps = reference.maps([2, 3, 5])
+    relative = reference.relative([2, 3, 5])
+    vertical = {f: min(verticality_by_hand(maps[i, :, :, f]) for i in range(3)) for f in range(maps.shape[-1])}
+    scores = {f: relative[:, f].min() for f in range(maps.shape[-1]) if reference.live[f] and vertical[f] >= 2 / 3}
+    assert facts["filter"] in top(scores)
+    assert vertical[facts["filter"]] >= 2 / 3
+    by_hand = [verticality_by_hand(maps[i, :, :, facts["filter"]]) for i in range(3)]
+    assert facts["verticality"] == pytest.approx(by_hand)
+    assert relative[:, facts["filter"]].min() >= 1  # all three trousers light it more than an average picture
+
+
+def test_verticality_against_hand_made_maps():
+    upright, lying = np.zeros((5, 5)), np.zeros((5, 5))
+    upright[:, 2], lying[2, :] = 1.0, 1.0
+    blob = np.zeros((5, 5))
+    blob[2, 2] = 1.0
+    assert tour.verticality(upright) == 1.0
+    assert tour.verticality(lying) == 0.0
+    assert tour.verticality(blob) == 0.5 == tour.verticality(np.ones((5, 5)))
+    rng = np.random.default_rng(0)
+    noisy = rng.random((11, 11))
+    assert tour.verticality(noisy) == pytest.approx(verticality_by_hand(noisy))
+
+
+def test_shirts_quiet_and_lit_filters(step, reference):
+    facts = step["shirts"].facts
+    quiet, lit = facts["quiet_filter"], facts["filter"]
+    indices = images_of(step["shirts"])
+    relative = reference.relative(indices)
+    strongest = {f: relative[:, f].max() for f in range(relative.shape[1]) if reference.live[f]}
+    weakest = {f: relative[:, f].min() for f in range(relative.shape[1]) if reference.live[f]}
+    assert quiet in top(strongest, highest=False)
+    assert lit in top(weakest) and step["shirts"].view["filter"] == str(lit)
+    # The filter that does little responds less than the one that lights them up, on every shirt.
+    assert np.all(relative[:, quiet] < relative[:, lit])
+    assert relative[:, quiet].max() < 1
+    assert f"**filter {quiet}**" in step["shirts"].narration and f"**filter {lit}**" in step["shirts"].narration
+    cells = [int((m > 0).sum()) for m in reference.maps(indices)[..., lit]]
+    assert facts["cells"] == cells and max(cells) < 25 / 2  # parts of them, not whole shirts
+    assert step["shirts"].answer.startswith("Parts")
+
+
+# -- small helpers and bad arguments -------------------------------------------------------------
+def test_input_centre_against_the_receptive_field(shipped):
+    inspector = Inspector(shipped[0].model)
+    assert tour.input_centre(inspector, "conv1", 0, 0) == (1.0, 1.0)  # a 3×3 window at the corner
+    assert tour.input_centre(inspector, "pool1", 2, 0) == (5.5, 1.5)  # rows 4..7
+    assert tour.input_centre(inspector, "pool2", 4, 0) == (20.5, 4.5)  # rows 16..25, columns 0..9
+    assert tour.region(20.5, 4.5) == "bottom left" and tour.region(14, 14) == "centre"
+    with pytest.raises(ValueError, match="layer must be one of"):
+        tour.input_centre(inspector, "pool3", 0, 0)
+
+
+def test_bad_arguments_name_the_fix(shipped, test_split):
+    conv, dense = shipped
+    with pytest.raises(ValueError, match="PRESETS"):
+        tour.lesson_tour(dense, conv, test_split)
+    shuffled = Split(test_split.images, test_split.labels[::-1].copy(), test_split.source)
+    with pytest.raises(ValueError, match="load_split"):
+        tour.lesson_tour(conv, dense, shuffled)
+    with pytest.raises(ValueError, match="Inspector"):
+        tour.lesson_tour(conv, dense, test_split, inspector=Inspector(dense.model))
+    inspector = Inspector(conv.model)
+    with pytest.raises(ValueError, match="split.images"):
+        tour.baseline(inspector, test_split.images[:0])
+    base = tour.baseline(inspector, test_split.images[:50])
+    with pytest.raises(ValueError, match="layer must be one of"):
+        tour.find_shared_filter(inspector, test_split.images[:3], "conv9", base)
+
+
+def test_a_callers_inspector_gives_the_same_tour(steps, shipped, test_split):
+    conv, dense = shipped
+    again = tour.lesson_tour(conv, dense, test_split, inspector=Inspector(conv.model))
+    assert [s.view for s in again] == [s.view for s in steps]
+    assert [s.answer for s in again] == [s.answer for s in steps]
