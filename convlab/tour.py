@@ -484,7 +484,8 @@ def _shirts_step(ctx: _Context) -> Step:
         "In the video one filter did little with them and another lit up parts of them. In ConvLab's model, by "
         f"the boots' measure, **filter {lit}** responds most to its weakest {shirt}, and **filter {quiet}** does "
         f"least: of the live filters, its strongest response to these {name} is the lowest. The grid shows filter "
-        f"{lit}; type {quiet} in the filter box to compare, then play: step through the filters with ← / →."
+        f"{lit}; type {quiet} in the filter box to compare, or click the filter slider and step through the "
+        "filters with ← / → (elsewhere on the page those keys move the tour)."
     )
     parts = "Parts" if max(cells) < maps[0].size / 2 else "Much of them"
     little = "little" if quiet_score < 1 else "about as much as on an average test picture"
