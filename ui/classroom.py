@@ -164,7 +164,11 @@ def classroom_ui() -> None:
             st.text_input("…or join one with its code", key="join_code", placeholder="K7PQ2M", max_chars=12)
             st.button("Join", key="class_join", on_click=_join, width="stretch")
     if role() == "student":
-        st.fragment(run_every=POLL_SECONDS)(_poll)()
+        # In the sidebar: in the main area, a poll landing just after the full rerun it caused could
+        # leave a student's main area blank under load (Streamlit's stale-element cleanup; see
+        # bench/classroom_load.py's Chromium student).
+        with st.sidebar:
+            st.fragment(run_every=POLL_SECONDS)(_poll)()
 
 
 def _link(code: str) -> str:
