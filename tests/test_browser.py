@@ -583,3 +583,27 @@ def test_presenter_mode_fits_a_projector_and_takes_keys_anywhere(browser, stream
         page.locator(".st-key-leave_presenter").wait_for(state="detached")
         page.locator('[data-testid="stHeader"]').wait_for(state="visible")  # the page's own chrome is back
         assert exception_texts(page) == []
+
+
+def test_the_tour_moves_with_the_arrow_keys_and_the_focused_slider_keeps_them(browser, streamlit_server):
+    """← / → on the page move the lesson tour (each step sets its view); on the focused filter
+    slider they still step the filter, and the tour stays where it is."""
+    with open_app(browser, streamlit_server) as page:
+        page.locator(".st-key-tour_start button").first.click()
+        wait_until(page, "() => location.search.includes('tour=1')", what="the tour opens at step 1")
+        page.locator(".st-key-tour").get_by_text("Step 1 of 10").wait_for()
+        page.mouse.click(5, 400)  # nothing focused
+        for step in (2, 3, 4):
+            page.keyboard.press("ArrowRight")
+            wait_until(page, f"() => location.search.includes('tour={step}')", what=f"→ opens step {step}")
+            wait_idle(page)
+        assert "filter=" in page.url and "tab=journey" in page.url  # step 4 set the journey's view
+        before = slider_value(page, "filter")
+        slider(page, "filter").focus()
+        page.keyboard.press("ArrowRight")
+        wait_for_sliders(page, {"filter": before + 1}, what="→ on the slider steps the filter")
+        assert "tour=4" in page.url
+        page.mouse.click(5, 400)
+        page.keyboard.press("ArrowLeft")
+        wait_until(page, "() => location.search.includes('tour=3')", what="← goes back a step")
+        assert exception_texts(page) == []
