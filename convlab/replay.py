@@ -33,6 +33,9 @@ class Replay:
             i for i, variable in enumerate(self.inspector.model.weights) if variable is conv1.kernel)
         self._lock = threading.Lock()
         self._loaded: int | None = None
+        kernels = [] if self._kernel_index is None else [w[self._kernel_index] for w in snapshots.weights]
+        # The largest |weight| of conv1 over every snapshot: one colour scale for the whole replay.
+        self.kernel_limit = max((float(np.abs(k).max()) for k in kernels), default=0.0) or 1.0
 
     def __len__(self) -> int:
         return len(self.snapshots)

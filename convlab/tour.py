@@ -41,6 +41,8 @@ HALF = 0.5  # under half the weakest boot's response the feature is gone; under 
 ALIKE = 0.9  # within a tenth of the weakest boot's response: "as bright as the boots'"
 BOOTS = (0, 23, 28)  # the lesson's three ankle boots
 TROUSERS = (2, 3, 5)  # the lesson's three trousers
+# The tour's steps, in order (``lesson_tour`` makes one of each): the URL's tour=1..len(SLUGS).
+SLUGS = ("dense", "conv", "labels", "boots", "pullover", "trouser", "other-filter", "trousers", "shirts", "exercises")
 PULLOVER, TROUSER = 1, 2  # the test images the lesson puts in the third slot
 LESSON_FILTER = 1  # the lesson's CONVOLUTION_NUMBER
 BOOT, SHIRT, TROUSER_LABEL, PULLOVER_LABEL = 9, 6, 1, 2  # Fashion-MNIST's labels
@@ -399,29 +401,31 @@ def _survival_answer(ctx: _Context, facts: dict) -> str:
 
 def _pullover_step(ctx: _Context, chosen: int) -> Step:
     name = ctx.name(PULLOVER)
-    narration = (
+    return _third_image_step(
+        ctx, chosen, "pullover", PULLOVER,
         f"Put test image {PULLOVER} in the third slot. In the video it passes for a handbag; Fashion-MNIST "
         f"labels it **{name}**. Keep filter {chosen}, the one that found what the boots share, and follow the "
-        "third row from left to right."
+        "third row from left to right.",
+        f"Does the {name.lower()} keep what filter {chosen} found in the boots?",
     )
-    facts = _survival(ctx, chosen, PULLOVER)
-    return Step("pullover", f"Image {PULLOVER}, a {name}",
-                _view("journey", ctx.conv.spec.key(), BOOTS[:2] + (PULLOVER,), chosen), narration,
-                question=f"Does the {name.lower()} keep what filter {chosen} found in the boots?",
-                answer=_survival_answer(ctx, facts), facts=facts)
 
 
 def _trouser_step(ctx: _Context, chosen: int) -> Step:
     name = ctx.name(TROUSER)
-    narration = (
+    return _third_image_step(
+        ctx, chosen, "trouser", TROUSER,
         f"Now test image {TROUSER}, labelled **{name}**, in the third slot, still with filter {chosen}. Compare "
-        "the third row with the two boots above it, column by column."
+        "the third row with the two boots above it, column by column.",
+        f"And the {name.lower()}: does it keep what the boots share?",
     )
-    facts = _survival(ctx, chosen, TROUSER)
-    return Step("trouser", f"Image {TROUSER}, a {name}",
-                _view("journey", ctx.conv.spec.key(), BOOTS[:2] + (TROUSER,), chosen), narration,
-                question=f"And the {name.lower()}: does it keep what the boots share?",
-                answer=_survival_answer(ctx, facts), facts=facts)
+
+
+def _third_image_step(ctx: _Context, chosen: int, slug: str, image: int, narration: str, question: str) -> Step:
+    """The lesson's experiment: two boots and ``image`` in the third slot, with the boots' filter."""
+    facts = _survival(ctx, chosen, image)
+    return Step(slug, f"Image {image}, a {ctx.name(image)}",
+                _view("journey", ctx.conv.spec.key(), BOOTS[:2] + (image,), chosen), narration,
+                question=question, answer=_survival_answer(ctx, facts), facts=facts)
 
 
 def _other_filter_step(ctx: _Context) -> Step:

@@ -193,3 +193,9 @@ def test_the_shipped_models_have_their_snapshots(name):
     assert all(np.array_equal(a, b) for a, b in zip(found.weights[-1], stored.model.get_weights()))
     start, end = found.points[0], found.points[-1]
     assert start.test_accuracy < 0.3 < 0.8 < end.test_accuracy  # from guessing to the lesson's accuracy
+
+
+def test_the_replays_kernel_scale_is_conv1s_largest_weight_over_every_snapshot(trained):
+    _, _, found = trained
+    largest = max(float(np.abs(weights[0]).max()) for weights in found.weights)  # conv1's kernel comes first
+    assert Replay(TINY_CONV, found).kernel_limit == largest

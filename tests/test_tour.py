@@ -94,7 +94,8 @@ def verticality_by_hand(feature_map: np.ndarray) -> float:
 # -- the tour's shape ----------------------------------------------------------------------------
 def test_steps_unique_and_complete(steps):
     assert 8 <= len(steps) <= 12
-    assert len(steps) == 10  # ui/tour.py's STEPS: the URL's tour=1..10
+    assert len(steps) == 10
+    assert tuple(step.slug for step in steps) == tour.SLUGS  # what ui/tour.py counts a link's tour=N against
     slugs = [s.slug for s in steps]
     assert len(set(slugs)) == len(slugs)
     assert slugs[0] == "dense" and slugs[-1] == "exercises"

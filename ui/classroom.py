@@ -14,7 +14,9 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from convlab.classroom import ClassError, MemoryStore, NotTheTeacher, StoreUnavailable, open_store, qr_svg
+from convlab.classroom import (
+    ClassError, MemoryStore, NotTheTeacher, StoreUnavailable, open_store, qr_svg, valid_code,
+)
 
 CLASS, TEACHER = "class", "teacher"  # the page's state (and URL) keys: the class code, the teacher's token
 FOLLOWING = "following"  # a student's page applies the teacher's view (False: exploring alone)
@@ -97,8 +99,6 @@ def publish(view: dict[str, str]) -> None:
 
 # -- the students --------------------------------------------------------------------------------
 def _join() -> None:
-    from convlab.classroom import valid_code
-
     try:
         code = valid_code(st.session_state.get("join_code", ""))
         get_class_store()[0].read(code)

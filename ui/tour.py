@@ -11,17 +11,15 @@ from __future__ import annotations
 import streamlit as st
 
 from convlab.models import PRESETS
-from convlab.tour import Step, lesson_tour
+from convlab.tour import SLUGS, Step, lesson_tour
 
 from . import runs as runs_module
 from . import state
 from .resources import get_inspector, get_store, get_test_split
 
-STEPS = 10  # convlab.tour.lesson_tour's steps: the URL's tour=1..STEPS
-
-
 def step_count() -> int:
-    return STEPS
+    """The tour's steps, known without computing them (a link's tour=N is checked before any model loads)."""
+    return len(SLUGS)
 
 
 @st.cache_resource(show_spinner="Finding, in the model, the filters the tour shows…")

@@ -103,7 +103,7 @@ def _replay(page: Page, replay: Replay) -> None:
                    f"colour scale: {SCALE_MODES[state.current().scale]}. The predictions are this snapshot's too.")
     with right:
         kernels = replay.kernels(index)
-        limit = _kernel_limit(replay)
+        limit = replay.kernel_limit
         live_chart(tiles_figure(
             [kernels[:, :, 0, f] for f in range(kernels.shape[-1])], [str(f) for f in range(kernels.shape[-1])],
             DIVERGING_COLORSCALE, columns=8, tile_px=34, shared_range=(-limit, limit), zmid=0.0,
@@ -124,11 +124,6 @@ def _rewind_at_end(count: int) -> None:
 
 def _stop_playing() -> None:
     st.session_state[PLAYING] = False
-
-
-def _kernel_limit(replay: Replay) -> float:
-    """The largest |weight| of conv1 over every snapshot: one colour scale for the whole replay."""
-    return float(max(np.abs(replay.kernels(i)).max() for i in range(len(replay)))) or 1.0
 
 
 def _downloads_ui(page: Page, replay: Replay, index: int, filter_index: int) -> None:
@@ -155,7 +150,6 @@ def _frames(replay: Replay, split: Split, indices: tuple[int, ...], filter_index
     maps = [activations.filter_maps(filter_index) for activations in runs]
     tops = frames.fixed_map_tops(maps, scale) if scale != "panel" else None
     points = [frames.FramePoint(p.epochs, p.train_accuracy, p.test_accuracy) for p in replay.snapshots.points]
-    limit = _kernel_limit(replay)
     return [
         frames.replay_frame(
             images=images, maps=frame_maps, layer_names=list(activations.layer_names),
@@ -163,7 +157,7 @@ def _frames(replay: Replay, split: Split, indices: tuple[int, ...], filter_index
             wrong=[int(p.argmax()) != label for p, label in zip(activations.probabilities, labels)],
             kernels=replay.kernels(index), chosen_filter=filter_index, points=points, current=index,
             title=f"{title} · {replay.snapshots.points[index].label} · filter {filter_index}", scale=scale,
-            kernel_range=limit, map_tops=tops,
+            kernel_range=replay.kernel_limit, map_tops=tops,
         )
         for index, activations, frame_maps in zip(snapshots, runs, maps)
     ]
