@@ -1,26 +1,41 @@
-"""One training at a time: a queue of training jobs served by a single worker thread.
+"""The training queue: jobs submitted by the page, handed to whatever runs them, followed live.
 
 Training both cores for minutes is the one expensive thing ConvLab does, and many people may
-ask for it at once (tabs, a classroom). The queue serves them in order, one at a time; a
-request for a spec that is already stored, queued or training returns that run or job
-instead of training it twice. Each job carries live progress (epoch, batch, per-epoch
-history, elapsed time, an estimate of the time left) that the app polls, and a stop event;
-``progress_callback`` writes that progress in from ``convlab.training``'s ``ProgressCallback``.
+ask for it at once (tabs, a classroom). The queue keeps the page's promises whatever trains:
+a request for a spec that is already stored, queued or training returns that run or job
+instead of training it twice; each job carries live progress (epoch, batch, per-epoch
+history, elapsed time, an estimate of the time left) that the page polls; Stop ends a
+training after its current batch and keeps the epochs done; a training that fails or whose
+worker dies is reported in its job and the queue goes on.
+
+What trains is an *executor* (``executor_for_environment`` picks one):
+
+* ``LocalWorker`` (``worker.py``, the default): a separate process at a lower CPU priority,
+  one training at a time, so the server never trains;
+* ``RayCluster`` (``cluster.py``, when ``$CONVLAB_RAY_ADDRESS`` is set): every job is handed
+  to Ray at once and Ray's scheduler runs as many as the cluster has room for; if the cluster
+  can't be reached the queue says so (``notice``) and falls back to the local worker;
+* ``InProcess``: a thread of this process, for the command line (which is its own process).
+
+Executors report progress as small dicts (``progress_events`` makes them from Keras'
+callbacks, ``apply_event`` writes them into a job), the same whether they come from a
+thread, a pipe or a Ray object stream.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Protocol
 
 from .data import Split
 from .models import HISTORY_KEYS, ModelSpec
-from .store import ModelStore, StoredModel
+from .store import WAITING_FOR_MACHINE, WAITING_FOR_SPEC, ModelStore, StoredModel
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
-WAITING_FOR_MACHINE = "waiting for another training on this machine (another ConvLab, or the command line) to finish"
+__all__ = ["WAITING_FOR_MACHINE", "WAITING_FOR_SPEC", "TrainingQueue", "Job", "InProcess", "apply_event"]
 
 
 @dataclass
@@ -35,9 +50,11 @@ class Job:
     batches_per_epoch: int = 0
     history: dict[str, list[float]] = field(default_factory=lambda: {name: [] for name in HISTORY_KEYS.values()})
     running: dict[str, float] = field(default_factory=dict)  # the current epoch's loss/accuracy so far
-    message: str | None = None  # why it stopped, or what went wrong
+    message: str | None = None  # why it waits or stopped, or what went wrong
+    where: str = ""  # what trains it: "this machine's worker process", "Ray node 10.0.0.3"
     stored: StoredModel | None = None
     stop_event: threading.Event = field(default_factory=threading.Event, repr=False)
+    handed_over: bool = field(default=False, repr=False)  # given to the executor
 
     @property
     def key(self) -> str:
@@ -66,41 +83,116 @@ class Job:
         return self.elapsed() * (1 - fraction) / fraction
 
 
-def progress_callback(job: Job):
-    """A Keras callback that copies training's progress into ``job``, field by field.
+# -- progress as events --------------------------------------------------------------------------
+def progress_events(emit: Callable[[dict], None], min_interval: float = 0.0):
+    """A Keras callback that reports training's progress as plain dicts through ``emit``.
 
-    Plain attribute writes, so it costs nothing per batch; the app polls them.
+    Batch events come at most every ``min_interval`` seconds (a pipe or a network doesn't need
+    hundreds a second); the others always come.
     """
     # Imported here, not at the top: importing this module must not import TensorFlow, so
     # the dashboard can draw its first elements while TensorFlow loads (see app.py).
     from .training import ProgressCallback
 
-    def start() -> None:
-        job.message = None  # no longer waiting for the machine
-
-    def epoch_begin(batches_per_epoch: int) -> None:
-        job.batch, job.batches_per_epoch = 0, batches_per_epoch
+    last = [0.0]
 
     def batch(batch_done: int, running: dict[str, float]) -> None:
-        job.batch, job.running = batch_done, running
+        now = time.monotonic()
+        if now - last[0] >= min_interval:
+            last[0] = now
+            emit({"event": "batch", "batch": batch_done, "running": running})
 
-    def epoch_end(epoch_done: int, history_values: dict[str, float]) -> None:
-        for name, value in history_values.items():
-            job.history[name].append(value)
-        job.epoch, job.batch = epoch_done, 0
+    return ProgressCallback(
+        on_start=lambda: emit({"event": "start"}),
+        on_epoch_begin=lambda batches: emit({"event": "epoch_begin", "batches": batches}),
+        on_batch=batch,
+        on_epoch_end=lambda epoch, values: emit({"event": "epoch_end", "epoch": epoch, "values": values}),
+    )
 
-    return ProgressCallback(on_start=start, on_epoch_begin=epoch_begin, on_batch=batch, on_epoch_end=epoch_end)
+
+def apply_event(job: Job, event: dict) -> None:
+    """Write one progress event into ``job``: plain attribute writes the page reads between reruns."""
+    kind = event.get("event")
+    if kind == "waiting":
+        job.message = event["why"]
+    elif kind == "start":
+        if job.state == QUEUED:
+            job.state, job.started = RUNNING, time.time()
+        job.message = None  # no longer waiting
+        job.where = event.get("where") or job.where
+    elif kind == "epoch_begin":
+        job.batch, job.batches_per_epoch = 0, int(event["batches"])
+    elif kind == "batch":
+        job.batch, job.running = int(event["batch"]), dict(event["running"])
+    elif kind == "epoch_end":
+        for name, value in event["values"].items():
+            job.history[name].append(float(value))
+        job.epoch, job.batch = int(event["epoch"]), 0
 
 
-class TrainingQueue:
-    """Submit specs; one worker thread trains them in order through a ModelStore."""
+# -- executors -----------------------------------------------------------------------------------
+class Executor(Protocol):
+    slots: int | None  # trainings it runs at once; None hands every job over at once (Ray schedules them)
 
-    def __init__(self, store: ModelStore, load_data: Callable[[], tuple[Split, Split]]):
-        self.store = store
+    def describe(self) -> str: ...
+
+    def run(self, job: Job, store: ModelStore) -> StoredModel:
+        """Train ``job.spec`` into ``store`` (blocking), reporting through ``apply_event``; raise on failure."""
+
+
+class Unavailable(RuntimeError):
+    """The executor can't run anything (a Ray cluster that can't be reached); the queue falls back."""
+
+
+class Cancelled(RuntimeError):
+    """The job was cancelled before it started."""
+
+
+class InProcess:
+    """Trains in a thread of this process: the command line's way (it is a process of its own)."""
+
+    slots = 1
+
+    def __init__(self, load_data: Callable[[], tuple[Split, Split]]):
         self.load_data = load_data
+
+    def describe(self) -> str:
+        return "one at a time, in this process"
+
+    def run(self, job: Job, store: ModelStore) -> StoredModel:
+        apply_event(job, {"event": "start", "where": "this process"})
+        return store.get_or_train(
+            job.spec, self.load_data, callbacks=[progress_events(lambda event: apply_event(job, event))],
+            stop_event=job.stop_event, on_wait=lambda why: apply_event(job, {"event": "waiting", "why": why}),
+        )
+
+
+def executor_for_environment(store: ModelStore) -> Executor:
+    """Ray's cluster when ``$CONVLAB_RAY_ADDRESS`` is set (Ray imported only then), else the local worker."""
+    address = os.environ.get("CONVLAB_RAY_ADDRESS", "").strip()
+    if address:
+        from .cluster import RayCluster
+
+        return RayCluster(address)
+    from .worker import LocalWorker
+
+    return LocalWorker(store.root)
+
+
+# -- the queue -----------------------------------------------------------------------------------
+class TrainingQueue:
+    """Submit specs; the executor trains them (one at a time locally, as many as fit on Ray)."""
+
+    def __init__(self, store: ModelStore, executor: Executor | None = None):
+        self.store = store
+        self.executor = executor if executor is not None else executor_for_environment(store)
+        self.notice: str | None = None  # said on the page: e.g. the Ray cluster couldn't be reached
         self._jobs: list[Job] = []  # every job of this process, oldest first
         self._condition = threading.Condition()
-        self._worker: threading.Thread | None = None
+        self._dispatcher: threading.Thread | None = None
+
+    def describe(self) -> str:
+        return self.executor.describe()
 
     def submit(self, spec: ModelSpec) -> Job:
         """The job for ``spec``: an active one if any, a finished one if stored, else a new queued one."""
@@ -115,15 +207,19 @@ class TrainingQueue:
                 return job
             job = Job(spec=spec)
             self._jobs.append(job)
-            if self._worker is None or not self._worker.is_alive():
-                self._worker = threading.Thread(target=self._work, name="convlab-training", daemon=True)
-                self._worker.start()
+            if self._dispatcher is None or not self._dispatcher.is_alive():
+                self._dispatcher = threading.Thread(target=self._dispatch, name="convlab-queue", daemon=True)
+                self._dispatcher.start()
             self._condition.notify_all()
             return job
 
     def find(self, key: str) -> Job | None:
         with self._condition:
             return next((job for job in reversed(self._jobs) if job.key == key), None)
+
+    def jobs(self) -> list[Job]:
+        with self._condition:
+            return list(self._jobs)
 
     def position(self, job: Job) -> int:
         """0 while training, 1 for the next in line, and so on; -1 once finished."""
@@ -136,6 +232,8 @@ class TrainingQueue:
         with self._condition:
             if job.state == QUEUED:
                 job.state, job.message, job.finished = CANCELLED, "cancelled before it started", time.time()
+                job.stop_event.set()  # an executor holding it (Ray) cancels it there too
+                self._condition.notify_all()
             elif job.state == RUNNING:
                 job.stop_event.set()
 
@@ -150,28 +248,54 @@ class TrainingQueue:
                 self._condition.wait(remaining)
             return True
 
-    def _next(self) -> Job:
-        with self._condition:
-            while True:
-                job = next((j for j in self._jobs if j.state == QUEUED), None)
-                if job is not None:
-                    job.state, job.started = RUNNING, time.time()
-                    return job
-                self._condition.wait()
-
-    def _work(self) -> None:
+    # -- serving -------------------------------------------------------------------------
+    def _dispatch(self) -> None:
+        """Hand queued jobs to the executor, in order, as it has room; each runs in a thread of its own."""
         while True:
-            job = self._next()
-            try:
-                job.stored = self.store.get_or_train(
-                    job.spec, self.load_data, callbacks=[progress_callback(job)], stop_event=job.stop_event,
-                    on_wait=lambda: setattr(job, "message", WAITING_FOR_MACHINE),
-                )
-                job.message = job.stored.meta.get("stop_reason")
-                state = DONE
-            except Exception as error:  # reported in the job; the worker lives on for the next one
-                job.message = f"training failed: {type(error).__name__}: {error}"
-                state = FAILED
             with self._condition:
-                job.state, job.finished = state, time.time()
+                job = self._next()
+                while job is None:
+                    self._condition.wait()
+                    job = self._next()
+                job.handed_over = True
+                if self.executor.slots is not None:  # it starts now; on Ray, when the cluster says so
+                    job.state, job.started = RUNNING, time.time()
+            threading.Thread(target=self._run, args=(job, self.executor), name=f"convlab-job-{job.key}",
+                             daemon=True).start()
+
+    def _next(self) -> Job | None:
+        slots = self.executor.slots
+        if slots is not None and sum(j.handed_over and j.active for j in self._jobs) >= slots:
+            return None
+        return next((j for j in self._jobs if j.state == QUEUED and not j.handed_over), None)
+
+    def _run(self, job: Job, executor: Executor) -> None:
+        state = FAILED
+        try:
+            job.stored = executor.run(job, self.store)
+            job.message = job.stored.meta.get("stop_reason")
+            state = DONE
+        except Unavailable as error:  # back in line for the fallback executor
+            with self._condition:
+                if self.executor is executor:
+                    self.notice = str(error)
+                    self.executor = fallback_executor(self.store)
+                if job.state != CANCELLED:
+                    job.state, job.started, job.handed_over = QUEUED, None, False
                 self._condition.notify_all()
+            return
+        except Cancelled:
+            state = CANCELLED
+        except Exception as error:  # reported in the job; the queue lives on for the next one
+            job.message = getattr(error, "page_message", None) or f"training failed: {type(error).__name__}: {error}"
+        with self._condition:
+            if job.state != CANCELLED:
+                job.state = state
+            job.finished = job.finished or time.time()
+            self._condition.notify_all()
+
+
+def fallback_executor(store: ModelStore) -> Executor:
+    from .worker import LocalWorker
+
+    return LocalWorker(store.root)

@@ -6,7 +6,10 @@ spec. Everything here is built to survive real use:
 * writes go to a temp file that is renamed into place, so a crash or SIGKILL never leaves a
   half-written model under a real name (stale temp files of dead processes are swept);
 * two threads or processes asking for the same untrained spec train it once (a lock per
-  spec, held across the check, the training and the save);
+  spec, held across the check, the training and the save); the lock file lives in the
+  models folder itself, so app servers sharing one folder share the rule too;
+* a run trained elsewhere (the worker process's fallback, a Ray node) is ``adopt``-ed: its
+  files are copied in with the same atomic writes and checked before anything lists them;
 * a corrupt file, a malformed JSON or a model that doesn't match its spec is set aside in
   ``models/corrupt/`` and reported, and the spec is trained again;
 * listing the runs sets aside the same way (with its ``.keras``) a JSON it can't parse as a
@@ -27,6 +30,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import tempfile
 import threading
 from collections.abc import Callable
@@ -41,6 +45,11 @@ from .data import Split
 from .models import ModelSpec, layer_summary, layer_table
 
 FORMAT_VERSION = 1
+WAITING_FOR_MACHINE = "waiting for another training on this machine (another ConvLab, or the command line) to finish"
+WAITING_FOR_SPEC = (
+    "another ConvLab (a second app server on this model folder, or the command line) is training this exact "
+    "variant: it will be loaded from the folder when that finishes"
+)
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "models"
 
 
@@ -133,10 +142,34 @@ class ModelStore:
         """A lock for one spec that holds across threads (threading.Lock) and processes (a file lock)."""
         with self._guard:
             thread_lock = self._key_locks.setdefault(spec.key(), threading.Lock())
-        # The lock file lives in the temp folder so a read-only models/ can still be locked.
-        root_id = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:8]
-        file_lock = FileLock(Path(tempfile.gettempdir()) / f"convlab-{root_id}-{spec.key()}.lock")
-        return _Both(thread_lock, file_lock)
+        return _Both(thread_lock, FileLock(self._lock_folder() / f"{spec.key()}.lock"))
+
+    def _lock_folder(self) -> Path:
+        """``models/.locks``, seen by every server sharing the folder; the temp folder if models/ is read-only."""
+        folder = self.root / ".locks"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe = folder / f".probe-{os.getpid()}"
+            probe.touch()
+            probe.unlink()
+            return folder
+        except OSError:
+            root_id = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:8]
+            folder = Path(tempfile.gettempdir()) / f"convlab-locks-{root_id}"
+            folder.mkdir(exist_ok=True)
+            return folder
+
+    def sweep_temp_files(self, spec: ModelSpec | None = None) -> None:
+        """Remove what a dead process left behind: temp files, and ``spec``'s snapshots without a model.
+
+        Called at start, and by the queue after a training worker died (SIGKILL, out of memory).
+        """
+        self._sweep_stale_temp_files()
+        if spec is not None:
+            model_path, meta_path = self.paths(spec)
+            if not model_path.exists() and not meta_path.exists():
+                with contextlib.suppress(OSError):
+                    self.snapshot_path(spec).unlink(missing_ok=True)
 
     def _sweep_stale_temp_files(self) -> None:
         for temp in self.root.glob(".*.tmp.*"):
@@ -278,8 +311,12 @@ class ModelStore:
                 continue
             found[meta.get("key")] = {**meta, "file": meta_path.with_suffix(".keras").name, "saved": True}
         for key, stored in list(self._memory.items()):
-            if key not in found:
-                found[key] = {**stored.meta, "file": None, "saved": stored.saved}
+            if key in found:
+                continue
+            if stored.saved:  # its files were deleted or set aside by another process sharing the folder
+                self._memory.pop(key, None)
+                continue
+            found[key] = {**stored.meta, "file": None, "saved": stored.saved}
         return sorted(found.values(), key=lambda meta: meta.get("created", ""), reverse=True)
 
     def _set_aside_metadata(self, meta_path: Path, reason: str) -> None:
@@ -303,23 +340,63 @@ class ModelStore:
             self.problems.pop(spec.key(), None)
 
     # -- training and writing ----------------------------------------------------------
+    def claim(self, spec: ModelSpec, on_wait: Callable[[str], None] | None = None):
+        """The spec's lock, for a caller that trains elsewhere (Ray) and ``adopt``s the result.
+
+        Held from before the store is checked until the files are in, as ``get_or_train`` holds
+        it: no two servers on one folder train the same spec at once.
+        """
+        return self._lock(spec).waiting(lambda: on_wait and on_wait(WAITING_FOR_SPEC))
+
+    def adopt(self, spec: ModelSpec, folder: Path) -> StoredModel:
+        """Take in a run saved in ``folder`` by another ``ModelStore`` (on a Ray node, or a worker's fallback).
+
+        Its files are checked as ``load`` checks them (checksums, layers, spec), then copied in
+        with the same atomic writes as a training here: snapshots, model, metadata last. A
+        read-only folder keeps the run in memory, as a training here would. Call it holding
+        ``claim(spec)``.
+        """
+        source = ModelStore(folder)
+        stored = source._read(spec, *source.paths(spec))
+        snapshots, problem = source.load_snapshots(stored) if stored.meta.get("snapshots") else (None, None)
+        if problem:
+            raise ValueError(problem)
+        stored.snapshots = snapshots
+        copies = [(source.snapshot_path(spec), self.snapshot_path(spec))] if snapshots is not None else []
+        copies += list(zip(source.paths(spec), self.paths(spec)))  # model, then metadata: the metadata lists the rest
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            for origin, target in copies:
+                _write_atomically(target, lambda path, origin=origin: shutil.copyfile(origin, path))
+            self.problems.pop(spec.key(), None)
+        except OSError as error:
+            stored.saved = False
+            self.problems[spec.key()] = (
+                f"Can't save the {spec.kind} model to {self.root} ({error.strerror or error}); "
+                "it is kept in memory until the app stops."
+            )
+        self._memory[spec.key()] = stored
+        return stored
+
     def get_or_train(
         self,
         spec: ModelSpec,
         load_data: Callable[[], tuple[Split, Split]],
         callbacks=(),
         stop_event=None,
-        on_wait: Callable[[], None] | None = None,
+        on_wait: Callable[[str], None] | None = None,
     ) -> StoredModel:
         """The stored model, or a newly trained and saved one; concurrent callers train once.
 
         Trainings of different specs also run one at a time on the machine (two would halve
-        each other's speed on 2 cores): ``on_wait`` is called if this one has to wait its turn.
+        each other's speed on 2 cores). ``on_wait(why)`` is called if this one has to wait:
+        ``WAITING_FOR_SPEC`` while another process trains the same spec, ``WAITING_FOR_MACHINE``
+        while another trains something else here.
         """
         found = self.load(spec)
         if found is not None:
             return found
-        with self._lock(spec):
+        with self._lock(spec).waiting(lambda: on_wait and on_wait(WAITING_FOR_SPEC)):
             found = self.load(spec)  # another thread or process may have finished meanwhile
             if found is not None:
                 return found
@@ -356,14 +433,14 @@ class ModelStore:
 
 
 @contextlib.contextmanager
-def _machine_training_lock(on_wait: Callable[[], None] | None):
+def _machine_training_lock(on_wait: Callable[[str], None] | None):
     """One training at a time across every ConvLab process on this machine (app, CLI, tests)."""
     lock = FileLock(Path(tempfile.gettempdir()) / "convlab-training.lock")
     try:
         lock.acquire(timeout=0)
     except Timeout:
         if on_wait is not None:
-            on_wait()
+            on_wait(WAITING_FOR_MACHINE)
         lock.acquire()
     try:
         yield
@@ -376,15 +453,32 @@ class _Both:
 
     def __init__(self, thread_lock: threading.Lock, file_lock: FileLock):
         self.thread_lock, self.file_lock = thread_lock, file_lock
+        self._on_wait: Callable[[], None] | None = None
+
+    def waiting(self, on_wait: Callable[[], None]) -> "_Both":
+        """The same lock, calling ``on_wait()`` once if another thread or process holds it."""
+        self._on_wait = on_wait
+        return self
 
     def __enter__(self):
-        self.thread_lock.acquire()
+        if not self.thread_lock.acquire(blocking=False):
+            self._waited()
+            self.thread_lock.acquire()
         try:
-            self.file_lock.acquire()
+            try:
+                self.file_lock.acquire(timeout=0)
+            except Timeout:
+                self._waited()
+                self.file_lock.acquire()
         except BaseException:
             self.thread_lock.release()
             raise
         return self
+
+    def _waited(self) -> None:
+        if self._on_wait is not None:
+            self._on_wait()
+            self._on_wait = None
 
     def __exit__(self, *exc):
         self.file_lock.release()

@@ -79,3 +79,8 @@ def app(monkeypatch):
     at.run()
     assert not at.exception, at.exception
     return at
+
+
+def model_files(folder: Path) -> list[str]:
+    """What a models folder holds besides its lock files (``.locks/``, kept there for servers sharing it)."""
+    return sorted(p.name for p in folder.iterdir() if p.name != ".locks")

@@ -15,7 +15,7 @@ from convlab.__main__ import main
 from convlab.models import PRESETS, ModelSpec
 from convlab.store import ModelStore, file_stem
 
-from conftest import TINY_CONV, TINY_DENSE
+from conftest import TINY_CONV, TINY_DENSE, model_files
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -104,4 +104,4 @@ def test_sigkill_mid_training_leaves_no_model_file(tmp_path):
     finally:
         if process.poll() is None:
             process.kill()
-    assert list(tmp_path.iterdir()) == []
+    assert model_files(tmp_path) == []

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from convlab import store as store_module
-from convlab.jobs import CANCELLED, DONE, FAILED, TrainingQueue
+from convlab.jobs import CANCELLED, DONE, FAILED, InProcess, TrainingQueue
 from convlab.models import ModelSpec
 from convlab.store import ModelStore
 
@@ -44,7 +44,7 @@ def test_second_request_waits_and_same_spec_is_never_trained_twice(tmp_path, sma
                 running_at_once[0] -= 1
 
     monkeypatch.setattr(store_module.ModelStore, "get_or_train", counting)
-    queue = TrainingQueue(ModelStore(tmp_path), slow_data(small_data, started, release))
+    queue = TrainingQueue(ModelStore(tmp_path), InProcess(slow_data(small_data, started, release)))
     first = queue.submit(TINY_DENSE)
     assert started.wait(30)
     second = queue.submit(TINY_CONV)  # another tab asks for another variant
@@ -65,7 +65,7 @@ def test_second_request_waits_and_same_spec_is_never_trained_twice(tmp_path, sma
 
 def test_progress_is_reported_per_epoch_and_batch(tmp_path, small_data):
     spec = ModelSpec(**{**TINY_DENSE.to_dict(), "epochs": 3})
-    queue = TrainingQueue(ModelStore(tmp_path), lambda: small_data)
+    queue = TrainingQueue(ModelStore(tmp_path), InProcess(lambda: small_data))
     job = queue.submit(spec)
     assert queue.wait(job, timeout=120)
     assert job.epoch == 3 and job.batches_per_epoch == -(-spec.train_samples // spec.batch_size)
@@ -75,7 +75,7 @@ def test_progress_is_reported_per_epoch_and_batch(tmp_path, small_data):
 
 def test_stop_keeps_the_epochs_done_as_a_usable_model(tmp_path, small_data):
     spec = ModelSpec(**{**TINY_DENSE.to_dict(), "epochs": 20, "train_samples": 1000, "batch_size": 8})
-    queue = TrainingQueue(ModelStore(tmp_path), lambda: small_data)
+    queue = TrainingQueue(ModelStore(tmp_path), InProcess(lambda: small_data))
     job = queue.submit(spec)
     deadline = time.monotonic() + 60
     while job.epoch < 1 and time.monotonic() < deadline:
@@ -95,7 +95,7 @@ def test_stop_keeps_the_epochs_done_as_a_usable_model(tmp_path, small_data):
 
 def test_a_queued_job_can_be_cancelled(tmp_path, small_data):
     started, release = threading.Event(), threading.Event()
-    queue = TrainingQueue(ModelStore(tmp_path), slow_data(small_data, started, release))
+    queue = TrainingQueue(ModelStore(tmp_path), InProcess(slow_data(small_data, started, release)))
     first = queue.submit(TINY_DENSE)
     assert started.wait(30)
     second = queue.submit(TINY_CONV)
@@ -115,7 +115,7 @@ def test_a_failing_training_is_reported_and_the_queue_goes_on(tmp_path, small_da
             raise OSError("disk on fire (test)")
         return small_data
 
-    queue = TrainingQueue(ModelStore(tmp_path), flaky)
+    queue = TrainingQueue(ModelStore(tmp_path), InProcess(flaky))
     failing = queue.submit(TINY_DENSE)
     assert queue.wait(failing, timeout=60)
     assert failing.state == FAILED and "disk on fire" in failing.message
@@ -137,7 +137,7 @@ def test_trainings_of_different_specs_never_overlap_across_stores(tmp_path, smal
             intervals.append((start, time.monotonic()))
 
     monkeypatch.setattr(training, "train", recorded)
-    queues = [TrainingQueue(ModelStore(tmp_path / name), lambda: small_data) for name in ("a", "b")]
+    queues = [TrainingQueue(ModelStore(tmp_path / name), InProcess(lambda: small_data)) for name in ("a", "b")]
     jobs = [queues[0].submit(TINY_CONV), queues[1].submit(TINY_DENSE)]
     for queue, job in zip(queues, jobs):
         assert queue.wait(job, timeout=120) and job.state == DONE
@@ -150,12 +150,12 @@ def test_a_job_says_when_it_waits_for_another_training_on_the_machine(tmp_path, 
 
     from filelock import FileLock
 
-    from convlab.jobs import WAITING_FOR_MACHINE
+    from convlab.store import WAITING_FOR_MACHINE
 
     other_process = FileLock(Path(tempfile.gettempdir()) / "convlab-training.lock", thread_local=False)
     other_process.acquire()
     try:
-        queue = TrainingQueue(ModelStore(tmp_path), lambda: small_data)
+        queue = TrainingQueue(ModelStore(tmp_path), InProcess(lambda: small_data))
         job = queue.submit(TINY_DENSE)
         deadline = time.monotonic() + 30
         while job.message != WAITING_FOR_MACHINE and time.monotonic() < deadline:

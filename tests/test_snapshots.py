@@ -16,7 +16,7 @@ from convlab.replay import Replay
 from convlab.store import DEFAULT_ROOT, ModelStore
 from convlab.training import train
 
-from conftest import TINY_CONV, TINY_DENSE
+from conftest import TINY_CONV, TINY_DENSE, model_files
 
 FLOAT16_STEP = 2.0 ** -10  # float16 keeps 11 significant bits: a relative error of at most half this
 
@@ -177,7 +177,7 @@ def test_deleting_a_run_deletes_its_snapshots(tmp_path, small_data):
     store.get_or_train(TINY_DENSE, lambda: small_data)
     assert store.snapshot_path(TINY_DENSE).exists()
     store.delete(TINY_DENSE)
-    assert list(tmp_path.iterdir()) == []
+    assert model_files(tmp_path) == []
 
 
 @pytest.mark.parametrize("name", ["dense", "conv"])

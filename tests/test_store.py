@@ -13,7 +13,7 @@ from convlab import store as store_module
 from convlab.models import PRESETS
 from convlab.store import DEFAULT_ROOT, ModelStore, file_stem
 
-from conftest import TINY_CONV, TINY_DENSE, assert_same_predictions
+from conftest import TINY_CONV, TINY_DENSE, assert_same_predictions, model_files
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +70,10 @@ def test_round_trip(trained_root, small_data):
 
 def test_no_temp_files_left(trained_root):
     assert sorted(p.name for p in trained_root.iterdir()) == sorted(
-        [f"{file_stem(TINY_CONV)}.keras", f"{file_stem(TINY_CONV)}.json", f"{file_stem(TINY_CONV)}.snapshots.npz"]
+        [f"{file_stem(TINY_CONV)}.keras", f"{file_stem(TINY_CONV)}.json", f"{file_stem(TINY_CONV)}.snapshots.npz",
+         ".locks"]  # the spec locks live in the folder, for every server sharing it
     )
+    assert [p.name for p in (trained_root / ".locks").iterdir()] == [f"{TINY_CONV.key()}.lock"]
 
 
 @pytest.mark.parametrize("damage", ["truncate model", "garbage json", "other spec", "missing json", "swap model"])
@@ -179,7 +181,7 @@ def test_failed_rename_leaves_no_file(tmp_path, small_data, monkeypatch):
     store = ModelStore(tmp_path)
     stored = store.get_or_train(TINY_DENSE, lambda: small_data)
     assert not stored.saved and "Permission denied" in store.problems[TINY_DENSE.key()]
-    assert list(tmp_path.iterdir()) == []
+    assert model_files(tmp_path) == []
 
 
 def test_stale_temp_files_of_dead_processes_are_swept(tmp_path):

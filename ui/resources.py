@@ -30,11 +30,8 @@ def get_store() -> ModelStore:
 
 @st.cache_resource(show_spinner=False)
 def get_queue() -> TrainingQueue:
-    return TrainingQueue(get_store(), load_train_and_test)
-
-
-def load_train_and_test() -> tuple[Split, Split]:
-    return load_split("train"), get_test_split()
+    # Trainings run off the server: in a worker process, or on Ray when $CONVLAB_RAY_ADDRESS is set.
+    return TrainingQueue(get_store())
 
 
 @st.cache_resource(show_spinner="Loading the Fashion-MNIST test images…")

@@ -1,0 +1,84 @@
+"""The training worker process: the server never trains, and a worker that dies costs one job, not the queue."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from convlab.jobs import DONE, FAILED, TrainingQueue
+from convlab.models import ModelSpec
+from convlab.store import ModelStore
+from convlab.worker import NICENESS, LocalWorker
+
+from conftest import TINY_CONV, TINY_DENSE, model_files
+
+# Long enough to be caught mid-training: 2,000 images in batches of 8 is 250 batches an epoch.
+SLOW = ModelSpec(conv_filters=(4,), dense_units=16, epochs=20, batch_size=8, train_samples=2000, seed=3)
+
+
+def wait_for(condition, seconds: float = 90, step: float = 0.02) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(step)
+
+
+@pytest.fixture
+def queue(tmp_path):
+    worker = LocalWorker(tmp_path)
+    yield TrainingQueue(ModelStore(tmp_path), worker)
+    worker.close()
+
+
+def niceness(pid: int) -> int:
+    return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[16])  # field 19 of stat
+
+
+def test_a_training_runs_in_a_lower_priority_process_and_its_progress_reaches_the_job(queue, tmp_path):
+    spec = ModelSpec(**{**TINY_DENSE.to_dict(), "epochs": 3})
+    job = queue.submit(spec)
+    wait_for(lambda: job.batch > 0 or not job.active)
+    worker = queue.executor
+    assert worker.pid is not None and worker.pid != os.getpid()
+    assert niceness(worker.pid) == niceness(os.getpid()) + NICENESS
+    assert f"pid {worker.pid}" in job.where
+    assert queue.wait(job, timeout=120) and job.state == DONE, job.message
+    # Every epoch's figures came through the pipe, equal to what the worker saved.
+    assert job.epoch == 3 and job.batches_per_epoch == -(-spec.train_samples // spec.batch_size)
+    assert job.history == job.stored.meta["history"]
+    assert ModelStore(tmp_path).load(spec).meta["key"] == spec.key()
+    # The same worker serves the next job (TensorFlow and the data are loaded once).
+    pid = worker.pid
+    again = queue.submit(TINY_CONV)
+    assert queue.wait(again, timeout=120) and again.state == DONE and worker.pid == pid
+
+
+def test_stop_ends_the_worker_training_and_keeps_the_epochs_done(queue, tmp_path, test_split):
+    job = queue.submit(SLOW)
+    wait_for(lambda: job.epoch >= 1 or not job.active)
+    queue.stop(job)
+    assert queue.wait(job, timeout=60) and job.state == DONE, job.message
+    meta = job.stored.meta
+    assert meta["stopped_by_request"] and 1 <= meta["epochs_run"] < SLOW.epochs
+    loaded = ModelStore(tmp_path).load(SLOW)  # saved by the worker, readable by anyone
+    _, accuracy = loaded.model.evaluate(test_split.images, test_split.labels, verbose=0)
+    assert accuracy == pytest.approx(meta["metrics"]["test_accuracy"], abs=1e-6)
+
+
+def test_a_killed_worker_leaves_no_partial_files_and_the_queue_serves_the_next_job(queue, tmp_path):
+    doomed = queue.submit(SLOW)
+    following = queue.submit(TINY_DENSE)
+    wait_for(lambda: doomed.epoch >= 1 or not doomed.active)  # past the first epoch: snapshots are in memory
+    pid = queue.executor.pid
+    os.kill(pid, signal.SIGKILL)
+    assert queue.wait(doomed, timeout=30)
+    assert doomed.state == FAILED
+    assert "stopped unexpectedly (killed by SIGKILL" in doomed.message and "Nothing of this training was kept" in doomed.message
+    assert queue.wait(following, timeout=120) and following.state == DONE, following.message
+    assert queue.executor.pid != pid  # a fresh worker
+    store = ModelStore(tmp_path)
+    assert store.load(SLOW) is None
+    assert model_files(tmp_path) == sorted(p.name for p in [*store.paths(TINY_DENSE), store.snapshot_path(TINY_DENSE)])
