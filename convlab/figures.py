@@ -734,3 +734,92 @@ def invariance_figure(curves: dict) -> dict:
         "legend": {"orientation": "h", "y": -0.22},
     }
     return {"data": data, "layout": layout}
+
+
+SWEEP_COLOR = "rgb(31, 119, 180)"  # the variants: the first run colour, as rgb()
+BEST_COLOR = "rgb(214, 39, 40)"  # the winner: red, a star, bigger, named by an annotation
+
+
+def sweep_figure(rows: list[dict], best_key: str | None) -> dict:
+    """A sweep's variants: test accuracy against parameters (left, log axis) and training time (right).
+
+    ``rows`` are ``sweeps.comparison`` rows; those without a test accuracy yet are left out.
+    The row keyed ``best_key`` (``sweeps.best``) is a red star in both panels, labelled
+    "best: <variant>", so the trade-off reads at a glance: is the winner also the biggest or
+    the slowest?
+    """
+    finished = [row for row in rows if row.get("test accuracy") is not None]
+    layout = {
+        "xaxis": {"domain": [0, 0.47], "type": "log", "title": {"text": "parameters"}, "fixedrange": True},
+        "xaxis2": {"domain": [0.53, 1], "anchor": "y", "title": {"text": "training time (s)"}, "fixedrange": True},
+        "yaxis": {"title": {"text": "test accuracy"}, "tickformat": ".1%", "fixedrange": True},
+        "font": {"size": 16},  # read from the back of a classroom
+        "height": 440, "margin": {"l": 80, "r": 20, "t": 70, "b": 70}, "showlegend": False,
+    }
+    if not finished:
+        for axis in ("xaxis", "xaxis2", "yaxis"):
+            layout[axis]["visible"] = False
+        layout["plot_bgcolor"] = "rgba(0,0,0,0)"  # no empty grey panel behind the message
+        layout["annotations"] = [{"text": "no finished runs yet", "showarrow": False, "font": {"size": 18},
+                                  "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5,
+                                  "xanchor": "center", "yanchor": "middle"}]
+        return {"data": [], "layout": layout}
+    # Ticks at 1, 2 and 5 × 10^n as "50k", "1M": Plotly's own log ticks crowd short ranges with bare digits.
+    layout["xaxis"].update(_log_ticks([row["params"] for row in finished]))
+    hover = [_sweep_hover(row) for row in finished]
+    y = [row["test accuracy"] for row in finished]
+    panels = (("x", "params"), ("x2", "training time (s)"))
+    data, annotations = [], []
+    winner = next((row for row in finished if row.get("key") == best_key), None)
+    for axis, column in panels:
+        data.append({"type": "scatter", "mode": "markers", "x": [row[column] for row in finished], "y": y,
+                     "xaxis": axis, "yaxis": "y", "name": "variants", "text": hover,
+                     "hovertemplate": "%{text}<extra></extra>",
+                     "marker": {"size": 13, "color": SWEEP_COLOR, "line": {"color": "rgb(255, 255, 255)", "width": 1}}})
+    if winner is not None:
+        for axis, column in panels:
+            x = winner[column]
+            if x is None:  # a finished run always has its time; this guards hand-made rows
+                continue
+            data.append({"type": "scatter", "mode": "markers", "x": [x], "y": [winner["test accuracy"]],
+                         "xaxis": axis, "yaxis": "y", "name": "best", "text": [_sweep_hover(winner)],
+                         "hovertemplate": "<b>best</b><br>%{text}<extra></extra>",
+                         "marker": {"symbol": "star", "size": 24, "color": BEST_COLOR,
+                                    "line": {"color": "rgb(255, 255, 255)", "width": 1}}})
+            # The best point is the highest, so its label goes above it (into the top margin), leaning
+            # inwards at a panel's edge so it isn't cut off.
+            xs = [float(np.log10(v)) if axis == "x" else v for v in (row[column] for row in finished) if v is not None]
+            position = float(np.log10(x)) if axis == "x" else x  # an annotation on a log axis is placed in log10 units
+            spread = max(xs) - min(xs)
+            where = (position - min(xs)) / spread if spread else 0.5
+            annotations.append({"text": f"best: {winner['variant']}", "x": position, "y": winner["test accuracy"],
+                                "xref": axis, "yref": "y", "showarrow": True, "arrowhead": 2, "ax": 0, "ay": -36,
+                                "xanchor": "left" if where < 0.25 else "right" if where > 0.75 else "center",
+                                "font": {"size": 15, "color": BEST_COLOR}})
+    layout["annotations"] = annotations
+    return {"data": data, "layout": layout}
+
+
+def _sweep_hover(row: dict) -> str:
+    parts = [f"<b>{row['variant']}</b>", f"test accuracy {row['test accuracy']:.2%}", f"{row['params']:,} parameters"]
+    if row.get("training time (s)") is not None:
+        parts.append(f"trained in {row['training time (s)']:.1f} s")
+    if row.get("epochs run") is not None:
+        parts.append(f"{row['epochs run']} epochs run")
+    return "<br>".join(parts)
+
+
+def _log_ticks(values: list[float]) -> dict:
+    """tickvals/ticktext at 1, 2, 5 × 10^n around ``values`` (all positive)."""
+    low, high = min(values) / 1.6, max(values) * 1.6
+    ticks = [m * 10**n for n in range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1)
+             for m in (1, 2, 5) if low <= m * 10**n <= high]
+    return {"tickvals": ticks, "ticktext": [_short_count(v) for v in ticks]}
+
+
+def _short_count(value: int) -> str:
+    """1000 -> '1k', 2000000 -> '2M', 500 -> '500'."""
+    for size, suffix in ((10**9, "G"), (10**6, "M"), (10**3, "k")):
+        if value >= size:
+            return f"{value / size:g}{suffix}"
+    return str(value)
