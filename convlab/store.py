@@ -385,13 +385,15 @@ class ModelStore:
         callbacks=(),
         stop_event=None,
         on_wait: Callable[[str], None] | None = None,
+        one_per_machine: bool = True,
     ) -> StoredModel:
         """The stored model, or a newly trained and saved one; concurrent callers train once.
 
         Trainings of different specs also run one at a time on the machine (two would halve
         each other's speed on 2 cores). ``on_wait(why)`` is called if this one has to wait:
         ``WAITING_FOR_SPEC`` while another process trains the same spec, ``WAITING_FOR_MACHINE``
-        while another trains something else here.
+        while another trains something else here. A Ray task passes ``one_per_machine=False``:
+        there Ray's scheduler decides how many trainings share a node.
         """
         found = self.load(spec)
         if found is not None:
@@ -402,7 +404,7 @@ class ModelStore:
                 return found
             from .training import train
 
-            with _machine_training_lock(on_wait):
+            with _machine_training_lock(on_wait) if one_per_machine else contextlib.nullcontext():
                 train_split, test_split = load_data()
                 result = train(spec, train_split, test_split, callbacks=callbacks, stop_event=stop_event)
             meta = _metadata(spec, result)

@@ -1,0 +1,107 @@
+"""Trainings on a real local Ray cluster: in parallel, progress streamed back, Stop, models landed, one per spec."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from convlab.jobs import DONE, TrainingQueue
+from convlab.models import ModelSpec
+from convlab.store import WAITING_FOR_SPEC, ModelStore
+from convlab_testing.ray_cluster import local_ray_cluster
+
+from conftest import TINY_CONV, model_files
+
+ray = pytest.importorskip("ray", reason="Ray is installed from requirements.txt (what .ci/run does)")
+from convlab.cluster import RayCluster  # noqa: E402  (imports Ray)
+
+# Long enough to be caught running and stopped: 250 batches an epoch, 20 epochs.
+LONG = ModelSpec(conv_filters=(4,), dense_units=16, epochs=20, batch_size=8, train_samples=2000, seed=3)
+SHORT = ModelSpec(conv_filters=(4,), dense_units=16, epochs=3, batch_size=8, train_samples=1000, seed=5)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A head node with 4 logical CPUs: room for two trainings of 2 CPUs at once."""
+    with local_ray_cluster(cpus=4) as address:
+        yield address
+        ray.shutdown()
+
+
+def wait_for(condition, seconds: float = 120, step: float = 0.05) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(step)
+
+
+def test_two_trainings_run_at_once_one_is_stopped_the_other_lands_with_full_metadata(cluster, tmp_path, test_split):
+    executor = RayCluster(cluster)
+    queue = TrainingQueue(ModelStore(tmp_path), executor)
+    long, short = queue.submit(LONG), queue.submit(SHORT)
+    assert queue.submit(LONG) is long  # the same spec is never handed over twice
+    # Both train at the same moment, their progress streaming back from Ray.
+    wait_for(lambda: (long.batch > 0 or long.epoch > 0) and (short.batch > 0 or short.epoch > 0) or not short.active)
+    assert long.state == short.state == "running" and "Ray node" in long.where and "Ray node" in short.where
+    assert "2 CPUs" in executor.describe() and "up to 2 run at once" in executor.describe()
+    assert queue.wait(short, timeout=120) and short.state == DONE, short.message
+    assert long.active  # still going when the other finished: they overlapped
+    stopped_at = time.monotonic()
+    queue.stop(long)
+    assert queue.wait(long, timeout=60) and long.state == DONE, long.message
+    assert time.monotonic() - stopped_at < 10
+    meta = long.stored.meta
+    assert meta["stopped_by_request"] and 1 <= meta["epochs_run"] < LONG.epochs
+    assert long.history == meta["history"]  # every epoch's figures came back through the stream
+
+    # The finished run landed in the app's store as a local one would: files, checksums, snapshots, metadata.
+    store = ModelStore(tmp_path)
+    landed = store.load(SHORT)
+    assert landed is not None and landed.meta == short.stored.meta
+    assert set(landed.meta) >= {"spec", "history", "metrics", "versions", "created", "seconds", "snapshots",
+                                "model_sha256", "machine", "params", "layers"}
+    assert landed.meta["epochs_run"] == SHORT.epochs and not landed.meta["stopped_by_request"]
+    assert short.history == landed.meta["history"]
+    _, accuracy = landed.model.evaluate(test_split.images, test_split.labels, verbose=0)
+    assert accuracy == pytest.approx(landed.meta["metrics"]["test_accuracy"], abs=1e-6)
+    snapshots, problem = store.load_snapshots(landed)
+    assert problem is None and len(snapshots.points) == len(landed.meta["snapshots"]["points"])
+    # Nothing but whole runs in the folder.
+    stems = {f"conv-{spec.key()}" for spec in (LONG, SHORT)}
+    assert model_files(tmp_path) == sorted(f"{stem}{suffix}" for stem in stems
+                                           for suffix in (".json", ".keras", ".snapshots.npz"))
+    # A stored spec is served from the store, not trained again.
+    trained = set(executor.timings)
+    again = queue.submit(SHORT)
+    assert again.state == DONE and again.stored.meta["created"] == landed.meta["created"]
+    assert set(executor.timings) == trained
+
+
+def test_two_servers_on_one_folder_train_a_spec_once(cluster, tmp_path):
+    """Two queues (two app servers sharing CONVLAB_MODELS_DIR) asking Ray for the same spec."""
+    executors = [RayCluster(cluster), RayCluster(cluster)]
+    queues = [TrainingQueue(ModelStore(tmp_path), executor) for executor in executors]
+    first = queues[0].submit(TINY_CONV)
+    wait_for(lambda: first.state == "running" or not first.active)
+    second = queues[1].submit(TINY_CONV)
+    wait_for(lambda: second.message == WAITING_FOR_SPEC or not second.active)
+    assert second.message == WAITING_FOR_SPEC and second.active  # it waits: the folder says someone trains it
+    assert queues[0].wait(first, timeout=120) and queues[1].wait(second, timeout=60)
+    assert first.state == second.state == DONE
+    assert second.stored.meta["created"] == first.stored.meta["created"]  # loaded, not trained again
+    assert TINY_CONV.key() in executors[0].timings and TINY_CONV.key() not in executors[1].timings
+
+
+def test_an_unreachable_cluster_is_said_and_the_local_worker_trains_instead(tmp_path):
+    from convlab_testing.live_app import free_port
+    from convlab.worker import LocalWorker
+
+    queue = TrainingQueue(ModelStore(tmp_path), RayCluster(f"127.0.0.1:{free_port()}"))
+    job = queue.submit(TINY_CONV)
+    try:
+        assert queue.wait(job, timeout=120) and job.state == DONE, job.message
+        assert "can't be reached" in queue.notice and "CONVLAB_RAY_ADDRESS" in queue.notice
+        assert isinstance(queue.executor, LocalWorker) and "worker process" in job.where
+    finally:
+        queue.executor.close()
