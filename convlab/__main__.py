@@ -3,6 +3,7 @@
     python -m convlab train all                      # the lesson's two models (how models/ was made)
     python -m convlab train conv --epochs 20         # a preset with other settings
     python -m convlab train --blocks 1 --filters 32 --epochs 3 --stop-loss 0.4
+    python -m convlab sweep conv --filters 16,32,64 --blocks 1,2,3   # a grid, compared in one table
     python -m convlab info
     python -m convlab delete KEY
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import time
 
@@ -77,6 +79,59 @@ def train_command(specs: list[ModelSpec], store: ModelStore) -> int:
     return 0
 
 
+SWEEP_AXES = ("blocks", "filters", "epochs", "dense_units", "batch_size", "train_samples", "seed")
+
+
+def sweep_from_args(args: argparse.Namespace):
+    """The sweep a ``sweep`` call asks for: each option given as a comma list is an axis."""
+    from .sweeps import Sweep
+
+    axes = {}
+    for name in SWEEP_AXES:
+        text = getattr(args, name)
+        if text is not None:
+            try:
+                axes[name] = [int(value) for value in text.split(",") if value.strip()]
+            except ValueError:
+                raise ValueError(f"--{name.replace('_', '-')} takes whole numbers separated by commas, not {text!r}") from None
+    base = PRESETS[args.preset] if args.preset else PRESETS["conv"]
+    return Sweep.of(base, axes, name=args.name or "")
+
+
+def sweep_command(sweep, store: ModelStore) -> int:
+    """Train every variant (one after another here, in parallel on Ray), then print one comparison."""
+    from .jobs import DONE, InProcess, TrainingQueue, executor_for_environment
+    from .sweeps import best, comparison, save_sweep
+
+    specs = sweep.specs()
+    executor = executor_for_environment(store) if os.environ.get("CONVLAB_RAY_ADDRESS") else InProcess(_load_data)
+    queue = TrainingQueue(store, executor)
+    save_sweep(store.root, sweep)
+    print(f"sweep {sweep.key()}: {sweep.describe()}, trained {queue.describe()}", flush=True)
+    jobs = [queue.submit(spec) for spec in specs]
+    reported, notice = set(), None
+    while len(reported) < len(jobs):
+        for job in jobs:
+            if job.key not in reported and queue.wait(job, timeout=0.5):
+                reported.add(job.key)
+                outcome = (f"test acc {job.stored.meta['metrics']['test_accuracy']:.4f}, {job.stored.meta['seconds']:.0f} s"
+                           if job.state == DONE else f"{job.state}: {job.message}")
+                print(f"  [{len(reported)}/{len(jobs)}] {job.spec.label()}: {outcome}", flush=True)
+        if queue.notice != notice:  # the Ray cluster couldn't be reached: said once
+            notice = queue.notice
+            print(f"note: {notice}", file=sys.stderr)
+    rows = comparison(sweep, {job.key: job.stored.meta for job in jobs if job.state == DONE},
+                      {job.key: job.state for job in jobs})
+    winner = best(rows)
+    print(f"\n  {'variant':56} {'params':>9} {'test acc':>8} {'seconds':>7}")
+    for row in rows:
+        accuracy = f"{row['test accuracy']:.4f}" if row["test accuracy"] is not None else row["state"]
+        seconds = f"{row['training time (s)']:.0f}" if row["training time (s)"] is not None else ""
+        mark = "  <- best" if row["key"] == winner else ""
+        print(f"  {row['variant'][:56]:56} {row['params']:>9,} {accuracy:>8} {seconds:>7}{mark}")
+    return 0 if all(job.state == DONE for job in jobs) else 1
+
+
 def info_command(store: ModelStore) -> int:
     rows = store.list_metadata()
     if not rows:
@@ -135,6 +190,14 @@ def main(argv: list[str] | None = None) -> int:
     train_parser.add_argument("--train-samples", type=int, help="train on the first N of the 60,000 images")
     train_parser.add_argument("--stop-loss", type=float, help="stop once training loss is below this")
     train_parser.add_argument("--stop-accuracy", type=float, help="stop once training accuracy is above this")
+    sweep_parser = commands.add_parser(
+        "sweep", help="train a grid of variants and compare them (on Ray when CONVLAB_RAY_ADDRESS is set)")
+    sweep_parser.add_argument("preset", choices=list(PRESETS), nargs="?", help="the base (default: conv)")
+    sweep_parser.add_argument("--blocks", help="conv block counts to try, e.g. 1,2,3 (0 = the dense baseline)")
+    sweep_parser.add_argument("--filters", help="filters per conv layer to try, e.g. 16,32,64")
+    for name in SWEEP_AXES[2:]:
+        sweep_parser.add_argument(f"--{name.replace('_', '-')}", dest=name, help=f"{name.replace('_', ' ')} values to try")
+    sweep_parser.add_argument("--name", help="a name to remember the sweep by")
     commands.add_parser("info", help="list cached models with their metrics")
     delete_parser = commands.add_parser("delete", help="delete a cached model by its key (see info)")
     delete_parser.add_argument("key")
@@ -143,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "train":
             return train_command(spec_from_args(args), store)
+        if args.command == "sweep":
+            return sweep_command(sweep_from_args(args), store)
         if args.command == "delete":
             return delete_command(args.key, store)
         return info_command(store)

@@ -106,3 +106,39 @@ def test_the_journey_adapts_to_any_number_of_blocks(models_dir, small_data, filt
         assert not at.exception
         assert len(heatmaps(at)) == 3 * (columns - 2)
         assert any("only 4 filters" in a["text"] for a in journey_spec(at)["layout"]["annotations"])
+
+
+def test_a_sweep_of_four_variants_lands_four_runs_and_one_comparison(models_dir):
+    from convlab.sweeps import load_sweeps
+
+    at = open_tab(AppTest.from_file(APP, default_timeout=TIMEOUT).run(), "lab")
+    at.selectbox(key="lab_samples").set_value(1_000)
+    at.slider(key="lab_epochs").set_value(1)
+    at.select_slider(key="lab_dense").set_value(32)
+    at.button_group(key="lab_mode").set_value("A sweep").run()
+    at.multiselect(key="sweep_blocks").set_value([1, 2])
+    at.multiselect(key="sweep_filters").set_value([16, 32]).run()
+    assert not at.exception, at.exception
+    assert any("4 to train, 0 already trained" in m.value for m in at.markdown)
+    at.button(key="sweep_train").click().run()
+    at = run_until(at, lambda at: any("4 of 4 variants trained" in str(p.proto.text) for p in at.get("progress")),
+                   seconds=240)
+    specs = [ModelSpec(conv_filters=(f,) * b, dense_units=32, epochs=1, train_samples=1_000)
+             for b in (1, 2) for f in (16, 32)]
+    store = ModelStore(models_dir)
+    metas = {spec.key(): store.load(spec).meta for spec in specs}  # four runs, stored
+    [record] = load_sweeps(models_dir)  # one sweep
+    assert {spec.key() for spec in record.sweep.specs()} == set(metas)
+    # One comparison: a row per variant with the stored figures, the best starred, the chart marking it.
+    table = frame_with(at, "variant")
+    assert sorted(table["variant"]) == sorted(spec.label() for spec in specs)
+    for _, row in table.iterrows():
+        meta = next(m for m in metas.values() if ModelSpec.from_dict(m["spec"]).label() == row["variant"])
+        assert row["test accuracy"] == pytest.approx(meta["metrics"]["test_accuracy"])
+        assert row["params"] == meta["params"]
+    best = max(metas.values(), key=lambda meta: meta["metrics"]["test_accuracy"])
+    assert list(table[table["best"] == "★"]["variant"]) == [ModelSpec.from_dict(best["spec"]).label()]
+    # The four are in the runs table too, and the best one opens in the journey.
+    assert set(spec.label() for spec in specs) <= set(frame_with(at, "key")["run"])
+    at.button(key="sweep_best").click().run()
+    assert at.selectbox(key="model").value == best["key"]

@@ -105,3 +105,32 @@ def test_sigkill_mid_training_leaves_no_model_file(tmp_path):
         if process.poll() is None:
             process.kill()
     assert model_files(tmp_path) == []
+
+
+def test_a_sweep_trains_every_variant_and_prints_one_comparison(tmp_path, capsys):
+    from convlab.sweeps import load_sweeps
+
+    argv = ["--models-dir", str(tmp_path), "sweep", "--blocks", "0,1", "--filters", "4", "--epochs", "1",
+            "--train-samples", "512", "--dense-units", "16"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    store = ModelStore(tmp_path)
+    [record] = load_sweeps(tmp_path)
+    specs = record.sweep.specs()
+    assert [spec.conv_filters for spec in specs] == [(), (4,)]  # the dense baseline and one conv block
+    metas = [store.load(spec).meta for spec in specs]  # both trained and stored
+    best = max(metas, key=lambda meta: meta["metrics"]["test_accuracy"])
+    [best_line] = [line for line in out.splitlines() if line.endswith("<- best")]
+    assert ModelSpec.from_dict(best["spec"]).label()[:56] in best_line
+    assert f"{best['metrics']['test_accuracy']:.4f}" in best_line and f"{best['params']:,}" in best_line
+    # Asked again, nothing trains: every variant comes from the store.
+    created = [meta["created"] for meta in metas]
+    assert main(argv) == 0
+    assert [store.load(spec).meta["created"] for spec in specs] == created
+
+
+def test_a_bad_sweep_is_refused_with_the_reason(tmp_path, capsys):
+    assert main(["--models-dir", str(tmp_path), "sweep", "--blocks", "1,4"]) == 2
+    assert "at most 3 conv blocks" in capsys.readouterr().err
+    assert main(["--models-dir", str(tmp_path), "sweep", "--filters", "16,many"]) == 2
+    assert "whole numbers" in capsys.readouterr().err

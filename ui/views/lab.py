@@ -2,7 +2,9 @@
 
 The lesson's exercises without editing code: change the filter counts, remove or add
 convolutions, train longer, stop with a callback once loss or accuracy crosses a threshold.
-Trainings go through the one queue of the machine; this session's own are followed here.
+Trainings go through the server's one queue, which hands them to a worker process (or a Ray
+cluster, see ``convlab/jobs.py``); this session's own are followed here. A sweep trains a
+grid of variants at once (``sweep.py``).
 """
 
 from __future__ import annotations
@@ -21,23 +23,36 @@ from ..resources import get_queue, get_store
 from ..runs import Run, duration
 from . import Page
 from .compare import METRIC_COLUMNS, metrics_row
+from .sweep import sweep_builder_ui, sweeps_ui
 
 FILTER_CHOICES = (16, 32, 64, 128)
 SAMPLE_CHOICES = (60_000, 10_000, 1_000)
 
 
+MODES = ("One variant", "A sweep")
+
+
 def render(page: Page) -> None:
     st.header("Exercise lab: build, train and compare your own variants")
+    queue = get_queue()
     st.caption(
         "The lesson's exercises, without editing code: change the filter counts, remove or add "
         "convolutions, train longer, or stop with a callback once loss or accuracy crosses a threshold. "
-        "One training runs at a time on this machine; others wait in a queue."
+        f"Trainings run {queue.describe()}; others wait in a queue."
     )
+    if queue.notice:
+        st.warning(queue.notice)
+    mode = st.segmented_control("Train", MODES, default=MODES[0], key="lab_mode", persist_state=state.KEEP,
+                                help="A sweep trains every combination of a few values at once, and compares them.")
     spec = builder_ui()
-    if spec is not None:
-        spec_preview_ui(spec)
-    train_button_ui(spec, page.runs)
+    if mode == MODES[1]:
+        sweep_builder_ui(spec)
+    else:
+        if spec is not None:
+            spec_preview_ui(spec)
+        train_button_ui(spec, page.runs)
     training_ui()
+    sweeps_ui(page.runs)
     runs_ui(page.runs)
 
 
@@ -160,10 +175,12 @@ def _job_ui(queue: TrainingQueue, job: Job) -> None:
     with st.container(border=True):
         if job.state == QUEUED:
             ahead = queue.position(job)
-            st.markdown(f"**{label}** · waiting in the queue, {ahead} training{'s' if ahead != 1 else ''} ahead")
+            waiting = job.message or f"waiting in the queue, {ahead} training{'s' if ahead != 1 else ''} ahead"
+            st.markdown(f"**{label}** · {waiting}")
             st.button("Cancel", key=f"cancel_{job.key}", on_click=queue.stop, args=(job,))
         elif job.state == RUNNING:
-            st.markdown(f"**{label}** · training" + (f" · {job.message}" if job.message else ""))
+            st.markdown(f"**{label}** · training" + (f" on {job.where}" if job.where else "")
+                        + (f" · {job.message}" if job.message else ""))
             total = job.spec.epochs
             st.progress(min(job.epoch / total, 1.0), text=f"Epoch {min(job.epoch + 1, total)} of {total}")
             running = job.running
