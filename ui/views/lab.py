@@ -44,7 +44,7 @@ def render(page: Page) -> None:
         st.warning(queue.notice)
     mode = st.segmented_control("Train", MODES, default=MODES[0], key="lab_mode", persist_state=state.KEEP,
                                 help="A sweep trains every combination of a few values at once, and compares them.")
-    spec = builder_ui()
+    spec = builder_ui("1 · Build the base of the sweep" if mode == MODES[1] else "1 · Build a variant")
     if mode == MODES[1]:
         sweep_builder_ui(spec)
     else:
@@ -57,10 +57,10 @@ def render(page: Page) -> None:
 
 
 # -- 1 · build -------------------------------------------------------------------------------------
-def builder_ui() -> ModelSpec | None:
+def builder_ui(title: str = "1 · Build a variant") -> ModelSpec | None:
     """The variant builder; returns a valid spec, or None after saying what is wrong."""
     keep = state.KEEP
-    st.subheader("1 · Build a variant")
+    st.subheader(title)
     left, middle, right = st.columns(3)
     blocks = left.radio(
         "Conv blocks (Conv2D + MaxPool)", range(MAX_CONV_BLOCKS + 1), index=2, horizontal=True, key="lab_blocks",

@@ -46,6 +46,7 @@ def sweep_builder_ui(base: ModelSpec | None) -> None:
         return
     if not axes:
         st.info("Pick at least one value to vary: for the lesson's exercises, filters 16, 32, 64 × conv blocks 1, 2, 3.")
+        st.button("Use the lesson's exercises", key="sweep_lesson", on_click=_lesson_grid)
         return
     try:
         sweep = Sweep.of(base, axes)
@@ -59,6 +60,10 @@ def sweep_builder_ui(base: ModelSpec | None) -> None:
                 f"(at most {MAX_VARIANTS} per sweep). They train {get_queue().describe()}.")
     st.button(f"Train {len(specs)} variant{'s' if len(specs) != 1 else ''}", type="primary", key="sweep_train",
               on_click=_submit, args=(sweep,))
+
+
+def _lesson_grid() -> None:
+    st.session_state["sweep_filters"], st.session_state["sweep_blocks"] = [16, 32, 64], [1, 2, 3]
 
 
 def _submit(sweep: Sweep) -> None:
@@ -110,7 +115,7 @@ def _sweep_panel() -> None:
         winner = best(rows)
         if winner is not None:
             row = next(r for r in rows if r["key"] == winner)
-            st.markdown(f"**Best so far: {row['variant']}**, test accuracy {row['test accuracy']:.4f} with "
+            st.markdown(f"**Best{' so far' if done < len(rows) else ''}: {row['variant']}**, test accuracy {row['test accuracy']:.4f} with "
                         f"{row['params']:,} parameters in {row['training time (s)']:.0f} s of training.")
         table = pd.DataFrame(rows).drop(columns=["key"])
         table.insert(0, "best", ["★" if r["key"] == winner else "" for r in rows])
