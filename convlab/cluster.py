@@ -37,6 +37,7 @@ from .store import ModelStore, StoredModel, file_stem
 
 CPUS_PER_TRAINING = 2  # the lesson's model keeps two cores busy; more barely helps at batch size 32
 CONNECT_SECONDS = 20  # ray.init to an address with no cluster behind it waits far longer than a page should
+MAX_WARM_WORKERS = 4  # Ray workers readied at connect (TensorFlow and the data loaded), at most one per training slot
 STOP_POLL_SECONDS = 0.5
 PACKAGE = Path(__file__).resolve().parent  # shipped to the cluster with each job (runtime_env py_modules)
 
@@ -107,6 +108,17 @@ def train_on_node(spec_values: dict, stops):
         yield {"event": "done", "files": outcome["files"], "seconds_on_node": seconds}
 
 
+@ray.remote
+def warm_up() -> str:
+    """Start a Ray worker and load what a training needs (TensorFlow, the data), so the first trainings don't wait."""
+    import tensorflow  # noqa: F401
+
+    from . import training  # noqa: F401
+
+    _load_data()
+    return ray.util.get_node_ip_address()
+
+
 def _limit_threads(cpus: int) -> None:
     """TensorFlow's thread pools sized to the CPUs Ray gave this task (only possible before its first op)."""
     import tensorflow as tf
@@ -144,10 +156,14 @@ class RayCluster:
 
     slots = None  # Ray's scheduler decides how many run at once
 
-    def __init__(self, address: str, connect_seconds: float = CONNECT_SECONDS):
+    def __init__(self, address: str, connect_seconds: float = CONNECT_SECONDS, warm_workers: int | None = None):
         self.address = address
         self.connect_seconds = connect_seconds
-        self.timings: dict[str, dict[str, float]] = {}  # per job key, for the benchmark: submitted, on node, landed
+        self.warm_workers = warm_workers  # None: as many as trainings fit at once, up to MAX_WARM_WORKERS
+        self.warming: list = []  # the warm-up tasks' refs (the benchmark waits for them)
+        # Per job key, for the benchmark (perf_counter times): submitted, on_node (its first event),
+        # result_received, landed (adopted into the store); and seconds_on_node, the task's own time.
+        self.timings: dict[str, dict[str, float]] = {}
         self._lock = threading.Lock()
         self._stops = None
         self._error: str | None = None
@@ -201,7 +217,15 @@ class RayCluster:
                     "or correct the address, then restart ConvLab.")
         self._resources = dict(ray.cluster_resources())
         self._stops = StopRequests.remote()
+        # A fresh Ray worker takes seconds to start and seconds more to import TensorFlow: ready some now.
+        room = int(self._resources.get("GPU", 0)) or int(self._resources.get("CPU", 0)) // CPUS_PER_TRAINING
+        count = min(room, MAX_WARM_WORKERS) if self.warm_workers is None else self.warm_workers
+        self.warming = [warm_up.options(**self._task_options()).remote() for _ in range(count)]
         return None
+
+    def _task_options(self) -> dict:
+        """What one training asks of the cluster: a GPU where it has one, else 2 CPUs."""
+        return {"num_gpus": 1, "num_cpus": 1} if self._resources.get("GPU", 0) else {"num_cpus": CPUS_PER_TRAINING}
 
     # -- running -----------------------------------------------------------------------------
     def run(self, job: Job, store: ModelStore) -> StoredModel:
@@ -215,9 +239,7 @@ class RayCluster:
 
     def _train(self, job: Job, store: ModelStore) -> StoredModel:
         timing = self.timings[job.key] = {"submitted": time.perf_counter()}
-        gpus = self._resources.get("GPU", 0)
-        options = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": CPUS_PER_TRAINING}
-        stream = train_on_node.options(**options).remote(job.spec.to_dict(), self._stops)
+        stream = train_on_node.options(**self._task_options()).remote(job.spec.to_dict(), self._stops)
         stop_sent = False
         try:
             while True:
@@ -239,6 +261,7 @@ class RayCluster:
                 if event["event"] == "failed":
                     raise RuntimeError(event["message"])
                 if event["event"] == "done":
+                    timing["result_received"] = time.perf_counter()
                     timing["seconds_on_node"] = event["seconds_on_node"]
                     stored = self._land(job.spec, event["files"], store)
                     timing["landed"] = time.perf_counter()

@@ -190,6 +190,8 @@ class TrainingQueue:
         self._jobs: list[Job] = []  # every job of this process, oldest first
         self._condition = threading.Condition()
         self._dispatcher: threading.Thread | None = None
+        if hasattr(self.executor, "connect"):  # Ray: join the cluster now, in the background, not at the first Train
+            threading.Thread(target=self._connect, name="convlab-connect", daemon=True).start()
 
     def describe(self) -> str:
         return self.executor.describe()
@@ -249,6 +251,21 @@ class TrainingQueue:
             return True
 
     # -- serving -------------------------------------------------------------------------
+    def _connect(self) -> None:
+        executor = self.executor
+        try:
+            executor.connect()
+        except Unavailable as error:
+            self._fall_back(executor, error)
+
+    def _fall_back(self, executor: Executor, error: Unavailable) -> None:
+        """Say why ``executor`` can't be used and train with the local worker from now on."""
+        with self._condition:
+            if self.executor is executor:
+                self.notice = str(error)
+                self.executor = fallback_executor(self.store)
+            self._condition.notify_all()
+
     def _dispatch(self) -> None:
         """Hand queued jobs to the executor, in order, as it has room; each runs in a thread of its own."""
         while True:
@@ -277,12 +294,9 @@ class TrainingQueue:
             state = DONE
         except Unavailable as error:  # back in line for the fallback executor
             with self._condition:
-                if self.executor is executor:
-                    self.notice = str(error)
-                    self.executor = fallback_executor(self.store)
                 if job.state != CANCELLED:
-                    job.state, job.started, job.handed_over = QUEUED, None, False
-                self._condition.notify_all()
+                    job.state, job.started, job.handed_over, job.message = QUEUED, None, False, None
+            self._fall_back(executor, error)
             return
         except Cancelled:
             state = CANCELLED
