@@ -97,10 +97,16 @@ def _stop_lab_training(page) -> None:
     page.context.close()
 
 
+MODES = (("worker process (the app)", "app.py"), ("server thread (before)", "bench/app_training_in_thread.py"))
+ONLY_MODES: set[str] = set()  # --modes worker: skip the reference (for experiments)
+
+
 def measure_repaint(result: dict) -> None:
     from playwright.sync_api import sync_playwright
 
-    for mode, app in (("worker process (the app)", "app.py"), ("server thread (before)", "bench/app_training_in_thread.py")):
+    for mode, app in MODES:
+        if ONLY_MODES and mode.split()[0] not in ONLY_MODES:
+            continue
         models = _models_copy()
         entry = result.setdefault("modes", {})[mode] = {"app": app}
         try:
@@ -316,7 +322,9 @@ def markdown(report: dict) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("phases", nargs="*", metavar="PHASE", help="run only these: repaint, ray, cold_start")
+    parser.add_argument("--modes", default="", help="repaint only these modes: worker, server (for experiments)")
     args = parser.parse_args()
+    ONLY_MODES.update(filter(None, args.modes.split(",")))
     unknown = set(args.phases) - {name for name, _ in PHASES}
     if unknown:
         parser.error(f"unknown phase(s) {sorted(unknown)}")

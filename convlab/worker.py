@@ -32,7 +32,7 @@ from .jobs import Job, apply_event, progress_events
 from .models import ModelSpec
 from .store import ModelStore, StoredModel
 
-NICENESS = 10  # the server (niceness 0) gets about 9 of every 10 time slices the two contend for
+NICENESS = 19  # the lowest: the server and the browsers (niceness 0) get about 98 of every 100 time slices they contend for
 IDLE_SECONDS = 300  # a worker with nothing to do exits after this; the next training starts a new one
 BATCH_EVENTS_EVERY = 0.1  # seconds between batch events: enough for a progress bar polled once a second
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent  # where ``python -m convlab.worker`` finds convlab
@@ -102,6 +102,7 @@ class LocalWorker:
             [sys.executable, "-m", "convlab.worker", str(self.models_dir), str(self.niceness)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
             cwd=PACKAGE_PARENT, env=env,
+            start_new_session=True,  # its own session, so its own scheduling group (see _lower_priority)
         )
         self._lines = queue.Queue()
         self._stderr_tail.clear()
@@ -182,7 +183,7 @@ def main(argv: list[str]) -> int:
     """``python -m convlab.worker MODELS_DIR [NICENESS]``: train what stdin asks, report on the channel."""
     channel = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # whatever a library prints goes to stderr: stdout is the protocol's alone
-    os.nice(int(argv[1]) if len(argv) > 1 else NICENESS)
+    _lower_priority(int(argv[1]) if len(argv) > 1 else NICENESS)
     store = ModelStore(argv[0])
     stop, requests, sending = threading.Event(), queue.Queue(), threading.Lock()
 
@@ -211,6 +212,22 @@ def main(argv: list[str]) -> int:
             send({"event": "done", "folder": None if stored.saved else _save_elsewhere(stored)})
         except Exception as error:  # said on the page; the worker lives on for the next one
             send({"event": "failed", "message": _failure(error)})
+
+
+def _lower_priority(niceness: int) -> None:
+    """Yield the CPU to the server, and to the browsers on this machine, whenever they want it.
+
+    Linux schedules each session as a group ("autogroup") and shares the CPUs between groups
+    before niceness counts inside one: a nice worker in the server's group would still take
+    half the CPUs from a browser's group. So the worker runs in a session of its own (its
+    parent starts it so) and gives that group the niceness too; ``os.nice`` covers systems
+    without autogroups.
+    """
+    os.nice(niceness)
+    try:
+        Path("/proc/self/autogroup").write_text(str(niceness))
+    except OSError:  # no autogroups here (or not Linux): os.nice alone decides
+        pass
 
 
 def _save_elsewhere(stored: StoredModel) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -44,6 +45,10 @@ def test_a_training_runs_in_a_lower_priority_process_and_its_progress_reaches_th
     worker = queue.executor
     assert worker.pid is not None and worker.pid != os.getpid()
     assert niceness(worker.pid) == niceness(os.getpid()) + NICENESS
+    autogroup = Path(f"/proc/{worker.pid}/autogroup")
+    if autogroup.exists():  # its own scheduling group, niced too: else it would share the CPUs with the browser half and half
+        assert autogroup.read_text().split() == [autogroup.read_text().split()[0], "nice", str(NICENESS)]
+        assert autogroup.read_text().split()[0] != Path(f"/proc/{os.getpid()}/autogroup").read_text().split()[0]
     assert f"pid {worker.pid}" in job.where
     assert queue.wait(job, timeout=120) and job.state == DONE, job.message
     # Every epoch's figures came through the pipe, equal to what the worker saved.
