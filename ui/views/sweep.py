@@ -15,7 +15,7 @@ import streamlit as st
 from convlab.figures import sweep_figure
 from convlab.jobs import DONE, RUNNING, Job
 from convlab.models import MAX_CONV_BLOCKS, ModelSpec
-from convlab.sweeps import MAX_VARIANTS, Sweep, best, comparison, load_sweeps, save_sweep
+from convlab.sweeps import AXES, MAX_VARIANTS, Sweep, best, comparison, load_sweeps, save_sweep
 
 from .. import state
 from ..charts import chart
@@ -117,8 +117,12 @@ def _sweep_panel() -> None:
             row = next(r for r in rows if r["key"] == winner)
             st.markdown(f"**Best{' so far' if done < len(rows) else ''}: {row['variant']}**, test accuracy {row['test accuracy']:.4f} with "
                         f"{row['params']:,} parameters in {row['training time (s)']:.0f} s of training.")
-        table = pd.DataFrame(rows).drop(columns=["key"])
+        table = pd.DataFrame(rows)
         table.insert(0, "best", ["★" if r["key"] == winner else "" for r in rows])
+        axes = [AXES[name] for name, _ in sweep.axes]
+        # What varies and how it did come first: on a laptop screen the rest scrolls.
+        table = table[["best", *axes, "test accuracy", "params", "training time (s)", "train accuracy",
+                       "epochs run", "state", "variant"]]
         st.dataframe(table, hide_index=True, key="sweep_table", column_config={
             "test accuracy": st.column_config.NumberColumn(format="%.4f"),
             "train accuracy": st.column_config.NumberColumn(format="%.4f"),
@@ -126,7 +130,9 @@ def _sweep_panel() -> None:
             "params": st.column_config.NumberColumn(format="localized"),
             "variant": st.column_config.TextColumn(width="large"),
         })
-        chart(sweep_figure(rows, winner), key="sweep_chart")
+        # The chart names points by what varies ("conv blocks 1, filters per conv layer 64"), not the whole spec.
+        varied = [AXES[name] for name, values in sweep.axes if len(values) > 1]
+        chart(sweep_figure([{**row, "variant": _short(row, varied)} for row in rows], winner), key="sweep_chart")
         st.caption("Each point is one variant. Up is better; left is smaller (fewer parameters) or quicker. "
                    "More filters and blocks cost parameters and time: does the accuracy follow?")
         active = [job for job in jobs.values() if job.active]
@@ -140,6 +146,10 @@ def _sweep_panel() -> None:
     st.session_state["sweep_active"] = now_active
     if was_active and not now_active:
         st.rerun(scope="app")  # the sweep finished: refresh the runs table and the model lists
+
+
+def _short(row: dict, axes: list[str]) -> str:
+    return ", ".join(f"{axis} {row[axis]}" for axis in axes if row[axis] is not None) or row["variant"]
 
 
 def _state(job: Job) -> str:
