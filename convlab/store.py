@@ -149,15 +149,15 @@ class ModelStore:
         folder = self.root / ".locks"
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            probe = folder / f".probe-{os.getpid()}"
-            probe.touch()
-            probe.unlink()
-            return folder
+            if os.access(folder, os.W_OK):  # False on a read-only mount too
+                return folder
         except OSError:
-            root_id = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:8]
-            folder = Path(tempfile.gettempdir()) / f"convlab-locks-{root_id}"
-            folder.mkdir(exist_ok=True)
-            return folder
+            pass
+        # models/ is read-only: a folder of this machine's (nothing can be written to share anyway).
+        root_id = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:8]
+        folder = Path(tempfile.gettempdir()) / f"convlab-locks-{root_id}"
+        folder.mkdir(exist_ok=True)
+        return folder
 
     def sweep_temp_files(self, spec: ModelSpec | None = None) -> None:
         """Remove what a dead process left behind: temp files, and ``spec``'s snapshots without a model.

@@ -106,8 +106,9 @@ def _sweep_panel() -> None:
                   for record in records}
         st.selectbox("Sweep", list(labels), key="lab_sweep", format_func=labels.get)
         sweep = _record(records).sweep
-        jobs = {job.key: job for job in _jobs(sweep)}
         metas = {meta["key"]: meta for meta in get_store().list_metadata()}
+        # A run is in the folder a moment before its job says done: by then it counts as trained.
+        jobs = {job.key: job for job in _jobs(sweep) if job.key not in metas or not job.active}
         rows = comparison(sweep, metas, {key: _state(job) for key, job in jobs.items()})
         done = sum(row["test accuracy"] is not None for row in rows)
         st.progress(done / len(rows), text=f"{done} of {len(rows)} variants trained"
