@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import weakref
 from functools import lru_cache
 from pathlib import Path
 
@@ -46,6 +47,15 @@ class WorkerDied(RuntimeError):
         self.page_message = page_message
 
 
+_WORKERS: weakref.WeakSet = weakref.WeakSet()  # every LocalWorker of this process, for stop_all
+
+
+def stop_all() -> None:
+    """End every worker process of this process now, mid-training or not (the test suite, between tests)."""
+    for worker in list(_WORKERS):
+        worker.kill()
+
+
 class LocalWorker:
     """The queue's default executor: one training at a time in a worker process."""
 
@@ -59,6 +69,7 @@ class LocalWorker:
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
         self._lock = threading.Lock()  # one job at a time; also guards starting and closing the process
         self._idle_timer: threading.Timer | None = None
+        _WORKERS.add(self)
 
     def describe(self) -> str:
         return "one at a time, in a worker process beside the server (at a lower CPU priority)"
@@ -91,6 +102,15 @@ class LocalWorker:
                 except (OSError, subprocess.TimeoutExpired):
                     self._process.kill()
             self._process = None
+
+    def kill(self) -> None:
+        """End the worker process at once; a training it was running is reported as its death."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
 
     # -- the parent's side ---------------------------------------------------------------
     def _ensure_process(self) -> subprocess.Popen:

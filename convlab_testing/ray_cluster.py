@@ -47,5 +47,6 @@ def local_ray_cluster(cpus: int = 4) -> Iterator[str]:
             time.sleep(0.2)
         yield f"127.0.0.1:{port}"
     finally:
-        stop_process(process, grace=20)
+        # A head node drains for up to 30 s on SIGTERM; a throwaway one is killed after a short grace.
+        stop_process(process, grace=3)
         shutil.rmtree(folder, ignore_errors=True)

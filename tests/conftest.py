@@ -84,3 +84,14 @@ def app(monkeypatch):
 def model_files(folder: Path) -> list[str]:
     """What a models folder holds besides its lock files (``.locks/``, kept there for servers sharing it)."""
     return sorted(p.name for p in folder.iterdir() if p.name != ".locks")
+
+
+@pytest.fixture(autouse=True)
+def _no_training_worker_outlives_its_test():
+    """Each test's training worker processes end with it: an idle one holds about 1 GB for five minutes,
+    and one still training would slow every test after it."""
+    yield
+    import sys
+
+    if "convlab.worker" in sys.modules:
+        sys.modules["convlab.worker"].stop_all()

@@ -105,3 +105,49 @@ def test_an_unreachable_cluster_is_said_and_the_local_worker_trains_instead(tmp_
         assert isinstance(queue.executor, LocalWorker) and "worker process" in job.where
     finally:
         queue.executor.close()
+
+
+def test_the_lab_trains_on_ray_and_says_where(cluster, tmp_path, monkeypatch):
+    """The page with CONVLAB_RAY_ADDRESS set: the lab names the cluster, the training runs on a Ray
+    node with its progress on the page, and the run lands in the page's models folder."""
+    import shutil
+
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from apptest_support import APP, TIMEOUT, frame_with, open_tab
+    from convlab.models import PRESETS
+    from convlab.store import DEFAULT_ROOT
+
+    for spec in PRESETS.values():
+        for path in ModelStore(DEFAULT_ROOT).paths(spec):
+            shutil.copy(path, tmp_path / path.name)
+    monkeypatch.setenv("CONVLAB_MODELS_DIR", str(tmp_path))
+    monkeypatch.setenv("CONVLAB_RAY_ADDRESS", cluster)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = open_tab(AppTest.from_file(APP, default_timeout=TIMEOUT).run(), "lab")
+
+    def connected() -> bool:  # the queue joins the cluster in the background; the lab then names its size
+        at.run()
+        return any("on the Ray cluster at" in c.value and "CPUs" in c.value for c in at.caption)
+
+    wait_for(connected, seconds=60, step=0.5)
+    spec = ModelSpec(conv_filters=(16,), epochs=2, train_samples=1_000)
+    at.radio(key="lab_blocks").set_value(1)
+    at.select_slider(key="lab_filters_0").set_value(16)
+    at.slider(key="lab_epochs").set_value(2)
+    at.selectbox(key="lab_samples").set_value(1_000).run()
+    at.button(key="lab_train").click().run()
+    seen_on_node = []
+
+    def finished() -> bool:
+        at.run()
+        assert not at.exception, at.exception
+        seen_on_node.extend(m.value for m in at.markdown if "training on Ray node" in m.value)
+        return any("trained in" in s.value for s in at.success)
+
+    wait_for(finished, seconds=180, step=0.5)
+    assert seen_on_node  # its progress was on the page while a Ray node trained it
+    assert spec.label() in list(frame_with(at, "key")["run"])
+    assert ModelStore(tmp_path).load(spec).meta["epochs_run"] == 2
