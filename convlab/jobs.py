@@ -176,7 +176,7 @@ def executor_for_environment(store: ModelStore) -> Executor:
         return RayCluster(address)
     from .worker import LocalWorker
 
-    return LocalWorker(store.root)
+    return LocalWorker()
 
 
 # -- the queue -----------------------------------------------------------------------------------
@@ -312,4 +312,4 @@ class TrainingQueue:
 def fallback_executor(store: ModelStore) -> Executor:
     from .worker import LocalWorker
 
-    return LocalWorker(store.root)
+    return LocalWorker()

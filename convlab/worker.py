@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import weakref
 from functools import lru_cache
 from pathlib import Path
 
@@ -47,104 +46,133 @@ class WorkerDied(RuntimeError):
         self.page_message = page_message
 
 
-_WORKERS: weakref.WeakSet = weakref.WeakSet()  # every LocalWorker of this process, for stop_all
+class _Process:
+    """One worker process and its pipes, shared by every LocalWorker of this process with the same niceness."""
+
+    def __init__(self, niceness: int, idle_seconds: float):
+        self.niceness, self.idle_seconds = niceness, idle_seconds
+        self.popen: subprocess.Popen | None = None
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
+        self.lock = threading.Lock()  # one training at a time through it
+        self.busy = False
+        self.idle_timer: threading.Timer | None = None
+
+    def alive(self) -> subprocess.Popen | None:
+        return self.popen if self.popen is not None and self.popen.poll() is None else None
+
+    def start(self) -> subprocess.Popen:
+        if self.alive():
+            return self.popen
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [str(PACKAGE_PARENT), *filter(None, [os.environ.get("PYTHONPATH")])]), "TF_CPP_MIN_LOG_LEVEL": "2"}
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", "convlab.worker", str(self.niceness)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
+            cwd=PACKAGE_PARENT, env=env,
+            start_new_session=True,  # its own session, so its own scheduling group (see _lower_priority)
+        )
+        self.lines = queue.Queue()
+        self.stderr_tail.clear()
+        threading.Thread(target=_pump, args=(self.popen.stdout, self.lines.put, None), daemon=True).start()
+        threading.Thread(target=_pump, args=(self.popen.stderr, self.stderr_tail.append, ""), daemon=True).start()
+        return self.popen
+
+    def send(self, message: dict) -> None:
+        try:
+            self.popen.stdin.write(json.dumps(message) + "\n")
+            self.popen.stdin.flush()
+        except (OSError, ValueError, AttributeError):  # it died: the reader finds out from its output and says so
+            pass
+
+    def close_later(self) -> None:
+        self.idle_timer = threading.Timer(self.idle_seconds, self.close)
+        self.idle_timer.daemon = True
+        self.idle_timer.start()
+
+    def close(self) -> None:
+        """Let the worker exit (its input closes); the next training starts a new one."""
+        with self.lock:
+            popen = self.alive()
+            if popen is not None:
+                try:
+                    popen.stdin.close()
+                    popen.wait(timeout=10)
+                except (OSError, subprocess.TimeoutExpired):
+                    popen.kill()
+            self.popen = None
+
+    def kill(self) -> None:
+        popen = self.alive()
+        if popen is not None:
+            popen.kill()
+            popen.wait()
 
 
-def stop_all() -> None:
-    """End every worker process of this process now, mid-training or not (the test suite, between tests)."""
-    for worker in list(_WORKERS):
-        worker.kill()
+_PROCESSES: dict[tuple[int, float], _Process] = {}
+_PROCESSES_LOCK = threading.Lock()
+
+
+def stop_trainings() -> None:
+    """End at once every worker process of this process that is training (the test suite, after each test);
+    idle ones stay for the next training."""
+    for process in list(_PROCESSES.values()):
+        if process.busy:
+            process.kill()
 
 
 class LocalWorker:
-    """The queue's default executor: one training at a time in a worker process."""
+    """The queue's default executor: one training at a time in a worker process.
+
+    The process is this server's one worker (shared by every queue of the process: in the app there
+    is one), started at the first training and kept for the next ones.
+    """
 
     slots = 1
 
-    def __init__(self, models_dir: Path | str, niceness: int = NICENESS, idle_seconds: float = IDLE_SECONDS):
-        self.models_dir = Path(models_dir)
-        self.niceness, self.idle_seconds = niceness, idle_seconds
-        self._process: subprocess.Popen | None = None
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        self._stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
-        self._lock = threading.Lock()  # one job at a time; also guards starting and closing the process
-        self._idle_timer: threading.Timer | None = None
-        _WORKERS.add(self)
+    def __init__(self, niceness: int = NICENESS, idle_seconds: float = IDLE_SECONDS):
+        with _PROCESSES_LOCK:
+            self._process = _PROCESSES.setdefault((niceness, idle_seconds), _Process(niceness, idle_seconds))
 
     def describe(self) -> str:
         return "one at a time, in a worker process beside the server (at a lower CPU priority)"
 
     @property
     def pid(self) -> int | None:
-        return self._process.pid if self._process is not None and self._process.poll() is None else None
+        popen = self._process.alive()
+        return popen.pid if popen is not None else None
 
     def run(self, job: Job, store: ModelStore) -> StoredModel:
-        with self._lock:
-            if self._idle_timer is not None:
-                self._idle_timer.cancel()
-            process = self._ensure_process()
-            apply_event(job, {"event": "start", "where": f"this machine's worker process (pid {process.pid})"})
-            self._send({"train": job.spec.to_dict()})
+        process = self._process
+        with process.lock:
+            if process.idle_timer is not None:
+                process.idle_timer.cancel()
+            popen = process.start()
+            apply_event(job, {"event": "start", "where": f"this machine's worker process (pid {popen.pid})"})
+            process.busy = True
+            process.send({"train": job.spec.to_dict(), "models_dir": str(store.root)})
             try:
                 return self._follow(job, store)
             finally:
-                self._idle_timer = threading.Timer(self.idle_seconds, self.close)
-                self._idle_timer.daemon = True
-                self._idle_timer.start()
+                process.busy = False
+                process.close_later()
 
     def close(self) -> None:
-        """Let the worker exit (its input closes); the next training starts a new one."""
-        with self._lock:
-            if self._process is not None and self._process.poll() is None:
-                try:
-                    self._process.stdin.close()
-                    self._process.wait(timeout=10)
-                except (OSError, subprocess.TimeoutExpired):
-                    self._process.kill()
-            self._process = None
+        self._process.close()
 
     def kill(self) -> None:
         """End the worker process at once; a training it was running is reported as its death."""
-        process = self._process
-        if process is not None and process.poll() is None:
-            process.kill()
-            process.wait()
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
+        self._process.kill()
 
     # -- the parent's side ---------------------------------------------------------------
-    def _ensure_process(self) -> subprocess.Popen:
-        if self._process is not None and self._process.poll() is None:
-            return self._process
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            [str(PACKAGE_PARENT), *filter(None, [os.environ.get("PYTHONPATH")])]), "TF_CPP_MIN_LOG_LEVEL": "2"}
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "convlab.worker", str(self.models_dir), str(self.niceness)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
-            cwd=PACKAGE_PARENT, env=env,
-            start_new_session=True,  # its own session, so its own scheduling group (see _lower_priority)
-        )
-        self._lines = queue.Queue()
-        self._stderr_tail.clear()
-        threading.Thread(target=_pump, args=(self._process.stdout, self._lines.put, None), daemon=True).start()
-        threading.Thread(target=_pump, args=(self._process.stderr, self._stderr_tail.append, ""), daemon=True).start()
-        return self._process
-
-    def _send(self, message: dict) -> None:
-        try:
-            self._process.stdin.write(json.dumps(message) + "\n")
-            self._process.stdin.flush()
-        except (OSError, ValueError):  # it died: _follow finds out from its output and says so
-            pass
-
     def _follow(self, job: Job, store: ModelStore) -> StoredModel:
-        stop_sent = False
+        process, stop_sent = self._process, False
         while True:
             if job.stop_event.is_set() and not stop_sent:
-                self._send({"stop": job.key})
+                process.send({"stop": job.key})
                 stop_sent = True
             try:
-                line = self._lines.get(timeout=0.2)
+                line = process.lines.get(timeout=0.2)
             except queue.Empty:
                 continue
             if line is None:
@@ -168,13 +196,14 @@ class LocalWorker:
             apply_event(job, event)
 
     def _died(self, job: Job, store: ModelStore) -> WorkerDied:
-        code = self._process.wait()
-        self._process = None
+        process = self._process
+        code = process.popen.wait()
+        process.popen = None
         store.sweep_temp_files(job.spec)  # what it was writing, if anything, was never renamed into place
         how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
         if code == -signal.SIGKILL:
             how += ": out of memory, or someone ended it"
-        tail = "".join(self._stderr_tail).strip().splitlines()[-3:]
+        tail = "".join(process.stderr_tail).strip().splitlines()[-3:]
         if tail:
             print("convlab: the training worker died; its last words:\n  " + "\n  ".join(tail), file=sys.stderr)
         when = f"during epoch {job.epoch + 1} of {job.spec.epochs}" if job.batches_per_epoch else "before training began"
@@ -200,11 +229,10 @@ def _load_data():
 
 
 def main(argv: list[str]) -> int:
-    """``python -m convlab.worker MODELS_DIR [NICENESS]``: train what stdin asks, report on the channel."""
+    """``python -m convlab.worker [NICENESS]``: train what stdin asks, report on the channel."""
     channel = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # whatever a library prints goes to stderr: stdout is the protocol's alone
-    _lower_priority(int(argv[1]) if len(argv) > 1 else NICENESS)
-    store = ModelStore(argv[0])
+    _lower_priority(int(argv[0]) if argv else NICENESS)
     stop, requests, sending = threading.Event(), queue.Queue(), threading.Lock()
 
     def send(event: dict) -> None:
@@ -223,7 +251,10 @@ def main(argv: list[str]) -> int:
 
     threading.Thread(target=read, daemon=True).start()
     while True:
-        spec = ModelSpec.from_dict(requests.get()["train"])
+        request = requests.get()
+        spec = ModelSpec.from_dict(request["train"])
+        # A store afresh for each training: the app may have deleted a run this worker trained before.
+        store = ModelStore(request["models_dir"])
         try:
             stored = store.get_or_train(
                 spec, _load_data, callbacks=[progress_events(send, BATCH_EVENTS_EVERY)], stop_event=stop,

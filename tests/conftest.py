@@ -87,11 +87,11 @@ def model_files(folder: Path) -> list[str]:
 
 
 @pytest.fixture(autouse=True)
-def _no_training_worker_outlives_its_test():
-    """Each test's training worker processes end with it: an idle one holds about 1 GB for five minutes,
-    and one still training would slow every test after it."""
+def _no_training_outlives_its_test():
+    """A training a test left running in the worker process ends with the test: it would slow every
+    test after it. An idle worker stays, for the next test's training."""
     yield
     import sys
 
     if "convlab.worker" in sys.modules:
-        sys.modules["convlab.worker"].stop_all()
+        sys.modules["convlab.worker"].stop_trainings()

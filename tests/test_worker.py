@@ -29,9 +29,7 @@ def wait_for(condition, seconds: float = 90, step: float = 0.02) -> None:
 
 @pytest.fixture
 def queue(tmp_path):
-    worker = LocalWorker(tmp_path)
-    yield TrainingQueue(ModelStore(tmp_path), worker)
-    worker.close()
+    yield TrainingQueue(ModelStore(tmp_path), LocalWorker())
 
 
 def niceness(pid: int) -> int:
