@@ -272,12 +272,17 @@ def _lower_priority(niceness: int) -> None:
     before niceness counts inside one: a nice worker in the server's group would still take
     half the CPUs from a browser's group. So the worker runs in a session of its own (its
     parent starts it so) and gives that group the niceness too; ``os.nice`` covers systems
-    without autogroups.
+    without autogroups. Its threads are in Linux's idle scheduling class besides, so a server
+    or browser thread that wakes up is placed on a core running only the worker and runs at once.
     """
     os.nice(niceness)
     try:
         Path("/proc/self/autogroup").write_text(str(niceness))
     except OSError:  # no autogroups here (or not Linux): os.nice alone decides
+        pass
+    try:  # and Linux's idle class: a CPU running only this counts as free for a thread that wakes up
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # before TensorFlow starts its threads
+    except (AttributeError, OSError):
         pass
 
 
