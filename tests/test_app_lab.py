@@ -55,7 +55,9 @@ def test_train_a_variant_in_the_page(models_dir):
     assert list(shapes["output shape"][:2]) == ["26×26×16", "13×13×16"]
     assert any(f"{sum(shapes['params']):,} parameters" in m.value for m in at.markdown)
     at.button(key="lab_train").click().run()
-    at = run_until(at, lambda at: spec.label() in list(frame_with(at, "key")["run"]))
+    # The worker process saves the run a moment before its job reports done: wait for both.
+    at = run_until(at, lambda at: spec.label() in list(frame_with(at, "key")["run"])
+                   and any("trained in" in s.value for s in at.success))
     runs = frame_with(at, "key")
     row = runs[runs["run"] == spec.label()].iloc[0]
     assert row["epochs"] == 1 and row["stopped"].startswith("stopped after epoch 1: loss")
