@@ -54,7 +54,9 @@ def test_two_servers_on_one_folder_train_a_variant_once_and_both_list_it(models_
         for page in (page_a, page_b):
             build_the_variant(page)
         page_a.locator(".st-key-lab_train button").click()
-        page_a.locator("button:visible", has_text="Stop training").first.wait_for(timeout=TRAINING_TIMEOUT)  # server A's worker trains it
+        # Server A's worker trains it (past its first batches: it holds the spec's lock in the folder).
+        wait_until(page_a, "() => [...document.querySelectorAll('p')].some(p => /Batch [1-9]/.test(p.innerText))",
+                   what="server A's worker is training", timeout=TRAINING_TIMEOUT)
         page_b.locator(".st-key-lab_train button").click()
         # Server B's worker finds the spec claimed in the shared folder and waits instead of training it too.
         page_b.get_by_text("is training this exact variant").first.wait_for(timeout=TRAINING_TIMEOUT)
