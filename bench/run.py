@@ -213,11 +213,14 @@ def _plotly_draw_times(page) -> dict:
 
 
 @contextlib.contextmanager
-def journey_page(name: str):
-    """A server of the real app (timings on) and a Chromium page showing its journey: (server, page)."""
+def journey_page(name: str, app: str | None = None, models_dir: Path | None = None):
+    """A server of the real app (timings on; ``app`` and ``models_dir`` as ``AppServer`` and
+    ``StreamlitServer`` take them) and a Chromium page showing its journey: (server, page)."""
     from playwright.sync_api import sync_playwright
 
-    with AppServer(name) as server, sync_playwright() as playwright:
+    server = AppServer(name, app=app)
+    server.models_dir = models_dir
+    with server, sync_playwright() as playwright:
         browser = common.launch_chromium(playwright)
         try:
             page = common.new_page(browser)

@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common  # noqa: E402
 import run  # noqa: E402  (the interaction phase's helpers)
-from common import REPO, RESULTS, AppServer, summary  # noqa: E402
+from common import REPO, RESULTS, summary  # noqa: E402
 
 REPAINT_PRESSES = 40
 RAY_TINY_TRAININGS = 5
@@ -102,37 +102,25 @@ ONLY_MODES: set[str] = set()  # --modes worker: skip the reference (for experime
 
 
 def measure_repaint(result: dict) -> None:
-    from playwright.sync_api import sync_playwright
-
     for mode, app in MODES:
         if ONLY_MODES and mode.split()[0] not in ONLY_MODES:
             continue
         models = _models_copy()
         entry = result.setdefault("modes", {})[mode] = {"app": app}
         try:
-            server = AppServer(f"trainings-repaint-{app.split('/')[-1].removesuffix('.py')}", app=app)
-            server.models_dir = models
-            with server, sync_playwright() as playwright:
-                browser = common.launch_chromium(playwright)
-                try:
-                    page = common.new_page(browser)
-                    page.goto(server.url)
-                    page.wait_for_function(common.journey_ready_js(), timeout=120_000, polling=50)
-                    common.wait_idle(page)
-                    log(f"repaint, {mode}: {REPAINT_PRESSES} filter presses, idle")
-                    entry["idle"] = _presses(page, server, REPAINT_PRESSES, seed=1)
-                    trainer = _start_lab_training(browser, server)
-                    log(f"repaint, {mode}: {REPAINT_PRESSES} filter presses during a lab training")
-                    entry["training"] = _presses(page, server, REPAINT_PRESSES, seed=2)
-                    # The training must have lasted through every press: else the figure is partly idle.
-                    entry["still_training_after"] = trainer.locator("button:visible", has_text="Stop training").count() > 0
-                    _stop_lab_training(trainer)
-                    entry["ratio_p95"] = entry["training"]["browser_ms"]["p95"] / entry["idle"]["browser_ms"]["p95"]
-                    entry["ratio_p50"] = entry["training"]["browser_ms"]["p50"] / entry["idle"]["browser_ms"]["p50"]
-                    log(f"  p95 idle {entry['idle']['browser_ms']['p95']:.0f} ms, during training "
-                        f"{entry['training']['browser_ms']['p95']:.0f} ms: {entry['ratio_p95']:.2f}×")
-                finally:
-                    browser.close()
+            with run.journey_page(f"trainings-repaint-{Path(app).stem}", app=app, models_dir=models) as (server, page):
+                log(f"repaint, {mode}: {REPAINT_PRESSES} filter presses, idle")
+                entry["idle"] = _presses(page, server, REPAINT_PRESSES, seed=1)
+                trainer = _start_lab_training(page.context.browser, server)
+                log(f"repaint, {mode}: {REPAINT_PRESSES} filter presses during a lab training")
+                entry["training"] = _presses(page, server, REPAINT_PRESSES, seed=2)
+                # The training must have lasted through every press: else the figure is partly idle.
+                entry["still_training_after"] = trainer.locator("button:visible", has_text="Stop training").count() > 0
+                _stop_lab_training(trainer)
+                entry["ratio_p95"] = entry["training"]["browser_ms"]["p95"] / entry["idle"]["browser_ms"]["p95"]
+                entry["ratio_p50"] = entry["training"]["browser_ms"]["p50"] / entry["idle"]["browser_ms"]["p50"]
+                log(f"  p95 idle {entry['idle']['browser_ms']['p95']:.0f} ms, during training "
+                    f"{entry['training']['browser_ms']['p95']:.0f} ms: {entry['ratio_p95']:.2f}×")
         finally:
             shutil.rmtree(models, ignore_errors=True)
 

@@ -16,16 +16,12 @@ import os
 import sys
 import time
 
-from .data import DataError, load_split
+from .data import DataError, train_and_test
 from .models import PRESETS, ModelSpec
 from .store import ModelStore, default_root, file_stem
 
 VARIANT_OPTIONS = ("blocks", "filters", "dense_units", "epochs", "batch_size", "seed", "train_samples",
                    "stop_loss", "stop_accuracy")
-
-
-def _load_data():
-    return load_split("train"), load_split("test")
 
 
 def _progress_line(label: str, started: float):
@@ -65,7 +61,7 @@ def train_command(specs: list[ModelSpec], store: ModelStore) -> int:
     for spec in specs:
         label = spec.label()
         print(f"{label} -> {store.root / file_stem(spec)}.keras", flush=True)
-        stored = store.get_or_train(spec, _load_data, callbacks=[_progress_line(label, time.perf_counter())])
+        stored = store.get_or_train(spec, train_and_test, callbacks=[_progress_line(label, time.perf_counter())])
         metrics = stored.meta["metrics"]
         print(
             f"{label}: train acc {metrics['train_accuracy']:.4f}, test acc {metrics['test_accuracy']:.4f}, "
@@ -104,7 +100,7 @@ def sweep_command(sweep, store: ModelStore) -> int:
     from .sweeps import best, comparison, save_sweep
 
     specs = sweep.specs()
-    executor = executor_for_environment(store) if os.environ.get("CONVLAB_RAY_ADDRESS") else InProcess(_load_data)
+    executor = executor_for_environment(store) if os.environ.get("CONVLAB_RAY_ADDRESS") else InProcess(train_and_test)
     queue = TrainingQueue(store, executor)
     save_sweep(store.root, sweep)
     print(f"sweep {sweep.key()}: {sweep.describe()}, trained {queue.describe()}", flush=True)

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import ray
 
+from .data import train_and_test
 from .jobs import Cancelled, Job, Unavailable, apply_event, progress_events
 from .models import ModelSpec
 from .store import ModelStore, StoredModel, file_stem
@@ -75,7 +76,7 @@ def train_on_node(spec_values: dict, stops):
         try:
             store = ModelStore(folder)
             # Ray decides how many trainings share a node: no machine-wide one-at-a-time lock here.
-            stored = store.get_or_train(spec, _load_data, callbacks=[progress_events(events.put, 0.2)],
+            stored = store.get_or_train(spec, train_and_test, callbacks=[progress_events(events.put, 0.2)],
                                         stop_event=stop, one_per_machine=False)
             if not stored.saved:
                 raise OSError(store.problems.get(spec.key(), f"could not save into {folder}"))
@@ -115,7 +116,7 @@ def warm_up() -> str:
 
     from . import training  # noqa: F401
 
-    _load_data()
+    train_and_test()  # kept by this Ray worker process, which Ray reuses for the next training
     return ray.util.get_node_ip_address()
 
 
@@ -128,18 +129,6 @@ def _limit_threads(cpus: int) -> None:
         tf.config.threading.set_inter_op_parallelism_threads(min(cpus, 2))
     except RuntimeError:  # a worker Ray reuses: set by its first training already
         pass
-
-
-_data = None
-
-
-def _load_data():
-    global _data
-    if _data is None:  # once per Ray worker process, which Ray reuses for the next training
-        from .data import load_split
-
-        _data = load_split("train"), load_split("test")
-    return _data
 
 
 def _failure(error: Exception) -> str:

@@ -15,6 +15,8 @@ on its own: the dashboard never needs the 47 MB train split unless it trains.
 
 from __future__ import annotations
 
+import functools
+
 import gzip
 import os
 import struct
@@ -144,6 +146,12 @@ def load_split(split: str = "test", allow_download: bool = True) -> Split:
         raise DataError(f"{folder / labels_file} has label {labels.max()}, but there are only 10 classes")
     scaled = (images.astype(np.float32) / 255.0)[..., np.newaxis]
     return Split(images=scaled, labels=labels.copy(), source=folder)
+
+
+@functools.lru_cache(maxsize=1)
+def train_and_test() -> tuple[Split, Split]:
+    """Both splits, read once per process: a training worker (local or Ray) keeps them for its next training."""
+    return load_split("train"), load_split("test")
 
 
 def first_of_class(labels: np.ndarray, class_index: int, count: int = 3) -> list[int]:

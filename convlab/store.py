@@ -398,7 +398,7 @@ class ModelStore:
         found = self.load(spec)
         if found is not None:
             return found
-        with self._lock(spec).waiting(lambda: on_wait and on_wait(WAITING_FOR_SPEC)):
+        with self.claim(spec, on_wait):
             found = self.load(spec)  # another thread or process may have finished meanwhile
             if found is not None:
                 return found

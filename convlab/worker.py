@@ -25,9 +25,9 @@ import subprocess
 import sys
 import tempfile
 import threading
-from functools import lru_cache
 from pathlib import Path
 
+from .data import train_and_test
 from .jobs import Job, apply_event, progress_events
 from .models import ModelSpec
 from .store import ModelStore, StoredModel
@@ -221,13 +221,6 @@ def _pump(stream, put, end) -> None:
 
 
 # -- the worker's side -----------------------------------------------------------------------------
-@lru_cache(maxsize=1)
-def _load_data():
-    from .data import load_split
-
-    return load_split("train"), load_split("test")
-
-
 def main(argv: list[str]) -> int:
     """``python -m convlab.worker [NICENESS]``: train what stdin asks, report on the channel."""
     channel = os.fdopen(os.dup(1), "w", buffering=1)
@@ -257,7 +250,7 @@ def main(argv: list[str]) -> int:
         store = ModelStore(request["models_dir"])
         try:
             stored = store.get_or_train(
-                spec, _load_data, callbacks=[progress_events(send, BATCH_EVENTS_EVERY)], stop_event=stop,
+                spec, train_and_test, callbacks=[progress_events(send, BATCH_EVENTS_EVERY)], stop_event=stop,
                 on_wait=lambda why: send({"event": "waiting", "why": why}),
             )
             send({"event": "done", "folder": None if stored.saved else _save_elsewhere(stored)})

@@ -92,6 +92,16 @@ def slider(page, key: str):
 _SLIDER_VALUE_JS = "e => Number(e.getAttribute('aria-valuenow') ?? e.value)"
 
 
+def build_one_block_of_16(page) -> None:
+    """In the lab's builder: one conv block, its filters stepped down from 64 to 16."""
+    page.locator(".st-key-lab_blocks").get_by_text("1", exact=True).click()
+    wait_idle(page)
+    page.locator(".st-key-lab_filters_0").get_by_role("slider").focus()
+    for _ in range(2):
+        page.keyboard.press("ArrowLeft")  # 64 → 32 → 16 filters
+    wait_idle(page)
+
+
 def slider_value(page, key: str) -> int:
     """The value of slider ``key``, or of number box ``key`` (the journey's images)."""
     control = page.locator(f".st-key-{key} input[type=range], .st-key-{key} [role=slider], "

@@ -20,8 +20,8 @@ from convlab.store import DEFAULT_ROOT, ModelStore
 from conftest import shipped_conv_maps
 from convlab_testing.live_app import JOURNEY_PLOT, journey_ready_js, plot_js
 from browser_support import (
-    CURVES_PLOT, chromium, drawn_z, exception_texts, open_app, plot_data, radio_value, save_screenshot, served_app,
-    slider, slider_value, wait_for_sliders, wait_idle, wait_until,
+    CURVES_PLOT, build_one_block_of_16, chromium, drawn_z, exception_texts, open_app, plot_data, radio_value,
+    save_screenshot, served_app, slider, slider_value, wait_for_sliders, wait_idle, wait_until,
 )
 
 pytestmark = pytest.mark.timeout(150)  # the first test also starts the server and imports TensorFlow
@@ -457,12 +457,7 @@ def test_a_trained_variant_is_shown_in_the_journey(browser, streamlit_server):
     spec = ModelSpec(conv_filters=(16,), epochs=1, train_samples=1_000)
     with open_app(browser, streamlit_server) as page:
         _open_tab(page, "Lab", ".st-key-lab_blocks")
-        page.locator(".st-key-lab_blocks").get_by_text("1", exact=True).click()
-        wait_idle(page)
-        page.locator(".st-key-lab_filters_0").get_by_role("slider").focus()
-        for _ in range(2):
-            page.keyboard.press("ArrowLeft")  # 64 → 16 filters
-        wait_idle(page)
+        build_one_block_of_16(page)
         epochs = slider(page, "lab_epochs")
         epochs.focus()
         page.keyboard.press("Home")

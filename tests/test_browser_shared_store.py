@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import chromium, exception_texts, open_app, served_app, wait_idle, wait_until
+from browser_support import build_one_block_of_16, chromium, exception_texts, open_app, served_app, wait_idle, wait_until
 from convlab.models import PRESETS, ModelSpec
 from convlab.store import DEFAULT_ROOT, ModelStore
 
@@ -36,12 +36,7 @@ def build_the_variant(page) -> None:
     """In the lab: one conv block of 16 filters, 5 epochs, all 60,000 training images (the builder's default)."""
     page.get_by_role("tab", name="Lab").click()
     page.locator(".st-key-lab_blocks").wait_for()
-    page.locator(".st-key-lab_blocks").get_by_text("1", exact=True).click()
-    wait_idle(page)
-    page.locator(".st-key-lab_filters_0").get_by_role("slider").focus()
-    for _ in range(2):
-        page.keyboard.press("ArrowLeft")  # 64 → 16 filters
-    wait_idle(page)
+    build_one_block_of_16(page)
     wait_until(page, "label => [...document.querySelectorAll('strong')].some(e => e.innerText.startsWith(label))",
                SPEC.label(), what="the builder shows the variant")
 
