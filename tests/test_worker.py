@@ -45,8 +45,11 @@ def test_a_training_runs_in_a_lower_priority_process_and_its_progress_reaches_th
     assert niceness(worker.pid) == niceness(os.getpid()) + NICENESS
     autogroup = Path(f"/proc/{worker.pid}/autogroup")
     if autogroup.exists():  # its own scheduling group, niced too: else it would share the CPUs with the browser half and half
-        assert autogroup.read_text().split() == [autogroup.read_text().split()[0], "nice", str(NICENESS)]
-        assert autogroup.read_text().split()[0] != Path(f"/proc/{os.getpid()}/autogroup").read_text().split()[0]
+        theirs = autogroup.read_text().split()
+        assert theirs[1:] == ["nice", str(NICENESS)]
+        # Linux prints nothing for the root group (a process whose session began at boot, as under some CI runners).
+        ours = Path(f"/proc/{os.getpid()}/autogroup").read_text().split()
+        assert not ours or ours[0] != theirs[0]
     assert f"pid {worker.pid}" in job.where
     assert queue.wait(job, timeout=120) and job.state == DONE, job.message
     # Every epoch's figures came through the pipe, equal to what the worker saved.
