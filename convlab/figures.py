@@ -34,8 +34,8 @@ DIVERGING_COLORSCALE = _rgb_scale(plotly.colors.diverging.RdBu[::-1])
 MISTAKES_COLORSCALE = _rgb_scale(plotly.colors.sequential.Reds)
 CORRECT_COLORSCALE = _rgb_scale(plotly.colors.sequential.Blues)
 WRONG_COLOR = "#d62728"
-ALL_ZERO_COLOR = "rgb(255, 255, 255)"
-MARK_COLOR = "rgb(0, 200, 255)"  # an explained cell and its window: cyan stands out on inferno and grey  # the "all zero" label, over a black (bottom of inferno) panel
+ALL_ZERO_COLOR = "rgb(255, 255, 255)"  # the "all zero" label, over a black (bottom of inferno) panel
+MARK_COLOR = "rgb(0, 200, 255)"  # an explained cell and its window: cyan stands out on inferno and grey
 
 # Journey layout: the largest and smallest panel side in pixels (outside full screen), the gap
 # between columns (a fraction of the width: the y-axis numbers sit in it), and the margins.
@@ -110,11 +110,8 @@ def journey_figure(
                                           size=round(15 * font_scale), anchor="center"))
             if image is None:  # this layer has fewer filters than the one chosen, or isn't computed yet
                 layout[f"xaxis{suffix}"]["visible"] = layout[f"yaxis{suffix}"]["visible"] = False
-                notes.append({
-                    "text": "loading…" if pending else f"{name} has<br>only {num_filters} filters",
-                    "showarrow": False, "font": {"size": round(13 * font_scale)},
-                    "xref": f"x{suffix} domain", "yref": f"y{suffix} domain", "x": 0.5, "y": 0.5,
-                })
+                notes.append(_panel_note(suffix, "loading…" if pending else _fewer_filters(name, num_filters),
+                                         round(13 * font_scale)))
                 continue
             image = np.asarray(image)
             trace = {
@@ -122,9 +119,7 @@ def journey_figure(
                 "z": image.tolist(),
                 "xaxis": f"x{suffix}",
                 "yaxis": f"y{suffix}",
-                "colorscale": INPUT_COLORSCALE if is_input else ACTIVATION_COLORSCALE,
-                "showscale": False,
-                "hovertemplate": ("pixel" if is_input else "activation") + " (x %{x}, y %{y}): %{z:.3f}<extra></extra>",
+                **(_input_trace() if is_input else _map_trace()),
                 "name": name,
                 "meta": {"slot": row, "layer": name},
             }
@@ -132,7 +127,7 @@ def journey_figure(
             if not is_input:
                 trace["zmin"], trace["zmax"] = shared or floored_range(float(image.max()))
                 if not image.any():
-                    notes.append(_all_zero_label(suffix, size=round(13 * font_scale)))
+                    notes.append(_panel_note(suffix, "all zero", round(13 * font_scale), ALL_ZERO_COLOR))
             if shared is not None:
                 bar = column if scale == "layer" else "figure"
                 if bar not in colorbars_done:  # one colour bar per shared range
@@ -161,6 +156,30 @@ def journey_figure(
         "modebar": {"orientation": "v"},  # in the right margin, off the column titles
     })
     return {"data": data, "layout": layout}
+
+
+def journey_scrub_parts(layers: list[tuple[str, int, int]], scale: str = "panel", font_scale: float = 1.0) -> dict:
+    """What the browser needs to redraw ``journey_figure``'s maps for any filter by itself.
+
+    The page sends the figure of its filter and every filter's packed maps
+    (``convlab.mapcodec``); for another filter the chart swaps each map's heatmap in, built from
+    these parts exactly as ``journey_figure`` builds it: the trace's style (hover saying the value
+    is 8-bit, ``{bound}`` filled in per map), each column's colour bar, the notes' font and the
+    "only N filters" text per layer.
+    """
+    if scale not in SCALE_MODES:
+        raise ValueError(f"scale must be one of {list(SCALE_MODES)}, not {scale!r}")
+    columns = 1 + len(layers)
+    width = (1 - COLUMN_GAP * (columns - 1)) / columns
+    return {
+        "scale": scale,
+        "trace": {"type": "heatmap", **_map_trace("{bound}")},
+        "colorbars": {str(column): _colorbar(scale, column * (width + COLUMN_GAP) + width / 2, width)
+                      for column in range(1, columns)},
+        "note": _panel_note("", "", round(13 * font_scale)),
+        "zero_color": ALL_ZERO_COLOR,
+        "fewer": [_fewer_filters(name, filters) for name, _, filters in layers],
+    }
 
 
 def _journey_rows(scale: str, font_scale: float, heading: bool = False) -> tuple[int, int, int]:
@@ -213,11 +232,28 @@ def floored_range(high: float, floor: float = 0.0) -> tuple[float, float]:
     return floor, (high if high > floor else floor + 1.0)
 
 
-def _all_zero_label(suffix: str, size: int) -> dict:
-    """'all zero' centred on a panel: a black panel alone could be a dark picture or a dead filter."""
+def _input_trace() -> dict:
+    return {"colorscale": INPUT_COLORSCALE, "showscale": False,
+            "hovertemplate": "pixel (x %{x}, y %{y}): %{z:.3f}<extra></extra>"}
+
+
+def _map_trace(bound: str | None = None) -> dict:
+    """A feature map's heatmap style; with ``bound``, hover says the value is 8-bit, within that bound."""
+    exactness = "" if bound is None else f" (8-bit: ±{bound})"
+    return {"colorscale": ACTIVATION_COLORSCALE, "showscale": False,
+            "hovertemplate": "activation (x %{x}, y %{y}): %{z:.3f}" + exactness + "<extra></extra>"}
+
+
+def _fewer_filters(name: str, num_filters: int) -> str:
+    return f"{name} has<br>only {num_filters} filters"
+
+
+def _panel_note(suffix: str, text: str, size: int, color: str | None = None) -> dict:
+    """A word centred on a panel ("all zero": a black panel alone could be a dark picture or a dead
+    filter; "conv1 has only 16 filters"). Named "note": the browser redraws them per filter."""
     return {
-        "text": "all zero", "showarrow": False, "font": {"size": size, "color": ALL_ZERO_COLOR},
-        "xref": f"x{suffix} domain", "yref": f"y{suffix} domain", "x": 0.5, "y": 0.5,
+        "text": text, "showarrow": False, "font": {"size": size, **({"color": color} if color else {})},
+        "xref": f"x{suffix} domain", "yref": f"y{suffix} domain", "x": 0.5, "y": 0.5, "name": "note",
     }
 
 
@@ -287,7 +323,7 @@ def tiles_figure(
             high = shared_range[1] if shared_range is not None else float(np.max(tile))
             trace["zmin"], trace["zmax"] = floored_range(high, floor)
             if not np.any(tile):
-                annotations.append(_all_zero_label(suffix, size=10))
+                annotations.append(_panel_note(suffix, "all zero", 10, ALL_ZERO_COLOR))
         if zmid is not None:
             trace["zmid"] = zmid
         if shared_range is not None and number == 0:

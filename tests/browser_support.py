@@ -83,8 +83,14 @@ def drawn_z(page, selector: str = JOURNEY_PLOT) -> str:
     return page.evaluate(f"() => JSON.stringify({plot_js(selector)}.data.map(t => t.z))")
 
 
+JOURNEY_FILTER = "filter"  # the journey's filter slider: the chart's own, inside its component's frame
+
+
 def slider(page, key: str):
-    """The thumb of the slider with widget key ``key`` (role=slider: an <input type=range>)."""
+    """The thumb of the slider with widget key ``key`` (role=slider: an <input type=range>); for
+    "filter", the journey chart's own filter slider."""
+    if key == JOURNEY_FILTER:
+        return page.frame_locator(".st-key-journey_chart iframe").locator("#filter")
     return page.locator(f".st-key-{key}").get_by_role("slider")
 
 
@@ -104,9 +110,27 @@ def build_one_block_of_16(page) -> None:
 
 def slider_value(page, key: str) -> int:
     """The value of slider ``key``, or of number box ``key`` (the journey's images)."""
+    if key == JOURNEY_FILTER:
+        return slider(page, key).evaluate(_SLIDER_VALUE_JS)
     control = page.locator(f".st-key-{key} input[type=range], .st-key-{key} [role=slider], "
                            f".st-key-{key} input[type=number]").first
     return control.evaluate(_SLIDER_VALUE_JS)
+
+
+# The journey's filter as the chart's slider shows it, the maps it draws, and the page's own (its box).
+JOURNEY_FILTER_JS = (
+    "() => { const f = document.querySelector('.st-key-journey_chart iframe'); "
+    "const d = f && f.contentDocument; const c = d && d.getElementById('filter'); "
+    "const box = document.querySelector('.st-key-filter_box input'); "
+    "return c ? {control: Number(c.value), drawn: Number(d.getElementById('chart').dataset.filter), "
+    "exact: d.getElementById('chart').dataset.exact === 'yes', page: box ? Number(box.value) : null} : null; }"
+)
+
+
+def journey_filter(page) -> dict | None:
+    """{control, drawn, exact, page}: the chart's slider, the filter its maps are of (exact: the
+    page's own figure), and the page's filter (the box); None before the chart is there."""
+    return page.evaluate(JOURNEY_FILTER_JS)
 
 
 def radio_value(page, key: str) -> str:
@@ -125,9 +149,13 @@ def wait_until(page, script: str, arg=None, *, what: str, timeout: float = ACTIO
 
 
 def wait_for_sliders(page, expected: dict[str, int], *, what: str) -> None:
+    """Until every slider or box ``key`` reads its value; for "filter", until the journey's chart shows
+    that filter's own figure and the page has learnt it too."""
     wait_until(
         page,
         "expected => Object.entries(expected).every(([key, value]) => { "
+        f"if (key === '{JOURNEY_FILTER}') {{ const j = ({JOURNEY_FILTER_JS})(); "
+        "return j && j.control === value && j.drawn === value && j.exact && j.page === value; } "
         "const e = document.querySelector(`.st-key-${key} input[type=range], .st-key-${key} [role=slider], "
         ".st-key-${key} input[type=number]`); "
         "return e && Number(e.getAttribute('aria-valuenow') ?? e.value) === value; })",

@@ -20,8 +20,8 @@ from conftest import TINY_CONV, TINY_DENSE, shipped_conv_maps
 
 def test_defaults_are_the_lessons(app):
     assert [app.number_input(key=f"image_{slot}").value for slot in range(3)] == [0, 23, 28]
-    assert app.slider(key="filter").value == 1
-    assert app.slider(key="filter").max == 63
+    assert app.number_input(key="filter_box").value == 1
+    assert app.number_input(key="filter_box").max == 63
     spec = journey_spec(app)
     titles = [a["text"] for a in spec["layout"]["annotations"]]
     assert titles[:5] == ["input 28×28", "conv1 · 26×26", "pool1 · 13×13", "conv2 · 11×11", "pool2 · 5×5"]
@@ -37,7 +37,7 @@ def test_defaults_are_the_lessons(app):
 
 def test_heatmaps_are_the_models_activations_and_follow_the_filter_slider(app, test_split):
     before = heatmaps(app)
-    app.slider(key="filter").set_value(7).run()
+    app.number_input(key="filter_box").set_value(7).run()
     assert not app.exception
     after = heatmaps(app)
     assert not np.allclose(before[0], after[0])
@@ -98,7 +98,7 @@ def test_missing_models_are_trained_then_used(tmp_path, monkeypatch, test_split)
     for spec in (TINY_DENSE, TINY_CONV):
         assert ModelStore(tmp_path).load(spec) is not None
     assert len(heatmaps(at)) == 3 * 2  # one conv block: conv1 and pool1 per image
-    assert at.slider(key="filter").max == 3
+    assert at.number_input(key="filter_box").max == 3
 
 
 def test_missing_data_shows_the_fix_not_a_traceback(tmp_path, monkeypatch):
@@ -123,7 +123,7 @@ def test_reruns_skip_streamlits_keras_reset_full_gc_and_module_walk(app, monkeyp
 
     calls = []
     monkeypatch.setattr(keras.backend, "clear_session", lambda *a, **k: calls.append(1))
-    app.slider(key="filter").set_value(3).run()
+    app.number_input(key="filter_box").set_value(3).run()
     app.number_input(key="image_0").set_value(4).run()
     assert not app.exception and calls == []
     config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())

@@ -70,15 +70,15 @@ def test_a_student_follows_the_teacher_and_never_leads(monkeypatch):
     student.query_params["class"] = code
     student.run()
     assert "teacher" not in student.query_params and not student.exception
-    teacher.slider(key="filter").set_value(9).run()
+    teacher.number_input(key="filter_box").set_value(9).run()
     teacher.number_input(key="image_2").set_value(1).run()
     student.run()  # its poll sees the new version and reruns the page with the teacher's view
     assert student.session_state["filter"] == 9 and student.query_params["images"] == "0,23,1"
-    student.slider(key="filter").set_value(20).run()  # a student's own move...
+    student.number_input(key="filter_box").set_value(20).run()  # a student's own move...
     teacher.run()
     assert teacher.session_state["filter"] == 9  # ...never reaches the teacher
     student.button(key="class_detach").click().run()
-    teacher.slider(key="filter").set_value(11).run()
+    teacher.number_input(key="filter_box").set_value(11).run()
     student.run()
     assert student.session_state["filter"] == 20  # exploring alone
     student.button(key="class_rejoin").click().run()
@@ -110,7 +110,7 @@ def test_redis_down_mid_class_is_said_and_the_page_keeps_working(monkeypatch):
         teacher.button(key="class_start").click().run()
         assert "Redis at" in " ".join(c.value for c in teacher.caption)
         redis.stop()
-        teacher.slider(key="filter").set_value(7).run()
+        teacher.number_input(key="filter_box").set_value(7).run()
         assert any("keeps working" in t.value for t in teacher.toast)  # said at once
         teacher.run()
     assert not teacher.exception

@@ -71,7 +71,7 @@ def test_train_a_variant_in_the_page(models_dir):
     assert at.session_state["tab"] == "🔍 Journey"  # and the journey opens
     assert spec.label() in [c.value for c in at.sidebar.caption]  # the model box cuts long names: in full below
     open_tab(at, "journey")
-    assert len(heatmaps(at)) == 3 * 2 and at.slider(key="filter").max == 15
+    assert len(heatmaps(at)) == 3 * 2 and at.number_input(key="filter_box").max == 15
     # And it can be deleted; the journey falls back to the lesson's conv model.
     open_tab(at, "lab")
     at.selectbox(key="lab_run").set_value(spec.key()).run()
@@ -102,9 +102,9 @@ def test_the_journey_adapts_to_any_number_of_blocks(models_dir, small_data, filt
     assert titles[1:] == [f"{kind}{(i // 2) + 1} · {s}×{s}" for i, (kind, s) in
                           enumerate(zip(["conv", "pool"] * len(filters), expected_sides))]
     assert len(heatmaps(at)) == 3 * columns
-    assert at.slider(key="filter").max == max(filters) - 1
+    assert at.number_input(key="filter_box").max == max(filters) - 1
     if len(set(filters)) > 1:  # a filter only the wider layers have: the 4-filter layers show a note
-        at.slider(key="filter").set_value(6).run()
+        at.number_input(key="filter_box").set_value(6).run()
         assert not at.exception
         assert len(heatmaps(at)) == 3 * (columns - 2)
         assert any("only 4 filters" in a["text"] for a in journey_spec(at)["layout"]["annotations"])

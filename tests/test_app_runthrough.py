@@ -16,12 +16,12 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from convlab import models
+from convlab import mapcodec, models
 from convlab.explain import first_layer_kernels
 from convlab.models import PRESETS, ModelSpec
 from convlab.store import DEFAULT_ROOT, ModelStore
 
-from apptest_support import APP, TIMEOUT, journey_spec, live_figure, open_tab, page_at
+from apptest_support import APP, TIMEOUT, journey_spec, live_args, live_figure, open_tab, page_at
 from conftest import TINY_CONV, TINY_DENSE, shipped_conv_maps
 
 
@@ -89,11 +89,30 @@ def test_images_are_number_boxes_and_the_filter_has_one_beside_its_slider(app):
     app.number_input(key="image_2").increment().run()  # the + button: one step, from 28 to 29
     assert app.number_input(key="image_2").value == 29
     assert "test #29" in json.dumps(journey_spec(app)["layout"]["annotations"])
-    app.number_input(key="filter_box").set_value(12).run()  # the box moves the slider ...
-    assert app.slider(key="filter").value == 12
-    app.slider(key="filter").set_value(40).run()  # ... and the slider the box
-    assert app.number_input(key="filter_box").value == 40
-    assert "Page Up" in app.slider(key="filter").help and "Home" in app.slider(key="filter").help
+    app.number_input(key="filter_box").set_value(12).run()  # the box moves the chart's own slider
+    assert app.number_input(key="filter_box").value == 12 and live_args(app, "journey_chart")["scrub"]["filter"] == 12
+    assert "Page Up" in app.number_input(key="filter_box").help and "Home" in app.number_input(key="filter_box").help
+
+
+def test_the_chart_gets_every_filters_maps_once_per_image_set(app):
+    """The journey's chart is sent a file of every filter's packed maps, named by its content: the
+    same file while only the filter changes, a new one for new images; decoded, it gives each
+    filter's maps of the figure the page draws, within half a step of 255."""
+    from ui.charts import MAPS_DIR
+
+    first = live_args(app, "journey_chart")["scrub"]
+    app.number_input(key="filter_box").set_value(30).run()
+    scrub = live_args(app, "journey_chart")["scrub"]
+    assert scrub["url"] == first["url"] and scrub["filter"] == 30 and scrub["filters"] == 64
+    maps = mapcodec.from_bytes((MAPS_DIR / scrub["url"]).read_bytes())
+    assert [layer.name for layer in maps.layers] == ["conv1", "pool1", "conv2", "pool2"] and maps.images == 3
+    figure = [np.array(trace["z"]) for trace in journey_spec(app)["data"] if trace["name"] != "input"]
+    for number, drawn in enumerate(figure):
+        image, layer = divmod(number, 4)
+        decoded = maps.map(image, layer, 30)
+        assert np.abs(decoded - drawn).max() <= maps.error_bound(image, layer, 30) + 1e-6
+    app.number_input(key="image_0").set_value(5).run()
+    assert live_args(app, "journey_chart")["scrub"]["url"] != first["url"]
 
 
 # -- 8. where am I ---------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ def test_filters_view_shows_every_filter_of_the_layer(app, conv, test_split):
     assert app.session_state["filter"] == 9
     assert live_figure(app, "filters_chart")["layout"]["shapes"][0]["xref"] == "x10 domain"
     open_tab(app, "journey")
-    assert app.slider(key="filter").value == 9
+    assert app.number_input(key="filter_box").value == 9
 
 
 def test_filter_finder_lists_the_strongest_images_and_sends_one_to_the_journey(app, conv, test_split):
@@ -130,7 +130,7 @@ def test_a_shared_link_opens_that_view():
     assert not at.exception
     assert not any("This link asked" in w.value for w in at.warning)
     assert [at.number_input(key=f"image_{slot}").value for slot in range(3)] == [5, 6, 7]
-    assert at.slider(key="filter").value == 12
+    assert at.number_input(key="filter_box").value == 12
 
 
 def test_a_broken_link_is_clamped_with_a_visible_note():
@@ -142,7 +142,7 @@ def test_a_broken_link_is_clamped_with_a_visible_note():
     for part in ("out of range", "not a whole number", "no stored run", "unknown URL parameter"):
         assert part in note
     assert [at.number_input(key=f"image_{slot}").value for slot in range(3)] == [0, 9999, 28]
-    assert at.slider(key="filter").value == 63
+    assert at.number_input(key="filter_box").value == 63
     assert at.selectbox(key="model").value == PRESETS["conv"].key()
 
 

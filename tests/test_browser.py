@@ -20,7 +20,7 @@ from convlab.store import DEFAULT_ROOT, ModelStore
 from conftest import shipped_conv_maps
 from convlab_testing.live_app import JOURNEY_PLOT, journey_ready_js, plot_js
 from browser_support import (
-    CURVES_PLOT, build_one_block_of_16, chromium, drawn_z, exception_texts, open_app, plot_data, radio_value,
+    CURVES_PLOT, JOURNEY_FILTER_JS, build_one_block_of_16, chromium, drawn_z, exception_texts, journey_filter, open_app, plot_data, radio_value,
     save_screenshot, served_app, slider, slider_value, wait_for_sliders, wait_idle, wait_until,
 )
 
@@ -90,23 +90,26 @@ def test_page_loads_without_errors_and_draws_the_journey(browser, streamlit_serv
         size_in_page = page.evaluate(f"() => [{plot_js(JOURNEY_PLOT)}._fullLayout.width, {plot_js(JOURNEY_PLOT)}._fullLayout.height]")
         frame.locator(".js-plotly-plot").hover()
         frame.locator('[data-title="Full screen (Esc to leave)"]').click()
-        in_full_screen = ("() => { const d = " + plot_js(JOURNEY_PLOT) + "; return d.ownerDocument.fullscreenElement === d "
-                          "&& d.layout.height === d.ownerDocument.defaultView.innerHeight; }")
-        wait_until(page, in_full_screen, what="the journey fills the screen")
-        # Laid out again for the screen: larger text, and the filter named (the slider is out of sight).
-        heading = ("text => { const d = " + plot_js(JOURNEY_PLOT) + "; return d.layout.annotations.some("
-                   "a => a.text.includes(text) && a.font.size >= 20); }")
-        wait_until(page, heading, "<b>Filter 1</b>", what="the full-screen chart names filter 1 in large type")
+        in_full_screen = ("() => { const d = " + plot_js(JOURNEY_PLOT) + "; const doc = d.ownerDocument; "
+                          "return doc.fullscreenElement === doc.getElementById('frame') "
+                          "&& d.layout.height > doc.defaultView.innerHeight - 120; }")
+        wait_until(page, in_full_screen, what="the journey, with its filter slider, fills the screen")
+        # Laid out again for the screen: larger text, the slider and its filter number in large type too.
+        number = ("n => { const d = document.querySelector('.st-key-journey_chart iframe').contentDocument; "
+                  "return d.getElementById('number').textContent === String(n) "
+                  "&& parseFloat(getComputedStyle(d.getElementById('bar')).fontSize) >= 20 "
+                  "&& d.getElementById('bar').getBoundingClientRect().height > 0; }")
+        wait_until(page, number, 1, what="the full-screen chart names filter 1 in large type")
         titles = page.evaluate("() => " + plot_js(JOURNEY_PLOT) + ".layout.annotations.filter(a => a.text === "
                                "'conv1 · 26×26').map(a => a.font.size)")
         assert titles and min(titles) >= 20, titles  # 15 px in the page
         # The toolbar sits in the right margin, off the column titles.
         assert page.evaluate("() => " + plot_js(JOURNEY_PLOT) + ".layout.modebar.orientation") == "v"
-        frame.locator(".js-plotly-plot").press("ArrowRight")  # the keys reach the filter from full screen
+        frame.locator(".js-plotly-plot").press("ArrowRight")  # the keys work in full screen
         wait_for_sliders(page, {"filter": 2}, what="the page's filter follows the arrow key pressed in full screen")
-        wait_until(page, heading, "<b>Filter 2</b>", what="the full-screen chart shows filter 2")
+        wait_until(page, number, 2, what="the full-screen chart shows filter 2")
         assert page.evaluate(in_full_screen), "the key press left full screen"
-        assert "filter=2" in page.url
+        wait_until(page, "() => location.search.includes('filter=2')", what="the URL has filter 2")
         save_screenshot(page, "journey-full-screen")
         frame.locator(".js-plotly-plot").hover()
         frame.locator('[data-title="Full screen (Esc to leave)"]').click()  # the same button leaves
@@ -116,43 +119,109 @@ def test_page_loads_without_errors_and_draws_the_journey(browser, streamlit_serv
         assert_no_cloud_buttons(page)
 
 
-def test_filter_slider_moved_with_the_keyboard_redraws_the_heatmaps(browser, streamlit_server, test_split):
+def _assert_shows_filter(page, filter_index: int, test_split, scale: str = "panel") -> dict:
+    """The journey chart shows filter ``filter_index``: every map within its 8-bit bound of the
+    model's own activations (exact ones within float error), and while the filter is painted
+    over the panels, every cell in inferno's colour for its value on ``scale``'s range."""
+    import plotly.colors
+
+    from convlab.figures import ACTIVATION_COLORSCALE
+
+    shown = page.frame_locator(".st-key-journey_chart iframe").locator("#chart").evaluate("() => convlabShown()")
+    assert shown["filter"] == filter_index, shown["filter"]
+    expected = shipped_conv_maps(test_split.images[DEFAULT_IMAGES], filter_index)  # [image][layer], flattened
+    maps = {}
+    for number, reference in enumerate(expected):
+        slot, layer = divmod(number, len(LAYERS))
+        drawn = np.array(shown["maps"][f"{slot}/{LAYERS[layer]}"], dtype=np.float64)
+        bound = 1e-5 if shown["exact"] else float(reference.max()) / 510 + 1e-5  # half a step of 255
+        assert drawn.shape == reference.shape and np.abs(drawn - reference).max() <= bound, \
+            (slot, LAYERS[layer], np.abs(drawn - reference).max(), bound)
+        maps[(slot, layer)] = drawn
+    for key, colours in shown["colours"].items():  # painted: the colours Plotly would give these values
+        slot, name = key.split("/")
+        layer = LAYERS.index(name)
+        drawn = maps[(int(slot), layer)]
+        column = [maps[(s, layer)].max() for s in range(3)]
+        everything = [m.max() for m in maps.values()]
+        top = {"panel": drawn.max(), "layer": max(column), "figure": max(everything)}[scale] or 1.0
+        wanted = np.array([plotly.colors.unlabel_rgb(c) for c in plotly.colors.sample_colorscale(
+            ACTIVATION_COLORSCALE, list(np.clip(drawn.ravel() / top, 0, 1)))])
+        assert np.abs(np.array(colours).reshape(-1, 3) - wanted).max() <= 2, key
+    return shown
+
+
+def test_filter_keys_redraw_the_maps_in_the_browser_and_the_page_learns_the_last(browser, streamlit_server, test_split):
+    """Keys on the chart's slider redraw the maps at once, from the maps the browser holds (no
+    server rerun: the filter is painted, 8-bit, before the page hears of it); the page learns the
+    last filter a moment later and its exact figure replaces the painted one, in place."""
     with open_app(browser, streamlit_server) as page:
-        before = drawn_z(page)
-        conv1_before = np.array(plot_data(page)[1]["z"])
         page.evaluate(f"() => {{ {plot_js(JOURNEY_PLOT)}.convlabMark = 'drawn before the key press'; }}")
-        thumb = slider(page, "filter")
-        thumb.focus()
+        frame = page.frame_locator(".st-key-journey_chart iframe")
+        frame.locator("#chart").evaluate("c => { window.__drawn = []; c.addEventListener('convlab:drawn', "
+                                         "e => window.__drawn.push([e.detail.filter, e.detail.painted])); }")
+        slider(page, "filter").focus()
         page.keyboard.press("ArrowRight")
-        wait_for_sliders(page, {"filter": 2}, what="the filter slider reads 2")
-        wait_until(page, f"before => JSON.stringify({plot_js(JOURNEY_PLOT)}.data.map(t => t.z)) !== before",
-                   before, what="the journey's heatmaps are redrawn")
-        wait_idle(page)
-        traces = plot_data(page)
-        conv1_after = np.array(traces[1]["z"])
-        assert traces[1]["name"] == "conv1"
-        assert conv1_after.shape == conv1_before.shape == (26, 26)
-        assert not np.allclose(conv1_before, conv1_after), "conv1's map is the same for filters 1 and 2"
-        assert len(heatmaps(traces)) == 12
-        # Updated in place (Plotly.react in app.py's live_chart), not a new chart drawn from scratch.
+        wait_until(page, "() => { const j = (" + JOURNEY_FILTER_JS + ")(); return j && j.drawn === 2; }",
+                   what="the chart draws filter 2")
+        _assert_shows_filter(page, 2, test_split)
+        wait_for_sliders(page, {"filter": 2}, what="the page learns filter 2 and sends its exact figure")
+        _assert_shows_filter(page, 2, test_split)
+        # Painted in the browser first (the page can't have answered within the frame), then the
+        # page's own figure, updated in place (Plotly.react), not a new chart drawn from scratch.
+        assert [2, True] in frame.locator("#chart").evaluate("() => window.__drawn")
         assert page.evaluate(f"() => {plot_js(JOURNEY_PLOT)}.convlabMark") == "drawn before the key press"
+
+        # Presses faster than a rerun: drawn in the browser, the page told of the last only.
+        wait_idle(page)
+        for key in ["ArrowRight"] * 5 + ["PageUp", "PageDown", "End", "Home", "ArrowRight", "ArrowRight", "ArrowRight"]:
+            page.keyboard.press(key)
+        assert slider_value(page, "filter") == 3  # 2 + 5 = 7, + 6, − 6, 63, 0, 1, 2, 3
+        for _ in range(4):
+            page.keyboard.press("ArrowRight")
+        wait_until(page, "() => { const j = (" + JOURNEY_FILTER_JS + ")(); return j && j.drawn === 7; }",
+                   what="the chart draws filter 7")
+        _assert_shows_filter(page, 7, test_split)
+        wait_for_sliders(page, {"filter": 7}, what="the page learns filter 7")
+        _assert_shows_filter(page, 7, test_split)
+        # At most one draw an animation frame, of what the slider shows then: the burst's filters
+        # that were on the slider at a frame were painted in the browser, the page never asked.
+        painted = [filter_index for filter_index, was_painted in frame.locator("#chart").evaluate("() => window.__drawn")
+                   if was_painted]
+        assert len(set(painted) - {2}) >= 2, painted
+        assert "filter=7" in page.evaluate("() => location.search")
         assert exception_texts(page) == []
 
-        # Presses faster than the page can draw: what stays on screen is the last filter's maps.
-        for _ in range(5):
-            page.keyboard.press("ArrowRight")
-        wait_for_sliders(page, {"filter": 7}, what="the filter slider reads 7")
-        wait_idle(page)
-        reference = shipped_conv_maps(test_split.images[DEFAULT_IMAGES], 7)
-        deadline = time.monotonic() + 30
-        while True:  # the last figure may still be on its way once the page is idle
-            drawn = [np.array(trace["z"]) for trace in heatmaps(plot_data(page))]
-            if all(np.allclose(d, e, rtol=1e-4, atol=1e-4) for d, e in zip(drawn, reference)) or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        for map_drawn, expected in zip(drawn, reference):
-            np.testing.assert_allclose(map_drawn, expected, rtol=1e-4, atol=1e-4)
 
+def test_dragging_the_filter_slider_redraws_as_it_moves(browser, streamlit_server, test_split):
+    """A drag redraws filter after filter while the mouse moves (colours on the per-layer scale
+    computed in the browser); where it ends becomes the page's filter (the URL, the filters tab)
+    once the mouse lets go."""
+    with open_app(browser, streamlit_server, query="?scale=layer") as page:
+        frame = page.frame_locator(".st-key-journey_chart iframe")
+        frame.locator("#chart").evaluate("c => { window.__drawn = []; c.addEventListener('convlab:drawn', "
+                                         "e => window.__drawn.push([e.detail.filter, e.detail.painted])); }")
+        control = slider(page, "filter")
+        box = control.bounding_box()
+        y = box["y"] + box["height"] / 2
+        page.mouse.move(box["x"] + 8, y)
+        page.mouse.down()
+        for step in range(1, 31):  # to about two thirds of the way
+            page.mouse.move(box["x"] + 8 + (box["width"] - 16) * 0.66 * step / 30, y)
+        drawn = frame.locator("#chart").evaluate("() => window.__drawn")
+        end = slider_value(page, "filter")
+        assert 30 <= end <= 50, end
+        _assert_shows_filter(page, end, test_split, scale="layer")  # before the mouse is released
+        assert journey_filter(page)["page"] == 1  # a hand still holding the slider hasn't chosen yet
+        page.mouse.up()
+        filters = [filter_index for filter_index, painted in drawn if painted]
+        assert len(set(filters)) >= 10 and filters == sorted(filters), filters  # filter after filter, in order
+        wait_for_sliders(page, {"filter": end}, what="the page learns where the drag ended")
+        _assert_shows_filter(page, end, test_split, scale="layer")
+        assert f"filter={end}" in page.evaluate("() => location.search")
+        _open_tab(page, "Filters", ".st-key-filters_chart iframe")
+        assert page.locator(".st-key-filter_pick input").input_value() == str(end)
+        assert exception_texts(page) == []
 
 
 def test_choosing_a_class_fills_the_three_slots(browser, streamlit_server, test_split):

@@ -6,6 +6,11 @@ export settings, the journey's update-in-place component and the test-image thum
 
 from __future__ import annotations
 
+import atexit
+import hashlib
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -56,22 +61,50 @@ _plotly_react = components.declare_component(
 )
 
 
+# The journey's packed maps (convlab.mapcodec) reach the browser as files named by their content's
+# hash, served from this process's folder as another file-only component: the page's reruns then
+# carry a file name, and the browser fetches each set of maps once.
+MAPS_DIR = Path(tempfile.mkdtemp(prefix="convlab-maps-"))
+MAPS_KEPT = 256  # files; the oldest go first (a set is about 200 KB)
+atexit.register(shutil.rmtree, MAPS_DIR, ignore_errors=True)
+components.declare_component("journey_maps", path=str(MAPS_DIR))
+
+
+def publish(data: bytes) -> str:
+    """Serve ``data`` to the browser; returns its file name, which the chart's component fetches."""
+    name = hashlib.sha256(data).hexdigest()[:24] + ".bin"
+    path = MAPS_DIR / name
+    if path.exists():
+        os.utime(path)  # in use again: last to be pruned
+        return name
+    temporary = path.with_suffix(f".{os.getpid()}.{id(data)}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)  # complete or absent: a browser never reads half a file
+    files = sorted(MAPS_DIR.glob("*.bin"), key=lambda file: file.stat().st_mtime)
+    for old in files[:-MAPS_KEPT]:
+        old.unlink(missing_ok=True)
+    return name
+
+
 def live_chart(figure: dict, key: str, fit: bool = False, clicks: bool = False, on_change=None,
-               page_keys: bool = False) -> None:
+               page_keys: bool = False, scrub: dict | None = None) -> None:
     """A chart that reruns update in place (the journey, the filters grid).
 
-    With ``fit``, the chart reports the room it has as its value (``chart_room``), and in full
-    screen the filter keys pressed on it; with ``page_keys`` (presenter mode) those keys and
-    1 2 3 pressed anywhere on the page; with ``fit`` or ``clicks``, a click on a heatmap cell
-    (the trace's ``meta``, x, y). ``on_change`` is called when the value changes.
+    With ``fit``, the chart reports the room it has as its value (``chart_room``); with
+    ``page_keys`` (presenter mode) the filter keys and 1 2 3 pressed anywhere on the page count;
+    with ``fit`` or ``clicks``, a click on a heatmap cell (the trace's ``meta``, x, y) is reported.
+    With ``scrub`` (the journey: its packed maps' file from ``publish``, the page's filter and
+    ``figures.journey_scrub_parts``), the chart has its own filter control and redraws any filter
+    itself, reporting the filter it settles on ({kind: "filter", filter, n}). ``on_change`` is
+    called when the value changes.
     """
-    _plotly_react(figure=figure, config=PLOT_CONFIG, fit=fit, clicks=clicks, pageKeys=page_keys, key=key,
-                  default=None, on_change=on_change)
+    _plotly_react(figure=figure, config=PLOT_CONFIG, fit=fit, clicks=clicks, pageKeys=page_keys, scrub=scrub,
+                  key=key, default=None, on_change=on_change)
 
 
 def chart_room(key: str) -> dict:
-    """What a live chart last reported: {width, height, fullscreen} (fitted), its last click or key
-    ({kind, click or key, n}); {} before it has reported anything."""
+    """What a live chart last reported: {width, height, fullscreen} (fitted), its last click, key or
+    filter ({kind, click, key or filter, n}); {} before it has reported anything."""
     value = st.session_state.get(key)
     return value if isinstance(value, dict) else {}
 

@@ -39,7 +39,7 @@ html { font-size: 20px; }
 [data-testid="stMainBlockContainer"] { max-width: 100%; padding: 0.4rem 1.2rem 2rem; }
 [data-testid="stWidgetLabel"] p, .stTabs [role="tab"] p, [data-testid="stMarkdownContainer"] p { font-size: 1rem; }
 </style>"""
-PRESENTER_KEYS = "**Keys:** ← → filter · Page Up / Down ±10 % · 1 2 3 pick an image, ↑ ↓ step it"
+PRESENTER_KEYS = "**Keys:** ← → filter · Page Up / Down ±10 % · Space plays the filters · 1 2 3 pick an image, ↑ ↓ step it"
 
 
 def style() -> None:

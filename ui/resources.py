@@ -2,7 +2,7 @@
 
 ``cache_resource`` holds objects shared as they are (the store, the queue, the test images,
 the models' inspectors); ``cache_data`` holds results a rerun would otherwise recompute
-(activations, predictions over the test set, the label table).
+(activations and the journey's packed maps, predictions over the test set, the label table).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from convlab import mapcodec
 from convlab.activations import Activations, Inspector
 from convlab.data import CLASS_NAMES, Split, load_split
 from convlab.jobs import TrainingQueue
@@ -21,6 +22,8 @@ from convlab.portraits import PortraitCache
 from convlab.replay import Replay
 from convlab.saliency import Explainer
 from convlab.store import ModelStore, StoredModel
+
+from .charts import publish
 
 
 @st.cache_resource(show_spinner=False)
@@ -83,6 +86,16 @@ def get_explainer(model_key: str, _stored: StoredModel) -> Explainer:
 def journey_activations(model_key: str, indices: tuple[int, ...], _inspector: Inspector) -> Activations:
     # Keyed by model and images only: a filter change slices this result, it runs no model.
     return _inspector.run(get_test_split().images[list(indices)])
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _packed_maps(model_key: str, indices: tuple[int, ...], _activations: Activations) -> bytes:
+    return mapcodec.to_bytes(mapcodec.pack(_activations))
+
+
+def journey_maps_file(model_key: str, indices: tuple[int, ...], activations: Activations) -> str:
+    """Every filter's maps of the journey's images, packed and served (``charts.publish``): its file name."""
+    return publish(_packed_maps(model_key, indices, activations))
 
 
 @st.cache_data(show_spinner="Running the model on all 10,000 test images…", max_entries=16)

@@ -16,8 +16,8 @@ import streamlit as st
 from convlab.data import CLASS_NAMES, Split, first_of_class
 from convlab.arithmetic import ConvCell, PoolCell, explain_cell, slide
 from convlab.figures import (
-    PANEL, SCALE_MODES, arithmetic_figure, contributions_figure, journey_figure, journey_panel, row_title, slide_figure,
-    window_figure,
+    PANEL, SCALE_MODES, arithmetic_figure, contributions_figure, journey_figure, journey_panel, journey_scrub_parts,
+    row_title, slide_figure, window_figure,
 )
 from convlab.models import ModelSpec
 from convlab.store import StoredModel
@@ -26,7 +26,7 @@ from convlab.timing import timed
 from .. import state
 from ..charts import chart, chart_event, chart_room, live_chart
 from ..page import request_scroll
-from ..resources import get_inspector, get_test_split, journey_activations, label_table
+from ..resources import get_inspector, get_test_split, journey_activations, journey_maps_file, label_table
 from . import Page
 
 LABEL_TABLE_ROWS = 100  # the lesson prints the first 100 test labels
@@ -34,9 +34,10 @@ FULL_SCREEN_FONT = 1.6  # text in full screen, legible from the back of a room
 PRESENTER_FONT = 1.65  # presenter mode: the chart's smallest text (axis numbers, 11 px) becomes 18 px
 CHART = "journey_chart"
 FILTER_HELP = (
-    "Which filter of the conv layers to show (the lesson's CONVOLUTION_NUMBER, counted from 0). "
-    "Keys, once the slider is clicked: ← / → step by one, Page Up / Page Down by a tenth of the range, "
-    "Home / End to the first and last filter; in the box, ↓ / ↑. In full screen the same keys work on the chart."
+    "Which filter of the conv layers to show (the lesson's CONVOLUTION_NUMBER, counted from 0): type it here, "
+    "or drag the slider above the grid, which redraws as you move. Keys, once the slider or the grid is clicked: "
+    "← / → step by one, Page Up / Page Down by a tenth of the range, Home / End to the first and last filter, "
+    "Space plays the filters one after another."
 )
 
 
@@ -69,10 +70,11 @@ def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
         "each row follows one image, each column shows what a layer's filter makes of it. Filter *n* of "
         "conv2 is a different filter from filter *n* of conv1: the same number, another learned kernel."
     )
-    indices, filter_index = image_controls_ui(split, max(filters for _, _, filters in layers))
+    num_filters = max(filters for _, _, filters in layers)
+    indices, filter_index = image_controls_ui(split, num_filters)
     labels = [int(split.labels[i]) for i in indices]
     scale = state.current().scale
-    size = _journey_size(len(indices), 1 + len(layers), scale, filter_index)
+    size = _journey_size(len(indices), 1 + len(layers), scale)
     if stored is None:
         live_chart(journey_figure(split.images[indices], [[None] * len(layers)] * len(indices), layers,
                                   [row_title(slot, i, labels[slot], None) for slot, i in enumerate(indices)],
@@ -83,11 +85,16 @@ def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
     inspector = get_inspector(spec.key(), stored)
     activations = journey_activations(spec.key(), tuple(indices), inspector)
     cell = _valid_cell(layers)
+    # Every filter's maps go to the browser once per set of images: the chart's control redraws any
+    # filter there and tells the page the one it settles on.
+    scrub = {"url": journey_maps_file(spec.key(), tuple(indices), activations), "filter": filter_index,
+             "filters": num_filters, "font_scale": size.get("font_scale", 1.0),
+             **journey_scrub_parts(layers, scale, size.get("font_scale", 1.0))}
     live_chart(
         figure_of(inspector, activations, split.images[indices], filter_index, scale,
                   [row_title(slot, i, labels[slot], activations.probabilities[slot])
                    for slot, i in enumerate(indices)], labels, marks=_marks(cell, layers, spec), **size),
-        key=CHART, fit=True, on_change=_chart_event, page_keys=_page_keys(),
+        key=CHART, fit=True, on_change=_chart_event, page_keys=_page_keys(), scrub=scrub,
     )
     explanation_ui(cell, inspector, activations, split.images[indices], indices, filter_index)
     if len(set(labels)) > 1:
@@ -265,15 +272,15 @@ def _slide_steps(model_key: str, index: int, filter_index: int, _image, _kernel,
 
 # -- the controls --------------------------------------------------------------------------------
 def image_controls_ui(split: Split, num_filters: int) -> tuple[list[int], int]:
-    """Three image number boxes and the filter (slider and box); returns (image indices, filter index).
+    """Three image number boxes and the filter's box; returns (image indices, filter index).
 
     Number boxes, not sliders, for the images: 10,000 images on a slider of a few hundred
-    pixels can't be dragged to image 1 or 2; a box takes a typed number and steps by one.
+    pixels can't be dragged to image 1 or 2; a box takes a typed number and steps by one. The
+    filter's slider is the chart's own (drawn in the browser, it redraws as the hand moves).
     """
     state.set_images(state.images())  # the defaults, on a first visit
     state.show_filter(state.filter_within(num_filters))
-    st.session_state["filter_max"] = num_filters - 1  # for the chart's full-screen keys
-    columns = st.container(key="journey_controls").columns([1, 1, 1, 2.6], vertical_alignment="bottom")
+    columns = st.container(key="journey_controls").columns([1, 1, 1, 1], vertical_alignment="bottom")
     indices = [
         columns[slot].number_input(
             f"Image {slot + 1}" + ("" if state.presenting() else " (test index)"), 0, len(split) - 1, step=1, key=key,
@@ -282,16 +289,11 @@ def image_controls_ui(split: Split, num_filters: int) -> tuple[list[int], int]:
         )
         for slot, key in enumerate(state.IMAGES)
     ]
-    slider_column, box_column = columns[3].columns([2.4, 1], vertical_alignment="bottom")
-    filter_index = slider_column.slider(
-        "Filter number", 0, num_filters - 1, key=state.FILTER, persist_state=state.KEEP, help=FILTER_HELP,
-    )
-    state.filter_box(box_column, "filter_box", num_filters, label="Filter", label_visibility="hidden",
-                     help=FILTER_HELP)
-    return indices, filter_index
+    state.filter_box(columns[3], "filter_box", num_filters, label="Filter", help=FILTER_HELP)
+    return indices, state.current().filter
 
 
-def _journey_size(rows: int, columns: int, scale: str, filter_index: int) -> dict:
+def _journey_size(rows: int, columns: int, scale: str) -> dict:
     """The panel size and font scale that fit the room the journey's chart reported."""
     room = chart_room(CHART)
     if not room.get("width") or not room.get("height"):
@@ -299,34 +301,24 @@ def _journey_size(rows: int, columns: int, scale: str, filter_index: int) -> dic
     fullscreen = bool(room.get("fullscreen"))
     font_scale = FULL_SCREEN_FONT if fullscreen else PRESENTER_FONT if state.presenting() else 1.0
     largest = 10_000 if fullscreen or state.presenting() else PANEL  # a projector: as large as the screen allows
-    panel = journey_panel(rows, columns, room["width"], room["height"], scale, font_scale, largest, fullscreen)
-    size = {"panel": panel, "font_scale": font_scale}
-    if fullscreen:  # the page's controls are out of sight: the chart says which filter it shows
-        size["heading"] = (f"<b>Filter {filter_index}</b> of {st.session_state.get('filter_max', 0) + 1} · "
-                           "← → to step, Page Up / Down, Home / End · Esc leaves full screen")
-    return size
+    panel = journey_panel(rows, columns, room["width"], room["height"], scale, font_scale, largest)
+    return {"panel": panel, "font_scale": font_scale}
 
 
 def _chart_event() -> None:
-    """A cell clicked (explain it), or a key pressed in full screen, where the slider can't be reached."""
-    room = chart_event(CHART)
-    if room is None:
+    """The filter the chart's control settled on, a cell clicked (explain it), or presenter mode's image keys."""
+    event = chart_event(CHART)
+    if event is None:
         return
-    if room.get("kind") == "click":
-        click = room.get("click") or {}
+    if event.get("kind") == "filter" and isinstance(event.get("filter"), int) and event["filter"] >= 0:
+        state.show_filter(event["filter"])  # clamped to the model's filters where it is drawn
+    elif event.get("kind") == "click":
+        click = event.get("click") or {}
         panel = click.get("panel") or {}
         if panel.get("layer") not in (None, "input"):  # a pixel of the input is no computation
             state.explain_cell(panel["slot"], panel["layer"], click["y"], click["x"])
-        return
-    key = room.get("key")
-    if state.presenting() and not room.get("fullscreen") and key in ("1", "2", "3", "ArrowUp", "ArrowDown"):
-        _image_key(key)  # presenter mode: 1 2 3 pick an image, ↑ ↓ step it
-        return
-    last = st.session_state.get("filter_max", 0)
-    page_step = max(1, round(last / 10))  # the slider's Page Up / Down: a tenth of the range
-    steps = {"ArrowRight": 1, "ArrowUp": 1, "ArrowLeft": -1, "ArrowDown": -1, "PageUp": page_step, "PageDown": -page_step}
-    wanted = 0 if key == "Home" else last if key == "End" else state.current().filter + steps.get(key, 0)
-    state.show_filter(min(max(wanted, 0), last))
+    elif event.get("kind") == "key" and state.presenting() and event.get("key") in ("1", "2", "3", "ArrowUp", "ArrowDown"):
+        _image_key(event["key"])  # presenter mode: 1 2 3 pick an image, ↑ ↓ step it
 
 
 def _page_keys() -> bool:
