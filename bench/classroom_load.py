@@ -350,8 +350,7 @@ async def teacher_view(page) -> dict[str, str]:
 
 
 async def teacher_filter(page) -> int:
-    return int(await page.locator(".st-key-filter").get_by_role("slider").evaluate(
-        "e => Number(e.getAttribute('aria-valuenow') ?? e.value)"))
+    return int(await page.frame_locator(common.JOURNEY_FRAME).locator("#filter").evaluate("e => Number(e.value)"))
 
 
 # -- measuring the processes ---------------------------------------------------------------------
@@ -497,7 +496,7 @@ async def run_class(server, args, sampler: Sampler) -> dict:
             print(f"Polling alone: server {out['idle']['server_cpu_per_s']:.2f} CPU-s/s for "
                   f"{out['idle']['polls_per_s']:.0f} polls/s.", flush=True)
 
-            slider = teacher.locator(".st-key-filter").get_by_role("slider")
+            slider = teacher.frame_locator(common.JOURNEY_FRAME).locator("#filter")  # the journey chart's own slider
             expected = start_filter
             out["measured_start"] = sampler.take()
             for k in range(args.changes):

@@ -7,7 +7,7 @@ Run from the repository root (``bench/README.md`` says how long it takes)::
 It starts one ``streamlit run app.py`` on a loopback port and opens 10 pages, each in its own
 browser context (so its own Streamlit session), in one Chromium. Each session opens the app
 with its own images and filter in the URL (``?images=...&filter=...``), then for about 60
-seconds (and at most ``--max-actions`` presses) moves its filter slider and its second image's
+seconds (and at most ``--max-actions`` presses) moves its filter (the number box: a server rerun a press) and its second image's
 number box with the keyboard, staying inside value ranges no other session uses. After each press
 it waits for its own journey plot (the plotly div inside the app's plotly_react component
 iframe) to redraw, and records:
@@ -77,9 +77,9 @@ async def _check_own_state(page, expected: dict) -> list[str]:
     if [drawn.get(slot) for slot in range(3)] != expected["images"]:
         problems.append(f"row titles show images {[drawn.get(s) for s in range(3)]}, expected {expected['images']}")
     values = await page.evaluate(
-        "() => Object.fromEntries(['image_0', 'image_1', 'image_2', 'filter'].map(k => "
+        "() => Object.fromEntries(['image_0', 'image_1', 'image_2', 'filter_box'].map(k => "
         "[k, Number(document.querySelector(`.st-key-${k} input`)?.value)]))")
-    if [values[f"image_{s}"] for s in range(3)] != expected["images"] or values["filter"] != expected["filter"]:
+    if [values[f"image_{s}"] for s in range(3)] != expected["images"] or values["filter_box"] != expected["filter"]:
         problems.append(f"sliders show {values}, expected images {expected['images']} filter {expected['filter']}")
     params = {k: v[0] for k, v in urllib.parse.parse_qs((await page.evaluate("() => location.search")).lstrip("?")).items()}
     wanted = {"images": ",".join(map(str, expected["images"])), "filter": str(expected["filter"])}
@@ -135,17 +135,14 @@ async def run_session(browser, url: str, session: int, start: Start, max_actions
         rng = random.Random(session)
         while len(record["actions"]) < max_actions and time.monotonic() < deadline:
             if rng.random() < 0.5:
-                key, low, high, field = "filter", *own["filter_range"], "filter"
+                key, low, high, field = "filter_box", *own["filter_range"], "filter"  # typed: a rerun each
                 value = expected["filter"]
             else:
                 key, low, high, field = "image_1", *own["image_range"], None
                 value = expected["images"][1]
             up = value < high and (value == low or rng.random() < 0.6)
             step = 1 if up else -1
-            if field == "filter":  # the filter's slider; the images are number boxes
-                press = "ArrowRight" if up else "ArrowLeft"
-            else:
-                press = "ArrowUp" if up else "ArrowDown"
+            press = "ArrowUp" if up else "ArrowDown"  # number boxes, each press a server rerun
             started = time.monotonic()
             try:
                 sample = await _press(page, key, press)

@@ -68,8 +68,8 @@ def _models_copy() -> Path:
 
 def _presses(page, server, presses: int, seed: int) -> dict:
     samples: list[dict] = []
-    low, high = common.slider(page, "filter").evaluate("e => [Number(e.min), Number(e.max)]")
-    run._drive_slider(page, "filter", presses, low, high, max(1, round((high - low) / 10)), avoid_repeats=False,
+    low, high = common.slider(page, "filter_box").evaluate("e => [Number(e.min), Number(e.max)]")
+    run._drive_slider(page, "filter_box", presses, low, high, max(1, round((high - low) / 10)), avoid_repeats=False,
                       seed=seed, samples=samples)
     records = server.timings()
     totals = [common.sample_ms(s, common.match_server_run(s, records))["total"] for s in samples]
