@@ -92,6 +92,8 @@ def pack(activations: Activations) -> PackedMaps:
     layers = []
     for name, maps in zip(activations.layer_names, activations.maps):
         maps = np.asarray(maps, dtype=np.float32)
+        if not np.isfinite(maps).all():
+            raise ValueError(f"{name}'s maps aren't all finite numbers (a model with NaN weights?): they can't be packed")
         if maps.size and float(maps.min()) < 0:
             raise ValueError(f"{name}'s maps go below 0 ({float(maps.min()):.3g}); only ReLU outputs and their pools pack")
         by_filter = np.moveaxis(maps, -1, 1)  # (images, filters, side, side)

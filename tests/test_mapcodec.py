@@ -85,3 +85,13 @@ def test_maps_below_zero_are_refused(activations):
     negative = Activations(activations.layer_names, tuple(m - 1 for m in activations.maps), activations.probabilities)
     with pytest.raises(ValueError, match="below 0"):
         pack(negative)
+
+
+def test_maps_that_are_not_numbers_are_refused(activations):
+    """A diverged training's maps (NaN, or a max-pool of NaN's float32 lowest): refused, saying why."""
+    from convlab.activations import Activations
+
+    broken = [m.copy() for m in activations.maps]
+    broken[1][0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN weights"):
+        pack(Activations(activations.layer_names, tuple(broken), activations.probabilities))

@@ -87,9 +87,13 @@ def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
     cell = _valid_cell(layers)
     # Every filter's maps go to the browser once per set of images: the chart's control redraws any
     # filter there and tells the page the one it settles on.
-    scrub = {"url": journey_maps_file(spec.key(), tuple(indices), activations), "filter": filter_index,
-             "filters": num_filters, "font_scale": size.get("font_scale", 1.0),
-             **journey_scrub_parts(layers, scale, size.get("font_scale", 1.0))}
+    try:
+        scrub = {"url": journey_maps_file(spec.key(), tuple(indices), activations), "filter": filter_index,
+                 "filters": num_filters, "font_scale": size.get("font_scale", 1.0),
+                 **journey_scrub_parts(layers, scale, size.get("font_scale", 1.0))}
+    except ValueError as error:  # maps that aren't numbers (a diverged training): the page draws each filter
+        scrub = None
+        st.warning(f"The grid's own filter slider is off for this model: {error}. Type a filter in the box.")
     live_chart(
         figure_of(inspector, activations, split.images[indices], filter_index, scale,
                   [row_title(slot, i, labels[slot], activations.probabilities[slot])
