@@ -154,7 +154,8 @@ def _assert_shows_filter(page, filter_index: int, test_split, scale: str = "pane
 def test_filter_keys_redraw_the_maps_in_the_browser_and_the_page_learns_the_last(browser, streamlit_server, test_split):
     """Keys on the chart's slider redraw the maps at once, from the maps the browser holds (no
     server rerun: the filter is painted, 8-bit, before the page hears of it); the page learns the
-    last filter a moment later and its exact figure replaces the painted one, in place."""
+    last filter a moment later and its exact figure replaces the painted one, in place. Play
+    steps through the filters at the chosen speed."""
     with open_app(browser, streamlit_server) as page:
         page.evaluate(f"() => {{ {plot_js(JOURNEY_PLOT)}.convlabMark = 'drawn before the key press'; }}")
         frame = page.frame_locator(".st-key-journey_chart iframe")
@@ -190,13 +191,27 @@ def test_filter_keys_redraw_the_maps_in_the_browser_and_the_page_learns_the_last
                    if was_painted]
         assert len(set(painted) - {2}) >= 2, painted
         assert "filter=7" in page.evaluate("() => location.search")
+
+        # Play, at a quarter of a second a filter: past the last filter, round to the first; pause
+        # hands the filter it stopped on to the page.
+        page.keyboard.press("End")
+        frame.locator("#speed").select_option("0.25")
+        frame.locator("#play").click()
+        assert frame.locator("#play").inner_text() == "⏸"
+        wait_until(page, "() => { const j = (" + JOURNEY_FILTER_JS + ")(); return j && j.control === 1 && j.drawn === 1; }",
+                   what="play goes round from the last filter to the first", timeout=15_000)
+        frame.locator("#play").click()
+        stopped = slider_value(page, "filter")
+        assert frame.locator("#play").inner_text() == "▶" and stopped in (1, 2, 3)
+        wait_for_sliders(page, {"filter": stopped}, what="the page learns the filter play stopped on")
+        _assert_shows_filter(page, stopped, test_split)
         assert exception_texts(page) == []
 
 
-def test_dragging_the_filter_slider_redraws_as_it_moves(browser, streamlit_server, test_split):
+def test_dragging_the_filter_slider_redraws_as_it_moves_and_a_filter_tile_moves_it(browser, streamlit_server, test_split):
     """A drag redraws filter after filter while the mouse moves (colours on the per-layer scale
     computed in the browser); where it ends becomes the page's filter (the URL, the filters tab)
-    once the mouse lets go."""
+    once the mouse lets go. Then a tile clicked on the filters tab moves the slider."""
     with open_app(browser, streamlit_server, query="?scale=layer") as page:
         frame = page.frame_locator(".st-key-journey_chart iframe")
         frame.locator("#chart").evaluate("c => { window.__drawn = []; c.addEventListener('convlab:drawn', "
@@ -221,7 +236,34 @@ def test_dragging_the_filter_slider_redraws_as_it_moves(browser, streamlit_serve
         assert f"filter={end}" in page.evaluate("() => location.search")
         _open_tab(page, "Filters", ".st-key-filters_chart iframe")
         assert page.locator(".st-key-filter_pick input").input_value() == str(end)
-        assert exception_texts(page) == []
+        _click_a_tile_and_see_it_explained(page, test_split)
+
+
+def _click_a_tile_and_see_it_explained(page, test_split) -> None:
+    """A click on a cell of tile 10 of the all-filters grid: filter 10 becomes the page's, the panel
+    below computes that cell's number (Keras' own, to four decimals), and back on the journey
+    the chart's slider is on filter 10."""
+    tiles_js = ("() => { const f = document.querySelector('.st-key-filters_chart iframe'); "
+                "return f && f.contentDocument ? f.contentDocument.querySelectorAll('.heatmaplayer image').length : 0; }")
+    page.locator(".st-key-filters_chart").evaluate("e => e.scrollIntoView({block: 'center'})")
+    wait_until(page, f"() => ({tiles_js})() === 64", what="all 64 filter tiles are drawn")
+    wait_idle(page)
+    assert_painted(page, ".st-key-filters_chart")
+    box = page.frame_locator(".st-key-filters_chart iframe").locator(".heatmaplayer image").nth(10).bounding_box()
+    page.mouse.click(box["x"] + box["width"] * (12.5 / 26), box["y"] + box["height"] * (8.5 / 26))  # row 8, column 12
+    wait_until(page, "() => document.querySelector('.st-key-filter_pick input').value === '10'",
+               what="filter 10 is chosen")
+    wait_until(page, "() => location.search.includes('filter=10')", what="the URL holds the filter")
+    panel = page.locator(".st-key-explanation")
+    panel.get_by_text("How conv1's number at row 8, column 12 of image 1").wait_for()
+    expected = shipped_conv_maps(test_split.images[DEFAULT_IMAGES], 10)[0][8, 12]  # image 1's conv1, filter 10
+    assert f"{float(expected):.4f}" in panel.inner_text()
+    assert_no_cloud_buttons(page)
+    save_screenshot(page, "filters")
+    _open_tab(page, "Journey", JOURNEY_PLOT)
+    wait_for_sliders(page, {"filter": 10}, what="the journey's slider moved to filter 10")
+    _assert_shows_filter(page, 10, test_split, scale="layer")
+    assert exception_texts(page) == []
 
 
 def test_choosing_a_class_fills_the_three_slots(browser, streamlit_server, test_split):
@@ -367,33 +409,6 @@ def _open_tab(page, name: str, ready_selector: str) -> None:
     page.locator(ready_selector).first.wait_for(state="visible", timeout=90_000)
     assert f"tab={TAB_SLUGS[name]}" in page.url, page.url
     wait_idle(page)
-
-
-def test_clicking_a_filter_tile_chooses_that_filter_and_explains_the_cell(browser, streamlit_server, test_split):
-    """A click on a cell of tile 10 of the all-filters grid: filter 10 becomes the page's, and the
-    panel below computes that cell's number (Keras' own, to four decimals)."""
-    tiles_js = ("() => { const f = document.querySelector('.st-key-filters_chart iframe'); "
-                "return f && f.contentDocument ? f.contentDocument.querySelectorAll('.heatmaplayer image').length : 0; }")
-    with open_app(browser, streamlit_server) as page:
-        _open_tab(page, "Filters", ".st-key-filters_chart iframe")
-        page.locator(".st-key-filters_chart").evaluate("e => e.scrollIntoView({block: 'center'})")
-        wait_until(page, f"() => ({tiles_js})() === 64", what="all 64 filter tiles are drawn")
-        wait_idle(page)
-        assert_painted(page, ".st-key-filters_chart")
-        box = page.frame_locator(".st-key-filters_chart iframe").locator(".heatmaplayer image").nth(10).bounding_box()
-        page.mouse.click(box["x"] + box["width"] * (12.5 / 26), box["y"] + box["height"] * (8.5 / 26))  # row 8, column 12
-        wait_until(page, "() => document.querySelector('.st-key-filter_pick input').value === '10'",
-                   what="filter 10 is chosen")
-        wait_until(page, "() => location.search.includes('filter=10')", what="the URL holds the filter")
-        panel = page.locator(".st-key-explanation")
-        panel.get_by_text("How conv1's number at row 8, column 12 of image 1").wait_for()
-        expected = shipped_conv_maps(test_split.images[DEFAULT_IMAGES], 10)[0][8, 12]  # image 1's conv1, filter 10
-        assert f"{float(expected):.4f}" in panel.inner_text()
-        assert_no_cloud_buttons(page)
-        save_screenshot(page, "filters")
-        _open_tab(page, "Journey", JOURNEY_PLOT)
-        wait_for_sliders(page, {"filter": 10}, what="the journey shows filter 10")
-        assert exception_texts(page) == []
 
 
 def test_clicking_a_confusion_cell_lists_those_mistakes(browser, streamlit_server, test_split):
