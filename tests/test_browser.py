@@ -677,9 +677,10 @@ def test_the_tour_moves_with_the_arrow_keys_and_the_focused_slider_keeps_them(br
             wait_until(page, f"() => location.search.includes('tour={step}')", what=f"→ opens step {step}")
             wait_idle(page)
         assert "filter=" in page.url and "tab=journey" in page.url  # step 4 set the journey's view
+        wait_until(page, "() => { const j = (" + JOURNEY_FILTER_JS + ")(); return j && j.control === j.page && j.exact; }",
+                   what="the chart's slider shows the step's filter")
         before = slider_value(page, "filter")
-        slider(page, "filter").focus()
-        page.keyboard.press("ArrowRight")
+        slider(page, "filter").press("ArrowRight")  # focuses the slider, then presses
         wait_for_sliders(page, {"filter": before + 1}, what="→ on the slider steps the filter")
         assert "tour=4" in page.url
         page.mouse.click(5, 400)

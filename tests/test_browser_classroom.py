@@ -52,8 +52,7 @@ def _start_class(page) -> tuple[str, str]:
 
 
 def _press(page, key: str, press: str) -> None:
-    slider(page, key).focus()
-    page.keyboard.press(press)
+    slider(page, key).press(press)  # focuses it, then presses
     wait_idle(page)
 
 
