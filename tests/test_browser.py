@@ -212,7 +212,8 @@ def test_dragging_the_filter_slider_redraws_as_it_moves_and_a_filter_tile_moves_
     """A drag redraws filter after filter while the mouse moves (colours on the per-layer scale
     computed in the browser); where it ends becomes the page's filter (the URL, the filters tab)
     once the mouse lets go. Then a tile clicked on the filters tab moves the slider."""
-    with open_app(browser, streamlit_server, query="?scale=layer") as page:
+    with open_app(browser, streamlit_server, query="?scale=layer&filter=5") as page:
+        assert slider_value(page, "filter") == 5  # a link's filter is the slider's
         frame = page.frame_locator(".st-key-journey_chart iframe")
         frame.locator("#chart").evaluate("c => { window.__drawn = []; c.addEventListener('convlab:drawn', "
                                          "e => window.__drawn.push([e.detail.filter, e.detail.painted])); }")
@@ -227,7 +228,7 @@ def test_dragging_the_filter_slider_redraws_as_it_moves_and_a_filter_tile_moves_
         end = slider_value(page, "filter")
         assert 30 <= end <= 50, end
         _assert_shows_filter(page, end, test_split, scale="layer")  # before the mouse is released
-        assert journey_filter(page)["page"] == 1  # a hand still holding the slider hasn't chosen yet
+        assert journey_filter(page)["page"] == 5  # a hand still holding the slider hasn't chosen yet
         page.mouse.up()
         filters = [filter_index for filter_index, painted in drawn if painted]
         assert len(set(filters)) >= 10 and filters == sorted(filters), filters  # filter after filter, in order
@@ -236,6 +237,8 @@ def test_dragging_the_filter_slider_redraws_as_it_moves_and_a_filter_tile_moves_
         assert f"filter={end}" in page.evaluate("() => location.search")
         _open_tab(page, "Filters", ".st-key-filters_chart iframe")
         assert page.locator(".st-key-filter_pick input").input_value() == str(end)
+        highlight = page.evaluate("() => " + plot_js(".st-key-filters_chart") + ".layout.shapes[0].xref")
+        assert highlight == f"x{end + 1} domain", highlight  # the all-filters grid frames tile `end`
         _click_a_tile_and_see_it_explained(page, test_split)
 
 
