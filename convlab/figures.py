@@ -80,7 +80,7 @@ def journey_figure(
     colorbars_done = set()
     top_margin, row_gap, bottom = _journey_rows(scale, font_scale, heading is not None)
     plot_height = rows * panel + (rows - 1) * row_gap
-    width = (1 - COLUMN_GAP * (columns - 1)) / columns
+    width = _column_width(columns)
     data, layout, annotations = [], {}, []
     notes = []  # on the panels ("all zero", "only N filters"), after every title
     for row in range(rows):
@@ -89,7 +89,7 @@ def journey_figure(
         panels = [np.asarray(images[row]).reshape(28, 28)] + list(maps[row])
         for column, image in enumerate(panels):
             suffix = str(row * columns + column + 1) if row or column else ""
-            left = column * (width + COLUMN_GAP)
+            left = _column_left(column, columns)
             is_input = column == 0
             name, side, num_filters = ("input", 28, 1) if is_input else layers[column - 1]
             axis = {"ticks": "", "showgrid": False, "zeroline": False, "fixedrange": True,
@@ -170,16 +170,25 @@ def journey_scrub_parts(layers: list[tuple[str, int, int]], scale: str = "panel"
     if scale not in SCALE_MODES:
         raise ValueError(f"scale must be one of {list(SCALE_MODES)}, not {scale!r}")
     columns = 1 + len(layers)
-    width = (1 - COLUMN_GAP * (columns - 1)) / columns
+    width = _column_width(columns)
     return {
         "scale": scale,
         "trace": {"type": "heatmap", **_map_trace("{bound}")},
-        "colorbars": {str(column): _colorbar(scale, column * (width + COLUMN_GAP) + width / 2, width)
+        "colorbars": {str(column): _colorbar(scale, _column_left(column, columns) + width / 2, width)
                       for column in range(1, columns)},
         "note": _panel_note("", "", round(13 * font_scale)),
         "zero_color": ALL_ZERO_COLOR,
         "fewer": [_fewer_filters(name, filters) for name, _, filters in layers],
     }
+
+
+def _column_width(columns: int) -> float:
+    """A journey column's width, as a fraction of the plot's (the y-axis numbers sit in the gaps)."""
+    return (1 - COLUMN_GAP * (columns - 1)) / columns
+
+
+def _column_left(column: int, columns: int) -> float:
+    return column * (_column_width(columns) + COLUMN_GAP)
 
 
 def _journey_rows(scale: str, font_scale: float, heading: bool = False) -> tuple[int, int, int]:

@@ -151,6 +151,16 @@ def _assert_shows_filter(page, filter_index: int, test_split, scale: str = "pane
     return shown
 
 
+def _drawn_then_learnt(page, filter_index: int, test_split) -> None:
+    """The chart draws ``filter_index`` (painted or not, its maps are that filter's), then the page
+    learns it and the chart shows the page's own figure of it."""
+    wait_until(page, "f => { const j = (" + JOURNEY_FILTER_JS + ")(); return j && j.drawn === f; }", filter_index,
+               what=f"the chart draws filter {filter_index}")
+    _assert_shows_filter(page, filter_index, test_split)
+    wait_for_sliders(page, {"filter": filter_index}, what=f"the page learns filter {filter_index} and sends its exact figure")
+    _assert_shows_filter(page, filter_index, test_split)
+
+
 def test_filter_keys_redraw_the_maps_in_the_browser_and_the_page_learns_the_last(browser, streamlit_server, test_split):
     """Keys on the chart's slider redraw the maps at once, from the maps the browser holds (no
     server rerun: the filter is painted, 8-bit, before the page hears of it); the page learns the
@@ -163,11 +173,7 @@ def test_filter_keys_redraw_the_maps_in_the_browser_and_the_page_learns_the_last
                                          "e => window.__drawn.push([e.detail.filter, e.detail.painted])); }")
         slider(page, "filter").focus()
         page.keyboard.press("ArrowRight")
-        wait_until(page, "() => { const j = (" + JOURNEY_FILTER_JS + ")(); return j && j.drawn === 2; }",
-                   what="the chart draws filter 2")
-        _assert_shows_filter(page, 2, test_split)
-        wait_for_sliders(page, {"filter": 2}, what="the page learns filter 2 and sends its exact figure")
-        _assert_shows_filter(page, 2, test_split)
+        _drawn_then_learnt(page, 2, test_split)
         # Painted in the browser first (the page can't have answered within the frame), then the
         # page's own figure, updated in place (Plotly.react), not a new chart drawn from scratch.
         assert [2, True] in frame.locator("#chart").evaluate("() => window.__drawn")
@@ -180,11 +186,7 @@ def test_filter_keys_redraw_the_maps_in_the_browser_and_the_page_learns_the_last
         assert slider_value(page, "filter") == 3  # 2 + 5 = 7, + 6, − 6, 63, 0, 1, 2, 3
         for _ in range(4):
             page.keyboard.press("ArrowRight")
-        wait_until(page, "() => { const j = (" + JOURNEY_FILTER_JS + ")(); return j && j.drawn === 7; }",
-                   what="the chart draws filter 7")
-        _assert_shows_filter(page, 7, test_split)
-        wait_for_sliders(page, {"filter": 7}, what="the page learns filter 7")
-        _assert_shows_filter(page, 7, test_split)
+        _drawn_then_learnt(page, 7, test_split)
         # At most one draw an animation frame, of what the slider shows then: the burst's filters
         # that were on the slider at a frame were painted in the browser, the page never asked.
         painted = [filter_index for filter_index, was_painted in frame.locator("#chart").evaluate("() => window.__drawn")

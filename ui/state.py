@@ -99,8 +99,8 @@ def filter_box(container, key: str, num_filters: int, label: str = "Filter (the 
 
 
 def _filter_from_box(key: str) -> None:
-    # The box echoes the filter it was last shown. When the slider moved in the same request
-    # (fast key presses), the box's value is that old echo, not a choice: keep the slider's.
+    # The box echoes the filter it was last shown. When the chart's slider moved in the same
+    # request, the box's value is that old echo, not a choice: keep the slider's.
     if st.session_state.get(FILTER, DEFAULT_FILTER) == st.session_state.get(f"{key}_shown"):
         show_filter(st.session_state[key])
 
