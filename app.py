@@ -22,7 +22,7 @@ from convlab.data import DataError, Split  # noqa: E402
 from convlab.figures import SCALE_MODES  # noqa: E402
 from convlab.models import PRESETS  # noqa: E402
 from convlab.timing import timed  # noqa: E402
-from ui import classroom, page, runs, runtime, state, tour  # noqa: E402
+from ui import classroom, feed, page, runs, runtime, state, tour  # noqa: E402
 from ui.resources import get_store, get_test_split  # noqa: E402
 from ui.views import (  # noqa: E402
     Page, compare, filters, journey, lab, looked, portraits, predictions, probe, replay, upload,
@@ -66,8 +66,11 @@ def sidebar_ui(split: Split, stored_runs: dict[str, runs.Run]) -> str:
                            "screen allows, and keys for the filter and the images anywhere on the page.")
     tour.start_button(stored_runs)
     classroom.classroom_ui()
+    classroom.connection_ui()
     st.sidebar.caption(f"Test images: {len(split):,} from `{split.source}`")
-    st.sidebar.caption("The address bar holds this view: copy it to share exactly what you see.")
+    with st.sidebar.popover("🔗 Link to this view", width="stretch"):
+        st.caption("Opens exactly what you see now, on any device that reaches this server.")
+        st.code(state.shared_link(), language=None, wrap_lines=True)
     return key
 
 
@@ -86,11 +89,14 @@ def main() -> None:
     LOADING.empty()
     page.collapse_sidebar_on_narrow_screens()
     state.apply_url_once(stored_runs)
-    classroom.apply_pending(lambda view: state.apply_view(view, stored_runs))  # a followed teacher's change
+    # A following student's page: the class's newest view, unless the student moved something.
+    classroom.follow_the_class(lambda: state.view_params(chosen_tab=True),
+                               lambda view: state.apply_view(view, stored_runs))
     key = sidebar_ui(split, stored_runs)
     if state.presenting():
         page.presenter_bar(state.leave_presenter_mode)
     state.url_notes_ui()
+    classroom.banner_ui()
     if tensorflow_import is None:  # the tour's steps are computed from the models
         tour.tour_ui(stored_runs)
     stored = None
@@ -123,3 +129,5 @@ def main() -> None:
 if __name__ == "__main__":
     with timed("script"):
         main()
+else:  # `streamlit run app.py` imports this file for its server: Streamlit's routes and the class feed's
+    app = st.App(__file__, routes=feed.ROUTES)

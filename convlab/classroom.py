@@ -14,9 +14,13 @@ Where a class lives (:func:`open_store`):
   different ConvLab servers behind a load balancer share a class. redis-py is imported only
   then, so the app without a Redis URL never imports it.
 
-Only a SHA-256 of a token is stored, compared with ``hmac.compare_digest``. A class ends when the
-teacher ends it or :data:`QUIET_SECONDS` after its last publish (or its start). Everything that
-arrives from a page (code, token, view) is checked before the store is touched.
+Only a SHA-256 of a token is stored, compared with ``hmac.compare_digest``; :meth:`ClassStore.is_teacher`
+lets the page refuse a forged teacher key in a link. A class ends when the teacher ends it or
+:data:`QUIET_SECONDS` after its last publish or :meth:`ClassStore.touch` (the teacher's page's
+heartbeat while it is open), or after its start. A store is bounded for a lecture hall: at most
+:data:`MAX_CLASSES` live classes (:class:`TooManyClasses`), and each client (an IP address or a
+session id, hashed) starts at most :data:`STARTS_PER_MINUTE` classes a minute (:class:`StartLimited`).
+Everything that arrives from a page (code, token, view) is checked before the store is touched.
 """
 
 from __future__ import annotations
@@ -28,11 +32,13 @@ import hashlib
 import hmac
 import io
 import json
+import math
 import os
 import re
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -47,7 +53,12 @@ MAX_VIEW_TEXT = 200  # characters, for each key and each value
 START_ATTEMPTS = 20  # fresh codes tried before giving up; 31**6 codes make even one retry rare
 SOCKET_TIMEOUT = 1.0  # s: a dead or unreachable Redis fails a page's call quickly, never hangs it
 QR_SCALE = 10  # px per module: a link's QR code about 400 px wide, readable across a classroom
+MAX_CLASSES = 500  # live classes at once: a lecture hall's worth many times over, and memory stays small
+STARTS_PER_MINUTE = 3  # per client: a teacher who reloads is fine, a script filling the store is not
+START_WINDOW_SECONDS = 60
 REDIS_PREFIX = "convlab:class:"
+REDIS_CLASSES = "convlab:classes"  # sorted set: code -> expiry in ms (Redis's clock), to count live classes
+REDIS_STARTS_PREFIX = "convlab:starts:"  # + a client's SHA-256: its starts in the current minute
 
 _TOKEN_BYTES = 16
 _TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{22}")  # exactly what secrets.token_urlsafe(16) makes
@@ -59,7 +70,15 @@ class ClassError(ValueError):
 
 
 class NotTheTeacher(PermissionError):
-    """A publish or end without the class's token: only the teacher's page may change a class."""
+    """A publish, touch or end without the class's token: only the teacher's page may change a class."""
+
+
+class TooManyClasses(ClassError):
+    """The store already holds its most live classes; the message says to end one or wait."""
+
+
+class StartLimited(ClassError):
+    """One client started its most classes in the last minute; the message says how long to wait."""
 
 
 class StoreUnavailable(RuntimeError):
@@ -80,7 +99,7 @@ class ClassState:
 
     version: int  # grows by one with each publish; 0 right after start
     view: dict[str, str]  # the teacher's view as URL parameters (urlstate.encode's output)
-    updated: float  # time.time() of the last publish (or of the start)
+    updated: float  # time.time() of the last publish or touch (or of the start)
 
 
 # -- checks on what a page sends ------------------------------------------------------------
@@ -131,6 +150,47 @@ def _unknown_class(code: str) -> ClassError:
     )
 
 
+def _spoken_duration(seconds: float) -> str:
+    """A quiet period as a page says it: "an hour", "90 minutes", "0.5 seconds"."""
+    if seconds == 3600:
+        return "an hour"
+    if seconds >= 120 and seconds % 60 == 0:
+        return f"{seconds / 60:g} minutes"
+    return f"{seconds:g} seconds"
+
+
+def _too_many_classes(max_classes: int, quiet_seconds: float) -> TooManyClasses:
+    return TooManyClasses(
+        f"This server already runs {max_classes} classes, as many as it runs at once: end one, or wait: "
+        f"quiet classes end after {_spoken_duration(quiet_seconds)}."
+    )
+
+
+def _start_limited(starts_per_minute: int, wait_seconds: float) -> StartLimited:
+    classes = "class" if starts_per_minute == 1 else "classes"
+    return StartLimited(
+        f"You started {starts_per_minute} {classes} in the last minute: wait {max(1, math.ceil(wait_seconds))} s, "
+        "or use the class you have."
+    )
+
+
+def _client_key(client: object) -> str | None:
+    """What a store keeps of a client: its SHA-256 in hex (a bounded key, and no IP address kept),
+    or None for no limit; ValueError for anything but text or None."""
+    if client is None:
+        return None
+    if not isinstance(client, str):
+        raise ValueError(f"start's client is text naming who starts (an IP address or a session id), "
+                         f"or None for no limit; not {type(client).__name__}.")
+    return _digest(client)
+
+
+def _positive_count(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} is a whole number of at least 1, not {value!r}.")
+    return value
+
+
 def _checked_view(view: object) -> dict[str, str]:
     """A plain copy of a small mapping of strings to strings; ClassError otherwise (it comes from a page)."""
     if not isinstance(view, Mapping):
@@ -159,12 +219,17 @@ class ClassStore(abc.ABC):
     """
 
     quiet_seconds: float
+    max_classes: int
+    starts_per_minute: int
 
-    def start(self) -> Started:
-        """A new class at version 0 with an empty view; its token goes to the teacher's page only."""
+    def start(self, client: str | None = None) -> Started:
+        """A new class at version 0 with an empty view; its token goes to the teacher's page only.
+        ``client`` (an IP address or a session id) starts at most ``starts_per_minute`` classes a
+        minute (StartLimited); None means no limit. TooManyClasses if ``max_classes`` are live."""
+        client_key = _client_key(client)
         for _ in range(START_ATTEMPTS):
             code, token = _new_code(), secrets.token_urlsafe(_TOKEN_BYTES)
-            if self._create(code, _digest(token)):
+            if self._create(code, _digest(token), client_key):
                 return Started(code, token)
         raise RuntimeError(f"No free class code after {START_ATTEMPTS} tries: are millions of classes running?")
 
@@ -175,8 +240,24 @@ class ClassStore(abc.ABC):
         digest = _token_digest(code, token)
         return self._publish(code, digest, _checked_view(view))
 
+    def touch(self, code: str, token: str) -> None:
+        """The teacher's page's heartbeat: the class's quiet period starts again now, its version and
+        view unchanged. NotTheTeacher on a wrong token, ClassError if the class is gone."""
+        code = valid_code(code)
+        self._touch(code, _token_digest(code, token))
+
+    def is_teacher(self, code: str, token: str) -> bool:
+        """True only if the class runs and ``token`` is its teacher's; False for a malformed code or
+        token (they come from a link). StoreUnavailable still raises: the answer is unknown then."""
+        try:
+            code = valid_code(code)
+            digest = _token_digest(code, token)
+        except (ClassError, NotTheTeacher):
+            return False
+        return self._is_teacher(code, digest)
+
     def read(self, code: str) -> ClassState:
-        """The class's version, view and time of last publish; ClassError if there's no such class."""
+        """The class's version, view and time of last publish or touch; ClassError if there's no such class."""
         return self._read(valid_code(code))
 
     def end(self, code: str, token: str) -> None:
@@ -193,11 +274,17 @@ class ClassStore(abc.ABC):
         """Where the classes live, for the page (never a password)."""
 
     @abc.abstractmethod
-    def _create(self, code: str, digest: str) -> bool:
-        """Store a new class; False if the code is taken."""
+    def _create(self, code: str, digest: str, client_key: str | None) -> bool:
+        """Store a new class; False if the code is taken, StartLimited or TooManyClasses past a bound."""
 
     @abc.abstractmethod
     def _publish(self, code: str, digest: str, view: dict[str, str]) -> int: ...
+
+    @abc.abstractmethod
+    def _touch(self, code: str, digest: str) -> None: ...
+
+    @abc.abstractmethod
+    def _is_teacher(self, code: str, digest: str) -> bool: ...
 
     @abc.abstractmethod
     def _read(self, code: str) -> ClassState: ...
@@ -219,14 +306,20 @@ class MemoryStore(ClassStore):
     """Classes in this server's memory: for one ConvLab server, nothing to install.
 
     Thread-safe (Streamlit runs each session's script in its own thread). A class past its quiet
-    period counts as gone as soon as anyone asks, and is swept out when a class starts.
+    period counts as gone as soon as anyone asks, and is swept out when a class starts. Memory
+    stays bounded: never more than ``max_classes`` classes, and each client's recent starts (its
+    SHA-256 and at most ``starts_per_minute`` times), dropped once its newest start is a minute old.
     ``clock`` returns the time (``time.time`` by default) so tests can move it.
     """
 
-    def __init__(self, *, quiet_seconds: float = QUIET_SECONDS, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, *, quiet_seconds: float = QUIET_SECONDS, max_classes: int = MAX_CLASSES,
+                 starts_per_minute: int = STARTS_PER_MINUTE, clock: Callable[[], float] = time.time) -> None:
         self.quiet_seconds = quiet_seconds
+        self.max_classes = _positive_count("max_classes", max_classes)
+        self.starts_per_minute = _positive_count("starts_per_minute", starts_per_minute)
         self.clock = clock
         self._classes: dict[str, _Class] = {}
+        self._starts: dict[str, deque[float]] = {}  # client's SHA-256 -> times of its starts, oldest first
         self._lock = threading.Lock()
 
     def describe(self) -> str:
@@ -251,14 +344,36 @@ class MemoryStore(ClassStore):
             raise _not_the_teacher(code)
         return entry
 
-    def _create(self, code: str, digest: str) -> bool:
+    def _sweep_classes(self) -> None:
+        # Sweep at each start: starts are rare, and quiet classes must not pile up in a long-lived server.
+        for old in [old for old, entry in self._classes.items() if self._expired(entry)]:
+            del self._classes[old]
+
+    def _recent_starts(self, client_key: str, now: float) -> deque[float]:
+        """The client's starts in the last minute (caller holds the lock); forgets clients quiet for one."""
+        cutoff = now - START_WINDOW_SECONDS
+        for old in [old for old, times in self._starts.items() if times[-1] <= cutoff]:
+            del self._starts[old]
+        times = self._starts.get(client_key, deque(maxlen=self.starts_per_minute))
+        while times and times[0] <= cutoff:
+            times.popleft()
+        return times
+
+    def _create(self, code: str, digest: str, client_key: str | None) -> bool:
         with self._lock:
-            # Sweep here: starts are rare, and quiet classes must not pile up in a long-lived server.
-            for old in [old for old, entry in self._classes.items() if self._expired(entry)]:
-                del self._classes[old]
+            now = self.clock()
+            starts = None if client_key is None else self._recent_starts(client_key, now)
+            if starts is not None and len(starts) >= self.starts_per_minute:
+                raise _start_limited(self.starts_per_minute, starts[0] + START_WINDOW_SECONDS - now)
+            self._sweep_classes()
+            if len(self._classes) >= self.max_classes:
+                raise _too_many_classes(self.max_classes, self.quiet_seconds)
             if code in self._classes:
                 return False
-            self._classes[code] = _Class(ClassState(0, {}, self.clock()), digest)
+            self._classes[code] = _Class(ClassState(0, {}, now), digest)
+            if starts is not None:
+                starts.append(now)
+                self._starts[client_key] = starts
             return True
 
     def _publish(self, code: str, digest: str, view: dict[str, str]) -> int:
@@ -267,6 +382,19 @@ class MemoryStore(ClassStore):
             state = ClassState(entry.state.version + 1, view, self.clock())
             self._classes[code] = dataclasses.replace(entry, state=state)
             return state.version
+
+    def _touch(self, code: str, digest: str) -> None:
+        with self._lock:
+            entry = self._owned(code, digest)
+            state = dataclasses.replace(entry.state, updated=self.clock())
+            self._classes[code] = dataclasses.replace(entry, state=state)
+
+    def _is_teacher(self, code: str, digest: str) -> bool:
+        with self._lock:
+            try:
+                return _same_digest(self._live(code).digest, digest)
+            except ClassError:
+                return False
 
     def _read(self, code: str) -> ClassState:
         with self._lock:
@@ -283,24 +411,51 @@ class MemoryStore(ClassStore):
             return self._live(code).state.version
 
 
-# Redis scripts run atomically: nothing else happens between their commands.
-_CREATE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+# Redis scripts run atomically: nothing else happens between their commands. KEYS[2] is always
+# the set of live classes; an expiry there is taken on Redis's clock, the one PEXPIRE uses.
+_NOW_MS = """
+local clock = redis.call('TIME')
+local now_ms = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local function expiry(ttl_ms) return string.format('%.0f', now_ms + tonumber(ttl_ms)) end
+"""
+# KEYS: the class, the set of classes, the client's starts (absent: no limit).
+# ARGV: digest, updated, ttl ms, code, max classes, starts per minute, window ms.
+_CREATE = _NOW_MS + """
+if KEYS[3] and tonumber(redis.call('GET', KEYS[3]) or '0') >= tonumber(ARGV[6]) then
+  return {'limited', redis.call('PTTL', KEYS[3])}
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now_ms)
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[5]) then return {'full', 0} end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'taken', 0} end
 redis.call('HSET', KEYS[1], 'version', 0, 'view', '{}', 'updated', ARGV[2], 'token', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1
+redis.call('ZADD', KEYS[2], expiry(ARGV[3]), ARGV[4])
+if KEYS[3] and redis.call('INCR', KEYS[3]) == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[7]) end
+return {'created', 0}
 """
 # The token was already compared in Python (compare_digest); this check only guards against the
 # class ending (or its code being reused) between that comparison and the write.
-_PUBLISH = """
+# ARGV: digest, view, updated, ttl ms, code.
+_PUBLISH = _NOW_MS + """
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return -1 end
 local version = redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('HSET', KEYS[1], 'view', ARGV[2], 'updated', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('ZADD', KEYS[2], expiry(ARGV[4]), ARGV[5])
 return version
 """
+# ARGV: digest, updated, ttl ms, code.
+_TOUCH = _NOW_MS + """
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return -1 end
+redis.call('HSET', KEYS[1], 'updated', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('ZADD', KEYS[2], expiry(ARGV[3]), ARGV[4])
+return 1
+"""
+# ARGV: digest, code.
 _END = """
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return -1 end
+redis.call('ZREM', KEYS[2], ARGV[2])
 return redis.call('DEL', KEYS[1])
 """
 
@@ -309,20 +464,26 @@ class RedisStore(ClassStore):
     """Classes in Redis, shared by every ConvLab server pointed at the same ``url``.
 
     A class is one hash, ``convlab:class:<code>`` (version, view as JSON, updated, the token's
-    SHA-256), that Redis deletes ``quiet_seconds`` after its start or last publish. Writes are
-    Lua scripts, so two publishes never lose a version. Sockets time out after
+    SHA-256), that Redis deletes ``quiet_seconds`` after its start or last publish or touch. The
+    sorted set ``convlab:classes`` maps each code to that expiry, so a start counts live classes
+    (at most ``max_classes``); ``convlab:starts:<client's SHA-256>`` counts a client's starts in a
+    fixed minute (at most ``starts_per_minute``). Writes are Lua scripts, so two publishes never
+    lose a version and two starts never pass a bound together. Sockets time out after
     :data:`SOCKET_TIMEOUT` and a failed call is retried once at most (a pooled connection may be
     stale after a Redis restart), so a dead Redis fails a page's call within seconds; every
     redis-py error becomes StoreUnavailable. Nothing connects until the first call (:meth:`ping`).
     """
 
-    def __init__(self, url: str, *, quiet_seconds: float = QUIET_SECONDS) -> None:
+    def __init__(self, url: str, *, quiet_seconds: float = QUIET_SECONDS, max_classes: int = MAX_CLASSES,
+                 starts_per_minute: int = STARTS_PER_MINUTE) -> None:
         import redis  # only here: the app without a Redis URL never imports redis-py
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
         self.url = url
         self.quiet_seconds = quiet_seconds
+        self.max_classes = _positive_count("max_classes", max_classes)
+        self.starts_per_minute = _positive_count("starts_per_minute", starts_per_minute)
         self._redis_error = redis.RedisError
         try:
             self._client = redis.Redis.from_url(
@@ -335,7 +496,8 @@ class RedisStore(ClassStore):
                 "or unset it to keep classes in this server's memory (one server only)."
             ) from None  # the URL may hold a password: keep it out of the traceback
         self._scripts = {name: self._client.register_script(source)
-                         for name, source in (("create", _CREATE), ("publish", _PUBLISH), ("end", _END))}
+                         for name, source in (("create", _CREATE), ("publish", _PUBLISH), ("touch", _TOUCH),
+                                              ("end", _END))}
 
     def describe(self) -> str:
         options = self._client.connection_pool.connection_kwargs
@@ -377,20 +539,41 @@ class RedisStore(ClassStore):
         if not _same_digest(stored, digest):
             raise _not_the_teacher(code)
 
-    def _create(self, code: str, digest: str) -> bool:
+    def _create(self, code: str, digest: str, client_key: str | None) -> bool:
+        keys = [self._key(code), REDIS_CLASSES]
+        if client_key is not None:
+            keys.append(REDIS_STARTS_PREFIX + client_key)
+        args = [digest, repr(time.time()), self._ttl_ms(), code, self.max_classes, self.starts_per_minute,
+                START_WINDOW_SECONDS * 1000]
         with self._talking():
-            created = self._scripts["create"](keys=[self._key(code)],
-                                              args=[digest, repr(time.time()), self._ttl_ms()])
-        return created == 1
+            outcome, wait_ms = self._scripts["create"](keys=keys, args=args)
+        if outcome == "limited":
+            raise _start_limited(self.starts_per_minute, int(wait_ms) / 1000)
+        if outcome == "full":
+            raise _too_many_classes(self.max_classes, self.quiet_seconds)
+        return outcome == "created"
 
     def _publish(self, code: str, digest: str, view: dict[str, str]) -> int:
         self._check_owner(code, digest)
-        args = [digest, json.dumps(view), repr(time.time()), self._ttl_ms()]
+        args = [digest, json.dumps(view), repr(time.time()), self._ttl_ms(), code]
         with self._talking():
-            version = self._scripts["publish"](keys=[self._key(code)], args=args)
+            version = self._scripts["publish"](keys=[self._key(code), REDIS_CLASSES], args=args)
         if version < 0:
             raise _unknown_class(code)  # ended or expired since the token was checked
         return int(version)
+
+    def _touch(self, code: str, digest: str) -> None:
+        self._check_owner(code, digest)
+        args = [digest, repr(time.time()), self._ttl_ms(), code]
+        with self._talking():
+            touched = self._scripts["touch"](keys=[self._key(code), REDIS_CLASSES], args=args)
+        if touched != 1:
+            raise _unknown_class(code)  # ended or expired since the token was checked
+
+    def _is_teacher(self, code: str, digest: str) -> bool:
+        with self._talking():
+            stored = self._client.hget(self._key(code), "token")
+        return stored is not None and _same_digest(stored, digest)
 
     def _read(self, code: str) -> ClassState:
         with self._talking():
@@ -406,7 +589,7 @@ class RedisStore(ClassStore):
     def _end(self, code: str, digest: str) -> None:
         self._check_owner(code, digest)
         with self._talking():
-            ended = self._scripts["end"](keys=[self._key(code)], args=[digest])
+            ended = self._scripts["end"](keys=[self._key(code), REDIS_CLASSES], args=[digest, code])
         if ended != 1:
             raise _unknown_class(code)
 

@@ -72,22 +72,39 @@ def test_a_student_follows_the_teacher_and_never_leads(monkeypatch):
     assert "teacher" not in student.query_params and not student.exception
     teacher.number_input(key="filter_box").set_value(9).run()
     teacher.number_input(key="image_2").set_value(1).run()
-    student.run()  # its poll sees the new version and reruns the page with the teacher's view
+    student.run()  # its feed asks it to rerun: the run applies the class's newest view
     assert student.session_state["filter"] == 9 and student.query_params["images"] == "0,23,1"
-    student.number_input(key="filter_box").set_value(20).run()  # a student's own move...
+    assert not student.number_input(key="image_0").disabled and "filter_box" not in [
+        box.key for box in student.number_input]  # the teacher's filter is on the chart's slider
+    student.number_input(key="image_0").set_value(5).run()  # a student's own move...
+    assert any("exploring on your own" in m.value for m in student.markdown)  # ...detaches the page
+    assert student.button(key="class_banner_rejoin")
     teacher.run()
-    assert teacher.session_state["filter"] == 9  # ...never reaches the teacher
-    student.button(key="class_detach").click().run()
+    assert teacher.query_params["images"] == "0,23,1"  # ...and never reaches the teacher
     teacher.number_input(key="filter_box").set_value(11).run()
     student.run()
-    assert student.session_state["filter"] == 20  # exploring alone
-    student.button(key="class_rejoin").click().run()
-    student.run()
-    assert student.session_state["filter"] == 11
+    assert student.session_state["filter"] == 9 and student.query_params["images"] == "5,23,1"  # exploring alone
+    student.button(key="class_banner_rejoin").click().run()
+    assert student.session_state["filter"] == 11 and student.query_params["images"] == "0,23,1"
     teacher.button(key="class_end").click().run()
     student.run()
     assert "class" not in student.query_params
     assert any("ended" in w.value or "no class" in w.value.lower() for w in student.warning), [w.value for w in student.warning]
+
+
+def test_a_forged_teacher_key_makes_a_students_page_with_a_note(monkeypatch):
+    teacher = page(monkeypatch)
+    teacher.button(key="class_start").click().run()
+    code, token = teacher.query_params["class"], teacher.query_params["teacher"]
+    forged = token[:-1] + ("A" if token[-1] != "A" else "B")  # the right length, the wrong key
+    at = page_at({"class": code, "teacher": forged}, clear_resources=False)
+    assert "teacher" not in at.query_params and at.query_params["class"] == code
+    assert any("teacher key isn't" in w.value for w in at.warning), [w.value for w in at.warning]
+    keys = [button.key for button in at.button]
+    assert "class_end" not in keys and "present_class_end" not in keys and "class_detach" in keys
+    teacher.number_input(key="filter_box").set_value(6).run()
+    at.run()
+    assert at.session_state["filter"] == 6  # it follows the class, as a student's page
 
 
 def test_a_guessed_or_broken_class_link_gets_a_note_and_the_ordinary_page(monkeypatch):

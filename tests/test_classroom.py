@@ -8,14 +8,16 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 
 import pytest
 import segno
 
 from convlab import urlstate
 from convlab.classroom import (
-    CODE_ALPHABET, CODE_LENGTH, QUIET_SECONDS, REDIS_PREFIX, ClassError, ClassState, MemoryStore, NotTheTeacher,
-    RedisStore, Started, StoreUnavailable, open_store, qr_svg, valid_code,
+    CODE_ALPHABET, CODE_LENGTH, MAX_CLASSES, QUIET_SECONDS, REDIS_CLASSES, REDIS_PREFIX, REDIS_STARTS_PREFIX,
+    STARTS_PER_MINUTE, ClassError, ClassState, MemoryStore, NotTheTeacher, RedisStore, Started, StartLimited,
+    StoreUnavailable, TooManyClasses, open_store, qr_svg, valid_code,
 )
 from convlab_testing.live_app import REPO, free_port
 from convlab_testing.redis_server import redis_server
@@ -44,12 +46,19 @@ def redis_client(redis_url):
 
 
 @pytest.fixture(params=["memory", "redis"])
-def store(request):
-    """A fresh store of each kind, through the same API."""
+def make_store(request):
+    """Makes fresh stores of each kind, with the options given (an empty Redis for each test)."""
     if request.param == "memory":
-        return MemoryStore()
+        return MemoryStore
     request.getfixturevalue("redis_client")
-    return RedisStore(request.getfixturevalue("redis_url"))
+    url = request.getfixturevalue("redis_url")
+    return lambda **options: RedisStore(url, **options)
+
+
+@pytest.fixture
+def store(make_store):
+    """A fresh store of each kind, through the same API."""
+    return make_store()
 
 
 def other_token(token: str) -> str:
@@ -174,6 +183,220 @@ def test_concurrent_publishes_never_lose_a_version(store):
     assert store.version(started.code) == 200 == store.read(started.code).version
 
 
+# -- the teacher's key and heartbeat --------------------------------------------------------
+def test_is_teacher_only_for_the_class_and_its_token(store):
+    started, other = store.start(), store.start()
+    assert store.is_teacher(started.code, started.token) is True
+    assert store.is_teacher(f" {started.code.lower()} ", started.token) is True  # codes are typed in any case
+    assert store.is_teacher(started.code, other_token(started.token)) is False
+    assert store.is_teacher(started.code, other.token) is False
+    assert store.is_teacher(other.code, started.token) is False
+    for token in MALFORMED_TOKENS:
+        assert store.is_teacher(started.code, token) is False
+    for code in ["", "K7PQ0M", "K7PQ2MM", None, 123456]:
+        assert store.is_teacher(code, started.token) is False
+    unknown = next(code for code in ("K7PQ2M", "ZZZZZZ") if code not in (started.code, other.code))
+    assert store.is_teacher(unknown, started.token) is False
+    store.end(started.code, started.token)
+    assert store.is_teacher(started.code, started.token) is False
+    assert store.is_teacher(other.code, other.token) is True
+
+
+def test_touch_keeps_the_view_and_moves_the_time(store):
+    started = store.start()
+    store.publish(started.code, started.token, VIEW)
+    before = store.read(started.code)
+    time.sleep(0.01)
+    assert store.touch(started.code.lower(), started.token) is None
+    after = store.read(started.code)
+    assert (after.version, after.view) == (1, VIEW) and after.updated > before.updated
+    assert store.publish(started.code, started.token, OTHER_VIEW) == 2  # a touch is not a version
+
+
+def test_only_the_teacher_touches_a_class(store):
+    started, other = store.start(), store.start()
+    store.publish(started.code, started.token, VIEW)
+    before = store.read(started.code)
+    for token in [other_token(started.token), other.token, *MALFORMED_TOKENS]:
+        with pytest.raises(NotTheTeacher, match=f"class {started.code}"):
+            store.touch(started.code, token)
+    assert store.read(started.code) == before
+    with pytest.raises(ClassError, match="6 letters and digits"):
+        store.touch("K7PQ0M", started.token)
+    store.end(started.code, started.token)
+    with pytest.raises(ClassError, match=f"no class {started.code}"):
+        store.touch(started.code, started.token)
+
+
+def test_a_touched_memory_class_outlives_its_quiet_hour():
+    now = [1000.0]
+    store = MemoryStore(clock=lambda: now[0])
+    started = store.start()
+    store.publish(started.code, started.token, VIEW)
+    now[0] += QUIET_SECONDS - 1
+    store.touch(started.code, started.token)
+    now[0] += QUIET_SECONDS - 1  # well past the hour after the publish
+    assert store.read(started.code) == ClassState(1, VIEW, 1000.0 + QUIET_SECONDS - 1)
+    assert store.is_teacher(started.code, started.token)
+    now[0] += 1  # an hour after the touch
+    assert not store.is_teacher(started.code, started.token)
+    with pytest.raises(ClassError):
+        store.touch(started.code, started.token)
+
+
+def test_a_touch_resets_a_redis_classs_ttl(redis_client, redis_url):
+    store = RedisStore(redis_url)
+    started = store.start()
+    store.publish(started.code, started.token, VIEW)
+    key = REDIS_PREFIX + started.code
+    redis_client.pexpire(key, 60_000)
+    store.touch(started.code, started.token)
+    assert (QUIET_SECONDS - 5) * 1000 < redis_client.pttl(key) <= QUIET_SECONDS * 1000
+    expiry_ms = redis_client.zscore(REDIS_CLASSES, started.code)  # the count of live classes moves with it
+    assert abs(expiry_ms - (time.time() + QUIET_SECONDS) * 1000) < 5000
+    assert redis_client.hget(key, "version") == "1" and store.read(started.code).view == VIEW
+    redis_client.pexpire(key, 60_000)
+    with pytest.raises(NotTheTeacher):
+        store.touch(started.code, other_token(started.token))
+    assert redis_client.pttl(key) <= 60_000  # a wrong token changes nothing
+
+
+def test_a_touched_redis_class_outlives_its_quiet_period(redis_client, redis_url):
+    store = RedisStore(redis_url, quiet_seconds=0.3)
+    started = store.start()
+    for _ in range(4):
+        time.sleep(0.1)
+        store.touch(started.code, started.token)
+    assert store.version(started.code) == 0  # 0.4 s after the start, 0.3 s quiet
+    time.sleep(0.35)
+    assert not store.is_teacher(started.code, started.token)
+    with pytest.raises(ClassError):
+        store.touch(started.code, started.token)
+
+
+# -- bounds for a lecture hall --------------------------------------------------------------
+def test_the_bounds_default_to_a_lecture_halls():
+    assert (MAX_CLASSES, STARTS_PER_MINUTE) == (500, 3)
+    store = MemoryStore()
+    assert (store.max_classes, store.starts_per_minute) == (500, 3)
+    for options in [{"max_classes": 0}, {"max_classes": 2.5}, {"starts_per_minute": -1}, {"starts_per_minute": True}]:
+        with pytest.raises(ValueError, match="whole number of at least 1"):
+            MemoryStore(**options)
+    with pytest.raises(ValueError, match="IP address or a session id"):
+        store.start(client=12345)
+
+
+def test_a_full_store_refuses_a_start_until_a_class_ends(make_store):
+    store = make_store(max_classes=3)
+    started = [store.start() for _ in range(3)]
+    with pytest.raises(TooManyClasses, match="already runs 3 classes") as caught:
+        store.start()
+    assert "end one, or wait: quiet classes end after an hour" in str(caught.value)
+    assert isinstance(caught.value, ClassError)
+    store.end(started[0].code, started[0].token)
+    fresh = store.start()
+    with pytest.raises(TooManyClasses):
+        store.start(client="10.0.0.9")
+    assert all(store.version(s.code) == 0 for s in [*started[1:], fresh])
+
+
+def test_concurrent_starts_never_pass_the_bound(make_store):
+    store = make_store(max_classes=5)
+    outcomes: list[str] = []
+    ready = threading.Barrier(8)
+
+    def teacher(thread: int) -> None:
+        ready.wait()
+        for _ in range(3):
+            try:
+                outcomes.append(store.start(client=f"teacher-{thread}").code)
+            except TooManyClasses:
+                outcomes.append("full")
+
+    threads = [threading.Thread(target=teacher, args=(thread,)) for thread in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    codes = [outcome for outcome in outcomes if outcome != "full"]
+    assert len(outcomes) == 24 and len(set(codes)) == len(codes) == 5
+    assert all(store.version(code) == 0 for code in codes)
+
+
+def test_quiet_memory_classes_dont_count():
+    now = [0.0]
+    store = MemoryStore(clock=lambda: now[0], quiet_seconds=10, max_classes=3)
+    for _ in range(3):
+        store.start()
+    now[0] = 9.9
+    with pytest.raises(TooManyClasses, match="quiet classes end after 10 seconds"):
+        store.start()
+    now[0] = 10
+    fresh = [store.start() for _ in range(3)]
+    assert sorted(store._classes) == sorted(s.code for s in fresh)  # never more than max_classes held
+
+
+def test_quiet_redis_classes_dont_count(redis_client, redis_url):
+    store = RedisStore(redis_url, quiet_seconds=0.2, max_classes=2)
+    store.start(), store.start()
+    with pytest.raises(TooManyClasses):
+        store.start()
+    time.sleep(0.3)
+    fresh = store.start()
+    assert redis_client.zrange(REDIS_CLASSES, 0, -1) == [fresh.code]  # the expired ones left the count
+    store.end(fresh.code, fresh.token)
+    assert redis_client.zcard(REDIS_CLASSES) == 0
+
+
+def test_a_client_starts_at_most_three_classes_a_minute(make_store):
+    store = make_store()
+    for _ in range(3):
+        store.start(client="203.0.113.7")
+    with pytest.raises(StartLimited, match=r"You started 3 classes in the last minute: wait \d+ s, or use the "
+                                           "class you have") as caught:
+        store.start(client="203.0.113.7")
+    assert 1 <= int(re.search(r"wait (\d+) s", str(caught.value)).group(1)) <= 60
+    assert isinstance(caught.value, ClassError)
+    store.start(client="203.0.113.8")  # another client is fine
+    for _ in range(5):
+        store.start()  # no client: no limit (tests, the command line)
+    store.start(client="x" * 10_000)  # any text is a client: stored as its SHA-256
+
+
+def test_a_memory_client_may_start_again_after_a_minute():
+    now = [0.0]
+    store = MemoryStore(clock=lambda: now[0])
+    for moment in (0.0, 1.0, 2.0):
+        now[0] = moment
+        store.start(client="203.0.113.7")
+    store.start(client="198.51.100.1")
+    now[0] = 3.0
+    with pytest.raises(StartLimited, match="wait 57 s"):
+        store.start(client="203.0.113.7")
+    now[0] = 60.0  # the start at 0 s is a minute old: one start free
+    store.start(client="203.0.113.7")
+    with pytest.raises(StartLimited, match="wait 1 s"):
+        store.start(client="203.0.113.7")
+    now[0] = 62.0  # the other client's start is a minute old
+    store.start(client="203.0.113.7")
+    assert len(store._starts) == 1 and "203.0.113.7" not in repr(store._starts)  # quiet clients forgotten
+    assert list(store._starts.values())[0] == deque([60.0, 62.0])
+
+
+def test_a_redis_client_may_start_again_when_its_minute_ends(redis_client, redis_url):
+    store = RedisStore(redis_url, starts_per_minute=2)
+    store.start(client="203.0.113.7"), store.start(client="203.0.113.7")
+    with pytest.raises(StartLimited, match="You started 2 classes"):
+        store.start(client="203.0.113.7")
+    [key] = redis_client.keys(REDIS_STARTS_PREFIX + "*")
+    assert "203.0.113.7" not in key and redis_client.get(key) == "2"
+    assert 55_000 < redis_client.pttl(key) <= 60_000  # a fixed minute from the first start
+    redis_client.pexpire(key, 1)  # the minute ends
+    time.sleep(0.01)
+    store.start(client="203.0.113.7")
+    assert redis_client.get(key) == "1"
+
+
 # -- a quiet hour ---------------------------------------------------------------------------
 def test_a_memory_class_ends_after_a_quiet_hour_since_its_last_publish():
     now = [1000.0]
@@ -247,8 +470,10 @@ def test_redis_stopping_mid_class_fails_fast_with_the_fix():
         started = store.start()
         store.publish(started.code, started.token, VIEW)
         server.stop()
-        calls = [store.start, lambda: store.read(started.code), lambda: store.version(started.code),
-                 lambda: store.publish(started.code, started.token, VIEW),
+        calls = [store.start, lambda: store.start(client="203.0.113.7"), lambda: store.read(started.code),
+                 lambda: store.version(started.code), lambda: store.publish(started.code, started.token, VIEW),
+                 lambda: store.touch(started.code, started.token),
+                 lambda: store.is_teacher(started.code, started.token),
                  lambda: store.end(started.code, started.token)]
         for call in calls:
             began = time.monotonic()
@@ -259,6 +484,8 @@ def test_redis_stopping_mid_class_fails_fast_with_the_fix():
         # What a page sends is checked before Redis is asked, so these fail as usual.
         with pytest.raises(NotTheTeacher):
             store.publish(started.code, "not a token", VIEW)
+        assert store.is_teacher(started.code, "not a token") is False
+        assert store.is_teacher("O0O0O0", started.token) is False
         with pytest.raises(ClassError):
             store.read("O0O0O0")
         with pytest.raises(ClassError):

@@ -55,10 +55,6 @@ def chart(figure: dict, key: str, **options) -> None:
 # Plotly.react. It loads the plotly.js that the plotly package ships, served as a file-only
 # component; both are declared here because the component finds plotly.js beside its own route
 # (/component/<this module>.plotly_js/).
-components.declare_component("plotly_js", path=str(Path(plotly.__file__).parent / "package_data"))
-_plotly_react = components.declare_component(
-    "plotly_react", path=str(Path(__file__).resolve().parent.parent / "components" / "plotly_react")
-)
 
 
 # The journey's packed maps (convlab.mapcodec) reach the browser as files named by their content's
@@ -67,11 +63,21 @@ _plotly_react = components.declare_component(
 MAPS_DIR = Path(tempfile.mkdtemp(prefix="convlab-maps-"))
 MAPS_KEPT = 256  # files; the oldest go first (a set is about 200 KB)
 atexit.register(shutil.rmtree, MAPS_DIR, ignore_errors=True)
-components.declare_component("journey_maps", path=str(MAPS_DIR))
+
+
+@st.cache_resource(show_spinner=False)
+def _components() -> dict:
+    """The components, declared in a run, not at import: ``streamlit run app.py`` imports this module
+    for its server before Streamlit's runtime exists, and a component declared then is never served."""
+    components.declare_component("plotly_js", path=str(Path(plotly.__file__).parent / "package_data"))
+    components.declare_component("journey_maps", path=str(MAPS_DIR))
+    return {"plotly_react": components.declare_component(
+        "plotly_react", path=str(Path(__file__).resolve().parent.parent / "components" / "plotly_react"))}
 
 
 def publish(data: bytes) -> str:
     """Serve ``data`` to the browser; returns its file name, which the chart's component fetches."""
+    _components()  # the route it is served from
     name = hashlib.sha256(data).hexdigest()[:24] + ".bin"
     path = MAPS_DIR / name
     if path.exists():
@@ -98,7 +104,7 @@ def live_chart(figure: dict, key: str, fit: bool = False, clicks: bool = False, 
     itself, reporting the filter it settles on ({kind: "filter", filter, n}). ``on_change`` is
     called when the value changes.
     """
-    _plotly_react(figure=figure, config=PLOT_CONFIG, fit=fit, clicks=clicks, pageKeys=page_keys, scrub=scrub,
+    _components()["plotly_react"](figure=figure, config=PLOT_CONFIG, fit=fit, clicks=clicks, pageKeys=page_keys, scrub=scrub,
                   key=key, default=None, on_change=on_change)
 
 

@@ -1,36 +1,51 @@
-"""Follow the teacher: the sidebar's class box, the teacher's page publishing its view, students following.
+"""Follow the teacher: the class box, the teacher's page publishing its view, students following.
 
-A teacher starts a class and shows its code, link and QR code. The teacher's page publishes its
-view (the URL parameters ``ui.state.sync_url`` writes, without presenter mode) whenever it
-changes. A student's page polls the class's version twice a second in a small fragment; when it
-grows, it reads the view and reruns the page, which applies it before any widget is drawn
-(``apply_pending``). A student can detach to explore and rejoin with one click; a student's own
-moves never reach the class: only a page holding the teacher's token publishes.
+A teacher starts a class and shows its code, link and QR code (a link every device in the room
+can open: ``convlab.classlink``). The teacher's page publishes its view (the URL parameters
+``ui.state.sync_url`` writes, without presenter mode) whenever it changes, and says it is still
+open once a minute (the heartbeat), so the class lives as long as the teacher does.
+
+A student's page holds the class's feed open (``components/class_follow``, ``ui/feed.py``). A
+change of the filter alone is painted by the journey's chart from the maps it holds; any other
+change reruns the page, which reads the class's view and applies it before any widget is drawn
+(:func:`follow_the_class`). Nothing reruns on the server per student for a filter change. A
+student's own move detaches the page ("You're exploring on your own · Rejoin the class"); a
+student's moves never reach the class: only a page holding the teacher's token publishes, and a
+link with a wrong teacher key opens a student's page with a note.
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+import os
+from collections.abc import Callable
+from pathlib import Path
 
 import streamlit as st
+import streamlit.components.v1 as components
 
-from convlab.classroom import (
-    ClassError, MemoryStore, NotTheTeacher, StoreUnavailable, open_store, qr_svg, valid_code,
-)
+from convlab.classlink import ENV_VAR as PUBLIC_URL_VAR
+from convlab.classlink import class_link
+from convlab.classroom import ClassError, NotTheTeacher, StoreUnavailable, qr_svg, valid_code
+
+from . import feed, runtime
 
 CLASS, TEACHER = "class", "teacher"  # the page's state (and URL) keys: the class code, the teacher's token
 FOLLOWING = "following"  # a student's page applies the teacher's view (False: exploring alone)
-POLL_SECONDS = 0.5  # students see a change within about a second: half a second's wait, then a rerun
 NOT_FOLLOWED = ("present", CLASS, TEACHER)  # each page keeps its own presenter mode and its role
+CONNECTION = "class_connection"  # the invisible component's key
+
 
 
 @st.cache_resource(show_spinner=False)
+def _connection():
+    """Declared in a run, not at import (see ``ui.charts._components``)."""
+    return components.declare_component(
+        "class_follow", path=str(Path(__file__).resolve().parent.parent / "components" / "class_follow"))
+
+
 def get_class_store():
     """(store, problem): Redis when ``CONVLAB_REDIS_URL`` is set and answers, else this server's memory."""
-    try:
-        return open_store(), None
-    except StoreUnavailable as error:
-        return MemoryStore(), f"{error} Classes live in this server's memory meanwhile."
+    return feed.class_store()
 
 
 def role() -> str | None:
@@ -39,48 +54,100 @@ def role() -> str | None:
     return "teacher" if st.session_state.get(TEACHER) else "student"
 
 
+def following() -> bool:
+    return role() == "student" and st.session_state.get(FOLLOWING, True)
+
+
 def _say(problem: str) -> None:
     st.session_state["class_problem"] = problem
 
 
 def _leave(problem: str | None = None) -> None:
-    for key in (CLASS, TEACHER, "class_version", "class_published"):
+    for key in (CLASS, TEACHER, "class_version", "class_published", "class_shown", FOLLOWING):
         st.session_state.pop(key, None)
     if problem:
         _say(problem)
 
 
+def shared(view: dict[str, str]) -> dict[str, str]:
+    """What a class shares of a page's view: all but presenter mode and the page's role."""
+    return {name: value for name, value in view.items() if name not in NOT_FOLLOWED}
+
+
+# -- a link that opened this page ------------------------------------------------------------------
+def check_link() -> None:
+    """After a link's class and teacher key are taken: a class that isn't running is left with a
+    note; a teacher key that isn't the class's makes this page a student's, with a note."""
+    code = st.session_state.get(CLASS)
+    if not code:
+        return
+    store, _ = get_class_store()
+    try:
+        store.read(code)
+        token = st.session_state.get(TEACHER)
+        if token and not store.is_teacher(code, token):
+            st.session_state.pop(TEACHER)
+            st.session_state[FOLLOWING] = True
+            st.session_state["class_link_note"] = (
+                f"This link's teacher key isn't class {code}'s, so this page follows the class like a "
+                "student's. To lead it, open the link the class started with (on the teacher's device).")
+    except ClassError as error:
+        _leave(str(error))
+    except StoreUnavailable as error:
+        _say(f"{error} This page keeps working on its own meanwhile.")
+
+
 # -- the teacher ---------------------------------------------------------------------------------
+def _client() -> str:
+    """Who starts a class, for the limit on starts a minute: the address a proxy saw, else the socket's."""
+    headers = st.context.headers or {}
+    for value in (headers.get("X-Real-Ip"), headers.get("X-Forwarded-For"), st.context.ip_address):
+        if isinstance(value, str) and value.split(",")[0].strip():
+            return value.split(",")[0].strip()
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    context = get_script_run_ctx()  # no address known (a test's page): this session
+    return f"session {context.session_id}" if context else "unknown"
+
+
 def _start() -> None:
     store, _ = get_class_store()
     try:
-        started = store.start()
-    except StoreUnavailable as error:
+        started = store.start(client=_client())
+    except (ClassError, StoreUnavailable) as error:  # too many classes, too many starts, or no store
         _say(str(error))
         return
     st.session_state[CLASS], st.session_state[TEACHER] = started.code, started.token
     st.session_state.pop("class_published", None)
+    st.session_state.pop("class_problem", None)
 
 
 def _end() -> None:
-    store, _ = get_class_store()
-    try:
-        store.end(st.session_state[CLASS], st.session_state[TEACHER])
-    except (ClassError, NotTheTeacher, StoreUnavailable):
-        pass  # ended already, or unreachable: either way this page leaves it
+    code, token = st.session_state.get(CLASS), st.session_state.get(TEACHER)
+    if code and token:
+        store, _ = get_class_store()
+        try:
+            store.end(code, token)
+            feed.FEED.notify(code)
+        except (ClassError, NotTheTeacher, StoreUnavailable):
+            pass  # ended already, or unreachable: either way this page leaves it
     _leave("The class has ended.")
 
 
 def publish(view: dict[str, str]) -> None:
     """The teacher's page: publish the view when it changed (called by ``state.sync_url``)."""
+    if role() == "student":
+        st.session_state["class_shown"] = shared(view)  # a student's own move is told from this
+        return
     if role() != "teacher":
         return
-    shared = {name: value for name, value in view.items() if name not in NOT_FOLLOWED}
-    if shared == st.session_state.get("class_published"):
+    view = shared(view)
+    if view == st.session_state.get("class_published"):
         return
     store, _ = get_class_store()
+    code = st.session_state[CLASS]
     try:
-        store.publish(st.session_state[CLASS], st.session_state[TEACHER], shared)
+        store.publish(code, st.session_state[TEACHER], view)
     except NotTheTeacher:
         st.session_state.pop(TEACHER)
         _say("This page's teacher link doesn't match the class, so it follows the class instead of leading it.")
@@ -93,7 +160,8 @@ def publish(view: dict[str, str]) -> None:
             st.toast("The class can't be reached: this page keeps working on its own.", icon="⚠️")
         _say(f"{error} This page keeps working on its own; the class sees its changes once the class store is back.")
         return
-    st.session_state["class_published"] = shared
+    feed.FEED.notify(code)  # followers on this server hear of it now, not at the next look
+    st.session_state["class_published"] = view
     st.session_state.pop("class_problem", None)
 
 
@@ -105,10 +173,16 @@ def _join() -> None:
     except (ClassError, StoreUnavailable) as error:
         _say(str(error))
         return
+    _leave()
     st.session_state[CLASS], st.session_state[FOLLOWING] = code, True
-    st.session_state.pop(TEACHER, None)
-    st.session_state.pop("class_version", None)
     st.session_state.pop("class_problem", None)
+
+
+def detach() -> None:
+    """A following student's own move (a callback says so): the page explores on its own from here."""
+    if following():
+        st.session_state[FOLLOWING] = False
+        st.session_state["class_detached_now"] = True
 
 
 def _follow(on: bool) -> None:
@@ -117,33 +191,78 @@ def _follow(on: bool) -> None:
         st.session_state.pop("class_version", None)  # rejoin: take the teacher's view now
 
 
-def _poll() -> None:
-    """A student's page: when the class's version grew, fetch the view and rerun the page to apply it."""
-    if role() != "student" or not st.session_state.get(FOLLOWING, True):
+def follow_the_class(view_now: Callable[[], dict[str, str]], apply_view: Callable[[dict], None] | None) -> None:
+    """At the start of a following student's run: a move of the student's own detaches the page;
+    otherwise the class's newest view, if the page doesn't show it yet, is applied.
+
+    ``view_now``: the page's view as URL parameters (its widgets' new values included);
+    ``apply_view``: makes a view the page's. A fragment calls it with None: in a fragment's own
+    run, a change the page must show reruns the whole page, which applies it.
+    """
+    whole_run = apply_view is not None
+    if role() != "student" or (not whole_run and not runtime.in_fragment_run()):
+        return  # a fragment drawn in a whole run: that run has checked
+    if following():
+        shown, now = st.session_state.get("class_shown"), shared(view_now())
+        # A parameter the page gained or changed since its last run is the student's doing; one it
+        # lost is Streamlit's clean-up of a widget not drawn then.
+        if shown is not None and any(shown.get(name) != value for name, value in now.items()):
+            detach()
+    if not following():
+        if st.session_state.pop("class_detached_now", False) and not whole_run:
+            st.rerun(scope="app")  # the sidebar and the banner say so
         return
     store, _ = get_class_store()
-    code = st.session_state[CLASS]
     try:
-        if store.version(code) == st.session_state.get("class_version"):
-            return
-        found = store.read(code)
+        found = store.read(st.session_state[CLASS])
     except ClassError as error:
         _leave(str(error))
-        st.rerun(scope="app")
+        if not whole_run:
+            st.rerun(scope="app")
+        return
     except StoreUnavailable as error:
         _say(f"{error} This page keeps working on its own meanwhile.")
         return
+    if found.version == st.session_state.get("class_version"):
+        return
+    if not whole_run:
+        st.rerun(scope="app")
     st.session_state["class_version"] = found.version
-    st.session_state["pending_view"] = found.view
     st.session_state.pop("class_problem", None)
-    st.rerun(scope="app")
+    apply_view(found.view)
 
 
-def apply_pending(apply_view) -> None:
-    """At the start of a run, before any widget: the teacher's view a poll fetched, applied."""
-    view = st.session_state.pop("pending_view", None)
-    if view is not None and st.session_state.get(FOLLOWING, True):
-        apply_view(view)
+def connection_ui() -> None:
+    """The page's connection to its class: a follower's feed, or the teacher's heartbeat (invisible)."""
+    code = st.session_state.get(CLASS)
+    if role() == "teacher":
+        args = {"role": "teacher", "alive": feed.ALIVE_PATH.format(code=code), "token": st.session_state[TEACHER],
+                "heartbeat": feed.HEARTBEAT_SECONDS}
+    elif role() == "student":
+        args = {"role": "student", "feed": feed.feed_path(code), "following": following(),
+                "version": st.session_state.get("class_version", -1),
+                "view": st.session_state.get("class_shown") or {}}
+    else:
+        return
+    with st.sidebar:
+        # Its value changes when the class has news the page must rerun for: this run is it.
+        _connection()(key=CONNECTION, default=None, height=0, **args)
+
+
+def banner_ui() -> None:
+    """Above the views, on a student's page: whose view it shows, and the way back to the class."""
+    if role() != "student":
+        return
+    code = st.session_state[CLASS]
+    if following():
+        st.caption(f"👩‍🏫 Following class **{code}**: this page shows the teacher's view. Any move of yours "
+                   "explores on your own.")
+        return
+    with st.container(key="class_banner", border=True):
+        words, back = st.columns([4, 1], vertical_alignment="center")
+        words.markdown(f"🧭 **You're exploring on your own** (class **{code}**).")
+        back.button("Rejoin the class", key="class_banner_rejoin", on_click=_follow, args=(True,), type="primary",
+                    width="stretch")
 
 
 # -- the sidebar's box ---------------------------------------------------------------------------
@@ -151,7 +270,7 @@ def classroom_ui() -> None:
     with st.sidebar.expander("👩‍🏫 Class: follow the teacher", expanded=role() is not None):
         problem = st.session_state.get("class_problem")
         store_problem = get_class_store()[1]
-        for text in (store_problem, problem):
+        for text in (store_problem, problem, st.session_state.get("class_link_note") if role() else None):
             if text:
                 st.warning(text)
         if role() == "teacher":
@@ -163,28 +282,48 @@ def classroom_ui() -> None:
                       help="Your students open the link (or scan the QR code) and see your view as you change it.")
             st.text_input("…or join one with its code", key="join_code", placeholder="K7PQ2M", max_chars=12)
             st.button("Join", key="class_join", on_click=_join, width="stretch")
-    if role() == "student":
-        # In the sidebar: in the main area, a poll landing just after the full rerun it caused could
-        # leave a student's main area blank under load (Streamlit's stale-element cleanup; see
-        # bench/classroom_load.py's Chromium student).
-        with st.sidebar:
-            st.fragment(run_every=POLL_SECONDS)(_poll)()
 
 
-def _link(code: str) -> str:
-    base = (st.context.url or "").split("?")[0] or "http://localhost:8501/"
-    return f"{base}?{urlencode({CLASS: code})}"
+def presenter_class_ui(container) -> None:
+    """Presenter mode's class controls, in ``container`` (a column of its bar): start, show the code, end."""
+    if role() == "teacher":
+        code = st.session_state[CLASS]
+        show, end = container.columns(2, gap="small")
+        if show.button(f"📣 {code}", key="present_class_show", width="stretch", help="Show the code, link and QR code"):
+            _show_to_the_class(code, _link(code).url)
+        end.button("End class", key="present_class_end", on_click=_end, width="stretch")
+    elif role() == "student":
+        container.caption(f"Class {st.session_state[CLASS]}")
+    else:
+        container.button("👩‍🏫 Start a class", key="present_class_start", on_click=_start, width="stretch")
+
+
+def _listen_address() -> str | None:
+    try:
+        return st.get_option("server.address") or None
+    except RuntimeError:
+        return None
+
+
+def _link(code: str):
+    from streamlit import net_util
+
+    return class_link(code, st.context.url, public_url=os.environ.get(PUBLIC_URL_VAR),
+                      network_ip=net_util.get_internal_ip(), listen_address=_listen_address())
 
 
 def _teacher_box() -> None:
     code = st.session_state[CLASS]
     link = _link(code)
-    st.markdown(f"Class code **`{code}`**  \nStudents open [this link]({link}) or scan:")
-    st.image(qr_svg(link), width=220)
-    st.caption(f"Only this page changes the class (its address holds your teacher key: don't share it). "
-               f"The class lives in {get_class_store()[0].describe()} and ends after an hour without a change.")
+    st.markdown(f"Class code **`{code}`**  \nStudents open [this link]({link.url}) or scan:")
+    if link.problem:
+        st.warning(link.problem)
+    st.image(qr_svg(link.url), width=220)
+    st.code(link.url, language=None, wrap_lines=True)
+    st.caption(f"Only this page changes the class. The class lives in {get_class_store()[0].describe()} while "
+               "this page is open, and ends an hour after it closes.")
     if st.button("📣 Show it to the class", key="class_show", width="stretch", type="primary"):
-        _show_to_the_class(code, link)
+        _show_to_the_class(code, link.url)
     st.button("End the class", key="class_end", on_click=_end, width="stretch")
 
 
@@ -200,7 +339,7 @@ def _show_to_the_class(code: str, link: str) -> None:
 
 def _student_box() -> None:
     code = st.session_state[CLASS]
-    if st.session_state.get(FOLLOWING, True):
+    if following():
         st.markdown(f"Following class **`{code}`**: this page shows the teacher's view.")
         st.button("Explore on my own", key="class_detach", on_click=_follow, args=(False,), width="stretch")
     else:

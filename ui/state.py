@@ -11,6 +11,7 @@ through ``st.session_state`` itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -231,6 +232,7 @@ def apply_url_once(runs: dict[str, runs_module.Run]) -> None:
     state, notes = urlstate.parse(st.query_params.to_dict(), _limits(runs), default_model=PRESETS["conv"].key())
     _take(state)
     st.session_state["url_notes"] = notes
+    classroom.check_link()  # a class that ended, or a teacher key that isn't the class's
 
 
 def apply_view(view: dict[str, str], runs: dict[str, runs_module.Run]) -> None:
@@ -243,24 +245,42 @@ def apply_view(view: dict[str, str], runs: dict[str, runs_module.Run]) -> None:
     _take({name: value for name, value in state.items() if name not in ("present", "class", "teacher")})
 
 
-def sync_url() -> None:
-    """Write the current view into the address bar, so copying it shares this exact view."""
+def view_params(chosen_tab: bool = False) -> dict[str, str]:
+    """The page's view as URL parameters. ``chosen_tab``: the tab as its widget now holds it (a
+    click not yet drawn), instead of the tab the last run drew."""
     now = current()
-    wanted = urlstate.encode({
+    tab = now.tab
+    if chosen_tab:
+        tab = next((slug for slug, label in TABS.items() if label == st.session_state.get(TAB)), now.tab)
+    return urlstate.encode({
         "model": now.model,
         **dict(zip(IMAGES, now.images)),
         "filter": st.session_state.get(FILTER),
         "layer": now.layer,
         "scale": st.session_state.get(SCALE),
-        "tab": now.tab,
+        "tab": tab,
         "cell": now.cell,
         "snapshot": now.snapshot,
         **{key: st.session_state.get(key) for key in (SHIFT_X, SHIFT_Y, ROTATE, ZOOM, PRESENT, TOUR)},
         **{key: st.session_state.get(key) for key in (classroom.CLASS, classroom.TEACHER)},
     })
+
+
+def sync_url() -> None:
+    """Write the current view into the address bar, so copying it shares this exact view."""
+    wanted = view_params()
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
-    classroom.publish(wanted)  # on a teacher's page: the class sees it too
+    classroom.publish(wanted)  # a teacher's page: the class sees it too; a student's: what it shows
+
+
+def shared_link() -> str:
+    """A link to this view for anyone: no teacher key, no presenter mode, the class only for its followers."""
+    params = {name: value for name, value in view_params().items() if name not in ("teacher", "present")}
+    if classroom.role() == "teacher":
+        params.pop("class", None)  # a colleague's copy of this view shouldn't join them to the class
+    base = (st.context.url or "").split("?")[0] or "http://localhost:8501/"
+    return base + ("?" + urlencode(params) if params else "")
 
 
 def url_notes_ui() -> None:

@@ -23,7 +23,7 @@ from convlab.models import ModelSpec
 from convlab.store import StoredModel
 from convlab.timing import timed
 
-from .. import state
+from .. import classroom, state
 from ..charts import chart, chart_event, chart_room, live_chart
 from ..page import request_scroll
 from ..resources import get_inspector, get_test_split, journey_activations, journey_maps_file, label_table
@@ -56,6 +56,7 @@ def journey_ui(spec: ModelSpec, stored: StoredModel | None, split: Split) -> Non
 
 
 def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
+    classroom.follow_the_class(lambda: state.view_params(chosen_tab=True), None)  # a follower's own move here
     if not state.presenting():  # a projector needs the room for the grid
         st.markdown("#### The journey of an image through the conv and pool layers")
     layers = spec.feature_layers()  # known from the spec alone, before any model is loaded
@@ -91,6 +92,8 @@ def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
         scrub = {"url": journey_maps_file(spec.key(), tuple(indices), activations), "filter": filter_index,
                  "filters": num_filters, "font_scale": size.get("font_scale", 1.0),
                  **journey_scrub_parts(layers, scale, size.get("font_scale", 1.0))}
+        if classroom.following():  # the class's view this page was drawn from: a later filter painted stays
+            scrub["class_version"] = st.session_state.get("class_version", -1)
     except ValueError as error:  # maps that aren't numbers (a diverged training): the page draws each filter
         scrub = None
         st.warning(f"The grid's own filter slider is off for this model: {error}. Type a filter in the box.")
@@ -109,7 +112,7 @@ def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
         )
     else:
         st.caption(
-            f"All three are **{CLASS_NAMES[labels[0]]}**. Filter {filter_index}; colour scale: "
+            f"All three are **{CLASS_NAMES[labels[0]]}**. Colour scale: "
             f"{SCALE_MODES[scale]} (inferno: dark = low, bright = high). Each map is smaller than the one "
             f"before it: a {spec.kernel_size}×{spec.kernel_size} convolution trims the edges, "
             f"a {spec.pool_size}×{spec.pool_size} max-pool divides the size by {spec.pool_size}."
@@ -293,7 +296,10 @@ def image_controls_ui(split: Split, num_filters: int) -> tuple[list[int], int]:
         )
         for slot, key in enumerate(state.IMAGES)
     ]
-    state.filter_box(columns[3], "filter_box", num_filters, label="Filter", help=FILTER_HELP)
+    if classroom.following():  # the teacher's filter is painted on the chart's slider, not typed here
+        columns[3].caption("Filter: the teacher's, on the slider above the grid")
+    else:
+        state.filter_box(columns[3], "filter_box", num_filters, label="Filter", help=FILTER_HELP)
     return indices, state.current().filter
 
 
@@ -315,6 +321,7 @@ def _chart_event() -> None:
     if event is None:
         return
     if event.get("kind") == "filter" and isinstance(event.get("filter"), int) and event["filter"] >= 0:
+        classroom.detach()  # a follower's chart reports only the student's own moves
         state.show_filter(event["filter"])  # clamped to the model's filters where it is drawn
     elif event.get("kind") == "click":
         click = event.get("click") or {}
