@@ -157,7 +157,8 @@ class StreamlitServer:
 
     ``app``: the script served (an experiment may serve a wrapper of app.py). ``models_dir``: the
     model folder it serves (``$CONVLAB_MODELS_DIR``; None for the shipped models in models/).
-    ``timings_path``: where the app's timing hook (``$CONVLAB_TIMINGS``) writes one JSON line per
+    ``address``: the address it listens on (loopback unless a test needs the machine's network
+    address in a link). ``timings_path``: where the app's timing hook (``$CONVLAB_TIMINGS``) writes one JSON line per
     script or fragment run, read back by :meth:`timings` (None: no timings). ``env``: more
     environment variables for the app (say ``CONVLAB_REDIS_URL``).
 
@@ -167,8 +168,10 @@ class StreamlitServer:
     """
 
     def __init__(self, log_path: Path, *, app: str = "app.py", models_dir: Path | None = None,
-                 timings_path: Path | None = None, env: dict[str, str] | None = None) -> None:
+                 timings_path: Path | None = None, env: dict[str, str] | None = None,
+                 address: str = "127.0.0.1") -> None:
         self.port = free_port()
+        self.address = address  # "0.0.0.0": as a teacher's laptop serves a room (tests still connect on loopback)
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(log_path)
         self.app = app
@@ -188,7 +191,7 @@ class StreamlitServer:
             extra["CONVLAB_TIMINGS"] = str(self.timings_path)
         command = [
             sys.executable, "-m", "streamlit", "run", self.app,
-            "--server.port", str(self.port), "--server.address", "127.0.0.1", "--server.headless", "true",
+            "--server.port", str(self.port), "--server.address", self.address, "--server.headless", "true",
             # No reruns or file-watching threads if someone edits the source meanwhile.
             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
         ]

@@ -26,12 +26,13 @@ ACTION_TIMEOUT = 30_000  # ms, Playwright's default for every other wait
 
 
 @contextlib.contextmanager
-def served_app(log_path: Path, *, models_dir: Path | None = None, env: dict[str, str] | None = None):
+def served_app(log_path: Path, *, models_dir: Path | None = None, env: dict[str, str] | None = None,
+               address: str = "127.0.0.1"):
     """``streamlit run app.py`` (see StreamlitServer), healthy, stopped (or killed) on the way out.
 
     If it exits or /_stcore/health doesn't answer "ok" in time, the test fails with its log.
     """
-    server = StreamlitServer(log_path, models_dir=models_dir, env=env)
+    server = StreamlitServer(log_path, models_dir=models_dir, env=env, address=address)
     try:
         server.start()
         try:

@@ -202,8 +202,8 @@ def follow_the_class(view_now: Callable[[], dict[str, str]], apply_view: Callabl
     whole_run = apply_view is not None
     if role() != "student" or (not whole_run and not runtime.in_fragment_run()):
         return  # a fragment drawn in a whole run: that run has checked
+    shown, now = st.session_state.get("class_shown"), shared(view_now())
     if following():
-        shown, now = st.session_state.get("class_shown"), shared(view_now())
         # A parameter the page gained or changed since its last run is the student's doing; one it
         # lost is Streamlit's clean-up of a widget not drawn then.
         if shown is not None and any(shown.get(name) != value for name, value in now.items()):
@@ -226,10 +226,20 @@ def follow_the_class(view_now: Callable[[], dict[str, str]], apply_view: Callabl
     if found.version == st.session_state.get("class_version"):
         return
     if not whole_run:
-        st.rerun(scope="app")
+        changed = {name for name in set(found.view) | set(now) if found.view.get(name) != now.get(name)}
+        if not changed <= {"filter"}:
+            st.rerun(scope="app")  # new data to show: the whole page applies it
+        apply_view = _take_filter  # the teacher's filter, which the chart may have painted already
     st.session_state["class_version"] = found.version
     st.session_state.pop("class_problem", None)
     apply_view(found.view)
+
+
+def _take_filter(view: dict[str, str]) -> None:
+    from . import state  # the page's state imports this module
+
+    if view.get("filter", "").isdigit():
+        state.show_filter(int(view["filter"]))
 
 
 def connection_ui() -> None:
