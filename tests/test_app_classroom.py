@@ -133,3 +133,13 @@ def test_redis_down_mid_class_is_said_and_the_page_keeps_working(monkeypatch):
     assert not teacher.exception
     assert any("CONVLAB_REDIS_URL" in w.value and "keeps working" in w.value for w in teacher.warning)
     assert teacher.session_state["filter"] == 7 and teacher.query_params["filter"] == "7"
+
+
+def test_the_class_link_is_the_public_address_when_one_is_set(monkeypatch):
+    monkeypatch.setenv("CONVLAB_PUBLIC_URL", "https://convlab.school.example/")
+    teacher = page(monkeypatch)
+    teacher.button(key="class_start").click().run()
+    code = teacher.query_params["class"]
+    assert f"https://convlab.school.example/?class={code}" in [block.value for block in teacher.code]
+    shared = [block.value for block in teacher.code if "tab=" in block.value]  # "Link to this view"
+    assert shared and all("teacher" not in link and "class=" not in link for link in shared)

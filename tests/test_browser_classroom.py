@@ -163,7 +163,11 @@ def test_a_class_started_at_localhost_links_the_machines_network_address(browser
 
 def test_a_forged_teacher_key_opens_a_students_page_with_a_note(browser, server):
     with open_app(browser, server) as teacher:
-        code, token = _start_class(teacher)
+        # The teacher's page says it is open (the class lives while it does), at once and every minute.
+        with teacher.expect_request(lambda request: request.method == "POST" and request.url.endswith("/alive")
+                                    and '"token"' in (request.post_data or "")) as heartbeat:
+            code, token = _start_class(teacher)
+        assert f"/convlab/class/{code}/alive" in heartbeat.value.url
         forged = token[:-1] + ("A" if token[-1] != "A" else "B")  # the right length, the wrong key
         with open_app(browser, server, query=f"?class={code}&teacher={forged}") as page:
             assert "teacher=" not in page.url

@@ -227,19 +227,28 @@ def follow_the_class(view_now: Callable[[], dict[str, str]], apply_view: Callabl
         return
     if not whole_run:
         changed = {name for name in set(found.view) | set(now) if found.view.get(name) != now.get(name)}
-        if not changed <= {"filter"}:
-            st.rerun(scope="app")  # new data to show: the whole page applies it
-        apply_view = _take_filter  # the teacher's filter, which the chart may have painted already
+        if not changed <= IN_PLACE:
+            st.rerun(scope="app")  # more than the journey shows: the whole page applies it
+        apply_view = _take_journey  # the journey's own run draws it
     st.session_state["class_version"] = found.version
     st.session_state.pop("class_problem", None)
     apply_view(found.view)
 
 
-def _take_filter(view: dict[str, str]) -> None:
+IN_PLACE = {"filter", "images"}  # what the journey's fragment applies by itself (a filter is painted first)
+
+
+def _take_journey(view: dict[str, str]) -> None:
+    """The teacher's filter and images, taken by the journey's own run (they were the teacher's page's)."""
     from . import state  # the page's state imports this module
+    from .resources import get_test_split
 
     if view.get("filter", "").isdigit():
         state.show_filter(int(view["filter"]))
+    parts = view.get("images", "").split(",")
+    if len(parts) == len(state.IMAGES) and all(part.isdigit() for part in parts):
+        last = len(get_test_split()) - 1
+        state.set_images([min(int(part), last) for part in parts])
 
 
 def connection_ui() -> None:
