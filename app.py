@@ -66,7 +66,6 @@ def sidebar_ui(split: Split, stored_runs: dict[str, runs.Run]) -> str:
                            "screen allows, and keys for the filter and the images anywhere on the page.")
     tour.start_button(stored_runs)
     classroom.classroom_ui()
-    classroom.connection_ui()
     st.sidebar.caption(f"Test images: {len(split):,} from `{split.source}`")
     with st.sidebar.popover("🔗 Link to this view", width="stretch"):
         st.caption("Opens exactly what you see now, on any device that reaches this server.")
@@ -94,7 +93,7 @@ def main() -> None:
                                lambda view: state.apply_view(view, stored_runs))
     key = sidebar_ui(split, stored_runs)
     if state.presenting():
-        page.presenter_bar(state.leave_presenter_mode)
+        page.presenter_bar(state.leave_presenter_mode, lambda: tour.presenter_button(stored_runs))
     state.url_notes_ui()
     classroom.banner_ui()
     if tensorflow_import is None:  # the tour's steps are computed from the models
@@ -120,6 +119,7 @@ def main() -> None:
                 continue
             render(view_page)
     state.sync_url()
+    classroom.connection_ui()  # after the view is final: a follower's feed compares changes with it
     page.scroll_into_view()
     if tensorflow_import is not None:
         runtime.rerun_once_tensorflow_is_in(tensorflow_import)

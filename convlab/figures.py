@@ -133,7 +133,7 @@ def journey_figure(
                 if bar not in colorbars_done:  # one colour bar per shared range
                     colorbars_done.add(bar)
                     trace["showscale"] = True
-                    trace["colorbar"] = _colorbar(scale, left + width / 2, width)
+                    trace["colorbar"] = _colorbar(scale, left + width / 2, width, font_scale)
             data.append(trace)
         color = WRONG_COLOR if wrong[row] else None
         annotations.append(_label(row_titles[row], 0.0, y_domain[1], yshift=4, size=round(14 * font_scale),
@@ -174,7 +174,7 @@ def journey_scrub_parts(layers: list[tuple[str, int, int]], scale: str = "panel"
     return {
         "scale": scale,
         "trace": {"type": "heatmap", **_map_trace("{bound}")},
-        "colorbars": {str(column): _colorbar(scale, _column_left(column, columns) + width / 2, width)
+        "colorbars": {str(column): _colorbar(scale, _column_left(column, columns) + width / 2, width, font_scale)
                       for column in range(1, columns)},
         "note": _panel_note("", "", round(13 * font_scale)),
         "zero_color": ALL_ZERO_COLOR,
@@ -197,7 +197,8 @@ def _journey_rows(scale: str, font_scale: float, heading: bool = False) -> tuple
     last (the colour bars of the per-layer scale)."""
     row_title = round(22 * font_scale)
     top = round((26 + 22 + (26 if heading else 0)) * font_scale) + 2
-    return top, row_title + 6, 8 + (34 if scale == "layer" else 0)
+    # The per-layer colour bars: 8 px apart from the grid, 10 px thick, then their numbers (12 px × font_scale).
+    return top, row_title + 6, 8 + (round(20 + 14 * font_scale) if scale == "layer" else 0)
 
 
 def journey_panel(rows: int, columns: int, width: float, height: float, scale: str = "panel",
@@ -266,13 +267,16 @@ def _panel_note(suffix: str, text: str, size: int, color: str | None = None) -> 
     }
 
 
-def _colorbar(scale: str, center: float, width: float) -> dict:
+def _colorbar(scale: str, center: float, width: float, font_scale: float = 1.0) -> dict:
+    """A shared range's colour bar; its numbers (12 px, Plotly's size) grow with ``font_scale`` like
+    the rest of the journey's text (``_journey_rows`` makes room below the grid for them)."""
+    font = {"tickfont": {"size": round(12 * font_scale)}}
     if scale == "figure":  # below the toolbar, which sits in the top of the right margin
         return {"x": 1.0, "xanchor": "left", "thickness": 14, "len": 0.8, "y": 0, "yanchor": "bottom",
-                "title": {"text": "activation", "side": "right"}}
+                "title": {"text": "activation", "side": "right", "font": {"size": round(12 * font_scale)}}, **font}
     return {
         "orientation": "h", "x": center, "xanchor": "center", "len": width, "lenmode": "fraction",
-        "y": 0, "yref": "paper", "yanchor": "top", "ypad": 8, "thickness": 10,
+        "y": 0, "yref": "paper", "yanchor": "top", "ypad": 8, "thickness": 10, **font,
     }
 
 

@@ -16,7 +16,12 @@ same way throughout:
 * a filter **responds to what three images share** when its weakest response of the three is
   high: ``find_shared_filter`` takes the filter whose weakest response is the highest;
 * a filter is **live** when it fires (a peak above zero) on at least a tenth of those test
-  images: a filter that is dark almost everywhere says nothing by staying dark on ours.
+  images: a filter that is dark almost everywhere says nothing by staying dark on ours;
+* a map is **lit** in a cell that reaches at least half of that map's own peak. Where a step
+  says maps light up, it names the cells lit in every map it shows (the step's images and
+  filter, in pool2, as the journey draws them), as ninths of the maps, and where each map's
+  brightest cell is (``places``): nothing a step says about a place is truer of one map than of
+  another, and the places are where the grid shows them.
 
 Computing all of it takes one pass over the 2,000 images (``Baseline``) and a few passes of
 three images: a second or two once the models are loaded.
@@ -24,6 +29,7 @@ three images: a second or two once the models are loaded.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,6 +45,7 @@ LIVE_SHARE = 0.1  # fires on fewer test images than this share: (nearly) dead, i
 VERTICAL = 2 / 3  # at least twice as much of a map's change runs across it as up and down
 HALF = 0.5  # under half the weakest boot's response the feature is gone; under half the strongest's, not shared
 ALIKE = 0.9  # within a tenth of the weakest boot's response: "as bright as the boots'"
+LIT = 0.5  # a cell at least this share of its map's own peak is lit (``places``)
 BOOTS = (0, 23, 28)  # the lesson's three ankle boots
 TROUSERS = (2, 3, 5)  # the lesson's three trousers
 # The tour's steps, in order (``lesson_tour`` makes one of each): the URL's tour=1..len(SLUGS).
@@ -55,10 +62,28 @@ class Step:
     slug: str  # unique, e.g. "boots"
     title: str  # short: the progress dots' tooltip and the step's heading
     view: dict[str, str]  # the URL parameters the step sets (urlstate's encoding); always "tab"
-    narration: str  # Markdown, a few plain sentences
+    narration: str  # Markdown, a few plain sentences (shown on demand: "More")
     question: str | None = None  # asked before the reveal
-    answer: str | None = None  # revealed on request (Markdown)
+    answer: str | None = None  # revealed on request (Markdown); its first sentence answers the question
     facts: dict = field(default_factory=dict)  # the computed numbers the texts use
+    lead: str = ""  # one short line, always shown (a projector's strip); "": the narration's first sentence
+    mixed: bool = False  # the images mix classes on purpose (the page's "don't share a label" note stays off)
+
+    @property
+    def short(self) -> str:
+        """The line the tour's strip always shows."""
+        return self.lead or first_sentence(self.narration)[0]
+
+    @property
+    def verdict(self) -> str:
+        """The answer's first sentence: what the strip shows once revealed (the rest under "More")."""
+        return first_sentence(self.answer or "")[0]
+
+
+def first_sentence(text: str) -> tuple[str, str]:
+    """(the first sentence, the rest) of plain Markdown prose; a number's point ends no sentence."""
+    parts = re.split(r"(?<=[.!?])\s+(?=[A-Z*(])", text.strip(), maxsplit=1)
+    return parts[0], parts[1] if len(parts) > 1 else ""
 
 
 @dataclass(frozen=True)
@@ -155,46 +180,73 @@ def shared_rank(inspector, images: np.ndarray, layer: str, base: Baseline, filte
     return 1 + int((base.live[layer] & (scores > scores[filter_index])).sum())
 
 
-def input_centre(inspector, layer: str, row: int, col: int) -> tuple[float, float]:
-    """The input pixel (row, column) at the centre of what one cell of ``layer`` sees (valid padding)."""
-    offset, step = 0.0, 1.0  # cell 0's centre and the distance between cells, in input pixels
-    for feature_layer in inspector.layers:
-        size = feature_layer.kernel_size[0] if hasattr(feature_layer, "kernel_size") else feature_layer.pool_size[0]
-        offset += (size - 1) / 2 * step
-        step *= feature_layer.strides[0]
-        if feature_layer.name == layer:
-            return offset + row * step, offset + col * step
-    names = ", ".join(feature_layer.name for feature_layer in inspector.layers)
-    raise ValueError(f"layer must be one of {names}, not {layer!r}")
+VERTICALS, HORIZONTALS = ("top", "middle", "bottom"), ("left", "centre", "right")
 
 
-def region(row: float, col: float, side: int = IMAGE_SIZE) -> str:
-    """Which ninth of the picture a pixel lies in: "bottom centre", "top left", "centre"..."""
-    vertical = ("top", "middle", "bottom")[min(int(3 * row / side), 2)]
-    horizontal = ("left", "centre", "right")[min(int(3 * col / side), 2)]
-    return "centre" if (vertical, horizontal) == ("middle", "centre") else f"{vertical} {horizontal}"
+def ninth(row: int, col: int, shape: tuple[int, int]) -> tuple[int, int]:
+    """Which ninth of a map (of ``shape``, as the journey draws it: a square as large as the picture)
+    a cell's centre lies in: (0..2 from the top, 0..2 from the left)."""
+    return min(int(3 * (row + 0.5) / shape[0]), 2), min(int(3 * (col + 0.5) / shape[1]), 2)
 
 
-def peak_region(inspector, feature_map: np.ndarray, layer: str) -> str:
-    """Where in the picture a map is brightest (its peak cell's centre, as a ninth of the picture)."""
+def ninth_name(place: tuple[int, int]) -> str:
+    """ "bottom centre", "top left", "centre"..."""
+    vertical, horizontal = VERTICALS[place[0]], HORIZONTALS[place[1]]
+    return "centre" if place == (1, 1) else f"{vertical} {horizontal}"
+
+
+def place_words(places) -> str:
+    """Words for a set of ninths (``ninth``), as "… of the maps" follows them: "in the bottom left";
+    a whole row of ninths "along the bottom" ("across the middle"); a whole column "down the left
+    side" ("down the middle"); else each ninth: "in the centre and the bottom centre"."""
+    places = sorted(set(places))
+    if not places:
+        raise ValueError("place_words needs at least one ninth")
+    rows, columns = {row for row, _ in places}, {column for _, column in places}
+    if len(places) == 1:
+        return f"in the {ninth_name(places[0])}"
+    if len(rows) == 1 and columns == {0, 1, 2}:
+        return "across the middle" if rows == {1} else f"along the {VERTICALS[rows.pop()]}"
+    if len(columns) == 1 and rows == {0, 1, 2}:
+        return "down the middle" if columns == {1} else f"down the {HORIZONTALS[columns.pop()]} side"
+    return "in " + _listed(f"the {ninth_name(place)}" for place in places)
+
+
+def peak_place(feature_map: np.ndarray) -> str:
+    """Where a map is brightest: the ninth of the map its peak cell lies in ("bottom right")."""
     row, col = np.unravel_index(int(np.argmax(feature_map)), feature_map.shape)
-    return region(*input_centre(inspector, layer, int(row), int(col)))
+    return ninth_name(ninth(int(row), int(col), feature_map.shape))
 
 
-def shared_place(inspector, maps: np.ndarray, layer: str) -> tuple[str | None, float]:
-    """Where several images' maps of one filter light up together, and how brightly.
+@dataclass(frozen=True)
+class Places:
+    """Where one filter's maps of a few images light up (``places``), for the words of a step."""
 
-    ``maps`` is (images, height, width), one filter's. Each map is scaled to its own peak; the
-    cell whose lowest scaled value is highest is the place all of them light up (a ninth of the
-    picture, as ``region`` names it), and that value (0..1) says how much: 0.8 means every map
-    reaches at least 80 % of its own peak there. No cell lit in all of them: (None, 0.0).
+    together: str | None  # where every map is lit ("in the bottom left", "along the bottom"); None: nowhere
+    least: float  # there, the lowest share of its own peak any of the maps has (>= LIT); 0.0 when nowhere
+    cells: tuple[tuple[int, int], ...]  # the map cells (row, column) lit in every map
+    ninths: tuple[tuple[int, int], ...]  # the ninths of the map those cells lie in
+    peaks: tuple[str | None, ...]  # each map's brightest cell, as a ninth of the map ("bottom right"); None: all dark
+
+
+def places(maps: np.ndarray) -> Places:
+    """Where several images' maps of one filter (``maps``: images × height × width, as the journey
+    draws them) are lit together, and where each is brightest.
+
+    Each map is scaled to its own peak; a cell is lit in a map where it reaches ``LIT`` of that
+    peak. ``together`` names exactly the ninths (of the map as drawn, ``ninth``) holding the cells
+    lit in every map, so the words hold for each map alike and for what the grid shows.
     """
-    peaks = maps.max(axis=(1, 2), keepdims=True)
-    together = np.divide(maps, peaks, out=np.zeros(maps.shape), where=peaks > 0).min(axis=0)
-    row, col = np.unravel_index(int(np.argmax(together)), together.shape)
-    if together[row, col] <= 0:
-        return None, 0.0
-    return region(*input_centre(inspector, layer, int(row), int(col))), float(together[row, col])
+    maps = np.asarray(maps, dtype=np.float64)
+    top = maps.max(axis=(1, 2), keepdims=True)
+    shares = np.divide(maps, top, out=np.zeros(maps.shape), where=top > 0).min(axis=0)
+    cells = tuple((int(row), int(col)) for row, col in zip(*np.nonzero(shares >= LIT)))
+    ninths = tuple(sorted({ninth(row, col, shares.shape) for row, col in cells}))
+    peaks = tuple(peak_place(feature_map) if feature_map.max() > 0 else None for feature_map in maps)
+    if not cells:
+        return Places(None, 0.0, (), (), peaks)
+    least = float(min(shares[row, col] for row, col in cells))
+    return Places(place_words(ninths), least, cells, ninths, peaks)
 
 
 def multiplications_per_image(model) -> int:
@@ -235,12 +287,27 @@ def _number_word(n: int) -> str:
     return ("no", "one", "two", "three", "four", "five")[n] if 0 <= n <= 5 else str(n)
 
 
-def _together(place: str | None, together: float, item: str) -> str:
-    """One sentence on where a filter's maps light up together (``shared_place``)."""
-    if place is None:
-        return "They light up in different places: no cell is lit in all three."
-    return (f"All three light up together in the {place} of the picture, where each {item}'s map reaches at "
-            f"least {together:.0%} of its own peak.")
+def _together(found: Places, item: str) -> str:
+    """A clause on where a filter's maps are lit together, as ``places`` found it."""
+    if found.together is None:
+        return (f"no cell is lit (at least {LIT:.0%} of its own map's peak) in all {_number_word(len(found.peaks))} "
+                f"{item}s' maps at once")
+    return (f"all {_number_word(len(found.peaks))} {item}s' maps are lit together {found.together} of the maps, "
+            f"each at least {found.least:.0%} of its own peak there")
+
+
+def _brightest(found: Places, images) -> str:
+    """A clause on where each map is brightest, as ``places`` found it: one place, or each image's."""
+    if len(set(found.peaks)) == 1 and found.peaks[0] is not None:
+        return f"every map is brightest in the {found.peaks[0]}"
+    each = _listed(f"image {int(image)}'s in the {peak}" if peak else f"image {int(image)}'s nowhere (all dark)"
+                   for image, peak in zip(images, found.peaks))
+    return f"their brightest cells are not all in one place: {each}"
+
+
+def _sentence(clause: str) -> str:
+    """A clause as a sentence of its own: capital first letter, full stop."""
+    return clause[:1].upper() + clause[1:] + "."
 
 
 def _images_param(images) -> str:
@@ -292,7 +359,9 @@ def _dense_step(ctx: _Context) -> Step:
         + ("a little worse, as you'd expect of new pictures." if as_expected else "no worse, which is unusual.")
     )
     facts = {"seconds": meta["seconds"], **{name: metrics[name] for name in METRICS}}
-    return Step("dense", "The dense baseline", _view("compare", spec.key()), narration, facts=facts)
+    lead = (f"Where the previous lesson ended: a dense network, **{metrics['test_accuracy']:.1%}** right on the "
+            "test pictures.")
+    return Step("dense", "The dense baseline", _view("compare", spec.key()), narration, facts=facts, lead=lead)
 
 
 def _conv_step(ctx: _Context) -> Step:
@@ -316,7 +385,9 @@ def _conv_step(ctx: _Context) -> Step:
     )
     facts = {"seconds": meta["seconds"], **{name: metrics[name] for name in METRICS}, "slower": slower,
              "multiplications": work, "dense_multiplications": dense_work, "gain": gain}
-    return Step("conv", "Adding convolutions", _view("compare", spec.key()), narration, facts=facts)
+    lead = (f"With {_number_word(len(filters))} conv blocks: **{metrics['test_accuracy']:.1%}** on the test pictures, "
+            f"{100 * gain:+.1f} points, in {slower:.1f}× the time.")
+    return Step("conv", "Adding convolutions", _view("compare", spec.key()), narration, facts=facts, lead=lead)
 
 
 def _labels_step(ctx: _Context) -> Step:
@@ -333,7 +404,8 @@ def _labels_step(ctx: _Context) -> Step:
     )
     view = _view("journey", ctx.conv.spec.key(), BOOTS)
     view["filter"] = str(LESSON_FILTER)  # the lesson's starting filter, before ConvLab finds its own
-    return Step("labels", f"Label {BOOT}: {_plural(name)}", view, narration,
+    lead = f"Label {BOOT}, {name}: test images {_listed(BOOTS)}, one per row, through every layer."
+    return Step("labels", f"Label {BOOT}: {_plural(name)}", view, narration, lead=lead,
                 facts={"label": BOOT, "positions": positions, "images": list(BOOTS)})
 
 
@@ -341,7 +413,7 @@ def _boots_step(ctx: _Context) -> Step:
     images = ctx.images(BOOTS)
     chosen, score = find_shared_filter(ctx.inspector, images, LAYER, ctx.base)
     relative = ctx.relative(BOOTS)
-    place, together = shared_place(ctx.inspector, layer_maps(ctx.inspector, images, LAYER)[..., chosen], LAYER)
+    found = places(layer_maps(ctx.inspector, images, LAYER)[..., chosen])
     rank = shared_rank(ctx.inspector, images, LAYER, ctx.base, LESSON_FILTER)
     lesson_score = float(relative[:, LESSON_FILTER].min())
     narration = (
@@ -353,17 +425,21 @@ def _boots_step(ctx: _Context) -> Step:
         f"ConvLab's model that is **filter {chosen}**. Each column has one colour scale for all three rows, so "
         "brightness compares across them."
     )
-    verdict = "Yes, all three" if score >= 1 else "Not strongly"
+    verdict = ("Not in one place" if found.together is None else "Yes" if score >= 1 else "Weakly")
     answer = (
-        f"{verdict}: filter {chosen}'s {LAYER} peaks are {_times(relative[:, chosen])} its average on a test "
-        f"picture (images {_listed(BOOTS)}). {_together(place, together, 'boot')} The video's filter "
-        f"{LESSON_FILTER} scores {lesson_score:.2f}× here, {_ordinal(rank)} of the "
+        f"{verdict}: {_together(found, 'boot')}. {_sentence(_brightest(found, BOOTS))} Filter {chosen}'s {LAYER} "
+        f"peaks are {_times(relative[:, chosen])} its average on a test picture (images {_listed(BOOTS)}). The "
+        f"video's filter {LESSON_FILTER} scores {lesson_score:.2f}× here, {_ordinal(rank)} of the "
         f"{int(ctx.base.live[LAYER].sum())} live filters."
     )
+    lead = f"ConvLab's model finds the filter the three boots share most: **filter {chosen}**."
     return Step("boots", "What the boots share", _view("journey", ctx.conv.spec.key(), BOOTS, chosen), narration,
                 question=f"Will filter {chosen} light up something all three boots share? Where?", answer=answer,
-                facts={"filter": chosen, "score": score, "relative": relative[:, chosen].tolist(), "place": place,
-                       "together": together, "lesson_filter_score": lesson_score, "lesson_filter_rank": rank})
+                lead=lead,
+                facts={"filter": chosen, "score": score, "relative": relative[:, chosen].tolist(),
+                       "place": found.together, "together": found.least, "cells": list(found.cells),
+                       "ninths": list(found.ninths), "peaks": list(found.peaks),
+                       "lesson_filter_score": lesson_score, "lesson_filter_rank": rank})
 
 
 def _survival(ctx: _Context, chosen: int, item: int) -> dict:
@@ -377,7 +453,7 @@ def _survival(ctx: _Context, chosen: int, item: int) -> dict:
         "filter": chosen, "item": item, "label": int(ctx.split.labels[item]),
         "first": float(first_peaks[-1]), "first_boot": weakest_first,
         "first_ratio": float(first_peaks[-1]) / weakest_first if weakest_first > 0 else 0.0,
-        "first_region": peak_region(ctx.inspector, first[-1], FIRST_LAYER),
+        "first_region": peak_place(first[-1]),
         "last": float(last_peaks[-1]), "last_boot": weakest_last,
         "last_ratio": float(last_peaks[-1]) / weakest_last if weakest_last > 0 else 0.0,
         "survives": bool(last_peaks[-1] >= HALF * weakest_last),
@@ -392,10 +468,11 @@ def _survival_answer(ctx: _Context, facts: dict) -> str:
     else:
         verdict = f"What the boots share is gone: filter {facts['filter']} helps tell a boot from a {name}."
     return (
-        f"In the {FIRST_LAYER} column the {name}'s brightest value is {facts['first']:.2f} "
-        f"({facts['first_ratio']:.0%} of the weakest boot's {facts['first_boot']:.2f}, in the "
-        f"{facts['first_region']} of the picture): {at_first}. By the {LAYER} column it is {facts['last']:.2f} "
-        f"against at least {facts['last_boot']:.2f} for the boots, {facts['last_ratio']:.0%}. {verdict}"
+        f"{'Yes' if facts['survives'] else 'No'}: by the {LAYER} column the {name}'s brightest value is "
+        f"{facts['last']:.2f} against at least {facts['last_boot']:.2f} for the boots, {facts['last_ratio']:.0%}. "
+        f"In the {FIRST_LAYER} column it was {facts['first']:.2f} ({facts['first_ratio']:.0%} of the weakest "
+        f"boot's {facts['first_boot']:.2f}; the {name}'s map is brightest in its {facts['first_region']}): "
+        f"{at_first}. {verdict}"
     )
 
 
@@ -403,10 +480,12 @@ def _pullover_step(ctx: _Context, chosen: int) -> Step:
     name = ctx.name(PULLOVER)
     return _third_image_step(
         ctx, chosen, "pullover", PULLOVER,
-        f"Put test image {PULLOVER} in the third slot. In the video it passes for a handbag; Fashion-MNIST "
-        f"labels it **{name}**. Keep filter {chosen}, the one that found what the boots share, and follow the "
-        "third row from left to right.",
+        f"Put test image {PULLOVER} in the third slot: two boots and something else, the classes mixed on purpose "
+        f"to test what the boots share. In the video it passes for a handbag; Fashion-MNIST labels it **{name}**. "
+        f"Keep filter {chosen}, the one that found what the boots share, and follow the third row from left to "
+        "right.",
         f"Does the {name.lower()} keep what filter {chosen} found in the boots?",
+        f"Two boots and a {name.lower()}, mixed on purpose: still filter {chosen}.",
     )
 
 
@@ -414,18 +493,21 @@ def _trouser_step(ctx: _Context, chosen: int) -> Step:
     name = ctx.name(TROUSER)
     return _third_image_step(
         ctx, chosen, "trouser", TROUSER,
-        f"Now test image {TROUSER}, labelled **{name}**, in the third slot, still with filter {chosen}. Compare "
-        "the third row with the two boots above it, column by column.",
+        f"Now test image {TROUSER}, labelled **{name}**, in the third slot, still with filter {chosen}: again two "
+        "boots and another class, on purpose. Compare the third row with the two boots above it, column by column.",
         f"And the {name.lower()}: does it keep what the boots share?",
+        f"Two boots and a {name.lower()}, mixed on purpose: still filter {chosen}.",
     )
 
 
-def _third_image_step(ctx: _Context, chosen: int, slug: str, image: int, narration: str, question: str) -> Step:
-    """The lesson's experiment: two boots and ``image`` in the third slot, with the boots' filter."""
+def _third_image_step(ctx: _Context, chosen: int, slug: str, image: int, narration: str, question: str,
+                      lead: str) -> Step:
+    """The lesson's experiment: two boots and ``image`` in the third slot, with the boots' filter
+    (classes mixed on purpose: ``mixed``)."""
     facts = _survival(ctx, chosen, image)
     return Step(slug, f"Image {image}, a {ctx.name(image)}",
                 _view("journey", ctx.conv.spec.key(), BOOTS[:2] + (image,), chosen), narration,
-                question=question, answer=_survival_answer(ctx, facts), facts=facts)
+                question=question, answer=_survival_answer(ctx, facts), facts=facts, lead=lead, mixed=True)
 
 
 def _other_filter_step(ctx: _Context) -> Step:
@@ -443,7 +525,8 @@ def _other_filter_step(ctx: _Context) -> Step:
         f"gets {share:.0%} of the strongest one's response. Whatever it found, the three boots don't share it."
     )
     return Step("other-filter", "A filter that disagrees", _view("journey", ctx.conv.spec.key(), BOOTS, chosen),
-                narration, question=f"Does filter {chosen} find anything all three boots share?", answer=answer,
+                narration, lead=f"Back to the three boots, with a filter that disagrees about them: **filter {chosen}**.",
+                question=f"Does filter {chosen} find anything all three boots share?", answer=answer,
                 facts={"filter": chosen, "share": share, "relative": relative.tolist(), "weakest": weakest})
 
 
@@ -454,22 +537,25 @@ def _trousers_step(ctx: _Context) -> Step:
     maps = layer_maps(ctx.inspector, images, LAYER)[..., chosen]
     vertical = [verticality(feature_map) for feature_map in maps]
     relative = ctx.relative(TROUSERS)[:, chosen]
-    place, together = shared_place(ctx.inspector, maps, LAYER)
+    found = places(maps)
     narration = (
         f"Test images {_listed(TROUSERS)} are all {name}. In the video filters 2 and 4 picked out a vertical "
         "feature they share. ConvLab looked in its own model, with the boots' measure, among the filters whose "
         f"{LAYER} maps run up and down on all three (at least two thirds of the change between neighbouring "
         f"cells goes across the map, as it does along an upright line): **filter {chosen}**."
     )
+    item = CLASS_NAMES[TROUSER_LABEL].lower()
     answer = (
         f"Upright stripes: {_listed(f'{v:.0%}' for v in vertical)} of the change in its three {LAYER} maps runs "
-        f"across them. All three {name} light it up, {_times(relative)} its average on a test picture. "
-        + _together(place, together, CLASS_NAMES[TROUSER_LABEL].lower())
+        f"across them. All three {name} light it up, {_times(relative)} its average on a test picture; "
+        f"{_together(found, item)}. {_sentence(_brightest(found, TROUSERS))}"
     )
+    lead = f"Three {name}, test images {_listed(TROUSERS)}, and a filter for upright lines: **filter {chosen}**."
     return Step("trousers", f"Three {name}", _view("journey", ctx.conv.spec.key(), TROUSERS, chosen), narration,
-                question=f"What will filter {chosen} light up in the {name}?", answer=answer,
+                question=f"What will filter {chosen} light up in the {name}?", answer=answer, lead=lead,
                 facts={"filter": chosen, "score": score, "relative": relative.tolist(), "verticality": vertical,
-                       "place": place, "together": together})
+                       "place": found.together, "together": found.least, "cells": list(found.cells),
+                       "ninths": list(found.ninths), "peaks": list(found.peaks)})
 
 
 def _shirts_step(ctx: _Context) -> Step:
@@ -481,7 +567,7 @@ def _shirts_step(ctx: _Context) -> Step:
     relative = ctx.relative(shirts)
     maps = layer_maps(ctx.inspector, images, LAYER)[..., lit]
     cells = [int((feature_map > 0).sum()) for feature_map in maps]
-    place, together = shared_place(ctx.inspector, maps, LAYER)
+    found = places(maps)
     lesson_score = float(relative[:, LESSON_FILTER].min())
     narration = (
         f"Label {SHIRT} is {CLASS_NAMES[SHIRT]}; the first three in the printout are test images {_listed(shirts)}. "
@@ -494,16 +580,17 @@ def _shirts_step(ctx: _Context) -> Step:
     parts = "Parts" if max(cells) < maps[0].size / 2 else "Much of them"
     little = "little" if quiet_score < 1 else "about as much as on an average test picture"
     answer = (
-        f"{parts}: of the {maps[0].size} cells of each {LAYER} map, filter {lit} lights {_listed(cells)}, with "
-        f"peaks {_times(relative[:, lit])} its average on a test picture. {_together(place, together, shirt)} "
-        f"Filter {quiet} sees {little}: {_times(relative[:, quiet])} its average, though it fires on other "
+        f"{parts}: of the {maps[0].size} cells of each {LAYER} map, filter {lit} is above zero in only "
+        f"{_listed(cells)}, with peaks {_times(relative[:, lit])} its average on a test picture. "
+        f"{_sentence(_together(found, shirt))} {_sentence(_brightest(found, shirts))} Filter {quiet} sees {little}: {_times(relative[:, quiet])} its average, though it fires on other "
         f"pictures. The video's filter {LESSON_FILTER} scores {lesson_score:.2f}× on its weakest {shirt}."
     )
     return Step("shirts", f"Three {name}", _view("journey", ctx.conv.spec.key(), shirts, lit), narration,
                 question=f"Will filter {lit} light up whole {name}, or parts of them? And filter {quiet}?",
-                answer=answer,
+                answer=answer, lead=f"Three {name}: **filter {lit}** lights them up most, **filter {quiet}** least.",
                 facts={"filter": lit, "score": lit_score, "relative": relative[:, lit].tolist(), "cells": cells,
-                       "place": place, "together": together, "quiet_filter": quiet, "quiet_score": quiet_score,
+                       "place": found.together, "together": found.least, "lit_cells": list(found.cells),
+                       "ninths": list(found.ninths), "peaks": list(found.peaks), "quiet_filter": quiet, "quiet_score": quiet_score,
                        "quiet_relative": relative[:, quiet].tolist(), "images": list(shirts),
                        "lesson_filter_score": lesson_score})
 
@@ -516,7 +603,8 @@ def _exercises_step(ctx: _Context) -> Step:
         "⏯️ Replay. The next lesson moves on to bigger pictures where the object isn't always in the middle: "
         f"↔️ Shift probe shows what moving these centred {IMAGE_SIZE}×{IMAGE_SIZE} pictures does to both models."
     )
-    return Step("exercises", "Exercises", _view("lab", ctx.conv.spec.key()), narration)
+    lead = "Your turn in the 🧪 Lab: fewer filters, more or fewer conv blocks, a rule to stop training."
+    return Step("exercises", "Exercises", _view("lab", ctx.conv.spec.key()), narration, lead=lead)
 
 
 def _check(conv: StoredModel, dense: StoredModel, split: Split) -> None:

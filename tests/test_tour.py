@@ -190,19 +190,137 @@ def test_boots_filter_is_shared_by_all_three(step, reference):
         assert f"{value:.2f}×" in step["boots"].answer
 
 
-def test_boots_place_lit_together(step, reference):
-    facts = step["boots"].facts
-    maps = reference.maps([0, 23, 28])[..., facts["filter"]]
-    scaled = maps / maps.max(axis=(1, 2), keepdims=True)
-    together = scaled.min(axis=0)
-    row, col = np.unravel_index(np.argmax(together), together.shape)
-    # A pool2 cell sees input rows 4r .. 4r + 9 (conv 3, pool 2, conv 3, pool 2): centre 4r + 4.5.
-    centre = (4 * row + 4.5, 4 * col + 4.5)
-    names = [("top", "middle", "bottom")[int(c // (28 / 3))] for c in centre[:1]]
-    names += [("left", "centre", "right")[int(c // (28 / 3))] for c in centre[1:]]
-    expected = "centre" if names == ["middle", "centre"] else " ".join(names)
-    assert facts["together"] == pytest.approx(together[row, col], rel=1e-3)
-    assert facts["place"] == expected and f"in the {expected} of the picture" in step["boots"].answer
+# -- where the maps light up: each claim against the maps the step shows -------------------------
+ROWS, COLUMNS = ("top", "middle", "bottom"), ("left", "centre", "right")
+NAMED = {("centre" if (r, c) == (1, 1) else f"{ROWS[r]} {COLUMNS[c]}"): (r, c) for r in range(3) for c in range(3)}
+NAME = {place: name for name, place in NAMED.items()}
+
+
+def ninth_of(row: int, col: int, side: int) -> tuple[int, int]:
+    """The third from the top and from the left a map cell's centre lies in, the map drawn as a square."""
+    return min(int((row + 0.5) / side * 3), 2), min(int((col + 0.5) / side * 3), 2)
+
+
+def pool2_ninth(row: int, col: int) -> tuple[int, int]:
+    return ninth_of(row, col, 5)  # pool2: 5×5 (rows 0-1 top, 2 middle, 3-4 bottom)
+
+
+def ninths_named(words: str) -> set[tuple[int, int]]:
+    """The ninths a place's words name, read back: "in the bottom left", "along the bottom",
+    "down the left side", "in the centre and the bottom centre"."""
+    if words.startswith("along the ") or words == "across the middle":
+        row = ROWS.index(words.split()[-1])
+        return {(row, c) for c in range(3)}
+    if words.startswith("down the "):
+        column = {"left side": 0, "middle": 1, "right side": 2}[words[len("down the "):]]
+        return {(r, column) for r in range(3)}
+    assert words.startswith("in the "), words
+    names = re.split(r", the | and the ", words[len("in the "):])
+    return {NAMED[name] for name in names}
+
+
+PLACE_STEPS = {"boots": "boot", "trousers": "trouser", "shirts": "shirt"}
+
+
+@pytest.mark.parametrize("slug", sorted(PLACE_STEPS))
+def test_where_the_maps_light_up_together_is_where_the_shown_maps_do(step, reference, slug):
+    """The place all maps are lit together (each at least half its own peak), recomputed from the maps
+    the step shows (its images, its filter, pool2): the words name exactly the ninths of those cells."""
+    s = step[slug]
+    assert s.view["layer"] == "pool2"
+    maps = reference.maps(images_of(s))[..., int(s.view["filter"])]
+    shares = (maps / np.where(maps.max(axis=(1, 2), keepdims=True) > 0, maps.max(axis=(1, 2), keepdims=True), 1)).min(axis=0)
+    cells = [(int(r), int(c)) for r, c in zip(*np.nonzero(shares >= 0.5))]
+    assert s.facts["cells" if slug != "shirts" else "lit_cells"] == cells
+    found = re.search(r"maps are lit together (.+?) of the maps, each at least (\d+)% of its own peak there", s.answer)
+    if not cells:
+        assert found is None and "no cell is lit (at least 50% of its own map's peak)" in s.answer.lower()
+        return
+    assert found, s.answer
+    assert ninths_named(found.group(1)) == {pool2_ninth(r, c) for r, c in cells}, (found.group(1), cells)
+    assert found.group(2) == f"{min(shares[r, c] for r, c in cells):.0%}"[:-1]
+
+
+@pytest.mark.parametrize("slug", sorted(PLACE_STEPS))
+def test_where_each_map_is_brightest_is_where_its_peak_is(step, reference, slug):
+    s = step[slug]
+    images = images_of(s)
+    maps = reference.maps(images)[..., int(s.view["filter"])]
+    brightest = [pool2_ninth(*np.unravel_index(np.argmax(m), m.shape)) for m in maps]
+    together = re.search(r"every map is brightest in the ([a-z ]+)\.", s.answer)
+    if together:
+        assert set(brightest) == {NAMED[together.group(1)]}
+    else:
+        assert "their brightest cells are not all in one place" in s.answer.lower()
+        assert len(set(brightest)) > 1
+        for image, place in zip(images, brightest):
+            named = re.search(rf"image {image}'s in the ([a-z ]+?)(?:,| and |\.)", s.answer)
+            assert named and NAMED[named.group(1)] == place, (image, place, s.answer)
+
+
+def test_the_boots_are_lit_together_only_where_the_maps_say(step, reference):
+    """Issue 21: the reveal named one ninth as if the boots lit up only there, while image 0's brightest
+    cell is bottom right. The words now name where all three are lit, and where each is brightest."""
+    s = step["boots"]
+    maps = reference.maps([0, 23, 28])[..., s.facts["filter"]]
+    first = np.unravel_index(np.argmax(maps[0]), maps[0].shape)
+    assert NAME[pool2_ninth(*first)] == "bottom right" and "image 0's in the bottom right" in s.answer
+    assert s.verdict.startswith("Yes: all three boots' maps are lit together")  # the first sentence answers "Where?"
+
+
+@pytest.mark.parametrize("slug, item", [("pullover", 1), ("trouser", 2)])
+def test_the_third_images_first_map_is_brightest_where_the_words_say(step, reference, slug, item):
+    s = step[slug]
+    conv1 = reference.maps([item], "conv1")[0, :, :, s.facts["filter"]]
+    row, col = np.unravel_index(np.argmax(conv1), conv1.shape)
+    place = NAME[ninth_of(row, col, conv1.shape[0])]
+    assert s.facts["first_region"] == place
+    assert f"map is brightest in its {place})" in s.answer
+
+
+def test_place_words_name_exactly_their_ninths():
+    for places in ({(2, 0)}, {(2, 0), (2, 1), (2, 2)}, {(1, 0), (1, 1), (1, 2)}, {(0, 0), (1, 0), (2, 0)},
+                   {(0, 1), (1, 1), (2, 1)}, {(1, 1), (2, 1)}, {(0, 0), (2, 2), (1, 1)}, {(2, 0), (2, 1)}):
+        assert ninths_named(tour.place_words(places)) == places, places
+    assert tour.place_words({(2, 0), (2, 1), (2, 2)}) == "along the bottom"
+    with pytest.raises(ValueError):
+        tour.place_words(set())
+
+
+def test_places_on_hand_made_maps():
+    bottom_row = np.zeros((2, 5, 5))
+    bottom_row[:, 4, :] = 1.0
+    bottom_row[0, 4, 4] = 2.0  # the first map's brightest cell: bottom right; the whole row still lit in both
+    found = tour.places(bottom_row)
+    assert found.together == "along the bottom" and found.least == 0.5
+    assert found.peaks == ("bottom right", "bottom left")  # the second map's first brightest cell
+    apart = np.zeros((2, 5, 5))
+    apart[0, 0, 0] = apart[1, 4, 4] = 1.0
+    found = tour.places(apart)
+    assert found.together is None and found.cells == () and found.peaks == ("top left", "bottom right")
+    assert tour.places(np.zeros((2, 5, 5))).peaks == (None, None)
+    assert tour.places(np.eye(5)[None]).together == "in the top left, the centre and the bottom right"
+
+
+# -- classes mixed on purpose, and the strip's short lines ------------------------------------------
+def test_steps_that_mix_classes_say_so(step, steps, test_split):
+    for s in steps:
+        images = images_of(s) if "images" in s.view else []
+        mixes = len({int(test_split.labels[i]) for i in images}) > 1
+        assert s.mixed == mixes, s.slug
+        if mixes:
+            assert "mixed on purpose" in s.short and "on purpose" in s.narration, s.slug
+    assert {s.slug for s in steps if s.mixed} == {"pullover", "trouser"}
+
+
+def test_every_step_has_a_one_line_lead_and_a_short_verdict(steps):
+    for s in steps:
+        plain = re.sub(r"[*_`]", "", s.short)
+        assert 20 <= len(plain) <= 90, (s.slug, plain)  # one line at 1024 px in presenter mode's 20 px type
+        if s.answer:
+            assert s.answer.startswith(s.verdict) and len(s.verdict) <= 160, (s.slug, s.verdict)
+    assert tour.first_sentence("It is 2.03× its average. Then more.") == ("It is 2.03× its average.", "Then more.")
+    assert tour.first_sentence("One only.") == ("One only.", "")
 
 
 @pytest.mark.parametrize("slug, item", [("pullover", 1), ("trouser", 2)])
@@ -279,16 +397,6 @@ def test_shirts_quiet_and_lit_filters(step, reference):
 
 
 # -- small helpers and bad arguments -------------------------------------------------------------
-def test_input_centre_against_the_receptive_field(shipped):
-    inspector = Inspector(shipped[0].model)
-    assert tour.input_centre(inspector, "conv1", 0, 0) == (1.0, 1.0)  # a 3×3 window at the corner
-    assert tour.input_centre(inspector, "pool1", 2, 0) == (5.5, 1.5)  # rows 4..7
-    assert tour.input_centre(inspector, "pool2", 4, 0) == (20.5, 4.5)  # rows 16..25, columns 0..9
-    assert tour.region(20.5, 4.5) == "bottom left" and tour.region(14, 14) == "centre"
-    with pytest.raises(ValueError, match="layer must be one of"):
-        tour.input_centre(inspector, "pool3", 0, 0)
-
-
 def test_bad_arguments_name_the_fix(shipped, test_split):
     conv, dense = shipped
     with pytest.raises(ValueError, match="PRESETS"):

@@ -312,7 +312,7 @@ def presenter_class_ui(container) -> None:
             _show_to_the_class(code, _link(code).url)
         end.button("End class", key="present_class_end", on_click=_end, width="stretch")
     elif role() == "student":
-        container.caption(f"Class {st.session_state[CLASS]}")
+        container.markdown(f"👩‍🏫 Class **{st.session_state[CLASS]}**")
     else:
         container.button("👩‍🏫 Start a class", key="present_class_start", on_click=_start, width="stretch")
 

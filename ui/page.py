@@ -8,7 +8,7 @@ import streamlit as st
 # its three rows fit a 1280×720 laptop screen; hidden script holders; even thumbnails.
 CSS = """<style>
 [data-testid="stMainBlockContainer"] { padding-top: 2.6rem; padding-bottom: 3rem; }
-[class*="st-key-script_"] { display: none; }
+[class*="st-key-script_"], [data-testid="stLayoutWrapper"]:has(> [class*="st-key-script_"]) { display: none; }
 [class*="_thumbnails"] img { image-rendering: pixelated; }
 [class*="_thumbnails"] [data-testid="stImageCaption"] { min-height: 4.2em; }
 </style>"""
@@ -30,29 +30,63 @@ if (window.innerWidth < {NARROW_SCREEN} && !sessionStorage.getItem("convlab-side
 
 # Presenter mode: a projector at 1024×768 read from the back of a room. No sidebar, no helper
 # texts, and every size grows with the root font (Streamlit sizes in rem): body text and widget
-# labels 20 px, headings larger.
+# labels 20 px, headings larger; the gaps between elements stay small, so that the journey (and the
+# tour's strip above it) fit the screen. The bar is the teacher's, in smaller type: the keys as they
+# work now, the tour, the class and the way out.
 PRESENTER_CSS = """<style>
 html { font-size: 20px; }
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"],
-[data-testid="stHeader"], [data-testid="stCaptionContainer"], [data-testid="stTooltipIcon"],
+[data-testid="stHeader"], [data-testid="stCaptionContainer"], [data-testid="stTooltipIcon"]:not(:has([data-testid^="stBaseButton"])),
 [data-testid="stElementToolbar"] { display: none !important; }
 [data-testid="stMainBlockContainer"] { max-width: 100%; padding: 0.4rem 1.2rem 2rem; }
+[data-testid="stMainBlockContainer"] [data-testid="stVerticalBlock"] { gap: 0.5rem; }
+.stTabs [role="tab"] { height: 2.1rem; }
+.stTabs [role="tabpanel"] { padding-top: 0.4rem; }
 [data-testid="stWidgetLabel"] p, .stTabs [role="tab"] p, [data-testid="stMarkdownContainer"] p { font-size: 1rem; }
+div.st-key-presenter_bar [data-testid="stMarkdownContainer"] p { font-size: 0.8rem; }
+div.st-key-presenter_bar button { min-height: 1.6rem; padding: 0 0.6rem; }
+div.st-key-presenter_bar button p { font-size: 0.8rem; }
+div.st-key-presenter_bar { overflow: visible; }
 </style>"""
-PRESENTER_KEYS = "**Keys:** ← → filter · Page Up / Down ±10 % · Space plays the filters · 1 2 3 pick an image, ↑ ↓ step it"
+# The keys as they work now, one meaning each: while the tour is open ← / → step it (the journey's
+# chart then takes its filter keys only once clicked); else, on the journey's tab, presenter mode's
+# keys anywhere on the page; on another tab they do nothing.
+PRESENTER_KEYS = "**Keys:** ← → filter · Page Up / Down ±10 % · Space plays · 1 2 3 pick an image, ↑ ↓ step it"
+PRESENTER_TOUR_KEYS = "**Keys:** ← → step the tour · click the grid's filter slider for the filter keys"
+PRESENTER_TOUR_ELSEWHERE_KEYS = "**Keys:** ← → step the tour"
+PRESENTER_ELSEWHERE_KEYS = "**Keys** on 🔍 Journey: ← → filter · Page Up / Down ±10 % · Space plays · 1 2 3 · ↑ ↓"
+
+
+CLASS_WIDTH = 270  # px: the presenter bar's room for a teacher's "📣 CODE" and "End class"
 
 
 def style() -> None:
     st.html(CSS)
 
 
-def presenter_bar(leave) -> None:
-    """Presenter mode's styles and its one line: the keys, and the way out (the sidebar, with its
-    switch, is hidden)."""
+def keys_line(touring: bool, journey: bool) -> str:
+    """The keys line for a page with the tour open (``touring``) or not, on the journey's tab or another."""
+    if touring:
+        return PRESENTER_TOUR_KEYS if journey else PRESENTER_TOUR_ELSEWHERE_KEYS
+    return PRESENTER_KEYS if journey else PRESENTER_ELSEWHERE_KEYS
+
+
+def presenter_bar(leave, tour_button=None) -> None:
+    """Presenter mode's styles and its one compact line (the sidebar, with its switches, is hidden):
+    the keys as they work now, ``tour_button`` (draws the tour's start while it is closed; the open
+    tour's strip has Back / Next / Finish / Close), the class controls and the way out."""
+    from . import classroom, state
+
     st.html(PRESENTER_CSS)
-    keys, out = st.columns([3.2, 1], vertical_alignment="center")
-    keys.markdown(PRESENTER_KEYS)
-    out.button("✕ Exit presenter", key="leave_presenter", on_click=leave, width="stretch")
+    with st.container(key="presenter_bar", horizontal=True, vertical_alignment="center", gap="small", wrap=False):
+        journey = st.session_state.get(state.TAB, state.TABS["journey"]) == state.TABS["journey"]
+        st.markdown(keys_line(bool(st.session_state.get(state.TOUR)), journey), width="stretch")
+        if tour_button is not None:
+            tour_button()
+        # The class: start it, or a teacher's two buttons (the code, End) sharing the room in two columns.
+        teaching = classroom.role() == "teacher"
+        classroom.presenter_class_ui(st.container(key="presenter_class", width=CLASS_WIDTH if teaching else "content"))
+        st.button("✕ Exit presenter", key="leave_presenter", on_click=leave)
 
 
 def collapse_sidebar_on_narrow_screens() -> None:

@@ -1,9 +1,11 @@
-"""The lesson tour: about ten steps above the tabs, each setting the page's view and telling what to see.
+"""The lesson tour: ten steps in a compact strip above the tabs, each setting the page's view and telling what to see.
 
 The steps and their numbers come from ``convlab.tour``, computed from the shipped models (which
-filter shows what the boots share is found in the model, not copied from the video). Back and
-Next (or ← / →) move through them; a step that asks a question hides its answer until "Reveal";
-the step is in the URL (``tour=3``), so any step can be linked, and a class follows it.
+filter shows what the boots share is found in the model, not copied from the video). The strip
+keeps the picture on the screen (issue 21): one line with the step, its dots and Back / Next
+(Finish on the last step) / Close; then the step's lead (its whole text under "More") and its
+question, with Reveal on the same line. ← / → move through the steps while the tour is open; the
+step is in the URL (``tour=3``), so any step can be linked, and a class follows it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,27 @@ from convlab.tour import SLUGS, Step, lesson_tour
 from . import runs as runs_module
 from . import state
 from .resources import get_inspector, get_store, get_test_split
+
+# The images of the open step when it mixes classes on purpose (``Step.mixed``): the journey then
+# leaves out its "these images don't share a label" note, the tour's words say why.
+MIXED = "tour_mixed_images"
+# The strip's own spacing (Streamlit's default gaps and paddings would take a fifth of a 720 px
+# screen), and, while the tour is open, the journey's heading and helper line give way to it: the
+# tour says what to look at.
+CSS = """<style>
+div.st-key-tour { gap: 0.3rem; padding: 0.4rem 0.75rem; }
+div.st-key-tour button { min-height: 1.6rem; padding-top: 0; padding-bottom: 0; }
+div.st-key-tour_dots p { letter-spacing: 0.08em; white-space: nowrap; }
+div.st-key-tour_head, div.st-key-tour_text { overflow: visible; }  /* a paragraph's margin is no reason to scroll */
+[data-testid="stElementContainer"]:has(~ [data-testid="stLayoutWrapper"] > .st-key-journey_controls) { display: none; }
+</style>"""
+# Presenter mode: 768 px of a projector's height hold the bar, the strip in 20 px type, the tabs
+# and the grid only if the journey's number boxes go without their labels while the tour is open
+# (the grid's row titles name each row's image, its own bar the filter).
+PRESENTER_CSS = """<style>
+div.st-key-journey_controls [data-testid="stWidgetLabel"] { display: none; }
+</style>"""
+
 
 def step_count() -> int:
     """The tour's steps, known without computing them (a link's tour=N is checked before any model loads)."""
@@ -47,6 +70,16 @@ def go(number: int, runs: dict[str, runs_module.Run]) -> None:
 
 def close() -> None:
     st.session_state.pop(state.TOUR, None)
+    st.session_state.pop(MIXED, None)
+
+
+def is_open() -> bool:
+    return bool(st.session_state.get(state.TOUR))
+
+
+def mixed_on_purpose(indices) -> bool:
+    """Whether the page shows the open step's images and that step mixes classes on purpose."""
+    return is_open() and st.session_state.get(MIXED) == [int(index) for index in indices]
 
 
 def start_button(runs: dict[str, runs_module.Run]) -> None:
@@ -55,30 +88,50 @@ def start_button(runs: dict[str, runs_module.Run]) -> None:
                            "to look for. ← / → move between steps.")
 
 
+def presenter_button(runs: dict[str, runs_module.Run]) -> None:
+    """Presenter mode's bar: start the tour while it is closed (the open tour's strip has its own controls)."""
+    if not is_open():
+        st.button("🧭 Tour", key="present_tour_start", on_click=go, args=(1, runs),
+                  help="The lesson in ten steps: each sets the view and says what to look for.")
+
+
 def tour_ui(runs: dict[str, runs_module.Run]) -> None:
     number = st.session_state.get(state.TOUR)
     if not number:
+        st.session_state.pop(MIXED, None)
         return
     steps = _tour(runs)
     number = min(max(int(number), 1), len(steps))
     step = steps[number - 1]
+    st.session_state[MIXED] = [int(i) for i in step.view["images"].split(",")] if step.mixed else None
+    revealed = bool(step.question) and st.session_state.get(f"tour_revealed_{number}", False)
+    st.html(CSS + (PRESENTER_CSS if state.presenting() else ""))
     with st.container(key="tour", border=True):
-        head, dots, close_column = st.columns([5, 4, 1], vertical_alignment="center")
-        head.markdown(f"**🧭 Step {number} of {len(steps)}: {step.title}**")
-        dots.markdown(" ".join("●" if n == number else "○" for n in range(1, len(steps) + 1)),
-                      help=" · ".join(f"{n}. {s.title}" for n, s in enumerate(steps, start=1)))
-        close_column.button("✕", key="tour_close", on_click=close, help="Close the tour", width="stretch")
-        st.markdown(step.narration)
-        if step.question:
-            revealed = st.session_state.get(f"tour_revealed_{number}", False)
-            st.markdown(f"**❓ {step.question}**")
-            if revealed:
-                st.markdown(step.answer or "")
-            else:
+        with st.container(key="tour_head", horizontal=True, vertical_alignment="center", gap="small", wrap=False):
+            st.markdown(f"**🧭 Step {number} of {len(steps)}: {step.title}**", width="stretch")
+            with st.container(key="tour_dots", width="content"):
+                st.markdown(" ".join("●" if n == number else "○" for n in range(1, len(steps) + 1)),
+                            help=" · ".join(f"{n}. {s.title}" for n, s in enumerate(steps, start=1)))
+            st.button("◀ Back", key="tour_back", on_click=go, args=(number - 1, runs), disabled=number == 1,
+                      shortcut="Left")
+            if number < len(steps):
+                st.button("Next ▶", key="tour_next", on_click=go, args=(number + 1, runs), shortcut="Right",
+                          type="primary")
+            else:  # the last step: Finish closes the tour
+                st.button("✓ Finish", key="tour_finish", on_click=close, shortcut="Right", type="primary")
+            st.button("✕", key="tour_close", on_click=close, help="Close the tour")
+        # One paragraph: the lead and the question (once revealed: the question and the answer's first
+        # sentence, which answers it); "More" holds the step's whole text, Reveal the answer.
+        if revealed:
+            words = f"**❓ {step.question}** 💡 {step.verdict}"
+        else:
+            words = step.short + (f" **❓ {step.question}**" if step.question else "")
+        with st.container(key="tour_text", horizontal=True, vertical_alignment="center", gap="small", wrap=False):
+            st.markdown(words, width="stretch")
+            with st.popover("More", key="tour_more"):
+                st.markdown(step.narration)
+                if revealed:
+                    st.markdown(f"💡 {step.answer}")
+            if step.question and not revealed:
                 st.button("Reveal", key=f"tour_reveal_{number}", on_click=st.session_state.__setitem__,
                           args=(f"tour_revealed_{number}", True), type="primary")
-        back, _, forward = st.columns([1, 4, 1])
-        back.button("◀ Back", key="tour_back", on_click=go, args=(number - 1, runs), disabled=number == 1,
-                    shortcut="Left", width="stretch")
-        forward.button("Next ▶", key="tour_next", on_click=go, args=(number + 1, runs), disabled=number == len(steps),
-                       shortcut="Right", width="stretch", type="primary")

@@ -27,11 +27,13 @@ from .. import classroom, state
 from ..charts import chart, chart_event, chart_room, live_chart
 from ..page import request_scroll
 from ..resources import get_inspector, get_test_split, journey_activations, journey_maps_file, label_table
+from ..tour import mixed_on_purpose
 from . import Page
 
 LABEL_TABLE_ROWS = 100  # the lesson prints the first 100 test labels
 FULL_SCREEN_FONT = 1.6  # text in full screen, legible from the back of a room
 PRESENTER_FONT = 1.65  # presenter mode: the chart's smallest text (axis numbers, 11 px) becomes 18 px
+PRESENTER_TOUR_FONT = 1.46  # the tour's strip above it: axis numbers 16 px, colour-bar numbers 18 px
 CHART = "journey_chart"
 FILTER_HELP = (
     "Which filter of the conv layers to show (the lesson's CONVOLUTION_NUMBER, counted from 0): type it here, "
@@ -104,13 +106,14 @@ def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
         key=CHART, fit=True, on_change=_chart_event, page_keys=_page_keys(), scrub=scrub,
     )
     explanation_ui(cell, inspector, activations, split.images[indices], indices, filter_index)
-    if len(set(labels)) > 1:
+    mixed = len(set(labels)) > 1
+    if mixed and not mixed_on_purpose(indices):  # a tour step that mixes classes on purpose says why itself
         st.warning(
             "These images don't share a label (" + ", ".join(CLASS_NAMES[label] for label in labels)
             + "). The lesson compares images of one class to see which features a filter picks up "
             "for that class; choose a class below to pick three."
         )
-    else:
+    elif not mixed:
         st.caption(
             f"All three are **{CLASS_NAMES[labels[0]]}**. Colour scale: "
             f"{SCALE_MODES[scale]} (inferno: dark = low, bright = high). Each map is smaller than the one "
@@ -287,6 +290,8 @@ def image_controls_ui(split: Split, num_filters: int) -> tuple[list[int], int]:
     """
     state.set_images(state.images())  # the defaults, on a first visit
     state.show_filter(state.filter_within(num_filters))
+    if state.presenting() and st.session_state.get(state.TOUR):  # a projector's room goes to the maps:
+        return state.images(), state.current().filter  # the tour sets the images, the grid's slider the filter
     columns = st.container(key="journey_controls").columns([1, 1, 1, 1], vertical_alignment="bottom")
     indices = [
         columns[slot].number_input(
@@ -309,7 +314,8 @@ def _journey_size(rows: int, columns: int, scale: str) -> dict:
     if not room.get("width") or not room.get("height"):
         return {}  # not reported yet (the first draw, AppTest): the default size
     fullscreen = bool(room.get("fullscreen"))
-    font_scale = FULL_SCREEN_FONT if fullscreen else PRESENTER_FONT if state.presenting() else 1.0
+    presenter_font = PRESENTER_TOUR_FONT if st.session_state.get(state.TOUR) else PRESENTER_FONT
+    font_scale = FULL_SCREEN_FONT if fullscreen else presenter_font if state.presenting() else 1.0
     largest = 10_000 if fullscreen or state.presenting() else PANEL  # a projector: as large as the screen allows
     panel = journey_panel(rows, columns, room["width"], room["height"], scale, font_scale, largest)
     return {"panel": panel, "font_scale": font_scale}
