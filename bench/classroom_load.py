@@ -1,48 +1,65 @@
-"""Classroom load test: one teacher, 30 following students, one server (not part of the unit tests).
+"""Classroom load test: a teacher and up to hundreds of followers, one server or several behind nginx (not a unit test).
 
-Run from the repository root (about 1.5 minutes on 2 cores)::
+Run from the repository root::
 
-    python bench/classroom_load.py      # options: --students 30 --changes 20 --gap 3 --browser-students 1
+    python bench/classroom_load.py                           # 30 followers, one server: about 2 minutes
+    python bench/classroom_load.py --students 200 --servers 2
+    python bench/classroom_load.py --curve                   # the curve below: about 20 minutes
 
-What it measures: "follow the teacher" (``ui/classroom.py``) with a class of 30. It starts one
-``streamlit run app.py`` (the shipped models) and opens the teacher's page in Chromium, which
-starts a class from the sidebar's box (``class_start``) and reads the class code from its address
-bar. Then 30 students join at ``/?class=CODE``. The teacher moves the journey's filter slider
-(ArrowRight, sometimes ArrowLeft) 20 times, a few seconds apart, and for every (change, student)
-the time from the key press to the student's page holding the new ``filter=`` in its query string
-is recorded. Target: p95 ≤ 1.5 s. Reported too: the server's CPU (user + system seconds per wall
-second, from /proc) and memory (VmRSS, VmHWM), and this process's own CPU. Results go to
-``bench/results/classroom.json`` and ``bench/results/classroom.md`` (``bench/README.md`` says
-how to read them).
+What it measures: how fast a teacher's change reaches every follower of a class ("follow the
+teacher": ``ui/classroom.py``, ``ui/feed.py``), and what that costs the servers. The teacher's
+page, in Chromium, starts a class from the sidebar's box and moves the journey chart's own filter
+slider (→, sometimes ←) ``--changes`` times, ``--gap`` seconds apart. For every (change,
+follower) the time from the key press (``time.time()`` just before Playwright's press) to that
+follower holding the new filter is recorded: for a light student, its feed delivering a view with
+the new ``filter``; for a Chromium student, its journey chart's ``#chart`` element's
+``data-filter`` becoming it (a MutationObserver in the chart's frame, on the same clock). Target
+(issue 21): 200 followers, p95 ≤ 1.0 s, no change missed, no connection error, each server's
+peak RSS ≤ 1.5 GB.
 
-The students are LIGHT CLIENTS, not browsers: each is one websocket to ``/_stcore/stream`` that
-speaks Streamlit's protocol (its protobuf BackMsg and ForwardMsg) as the browser's frontend does,
-all 30 in this one asyncio process. Thirty Chromium pages, each redrawing the whole page on every
-change, would spend the 2 cores in the browsers and measure those rather than the server. A
-light client sends exactly what the frontend would to the server:
+With ``--image-change`` (the curve's 30 and 100) the teacher then changes image 3, a change
+each follower's page reruns for on the server: per light student, the time until its websocket
+got the page's new ``images=`` (a ``page_info_changed``) and that run finished.
 
-* on connecting, BackMsg ``rerun_script`` with a ClientState holding ``query_string="class=CODE"``
-  (and a ContextInfo: time zone, locale, URL), like a page opened at ``/?class=CODE``;
-* for each ForwardMsg ``auto_rerun`` (a fragment with ``run_every``: the student's poll, every
-  0.5 s), a timer that sends ``rerun_script`` with that ``fragment_id``, ``is_auto_rerun=True``,
-  the page's current query string and page script hash, every interval, as the frontend's
-  ``setInterval`` does; ``stop_auto_rerun`` stops it, and a ``new_session`` of a full run (one
-  with no fragment ids in its metadata) clears every timer, as the frontend's
-  ``cleanupAutoReruns`` does, until the run sends ``auto_rerun`` again;
-* ``page_info_changed`` updates the page's query string (the frontend's ``replaceState``): the
-  arrival time of each new ``filter=`` value is taken there.
+``--servers 1``: one ``streamlit run app.py``, classes in its memory, everyone connects to it.
+``--servers K`` (K ≥ 2): a throwaway Redis, K servers sharing classes through it, and Debian's
+nginx with sticky sessions in front (``convlab_testing.balancer``); the teacher and every student
+go through nginx, each with its own ``convlab_backend`` cookie, so followers spread over the
+servers as browsers would. Before the followers join, each server other than the teacher's draws
+one page (directly), as a deployment's readiness check would; ``--cold-servers`` skips that, and
+the followers are then the first pages of those servers (TensorFlow, the models and the first
+maps loaded while a crowd waits).
 
-What it does not send: widget states (a browser sends every widget's value with each rerun
-request; a student here never moves a widget, so it sends none and the server keeps its own), and
-no ``cached_message_hashes``, so the server sends every message in full (never a ``ref_hash``
-the client would have to resolve); the server waits for no acknowledgement. A light client
-checks what it was sent, not what a page would draw: the journey's caption ("Filter 7; colour
-scale: ...", sent after the chart) tells that the view for the new filter arrived.
+The students are LIGHT CLIENTS, not browsers (a few Chromium students are the cross-check), all
+in this one asyncio process: hundreds of Chromium pages would spend the 2 cores in the browsers
+and measure them rather than the servers. A light student is what a browser's page is on the wire:
 
-So one student also joins in Chromium, as a cross-check of the light clients and of what a page
-really shows (``--browser-students N``, 0 for none): its address bar's ``replaceState`` calls are
-timed in the page, and after each change, once the page is idle, it must show the journey with
-the caption naming the new filter, nothing greyed out.
+* one websocket to ``/_stcore/stream`` speaking Streamlit's protocol (``streamlit.proto``): it
+  sends ``rerun_script`` with ``query_string="class=CODE"`` (and a ContextInfo), as a page opened
+  at ``/?class=CODE``, and receives the whole page once (no cached message hashes, so every
+  message in full). From the invisible ``class_follow`` component's element it keeps the
+  component's widget id and arguments (the view the page shows and its class version);
+* one server-sent-events connection (a raw HTTP/1.1 GET over asyncio streams, chunked encoding
+  undone here) on the component's ``feed`` path, opened once the page has drawn the component,
+  as the component's EventSource is; a dropped feed is a connection error, opened again after a
+  second (the feed's ``retry``);
+* what the component decides for each state the feed sends (``components/class_follow``): a
+  change of the filter alone while the page shows the journey is painted by the chart (here: the
+  address's ``filter=`` follows, nothing is sent); any other change asks the page to rerun, a
+  ``rerun_script`` carrying the component's new value ``{version, n}`` as its one widget state.
+
+A light student sends no other widget states (it moves nothing; the server keeps its own) and
+never reports the chart's room. Nothing else of a follower's page runs on the server: the bench
+counts the runs the light students' pages start during the filter changes (0 expected).
+
+Reported per run: latency p50 / p95 / max over every (change, light student), the last student
+per change, the Chromium students' latency, changes missed, connection errors, the servers' CPU
+(user + system seconds per wall second, from /proc, all ConvLab server processes together; nginx
+and Redis apart) while the teacher changes the filter and while the students join, each server's
+peak RSS (VmHWM), this process's CPU and event-loop lateness (whether the clients kept up).
+Results: ``bench/results/classroom.json`` (every sample) and ``bench/results/classroom.md`` (the
+table, printed at the end); ``bench/README.md`` says how to read them. The script exits non-zero
+when a run of at most 200 followers misses the target.
 """
 
 from __future__ import annotations
@@ -51,70 +68,79 @@ import argparse
 import asyncio
 import contextlib
 import datetime
+import json
 import os
-import re
+import secrets
 import sys
 import threading
 import time
 import urllib.parse
 from pathlib import Path
+from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common  # noqa: E402
-from common import RESULTS, AppServer, summary  # noqa: E402
+from common import RESULTS, summary  # noqa: E402
 
-TARGET_P95_S = 1.5
+from convlab_testing.balancer import BACKEND_HEADER, COOKIE, Balancer  # noqa: E402
+from convlab_testing.live_app import StreamlitServer  # noqa: E402
+from convlab_testing.redis_server import RedisServer  # noqa: E402
+
+TARGET_P95_S = 1.0
+TARGET_RSS_MB = 1536
+TARGET_STUDENTS = 200  # the issue's lecture hall: runs of at most this many followers must meet the target
+# The curve: (followers, servers, time a non-filter change too).
+CURVE = [(30, 1, True), (100, 1, True), (200, 1, False), (300, 1, False), (200, 2, False)]
 # The teacher's key presses: mostly forward, sometimes back (a value seen before comes back).
 PATTERN = ["ArrowRight", "ArrowRight", "ArrowRight", "ArrowLeft", "ArrowRight",
            "ArrowRight", "ArrowLeft", "ArrowRight", "ArrowRight", "ArrowRight"]
-SETTLE_TIMEOUT_S = 20.0  # after a press, give up waiting for the last student after this long
-READY_TIMEOUT_S = 120.0  # every student connected and showing the teacher's view
-IDLE_WINDOW_S = 5.0  # before the first press: the server's CPU with only the students' polls
+SETTLE_TIMEOUT_S = 15.0  # after a press, a follower without the change by then has missed it
+IMAGE_TIMEOUT_S = 300.0  # the non-filter change: every follower's page reruns on the server
+IDLE_WINDOW_S = 5.0  # the servers' CPU with every follower connected and nothing changing
 CONTEXT = {"timezone": "UTC", "timezone_offset": 0, "locale": "en-US", "is_embedded": False, "color_scheme": "light"}
-NOT_FOLLOWED = ("teacher", "present")  # the teacher's own; never in a student's address
-# The journey's caption under its chart names the filter drawn (when the three images share a class,
-# as the default three do): "All three are **Ankle boot**. Filter 7; colour scale: ...".
-CAPTION = re.compile(r"\bFilter (\d+); colour scale")
+JOURNEY_FRAME = common.JOURNEY_FRAME
+IMAGE_BOX = ".st-key-image_2 input"  # image 3's number box on the teacher's page
+FINISHED, EARLY_FOR_RERUN = 0, 2  # ForwardMsg.ScriptFinishedStatus
 
 
 def _query(qs: str) -> dict[str, str]:
-    return {k: v[0] for k, v in urllib.parse.parse_qs(qs, keep_blank_values=True).items()}
+    return {k: v[0] for k, v in urllib.parse.parse_qs(qs.lstrip("?"), keep_blank_values=True).items()}
 
 
-def _filter_of(qs: str) -> int | None:
-    value = _query(qs).get("filter")
-    return int(value) if value is not None and value.lstrip("-").isdigit() else None
-
-
-# -- a light client: one student's websocket ----------------------------------------------------
+# -- a light student: its page's websocket, its feed, and what its class component decides ------------
 class LightStudent:
-    """One student session speaking Streamlit's websocket protocol (see the module's docstring)."""
+    """One follower's page on the wire (see the module's docstring)."""
 
-    def __init__(self, index: int, port: int, code: str) -> None:
+    def __init__(self, index: int, host: str, port: int, code: str) -> None:
         self.index = index
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}/?class={code}"
+        self.host, self.port = host, port
+        self.cookie = secrets.token_hex(16)  # nginx's sticky cookie, as a browser holds one
+        self.url = f"http://{host}:{port}/?class={code}"
         self.query_string = f"class={code}"
         self.page_script_hash = ""
-        self.timers: dict[str, tuple[float, asyncio.Task]] = {}
         self.ws = None
-        self.filters: list[tuple[float, int | None]] = []  # (time.time(), filter) each time it changed
-        self.query_log: list[tuple[float, str]] = []  # every page_info_changed
-        self.finished: list[tuple[float, int, bool]] = []  # script_finished: (time, status, fragment run?)
-        # the journey's caption ("... Filter 7; colour scale: ..."), sent after its chart: the view drawn
-        self.captions: list[tuple[float, int]] = []
-        # every run the server started for this page (new_session): start, fragment run?, what it sent
-        self.runs: list[dict] = []
-        self.errors: list[str] = []
+        self.closed = False
+        self.ws_backend: str | None = None  # the server nginx sent the websocket to (its header)
+        self.feed_backend: str | None = None  # ... and the feed
+        self.component_id: str | None = None
+        self.args: dict | None = None  # the class_follow component's newest arguments
+        self.feed_task: asyncio.Task | None = None
+        self.feed_connected = False
+        self.latest: dict | None = None  # the newest {version, view} the feed sent
+        self.asked: int | None = None  # the version a rerun was last asked for
+        self.feed_events: list[tuple[float, int, dict]] = []  # (time.time(), version, view)
+        self.painted: list[tuple[float, int, str | None]] = []  # filter-only changes the chart paints
+        self.rerun_requests: list[tuple[float, int]] = []  # (time, version): the page asked to rerun
+        self.runs: list[dict] = []  # every run the server started for this page (new_session)
+        self.page_infos: list[tuple[float, str]] = []
+        self.errors: list[str] = []  # connection errors
+        self.page_errors: list[str] = []  # exceptions or error boxes the page was sent
         self.messages = 0
         self.bytes = 0
-        self.sent = 0
-        self.polls_sent = 0
-        self.connected_at: float | None = None
-        self.closed = False
 
-    def _rerun(self, fragment_id: str | None = None) -> bytes:
+    # - the websocket
+    def _rerun(self, widget_value: dict | None = None) -> bytes:
         from streamlit.proto.BackMsg_pb2 import BackMsg
 
         msg = BackMsg()
@@ -123,9 +149,10 @@ class LightStudent:
         state.page_script_hash = self.page_script_hash
         state.page_name = ""
         state.widget_states.SetInParent()
-        if fragment_id:
-            state.fragment_id = fragment_id
-            state.is_auto_rerun = True
+        if widget_value is not None and self.component_id:
+            widget = state.widget_states.widgets.add()
+            widget.id = self.component_id
+            widget.json_value = json.dumps(widget_value)
         info = state.context_info
         for name, value in CONTEXT.items():
             setattr(info, name, value)
@@ -137,27 +164,9 @@ class LightStudent:
             return
         try:
             await self.ws.send(data)
-            self.sent += 1
         except Exception as error:  # noqa: BLE001 - the connection went away: recorded, the run carries on
             if not self.closed:
-                self.errors.append(f"send failed: {type(error).__name__}: {error}")
-                self.closed = True
-
-    async def _tick(self, fragment_id: str, interval: float) -> None:
-        """The frontend's setInterval: a rerun request for the fragment every ``interval`` seconds."""
-        loop = asyncio.get_running_loop()
-        due = loop.time() + interval
-        while not self.closed:
-            await asyncio.sleep(max(0.0, due - loop.time()))
-            due += interval
-            self.polls_sent += 1
-            await self._send(self._rerun(fragment_id))
-
-    def _clear_timers(self, ids=None) -> None:
-        for fragment_id in list(self.timers if ids is None else ids):
-            entry = self.timers.pop(fragment_id, None)
-            if entry is not None:
-                entry[1].cancel()
+                self.errors.append(f"websocket send failed: {type(error).__name__}: {error}")
 
     def _handle(self, data: bytes, now: float) -> None:
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
@@ -167,62 +176,41 @@ class LightStudent:
         self.messages += 1
         self.bytes += len(data)
         kind = msg.WhichOneof("type")
-        if kind == "page_info_changed":
-            self.query_string = msg.page_info_changed.query_string
-            self.query_log.append((now, self.query_string))
-            value = _filter_of(self.query_string)
-            if self.runs:
-                self.runs[-1]["filter"] = value
-            if not self.filters or self.filters[-1][1] != value:
-                self.filters.append((now, value))
-        elif kind == "auto_rerun":
-            fragment_id, interval = msg.auto_rerun.fragment_id, msg.auto_rerun.interval
-            if not fragment_id:
-                return
-            known = self.timers.get(fragment_id)
-            if known is not None and known[0] == interval:
-                return  # the frontend keeps a running timer of the same interval
-            self._clear_timers([fragment_id])
-            self.timers[fragment_id] = (interval, asyncio.get_running_loop().create_task(self._tick(fragment_id, interval)))
-        elif kind == "stop_auto_rerun":
-            self._clear_timers(msg.stop_auto_rerun.fragment_ids)
-        elif kind == "new_session":
+        if kind == "new_session":
             self.page_script_hash = msg.new_session.page_script_hash or self.page_script_hash
-            self.runs.append({"start": now, "fragment": bool(msg.metadata.run.fragment_ids), "deltas": 0,
-                              "bytes": 0, "status": None, "end": None, "filter": None, "caption": None})
-            if not msg.metadata.run.fragment_ids:  # a full run: the frontend drops every auto-rerun timer
-                self._clear_timers()
+            self.runs.append({"start": now, "fragment": bool(msg.metadata.run.fragment_ids), "end": None,
+                              "status": None, "query": None, "query_at": None})
+        elif kind == "page_info_changed":
+            self.query_string = msg.page_info_changed.query_string
+            self.page_infos.append((now, self.query_string))
+            if self.runs:
+                self.runs[-1].update(query=self.query_string, query_at=now)
         elif kind == "script_finished":
-            self.finished.append((now, int(msg.script_finished), bool(msg.metadata.run.fragment_ids)))
             if self.runs:
                 self.runs[-1].update(status=int(msg.script_finished), end=now)
         elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
-            if self.runs:
-                self.runs[-1]["deltas"] += 1
-                self.runs[-1]["bytes"] += len(data)
-            element = msg.delta.new_element.WhichOneof("type")
-            if element == "markdown":
-                found = CAPTION.search(msg.delta.new_element.markdown.body)
-                if found:
-                    self.captions.append((now, int(found.group(1))))
-                    if self.runs:
-                        self.runs[-1]["caption"] = int(found.group(1))
-            elif element == "exception":
-                self.errors.append(f"exception on the page: {msg.delta.new_element.exception.message[:200]}")
-            elif element == "alert" and msg.delta.new_element.alert.format == 1:  # st.error
-                self.errors.append(f"error box: {msg.delta.new_element.alert.body[:200]}")
+            element = msg.delta.new_element
+            which = element.WhichOneof("type")
+            if which == "component_instance" and element.component_instance.component_name.endswith("class_follow"):
+                self.component_id = element.component_instance.id
+                self._render(json.loads(element.component_instance.json_args or "{}"))
+            elif which == "exception":
+                self.page_errors.append(f"exception on the page: {element.exception.message[:200]}")
+            elif which == "alert" and element.alert.format == 1:  # st.error
+                self.page_errors.append(f"error box: {element.alert.body[:200]}")
         elif kind == "session_event" and msg.session_event.WhichOneof("type") == "script_compilation_exception":
-            self.errors.append("script compilation exception")
+            self.page_errors.append("script compilation exception")
 
     async def run(self, stop: asyncio.Event) -> None:
         from websockets.asyncio.client import connect
 
         try:
-            async with connect(f"ws://127.0.0.1:{self.port}/_stcore/stream", subprotocols=["streamlit"],
-                               origin=f"http://127.0.0.1:{self.port}", max_size=None, open_timeout=60,
-                               ping_interval=None) as ws:
+            async with connect(f"ws://{self.host}:{self.port}/_stcore/stream", subprotocols=["streamlit"],
+                               origin=f"http://{self.host}:{self.port}",
+                               additional_headers={"Cookie": f"{COOKIE}={self.cookie}"}, proxy=None,
+                               max_size=None, open_timeout=120, ping_interval=None) as ws:
                 self.ws = ws
-                self.connected_at = time.time()
+                self.ws_backend = ws.response.headers.get(BACKEND_HEADER)
                 await self._send(self._rerun())  # the page opened at /?class=CODE
                 reader = asyncio.ensure_future(self._read(ws))
                 waiter = asyncio.ensure_future(stop.wait())
@@ -231,10 +219,11 @@ class LightStudent:
                 for task in (reader, waiter):
                     task.cancel()
         except Exception as error:  # noqa: BLE001 - recorded and reported
-            self.errors.append(f"connection failed: {type(error).__name__}: {error}")
+            self.errors.append(f"websocket failed: {type(error).__name__}: {error}")
         finally:
             self.closed = True
-            self._clear_timers()
+            if self.feed_task is not None:
+                self.feed_task.cancel()
 
     async def _read(self, ws) -> None:
         try:
@@ -242,96 +231,209 @@ class LightStudent:
                 self._handle(data, time.time())
         except Exception as error:  # noqa: BLE001
             if not self.closed:
-                self.errors.append(f"connection lost: {type(error).__name__}: {error}")
+                self.errors.append(f"websocket lost: {type(error).__name__}: {error}")
+            return
         if not self.closed:
-            self.errors.append("the server closed the connection")
+            self.errors.append("the server closed the websocket")
 
-    # -- what the benchmark reads
-    def current_filter(self) -> int | None:
-        return self.filters[-1][1] if self.filters else None
+    # - the class component (components/class_follow): render, decide
+    def _render(self, args: dict) -> None:
+        self.args = args
+        if args.get("role") == "student" and args.get("following") and self.feed_task is None:
+            self.feed_task = asyncio.get_running_loop().create_task(self._feed(args["feed"]))
+        if self.asked is not None and args.get("version", -1) >= self.asked:
+            self.asked = None  # the rerun it asked for came
+        self._decide()
 
-    def in_sync_with(self, view: dict[str, str]) -> bool:
-        """The page shows ``view`` (the teacher's, without its own keys) and a poll since found no change."""
-        if {k: v for k, v in _query(self.query_string).items() if k not in NOT_FOLLOWED} != view:
-            return False
-        last_change = self.query_log[-1][0] if self.query_log else 0.0
-        return any(status == 3 and t >= last_change for t, status, _ in self.finished[-5:])
+    def _decide(self) -> None:
+        args, latest = self.args, self.latest
+        if not args or not latest or latest["version"] <= args.get("version", -1):
+            return
+        shown, view = args.get("view") or {}, latest["view"]
+        changed = {name for name in set(shown) | set(view) if shown.get(name) != view.get(name)}
+        on_journey = (shown.get("tab") or "journey") == "journey" and not shown.get("cell")
+        if changed <= {"filter"} and on_journey:  # the chart paints it from the maps it holds
+            if not self.painted or self.painted[-1][1] != latest["version"]:
+                self.painted.append((time.time(), latest["version"], view.get("filter")))
+                query = _query(self.query_string)
+                query["filter"] = view.get("filter")
+                self.query_string = urllib.parse.urlencode(query)  # the component's replaceState
+            return
+        if self.asked == latest["version"]:
+            return
+        self.asked = latest["version"]
+        self.rerun_requests.append((time.time(), latest["version"]))
+        asyncio.get_running_loop().create_task(self._send(self._rerun({"version": latest["version"],
+                                                                         "n": int(time.time() * 1000)})))
 
-    def caption_after(self, t: float, value: int) -> float | None:
-        """When the journey's caption first named filter ``value`` after ``t`` (the view drawn for it)."""
-        return next((at for at, shown in self.captions if at >= t and shown == value), None)
+    # - the feed: server-sent events over a raw HTTP/1.1 GET
+    async def _feed(self, path: str) -> None:
+        while not self.closed:
+            try:
+                await self._follow_feed(path)
+                if not self.closed:
+                    self.errors.append("the feed closed")
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001 - recorded; the browser's EventSource would try again
+                if not self.closed:
+                    self.errors.append(f"feed failed: {type(error).__name__}: {error}")
+            self.feed_connected = False
+            await asyncio.sleep(1.0)  # the feed's retry
+
+    async def _follow_feed(self, path: str) -> None:
+        reader, writer = await asyncio.open_connection(self.host, self.port, limit=2**22)
+        try:
+            writer.write((f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nAccept: text/event-stream\r\n"
+                          f"Cache-Control: no-cache\r\nCookie: {COOKIE}={self.cookie}\r\n\r\n").encode())
+            await writer.drain()
+            status = (await reader.readline()).decode(errors="replace").strip()
+            headers = {}
+            while True:
+                line = (await reader.readline()).decode(errors="replace")
+                if line in ("\r\n", "\n", ""):
+                    break
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+            self.feed_backend = headers.get(BACKEND_HEADER.lower(), self.feed_backend)
+            if " 200 " not in f"{status} ":
+                raise ConnectionError(f"the feed answered {status!r}")
+            self.feed_connected = True
+            chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+            buffer, event, data = "", None, []
+            while True:
+                if chunked:
+                    size_line = await reader.readline()
+                    if not size_line:
+                        return
+                    size = int(size_line.split(b";")[0].strip() or b"0", 16)
+                    if size == 0:
+                        return
+                    chunk = (await reader.readexactly(size + 2))[:-2]  # the chunk and its CRLF
+                else:
+                    chunk = await reader.read(65536)
+                    if not chunk:
+                        return
+                buffer += chunk.decode()
+                *lines, buffer = buffer.split("\n")
+                for line in lines:
+                    line = line.rstrip("\r")
+                    if line == "":  # an event ends
+                        if event == "ended":
+                            self.errors.append("the class ended")
+                        elif data:
+                            self._on_state(json.loads("\n".join(data)))
+                        event, data = None, []
+                    elif line.startswith(":"):
+                        continue  # a comment: the feed's keep-alive
+                    else:
+                        field, _, value = line.partition(":")
+                        value = value[1:] if value.startswith(" ") else value
+                        if field == "event":
+                            event = value
+                        elif field == "data":
+                            data.append(value)
+        finally:
+            writer.close()
+
+    def _on_state(self, state: dict) -> None:
+        self.feed_events.append((time.time(), int(state["version"]), state["view"]))
+        if self.latest is None or state["version"] > self.latest["version"]:
+            self.latest = state
+        self._decide()
+
+    # - what the benchmark reads
+    def ready(self) -> bool:
+        """Its page drawn once, its feed open, the page showing the class's newest version."""
+        first = next((run for run in self.runs if not run["fragment"] and run["status"] == FINISHED), None)
+        return (first is not None and self.feed_connected and self.latest is not None and self.args is not None
+                and self.args.get("version", -1) >= self.latest["version"])
+
+    def filter_at(self, since: float, value: int) -> float | None:
+        """When its feed first delivered a view with ``filter`` = ``value`` after ``since``."""
+        return next((t for t, _, view in self.feed_events if t >= since and view.get("filter") == str(value)), None)
+
+    def page_shows(self, since: float, images: str) -> tuple[float, float] | None:
+        """(new address, run finished) of its first run after ``since`` whose address holds ``images``."""
+        for run in self.runs:
+            if run["start"] >= since and run["query"] and _query(run["query"]).get("images") == images \
+                    and run["status"] == FINISHED:
+                return run["query_at"], run["end"]
+        return None
 
 
-# -- a Chromium student (the cross-check) ---------------------------------------------------------
-# Streamlit writes the address with history.replaceState/pushState: log each new search string.
-URL_LOG_JS = r"""
+# -- a Chromium student (the cross-check) and the teacher -----------------------------------------------
+# In the page: each address (history.replaceState/pushState), and each filter the journey chart's #chart
+# draws (its data-filter), seen by a MutationObserver on it (attached again whenever the chart's frame is new),
+# all on the machine's clock (Date.now), as time.time() here.
+CHROMIUM_LOG_JS = r"""
 (() => {
-  if (window.top !== window || window.__urlLog) return;
-  window.__urlLog = [];
-  const note = () => { const s = location.search; const log = window.__urlLog;
-                       if (!log.length || log[log.length - 1][1] !== s) log.push([Date.now() / 1000, s]); };
+  if (window.top !== window || window.__chartLog) return;
+  const chartLog = window.__chartLog = [], urlLog = window.__urlLog = [];
+  const noteUrl = () => { const s = location.search;
+                          if (!urlLog.length || urlLog[urlLog.length - 1][1] !== s) urlLog.push([Date.now() / 1000, s]); };
   for (const name of ['replaceState', 'pushState']) {
     const original = history[name];
-    history[name] = function (...args) { const r = original.apply(this, args); note(); return r; };
+    history[name] = function (...args) { const r = original.apply(this, args); noteUrl(); return r; };
   }
-  note();
+  noteUrl();
+  const attach = () => {
+    const frame = document.querySelector('.st-key-journey_chart iframe');
+    let chart = null;
+    try { chart = frame && frame.contentDocument && frame.contentDocument.getElementById('chart'); } catch (e) { return; }
+    if (!chart || chart.__convlabLogged) return;
+    chart.__convlabLogged = true;
+    const note = () => {
+      if (chart.dataset.filter === undefined) return;
+      const value = Number(chart.dataset.filter);
+      if (!chartLog.length || chartLog[chartLog.length - 1][1] !== value) chartLog.push([Date.now() / 1000, value]);
+    };
+    new MutationObserver(note).observe(chart, {attributes: true, attributeFilter: ['data-filter']});
+    note();
+  };
+  setInterval(attach, 50);
 })();
 """
+CONNECTION_ERROR_JS = ("() => document.body.innerText.includes('Connection error') || "
+                       "!document.querySelector('[data-testid=stApp][data-test-connection-state=CONNECTED]')")
 
 
-BROWSER_VIEW_JS = (
-    "() => ({text: document.body.innerText, search: location.search, "
-    "stale: document.querySelectorAll('[data-stale=true]').length, "
-    "captions: [...document.querySelectorAll('[data-testid=stCaptionContainer]')].map(e => e.innerText.slice(0, 60)), "
-    "state: (document.querySelector('[data-testid=stApp]') || {dataset: {}}).dataset})"
-)
-
-
-class BrowserStudent:
-    def __init__(self, index: int, context, page) -> None:
-        self.index, self.context, self.page = index, context, page
-        self.filters: list[tuple[float, int | None]] = []
+class ChromiumStudent:
+    def __init__(self, index: int, page, backend: str | None) -> None:
+        self.index, self.page, self.backend = index, page, backend
+        self.chart_log: list[tuple[float, int]] = []
+        self.url_log: list[tuple[float, str]] = []
         self.errors: list[str] = []
-        self.checks: list[dict] = []  # after each change: the caption's filter, elements left greyed out (stale)
-
-    async def check(self, change: int, value: int) -> None:
-        """Once the page has the change: wait until idle, then what it shows."""
-        try:
-            await self.page.wait_for_function(f"() => new URLSearchParams(location.search).get('filter') === '{value}'",
-                                              timeout=10_000, polling=50)
-            await self.page.wait_for_function(common.IDLE_JS, timeout=5_000, polling=50)
-            idle = True
-        except Exception:  # noqa: BLE001 - recorded: not idle (or not there) within the time
-            idle = False
-        shown = await self.page.evaluate(BROWSER_VIEW_JS)
-        found = CAPTION.search(shown["text"])
-        if not found or int(found.group(1)) != value:  # a moment's state, or one that lasts? look again
-            await asyncio.sleep(1.5)
-            shown = await self.page.evaluate(BROWSER_VIEW_JS)
-            found = CAPTION.search(shown["text"])
-        self.checks.append({"change": change, "value": value, "idle": idle, "stale": shown["stale"],
-                            "caption_filter": int(found.group(1)) if found else None, "search": shown["search"],
-                            "captions": shown["captions"], "state": shown["state"], "at": time.time()})
 
     async def refresh(self) -> None:
-        log = await self.page.evaluate("() => window.__urlLog || []")
-        filters = []
-        for t, search in log:
-            value = _filter_of(search.lstrip("?"))
-            if not filters or filters[-1][1] != value:
-                filters.append((t, value))
-        self.filters = filters
+        self.chart_log = [tuple(x) for x in await self.page.evaluate("() => window.__chartLog || []")]
+        self.url_log = [tuple(x) for x in await self.page.evaluate("() => window.__urlLog || []")]
 
-    def current_filter(self) -> int | None:
-        return self.filters[-1][1] if self.filters else None
+    def filter_at(self, since: float, value: int) -> float | None:
+        return next((t for t, shown in self.chart_log if t >= since and shown == value), None)
+
+    def images_at(self, since: float, images: str) -> float | None:
+        return next((t for t, search in self.url_log if t >= since and _query(search).get("images") == images), None)
 
 
-# -- the teacher (Chromium) ----------------------------------------------------------------------
-async def start_class(browser, server) -> tuple[object, object, str, dict[str, str]]:
+async def new_context(browser, url: str, cookie: str | None = None):
     context = await browser.new_context(viewport=common.VIEWPORT)
     context.set_default_timeout(30_000)
+    if cookie:
+        await context.add_cookies([{"name": COOKIE, "value": cookie, "url": url}])
+    return context
+
+
+async def backend_of_page(page, url: str) -> str | None:
+    """The server the page's requests reach (its cookie), as nginx's header says; None without nginx."""
+    response = await page.context.request.get(url + "/_stcore/health")
+    return response.headers.get(BACKEND_HEADER.lower())
+
+
+async def start_class(browser, url: str):
+    context = await new_context(browser, url)
     page = await context.new_page()
-    await page.goto(server.url, wait_until="domcontentloaded")
+    await page.goto(url, wait_until="domcontentloaded")
     await page.wait_for_function(common.journey_ready_js(), timeout=180_000, polling=100)
     await page.wait_for_function(common.IDLE_JS, timeout=60_000, polling=50)
     start = page.locator(".st-key-class_start button").first
@@ -339,64 +441,99 @@ async def start_class(browser, server) -> tuple[object, object, str, dict[str, s
         await page.get_by_text("Class: follow the teacher").click()
     await start.click()
     await page.wait_for_function("() => location.search.includes('teacher=')", timeout=30_000, polling=50)
+    dialog = page.get_by_role("dialog")  # the code, link and QR code put up large: closed, as a teacher does
+    await dialog.wait_for(timeout=30_000)
+    await page.keyboard.press("Escape")
+    await dialog.wait_for(state="hidden", timeout=30_000)
     await page.wait_for_function(common.IDLE_JS, timeout=30_000, polling=50)
-    query = _query(urllib.parse.urlparse(page.url).query)
-    return context, page, query["class"], query
+    return page, _query(urllib.parse.urlparse(page.url).query)["class"]
 
 
-async def teacher_view(page) -> dict[str, str]:
-    search = await page.evaluate("() => location.search")
-    return {k: v for k, v in _query(search.lstrip("?")).items() if k not in NOT_FOLLOWED}
+async def warm_up(browser, url: str) -> float:
+    """One page drawn on the server at ``url`` (directly, not through nginx), so its first followers don't
+    pay its start (TensorFlow, the models, the first maps); returns the seconds it took."""
+    started = time.perf_counter()
+    context = await new_context(browser, url)
+    try:
+        page = await context.new_page()
+        await page.goto(url, wait_until="domcontentloaded")
+        await page.wait_for_function(common.journey_ready_js(), timeout=180_000, polling=100)
+        await page.wait_for_function(common.IDLE_JS, timeout=60_000, polling=50)
+    finally:
+        await context.close()
+    return round(time.perf_counter() - started, 1)
 
 
 async def teacher_filter(page) -> int:
-    return int(await page.frame_locator(common.JOURNEY_FRAME).locator("#filter").evaluate("e => Number(e.value)"))
+    return int(await page.frame_locator(JOURNEY_FRAME).locator("#filter").evaluate("e => Number(e.value)"))
 
 
-# -- measuring the processes ---------------------------------------------------------------------
+# -- the servers, and measuring them -----------------------------------------------------------------
+@contextlib.contextmanager
+def served(count: int, tag: str):
+    """``count`` ConvLab servers (started together); with 2 or more, Redis between them and nginx in front."""
+    logs = RESULTS / "logs"
+    with contextlib.ExitStack() as stack:
+        redis = stack.enter_context(RedisServer()) if count > 1 else None
+        env = {"CONVLAB_REDIS_URL": redis.url} if redis else {}
+        servers = [StreamlitServer(logs / f"classroom-{tag}-{n}.log", env=env,
+                                   timings_path=logs / f"classroom-{tag}-{n}-timings.jsonl") for n in range(count)]
+        for server in servers:
+            stack.callback(server.stop)
+            server.start()
+        for server in servers:
+            server.wait_healthy()
+        balancer = stack.enter_context(Balancer([s.port for s in servers])) if count > 1 else None
+        yield SimpleNamespace(servers=servers, redis=redis, balancer=balancer,
+                              url=balancer.url if balancer else servers[0].url,
+                              port=balancer.port if balancer else servers[0].port)
+
+
 def _proc_cpu(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
 
 
 def _status_kb(pid: int, field: str) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
     return 0
 
 
 class Sampler:
-    """Every half second: the server's CPU (it and its children), its VmRSS, and this process's CPU."""
+    """Every half second: each server's CPU and VmRSS, nginx's and Redis' CPU, this process's CPU."""
 
-    def __init__(self, server_pid: int) -> None:
-        self.pid = server_pid
+    def __init__(self, setup) -> None:
+        self.setup = setup
+        self.balancer_pids = setup.balancer.pids() if setup.balancer else []
         self.samples: list[dict] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    def server_cpu(self, children: bool = True) -> float:
-        own = _proc_cpu(self.pid)
-        return own + sum(cpu for _, cpu in common.descendants_cpu(self.pid).values()) if children else own
-
-    def take(self, children: bool = True) -> dict:
-        """A sample; ``children=False`` skips the walk over /proc for the server's children (the
-        periodic samples: it holds this process's GIL for a while, delaying the clients' clocks)."""
-        sample = {"t": time.time(), "server_cpu_s": self.server_cpu(children), "rss_kb": _status_kb(self.pid, "VmRSS"),
+    def take(self) -> dict:
+        servers = self.setup.servers
+        sample = {"t": time.time(),
+                  "server_cpu_s": [_proc_cpu(s.process.pid) for s in servers],
+                  "rss_kb": [_status_kb(s.process.pid, "VmRSS") for s in servers],
+                  "nginx_cpu_s": sum(_proc_cpu(pid) for pid in self.balancer_pids),
+                  "redis_cpu_s": _proc_cpu(self.setup.redis.process.pid) if self.setup.redis else 0.0,
                   "client_cpu_s": sum(os.times()[:2]), "machine": common.machine_busy_seconds()}
-        if children:  # Chromium (the teacher, any browser students) and Playwright's driver: our other children
-            server = {self.pid, *common.descendants_cpu(self.pid)}
-            sample["browser_cpu_s"] = sum(cpu for pid, (_, cpu) in common.descendants_cpu(os.getpid()).items()
-                                          if pid not in server)
         self.samples.append(sample)
         return sample
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             with contextlib.suppress(OSError):
-                self.take(children=False)
+                self.take()
             self._stop.wait(0.5)
 
     def start(self) -> None:
@@ -411,15 +548,16 @@ def window(a: dict, b: dict) -> dict:
     """CPU over the window between two samples, in core-seconds per wall second."""
     wall = b["t"] - a["t"]
     busy, total = b["machine"][0] - a["machine"][0], b["machine"][1] - a["machine"][1]
-    return {"wall_s": round(wall, 2),
-            "server_cpu_per_s": (b["server_cpu_s"] - a["server_cpu_s"]) / wall,
+    per_server = [(y - x) / wall for x, y in zip(a["server_cpu_s"], b["server_cpu_s"])]
+    return {"wall_s": round(wall, 2), "server_cpu_per_s": sum(per_server), "per_server_cpu_per_s": per_server,
+            "nginx_cpu_per_s": (b["nginx_cpu_s"] - a["nginx_cpu_s"]) / wall,
+            "redis_cpu_per_s": (b["redis_cpu_s"] - a["redis_cpu_s"]) / wall,
             "client_cpu_per_s": (b["client_cpu_s"] - a["client_cpu_s"]) / wall,
-            "browser_cpu_per_s": (b.get("browser_cpu_s", 0.0) - a.get("browser_cpu_s", 0.0)) / wall,
             "machine_busy_per_s": busy / wall, "machine_cores": total / wall}
 
 
 async def loop_lag(stop: asyncio.Event, lags: list[tuple[float, float]]) -> None:
-    """How late this process's event loop wakes up (a 50 ms sleep): whether the 30 clients keep up."""
+    """How late this process's event loop wakes up (a 50 ms sleep): whether the light clients keep up."""
     loop = asyncio.get_running_loop()
     while not stop.is_set():
         before = loop.time()
@@ -427,7 +565,6 @@ async def loop_lag(stop: asyncio.Event, lags: list[tuple[float, float]]) -> None
         lags.append((time.time(), (loop.time() - before - 0.05) * 1000))
 
 
-# -- the run ---------------------------------------------------------------------------------------
 async def wait_until(predicate, timeout: float, poll: float = 0.02) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -437,69 +574,76 @@ async def wait_until(predicate, timeout: float, poll: float = 0.02) -> bool:
     return predicate()
 
 
-async def run_class(server, args, sampler: Sampler) -> dict:
+# -- one run ----------------------------------------------------------------------------------------
+async def run_class(setup, config, sampler: Sampler) -> dict:
     from playwright.async_api import async_playwright
 
     stop = asyncio.Event()
-    lags: list[tuple[float, float]] = []  # (time.time(), ms late)
+    lags: list[tuple[float, float]] = []
     tasks: list[asyncio.Task] = []
     out: dict = {"changes": [], "notes": []}
     async with async_playwright() as playwright:
         browser = await common.launch_chromium(playwright)
         try:
-            print("Teacher: opening the app in Chromium and starting a class…", flush=True)
-            _, teacher, code, _ = await start_class(browser, server)
-            view = await teacher_view(teacher)
+            print("  teacher: opening the app in Chromium and starting a class…", flush=True)
+            teacher, code = await start_class(browser, setup.url)
+            out["code"] = code
+            out["teacher_backend"] = await backend_of_page(teacher, setup.url)
             start_filter = await teacher_filter(teacher)
-            out.update(code=code, teacher_start_view=view, start_filter=start_filter)
-            print(f"Class {code}; the teacher's view: {urllib.parse.urlencode(view)}", flush=True)
-
+            out["warmed_up"] = []
+            if not config.cold_servers:  # as a deployment's readiness check would: each server has drawn a page
+                for server in setup.servers:
+                    if f"127.0.0.1:{server.port}" != out["teacher_backend"] and setup.balancer is not None:
+                        out["warmed_up"].append(await warm_up(browser, server.url))
             tasks.append(asyncio.ensure_future(loop_lag(stop, lags)))
-            students = [LightStudent(i, server.port, code) for i in range(args.students)]
-            joined = time.time()
-            for student in students:  # they come in within a couple of seconds, not all in one instant
+
+            join_start = sampler.take()
+            students = [LightStudent(i, "127.0.0.1", setup.port, code) for i in range(config.students)]
+            for student in students:  # they come in over a while, as a room does, not all in one instant
                 tasks.append(asyncio.ensure_future(student.run(stop)))
-                await asyncio.sleep(args.join_spread / max(1, args.students))
-            browser_students: list[BrowserStudent] = []
-            for i in range(args.browser_students):
-                context = await browser.new_context(viewport=common.VIEWPORT)
-                context.set_default_timeout(30_000)
-                await context.add_init_script(URL_LOG_JS)
+                await asyncio.sleep(1.0 / config.join_rate)
+            chromium_students: list[ChromiumStudent] = []
+            for i in range(config.browser_students):
+                cookie = None
+                if setup.balancer is not None:  # the cross-check's page on another server than the teacher's first
+                    others = [f"127.0.0.1:{s.port}" for s in setup.servers if f"127.0.0.1:{s.port}" != out["teacher_backend"]]
+                    wanted = others[i % len(others)] if i % 2 == 0 and others else out["teacher_backend"]
+                    for _ in range(40):
+                        cookie = secrets.token_hex(16)
+                        if setup.balancer.backend_of(cookie) == wanted:
+                            break
+                context = await new_context(browser, setup.url, cookie)
+                await context.add_init_script(CHROMIUM_LOG_JS)
                 page = await context.new_page()
-                await page.goto(f"{server.url}/?class={code}", wait_until="domcontentloaded")
-                browser_students.append(BrowserStudent(i, context, page))
-            print(f"{args.students} light clients" + (f" and {args.browser_students} Chromium student(s)"
-                                                       if args.browser_students else "") + " joining…", flush=True)
-
-            ok = await wait_until(lambda: all(s.in_sync_with(view) for s in students), READY_TIMEOUT_S, 0.1)
-            for b in browser_students:
-                await b.page.wait_for_function(f"() => location.search.includes('filter={start_filter}') "
-                                               f"&& location.search.includes('class={code}')", timeout=120_000)
-                await b.page.wait_for_function(common.journey_ready_js(), timeout=120_000, polling=100)
+                await page.goto(f"{setup.url}/?class={code}", wait_until="domcontentloaded")
+                chromium_students.append(ChromiumStudent(i, page, await backend_of_page(page, setup.url)))
+            print(f"  {config.students} light students" + (f" and {config.browser_students} Chromium student(s)"
+                                                           if config.browser_students else "") + " joining…", flush=True)
+            ready = await wait_until(lambda: all(s.ready() for s in students), 60 + 1.5 * config.students, 0.1)
+            for b in chromium_students:
+                await b.page.wait_for_function(common.journey_ready_js(), timeout=180_000, polling=100)
                 await b.page.wait_for_function(common.IDLE_JS, timeout=60_000, polling=50)
-            out["join_s"] = round(time.time() - joined, 1)
-            if not ok:
-                lagging = [s.index for s in students if not s.in_sync_with(view)]
-                raise RuntimeError(f"students {lagging} never showed the teacher's view within {READY_TIMEOUT_S:.0f} s; "
-                                   f"errors: {[s.errors for s in students if s.errors][:3]}")
-            print(f"All {len(students) + len(browser_students)} students show the teacher's view "
-                  f"({out['join_s']:.1f} s after the first joined).", flush=True)
+            join_end = sampler.take()
+            out["join"] = {**window(join_start, join_end),
+                           "first_run_s": summary([next(r["end"] for r in s.runs if r["status"] == FINISHED) - s.runs[0]["start"]
+                                                   for s in students if s.ready()])}
+            if not ready:
+                late = [s.index for s in students if not s.ready()]
+                raise RuntimeError(f"{len(late)} light students never showed the class (e.g. {late[:10]}) within "
+                                   f"{60 + 1.5 * config.students:.0f} s; errors: {[s.errors for s in students if s.errors][:3]}")
+            print(f"  every follower shows the class ({join_end['t'] - join_start['t']:.0f} s after the first joined; "
+                  f"servers {out['join']['server_cpu_per_s']:.2f} CPU-s/s meanwhile).", flush=True)
 
-            # The cost of following alone: every student polling, nobody changing anything.
+            # Following alone: every follower connected, nothing changing.
             await asyncio.sleep(1.0)
             idle_start = sampler.take()
-            polls_before = sum(s.polls_sent for s in students)
             await asyncio.sleep(IDLE_WINDOW_S)
-            idle_end = sampler.take()
-            out["idle"] = {**window(idle_start, idle_end),
-                           "polls_per_s": (sum(s.polls_sent for s in students) - polls_before) / (idle_end["t"] - idle_start["t"])}
-            print(f"Polling alone: server {out['idle']['server_cpu_per_s']:.2f} CPU-s/s for "
-                  f"{out['idle']['polls_per_s']:.0f} polls/s.", flush=True)
+            out["idle"] = window(idle_start, sampler.take())
 
-            slider = teacher.frame_locator(common.JOURNEY_FRAME).locator("#filter")  # the journey chart's own slider
+            slider = teacher.frame_locator(JOURNEY_FRAME).locator("#filter")  # the journey chart's own slider
             expected = start_filter
-            out["measured_start"] = sampler.take()
-            for k in range(args.changes):
+            out["changes_start"] = sampler.take()
+            for k in range(config.changes):
                 key = PATTERN[k % len(PATTERN)]
                 if key == "ArrowLeft" and expected == 0:
                     key = "ArrowRight"
@@ -508,45 +652,36 @@ async def run_class(server, args, sampler: Sampler) -> dict:
                     await slider.focus()
                 pressed = time.time()  # right before the key press
                 await teacher.keyboard.press(key)
-
-                def everyone_has(value=expected) -> bool:
-                    return all(s.current_filter() == value for s in students)
-
-                settled = await wait_until(everyone_has, SETTLE_TIMEOUT_S)
+                everyone = await wait_until(lambda t=pressed, v=expected: all(s.filter_at(t, v) for s in students),
+                                            SETTLE_TIMEOUT_S)
                 arrived = time.time()
-                # then each student's journey for the new filter arrives, and the teacher's page is idle
-                if not await wait_until(lambda t=pressed, v=expected: all(s.caption_after(t, v) for s in students),
-                                        5.0):
-                    lagging = [s.index for s in students if not s.caption_after(pressed, expected)]
-                    out["notes"].append(f"change {k + 1}: students {lagging} got no journey caption naming filter "
-                                        f"{expected} within 5 s")
-                for b in browser_students:
-                    await b.check(k + 1, expected)
-                with contextlib.suppress(Exception):
-                    await teacher.wait_for_function(common.IDLE_JS, timeout=10_000, polling=50)
+                for b in chromium_students:
+                    with contextlib.suppress(Exception):
+                        await b.page.wait_for_function(
+                            "([t, v]) => (window.__chartLog || []).some(([at, f]) => at >= t && f === v)",
+                            arg=[pressed, expected], timeout=SETTLE_TIMEOUT_S * 1000, polling=50)
                 shown = await teacher_filter(teacher)
-                change = {"index": k + 1, "key": key, "value": expected, "teacher_slider": shown,
-                          "pressed": pressed, "all_arrived": settled}
-                out["changes"].append(change)
-                last = max((next((t for t, v in s.filters if v == expected and t >= pressed), pressed)
-                            for s in students), default=pressed) if settled else None
-                print(f"  change {k + 1:2d}: {key:10s} → filter {expected:2d} (teacher's slider {shown}); "
-                      + (f"last student after {last - pressed:.2f} s" if settled else
-                         f"NOT every student within {SETTLE_TIMEOUT_S:.0f} s"), flush=True)
+                last = max((s.filter_at(pressed, expected) or arrived) - pressed for s in students) if students else 0.0
+                out["changes"].append({"index": k + 1, "key": key, "value": expected, "teacher_slider": shown,
+                                       "pressed": pressed, "everyone": everyone})
+                print(f"    change {k + 1:2d}: {key:10s} → filter {expected:2d}: "
+                      + (f"the last light student after {last:.2f} s" if everyone else
+                         f"NOT every light student within {SETTLE_TIMEOUT_S:.0f} s"), flush=True)
                 if shown != expected:
                     out["notes"].append(f"change {k + 1}: the teacher's slider shows {shown}, expected {expected}")
-                    expected = shown  # follow what the teacher's page really shows
-                    change["value"] = shown
-                # a few seconds apart, and at least a second of quiet after the last student
-                await asyncio.sleep(max(args.gap - (time.time() - pressed), 1.0 - (time.time() - arrived)))
-            out["measured_end"] = sampler.take()
-            for b in browser_students:
+                    expected = shown
+                await asyncio.sleep(max(config.gap - (time.time() - pressed), 1.0 - (time.time() - arrived)))
+            out["changes_end"] = sampler.take()
+
+            if config.image_change:
+                out["image_change"] = await change_image(teacher, students, chromium_students, sampler)
+            for b in chromium_students:
                 await b.refresh()
-                errors = await b.page.evaluate(common.ERRORS_JS)
-                b.errors += [f"error on the page: {e}" for e in errors]
+                if await b.page.evaluate(CONNECTION_ERROR_JS):
+                    b.errors.append("the page shows a connection error or isn't connected")
+                b.errors += [f"error on the page: {e}" for e in await b.page.evaluate(common.ERRORS_JS)]
             out["teacher_errors"] = await teacher.evaluate(common.ERRORS_JS)
-            out["students"] = students
-            out["browser_students"] = browser_students
+            out["students"], out["chromium_students"] = students, chromium_students
         finally:
             stop.set()
             for task in tasks:
@@ -557,252 +692,266 @@ async def run_class(server, args, sampler: Sampler) -> dict:
     return out
 
 
-def analyse(result: dict, timings: list[dict]) -> dict:
-    """Latency per (change, student), the last student per change, misses and wrong values.
+async def change_image(teacher, students, chromium_students, sampler) -> dict:
+    """The teacher changes image 3 (a change every follower's page reruns for); until each page has it."""
+    images = _query(urllib.parse.urlparse(teacher.url).query).get("images", "")
+    now = images.split(",")
+    value = "1" if now[-1] != "1" else "2"
+    wanted = ",".join(now[:-1] + [value])
+    box = teacher.locator(IMAGE_BOX)
+    await box.fill(value)
+    start = sampler.take()
+    pressed = time.time()
+    await box.press("Enter")
+    print(f"    image 3 → {value} (images={wanted}): waiting for every follower's page to rerun…", flush=True)
+    everyone = await wait_until(lambda: all(s.page_shows(pressed, wanted) for s in students), IMAGE_TIMEOUT_S, 0.05)
+    end = sampler.take()
+    for b in chromium_students:
+        with contextlib.suppress(Exception):
+            await b.page.wait_for_function(f"() => new URLSearchParams(location.search).get('images') === {json.dumps(wanted)}",
+                                           timeout=IMAGE_TIMEOUT_S * 1000, polling=50)
+        await b.refresh()
+    shown = [s.page_shows(pressed, wanted) for s in students]
+    result = {"images": wanted, "pressed": pressed, "everyone": everyone,
+              "address_s": summary([a - pressed for a, _ in filter(None, shown)]),
+              "finished_s": summary([f - pressed for _, f in filter(None, shown)]),
+              "missed": sum(1 for x in shown if x is None),
+              "chromium_address_s": summary([t - pressed for b in chromium_students
+                                             if (t := b.images_at(pressed, wanted)) is not None]),
+              "cpu": window(start, end)}
+    print(f"    every page reran: last after {result['finished_s'].get('max', float('nan')):.2f} s", flush=True)
+    return result
 
-    A student has a change when its query string holds the new ``filter=`` (the metric), and has
-    the view drawn when the journey's caption naming that filter arrived (sent after the chart).
-    Wrong: any other filter value in its address or caption between this press and the next.
-    """
+
+def analyse(result: dict, config) -> dict:
+    """Latency per (change, follower); misses; runs the filter changes started on the followers' pages."""
     changes = result["changes"]
-    everyone = [("light", s) for s in result["students"]] + [("browser", b) for b in result["browser_students"]]
-    latencies = {"light": [], "browser": []}
-    drawn = []
-    per_change = []
-    missed, wrong, not_drawn = [], [], []
-    teacher_runs = sorted((r for r in timings if r["name"] == "journey"), key=lambda r: r["end"])
-    for i, change in enumerate(changes):
-        start = change["pressed"]
-        end = changes[i + 1]["pressed"] if i + 1 < len(changes) else float("inf")
-        value = change["value"]
-        arrivals, last_drawn = [], None
-        for kind, student in everyone:
-            who = f"{kind} {student.index}"
-            seen = [(t, v) for t, v in student.filters if start <= t < end]
-            hit = next((t for t, v in seen if v == value), None)
-            if hit is None:
-                missed.append({"change": change["index"], "student": who, "value": value, "seen": [v for _, v in seen]})
-                continue
-            if any(v != value for _, v in seen):
-                wrong.append({"change": change["index"], "student": who, "expected": value, "in": "address",
-                              "seen": [v for _, v in seen]})
-            latencies[kind].append(hit - start)
-            arrivals.append(hit - start)
-            if kind == "light":
-                captions = [(t, v) for t, v in student.captions if start <= t < end]
-                if any(v != value for _, v in captions):
-                    wrong.append({"change": change["index"], "student": who, "expected": value, "in": "caption",
-                                  "seen": [v for _, v in captions]})
-                shown = next((t for t, v in captions if v == value), None)
-                if shown is None:
-                    not_drawn.append({"change": change["index"], "student": who, "value": value})
-                else:
-                    drawn.append(shown - start)
-                    last_drawn = max(last_drawn or 0.0, shown - start)
-        # the teacher's own journey run (the key press → the view published): the first one ending after the press
-        published = next((r["end"] - start for r in teacher_runs if start <= r["end"] < end), None)
-        per_change.append({"change": change["index"], "key": change["key"], "value": value,
-                           "students_arrived": len(arrivals), "first_s": min(arrivals) if arrivals else None,
-                           "last_s": max(arrivals) if arrivals else None, "last_drawn_s": last_drawn,
-                           "p50_s": common.percentile(arrivals, 50), "teacher_published_s": published})
-    # Full runs of the students' pages that never sent script_finished (see the README: a poll that
-    # lands as a run ends makes Streamlit start a new ScriptRunner and drop the old one's last events).
+    students, chromium_students = result["students"], result["chromium_students"]
+    light, chromium, missed, per_change = [], [], [], []
+    for n, change in enumerate(changes):
+        start, value = change["pressed"], change["value"]
+        end = changes[n + 1]["pressed"] if n + 1 < len(changes) else result["changes_end"]["t"]
+        arrivals = []
+        for s in students:
+            t = s.filter_at(start, value)
+            if t is None or t > end:
+                missed.append({"change": change["index"], "student": f"light {s.index}", "value": value})
+            else:
+                arrivals.append(t - start)
+        for b in chromium_students:
+            t = b.filter_at(start, value)
+            if t is None or t > end:
+                missed.append({"change": change["index"], "student": f"chromium {b.index}", "value": value})
+            else:
+                chromium.append(t - start)
+        light += arrivals
+        per_change.append({"change": change["index"], "value": value, "arrived": len(arrivals),
+                           "p50_s": common.percentile(arrivals, 50), "last_s": max(arrivals) if arrivals else None})
     t0 = changes[0]["pressed"] if changes else 0.0
-    full_runs = [run for s in result["students"] for run in s.runs if not run["fragment"] and run["start"] >= t0]
-    unfinished = [run for run in full_runs if run["status"] is None]
-    return {"latency_s": summary(latencies["light"]), "browser_latency_s": summary(latencies["browser"]),
-            "drawn_s": summary(drawn),
+    t1 = result["changes_end"]["t"]
+    reruns = sum(1 for s in students for run in s.runs if t0 <= run["start"] <= t1)
+    connection_errors = [f"light {s.index}: {e}" for s in students for e in s.errors]
+    connection_errors += [f"chromium {b.index}: {e}" for b in chromium_students for e in b.errors
+                          if "connection" in e.lower()]
+    page_errors = [f"light {s.index}: {e}" for s in students for e in s.page_errors]
+    page_errors += [f"chromium {b.index}: {e}" for b in chromium_students for e in b.errors if "connection" not in e.lower()]
+    page_errors += [f"teacher: {e}" for e in result["teacher_errors"]]
+    backends: dict[str, int] = {}
+    for s in students:
+        backends[s.feed_backend or "direct"] = backends.get(s.feed_backend or "direct", 0) + 1
+    return {"latency_s": summary(light), "chromium_latency_s": summary(chromium),
             "last_student_s": summary([c["last_s"] for c in per_change if c["last_s"] is not None]),
-            "last_drawn_s": summary([c["last_drawn_s"] for c in per_change if c["last_drawn_s"] is not None]),
-            "teacher_published_s": summary([c["teacher_published_s"] for c in per_change
-                                            if c["teacher_published_s"] is not None]),
-            "per_change": per_change, "missed": missed, "wrong": wrong, "not_drawn": not_drawn,
-            "student_full_runs": len(full_runs), "full_runs_without_script_finished": len(unfinished),
-            "unfinished_runs_with_caption": sum(1 for run in unfinished if run["caption"] is not None),
-            "browser_problems": [dict(c, student=b.index) for b in result["browser_students"] for c in b.checks
-                                 if c["caption_filter"] != c["value"] or not c["idle"] or c["stale"]],
-            "all_latencies_s": latencies}
+            "per_change": per_change, "missed": missed, "follower_runs_during_filter_changes": reruns,
+            "connection_errors": connection_errors, "page_errors": page_errors,
+            "students_per_backend": backends,
+            "not_sticky": sum(1 for s in students if s.ws_backend != s.feed_backend),
+            "all_latencies_s": light}
 
 
+def run_one(config) -> dict:
+    """One class: fresh servers, the teacher, the followers, the changes; the run's report."""
+    tag = f"{config.students}x{config.servers}"
+    started = time.perf_counter()
+    print(f"Run: {config.students} followers, {config.servers} server(s)"
+          + (" behind nginx, classes in Redis" if config.servers > 1 else ", classes in its memory"), flush=True)
+    with served(config.servers, tag) as setup:
+        sampler = Sampler(setup)
+        before = sampler.take()
+        sampler.start()
+        try:
+            result = asyncio.run(run_class(setup, config, sampler))
+        finally:
+            sampler.stop()
+        hwm_mb = [_status_kb(s.process.pid, "VmHWM") / 1024 for s in setup.servers]
+        tracebacks = sum(s.log_text().count("Traceback") for s in setup.servers)
+        backends = [f"127.0.0.1:{s.port}" for s in setup.servers]
+        nginx_errors = [line for line in (setup.balancer.log_text() if setup.balancer else "").splitlines()
+                        if "[error]" in line or "[crit]" in line or "[alert]" in line]
+    analysis = analyse(result, config)
+    lat = analysis["latency_s"]
+    rss = [x["rss_kb"] for x in sampler.samples]
+    memory = {"rss_mb_before": [kb / 1024 for kb in before["rss_kb"]],
+              "rss_mb_max": [max(sample[i] for sample in rss) / 1024 for i in range(config.servers)] if rss else [],
+              "hwm_mb": hwm_mb}
+    met = (bool(lat.get("n")) and lat["p95"] <= TARGET_P95_S and not analysis["missed"]
+           and not analysis["connection_errors"] and max(hwm_mb) <= TARGET_RSS_MB)
+    t0, t1 = result["changes_start"]["t"], result["changes_end"]["t"]
+    return {
+        "students": config.students, "servers": config.servers, "browser_students": config.browser_students,
+        "changes": config.changes, "gap_s": config.gap, "backends": backends, "teacher_backend": result["teacher_backend"],
+        "duration_s": round(time.perf_counter() - started, 1), "class_code": result["code"],
+        "notes": result["notes"], "server_log_tracebacks": tracebacks,
+        "nginx_errors": len(nginx_errors), "nginx_error_lines": nginx_errors[:50],
+        "target_met": met, "target_applies": config.students <= TARGET_STUDENTS,
+        "summary": {k: v for k, v in analysis.items()},
+        "cpu_changes": window(result["changes_start"], result["changes_end"]), "cpu_idle": result["idle"],
+        "join": result["join"], "memory": memory, "image_change": result.get("image_change"),
+        "loop_lag_ms": summary([lag for t, lag in result["loop_lag_ms"] if t0 <= t <= t1]),
+        "warmed_up": result["warmed_up"], "change_log": result["changes"],
+        "samples": [{k: v for k, v in x.items() if k != "machine"} for x in sampler.samples],
+        "per_student": [{"student": s.index, "backend": s.feed_backend, "websocket_backend": s.ws_backend,
+                         "messages": s.messages, "bytes": s.bytes, "errors": s.errors, "page_errors": s.page_errors,
+                         "feed": [(t, v, view.get("filter"), view.get("images")) for t, v, view in s.feed_events],
+                         "painted": s.painted, "rerun_requests": s.rerun_requests, "runs": s.runs}
+                        for s in result["students"]],
+        "per_chromium_student": [{"student": b.index, "backend": b.backend, "chart": b.chart_log, "urls": b.url_log,
+                                  "errors": b.errors} for b in result["chromium_students"]],
+    }
+
+
+# -- the report ------------------------------------------------------------------------------------
 def fmt(value, unit="s", digits=2) -> str:
-    return "–" if value is None else f"{value:.{digits}f} {unit}".strip()
+    return "–" if value is None else f"{value:.{digits}f}{unit and ' ' + unit}"
+
+
+def triple(stats: dict, digits: int = 2) -> str:
+    if not stats.get("n"):
+        return "–"
+    return " / ".join(f"{stats[k]:.{digits}f}" for k in ("p50", "p95", "max"))
 
 
 def markdown(report: dict) -> str:
-    s = report["summary"]
-    lat, last = s["latency_s"], s["last_student_s"]
-    cpu, idle, mem = s["cpu"], s["idle"], s["memory"]
-    met = "yes" if s["target_met"] else "NO"
+    machine = report["machine"]
     lines = [
         "# ConvLab classroom load test: follow the teacher",
         "",
-        f"{report['date']} · {report['machine']['nproc']} cores ({report['machine']['cpu_model']}) · one server, "
-        f"one teacher in Chromium, {report['students']} students as light clients speaking Streamlit's websocket "
-        f"protocol in one Python process (not browsers: see bench/README.md)"
-        + (f" + {report['browser_students']} Chromium student(s) as a cross-check" if report["browser_students"] else "")
-        + f" · {report['changes']} filter changes {report['gap_s']:g} s apart · {report['duration_s']:.0f} s in all · "
-        f"load average at start {report['load_at_start']['loadavg'][0]:.2f}, at the end {report['load_at_end'][0]:.2f} · "
-        f"commit {report['code']['commit']}" + (" (app code has uncommitted changes)" if report["code"]["uncommitted"] else ""),
+        f"{report['date']} · {machine['nproc']} cores ({machine['cpu_model']}) · commit {report['code']['commit']}"
+        + (" (app code has uncommitted changes)" if report["code"]["uncommitted"] else "")
+        + f" · load average at start {report['load_at_start']['loadavg'][0]:.2f} · `{report['command']}`",
         "",
-        "| measure | value | target | met? |",
-        "|---|---|---|---|",
-        f"| teacher's key press → a student's query string holds the new `filter=`, p50 / p95 / max "
-        f"({lat.get('n', 0)} = {report['changes']} changes × {report['students']} students) | "
-        f"{fmt(lat.get('p50'))} / {fmt(lat.get('p95'))} / {fmt(lat.get('max'))} | p95 ≤ {TARGET_P95_S:g} s | {met} |",
-        f"| per change, until the LAST student has it: p50 / p95 / max over the {last.get('n', 0)} changes | "
-        f"{fmt(last.get('p50'))} / {fmt(last.get('p95'))} / {fmt(last.get('max'))} | | |",
-        f"| missed (a student's address never showed the value) / wrong (another value in its address or its journey "
-        f"caption before the next press) / not drawn (no journey caption naming the value) | "
-        f"{len(s['missed'])} / {len(s['wrong'])} / {len(s['not_drawn'])} | 0 / 0 / 0 | "
-        f"{'yes' if not (s['missed'] or s['wrong'] or s['not_drawn']) else 'NO'} |",
-        f"| errors (exceptions or error boxes sent to a student, lost connections) | {s['errors']} | 0 | "
-        f"{'yes' if s['errors'] == 0 else 'NO'} |",
-        f"| key press → the teacher's page published the view (its journey run ended), p50 / max | "
-        f"{fmt(s['teacher_published_s'].get('p50'))} / {fmt(s['teacher_published_s'].get('max'))} | | |",
-        f"| key press → a student's journey drawn for the new filter (its caption, sent after the chart, arrived), "
-        f"p50 / p95 / max; until the last student, p95 over the changes | {fmt(s['drawn_s'].get('p50'))} / "
-        f"{fmt(s['drawn_s'].get('p95'))} / {fmt(s['drawn_s'].get('max'))}; {fmt(s['last_drawn_s'].get('p95'))} | | |",
-        f"| students' full reruns that never sent `script_finished` (Streamlit dropped the run's last events: "
-        f"see bench/README.md) | {s['full_runs_without_script_finished']} of {s['student_full_runs']} "
-        f"({s['unfinished_runs_with_caption']} of them had sent the journey already) | | |",
-        f"| students' full reruns (server's timing hook), p50 / p95 | {fmt(s['script_run_ms'].get('p50'), 'ms', 0)} / "
-        f"{fmt(s['script_run_ms'].get('p95'), 'ms', 0)} ({s['script_run_ms'].get('n', 0)} runs) | | |",
-        f"| server CPU while the teacher changed the filter (user + sys, it and its children) | "
-        f"{cpu['server_cpu_per_s']:.2f} CPU-s per s ({cpu['server_cpu_per_s'] / report['machine']['nproc'] * 100:.0f} % "
-        f"of the machine) over {cpu['wall_s']:.0f} s | | |",
-        f"| server CPU with the students only polling (no change; {idle['polls_per_s']:.0f} polls/s) | "
-        f"{idle['server_cpu_per_s']:.2f} CPU-s per s over {idle['wall_s']:.0f} s | | |",
-        f"| server RSS: before the students / max sampled / end; peak (VmHWM) | {mem['rss_mb_before_students']:.0f} / "
-        f"{mem['rss_mb_max']:.0f} / {mem['rss_mb_end']:.0f} MB; {mem['hwm_mb']:.0f} MB | | |",
-        f"| this process (the {report['students']} light clients, Playwright's client) CPU; its event loop late by p95 / max | "
-        f"{cpu['client_cpu_per_s']:.2f} CPU-s per s; {s['loop_lag_ms'].get('p95', 0):.0f} / {s['loop_lag_ms'].get('max', 0):.0f} ms"
-        " | | |",
-        f"| Chromium (the teacher's page and any Chromium students) and Playwright's driver | "
-        f"{cpu['browser_cpu_per_s']:.2f} CPU-s per s | | |",
-        f"| the whole machine busy meanwhile (everyone: server, Chromium, clients, other users) | "
-        f"{cpu['machine_busy_per_s']:.2f} of {cpu['machine_cores']:.0f} cores | | |",
+        "One teacher in Chromium moving the journey chart's filter slider; followers: light clients (a page's "
+        "websocket speaking Streamlit's protocol + the class feed's server-sent events, see bench/README.md) and "
+        "Chromium student(s) as a cross-check. Latency: the teacher's key press → a follower holds the new filter "
+        f"(light: its feed delivered it; Chromium: its chart drew it). Target at ≤ {TARGET_STUDENTS} followers: "
+        f"p95 ≤ {TARGET_P95_S:g} s, 0 missed, 0 connection errors, each server's peak RSS ≤ {TARGET_RSS_MB / 1024:g} GB.",
+        "",
+        "| followers | servers | latency p50 / p95 / max (s) | last follower per change, p95 (s) | Chromium p50 / p95 / max (s) "
+        "| missed | connection errors | follower reruns for filter changes | servers' CPU-s/s during changes (idle) "
+        "| nginx + Redis CPU-s/s | peak RSS per server (MB) | target met |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    if report["browser_students"]:
-        b = s["browser_latency_s"]
-        lines.append(f"| cross-check, Chromium students: key press → address bar holds `filter=`, p50 / p95 / max | "
-                     f"{fmt(b.get('p50'))} / {fmt(b.get('p95'))} / {fmt(b.get('max'))} ({b.get('n', 0)}) | | |")
-        problems = s["browser_problems"]
-        blank = sum(1 for c in problems if c["caption_filter"] is None)
-        lines.append(f"| cross-check, Chromium students after each change (once idle, and again 1.5 s later): the page "
-                     f"shows no journey (main area blank) / the journey of another filter / elements left greyed out "
-                     f"or not idle within 5 s | {blank} / "
-                     f"{sum(1 for c in problems if c['caption_filter'] not in (None, c['value']))} / "
-                     f"{sum(1 for c in problems if c['stale'] or not c['idle'])} of "
-                     f"{report['changes'] * report['browser_students']} | 0 | {'yes' if not problems else 'NO'} |")
-    lines += ["", "Per change (key → new filter: first / median / last student's address, teacher published):", ""]
-    for c in s["per_change"]:
-        lines.append(f"- {c['change']:2d}. {c['key']} → {c['value']}: {fmt(c['first_s'])} / {fmt(c['p50_s'])} / "
-                     f"{fmt(c['last_s'])} ({c['students_arrived']} students; the last journey drawn after "
-                     f"{fmt(c['last_drawn_s'])}), published after {fmt(c['teacher_published_s'])}")
-    if report.get("notes"):
-        lines += ["", "Notes: " + "; ".join(report["notes"])]
+    for run in report["runs"]:
+        s, cpu = run["summary"], run["cpu_changes"]
+        verdict = ("yes" if run["target_met"] else "NO") if run["target_applies"] else ("(yes)" if run["target_met"] else "(no)")
+        lines.append(
+            f"| {run['students']} | {run['servers']}{' + nginx' if run['servers'] > 1 else ''} | {triple(s['latency_s'])} "
+            f"| {fmt(s['last_student_s'].get('p95'), '')} | {triple(s['chromium_latency_s'])} | {len(s['missed'])} "
+            f"| {len(s['connection_errors'])} | {s['follower_runs_during_filter_changes']} "
+            f"| {cpu['server_cpu_per_s']:.2f} ({run['cpu_idle']['server_cpu_per_s']:.2f}) "
+            f"| {cpu['nginx_cpu_per_s'] + cpu['redis_cpu_per_s']:.2f} "
+            f"| {' / '.join(f'{m:.0f}' for m in run['memory']['hwm_mb'])} | {verdict} |")
+    images = [run for run in report["runs"] if run.get("image_change")]
+    if images:
+        lines += ["", "A change every follower's page reruns for (the teacher changes image 3): key press → each light "
+                  "student's page has the new `images=` / its run finished; Chromium's address bar.", "",
+                  "| followers | servers | new address p50 / p95 / max (s) | run finished p50 / p95 / max (s) "
+                  "| Chromium address (s) | missed | servers' CPU-s/s |", "|---|---|---|---|---|---|---|"]
+        for run in images:
+            change = run["image_change"]
+            lines.append(f"| {run['students']} | {run['servers']} | {triple(change['address_s'])} "
+                         f"| {triple(change['finished_s'])} | {triple(change['chromium_address_s'])} | {change['missed']} "
+                         f"| {change['cpu']['server_cpu_per_s']:.2f} |")
+    lines += ["", "Per run:", ""]
+    for run in report["runs"]:
+        s, join = run["summary"], run["join"]
+        lines.append(
+            f"- {run['students']} followers on {run['servers']} server(s), {run['changes']} changes {run['gap_s']:g} s apart, "
+            f"{run['duration_s']:.0f} s: joining took {join['wall_s']:.0f} s (each page's first run p50 "
+            f"{fmt(join['first_run_s'].get('p50'))}, servers {join['server_cpu_per_s']:.2f} CPU-s/s); followers per "
+            f"server {s['students_per_backend']}"
+            + (f", {s['not_sticky']} whose websocket and feed reached different servers" if run["servers"] > 1 else "")
+            + (f"; servers other than the teacher's warmed up first by one page ({', '.join(f'{w:g} s' for w in run['warmed_up'])})"
+               if run["warmed_up"] else "; no server warmed up but the teacher's" if run["servers"] > 1 else "")
+            + f"; page errors {len(s['page_errors'])}, server tracebacks {run['server_log_tracebacks']}"
+            + (f", nginx errors {run['nginx_errors']}" if run["servers"] > 1 else "") + "; this process "
+            f"{run['cpu_changes']['client_cpu_per_s']:.2f} CPU-s/s, its event loop late p95 "
+            f"{run['loop_lag_ms'].get('p95', 0):.0f} ms; the machine {run['cpu_changes']['machine_busy_per_s']:.2f} of "
+            f"{run['cpu_changes']['machine_cores']:.0f} cores busy during the changes."
+            + (f" Notes: {'; '.join(run['notes'])}." if run["notes"] else ""))
     return "\n".join(lines) + "\n"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--students", type=int, default=30, help="light clients following the teacher")
-    parser.add_argument("--changes", type=int, default=20, help="filter changes the teacher makes")
-    parser.add_argument("--gap", type=float, default=3.0, help="seconds between the teacher's key presses (at least)")
-    parser.add_argument("--join-spread", type=float, default=3.0, help="the students join within this many seconds")
+    parser.add_argument("--students", type=int, default=30, help="light students following the teacher (default 30)")
+    parser.add_argument("--servers", type=int, default=1,
+                        help="ConvLab servers; 2 or more: Redis between them and nginx in front (default 1)")
+    parser.add_argument("--changes", type=int, default=10, help="filter changes the teacher makes (default 10)")
+    parser.add_argument("--gap", type=float, default=2.5, help="seconds between the teacher's key presses (default 2.5)")
+    parser.add_argument("--join-rate", type=float, default=20.0, help="light students joining per second (default 20)")
     parser.add_argument("--browser-students", type=int, default=1,
-                        help="also this many students as Chromium pages (a cross-check of the light clients; 0: none)")
+                        help="also this many students as Chromium pages (the cross-check; default 1)")
+    parser.add_argument("--image-change", action="store_true",
+                        help="then time a change every follower's page reruns for (the teacher changes image 3)")
+    parser.add_argument("--cold-servers", action="store_true",
+                        help="with several servers, let the followers be the first pages of the servers other than "
+                             "the teacher's (by default one page is drawn on each first, as a readiness check would)")
+    parser.add_argument("--curve", action="store_true",
+                        help="the curve: 30 and 100 (with --image-change), 200 and 300 followers on one server, "
+                             "200 on 2 servers behind nginx")
     args = parser.parse_args()
 
-    started = time.perf_counter()
+    configs = ([SimpleNamespace(**{**vars(args), "students": students, "servers": servers, "image_change": image})
+                for students, servers, image in CURVE] if args.curve else [args])
     RESULTS.mkdir(parents=True, exist_ok=True)
     report = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
               "command": "python bench/classroom_load.py " + " ".join(sys.argv[1:]), "machine": common.machine(),
               "code": common.code_version(), "load_at_start": common.load_snapshot(),
-              "students": args.students, "browser_students": args.browser_students, "changes": args.changes,
-              "gap_s": args.gap, "client": "light clients: Streamlit's websocket protocol (rerun_script BackMsgs, "
-              "auto-rerun timers as the frontend's setInterval), all in this Python process", "target_p95_s": TARGET_P95_S,
-              "app": common.APP}
+              "targets": {"p95_s": TARGET_P95_S, "rss_mb": TARGET_RSS_MB, "followers": TARGET_STUDENTS}, "runs": []}
     if report["load_at_start"]["busy_processes"]:
         busy = ", ".join(f"{p['command'][:60]} ({p['cpu_percent']:.0f} %)" for p in report["load_at_start"]["busy_processes"][:3])
         print(f"Note: the machine is busy with other work: {busy}", flush=True)
+    started = time.perf_counter()
+    failed = False
     try:
-        with AppServer("classroom") as server:
-            sampler = Sampler(server.process.pid)
-            before_students = sampler.take()
-            sampler.start()
-            print(f"Server on {server.url}.", flush=True)
+        for config in configs:
             try:
-                result = asyncio.run(run_class(server, args, sampler))
+                report["runs"].append(run_one(config))
+            except Exception as error:  # noqa: BLE001 - one failed run is reported; the curve goes on
+                failed = True
+                print(f"  the run failed: {type(error).__name__}: {error}", flush=True)
+                report.setdefault("failed_runs", []).append({"students": config.students, "servers": config.servers,
+                                                             "error": f"{type(error).__name__}: {error}"})
             finally:
-                sampler.stop()
-            hwm_kb = _status_kb(server.process.pid, "VmHWM")
-            end_rss_kb = _status_kb(server.process.pid, "VmRSS")
-            timings = server.timings()
-            log_text = server.log_tail(200_000)
+                common.stop_all_children()
     except KeyboardInterrupt:
-        print("Interrupted: stopping the server and the browser.", flush=True)
+        print("Interrupted: the servers, nginx, Redis and the browser are stopped.", flush=True)
         return 130
-    finally:
-        common.stop_all_children()
-
-    analysis = analyse(result, timings)
-    measured = window(result["measured_start"], result["measured_end"])
-    t0, t1 = result["measured_start"]["t"], result["measured_end"]["t"]
-    script_runs = [r["seconds"] * 1000 for r in timings if r["name"] == "script" and t0 <= r["end"] <= t1]
-    rss = [x["rss_kb"] for x in sampler.samples]
-    students = result["students"]
-    errors = [f"light {s.index}: {e}" for s in students for e in s.errors]
-    errors += [f"browser {b.index}: {e}" for b in result["browser_students"] for e in b.errors]
-    errors += [f"teacher: {e}" for e in result["teacher_errors"]]
-    lat = analysis["latency_s"]
-    target_met = bool(lat.get("n")) and lat["p95"] <= TARGET_P95_S
-    report.update({
-        "duration_s": time.perf_counter() - started,
-        "load_at_end": list(os.getloadavg()),
-        "class_code": result["code"], "teacher_start_view": result["teacher_start_view"],
-        "notes": result["notes"],
-        "server_log_tracebacks": log_text.count("Traceback"),
-        "samples": [{k: v for k, v in x.items() if k != "machine"} for x in sampler.samples],
-        "server_timings": [r for r in timings if r["end"] >= t0 - 60],
-        "per_student": [{"student": s.index, "messages": s.messages, "bytes": s.bytes, "sent": s.sent,
-                         "polls_sent": s.polls_sent, "filters": s.filters, "errors": s.errors,
-                         "captions": s.captions,
-                         "full_runs": [r for r in s.runs if not r["fragment"]],
-                         "fragment_runs": sum(1 for r in s.runs if r["fragment"])} for s in students],
-        "per_browser_student": [{"student": b.index, "filters": b.filters, "errors": b.errors, "checks": b.checks}
-                                for b in result["browser_students"]],
-        "change_log": result["changes"],
-        "summary": {
-            **{k: v for k, v in analysis.items() if k != "all_latencies_s"},
-            "all_latencies_s": analysis["all_latencies_s"],
-            "target_met": target_met,
-            "errors": len(errors) + (1 if log_text.count("Traceback") else 0), "error_list": errors[:50],
-            "cpu": measured, "idle": result["idle"],
-            "script_run_ms": summary(script_runs),
-            "memory": {"rss_mb_before_students": before_students["rss_kb"] / 1024,
-                       "rss_mb_max": max(rss) / 1024 if rss else 0, "rss_mb_end": end_rss_kb / 1024,
-                       "hwm_mb": hwm_kb / 1024},
-            "loop_lag_ms": summary([lag for t, lag in result["loop_lag_ms"] if t0 <= t <= t1]),
-            "join_s": result["join_s"],
-            "messages_per_student": summary([s.messages for s in students]),
-            "megabytes_per_student": summary([s.bytes / 2**20 for s in students]),
-        },
-    })
+    report["duration_s"] = round(time.perf_counter() - started, 1)
+    report["load_at_end"] = list(os.getloadavg())
     text = markdown(report)
+    if report.get("failed_runs"):
+        text += "\nFailed runs: " + "; ".join(f"{r['students']}×{r['servers']}: {r['error'][:300]}"
+                                             for r in report["failed_runs"]) + "\n"
     common.save_report("classroom", report, text)
     print()
     print(text)
-    if errors:
-        print("Errors:")
-        for error in errors[:20]:
-            print("  " + error)
-    for item in (analysis["missed"] + analysis["wrong"] + analysis["not_drawn"])[:20]:
-        print("  " + str(item))
+    for run in report["runs"]:
+        for item in (run["summary"]["connection_errors"] + run["summary"]["page_errors"])[:10]:
+            print(f"  {run['students']}×{run['servers']}: {item}")
     print(f"Wrote {RESULTS / 'classroom.json'} and {RESULTS / 'classroom.md'}; total runtime {report['duration_s']:.0f} s.")
-    ok = (target_met and not errors and not analysis["missed"] and not analysis["wrong"] and not analysis["not_drawn"]
-          and not analysis["browser_problems"])
-    return 0 if ok else 1
+    missed_target = any(run["target_applies"] and not run["target_met"] for run in report["runs"])
+    return 1 if failed or missed_target else 0
 
 
 if __name__ == "__main__":

@@ -148,6 +148,20 @@ def health_ok(url: str) -> bool:
         return False
 
 
+def wait_started(process: subprocess.Popen, ready, *, what: str, timeout: float, log_text, stop,
+                 error: type[Exception]) -> None:
+    """Until ``ready()`` (every 20 ms): a throwaway server (Redis, nginx) has started. ``error`` with
+    its log if it exits first, or after ``stop()`` when ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if process.poll() is not None:
+            raise error(f"{what}: it exited with code {process.returncode} first.\n--- its log ---\n{log_text()}")
+        if time.monotonic() > deadline:
+            stop()
+            raise error(f"{what}: not within {timeout:.0f} s.\n--- its log ---\n{log_text()}")
+        time.sleep(0.02)
+
+
 class ServerError(RuntimeError):
     """The server exited, or did not get ready in time; the message ends with its log."""
 

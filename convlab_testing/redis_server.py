@@ -15,11 +15,10 @@ import contextlib
 import shutil
 import socket
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from .live_app import free_port, popen, stop_process
+from .live_app import free_port, popen, stop_process, wait_started
 
 START_TIMEOUT = 15  # s: redis-server starts in milliseconds; a busy machine gets slack
 STOP_TIMEOUT = 5  # s after SIGTERM before SIGKILL
@@ -75,16 +74,8 @@ class RedisServer:
             "--save", "", "--appendonly", "no", "--dir", str(self.folder),
         ]
         self.process = popen(command, log_path=self.log_path)
-        deadline = time.monotonic() + timeout
-        while not answers_ping(self.port):
-            if self.process.poll() is not None:
-                raise RedisServerError(f"redis-server exited with code {self.process.returncode} before answering PING."
-                                       f"\n--- its log ---\n{self.log_text()}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RedisServerError(f"redis-server did not answer PING on port {self.port} within "
-                                       f"{timeout:.0f} s.\n--- its log ---\n{self.log_text()}")
-            time.sleep(0.02)
+        wait_started(self.process, lambda: answers_ping(self.port), what=f"redis-server answering PING on port {self.port}",
+                     timeout=timeout, log_text=self.log_text, stop=self.stop, error=RedisServerError)
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it is still there after a while; a no-op once stopped."""

@@ -226,3 +226,59 @@ def open_app(browser, server: StreamlitServer, *, journey_traces: int = JOURNEY_
         raise
     finally:
         context.close()
+
+
+def copy_shipped_models(folder: Path) -> Path:
+    """The lesson's two shipped models copied into ``folder`` (a test server's own models folder)."""
+    import shutil
+
+    from convlab.models import PRESETS
+    from convlab.store import DEFAULT_ROOT, ModelStore
+
+    for spec in PRESETS.values():
+        for path in ModelStore(DEFAULT_ROOT).paths(spec):
+            shutil.copy(path, folder / path.name)
+    return folder
+
+
+# -- a class's pages --------------------------------------------------------------------------
+FOLLOW_TIMEOUT = 15_000  # ms: generous for a busy 2-core machine; the benchmark measures the real latency
+# The journey chart's filter on screen (the maps it drew), in a page.
+CHART_FILTER_JS = ("() => { const f = document.querySelector('.st-key-journey_chart iframe'); "
+                   "const c = f && f.contentDocument && f.contentDocument.getElementById('chart'); "
+                   "return c && c.dataset.filter !== undefined ? Number(c.dataset.filter) : null; }")
+
+
+def chart_filter(page) -> int | None:
+    """The filter whose maps the page's journey chart shows (painted or plotted); None without a chart."""
+    return page.evaluate(CHART_FILTER_JS)
+
+
+def wait_sees_filter(page, filter_index: int, what: str) -> None:
+    """Until the page's chart shows ``filter_index`` and its address bar says so (a follower's page)."""
+    wait_until(page, f"() => ({CHART_FILTER_JS})() === {filter_index} "
+               f"&& new URLSearchParams(location.search).get('filter') === '{filter_index}'",
+               what=what, timeout=FOLLOW_TIMEOUT)
+
+
+def start_class(page) -> tuple[str, str]:
+    """Start a class from the sidebar's class box, as a teacher does; returns (code, teacher key).
+
+    The page puts the code, link and QR code up large at once (a dialog); the teacher closes it
+    with Esc, as here, once the room has it.
+    """
+    from urllib.parse import parse_qs, urlparse
+
+    if not page.locator(".st-key-class_start button").first.is_visible():
+        page.get_by_text("Class: follow the teacher").click()
+    page.locator(".st-key-class_start button").first.click()
+    wait_until(page, "() => location.search.includes('teacher=')", what="the teacher's page holds its class and key")
+    query = parse_qs(urlparse(page.url).query)
+    code = query["class"][0]
+    dialog = page.get_by_role("dialog")
+    dialog.wait_for()
+    assert code in dialog.inner_text() and "?class=" + code in dialog.inner_text()
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="hidden")
+    wait_idle(page)
+    return code, query["teacher"][0]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import urllib.error
 import urllib.request
 from types import SimpleNamespace
@@ -19,26 +18,19 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from browser_support import chromium, exception_texts, open_app, served_app, slider, wait_idle, wait_until
+from browser_support import (
+    FOLLOW_TIMEOUT, chart_filter, copy_shipped_models, wait_sees_filter,
+    chromium, exception_texts, open_app, served_app, slider, start_class, wait_idle, wait_until,
+)
 from convlab.classlink import is_loopback
 from convlab_testing.live_app import journey_ready_js
-from convlab.models import PRESETS
-from convlab.store import DEFAULT_ROOT, ModelStore
 
 pytestmark = pytest.mark.timeout(300)
-FOLLOW_TIMEOUT = 15_000  # ms: generous for a busy 2-core machine; the benchmark measures the real latency
-# The journey chart's filter on screen (its slider's number and the maps drawn), in a page.
-CHART_FILTER_JS = ("() => { const f = document.querySelector('.st-key-journey_chart iframe'); "
-                   "const c = f && f.contentDocument && f.contentDocument.getElementById('chart'); "
-                   "return c && c.dataset.filter !== undefined ? Number(c.dataset.filter) : null; }")
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("models")
-    for spec in PRESETS.values():
-        for path in ModelStore(DEFAULT_ROOT).paths(spec):
-            shutil.copy(path, folder / path.name)
+    folder = copy_shipped_models(tmp_path_factory.mktemp("models"))
     with served_app(tmp_path_factory.mktemp("streamlit") / "server.log", models_dir=folder,
                     address="0.0.0.0") as started:
         yield started
@@ -48,31 +40,6 @@ def server(tmp_path_factory):
 def browser():
     with chromium() as found:
         yield found
-
-
-def _open_class_box(page, button: str) -> None:
-    """The sidebar's class box is open when the page is in a class, closed otherwise: open it if needed."""
-    if not page.locator(f".st-key-{button} button").first.is_visible():
-        page.get_by_text("Class: follow the teacher").click()
-
-
-def _start_class(page) -> tuple[str, str]:
-    _open_class_box(page, "class_start")
-    page.locator(".st-key-class_start button").first.click()
-    wait_until(page, "() => location.search.includes('teacher=')", what="the teacher's page holds its class and key")
-    query = parse_qs(urlparse(page.url).query)
-    return query["class"][0], query["teacher"][0]
-
-
-def _chart_filter(page) -> int | None:
-    return page.evaluate(CHART_FILTER_JS)
-
-
-def _sees(page, filter_index: int, what: str) -> None:
-    """The page's chart shows ``filter_index`` and its address bar says so."""
-    wait_until(page, f"() => ({CHART_FILTER_JS})() === {filter_index} "
-               f"&& new URLSearchParams(location.search).get('filter') === '{filter_index}'",
-               what=what, timeout=FOLLOW_TIMEOUT)
 
 
 def _open_tab(page, label: str) -> None:
@@ -94,7 +61,7 @@ def test_two_students_follow_every_change_whatever_tabs_the_teacher_visits(brows
     with open_app(browser, server) as teacher:
         _open_tab(teacher, "🧩 Filters")  # its first visit computes for seconds (issue 22): not what's timed here
         _open_tab(teacher, "🔍 Journey")
-        code, token = _start_class(teacher)
+        code, token = start_class(teacher)
         assert re.fullmatch(r"[A-Z2-9]{6}", code)
         with open_app(browser, server, query=f"?class={code}") as first, \
                 open_app(browser, server, query=f"?class={code}") as second:
@@ -106,9 +73,9 @@ def test_two_students_follow_every_change_whatever_tabs_the_teacher_visits(brows
             for round_number in range(10):
                 slider(teacher, "filter").press("ArrowRight")
                 expected += 1
-                _sees(teacher, expected, f"the teacher's page has filter {expected}")
+                wait_sees_filter(teacher, expected, f"the teacher's page has filter {expected}")
                 for number, student in enumerate(students, start=1):
-                    _sees(student, expected, f"student {number} follows to filter {expected} (round {round_number + 1})")
+                    wait_sees_filter(student, expected, f"student {number} follows to filter {expected} (round {round_number + 1})")
                 if round_number % 3 == 1:  # a glance at another tab and back, between changes
                     _open_tab(teacher, "🧩 Filters")
                     for student in students:
@@ -135,11 +102,11 @@ def test_two_students_follow_every_change_whatever_tabs_the_teacher_visits(brows
                        what="the student's own move detaches its page")
             slider(teacher, "filter").press("ArrowRight")
             expected += 1
-            _sees(first, expected, "the following student moves on")
+            wait_sees_filter(first, expected, "the following student moves on")
             second.wait_for_timeout(1_000)
-            assert _chart_filter(second) == 63 and _chart_filter(teacher) == expected
+            assert chart_filter(second) == 63 and chart_filter(teacher) == expected
             second.locator(".st-key-class_banner_rejoin button").click()
-            _sees(second, expected, "the rejoined student is back on the teacher's filter")
+            wait_sees_filter(second, expected, "the rejoined student is back on the teacher's filter")
             assert all(exception_texts(page) == [] for page in (teacher, first, second))
 
         # The routes beside the page: the feed of no class, and a heartbeat without the key, refused.
@@ -153,7 +120,7 @@ def test_two_students_follow_every_change_whatever_tabs_the_teacher_visits(brows
 def test_a_class_started_at_localhost_links_the_machines_network_address(browser, server):
     at_localhost = SimpleNamespace(url=server.url.replace("127.0.0.1", "localhost"), log_text=server.log_text)
     with open_app(browser, at_localhost) as teacher:
-        code, _ = _start_class(teacher)
+        code, _ = start_class(teacher)
         link = teacher.locator('[data-testid="stSidebar"] [data-testid="stCode"]').first.inner_text().strip()
         parts = urlparse(link)
         assert parse_qs(parts.query) == {"class": [code]}, link  # never the teacher's key
@@ -166,7 +133,7 @@ def test_a_forged_teacher_key_opens_a_students_page_with_a_note(browser, server)
         # The teacher's page says it is open (the class lives while it does), at once and every minute.
         with teacher.expect_request(lambda request: request.method == "POST" and request.url.endswith("/alive")
                                     and '"token"' in (request.post_data or "")) as heartbeat:
-            code, token = _start_class(teacher)
+            code, token = start_class(teacher)
         assert f"/convlab/class/{code}/alive" in heartbeat.value.url
         forged = token[:-1] + ("A" if token[-1] != "A" else "B")  # the right length, the wrong key
         with open_app(browser, server, query=f"?class={code}&teacher={forged}") as page:
@@ -174,5 +141,5 @@ def test_a_forged_teacher_key_opens_a_students_page_with_a_note(browser, server)
             text = page.locator('[data-testid="stSidebar"]').inner_text()
             assert "teacher key isn't" in text and "End the class" not in text
             slider(teacher, "filter").press("ArrowRight")
-            _sees(page, 2, "the page with the forged key follows like a student's")
+            wait_sees_filter(page, 2, "the page with the forged key follows like a student's")
             assert exception_texts(page) == []

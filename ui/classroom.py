@@ -120,6 +120,7 @@ def _start() -> None:
     st.session_state[CLASS], st.session_state[TEACHER] = started.code, started.token
     st.session_state.pop("class_published", None)
     st.session_state.pop("class_problem", None)
+    st.session_state["class_show_now"] = True  # what a teacher does next: put the code up for the room
 
 
 def _end() -> None:
@@ -141,9 +142,9 @@ def publish(view: dict[str, str]) -> None:
         return
     if role() != "teacher":
         return
-    view = shared(view)
-    if view == st.session_state.get("class_published"):
-        return
+    view, published = shared(view), st.session_state.get("class_published")
+    if published is not None and view == published | ({"layer": view["layer"]} if "layer" in view else {}):
+        return  # unchanged, or only the filters view's default layer named: followers draw the same
     store, _ = get_class_store()
     code = st.session_state[CLASS]
     try:
@@ -202,28 +203,25 @@ def follow_the_class(view_now: Callable[[], dict[str, str]], apply_view: Callabl
     whole_run = apply_view is not None
     if role() != "student" or (not whole_run and not runtime.in_fragment_run()):
         return  # a fragment drawn in a whole run: that run has checked
-    shown, now = st.session_state.get("class_shown"), shared(view_now())
+    found, now = None, shared(view_now())
     if following():
-        # A parameter the page gained or changed since its last run is the student's doing; one it
-        # lost is Streamlit's clean-up of a widget not drawn then.
-        if shown is not None and any(shown.get(name) != value for name, value in now.items()):
+        store, _ = get_class_store()
+        try:
+            found = store.read(st.session_state[CLASS])
+        except ClassError as error:
+            _leave(str(error))
+            if not whole_run:
+                st.rerun(scope="app")
+            return
+        except StoreUnavailable as error:
+            _say(f"{error} This page keeps working on its own meanwhile.")
+        if _moved_by_student(now, st.session_state.get("class_shown"), found.view if found else None):
             detach()
     if not following():
         if st.session_state.pop("class_detached_now", False) and not whole_run:
             st.rerun(scope="app")  # the sidebar and the banner say so
         return
-    store, _ = get_class_store()
-    try:
-        found = store.read(st.session_state[CLASS])
-    except ClassError as error:
-        _leave(str(error))
-        if not whole_run:
-            st.rerun(scope="app")
-        return
-    except StoreUnavailable as error:
-        _say(f"{error} This page keeps working on its own meanwhile.")
-        return
-    if found.version == st.session_state.get("class_version"):
+    if found is None or found.version == st.session_state.get("class_version"):
         return
     if not whole_run:
         changed = {name for name in set(found.view) | set(now) if found.view.get(name) != now.get(name)}
@@ -233,6 +231,21 @@ def follow_the_class(view_now: Callable[[], dict[str, str]], apply_view: Callabl
     st.session_state["class_version"] = found.version
     st.session_state.pop("class_problem", None)
     apply_view(found.view)
+    st.session_state["class_shown"] = shared(view_now())  # a run stopped early still left this behind
+
+
+def _moved_by_student(now: dict[str, str], shown: dict[str, str] | None, teachers: dict[str, str] | None) -> bool:
+    """Whether the page's view ``now`` holds a move of the student's own: a parameter changed (or
+    gained) since the page last showed ``shown``, to a value that isn't the class's (``teachers``).
+
+    A parameter lost is Streamlit's clean-up of a widget not drawn; a layer gained is the filters
+    view's default, not a choice; a value the class's view holds came from the class (a run that
+    applied it and was stopped before its end).
+    """
+    if shown is None:
+        return False
+    return any(shown.get(name) != value and (name in shown or name != "layer")
+               and (teachers is None or teachers.get(name) != value) for name, value in now.items())
 
 
 IN_PLACE = {"filter", "images"}  # what the journey's fragment applies by itself (a filter is painted first)
@@ -308,7 +321,9 @@ def presenter_class_ui(container) -> None:
     if role() == "teacher":
         code = st.session_state[CLASS]
         show, end = container.columns(2, gap="small")
-        if show.button(f"📣 {code}", key="present_class_show", width="stretch", help="Show the code, link and QR code"):
+        shown_at_start = st.session_state.pop("class_show_now", False)
+        if show.button(f"📣 {code}", key="present_class_show", width="stretch", help="Show the code, link and QR code") \
+                or shown_at_start:
             _show_to_the_class(code, _link(code).url)
         end.button("End class", key="present_class_end", on_click=_end, width="stretch")
     elif role() == "student":
@@ -341,7 +356,8 @@ def _teacher_box() -> None:
     st.code(link.url, language=None, wrap_lines=True)
     st.caption(f"Only this page changes the class. The class lives in {get_class_store()[0].describe()} while "
                "this page is open, and ends an hour after it closes.")
-    if st.button("📣 Show it to the class", key="class_show", width="stretch", type="primary"):
+    shown_at_start = st.session_state.pop("class_show_now", False)
+    if st.button("📣 Show it to the class", key="class_show", width="stretch", type="primary") or shown_at_start:
         _show_to_the_class(code, link.url)
     st.button("End the class", key="class_end", on_click=_end, width="stretch")
 
@@ -353,6 +369,9 @@ def _show_to_the_class(code: str, link: str) -> None:
     words.markdown(f"<div style='font-size: 4.5rem; font-weight: 700; letter-spacing: 0.15em'>{code}</div>",
                    unsafe_allow_html=True)
     words.markdown(f"Open **{link}**, or scan the code: your page then follows this one.")
+    problem = _link(code).problem
+    if problem:
+        words.warning(problem)
     picture.image(qr_svg(link), width="stretch")
 
 

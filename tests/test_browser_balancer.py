@@ -1,0 +1,164 @@
+"""A class spread over two servers behind a real load balancer: nginx with sticky sessions, Redis between them.
+
+The lecture hall's setup (issue 21): a real ``redis-server``, two ConvLab servers sharing classes
+through it (``CONVLAB_REDIS_URL``), and Debian's nginx in front (``convlab_testing.balancer``).
+A teacher and two students in Chromium, each its own browser context, all through nginx's port:
+the teacher lands wherever nginx sends a new browser; one student sticks to the other server
+(its feed learns the teacher's changes from Redis), one to the teacher's own (told at once).
+The teacher moves the journey chart's slider three times, changes image 3, visits the Filters
+tab and comes back, moves once more: every student follows every change (a filter change
+painted by its chart, the others by a rerun of its page), and each page's requests, websocket
+and feed stay on the server its cookie names.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from types import SimpleNamespace
+
+import pytest
+
+from browser_support import (
+    CHART_FILTER_JS, FOLLOW_TIMEOUT, chart_filter, copy_shipped_models, wait_sees_filter,
+    chromium, exception_texts, open_app, require_browser, slider, start_class, wait_idle, wait_until,
+)
+from convlab_testing.balancer import BACKEND_HEADER, COOKIE, Balancer, BalancerError, NginxMissing
+from convlab_testing.live_app import ServerError, StreamlitServer
+from convlab_testing.redis_server import RedisMissing, RedisServerError, redis_server
+
+pytestmark = pytest.mark.timeout(300)
+COOKIE_TRIES = 40  # random cookies tried for a given server: each lands on it half the time
+
+
+@contextlib.contextmanager
+def _servers(folder, models_dir, env: dict[str, str], count: int):
+    """``count`` ConvLab servers started together (their start-ups overlap), healthy, stopped on the way out."""
+    servers = [StreamlitServer(folder / f"server-{n}.log", models_dir=models_dir, env=env) for n in range(count)]
+    try:
+        for server in servers:
+            server.start()
+        for server in servers:
+            server.wait_healthy()
+        yield servers
+    except ServerError as error:
+        pytest.fail(str(error), pytrace=False)
+    finally:
+        for server in servers:
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def room(tmp_path_factory):
+    """Redis, two ConvLab servers sharing classes through it, nginx in front: ``url`` is nginx's."""
+    models_dir = copy_shipped_models(tmp_path_factory.mktemp("models"))
+    try:
+        with redis_server() as redis, \
+                _servers(tmp_path_factory.mktemp("streamlit"), models_dir, {"CONVLAB_REDIS_URL": redis.url}, 2) as servers, \
+                Balancer([server.port for server in servers]) as balancer:
+            # What open_app needs of "a server": where to go, and the logs to search for tracebacks (both servers').
+            yield SimpleNamespace(url=balancer.url, balancer=balancer, servers=servers,
+                                  backends={f"127.0.0.1:{server.port}" for server in servers},
+                                  log_text=lambda: "\n".join(server.log_text() for server in servers))
+    except (RedisMissing, RedisServerError, NginxMissing, BalancerError) as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as found:
+        yield found
+
+
+class _StickyBrowser:
+    """The browser for open_app, each new context holding nginx's cookie ``cookie``: its page lands on that
+    cookie's server."""
+
+    def __init__(self, browser, url: str, cookie: str) -> None:
+        self.browser, self.url, self.cookie = browser, url, cookie
+
+    def new_context(self, **options):
+        context = self.browser.new_context(**options)
+        context.add_cookies([{"name": COOKIE, "value": self.cookie, "url": self.url}])
+        return context
+
+
+def _cookie_for(room, wanted: str) -> str:
+    """A cookie value nginx sends to the server ``wanted`` (host:port); a bounded number of random tries."""
+    for _ in range(COOKIE_TRIES):
+        cookie = secrets.token_hex(16)
+        if room.balancer.backend_of(cookie) == wanted:
+            return cookie
+    raise AssertionError(f"none of {COOKIE_TRIES} random cookies reached {wanted}: nginx doesn't spread browsers")
+
+
+def _backend_of_page(page, room) -> str:
+    """The server the page's own requests reach now (its context's cookies), as nginx says."""
+    response = page.context.request.get(room.url + "/_stcore/health")
+    assert response.ok, response.status
+    return response.headers[BACKEND_HEADER.lower()]
+
+
+def _start_class(page) -> str:
+    return start_class(page)[0]
+
+
+def _all_follow(students: dict, script: str, what: str) -> None:
+    for name, page in students.items():
+        wait_until(page, script, what=f"{name} {what}", timeout=FOLLOW_TIMEOUT)
+
+
+def _open_tab(page, label: str) -> None:
+    page.get_by_role("tab", name=label).click()
+    wait_idle(page)
+
+
+def test_students_on_both_servers_follow_every_change_through_nginx(browser, room):
+    require_browser(browser)
+    with open_app(browser, room) as teacher:
+        # A new browser: nginx picks a server and sets its cookie; everything of the page then goes there.
+        teachers_server = _backend_of_page(teacher, room)
+        assert teachers_server in room.backends
+        assert any(cookie["name"] == COOKIE for cookie in teacher.context.cookies())
+        other_server = (room.backends - {teachers_server}).pop()
+        code = _start_class(teacher)
+        assert _backend_of_page(teacher, room) == teachers_server  # the websocket's reruns didn't move it
+
+        on_other = _StickyBrowser(browser, room.url, _cookie_for(room, other_server))
+        on_same = _StickyBrowser(browser, room.url, _cookie_for(room, teachers_server))
+        with open_app(on_other, room, query=f"?class={code}") as far, \
+                open_app(on_same, room, query=f"?class={code}") as near:
+            assert _backend_of_page(far, room) == other_server  # learns the teacher's changes from Redis
+            assert _backend_of_page(near, room) == teachers_server  # told at once by the teacher's own server
+            students = {"the student on the other server": far, "the student on the teacher's server": near}
+            for name, page in students.items():
+                assert "Following class" in page.content(), name
+
+            expected = chart_filter(teacher)
+            for move in range(3):
+                slider(teacher, "filter").press("ArrowRight")
+                expected += 1
+                for name, page in students.items():
+                    wait_sees_filter(page, expected, f"{name} follows move {move + 1} to filter {expected}")
+
+            teacher.locator(".st-key-image_2 input").fill("1")
+            teacher.locator(".st-key-image_2 input").press("Enter")
+            _all_follow(students, "() => location.search.includes('images=0%2C23%2C1')", "follows to image 1")
+
+            _open_tab(teacher, "🧩 Filters")
+            _all_follow(students, "() => location.search.includes('tab=filters')", "follows to the Filters tab")
+            _open_tab(teacher, "🔍 Journey")
+            _all_follow(students, "() => location.search.includes('tab=journey')", "follows back to the journey")
+
+            wait_until(teacher, f"() => ({CHART_FILTER_JS})() === {expected}", what="the teacher's journey is drawn again")
+            slider(teacher, "filter").press("ArrowRight")
+            expected += 1
+            for name, page in students.items():
+                wait_sees_filter(page, expected, f"{name} follows the first move after the tabs to filter {expected}")
+
+            for name, page in students.items():
+                wait_idle(page)
+                text = page.content()
+                assert "Connection error" not in text and "ForwardMsg" not in text, name
+            assert (_backend_of_page(far, room), _backend_of_page(near, room)) == (other_server, teachers_server)
+            assert all(exception_texts(page) == [] for page in (teacher, far, near))
