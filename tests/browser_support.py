@@ -229,14 +229,14 @@ def open_app(browser, server: StreamlitServer, *, journey_traces: int = JOURNEY_
 
 
 def copy_shipped_models(folder: Path) -> Path:
-    """The lesson's two shipped models copied into ``folder`` (a test server's own models folder)."""
+    """The lesson's two shipped models (with their snapshots) copied into ``folder``: a test server's own."""
     import shutil
 
     from convlab.models import PRESETS
     from convlab.store import DEFAULT_ROOT, ModelStore
 
     for spec in PRESETS.values():
-        for path in ModelStore(DEFAULT_ROOT).paths(spec):
+        for path in [*ModelStore(DEFAULT_ROOT).paths(spec), ModelStore(DEFAULT_ROOT).snapshot_path(spec)]:
             shutil.copy(path, folder / path.name)
     return folder
 
@@ -275,9 +275,9 @@ def start_class(page) -> tuple[str, str]:
     wait_until(page, "() => location.search.includes('teacher=')", what="the teacher's page holds its class and key")
     query = parse_qs(urlparse(page.url).query)
     code = query["class"][0]
+    wait_until(page, "code => { const d = document.querySelector('[role=dialog]'); "
+               "return !!d && d.innerText.includes('?class=' + code); }", code, what="the class's code and link put up large")
     dialog = page.get_by_role("dialog")
-    dialog.wait_for()
-    assert code in dialog.inner_text() and "?class=" + code in dialog.inner_text()
     page.keyboard.press("Escape")
     dialog.wait_for(state="hidden")
     wait_idle(page)

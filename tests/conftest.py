@@ -95,3 +95,16 @@ def _no_training_outlives_its_test():
 
     if "convlab.worker" in sys.modules:
         sys.modules["convlab.worker"].stop_trainings()
+
+
+@pytest.fixture(scope="session")
+def shipped_server(tmp_path_factory):
+    """One app server for the browser tests that only read the shipped models (the class, the tour):
+    a copy of them, and listening on every address as a teacher's laptop serves a room (the tests
+    still connect on loopback). Shared: each server's start and first page take seconds."""
+    from browser_support import copy_shipped_models, served_app
+
+    folder = copy_shipped_models(tmp_path_factory.mktemp("models"))
+    with served_app(tmp_path_factory.mktemp("streamlit") / "server.log", models_dir=folder,
+                    address="0.0.0.0") as server:
+        yield server

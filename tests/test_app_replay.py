@@ -139,6 +139,17 @@ def test_the_invariance_chart_is_measured_once_with_a_progress_bar_and_cached(tm
     the curves meet at each model's own test accuracy and the results land beside the models."""
     import json
 
+    from convlab import invariance
+
+    class QuickCache(invariance.InvarianceCache):
+        """The app's cache on a grid of 7 transforms instead of 43: what is checked here is the button,
+        the curves meeting the models' own accuracy and the files (tests/test_invariance.py has the
+        whole chart)."""
+
+        def __init__(self, *args, **options):
+            super().__init__(*args, **{"shifts": (-2, 0, 2), "angles": (-15.0, 0.0, 15.0), **options})
+
+    monkeypatch.setattr(invariance, "InvarianceCache", QuickCache)
     copy_shipped_models(tmp_path)
     monkeypatch.setenv("CONVLAB_MODELS_DIR", str(tmp_path))
     at = page_at({"tab": "probe"})

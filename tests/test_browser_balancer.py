@@ -9,20 +9,29 @@ The teacher moves the journey chart's slider three times, changes image 3, visit
 tab and comes back, moves once more: every student follows every change (a filter change
 painted by its chart, the others by a rerun of its page), and each page's requests, websocket
 and feed stay on the server its cookie names.
+
+The same two servers share one models folder (``CONVLAB_MODELS_DIR``), as servers behind a
+balancer do: a variant asked of both at once trains once. The second server's page says another
+ConvLab is training it and then shows the first one's run (stopped early, to keep the test
+short); a run one server finished is listed by the other.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from browser_support import (
-    CHART_FILTER_JS, FOLLOW_TIMEOUT, chart_filter, copy_shipped_models, wait_sees_filter,
+    CHART_FILTER_JS, FOLLOW_TIMEOUT, build_one_block_of_16, chart_filter, copy_shipped_models, wait_sees_filter,
     chromium, exception_texts, open_app, require_browser, slider, start_class, wait_idle, wait_until,
 )
+from convlab.models import ModelSpec
+from convlab.store import ModelStore
 from convlab_testing.balancer import BACKEND_HEADER, COOKIE, Balancer, BalancerError, NginxMissing
 from convlab_testing.live_app import ServerError, StreamlitServer
 from convlab_testing.redis_server import RedisMissing, RedisServerError, redis_server
@@ -57,7 +66,7 @@ def room(tmp_path_factory):
                 _servers(tmp_path_factory.mktemp("streamlit"), models_dir, {"CONVLAB_REDIS_URL": redis.url}, 2) as servers, \
                 Balancer([server.port for server in servers]) as balancer:
             # What open_app needs of "a server": where to go, and the logs to search for tracebacks (both servers').
-            yield SimpleNamespace(url=balancer.url, balancer=balancer, servers=servers,
+            yield SimpleNamespace(url=balancer.url, balancer=balancer, servers=servers, models_dir=models_dir,
                                   backends={f"127.0.0.1:{server.port}" for server in servers},
                                   log_text=lambda: "\n".join(server.log_text() for server in servers))
     except (RedisMissing, RedisServerError, NginxMissing, BalancerError) as error:
@@ -162,3 +171,53 @@ def test_students_on_both_servers_follow_every_change_through_nginx(browser, roo
                 assert "Connection error" not in text and "ForwardMsg" not in text, name
             assert (_backend_of_page(far, room), _backend_of_page(near, room)) == (other_server, teachers_server)
             assert all(exception_texts(page) == [] for page in (teacher, far, near))
+
+
+# -- one models folder ----------------------------------------------------------------------------
+TRAINING_TIMEOUT = 180_000  # ms: a quick variant, but the worker loads TensorFlow first on a busy machine
+SPEC = ModelSpec(conv_filters=(16,), epochs=5)  # a minute of training: time enough to be asked for twice
+
+
+def build_the_variant(page) -> None:
+    """In the lab: one conv block of 16 filters, 5 epochs, all 60,000 training images (the builder's default)."""
+    page.get_by_role("tab", name="Lab").click()
+    page.locator(".st-key-lab_blocks").wait_for()
+    build_one_block_of_16(page)
+    wait_until(page, "label => [...document.querySelectorAll('strong')].some(e => e.innerText.startsWith(label))",
+               SPEC.label(), what="the builder shows the variant")
+
+
+def test_two_servers_on_one_folder_train_a_variant_once_and_both_list_it(browser, room):
+    first, second = room.servers
+    models_dir = room.models_dir
+    with open_app(browser, first) as page_a, open_app(browser, second) as page_b:
+        for page in (page_a, page_b):
+            build_the_variant(page)
+        page_a.locator(".st-key-lab_train button").click()
+        # Server A's worker trains it (past its first batches: it holds the spec's lock in the folder).
+        wait_until(page_a, "() => [...document.querySelectorAll('p')].some(p => /Batch [1-9]/.test(p.innerText))",
+                   what="server A's worker is training", timeout=TRAINING_TIMEOUT)
+        page_b.locator(".st-key-lab_train button").click()
+        # Server B's worker finds the spec claimed in the shared folder and waits instead of training it too.
+        page_b.get_by_text("is training this exact variant").first.wait_for(timeout=TRAINING_TIMEOUT)
+        page_a.locator("button:visible", has_text="Stop training").first.click()  # it keeps the epochs done
+        page_a.get_by_text("trained in").first.wait_for(timeout=TRAINING_TIMEOUT)
+        meta_path = ModelStore(models_dir).paths(SPEC)[1]
+        trained = json.loads(meta_path.read_text())
+        page_b.get_by_text("trained in").first.wait_for(timeout=TRAINING_TIMEOUT)
+        assert json.loads(meta_path.read_text()) == trained  # B loaded A's run: nothing was trained or written again
+        # B's page lists the run and will not train it again.
+        wait_idle(page_b)
+        page_b.get_by_text("This exact variant is already trained").first.wait_for()
+        page_b.locator(".st-key-lab_run").click()
+        page_b.get_by_role("option", name=SPEC.label()).wait_for()
+        page_b.keyboard.press("Escape")
+        assert exception_texts(page_a) == [] and exception_texts(page_b) == []
+        # Neither server trained (their workers did) or loaded Ray: it is imported only when configured.
+        for server in (first, second):
+            maps = Path(f"/proc/{server.process.pid}/maps").read_text()
+            assert "_raylet" not in maps and "/ray/" not in maps
+        # And a third page on B, opened after the fact, lists it in the model box.
+        with open_app(browser, second) as late:
+            late.locator("[data-testid=stSidebar] .st-key-model").click()
+            late.get_by_role("option", name=SPEC.label()).wait_for()

@@ -1,7 +1,7 @@
 """Follow the teacher in real browsers: a teacher's page and students' pages, each its own Chromium context.
 
-One server for the module, listening on every address as a teacher's laptop serves a room (the
-tests still connect on loopback): the class link opened from ``localhost`` names the machine's
+One server (shared with the tour's tests), listening on every address as a teacher's laptop
+serves a room (the tests still connect on loopback): the class link opened from ``localhost`` names the machine's
 network address; two students follow ten rounds of changes while the teacher visits other tabs,
 one detaches with a move of its own and rejoins; a forged teacher key opens a student's page. The
 classes of several servers in Redis, behind nginx, are tests/test_browser_balancer.py's.
@@ -19,8 +19,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from browser_support import (
-    FOLLOW_TIMEOUT, chart_filter, copy_shipped_models, wait_sees_filter,
-    chromium, exception_texts, open_app, served_app, slider, start_class, wait_idle, wait_until,
+    FOLLOW_TIMEOUT, chart_filter, chromium, exception_texts, open_app, slider, start_class, wait_idle, wait_sees_filter,
+    wait_until,
 )
 from convlab.classlink import is_loopback
 from convlab_testing.live_app import journey_ready_js
@@ -29,11 +29,8 @@ pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    folder = copy_shipped_models(tmp_path_factory.mktemp("models"))
-    with served_app(tmp_path_factory.mktemp("streamlit") / "server.log", models_dir=folder,
-                    address="0.0.0.0") as started:
-        yield started
+def server(shipped_server):
+    return shipped_server
 
 
 @pytest.fixture(scope="module")

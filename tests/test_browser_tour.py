@@ -10,15 +10,12 @@ One server and one page per screen size.
 
 from __future__ import annotations
 
-import shutil
 
 import pytest
 
 from browser_support import (
-    JOURNEY_FILTER_JS, chromium, exception_texts, journey_filter, open_app, save_screenshot, served_app, wait_idle, wait_until,
+    JOURNEY_FILTER_JS, chromium, exception_texts, journey_filter, open_app, save_screenshot, wait_idle, wait_until,
 )
-from convlab.models import PRESETS
-from convlab.store import DEFAULT_ROOT, ModelStore
 from convlab.tour import SLUGS
 
 pytestmark = pytest.mark.timeout(240)  # the first page also starts the server and imports TensorFlow
@@ -37,15 +34,9 @@ FIT_TIMEOUT = 15_000  # ms: a step's grid is drawn, then redrawn for the room it
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(shipped_server):
     """The app on a copy of the shipped models (the lab's tab opens on the last step)."""
-    models_dir = tmp_path_factory.mktemp("models")
-    store = ModelStore(DEFAULT_ROOT)
-    for spec in PRESETS.values():
-        for path in [*store.paths(spec), store.snapshot_path(spec)]:
-            shutil.copy(path, models_dir / path.name)
-    with served_app(tmp_path_factory.mktemp("streamlit") / "server.log", models_dir=models_dir) as served:
-        yield served
+    return shipped_server
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ link with a wrong teacher key opens a student's page with a note.
 
 from __future__ import annotations
 
+import html
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -290,11 +291,11 @@ def banner_ui() -> None:
         st.caption(f"👩‍🏫 Following class **{code}**: this page shows the teacher's view. Any move of yours "
                    "explores on your own.")
         return
-    with st.container(key="class_banner", border=True):
-        words, back = st.columns([4, 1], vertical_alignment="center")
-        words.markdown(f"🧭 **You're exploring on your own** (class **{code}**).")
-        back.button("Rejoin the class", key="class_banner_rejoin", on_click=_follow, args=(True,), type="primary",
-                    width="stretch")
+    # One line, so the journey's grid keeps its room on a laptop's screen.
+    with st.container(key="class_banner", horizontal=True, vertical_alignment="center", gap="small"):
+        st.markdown(f"🧭 **You're exploring on your own** (class **{code}**): the teacher's changes wait for you.",
+                    width="content")
+        st.button("Rejoin the class", key="class_banner_rejoin", on_click=_follow, args=(True,), type="primary")
 
 
 # -- the sidebar's box ---------------------------------------------------------------------------
@@ -368,7 +369,8 @@ def _show_to_the_class(code: str, link: str) -> None:
     words, picture = st.columns([3, 2], vertical_alignment="center")
     words.markdown(f"<div style='font-size: 4.5rem; font-weight: 700; letter-spacing: 0.15em'>{code}</div>",
                    unsafe_allow_html=True)
-    words.markdown(f"Open **{link}**, or scan the code: your page then follows this one.")
+    words.markdown(f"<div style='font-size: 1.6rem; line-height: 1.4'>Open <b>{html.escape(link)}</b>, or scan the "
+                   "code: your page then follows this one.</div>", unsafe_allow_html=True)
     problem = _link(code).problem
     if problem:
         words.warning(problem)
