@@ -108,3 +108,17 @@ def shipped_server(tmp_path_factory):
     with served_app(tmp_path_factory.mktemp("streamlit") / "server.log", models_dir=folder,
                     address="0.0.0.0") as server:
         yield server
+
+
+# The longest test files first: two processes share the files (pytest.ini), and a long file
+# started last would run alone at the end while the other process waits.
+LONGEST_FIRST = ("test_browser.py", "test_browser_balancer.py", "test_browser_classroom.py", "test_cluster.py",
+                 "test_invariance.py", "test_app_replay.py", "test_browser_tour.py", "test_worker.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item) -> int:
+        name = Path(str(item.fspath)).name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: each file's own tests keep their order
