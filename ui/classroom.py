@@ -6,9 +6,9 @@ can open: ``convlab.classlink``). The teacher's page publishes its view (the URL
 open once a minute (the heartbeat), so the class lives as long as the teacher does.
 
 A student's page holds the class's feed open (``components/class_follow``, ``ui/feed.py``). A
-change of the filter alone is painted by the journey's chart from the maps it holds; any other
-change reruns the page, which reads the class's view and applies it before any widget is drawn
-(:func:`follow_the_class`). Nothing reruns on the server per student for a filter change. A
+change of the filter alone is painted by the journey's chart from the maps it holds; new images
+are drawn by the journey's own run; any other change reruns the page, which reads the class's
+view and applies it before any widget is drawn (:func:`follow_the_class`). Nothing reruns on the server per student for a filter change. A
 student's own move detaches the page ("You're exploring on your own · Rejoin the class"); a
 student's moves never reach the class: only a page holding the teacher's token publishes, and a
 link with a wrong teacher key opens a student's page with a note.
@@ -34,7 +34,6 @@ CLASS, TEACHER = "class", "teacher"  # the page's state (and URL) keys: the clas
 FOLLOWING = "following"  # a student's page applies the teacher's view (False: exploring alone)
 NOT_FOLLOWED = ("present", CLASS, TEACHER)  # each page keeps its own presenter mode and its role
 CONNECTION = "class_connection"  # the invisible component's key
-
 
 
 @st.cache_resource(show_spinner=False)
@@ -64,7 +63,7 @@ def _say(problem: str) -> None:
 
 
 def _leave(problem: str | None = None) -> None:
-    for key in (CLASS, TEACHER, "class_version", "class_published", "class_shown", FOLLOWING):
+    for key in (CLASS, TEACHER, "class_version", "class_published", "class_shown", FOLLOWING, "class_link_note"):
         st.session_state.pop(key, None)
     if problem:
         _say(problem)
@@ -105,10 +104,7 @@ def _client() -> str:
     for value in (headers.get("X-Real-Ip"), headers.get("X-Forwarded-For"), st.context.ip_address):
         if isinstance(value, str) and value.split(",")[0].strip():
             return value.split(",")[0].strip()
-    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
-
-    context = get_script_run_ctx()  # no address known (a test's page): this session
-    return f"session {context.session_id}" if context else "unknown"
+    return f"session {runtime.session_id()}"  # no address known (a test's page): this session
 
 
 def _start() -> None:

@@ -11,7 +11,8 @@ Each says why in a line and names the test that fails if an upgrade breaks it:
   drawn while TensorFlow imports in a thread
   (tests/test_app.py::test_a_servers_first_run_draws_the_page_while_tensorflow_loads, and
   tests/test_faults.py for a broken install);
-* ``in_fragment_run``: a fragment's own run, told from a full run (tests/test_browser_classroom.py);
+* ``in_fragment_run``: a fragment's own run, told from a full run (tests/test_browser_classroom.py),
+  and ``session_id`` (tests/test_app_classroom.py);
 * the plotly.js route the journey's chart loads is declared in ``ui.charts``, beside the
   component that finds it by its module's name.
 """
@@ -90,6 +91,14 @@ def rerun_once_tensorflow_is_in(tensorflow_import: Future) -> None:
         )
         st.stop()
     st.rerun()
+
+
+def session_id() -> str:
+    """This page's session (the class's limit on starts, when no address is known: AppTest's pages)."""
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    context = get_script_run_ctx()
+    return context.session_id if context else "none"
 
 
 def in_fragment_run() -> bool:
