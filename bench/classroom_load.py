@@ -728,25 +728,25 @@ def analyse(result: dict, config) -> dict:
     changes = result["changes"]
     students, chromium_students = result["students"], result["chromium_students"]
     light, chromium, missed, per_change = [], [], [], []
+
+    def arrivals(followers, kind: str, change: dict, end: float) -> list[float]:
+        """Seconds from the key press to each follower having the change; the others listed as missed."""
+        start, value, times = change["pressed"], change["value"], []
+        for follower in followers:
+            t = follower.filter_at(start, value)
+            if t is None or t > end:
+                missed.append({"change": change["index"], "student": f"{kind} {follower.index}", "value": value})
+            else:
+                times.append(t - start)
+        return times
+
     for n, change in enumerate(changes):
-        start, value = change["pressed"], change["value"]
         end = changes[n + 1]["pressed"] if n + 1 < len(changes) else result["changes_end"]["t"]
-        arrivals = []
-        for s in students:
-            t = s.filter_at(start, value)
-            if t is None or t > end:
-                missed.append({"change": change["index"], "student": f"light {s.index}", "value": value})
-            else:
-                arrivals.append(t - start)
-        for b in chromium_students:
-            t = b.filter_at(start, value)
-            if t is None or t > end:
-                missed.append({"change": change["index"], "student": f"chromium {b.index}", "value": value})
-            else:
-                chromium.append(t - start)
-        light += arrivals
-        per_change.append({"change": change["index"], "value": value, "arrived": len(arrivals),
-                           "p50_s": common.percentile(arrivals, 50), "last_s": max(arrivals) if arrivals else None})
+        arrived = arrivals(students, "light", change, end)
+        chromium += arrivals(chromium_students, "chromium", change, end)
+        light += arrived
+        per_change.append({"change": change["index"], "value": change["value"], "arrived": len(arrived),
+                           "p50_s": common.percentile(arrived, 50), "last_s": max(arrived) if arrived else None})
     t0 = changes[0]["pressed"] if changes else 0.0
     t1 = result["changes_end"]["t"]
     reruns = sum(1 for s in students for run in s.runs if t0 <= run["start"] <= t1)

@@ -97,6 +97,15 @@ def _no_training_outlives_its_test():
         sys.modules["convlab.worker"].stop_trainings()
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium for a browser test module; None when none is installed, so that each test fails saying so."""
+    from browser_support import chromium
+
+    with chromium() as found:
+        yield found
+
+
 @pytest.fixture(scope="session")
 def shipped_server(tmp_path_factory):
     """One app server for the browser tests that only read the shipped models (the class, the tour):

@@ -20,7 +20,7 @@ from convlab.store import DEFAULT_ROOT, ModelStore
 from conftest import shipped_conv_maps
 from convlab_testing.live_app import JOURNEY_PLOT, journey_ready_js, plot_js
 from browser_support import (
-    CURVES_PLOT, JOURNEY_FILTER_JS, build_one_block_of_16, chromium, drawn_z, exception_texts, journey_filter, open_app, plot_data, radio_value,
+    CURVES_PLOT, JOURNEY_FILTER_JS, build_one_block_of_16, drawn_z, exception_texts, journey_filter, open_app, plot_data, radio_value,
     save_screenshot, served_app, slider, slider_value, wait_for_sliders, wait_idle, wait_until,
 )
 
@@ -48,13 +48,6 @@ def streamlit_server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def app_url(streamlit_server) -> str:
     return streamlit_server.url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """One Chromium for the module; None when none is installed, so that each test fails saying so."""
-    with chromium() as found:
-        yield found
 
 
 def heatmaps(traces: list[dict]) -> list[dict]:

@@ -28,7 +28,7 @@ import pytest
 
 from browser_support import (
     CHART_FILTER_JS, FOLLOW_TIMEOUT, build_one_block_of_16, chart_filter, copy_shipped_models, wait_sees_filter,
-    chromium, exception_texts, open_app, require_browser, slider, start_class, wait_idle, wait_until,
+    exception_texts, open_app, require_browser, slider, start_class, wait_idle, wait_until,
 )
 from convlab.models import ModelSpec
 from convlab.store import ModelStore
@@ -71,12 +71,6 @@ def room(tmp_path_factory):
                                   log_text=lambda: "\n".join(server.log_text() for server in servers))
     except (RedisMissing, RedisServerError, NginxMissing, BalancerError) as error:
         pytest.fail(str(error), pytrace=False)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as found:
-        yield found
 
 
 class _StickyBrowser:

@@ -19,24 +19,13 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from browser_support import (
-    FOLLOW_TIMEOUT, chart_filter, chromium, exception_texts, open_app, slider, start_class, wait_idle, wait_sees_filter,
+    FOLLOW_TIMEOUT, chart_filter, exception_texts, open_app, slider, start_class, wait_idle, wait_sees_filter,
     wait_until,
 )
 from convlab.classlink import is_loopback
 from convlab_testing.live_app import journey_ready_js
 
 pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture(scope="module")
-def server(shipped_server):
-    return shipped_server
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as found:
-        yield found
 
 
 def _open_tab(page, label: str) -> None:
@@ -54,14 +43,14 @@ def _post(url: str, body: dict) -> int:
         return error.code
 
 
-def test_two_students_follow_every_change_whatever_tabs_the_teacher_visits(browser, server):
-    with open_app(browser, server) as teacher:
+def test_two_students_follow_every_change_whatever_tabs_the_teacher_visits(browser, shipped_server):
+    with open_app(browser, shipped_server) as teacher:
         _open_tab(teacher, "🧩 Filters")  # its first visit computes for seconds (issue 22): not what's timed here
         _open_tab(teacher, "🔍 Journey")
         code, token = start_class(teacher)
         assert re.fullmatch(r"[A-Z2-9]{6}", code)
-        with open_app(browser, server, query=f"?class={code}") as first, \
-                open_app(browser, server, query=f"?class={code}") as second:
+        with open_app(browser, shipped_server, query=f"?class={code}") as first, \
+                open_app(browser, shipped_server, query=f"?class={code}") as second:
             students = (first, second)
             for student in students:
                 assert token not in student.url and token not in student.content()  # the key stays with the teacher
@@ -108,32 +97,33 @@ def test_two_students_follow_every_change_whatever_tabs_the_teacher_visits(brows
 
         # The routes beside the page: the feed of no class, and a heartbeat without the key, refused.
         with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(f"{server.url}/convlab/class/ZZZZZZ/feed", timeout=10)
+            urllib.request.urlopen(f"{shipped_server.url}/convlab/class/ZZZZZZ/feed", timeout=10)
         assert refused.value.code == 404 and "no class ZZZZZZ" in refused.value.read().decode()
-        assert _post(f"{server.url}/convlab/class/{code}/alive", {"token": token[::-1]}) == 403
-        assert _post(f"{server.url}/convlab/class/{code}/alive", {"token": token}) == 204
+        assert _post(f"{shipped_server.url}/convlab/class/{code}/alive", {"token": token[::-1]}) == 403
+        assert _post(f"{shipped_server.url}/convlab/class/{code}/alive", {"token": token}) == 204
 
 
-def test_a_class_started_at_localhost_links_the_machines_network_address(browser, server):
-    at_localhost = SimpleNamespace(url=server.url.replace("127.0.0.1", "localhost"), log_text=server.log_text)
+def test_a_class_started_at_localhost_links_the_machines_network_address(browser, shipped_server):
+    at_localhost = SimpleNamespace(url=shipped_server.url.replace("127.0.0.1", "localhost"),
+                                   log_text=shipped_server.log_text)
     with open_app(browser, at_localhost) as teacher:
         code, _ = start_class(teacher)
         link = teacher.locator('[data-testid="stSidebar"] [data-testid="stCode"]').first.inner_text().strip()
         parts = urlparse(link)
         assert parse_qs(parts.query) == {"class": [code]}, link  # never the teacher's key
-        assert not is_loopback(parts.hostname) and parts.port == server.port, link
+        assert not is_loopback(parts.hostname) and parts.port == shipped_server.port, link
         assert "localhost" not in teacher.locator('[data-testid="stSidebar"]').inner_text().split("Students open")[1]
 
 
-def test_a_forged_teacher_key_opens_a_students_page_with_a_note(browser, server):
-    with open_app(browser, server) as teacher:
+def test_a_forged_teacher_key_opens_a_students_page_with_a_note(browser, shipped_server):
+    with open_app(browser, shipped_server) as teacher:
         # The teacher's page says it is open (the class lives while it does), at once and every minute.
         with teacher.expect_request(lambda request: request.method == "POST" and request.url.endswith("/alive")
                                     and '"token"' in (request.post_data or "")) as heartbeat:
             code, token = start_class(teacher)
         assert f"/convlab/class/{code}/alive" in heartbeat.value.url
         forged = token[:-1] + ("A" if token[-1] != "A" else "B")  # the right length, the wrong key
-        with open_app(browser, server, query=f"?class={code}&teacher={forged}") as page:
+        with open_app(browser, shipped_server, query=f"?class={code}&teacher={forged}") as page:
             assert "teacher=" not in page.url
             text = page.locator('[data-testid="stSidebar"]').inner_text()
             assert "teacher key isn't" in text and "End the class" not in text

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 from browser_support import (
-    JOURNEY_FILTER_JS, chromium, exception_texts, journey_filter, open_app, save_screenshot, wait_idle, wait_until,
+    JOURNEY_FILTER_JS, exception_texts, journey_filter, open_app, save_screenshot, wait_idle, wait_until,
 )
 from convlab.tour import SLUGS
 
@@ -31,18 +31,6 @@ SCREENS = {
 MIN_TEXT = 16  # px: the grid's axis and colour-bar numbers in presenter mode
 CHART_FRAME = ".st-key-journey_chart iframe"
 FIT_TIMEOUT = 15_000  # ms: a step's grid is drawn, then redrawn for the room it reports
-
-
-@pytest.fixture(scope="module")
-def server(shipped_server):
-    """The app on a copy of the shipped models (the lab's tab opens on the last step)."""
-    return shipped_server
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as found:
-        yield found
 
 
 def _box(locator) -> dict:
@@ -98,10 +86,10 @@ def _keys_line(page) -> str:
 
 
 @pytest.mark.parametrize("screen", list(SCREENS))
-def test_every_tour_step_and_its_grid_fit_the_screen(browser, server, screen):
+def test_every_tour_step_and_its_grid_fit_the_screen(browser, shipped_server, screen):
     viewport, query = SCREENS[screen]
     height, presenting = viewport["height"], bool(query)
-    with open_app(browser, server, query=query, viewport=viewport) as page:
+    with open_app(browser, shipped_server, query=query, viewport=viewport) as page:
         if presenting:
             assert "← → filter" in _keys_line(page) and "step the tour" not in _keys_line(page)
             page.locator(".st-key-presenter_bar .st-key-present_class_start button:visible").wait_for()  # the class

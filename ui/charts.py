@@ -53,8 +53,8 @@ def chart(figure: dict, key: str, **options) -> None:
 # changed a new identity, so the page would tear the old chart down and mount a new one; this
 # component (components/plotly_react) keeps one chart and hands it each figure through
 # Plotly.react. It loads the plotly.js that the plotly package ships, served as a file-only
-# component; both are declared here because the component finds plotly.js beside its own route
-# (/component/<this module>.plotly_js/).
+# component; both are declared in this module (``_components``) because the component finds
+# plotly.js beside its own route (/component/<this module>.plotly_js/).
 
 
 # The journey's packed maps (convlab.mapcodec) reach the browser as files named by their content's
@@ -104,8 +104,8 @@ def live_chart(figure: dict, key: str, fit: bool = False, clicks: bool = False, 
     itself, reporting the filter it settles on ({kind: "filter", filter, n}). ``on_change`` is
     called when the value changes.
     """
-    _components()["plotly_react"](figure=figure, config=PLOT_CONFIG, fit=fit, clicks=clicks, pageKeys=page_keys, scrub=scrub,
-                  key=key, default=None, on_change=on_change)
+    _components()["plotly_react"](figure=figure, config=PLOT_CONFIG, fit=fit, clicks=clicks, pageKeys=page_keys,
+                                  scrub=scrub, key=key, default=None, on_change=on_change)
 
 
 def chart_room(key: str) -> dict:

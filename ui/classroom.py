@@ -25,7 +25,7 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 from convlab.classlink import ENV_VAR as PUBLIC_URL_VAR
-from convlab.classlink import class_link
+from convlab.classlink import ClassLink, class_link
 from convlab.classroom import ClassError, NotTheTeacher, StoreUnavailable, qr_svg, valid_code
 
 from . import feed, runtime
@@ -265,7 +265,7 @@ def connection_ui() -> None:
     """The page's connection to its class: a follower's feed, or the teacher's heartbeat (invisible)."""
     code = st.session_state.get(CLASS)
     if role() == "teacher":
-        args = {"role": "teacher", "alive": feed.ALIVE_PATH.format(code=code), "token": st.session_state[TEACHER],
+        args = {"role": "teacher", "alive": feed.alive_path(code), "token": st.session_state[TEACHER],
                 "heartbeat": feed.HEARTBEAT_SECONDS}
     elif role() == "student":
         args = {"role": "student", "feed": feed.feed_path(code), "following": following(),
@@ -318,10 +318,7 @@ def presenter_class_ui(container) -> None:
     if role() == "teacher":
         code = st.session_state[CLASS]
         show, end = container.columns(2, gap="small")
-        shown_at_start = st.session_state.pop("class_show_now", False)
-        if show.button(f"📣 {code}", key="present_class_show", width="stretch", help="Show the code, link and QR code") \
-                or shown_at_start:
-            _show_to_the_class(code, _link(code).url)
+        _show_button(show, f"📣 {code}", "present_class_show", help="Show the code, link and QR code")
         end.button("End class", key="present_class_end", on_click=_end, width="stretch")
     elif role() == "student":
         container.markdown(f"👩‍🏫 Class **{st.session_state[CLASS]}**")
@@ -336,7 +333,7 @@ def _listen_address() -> str | None:
         return None
 
 
-def _link(code: str):
+def _link(code: str) -> ClassLink:
     from streamlit import net_util
 
     return class_link(code, st.context.url, public_url=os.environ.get(PUBLIC_URL_VAR),
@@ -353,24 +350,30 @@ def _teacher_box() -> None:
     st.code(link.url, language=None, wrap_lines=True)
     st.caption(f"Only this page changes the class. The class lives in {get_class_store()[0].describe()} while "
                "this page is open, and ends an hour after it closes.")
-    shown_at_start = st.session_state.pop("class_show_now", False)
-    if st.button("📣 Show it to the class", key="class_show", width="stretch", type="primary") or shown_at_start:
-        _show_to_the_class(code, link.url)
+    _show_button(st, "📣 Show it to the class", "class_show", link=link, type="primary")
     st.button("End the class", key="class_end", on_click=_end, width="stretch")
 
 
+def _show_button(container, label: str, key: str, link: ClassLink | None = None, **options) -> None:
+    """A button that puts the code up large; pressed, or the class just started (once: the sidebar's
+    box and presenter mode's bar both draw one)."""
+    just_started = st.session_state.pop("class_show_now", False)
+    if container.button(label, key=key, width="stretch", **options) or just_started:
+        code = st.session_state[CLASS]
+        _show_to_the_class(code, link or _link(code))
+
+
 @st.dialog("Join the class", width="large")
-def _show_to_the_class(code: str, link: str) -> None:
+def _show_to_the_class(code: str, link: ClassLink) -> None:
     """The code, the link and the QR code large enough to read and scan from the back of a room."""
     words, picture = st.columns([3, 2], vertical_alignment="center")
     words.markdown(f"<div style='font-size: 4.5rem; font-weight: 700; letter-spacing: 0.15em'>{code}</div>",
                    unsafe_allow_html=True)
-    words.markdown(f"<div style='font-size: 1.6rem; line-height: 1.4'>Open <b>{html.escape(link)}</b>, or scan the "
-                   "code: your page then follows this one.</div>", unsafe_allow_html=True)
-    problem = _link(code).problem
-    if problem:
-        words.warning(problem)
-    picture.image(qr_svg(link), width="stretch")
+    words.markdown(f"<div style='font-size: 1.6rem; line-height: 1.4'>Open <b>{html.escape(link.url)}</b>, or scan "
+                   "the code: your page then follows this one.</div>", unsafe_allow_html=True)
+    if link.problem:
+        words.warning(link.problem)
+    picture.image(qr_svg(link.url), width="stretch")
 
 
 def _student_box() -> None:

@@ -59,6 +59,10 @@ def feed_path(code: str) -> str:
     return FEED_PATH.format(code=code)
 
 
+def alive_path(code: str) -> str:
+    return ALIVE_PATH.format(code=code)
+
+
 def _event(state) -> str:
     if state == PING:
         return ": still here\n\n"

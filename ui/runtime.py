@@ -93,18 +93,20 @@ def rerun_once_tensorflow_is_in(tensorflow_import: Future) -> None:
     st.rerun()
 
 
-def session_id() -> str:
-    """This page's session (the class's limit on starts, when no address is known: AppTest's pages)."""
+def _script_context():
     from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
-    context = get_script_run_ctx()
+    return get_script_run_ctx()
+
+
+def session_id() -> str:
+    """This page's session (the class's limit on starts, when no address is known: AppTest's pages)."""
+    context = _script_context()
     return context.session_id if context else "none"
 
 
 def in_fragment_run() -> bool:
     """True while Streamlit reruns only a fragment (its context lists the fragments of this run);
     a following student's page then checks the class itself (tests/test_browser_classroom.py)."""
-    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
-
-    context = get_script_run_ctx()
+    context = _script_context()
     return bool(context and context.fragment_ids_this_run)
