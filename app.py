@@ -1,9 +1,10 @@
 """ConvLab: the dashboard. Run with ``streamlit run app.py``.
 
-This file is the page's table of contents: start-up, the sidebar, and the views, one tab each
-(``ui/views/``). Every computation lives in ``convlab``; everything Streamlit in ``ui``. Only
-the open tab runs (lazy tabs), and the journey is a fragment, so moving its controls reruns
-only the journey; the page's choices live in the URL (``ui/state.py``).
+This file is the page's table of contents: start-up, the sidebar, and the views, one page each
+(``ui/views/``, in the top bar's navigation: ``ui/navigation.py``). Every computation lives in
+``convlab``; everything Streamlit in ``ui``. Only the open view runs, and the journey is a
+fragment, so moving its controls reruns only the journey; the page's choices live in the URL
+(``ui/state.py``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from convlab.data import DataError, Split  # noqa: E402
 from convlab.figures import SCALE_MODES  # noqa: E402
 from convlab.models import PRESETS  # noqa: E402
 from convlab.timing import timed  # noqa: E402
-from ui import classroom, feed, page, runs, runtime, state, tour  # noqa: E402
+from ui import classroom, feed, navigation, page, runs, runtime, state, tour  # noqa: E402
 from ui.resources import get_store, get_test_split  # noqa: E402
 from ui.views import (  # noqa: E402
     Page, compare, filters, journey, lab, looked, portraits, predictions, probe, replay, upload,
@@ -30,7 +31,7 @@ from ui.views import (  # noqa: E402
 
 runtime.skip_keras_reset_after_each_run()
 
-# slug: (render, whether it needs the model loaded); labels in ui.state.TABS
+# slug: (render, whether it needs the model loaded); titles in ui.state.VIEWS, sections in ui.navigation
 VIEWS = {
     "journey": (journey.render, False),  # draws its grid with the inputs while TensorFlow loads
     "filters": (filters.render, True),
@@ -54,14 +55,17 @@ def sidebar_ui(split: Split, stored_runs: dict[str, runs.Run]) -> str:
     state.choose_model(stored_runs)
     key = st.sidebar.selectbox(
         "Model", list(stored_runs), key=state.MODEL, format_func=lambda key: stored_runs[key].label,
+        persist_state=state.KEEP,  # a run that switches views stops before the sidebar is drawn
         help="The lesson's two models, and every variant trained in the lab.",
     )
     if len(stored_runs[key].label) > 26:  # the box cuts long names short
         st.sidebar.caption(stored_runs[key].label)
     st.sidebar.radio("Colour scale of the maps", list(SCALE_MODES), key=state.SCALE, format_func=SCALE_MODES.get,
+                     persist_state=state.KEEP,
                      help="Per panel shows each map's own pattern best (the lesson's way); a shared scale "
                           "lets you compare how strongly layers or images respond.")
-    st.sidebar.toggle("🎥 Presenter mode", key=state.PRESENT,
+    state.palette_ui()
+    st.sidebar.toggle("🎥 Presenter mode", key=state.PRESENT, persist_state=state.KEEP,
                       help="For a projector: large type, no sidebar or helper texts, the journey as large as the "
                            "screen allows, and keys for the filter and the images anywhere on the page.")
     tour.start_button(stored_runs)
@@ -73,7 +77,16 @@ def sidebar_ui(split: Split, stored_runs: dict[str, runs.Run]) -> str:
     return key
 
 
+def view_ui(slug: str, view_page: Page) -> None:
+    render, needs_model = VIEWS[slug]
+    if needs_model and view_page.stored is None:
+        st.info("Loading TensorFlow and the model: a few seconds, once per server start.", icon="⏳")
+        return
+    render(view_page)
+
+
 def main() -> None:
+    runtime.whole_run_started()
     page.style()
     tensorflow_import = runtime.start_importing_tensorflow()
     try:
@@ -88,9 +101,11 @@ def main() -> None:
     LOADING.empty()
     page.collapse_sidebar_on_narrow_screens()
     state.apply_url_once(stored_runs)
+    view_page = None  # what the open view is given, once the model is loaded
+    slug, pages = navigation.navigate({slug: lambda slug=slug: view_ui(slug, view_page) for slug in VIEWS})
     # A following student's page: the class's newest view, unless the student moved something.
-    classroom.follow_the_class(lambda: state.view_params(chosen_tab=True),
-                               lambda view: state.apply_view(view, stored_runs))
+    classroom.follow_the_class(state.view_params, lambda view: state.apply_view(view, stored_runs))
+    navigation.go_where_asked(slug, pages)  # a link's ?tab=, a button's or the class's view
     key = sidebar_ui(split, stored_runs)
     if state.presenting():
         page.presenter_bar(state.leave_presenter_mode, lambda: tour.presenter_button(stored_runs))
@@ -107,23 +122,18 @@ def main() -> None:
             stored = runs.load(stored_runs[key])
     runs.store_notes_ui(store, stored_runs)
     view_page = Page(split=split, runs=stored_runs, run=stored_runs[key], stored=stored)
-    tabs = dict(zip(VIEWS, st.tabs([state.TABS[slug] for slug in VIEWS], key=state.TAB, on_change="rerun")))
-    state.tab_opened(next((slug for slug, tab in tabs.items() if tab.open), "journey"))
     state.sync_url()  # now, not only at the end: a view's first visit can compute for seconds
-    for slug, (render, needs_model) in VIEWS.items():
-        with tabs[slug]:
-            if not tabs[slug].open:
-                continue
-            if needs_model and stored is None:
-                st.info("Loading TensorFlow and the model: a few seconds, once per server start.", icon="⏳")
-                continue
-            render(view_page)
+    pages[slug].run()
     state.sync_url()
     classroom.connection_ui()  # after the view is final: a follower's feed compares changes with it
     page.scroll_into_view()
     if tensorflow_import is not None:
         runtime.rerun_once_tensorflow_is_in(tensorflow_import)
     runtime.freeze_loaded_objects()
+    from ui.resources import warm_up  # here, not above: the page is drawn; its views' work begins behind it
+
+    warm_up(stored)  # the test set through the page's model and the lesson's, once each (convlab/testset.py)
+    runtime.whole_run_done()
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root
 
 # Re-exported for run.py and load.py, which reach everything through this module.
 from convlab_testing.live_app import (  # noqa: E402, F401
-    CHILDREN, ERRORS_JS, IDLE_JS, JOURNEY_PLOT, REPO, VIEWPORT, StreamlitServer, child_env, find_chromium,
+    CHILDREN, ERRORS_JS, IDLE_JS, JOURNEY_PLOT, REPO, VIEWPORT, StreamlitServer, child_env, click_view, find_chromium,
     journey_ready_js, launch_chromium, plot_js, popen, stop_all_children, stop_process,
 )
 

@@ -383,7 +383,7 @@ def measure_cold_start(result: dict) -> None:
 
 
 # -- 3. memory -------------------------------------------------------------------------------
-VIEWS = [  # tab (regex on its word), what shows it has rendered: a selector, or a function giving a locator
+VIEWS = [  # the view's title (ui.state.TITLES), what shows it has rendered: a selector, or a function giving a locator
     ("Journey", common.journey_locator),  # the plotly div inside the journey component's iframe
     ("Filters", ".st-key-mix_chart .js-plotly-plot"),
     ("Where it looked", ".st-key-looked_chart .js-plotly-plot"),
@@ -410,7 +410,11 @@ def _upload_picture() -> Path:
 
 
 def _open_view(page, tab: str, ready, picture: Path) -> None:
-    page.get_by_role("tab", name=re.compile(tab)).click()
+    from ui.navigation import SECTIONS
+    from ui.state import TITLES
+
+    slug = next(slug for slug, title in TITLES.items() if title == tab)
+    common.click_view(page, next(section for section, slugs in SECTIONS.items() if slug in slugs), tab)
     if tab == "Your image":
         page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(picture))
     (ready(page) if callable(ready) else page.locator(ready)).first.wait_for(state="visible", timeout=180_000)

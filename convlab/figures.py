@@ -27,6 +27,20 @@ def _rgb_scale(colors: list[str]) -> list[list]:
 
 INPUT_COLORSCALE = [[0.0, "rgb(0, 0, 0)"], [1.0, "rgb(255, 255, 255)"]]  # light garment on black
 ACTIVATION_COLORSCALE = _rgb_scale(plotly.colors.sequential.Inferno)  # the lesson's colour map
+# The maps' colour map, the page's choice (``palette=`` in the URL): the lesson's inferno, or one made
+# for colour-blind eyes. Viridis and cividis run dark to light in lightness alone, so every kind of
+# colour vision reads them the same way (cividis is even unchanged for the commonest, red-green).
+PALETTES = {
+    "inferno": "inferno (the lesson's)",
+    "viridis": "viridis (colour-blind safe)",
+    "cividis": "cividis (colour-blind safe)",
+}
+DEFAULT_PALETTE = "inferno"
+PALETTE_COLORSCALES = {
+    "inferno": ACTIVATION_COLORSCALE,
+    "viridis": _rgb_scale(plotly.colors.sequential.Viridis),
+    "cividis": _rgb_scale(plotly.colors.sequential.Cividis),
+}
 # Negative blue, zero white, positive red (kernel weights, filter responses): ColorBrewer's RdBu
 # reversed, whose centre is rgb(247, 247, 247). Plotly's named "RdBu_r" has a grey centre.
 DIVERGING_COLORSCALE = _rgb_scale(plotly.colors.diverging.RdBu[::-1])
@@ -34,7 +48,7 @@ DIVERGING_COLORSCALE = _rgb_scale(plotly.colors.diverging.RdBu[::-1])
 MISTAKES_COLORSCALE = _rgb_scale(plotly.colors.sequential.Reds)
 CORRECT_COLORSCALE = _rgb_scale(plotly.colors.sequential.Blues)
 WRONG_COLOR = "#d62728"
-ALL_ZERO_COLOR = "rgb(255, 255, 255)"  # the "all zero" label, over a black (bottom of inferno) panel
+ALL_ZERO_COLOR = "rgb(255, 255, 255)"  # the "all zero" label, over the scale's bottom (every palette's is dark)
 MARK_COLOR = "rgb(0, 200, 255)"  # an explained cell and its window: cyan stands out on inferno and grey
 
 # Journey layout: the largest and smallest panel side in pixels (outside full screen), the gap
@@ -223,6 +237,28 @@ SCALE_MODES = {
     "layer": "shared per layer",
     "figure": "shared across the figure",
 }
+
+
+def recoloured(figure: dict, palette: str) -> dict:
+    """``figure`` with every feature map (a heatmap on ``ACTIVATION_COLORSCALE``) on ``palette``'s scale.
+
+    The builders draw maps in the lesson's inferno; the page recolours each figure it shows on the
+    way out (``ui.charts``), so every map of every view follows the one choice. Other scales
+    (inputs, kernels, saliency) stay. Works on a figure dict or on ``journey_scrub_parts``' trace
+    holder ({"trace": ...}); the argument is left unchanged.
+    """
+    if palette not in PALETTE_COLORSCALES:
+        raise ValueError(f"palette must be one of {list(PALETTE_COLORSCALES)}, not {palette!r}")
+    scale = PALETTE_COLORSCALES[palette]
+    if scale is ACTIVATION_COLORSCALE:
+        return figure
+
+    def swap(trace: dict) -> dict:
+        return {**trace, "colorscale": scale} if trace.get("colorscale") == ACTIVATION_COLORSCALE else trace
+
+    if "trace" in figure:
+        return {**figure, "trace": swap(figure["trace"])}
+    return {**figure, "data": [swap(trace) for trace in figure.get("data", [])]}
 
 
 def shared_ranges(maps: list[list[np.ndarray | None]], scale: str) -> dict:
@@ -531,15 +567,19 @@ def curves_figure(histories: dict[str, dict[str, list[float]]], mark_best: bool 
                 "marker": {"symbol": "star", "size": 16, "color": color, "line": {"width": 1, "color": "black"}},
                 "hovertemplate": f"{name}: best test accuracy %{{y:.4f}} at epoch %{{x}}<extra></extra>",
             })
-    axis = {"title": {"text": "epoch"}, "dtick": 1}
+    # Epochs 1..N left to right, a tick at each (never 2.5); the lines start at epoch 1, the first one trained.
+    epochs = max((len(history["train_loss"]) for history in histories.values()), default=1)
+    axis = {"title": {"text": f"epoch (1 to {epochs}, left to right)"}, "tickmode": "linear", "tick0": 1,
+            "dtick": 1, "range": [0.7, max(epochs, 1) + 0.3]}
     layout = {
         "xaxis": {**axis, "domain": [0, 0.45]},
         "xaxis2": {**axis, "domain": [0.55, 1]},
         "yaxis": {"title": {"text": "loss"}},
         "yaxis2": {"title": {"text": "accuracy"}, "anchor": "x2"},
         "height": 380,
-        "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
-        "legend": {"orientation": "h", "y": -0.2},
+        "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+        # Above the plots: below, larger type (presenter mode) ran it into the axis titles.
+        "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"},
     }
     return {"data": data, "layout": layout}
 
@@ -636,7 +676,9 @@ def looked_figure(images: np.ndarray, columns: list[tuple[str, np.ndarray | None
     translucent); None draws an empty panel with the title's reason.
     """
     rows, count = len(images), 1 + len(columns)
-    panel, gap, top = 150, 34, 50
+    # A title may take two lines ("conv (lesson)<br>where it found evidence"): room above the first row for them.
+    lines = max((title.count("<br>") + 1 for title, _, _ in columns), default=1)
+    panel, gap, top = 150, 34, 50 + 17 * (lines - 1)
     plot_height = rows * panel + (rows - 1) * gap
     width = (1 - 0.03 * (count - 1)) / count
     data, layout, annotations = [], {}, []
@@ -665,10 +707,11 @@ def looked_figure(images: np.ndarray, columns: list[tuple[str, np.ndarray | None
                 continue
             values = np.asarray(maps[row], dtype=float)
             high = float(values.max()) or 1.0
-            data.append({**base, "z": values.tolist(), "zmin": 0.0, "zmax": high, "name": title,
+            name = title.replace("<br>", ": ")  # a two-line title, on one line
+            data.append({**base, "z": values.tolist(), "zmin": 0.0, "zmax": high, "name": name,
                          "colorscale": CAM_COLORSCALE if kind == "cam" else SALIENCY_COLORSCALE,
                          "opacity": cam_opacity if kind == "cam" else 1.0,
-                         "hovertemplate": f"{title} (x %{{x}}, y %{{y}}): %{{z:.3g}}<extra></extra>"})
+                         "hovertemplate": f"{name} (x %{{x}}, y %{{y}}): %{{z:.3g}}<extra></extra>"})
         annotations.append(_label(row_titles[row], 0.0, y_domain[1], yshift=2, size=13, anchor="left"))
     layout.update({"height": plot_height + top + 8, "margin": {"l": 4, "r": 4, "t": top, "b": 8},
                    "annotations": annotations, "showlegend": False, "plot_bgcolor": "rgba(0,0,0,0)"})
@@ -743,12 +786,13 @@ def replay_accuracy_figure(points, current: int, epoch_test_accuracy: list[float
         })
     ticks = [0, *ends]
     layout = {
-        "xaxis": {"title": {"text": "snapshots (ticks: the start, then each epoch's end)"}, "tickvals": ticks,
+        "xaxis": {"title": {"text": "snapshot (ticks: the start, then each epoch's end)"}, "tickvals": ticks,
                   "ticktext": ["start", *(labels[i].removeprefix("epoch ") for i in ends)],
-                  "fixedrange": True, "range": [-0.5, len(points) - 0.5]},
+                  "fixedrange": True, "range": [-0.5, len(points) - 0.5], "automargin": True},
         "yaxis": {"title": {"text": "accuracy"}, "range": [0, 1.02], "tickformat": ".0%", "fixedrange": True},
-        "height": 280, "margin": {"l": 60, "r": 10, "t": 10, "b": 10},
-        "legend": {"orientation": "h", "y": -0.3},
+        "height": 300, "margin": {"l": 60, "r": 10, "t": 10, "b": 10},
+        # Above the plot: below it, the legend ran into the axis title (and out of a narrow chart's box).
+        "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"},
     }
     return {"data": data, "layout": layout}
 
@@ -780,7 +824,8 @@ def invariance_figure(curves: dict) -> dict:
                    "anchor": "y2", "fixedrange": True},
         "yaxis2": {**accuracy, "anchor": "x2"},
         "height": 380, "margin": {"l": 60, "r": 10, "t": 10, "b": 10},
-        "legend": {"orientation": "h", "y": -0.22},
+        # Above the plots: below them, presenter mode's larger type ran the legend into the axis titles.
+        "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"},
     }
     return {"data": data, "layout": layout}
 

@@ -52,6 +52,7 @@ class Job:
     running: dict[str, float] = field(default_factory=dict)  # the current epoch's loss/accuracy so far
     message: str | None = None  # why it waits or stopped, or what went wrong
     where: str = ""  # what trains it: "this machine's worker process", "Ray node 10.0.0.3"
+    requester: str | None = None  # who asked for it (a page's token): their page says "your training"
     stored: StoredModel | None = None
     stop_event: threading.Event = field(default_factory=threading.Event, repr=False)
     handed_over: bool = field(default=False, repr=False)  # given to the executor
@@ -81,6 +82,32 @@ class Job:
         if self.state != RUNNING or fraction < 0.01:
             return None
         return self.elapsed() * (1 - fraction) / fraction
+
+
+# -- words for the person who asked --------------------------------------------------------------
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 21st…"""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def your_training(job: Job, position: int) -> str:
+    """What the person who asked for ``job`` reads while it is active, their own click followed at once:
+    "Your training has started…" or "Your training is 2nd in the queue…" (``position``: the queue's,
+    0 for the training running first). Never a "Batch 0 of 0" while the worker gets ready."""
+    if job.state not in (QUEUED, RUNNING):
+        raise ValueError(f"your_training words an active job (queued or running), not a {job.state} one")
+    if job.message and not job.batches_per_epoch:  # another process's training first (a server, the CLI, Ray)
+        return f"Your training is in the queue: {job.message}."
+    if job.state == RUNNING:
+        if not job.batches_per_epoch:  # before the first epoch: the worker loads the images, builds the model
+            return "Your training has started: loading the training images and building the model…"
+        return f"Your training has started: epoch {min(job.epoch + 1, job.spec.epochs)} of {job.spec.epochs}."
+    ahead = max(position, 0)
+    if not ahead:
+        return "Your training is 1st in the queue: it starts in a moment."
+    return (f"Your training is {ordinal(ahead + 1)} in the queue: it starts when the {ahead} "
+            f"training{'s' if ahead != 1 else ''} before it {'have' if ahead != 1 else 'has'} finished.")
 
 
 # -- progress as events --------------------------------------------------------------------------
@@ -196,8 +223,12 @@ class TrainingQueue:
     def describe(self) -> str:
         return self.executor.describe()
 
-    def submit(self, spec: ModelSpec) -> Job:
-        """The job for ``spec``: an active one if any, a finished one if stored, else a new queued one."""
+    def submit(self, spec: ModelSpec, requester: str | None = None) -> Job:
+        """The job for ``spec``: an active one if any, a finished one if stored, else a new queued one.
+
+        ``requester`` (a page's token) is kept on a new job: that page's words say "your training".
+        An active or stored job is returned as it is, with the requester of whoever asked first.
+        """
         with self._condition:
             for job in self._jobs:
                 if job.key == spec.key() and job.active:
@@ -207,7 +238,7 @@ class TrainingQueue:
                 job = Job(spec=spec, state=DONE, stored=stored, message=stored.meta.get("stop_reason"))
                 job.epoch = stored.meta["epochs_run"]
                 return job
-            job = Job(spec=spec)
+            job = Job(spec=spec, requester=requester)
             self._jobs.append(job)
             if self._dispatcher is None or not self._dispatcher.is_alive():
                 self._dispatcher = threading.Thread(target=self._dispatch, name="convlab-queue", daemon=True)

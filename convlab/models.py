@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, fields
 
 from .data import IMAGE_SIZE
@@ -196,3 +197,76 @@ def layer_summary(model) -> list[dict]:
         }
         for layer in model.layers
     ]
+
+
+def params_explained(spec: ModelSpec, reference: ModelSpec = PRESETS["conv"]) -> str:
+    """Where ``spec``'s parameters are, in plain words, and why it has more or fewer than ``reference``
+    (the lesson's conv model), every figure from ``layer_table``: the Dense layer after Flatten holds
+    most of them, a weight for every flattened number in each of its units."""
+    parts, lesson = _param_parts(spec), _param_parts(reference)
+    total, units, flat = parts["total"], spec.dense_units, parts["flat"]
+    share = parts["dense"] / total
+    held = (f"Most of its {total:,} parameters ({math.floor(100 * share)}%) are" if share > 0.5 else
+            f"{math.floor(100 * share)}% of its {total:,} parameters are")
+    text = (f"{held} in the Dense({units}) layer after Flatten. Flatten lays {parts['what']} out as {flat:,} numbers, "
+            f"and Dense({units}) has a weight for every one of them in each of its {units} units, plus one bias per "
+            f"unit: ({flat:,} + 1) × {units} = {parts['dense']:,}. "
+            + (f"Its conv layers have {parts['conv']:,}, the output layer {parts['output']:,}." if spec.conv_filters
+               else f"The output layer has {parts['output']:,}."))
+    if spec == reference:
+        return text
+    if total == lesson["total"]:
+        size = "exactly as many as"
+    elif abs(total - lesson["total"]) <= 0.05 * lesson["total"]:
+        size = "about as many as"
+    elif total > lesson["total"]:
+        size = f"{total / lesson['total']:.1f}× as many as"
+    else:
+        size = f"{total / lesson['total']:.0%} of"
+    sentences = [f"That is {size} the lesson's conv model ({lesson['total']:,})."]
+    blocks, lesson_blocks = len(spec.conv_filters), len(reference.conv_filters)
+    maps = ""
+    if not blocks:
+        maps = "It has no conv or pooling layers, and Flatten gets the picture itself"
+    elif blocks != lesson_blocks:
+        side, lesson_side = spec.map_sizes()[-1][1], reference.map_sizes()[-1][1]
+        maps = (f"It pools {_times(blocks)}, not {_times(lesson_blocks)}, so its last maps are {side}×{side}, "
+                f"not {lesson_side}×{lesson_side}")
+    elif spec.conv_filters[-1] != reference.conv_filters[-1]:
+        maps = (f"Its last conv layer has {spec.conv_filters[-1]} filters, not {reference.conv_filters[-1]}, so "
+                f"Flatten gets {spec.conv_filters[-1]} maps, not {reference.conv_filters[-1]}")
+    dense = []
+    if flat != lesson["flat"]:
+        dense.append((f"{maps}: " if maps else "Flatten gives ") + f"{flat:,} numbers instead of {lesson['flat']:,}")
+    elif maps:
+        dense.append(maps)
+    if units != reference.dense_units:
+        dense.append(f"Dense has {units} units, not {reference.dense_units}")
+    if parts["dense"] != lesson["dense"]:
+        sentences.append(" and ".join(dense) + f", so Dense({units}) needs {parts['dense']:,} parameters instead "
+                         f"of {lesson['dense']:,}.")
+    elif dense:
+        sentences.append(" and ".join(dense) + ".")
+    conv_change, total_change = parts["conv"] - lesson["conv"], total - lesson["total"]
+    if blocks and conv_change and (parts["dense"] == lesson["dense"] or abs(conv_change) > 0.1 * abs(total_change)):
+        sentences.append(f"Its conv layers have {parts['conv']:,} instead of {lesson['conv']:,}.")
+    return " ".join([text, *sentences])
+
+
+def _times(count: int) -> str:
+    return {1: "once", 2: "twice"}.get(count, f"{count} times")
+
+
+def _param_parts(spec: ModelSpec) -> dict:
+    """``layer_table``'s figures as the words use them: the flattened numbers and what they are, the
+    hidden Dense layer's parameters, the conv layers', the output layer's and the total."""
+    rows = {row["layer"]: row for row in layer_table(spec)}
+    flat = int(rows["flatten"]["output shape"])
+    if spec.conv_filters:
+        side = spec.map_sizes()[-1][1]
+        what = f"pool{len(spec.conv_filters)}'s {side}×{side} maps of {spec.conv_filters[-1]} filters"
+    else:
+        what = f"the {IMAGE_SIZE}×{IMAGE_SIZE} picture"
+    return {"flat": flat, "what": what, "dense": rows["hidden"]["params"], "output": rows["output"]["params"],
+            "conv": sum(row["params"] for name, row in rows.items() if name.startswith("conv")),
+            "total": sum(row["params"] for row in rows.values())}

@@ -1,12 +1,12 @@
 """What the caches beside the models share: results computed from a model, kept on disk by its checksum.
 
-A filter's portraits and a model's invariance to shifts cost seconds to compute and depend only
-on the model's weights, so each is saved beside the models (``<root>/<folder>/``) with the
-model's checksum and reused only for the same weights. ``SideCache`` holds what both need: a
-lock per file (two sessions asking at once compute once), results kept in memory when they
-can't be saved (a read-only folder, an unsaved model) with a sentence saying so, and unreadable
-files set aside in ``<root>/corrupt/`` like the store's. A subclass reads and writes its own kind
-of file (``_write``) and names it for people (``what``).
+A filter's portraits, a model's invariance to shifts and its answers on the whole test set
+(``testset.py``) cost seconds to compute and depend only on the model's weights, so each is saved
+beside the models (``<root>/<folder>/``) with the model's checksum and reused only for the same
+weights. ``SideCache`` holds what they need: a lock per file (two sessions asking at once compute
+once), results kept in memory when they can't be saved (a read-only folder, an unsaved model) with
+a sentence saying so, and unreadable files set aside in ``<root>/corrupt/`` like the store's. A
+subclass reads and writes its own kind of file (``_write``) and names it for people (``what``).
 """
 
 from __future__ import annotations

@@ -100,11 +100,15 @@ def baseline(inspector, images: np.ndarray) -> Baseline:
     """Typical responses over ``images`` (the tour uses every fifth test image)."""
     if len(images) == 0:
         raise ValueError("baseline needs some test images: pass split.images[::SAMPLE_EVERY]")
-    maxima = inspector.max_activations(images)
+    return baseline_of(inspector.max_activations(images))
+
+
+def baseline_of(maxima: dict[str, np.ndarray]) -> Baseline:
+    """Typical responses from each layer's (images, filters) map maxima, computed already (``convlab.testset``)."""
     return Baseline(
         typical={layer: values.mean(axis=0) for layer, values in maxima.items()},
         live={layer: (values > 0).mean(axis=0) >= LIVE_SHARE for layer, values in maxima.items()},
-        sample=len(images),
+        sample=len(next(iter(maxima.values()))),
     )
 
 
@@ -281,6 +285,14 @@ def _listed(items) -> str:
 def _plural(name: str) -> str:
     return {"Ankle boot": "ankle boots", "T-shirt/top": "T-shirts/tops", "Trouser": "trousers"}.get(
         name, f"{name.lower()}s")
+
+
+def _how_many_times(ratio: float) -> str:
+    """ "twice", "three times", "2.5 times" (to 2 decimals: 2/3 ÷ 1/3 is 2 in words, not 1.9999999999999996)"""
+    ratio = round(float(ratio), 2)
+    if ratio.is_integer() and 2 <= ratio <= 5:
+        return {2: "twice", 3: "three times", 4: "four times", 5: "five times"}[int(ratio)]
+    return f"{ratio:g} times"
 
 
 def _number_word(n: int) -> str:
@@ -538,17 +550,19 @@ def _trousers_step(ctx: _Context) -> Step:
     vertical = [verticality(feature_map) for feature_map in maps]
     relative = ctx.relative(TROUSERS)[:, chosen]
     found = places(maps)
+    across = VERTICAL / (1 - VERTICAL)  # how many times the change going down, the change going across must be
     narration = (
-        f"Test images {_listed(TROUSERS)} are all {name}. In the video filters 2 and 4 picked out a vertical "
-        "feature they share. ConvLab looked in its own model, with the boots' measure, among the filters whose "
-        f"{LAYER} maps run up and down on all three (at least two thirds of the change between neighbouring "
-        f"cells goes across the map, as it does along an upright line): **filter {chosen}**."
+        f"Test images {_listed(TROUSERS)} are all {name}. In the video filters 2 and 4 picked out an upright "
+        "line the trousers share. ConvLab looked in its own model for a filter whose maps show upright stripes on "
+        f"all three: going across each {LAYER} map, from cell to cell, the brightness changes at least "
+        f"{_how_many_times(across)} as much as going down it, as it does across an upright line. Of those, the one "
+        f"that lights up its dimmest trouser most, against its own average on a test picture, is **filter {chosen}**."
     )
     item = CLASS_NAMES[TROUSER_LABEL].lower()
     answer = (
-        f"Upright stripes: {_listed(f'{v:.0%}' for v in vertical)} of the change in its three {LAYER} maps runs "
-        f"across them. All three {name} light it up, {_times(relative)} its average on a test picture; "
-        f"{_together(found, item)}. {_sentence(_brightest(found, TROUSERS))}"
+        f"Upright stripes: {_listed(f'{v:.0%}' for v in vertical)} of the brightness change in its three {LAYER} "
+        f"maps goes across, not down. All three {name} light it up, {_times(relative)} its average on a test "
+        f"picture; {_together(found, item)}. {_sentence(_brightest(found, TROUSERS))}"
     )
     lead = f"Three {name}, test images {_listed(TROUSERS)}, and a filter for upright lines: **filter {chosen}**."
     return Step("trousers", f"Three {name}", _view("journey", ctx.conv.spec.key(), TROUSERS, chosen), narration,
@@ -571,11 +585,12 @@ def _shirts_step(ctx: _Context) -> Step:
     lesson_score = float(relative[:, LESSON_FILTER].min())
     narration = (
         f"Label {SHIRT} is {CLASS_NAMES[SHIRT]}; the first three in the printout are test images {_listed(shirts)}. "
-        "In the video one filter did little with them and another lit up parts of them. In ConvLab's model, by "
-        f"the boots' measure, **filter {lit}** responds most to its weakest {shirt}, and **filter {quiet}** does "
-        f"least: of the live filters, its strongest response to these {name} is the lowest. The grid shows filter "
-        f"{lit}; type {quiet} in the filter box to compare, or click the filter slider and step through the "
-        "filters with ← / → (elsewhere on the page those keys move the tour)."
+        "In the video one filter did little with them and another lit up parts of them. Measuring each filter "
+        f"against its own average on a test picture, among those that fire on at least 1 test picture in "
+        f"{round(1 / LIVE_SHARE)}, **filter {lit}** lights up even its dimmest {shirt} more than any other, and "
+        f"**filter {quiet}** lights up even its brightest {shirt} less than any other. "
+        f"The grid shows filter {lit}; type {quiet} in the filter box to compare, or click the filter slider and "
+        "step through the filters with ← / → (elsewhere on the page those keys move the tour)."
     )
     parts = "Parts" if max(cells) < maps[0].size / 2 else "Much of them"
     little = "little" if quiet_score < 1 else "about as much as on an average test picture"
@@ -620,18 +635,27 @@ def _check(conv: StoredModel, dense: StoredModel, split: Split) -> None:
             raise ValueError("split is not Fashion-MNIST's test split: pass load_split('test')")
 
 
-def lesson_tour(conv: StoredModel, dense: StoredModel, split: Split, inspector: Inspector | None = None) -> list[Step]:
+def lesson_tour(conv: StoredModel, dense: StoredModel, split: Split, inspector: Inspector | None = None,
+                maxima: dict[str, np.ndarray] | None = None) -> list[Step]:
     """The lesson's steps on ConvLab's models: ``conv`` and ``dense`` are the store's StoredModels.
 
     ``inspector``: the conv model's, if the caller has one (the app's is shared between
-    sessions and holds the model's lock); otherwise one is made.
+    sessions and holds the model's lock); otherwise one is made. ``maxima``: the conv model's map
+    maxima over all of ``split`` (``convlab.testset``), if the caller has them: the yardstick then
+    takes every fifth image's from them instead of a pass over those images.
     """
     _check(conv, dense, split)
     if inspector is None:
         inspector = Inspector(conv.model)
     elif inspector.model is not conv.model:
         raise ValueError("inspector must be the conv model's: pass Inspector(conv.model) or none")
-    ctx = _Context(conv, dense, split, inspector, baseline(inspector, split.images[::SAMPLE_EVERY]))
+    if maxima is None:
+        base = baseline(inspector, split.images[::SAMPLE_EVERY])
+    elif any(len(values) != len(split) for values in maxima.values()):
+        raise ValueError(f"maxima must hold all {len(split):,} test images' maxima, one row each")
+    else:
+        base = baseline_of({layer: values[::SAMPLE_EVERY] for layer, values in maxima.items()})
+    ctx = _Context(conv, dense, split, inspector, base)
     boots = _boots_step(ctx)
     chosen = boots.facts["filter"]
     return [

@@ -1,7 +1,7 @@
 """Shareable views: the page's choices in the URL, read back defensively.
 
 A teacher copies the address bar and sends it; the link opens the same model, images,
-filter, layer, colour scale, tab, the map cell being explained ("this number, explained"), the
+filter, layer, colour scale, the maps' colour map, tab, the map cell being explained ("this number, explained"), the
 replay's snapshot, the shift probe's transform (shift, rotation, zoom) and presenter mode. Anything in a URL is untrusted: every value is checked against what
 exists (a model is looked up among the stored runs' keys, never used as a path), numbers are
 clamped into range, and whatever is malformed is dropped. Each correction comes back as a
@@ -32,6 +32,7 @@ class Limits:
     filters_for: Callable[[str], int]  # a run's filter count (the filter slider's range)
     layers_for: Callable[[str], list[str]]  # a run's feature layer names
     scales: tuple[str, ...] = ("panel", "layer", "figure")  # the colour-scale modes (figures.SCALE_MODES)
+    palettes: tuple[str, ...] = ("inferno", "viridis", "cividis")  # the maps' colour maps, the default first
     sides_for: Callable[[str], dict[str, int]] = lambda key: {}  # a run's feature layers and their map sides
     snapshots_for: Callable[[str], int] = lambda key: 0  # how many snapshots a run's replay has
     tour_steps: int = 0  # the lesson tour's steps: tour=1..tour_steps
@@ -73,7 +74,7 @@ def _clamped(name: str, value: str, low: float, high: float, notes: list[str], w
 def parse(params: Mapping[str, str], limits: Limits, default_model: str) -> tuple[dict, list[str]]:
     """The state the URL asks for, and notes on everything it had to ignore or clamp.
 
-    Keys of the result: ``model``, ``image_0``..``image_2``, ``filter``, ``layer``, ``scale``,
+    Keys of the result: ``model``, ``image_0``..``image_2``, ``filter``, ``layer``, ``scale``, ``palette``,
     ``tab``, ``cell`` ({"slot", "layer", "row", "col"}), ``snapshot``, ``shift_x``, ``shift_y``,
     ``rotate``, ``zoom``, ``present`` (presenter mode), ``tour`` (a step, 1-based), ``class`` (a class
     code) and ``teacher`` (the class's token, checked by the class store), each present only when the
@@ -81,8 +82,8 @@ def parse(params: Mapping[str, str], limits: Limits, default_model: str) -> tupl
     """
     state: dict = {}
     notes: list[str] = []
-    known = {"model", "images", "filter", "layer", "scale", "tab", "cell", "snapshot", "shift", "rotate", "zoom",
-             "present", "tour", "class", "teacher"}
+    known = {"model", "images", "filter", "layer", "scale", "palette", "tab", "cell", "snapshot", "shift", "rotate",
+             "zoom", "present", "tour", "class", "teacher"}
     for name in params:
         if name not in known:
             notes.append(f"Ignored the unknown URL parameter {_shown(name)}.")
@@ -137,6 +138,14 @@ def parse(params: Mapping[str, str], limits: Limits, default_model: str) -> tupl
             state["scale"] = params["scale"]
         else:
             notes.append(f"Ignored scale={_shown(params['scale'])}: the colour scales are {', '.join(limits.scales)}.")
+
+    if "palette" in params:
+        value = params["palette"].strip().lower()  # "Viridis" as a person might type it
+        if value in limits.palettes:
+            state["palette"] = value
+        else:
+            notes.append(f"Ignored palette={_shown(params['palette'])}: the maps' colour maps are "
+                         f"{', '.join(limits.palettes)}; using {limits.palettes[0]}.")
 
     if "cell" in params:
         cell, note = _cell(params["cell"], limits.sides_for(model))
@@ -240,6 +249,8 @@ def encode(state: Mapping) -> dict[str, str]:
     for name in ("filter", "layer", "scale", "tab"):
         if state.get(name) is not None:
             params[name] = str(state[name])
+    if state.get("palette") not in (None, "inferno"):  # the lesson's colour map needs no word: links stay short
+        params["palette"] = str(state["palette"])
     cell = state.get("cell")
     if cell:
         params["cell"] = f"{cell['slot'] + 1},{cell['layer']},{cell['row']},{cell['col']}"

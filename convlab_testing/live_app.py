@@ -303,6 +303,19 @@ def journey_ready_js(traces: int = JOURNEY_TRACES) -> str:
     return f"() => {{ const d = {plot_js(JOURNEY_PLOT)}; return !!(d && d.data && d.data.length === {traces}); }}"
 
 
+def click_view(page, section: str, title: str) -> None:
+    """Open a view as a person does: its section in the top bar's navigation, then its entry."""
+    page.locator('[data-testid="stTopNavSection"]', has_text=section).click()
+    page.get_by_role("menuitem", name=title).click()
+
+
+def view_of_url(url: str) -> str:
+    """The view's slug an address names: its path (/filters), the journey at the root."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).path.strip("/") or "journey"
+
+
 # Connected, no script (or fragment) running, nothing greyed out as stale.
 IDLE_JS = (
     "() => !!document.querySelector('[data-testid=stApp][data-test-connection-state=CONNECTED]"

@@ -13,10 +13,8 @@ TIMEOUT = 120  # TensorFlow and a model load take far longer than AppTest's 3 s 
 
 
 def open_tab(at, slug: str) -> AppTest:
-    """Switch the page's (lazy) tabs as a click would, and rerun."""
-    from ui.state import TABS
-
-    at.session_state["tab"] = TABS[slug]
+    """Open view ``slug`` as a button asking for it would, and rerun (the run switches pages)."""
+    at.session_state["tab"] = slug
     at.run()
     assert not at.exception, at.exception
     return at

@@ -11,13 +11,14 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
 
 from convlab_testing.live_app import (
     ERROR_BOXES, IDLE_JS, JOURNEY_PLOT, JOURNEY_TRACES, MISSING_BROWSER, REPO, VIEWPORT, ServerError, StreamlitServer,
-    find_chromium, journey_ready_js, launch_chromium, plot_js,
+    click_view, find_chromium, journey_ready_js, launch_chromium, plot_js,
 )
 
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
@@ -193,29 +194,70 @@ _DRAWN_OR_ERROR_JS = (
 )
 
 
-@contextlib.contextmanager
-def open_app(browser, server: StreamlitServer, *, journey_traces: int = JOURNEY_TRACES, query: str = "",
-             viewport: dict | None = None):
-    """A fresh page (a new Streamlit session, default state or ``query``'s) with the journey and label table drawn.
+# Everything on the page and in its frames, counted: the same twice in a row is a page drawn.
+_SIZE_JS = """() => [document, ...[...document.querySelectorAll('iframe')].map(f => {
+  try { return f.contentDocument; } catch (e) { return null; } })].filter(d => d && d.body)
+  .map(d => d.getElementsByTagName('*').length + '/' + [...d.querySelectorAll('.js-plotly-plot')]
+  .map(p => (p.data || []).length).join(',')).join(' ')"""
 
-    On the way out it checks the server printed no traceback meanwhile; if the test failed, it
-    saves a screenshot of the page as ``artifacts/screenshots/failed-<test>.png``.
+
+def wait_drawn(page, timeout: float = ACTION_TIMEOUT) -> None:
+    """Wait until the page is idle and nothing on it or in its frames still changes (charts drawn)."""
+    deadline, last = time.monotonic() + timeout / 1000, None
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+        now = page.evaluate(_SIZE_JS) if page.evaluate(IDLE_JS) else None
+        if now is not None and now == last:
+            return
+        last = now
+
+
+def open_view(page, slug: str) -> None:
+    """Open view ``slug`` through the top bar's navigation, and wait until the address names it
+    (it does as soon as the view shows, before a first visit's last part is computed)."""
+    from ui.navigation import SECTIONS
+    from ui.state import TITLES
+
+    click_view(page, next(section for section, slugs in SECTIONS.items() if slug in slugs), TITLES[slug])
+    wait_until(page, "slug => (location.pathname.replace(/^\\/+|\\/+$/g, '') || 'journey') === slug", slug,
+               what=f"the address names /{slug}")
+
+
+@contextlib.contextmanager
+def open_app(browser, server: StreamlitServer, *, journey_traces: int | None = JOURNEY_TRACES, query: str = "",
+             viewport: dict | None = None):
+    """A fresh page (a new Streamlit session, default state or ``query``'s) with the journey and label table
+    drawn (``journey_traces=None``: a link to another view, drawn and idle); checked as ``new_page``'s.
     """
-    require_browser(browser)
-    log_start = len(server.log_text())
-    context = browser.new_context(viewport=viewport or VIEWPORT)
-    context.set_default_timeout(ACTION_TIMEOUT)
-    page = context.new_page()
-    try:
+    with new_page(browser, server, viewport or VIEWPORT) as page:
+        log_start = len(server.log_text())
         page.goto(server.url + query, wait_until="domcontentloaded")
-        wait_until(page, _DRAWN_OR_ERROR_JS, journey_traces, what="the journey chart is drawn",
-                   timeout=PAGE_READY_TIMEOUT)
+        if journey_traces is None:  # a link to another view: its page, drawn
+            wait_idle(page, timeout=PAGE_READY_TIMEOUT)
+        else:
+            wait_until(page, _DRAWN_OR_ERROR_JS, journey_traces, what="the journey chart is drawn",
+                       timeout=PAGE_READY_TIMEOUT)
         errors = page.locator(ERROR_BOXES).all_inner_texts()
         assert not errors, (f"the page shows an error: {errors}\n"
                             f"--- server log (the page redacts details) ---\n{server.log_text()[log_start:][-6000:]}")
-        wait_until(page, journey_ready_js(journey_traces), what="the journey chart is drawn")
-        page.locator(".st-key-label_table canvas").first.wait_for(state="visible")
+        if journey_traces is not None:
+            wait_until(page, journey_ready_js(journey_traces), what="the journey chart is drawn")
+            page.locator(".st-key-label_table canvas").first.wait_for(state="visible")
         wait_idle(page)
+        yield page
+
+
+@contextlib.contextmanager
+def new_page(browser, server: StreamlitServer, viewport: dict = VIEWPORT, **options):
+    """A fresh browser page (``options``: Playwright's context options, e.g. reduced_motion). On the
+    way out it checks the server printed no traceback meanwhile; if the test failed, it saves a
+    screenshot of the page as ``artifacts/screenshots/failed-<test>.png``."""
+    require_browser(browser)
+    log_start = len(server.log_text())
+    context = browser.new_context(viewport=viewport, **options)
+    context.set_default_timeout(ACTION_TIMEOUT)
+    page = context.new_page()
+    try:
         yield page
         new_log = server.log_text()[log_start:]
         assert "Traceback" not in new_log, f"the server printed a traceback:\n{new_log}"

@@ -9,7 +9,6 @@ from apptest_support import APP, TIMEOUT, page_at
 from convlab.models import PRESETS
 from convlab.store import DEFAULT_ROOT, ModelStore
 from convlab.tour import lesson_tour
-from ui.state import TABS
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +24,8 @@ def page(monkeypatch, **query) -> AppTest:
 
 
 def shown_state(at) -> dict[str, str]:
-    """The page's view as its URL says it."""
-    return dict(at.query_params)
+    """The page's view as its URL says it: the parameters, and the view that ran (the address's path)."""
+    return dict(at.query_params) | {"tab": at.session_state["open_tab"]}
 
 
 def test_each_tour_step_sets_exactly_the_view_it_names(monkeypatch, steps):
@@ -38,7 +37,7 @@ def test_each_tour_step_sets_exactly_the_view_it_names(monkeypatch, steps):
         assert url["tour"] == str(number)
         for name, value in step.view.items():
             assert url.get(name) == value, (step.slug, name, url)
-        assert at.session_state["tab"] == TABS[step.view["tab"]]
+        assert at.session_state["tab"] == step.view["tab"]
         text = " ".join(m.value for m in at.markdown)
         assert f"Step {number} of {len(steps)}: {step.title}" in text
         if step.question:  # asked first, answered on request
@@ -146,5 +145,5 @@ def test_the_class_link_is_the_public_address_when_one_is_set(monkeypatch):
     teacher.button(key="class_start").click().run()
     code = teacher.query_params["class"]
     assert f"https://convlab.school.example/?class={code}" in [block.value for block in teacher.code]
-    shared = [block.value for block in teacher.code if "tab=" in block.value]  # "Link to this view"
+    shared = [block.value for block in teacher.code if "images=" in block.value]  # "Link to this view"
     assert shared and all("teacher" not in link and "class=" not in link for link in shared)

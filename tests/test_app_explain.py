@@ -59,8 +59,8 @@ def test_where_it_looked_shows_both_models_saliency_and_the_conv_models_grad_cam
     at = open_tab(page_with(monkeypatch), "looked")
     [figure] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "looked_chart" in c.proto.id]
     names = [t["name"] for t in figure["data"] if t["yaxis"] in ("y", "y2", "y3", "y4")]
-    assert names == ["input", "dense (lesson): saliency", "conv (lesson): saliency", "input",
-                     "conv (lesson): Grad-CAM (11×11)"]
+    assert names == ["input", "dense (lesson): pixels that matter most", "conv (lesson): pixels that matter most",
+                     "input", "conv (lesson): where it found evidence"]
     # The drawn saliency is the model's own gradient for its predicted class (image 1, the boot).
     conv = ModelStore(DEFAULT_ROOT).load(PRESETS["conv"]).model
     image = test_split.images[[0]]
@@ -68,8 +68,8 @@ def test_where_it_looked_shows_both_models_saliency_and_the_conv_models_grad_cam
     expected = Explainer(conv).saliency(image, [predicted])[0]
     np.testing.assert_allclose(np.array(figure["data"][2]["z"]), expected, rtol=1e-4, atol=1e-7)
     at.selectbox(key="looked_class").set_value(6).run()  # "why not a Shirt?"
-    caption = " ".join(c.value for c in at.main.caption)
-    assert "explains Shirt, Shirt, Shirt" in caption and "coarse" in caption
+    text = " ".join(m.value for m in at.main.markdown)
+    assert "explains Shirt, Shirt, Shirt" in text and "only 11×11, so it shows roughly where" in text
 
 
 def test_a_dense_page_model_still_gets_the_conv_models_grad_cam(monkeypatch):
@@ -79,7 +79,7 @@ def test_a_dense_page_model_still_gets_the_conv_models_grad_cam(monkeypatch):
     at = open_tab(page_with(monkeypatch, model=PRESETS["dense"].key()), "looked")
     assert not at.exception
     [figure] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "looked_chart" in c.proto.id]
-    assert any(t["name"] == "conv (lesson): Grad-CAM (11×11)" for t in figure["data"])
+    assert any(t["name"] == "conv (lesson): where it found evidence" for t in figure["data"])
 
 
 def test_sliding_conv1s_filter_fills_the_map_with_keras_numbers(monkeypatch, test_split):
@@ -108,10 +108,15 @@ def test_a_mistake_is_explained_for_the_class_said_and_the_true_one(monkeypatch,
     assert test_split.labels[index] == 9
     [figure] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "why_chart" in c.proto.id]
     titles = [t["name"] for t in figure["data"] if t["name"] != "input"]
-    assert titles == ["saliency for Sandal (said)", "saliency for Ankle boot (true)", "Grad-CAM for Sandal",
-                      "Grad-CAM for Ankle boot"]
+    assert titles == ["Sandal (said): pixels that matter", "Ankle boot (true): pixels that matter",
+                      "Sandal (said): evidence found", "Ankle boot (true): evidence found"]
     said, true = (np.array(t["z"]) for t in figure["data"][1:3])
     assert said.shape == true.shape == (28, 28) and not np.allclose(said, true)
+    # Plain words first (issue 22): what to compare, in the classes of this mistake; the terms after.
+    text = [m.value for m in at.main.markdown]
+    assert any("what counted for Sandal, the answer it gave, with what counted for Ankle boot, the right one" in t
+               for t in text)
+    assert any("[Selvaraju et al. 2017](https://arxiv.org/abs/1610.02391)" in t for t in text)
 
 
 def test_portraits_are_drawn_once_cached_beside_the_model_and_choose_the_filter(tmp_path, monkeypatch):
@@ -183,7 +188,8 @@ def test_every_panel_works_for_a_three_block_variant(tmp_path, monkeypatch, smal
     assert any("Max-pooling keeps the largest of the 2×2 window of conv3" in m.value for m in at.markdown)
     open_tab(at, "looked")
     [figure] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "looked_chart" in c.proto.id]
-    assert any(t["name"] == f"{variant.label()}: Grad-CAM (3×3)" for t in figure["data"])  # conv3's maps are 3×3
+    assert any(t["name"] == f"{variant.label()}: where it found evidence" for t in figure["data"])
+    assert any("those maps are only 3×3" in m.value for m in at.main.markdown)  # conv3's maps are 3×3
     open_tab(at, "portraits")
     at.radio(key="portrait_layer").set_value("conv3").run()
     assert not at.exception and not at.error
@@ -222,5 +228,5 @@ def test_the_filters_grid_sends_a_filters_strongest_cell_to_be_explained(monkeyp
     at.button(key="explain_strongest").click().run()
     conv1 = shipped_conv_maps(test_split.images[[0, 23, 28]], 1)[0]  # image 1's conv1, filter 1
     row, col = np.unravel_index(int(np.argmax(conv1)), conv1.shape)
-    assert at.session_state["tab"] == "🔍 Journey"
+    assert at.session_state["tab"] == "journey"
     assert any(f"How conv1's number at row {row}, column {col} of image 1" in m.value for m in at.markdown)

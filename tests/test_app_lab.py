@@ -57,18 +57,18 @@ def test_train_a_variant_in_the_page(models_dir):
     at.button(key="lab_train").click().run()
     # The worker process saves the run a moment before its job reports done: wait for both.
     at = run_until(at, lambda at: spec.label() in list(frame_with(at, "key")["run"])
-                   and any("trained in" in s.value for s in at.success))
+                   and any("Trained in" in s.value for s in at.success))
     runs = frame_with(at, "key")
     row = runs[runs["run"] == spec.label()].iloc[0]
     assert row["epochs"] == 1 and row["stopped"].startswith("stopped after epoch 1: loss")
     assert row["params"] == sum(shapes["params"])
-    assert any("trained in" in s.value and "after 1 epoch." in s.value for s in at.success)  # not "1 epochs"
+    assert any("Trained in" in s.value and "after 1 epoch." in s.value for s in at.success)  # not "1 epochs"
     assert ModelStore(models_dir).load(spec) is not None
     assert at.selectbox(key="lab_run").value == spec.key()  # the run picker moves to the new run
     # The new run drives the journey: one conv block means two feature columns.
     at.button(key=f"journey_{spec.key()}").click().run()
     assert at.selectbox(key="model").value == spec.key()
-    assert at.session_state["tab"] == "🔍 Journey"  # and the journey opens
+    assert at.session_state["tab"] == "journey"  # and the journey opens
     assert spec.label() in [c.value for c in at.sidebar.caption]  # the model box cuts long names: in full below
     open_tab(at, "journey")
     assert len(heatmaps(at)) == 3 * 2 and at.number_input(key="filter_box").max == 15

@@ -182,7 +182,7 @@ def test_a_lab_variant_replays_and_probes(tmp_path, monkeypatch, small_data, tes
     at = page_at({"tab": "lab", "filter": "5"})
     at.selectbox(key="lab_run").set_value(variant.key()).run()
     at.button(key="lab_replay").click().run()  # the lab's way into a run's replay
-    assert at.selectbox(key="model").value == variant.key() and at.query_params["tab"] == "replay"
+    assert at.selectbox(key="model").value == variant.key() and at.session_state["tab"] == "replay"
     assert not at.error and not at.info and at.select_slider(key="snapshot").value == 0
     found, _ = ModelStore(tmp_path).load_snapshots(ModelStore(tmp_path).load(variant))
     kernels = [t for t in live_figure(at, "replay_kernels")["data"] if t.get("type") == "heatmap"]

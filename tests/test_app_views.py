@@ -53,7 +53,7 @@ def test_filter_finder_lists_the_strongest_images_and_sends_one_to_the_journey(a
     buttons = [b for b in app.button if b.key and b.key.startswith("finder_")]
     assert len(buttons) == 9
     app.button(key=f"finder_{expected[0]}").click().run()
-    assert app.session_state["tab"] == "🔍 Journey"
+    assert app.session_state["tab"] == "journey"
     assert app.number_input(key="image_0").value == int(expected[0])
 
 
@@ -153,3 +153,18 @@ def test_shared_colour_scale_in_the_journey(app):
     assert {(t["zmin"], t["zmax"]) for t in traces} == {(drawn.min(), drawn.max())}
     assert sum(bool(t["showscale"]) for t in traces) == 1
     assert CLASS_NAMES[9] in journey_spec(app)["layout"]["annotations"][5]["text"]
+
+
+def test_an_old_tab_link_opens_its_view_and_a_view_opened_by_a_button_is_the_pages():
+    """``?tab=compare`` (the links from before each view had its own address) runs the Compare view;
+    a button asking for the journey (the filters view's "show in the journey") switches to it."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update({"tab": "compare", "filter": "7"})
+    at.run()
+    assert not at.exception
+    assert at.session_state["open_tab"] == "compare" and at.session_state["tab"] == "compare"
+    assert any(s.label == "Run A" for s in at.selectbox) and "tab" not in at.query_params
+    assert at.query_params["filter"] == "7"
+    at.session_state["tab"] = "journey"  # what state.open_tab does in a button's callback
+    at.run()
+    assert at.session_state["open_tab"] == "journey" and at.number_input(key="filter_box").value == 7

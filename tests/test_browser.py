@@ -18,9 +18,10 @@ from convlab.data import first_of_class
 from convlab.models import PRESETS, ModelSpec
 from convlab.store import DEFAULT_ROOT, ModelStore
 from conftest import shipped_conv_maps
-from convlab_testing.live_app import JOURNEY_PLOT, journey_ready_js, plot_js
+from convlab_testing.live_app import JOURNEY_PLOT, journey_ready_js, plot_js, view_of_url
 from browser_support import (
-    CURVES_PLOT, JOURNEY_FILTER_JS, build_one_block_of_16, drawn_z, exception_texts, journey_filter, open_app, plot_data, radio_value,
+    CURVES_PLOT, JOURNEY_FILTER_JS, build_one_block_of_16, drawn_z, exception_texts, open_app, open_view,
+    plot_data, radio_value,
     save_screenshot, served_app, slider, slider_value, wait_for_sliders, wait_idle, wait_until,
 )
 
@@ -205,8 +206,8 @@ def test_filter_keys_redraw_the_maps_in_the_browser_and_the_page_learns_the_last
 
 def test_dragging_the_filter_slider_redraws_as_it_moves_and_a_filter_tile_moves_it(browser, streamlit_server, test_split):
     """A drag redraws filter after filter while the mouse moves (colours on the per-layer scale
-    computed in the browser); where it ends becomes the page's filter (the URL, the filters tab)
-    once the mouse lets go. Then a tile clicked on the filters tab moves the slider."""
+    computed in the browser); the page follows as it goes, and where it ends is the page's filter
+    (the URL, the filters tab). Then a tile clicked on the filters tab moves the slider."""
     with open_app(browser, streamlit_server, query="?scale=layer&filter=5") as page:
         assert slider_value(page, "filter") == 5  # a link's filter is the slider's
         frame = page.frame_locator(".st-key-journey_chart iframe")
@@ -223,14 +224,16 @@ def test_dragging_the_filter_slider_redraws_as_it_moves_and_a_filter_tile_moves_
         end = slider_value(page, "filter")
         assert 30 <= end <= 50, end
         _assert_shows_filter(page, end, test_split, scale="layer")  # before the mouse is released
-        assert journey_filter(page)["page"] == 5  # a hand still holding the slider hasn't chosen yet
+        # The page follows the hand as it goes (its Filter box shows the chart's filter), before it lets go.
+        wait_until(page, "end => (" + JOURNEY_FILTER_JS + ")().page === end", end,
+                   what="the page's Filter box follows the slider while the hand still holds it")
         page.mouse.up()
         filters = [filter_index for filter_index, painted in drawn if painted]
         assert len(set(filters)) >= 10 and filters == sorted(filters), filters  # filter after filter, in order
         wait_for_sliders(page, {"filter": end}, what="the page learns where the drag ended")
         _assert_shows_filter(page, end, test_split, scale="layer")
         assert f"filter={end}" in page.evaluate("() => location.search")
-        _open_tab(page, "Filters", ".st-key-filters_chart iframe")
+        _open_tab(page, "filters", ".st-key-filters_chart iframe")
         assert page.locator(".st-key-filter_pick input").input_value() == str(end)
         highlight = page.evaluate("() => " + plot_js(".st-key-filters_chart") + ".layout.shapes[0].xref")
         assert highlight == f"x{end + 1} domain", highlight  # the all-filters grid frames tile `end`
@@ -258,7 +261,7 @@ def _click_a_tile_and_see_it_explained(page, test_split) -> None:
     assert f"{float(expected):.4f}" in panel.inner_text()
     assert_no_cloud_buttons(page)
     save_screenshot(page, "filters")
-    _open_tab(page, "Journey", JOURNEY_PLOT)
+    _open_tab(page, "journey", JOURNEY_PLOT)
     wait_for_sliders(page, {"filter": 10}, what="the journey's slider moved to filter 10")
     _assert_shows_filter(page, 10, test_split, scale="layer")
     assert exception_texts(page) == []
@@ -352,17 +355,13 @@ def test_clicking_label_table_rows_fills_the_slots_in_turn(browser, streamlit_se
 
 def test_switching_tabs_shows_dense_vs_conv_and_back(browser, streamlit_server):
     with open_app(browser, streamlit_server) as page:
-        compare_tab = page.get_by_role("tab", name="Compare")
-        compare_tab.click()
-        wait_until(page, "() => location.search.includes('tab=compare')", what="the URL names the open tab at once")
-        wait_until(page, "() => [...document.querySelectorAll('[role=tab]')].some(t => "
-                   "t.innerText.includes('Compare') && t.getAttribute('aria-selected') === 'true')",
-                   what="the Compare tab is selected")
-        panel = page.get_by_role("tabpanel", name="Compare")
-        table = panel.locator('[data-testid="stDataFrame"]').first
+        open_view(page, "compare")  # the address names the view at once
+        wait_until(page, "() => [...document.querySelectorAll('[data-testid=stTopNavSection]')].some(t => "
+                   "t.innerText.includes('Compare'))", what="the navigation names the open view")
+        table = page.locator('[data-testid="stMain"] [data-testid="stDataFrame"]').first
         table.wait_for(state="visible")
         # The table's accessible rows (the canvas itself has no text): one per model.
-        wait_until(page, "() => { const rows = [...document.querySelectorAll('[role=tabpanel] [data-testid=stDataFrame] "
+        wait_until(page, "() => { const rows = [...document.querySelectorAll('[data-testid=stMain] [data-testid=stDataFrame] "
                    "[role=row]')].map(r => r.innerText); return rows.some(t => t.startsWith('dense')) && "
                    "rows.some(t => t.startsWith('conv')); }", what="the comparison table lists dense and conv")
         curves = page.locator(CURVES_PLOT)
@@ -376,8 +375,7 @@ def test_switching_tabs_shows_dense_vs_conv_and_back(browser, streamlit_server):
         save_screenshot(page, "dense-vs-conv")
 
         assert_no_cloud_buttons(page)
-        page.get_by_role("tab", name="Journey").click()
-        wait_until(page, "() => location.search.includes('tab=journey')", what="the URL names the journey again")
+        open_view(page, "journey")
         page.locator(JOURNEY_PLOT).wait_for(state="visible")
         wait_until(page, f"() => (({plot_js(JOURNEY_PLOT)} || {{}}).data || []).length === 15",
                    what="the journey chart is drawn again")
@@ -396,22 +394,18 @@ def assert_painted(page, selector: str) -> None:
     assert dark > 0.05, f"{selector} looks blank ({dark:.1%} dark pixels)"
 
 
-TAB_SLUGS = {"Journey": "journey", "Filters": "filters", "Predictions": "predictions", "Your image": "upload", "Lab": "lab",
-             "Replay": "replay"}
 
 
-def _open_tab(page, name: str, ready_selector: str) -> None:
-    """Click tab ``name`` and wait for ``ready_selector``. The URL names the tab as soon as the view
-    shows, not only once its last part is computed (a first visit computes for seconds)."""
-    page.get_by_role("tab", name=re.compile(name)).click()
+def _open_tab(page, slug: str, ready_selector: str) -> None:
+    """Open view ``slug`` through the navigation and wait for ``ready_selector`` (a first visit can compute)."""
+    open_view(page, slug)
     page.locator(ready_selector).first.wait_for(state="visible", timeout=90_000)
-    assert f"tab={TAB_SLUGS[name]}" in page.url, page.url
     wait_idle(page)
 
 
 def test_clicking_a_confusion_cell_lists_those_mistakes(browser, streamlit_server, test_split):
     with open_app(browser, streamlit_server) as page:
-        _open_tab(page, "Predictions", ".st-key-confusion_chart .js-plotly-plot")
+        _open_tab(page, "predictions", ".st-key-confusion_chart .js-plotly-plot")
         page.locator(".st-key-confusion_chart").evaluate("e => e.scrollIntoView({block: 'center'})")
         wait_idle(page)
         box = page.locator(".st-key-confusion_chart .js-plotly-plot .nsewdrag").first.bounding_box()
@@ -451,7 +445,7 @@ def test_uploading_a_picture_shows_its_journey(browser, streamlit_server, test_s
     Image.fromarray(np.kron(picture, np.ones((10, 10), np.uint8))).convert("RGB").save(tmp_path / "shoe.jpg")
     (tmp_path / "fake.png").write_bytes(b"not really a picture")
     with open_app(browser, streamlit_server) as page:
-        _open_tab(page, "Your image", "[data-testid=stFileUploader]")
+        _open_tab(page, "upload", "[data-testid=stFileUploader]")
         page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(tmp_path / "shoe.jpg"))
         page.locator(".st-key-upload_journey .js-plotly-plot").wait_for(state="visible", timeout=60_000)
         assert_painted(page, ".st-key-upload_journey")
@@ -538,7 +532,7 @@ def test_a_trained_variant_is_shown_in_the_journey(browser, streamlit_server):
     and opens the journey (its button sits in the panel that refreshes itself while training)."""
     spec = ModelSpec(conv_filters=(16,), epochs=1, train_samples=1_000)
     with open_app(browser, streamlit_server) as page:
-        _open_tab(page, "Lab", ".st-key-lab_blocks")
+        _open_tab(page, "lab", ".st-key-lab_blocks")
         build_one_block_of_16(page)
         epochs = slider(page, "lab_epochs")
         epochs.focus()
@@ -561,10 +555,10 @@ def test_a_trained_variant_is_shown_in_the_journey(browser, streamlit_server):
                    "return r.top >= 0 && r.top < innerHeight; }", what="the training panel is in view")
         wait_idle(page)
         page.locator(f".st-key-journey_{spec.key()} button").click()
-        wait_until(page, "key => location.search.includes('model=' + key) && location.search.includes('tab=journey')",
+        wait_until(page, "key => location.search.includes('model=' + key) && ['/', '/journey'].includes(location.pathname)",
                    spec.key(), what="the URL names the new run and the journey")
         wait_until(page, journey_ready_js(3 + 3 * 2), what="the journey shows the one-block model's maps")
-        assert page.get_by_role("tab", name="Journey").get_attribute("aria-selected") == "true"
+        assert "Journey" in page.locator('[data-testid="stTopNavSection"]').first.inner_text()  # named open
         assert spec.label() in page.locator("[data-testid=stSidebar]").inner_text()  # the model box, and its full name
         assert exception_texts(page) == []
 
@@ -595,7 +589,7 @@ def test_playing_the_replay_redraws_the_grid_snapshot_by_snapshot(browser, strea
     redrawn with each snapshot's numbers, the URL follows, and playing stops at the last snapshot."""
     replay_plot, kernels_plot = ".st-key-replay_chart", ".st-key-replay_kernels"
     with open_app(browser, streamlit_server) as page:
-        _open_tab(page, "Replay", ".st-key-replay_chart iframe")
+        _open_tab(page, "replay", ".st-key-replay_chart iframe")
         wait_until(page, f"() => {{ const d = {plot_js(replay_plot)}; return !!(d && d.data && d.data.length === 15); }}",
                    what="the replay's grid is drawn")
         wait_idle(page)
@@ -635,7 +629,7 @@ def test_presenter_mode_fits_a_projector_and_takes_keys_anywhere(browser, stream
     without scrolling; ← → step the filter and 3 then ↑ step the third image, with nothing focused."""
     with open_app(browser, streamlit_server, query="?present=1", viewport={"width": 1024, "height": 768}) as page:
         assert not page.locator('[data-testid="stSidebar"]').is_visible()
-        sizes = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stWidgetLabel"] p, .stTabs [role="tab"] p')]
+        sizes = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stWidgetLabel"] p, [data-testid="stTopNavSection"] p')]
                                  .map(e => parseFloat(getComputedStyle(e).fontSize))""")
         assert sizes and min(sizes) >= 18, sizes
         frame = page.locator(".st-key-journey_chart iframe")
@@ -674,7 +668,7 @@ def test_the_tour_moves_with_the_arrow_keys_and_the_focused_slider_keeps_them(br
             page.keyboard.press("ArrowRight")
             wait_until(page, f"() => location.search.includes('tour={step}')", what=f"→ opens step {step}")
             wait_idle(page)
-        assert "filter=" in page.url and "tab=journey" in page.url  # step 4 set the journey's view
+        assert "filter=" in page.url and view_of_url(page.url) == "journey"  # step 4 set the journey's view
         wait_until(page, "() => { const j = (" + JOURNEY_FILTER_JS + ")(); return j && j.control === j.page && j.exact; }",
                    what="the chart's slider shows the step's filter")
         before = slider_value(page, "filter")

@@ -6,7 +6,7 @@ A teacher and two students in Chromium, each its own browser context, all throug
 the teacher lands wherever nginx sends a new browser; one student sticks to the other server
 (its feed learns the teacher's changes from Redis), one to the teacher's own (told at once).
 The teacher moves the journey chart's slider three times, changes image 3, visits the Filters
-tab and comes back, moves once more: every student follows every change (a filter change
+view and comes back, moves once more: every student follows every change (a filter change
 painted by its chart, the others by a rerun of its page), and each page's requests, websocket
 and feed stay on the server its cookie names.
 
@@ -28,7 +28,7 @@ import pytest
 
 from browser_support import (
     CHART_FILTER_JS, FOLLOW_TIMEOUT, build_one_block_of_16, chart_filter, copy_shipped_models, wait_sees_filter,
-    exception_texts, open_app, require_browser, slider, start_class, wait_idle, wait_until,
+    exception_texts, open_app, open_view, require_browser, slider, start_class, wait_idle, wait_until,
 )
 from convlab.models import ModelSpec
 from convlab.store import ModelStore
@@ -111,8 +111,8 @@ def _all_follow(students: dict, script: str, what: str) -> None:
         wait_until(page, script, what=f"{name} {what}", timeout=FOLLOW_TIMEOUT)
 
 
-def _open_tab(page, label: str) -> None:
-    page.get_by_role("tab", name=label).click()
+def _open_tab(page, slug: str) -> None:
+    open_view(page, slug)
     wait_idle(page)
 
 
@@ -148,16 +148,16 @@ def test_students_on_both_servers_follow_every_change_through_nginx(browser, roo
             teacher.locator(".st-key-image_2 input").press("Enter")
             _all_follow(students, "() => location.search.includes('images=0%2C23%2C1')", "follows to image 1")
 
-            _open_tab(teacher, "🧩 Filters")
-            _all_follow(students, "() => location.search.includes('tab=filters')", "follows to the Filters tab")
-            _open_tab(teacher, "🔍 Journey")
-            _all_follow(students, "() => location.search.includes('tab=journey')", "follows back to the journey")
+            _open_tab(teacher, "filters")
+            _all_follow(students, "() => location.pathname === '/filters'", "follows to the Filters view")
+            _open_tab(teacher, "journey")
+            _all_follow(students, "() => ['/', '/journey'].includes(location.pathname)", "follows back to the journey")
 
             wait_until(teacher, f"() => ({CHART_FILTER_JS})() === {expected}", what="the teacher's journey is drawn again")
             slider(teacher, "filter").press("ArrowRight")
             expected += 1
             for name, page in students.items():
-                wait_sees_filter(page, expected, f"{name} follows the first move after the tabs to filter {expected}")
+                wait_sees_filter(page, expected, f"{name} follows the first move after the views to filter {expected}")
 
             for name, page in students.items():
                 wait_idle(page)
@@ -174,7 +174,7 @@ SPEC = ModelSpec(conv_filters=(16,), epochs=5)  # a minute of training: time eno
 
 def build_the_variant(page) -> None:
     """In the lab: one conv block of 16 filters, 5 epochs, all 60,000 training images (the builder's default)."""
-    page.get_by_role("tab", name="Lab").click()
+    open_view(page, "lab")
     page.locator(".st-key-lab_blocks").wait_for()
     build_one_block_of_16(page)
     wait_until(page, "label => [...document.querySelectorAll('strong')].some(e => e.innerText.startsWith(label))",
@@ -200,9 +200,10 @@ def test_two_servers_on_one_folder_train_a_variant_once_and_both_list_it(browser
         trained = json.loads(meta_path.read_text())
         page_b.get_by_text("trained in").first.wait_for(timeout=TRAINING_TIMEOUT)
         assert json.loads(meta_path.read_text()) == trained  # B loaded A's run: nothing was trained or written again
-        # B's page lists the run and will not train it again.
+        # B's page lists the run and will not train it again: its person's own request is done (issue 22's words).
         wait_idle(page_b)
-        page_b.get_by_text("This exact variant is already trained").first.wait_for()
+        page_b.get_by_text("Your training is done").first.wait_for()
+        assert not page_b.locator(".st-key-lab_train button").count()
         page_b.locator(".st-key-lab_run").click()
         page_b.get_by_role("option", name=SPEC.label()).wait_for()
         page_b.keyboard.press("Escape")

@@ -142,7 +142,7 @@ def test_the_lab_trains_on_ray_and_says_where(cluster, tmp_path, monkeypatch):
         at.run()
         assert not at.exception, at.exception
         seen_on_node.extend(m.value for m in at.markdown if "training on Ray node" in m.value)
-        return any("trained in" in s.value for s in at.success)
+        return any("Trained in" in s.value for s in at.success)
 
     wait_for(finished, seconds=180, step=0.5)
     assert seen_on_node  # its progress was on the page while a Ray node trained it

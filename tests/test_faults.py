@@ -82,7 +82,7 @@ def test_read_only_models_folder_works_from_memory_and_says_so(tmp_path, monkeyp
         at.selectbox(key="lab_samples").set_value(1_000).run()
         at.button(key="lab_train").click().run()
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not any("trained in" in s.value for s in at.success):
+        while time.monotonic() < deadline and not any("Trained in" in s.value for s in at.success):
             time.sleep(0.5)
             at.run()
         assert not at.exception

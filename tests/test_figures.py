@@ -308,3 +308,31 @@ def test_sliding_a_filter_shows_the_window_and_the_map_so_far():
     drawn = figure["data"][1]["z"]
     assert drawn[3][4] == 0.25 and drawn[3][5] is None and drawn[25][25] is None  # not computed yet: blank
     assert figure["layout"]["yaxis2"]["range"] == [25.5, -0.5]  # the blank rows keep their room
+
+
+def test_a_chosen_colour_map_recolours_every_map_and_nothing_else():
+    """``recoloured``: each feature map (journey, tiles, the browser's scrub trace) on the chosen
+    palette, sampled from Plotly's own viridis/cividis; inputs and diverging kernels stay; the
+    figure given is left as it was."""
+    from convlab.figures import PALETTE_COLORSCALES, journey_scrub_parts, recoloured
+
+    images, maps, layers = grid()
+    figure = journey_figure(images, maps, layers, ["a", "b", "c"], scale="layer")
+    kernels = tiles_figure([np.ones((3, 3))] * 2, list("ab"), DIVERGING_COLORSCALE, zmid=0.0)
+    assert recoloured(figure, "inferno") is figure
+    for palette, named in (("viridis", plotly.colors.sequential.Viridis),
+                           ("cividis", plotly.colors.sequential.Cividis)):
+        wanted = ["rgb({}, {}, {})".format(*plotly.colors.hex_to_rgb(c)) for c in named]
+        again = recoloured(figure, palette)
+        for before, after in zip(figure["data"], again["data"]):
+            if before["name"] == "input":
+                assert after is before
+            else:
+                assert [colour for _, colour in after["colorscale"]] == wanted
+                assert after["z"] is before["z"] and after.get("colorbar") == before.get("colorbar")
+        assert all(t["colorscale"] == ACTIVATION_COLORSCALE for t in activation_traces(figure))  # untouched
+        assert recoloured(kernels, palette)["data"] == kernels["data"]
+        scrub = recoloured(journey_scrub_parts([(n, s, f) for n, s, f in layers]), palette)
+        assert scrub["trace"]["colorscale"] == PALETTE_COLORSCALES[palette]
+    with pytest.raises(ValueError, match="palette must be one of"):
+        recoloured(figure, "jet")

@@ -164,3 +164,42 @@ def test_a_job_says_when_it_waits_for_another_training_on_the_machine(tmp_path, 
     finally:
         other_process.release()
     assert queue.wait(job, timeout=120) and job.state == DONE and job.message is None
+
+
+def test_the_requester_is_kept_and_the_words_follow_the_job(tmp_path, small_data):
+    """Issue 22: the page that asked for a job reads "your training", with its real place in the queue;
+    a second request for the same spec gets the first one's job, requester and all."""
+    from convlab.jobs import QUEUED, RUNNING, ordinal, your_training
+
+    started, release = threading.Event(), threading.Event()
+    queue = TrainingQueue(ModelStore(tmp_path), InProcess(slow_data(small_data, started, release)))
+    first = queue.submit(TINY_DENSE, requester="page-a")
+    assert started.wait(30)
+    second = queue.submit(TINY_CONV, requester="page-b")
+    assert queue.submit(TINY_DENSE, requester="page-b") is first and first.requester == "page-a"
+    # Running, before its first epoch: the worker gets ready; no batches to count yet.
+    assert first.state == RUNNING and first.batches_per_epoch == 0
+    assert your_training(first, queue.position(first)) == (
+        "Your training has started: loading the training images and building the model…")
+    assert second.state == QUEUED and queue.position(second) == 1
+    assert your_training(second, queue.position(second)) == (
+        "Your training is 2nd in the queue: it starts when the 1 training before it has finished.")
+    release.set()
+    assert queue.wait(second, timeout=120)
+    with pytest.raises(ValueError, match="active job"):
+        your_training(second, -1)
+    assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111)] == [
+        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"]
+
+
+def test_your_training_words_epochs_places_and_waits():
+    from convlab.jobs import Job, RUNNING, your_training
+
+    running = Job(spec=TINY_CONV, state=RUNNING, batches_per_epoch=16, epoch=1)
+    assert your_training(running, 0) == f"Your training has started: epoch 2 of {TINY_CONV.epochs}."
+    third = Job(spec=TINY_CONV)
+    assert your_training(third, 2) == (
+        "Your training is 3rd in the queue: it starts when the 2 trainings before it have finished.")
+    assert your_training(Job(spec=TINY_CONV), 0) == "Your training is 1st in the queue: it starts in a moment."
+    waiting = Job(spec=TINY_CONV, message="waiting for room on the Ray cluster")
+    assert your_training(waiting, 0) == "Your training is in the queue: waiting for room on the Ray cluster."

@@ -419,3 +419,38 @@ def test_a_callers_inspector_gives_the_same_tour(steps, shipped, test_split):
     again = tour.lesson_tour(conv, dense, test_split, inspector=Inspector(conv.model))
     assert [s.view for s in again] == [s.view for s in steps]
     assert [s.answer for s in again] == [s.answer for s in steps]
+
+
+# -- issue 22: steps 8 and 9 in plain words, each claim held against the maps ------------------------
+def test_the_trousers_plain_words_hold_for_every_map_shown(step, reference):
+    """Step 8 says what "vertical" means in plain words (across at least twice as much as down); every
+    map the step shows meets it, and the shares the answer gives are those maps' own."""
+    s = step["trousers"]
+    times = tour.VERTICAL / (1 - tour.VERTICAL)
+    assert times == pytest.approx(2) and "the brightness changes at least twice as much as going down it" in s.narration
+    assert "two thirds of the change between neighbouring cells" not in s.narration  # the old words
+    maps = reference.maps(images_of(s))[..., s.facts["filter"]]
+    for feature_map in maps:
+        across = float((np.diff(feature_map, axis=1) ** 2).sum())
+        down = float((np.diff(feature_map, axis=0) ** 2).sum())
+        assert across >= times * down
+    shares = re.search(r"^Upright stripes: (\d+%), (\d+%) and (\d+%) of the brightness change in its three pool2 "
+                       r"maps goes across, not down\.", s.answer)
+    assert shares, s.answer
+    assert list(shares.groups()) == [f"{verticality_by_hand(m):.0%}" for m in maps]
+    assert s.verdict == shares.group(0) and len(s.verdict) <= 110  # short enough for the strip's one line
+
+
+def test_the_shirts_plain_words_name_the_extremes(step, reference):
+    """Step 9's "even its dimmest shirt more than any other" and "even its brightest shirt less than any
+    other", among the filters firing on at least 1 test picture in 10: exactly the extremes, by brute force."""
+    s = step["shirts"]
+    assert f"at least 1 test picture in {round(1 / tour.LIVE_SHARE)}" in s.narration and tour.LIVE_SHARE == 0.1
+    lit, quiet = s.facts["filter"], s.facts["quiet_filter"]
+    assert (f"**filter {lit}** lights up even its dimmest shirt more than any other, and **filter {quiet}** lights "
+            "up even its brightest shirt less than any other") in s.narration
+    relative = reference.relative(images_of(s))
+    live = [f for f in range(relative.shape[1]) if reference.live[f]]
+    assert all(relative[:, lit].min() >= relative[:, f].min() - 1e-6 for f in live)
+    assert all(relative[:, quiet].max() <= relative[:, f].max() + 1e-6 for f in live)
+    assert "boots' measure" not in s.narration and "live filters" not in s.narration  # the old jargon

@@ -118,3 +118,16 @@ def test_presenter_mode_round_trips_and_a_bad_flag_gets_a_note():
     assert parse(present="off") == ({"present": False}, [])
     state, notes = parse(present="maybe")
     assert state == {} and "present=1" in notes[0]
+
+
+def test_the_maps_colour_map_round_trips_and_a_bad_one_gets_a_note():
+    for palette in ("viridis", "cividis"):
+        assert urlstate.encode({"palette": palette}) == {"palette": palette}
+        assert parse(**urlstate.encode({"palette": palette})) == ({"palette": palette}, [])
+    assert urlstate.encode({"palette": "inferno"}) == {}  # the lesson's colour map adds nothing to a link
+    assert parse(palette="inferno") == ({"palette": "inferno"}, [])
+    assert parse(palette=" Viridis ") == ({"palette": "viridis"}, [])  # as a person might type it
+    for value in ("rainbow", "../inferno", "`jet`" * 50):
+        state, notes = parse(palette=value)
+        assert state == {} and len(notes) == 1 and len(notes[0]) < 300
+        assert "Ignored palette=" in notes[0] and "inferno, viridis, cividis; using inferno" in notes[0], notes

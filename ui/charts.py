@@ -1,7 +1,8 @@
 """Charts on the page: every Plotly figure goes through ``chart`` or ``live_chart``.
 
 Figures are built as plain dicts by ``convlab.figures``; here they meet Streamlit: the PNG
-export settings, the journey's update-in-place component and the test-image thumbnails.
+export settings, the maps' colour map the page chose (``figures.recoloured``: every map of every
+view in one palette), the journey's update-in-place component and the test-image thumbnails.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ import plotly
 import streamlit as st
 import streamlit.components.v1 as components
 from plotly.basedatatypes import BaseFigure
+
+from convlab.data import CLASS_NAMES
+from convlab.figures import recoloured
 
 PLOT_CONFIG = {
     "displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2},
@@ -44,9 +48,15 @@ class Prebuilt(BaseFigure):
         return self._prebuilt
 
 
+def _palette() -> str:
+    from .state import palette  # ui.state imports this module (through ui.resources)
+
+    return palette()
+
+
 def chart(figure: dict, key: str, **options) -> None:
-    """Every chart but the journey's: a prebuilt figure and the PNG export settings."""
-    st.plotly_chart(Prebuilt(figure), config=PLOT_CONFIG, key=key, **options)
+    """Every chart but the journey's: a prebuilt figure, its maps in the page's colour map; the PNG export settings."""
+    st.plotly_chart(Prebuilt(recoloured(figure, _palette())), config=PLOT_CONFIG, key=key, **options)
 
 
 # The journey's chart is redrawn on every slider move. st.plotly_chart gives a chart whose data
@@ -92,8 +102,14 @@ def publish(data: bytes) -> str:
     return name
 
 
+def image_names(indices, labels) -> list[str]:
+    """How a map's description names each row's image: "image 23 (Ankle boot)"."""
+    return [f"image {int(index)} ({CLASS_NAMES[int(label)]})" for index, label in zip(indices, labels)]
+
+
 def live_chart(figure: dict, key: str, fit: bool = False, clicks: bool = False, on_change=None,
-               page_keys: bool = False, scrub: dict | None = None) -> None:
+               page_keys: bool = False, scrub: dict | None = None, title: str = "Chart",
+               describe: dict | None = None) -> None:
     """A chart that reruns update in place (the journey, the filters grid).
 
     With ``fit``, the chart reports the room it has as its value (``chart_room``); with
@@ -101,11 +117,19 @@ def live_chart(figure: dict, key: str, fit: bool = False, clicks: bool = False, 
     with ``fit`` or ``clicks``, a click on a heatmap cell (the trace's ``meta``, x, y) is reported.
     With ``scrub`` (the journey: its packed maps' file from ``publish``, the page's filter and
     ``figures.journey_scrub_parts``), the chart has its own filter control and redraws any filter
-    itself, reporting the filter it settles on ({kind: "filter", filter, n}). ``on_change`` is
-    called when the value changes.
+    itself, reporting the filter it shows ({kind: "filter", filter, n}: while it plays or is dragged,
+    as often as the page keeps up, so every control shows the same filter). ``on_change`` is
+    called when the value changes. ``title`` names the chart's frame for a screen reader; with
+    ``describe`` ({"filter": the maps' filter, "images": ``image_names`` of the rows}) the chart
+    writes out, for a screen reader, what each map shows and where it is brightest (a journey
+    figure's heatmaps, named by their ``meta``). Its maps are drawn in the page's colour map.
     """
-    _components()["plotly_react"](figure=figure, config=PLOT_CONFIG, fit=fit, clicks=clicks, pageKeys=page_keys,
-                                  scrub=scrub, key=key, default=None, on_change=on_change)
+    palette = _palette()
+    if scrub is not None:
+        scrub = recoloured(scrub, palette)  # the maps the browser paints itself: the same colour map
+    _components()["plotly_react"](figure=recoloured(figure, palette), config=PLOT_CONFIG, fit=fit, clicks=clicks,
+                                  pageKeys=page_keys, scrub=scrub, title=title, describe=describe, key=key,
+                                  default=None, on_change=on_change)
 
 
 def chart_room(key: str) -> dict:
@@ -142,6 +166,8 @@ def thumbnails(images: np.ndarray, name: str, entries: list[tuple[int, str]], pe
             if number % per_row == 0:  # a fresh row of columns per row of images
                 columns = st.columns(per_row)
             column = columns[number % per_row]
-            column.image(enlarge(images[index], 3), clamp=True, caption=caption, width="stretch")
-            column.button("→ journey", key=f"{name}_{index}", on_click=on_click, args=(index,),
+            column.image(enlarge(images[index], 3), clamp=True, caption=caption, width="stretch",
+                         alt=f"Test image {caption}")  # the caption names it: "#23 Ankle boot …"
+            # Tertiary (no padding or border): a bordered button's words were cut in 9 columns at 1280 px (issue 22).
+            column.button("→ journey", key=f"{name}_{index}", on_click=on_click, args=(index,), type="tertiary",
                           help=f"Put test image #{index} into the journey's next slot", width="stretch")

@@ -32,7 +32,8 @@ from . import feed, runtime
 
 CLASS, TEACHER = "class", "teacher"  # the page's state (and URL) keys: the class code, the teacher's token
 FOLLOWING = "following"  # a student's page applies the teacher's view (False: exploring alone)
-NOT_FOLLOWED = ("present", CLASS, TEACHER)  # each page keeps its own presenter mode and its role
+# Each page keeps its own presenter mode, its role and its maps' colour map (a colour-blind student's own).
+NOT_FOLLOWED = ("present", "palette", CLASS, TEACHER)
 CONNECTION = "class_connection"  # the invisible component's key
 
 
@@ -70,7 +71,7 @@ def _leave(problem: str | None = None) -> None:
 
 
 def shared(view: dict[str, str]) -> dict[str, str]:
-    """What a class shares of a page's view: all but presenter mode and the page's role."""
+    """What a class shares of a page's view: all but presenter mode, the maps' colour map and the page's role."""
     return {name: value for name, value in view.items() if name not in NOT_FOLLOWED}
 
 
@@ -346,7 +347,7 @@ def _teacher_box() -> None:
     st.markdown(f"Class code **`{code}`**  \nStudents open [this link]({link.url}) or scan:")
     if link.problem:
         st.warning(link.problem)
-    st.image(qr_svg(link.url), width=220)
+    st.image(qr_svg(link.url), width=220, alt=f"QR code of the class link, {link.url}")
     st.code(link.url, language=None, wrap_lines=True)
     st.caption(f"Only this page changes the class. The class lives in {get_class_store()[0].describe()} while "
                "this page is open, and ends an hour after it closes.")
@@ -373,7 +374,7 @@ def _show_to_the_class(code: str, link: ClassLink) -> None:
                    "the code: your page then follows this one.</div>", unsafe_allow_html=True)
     if link.problem:
         words.warning(link.problem)
-    picture.image(qr_svg(link.url), width="stretch")
+    picture.image(qr_svg(link.url), width="stretch", alt=f"QR code of the class link, {link.url}")
 
 
 def _student_box() -> None:

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import streamlit as st
 
-# Less empty space above the tabs (Streamlit's default is large), so the journey's controls and
-# its three rows fit a 1280×720 laptop screen; hidden script holders; even thumbnails.
+# Less empty space below the top bar (its navigation: ui/navigation.py; Streamlit's default gap is
+# large), so the journey's controls and its three rows fit a 1280×720 laptop screen; the collapsed
+# sidebar's button says what the sidebar holds; hidden script holders; even thumbnails.
 CSS = """<style>
-[data-testid="stMainBlockContainer"] { padding-top: 2.6rem; padding-bottom: 3rem; }
+[data-testid="stMainBlockContainer"] { padding-top: 4.2rem; padding-bottom: 3rem; }
+[data-testid="stExpandSidebarButton"]::after { content: "Model · tour · class"; margin-left: 0.3rem;
+  font-size: 0.875rem; white-space: nowrap; }
 [class*="st-key-script_"], [data-testid="stLayoutWrapper"]:has(> [class*="st-key-script_"]) { display: none; }
 [class*="_thumbnails"] img { image-rendering: pixelated; }
 [class*="_thumbnails"] [data-testid="stImageCaption"] { min-height: 4.2em; }
+button:focus-visible, a:focus-visible, summary:focus-visible {
+  outline: 2px solid #b83140 !important; outline-offset: 2px; }
 </style>"""
+# That last rule: the keyboard's focus in sight on every button and link (WCAG 2.4.7). Streamlit's own
+# ring is a faint grey on the top bar's and the header's buttons and missing on a picture's full-screen
+# button (its "outline: none" wins without !important); #b83140 is the theme's primary colour
+# (.streamlit/config.toml), 5.9:1 on white.
 NARROW_SCREEN = 1100  # px: below this the sidebar starts collapsed (a 1024×768 projector)
 # Once per browser tab: a narrow window starts with the sidebar out of the way (Streamlit's own
 # "auto" collapses it only on phones).
@@ -36,13 +45,13 @@ if (window.innerWidth < {NARROW_SCREEN} && !sessionStorage.getItem("convlab-side
 PRESENTER_CSS = """<style>
 html { font-size: 20px; }
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"],
-[data-testid="stHeader"], [data-testid="stCaptionContainer"], [data-testid="stTooltipIcon"]:not(:has([data-testid^="stBaseButton"])),
+[data-testid="stCaptionContainer"], [data-testid="stTooltipIcon"]:not(:has([data-testid^="stBaseButton"])),
 [data-testid="stElementToolbar"] { display: none !important; }
-[data-testid="stMainBlockContainer"] { max-width: 100%; padding: 0.4rem 1.2rem 2rem; }
+[data-testid="stMainBlockContainer"] { max-width: 100%; padding: 2.5rem 1.2rem 2rem; }
+[data-testid="stHeader"], [data-testid="stHeader"] [data-testid="stToolbar"] { height: 2.3rem; min-height: 2.3rem; }
+[data-testid="stTopNav"] [data-testid="stMarkdownContainer"] p { font-size: 0.9rem; }
 [data-testid="stMainBlockContainer"] [data-testid="stVerticalBlock"] { gap: 0.5rem; }
-.stTabs [role="tab"] { height: 2.1rem; }
-.stTabs [role="tabpanel"] { padding-top: 0.4rem; }
-[data-testid="stWidgetLabel"] p, .stTabs [role="tab"] p, [data-testid="stMarkdownContainer"] p { font-size: 1rem; }
+[data-testid="stWidgetLabel"] p, [data-testid="stMarkdownContainer"] p { font-size: 1rem; }
 div.st-key-presenter_bar [data-testid="stMarkdownContainer"] p { font-size: 0.8rem; }
 div.st-key-presenter_bar button { min-height: 1.6rem; padding: 0 0.6rem; }
 div.st-key-presenter_bar button p { font-size: 0.8rem; }
@@ -79,7 +88,7 @@ def presenter_bar(leave, tour_button=None) -> None:
 
     st.html(PRESENTER_CSS)
     with st.container(key="presenter_bar", horizontal=True, vertical_alignment="center", gap="small", wrap=False):
-        journey = st.session_state.get(state.TAB, state.TABS["journey"]) == state.TABS["journey"]
+        journey = st.session_state.get(state.TAB, "journey") == "journey"
         st.markdown(keys_line(bool(st.session_state.get(state.TOUR)), journey), width="stretch")
         if tour_button is not None:
             tour_button()
@@ -120,5 +129,7 @@ let tries = 0;
 const timer = setInterval(() => {{
   const element = document.querySelector(wanted);
   if (element || ++tries > 50) clearInterval(timer);
-  if (element) element.scrollIntoView({{behavior: "smooth", block: "start"}});
+  // a smooth scroll is motion: not for someone whose system asks for less
+  const still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  if (element) element.scrollIntoView({{behavior: still ? "auto" : "smooth", block: "start"}});
 }}, 100);""")

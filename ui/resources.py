@@ -2,28 +2,36 @@
 
 ``cache_resource`` holds objects shared as they are (the store, the queue, the test images,
 the models' inspectors); ``cache_data`` holds results a rerun would otherwise recompute
-(activations and the journey's packed maps, predictions over the test set, the label table).
+(activations and the journey's packed maps, the label table). What the views need over the whole
+test set is computed once per model and kept beside it (``convlab.testset``); ``warm_up`` starts that,
+and the other first-time costs of the views, in the background once a page is drawn.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from convlab import mapcodec
+from convlab import background, mapcodec
 from convlab.activations import Activations, Inspector
 from convlab.data import CLASS_NAMES, Split, load_split
 from convlab.jobs import TrainingQueue
+from convlab.models import PRESETS
 from convlab.portraits import PortraitCache
 from convlab.replay import Replay
 from convlab.saliency import Explainer
 from convlab.store import ModelStore, StoredModel
+from convlab.testset import TestResults, TestSetCache
+from convlab.timing import timed
 
 from .charts import publish
+
+WARM_UP_DELAY = 1.0  # seconds between a page's run and the background work: the browser draws the page first
 
 
 @st.cache_resource(show_spinner=False)
@@ -98,15 +106,91 @@ def journey_maps_file(model_key: str, indices: tuple[int, ...], activations: Act
     return publish(_packed_maps(model_key, indices, activations))
 
 
-@st.cache_data(show_spinner="Running the model on all 10,000 test images…", max_entries=16)
-def test_probabilities(model_key: str, _inspector: Inspector) -> np.ndarray:
-    return _inspector.predict_probabilities(get_test_split().images)
+@st.cache_resource(show_spinner=False)
+def get_testset_cache() -> TestSetCache:
+    return TestSetCache(get_store().root)
 
 
-@st.cache_resource(show_spinner="Finding each filter's strongest response in all 10,000 test images…", max_entries=8)
-def test_max_activations(model_key: str, _inspector: Inspector) -> dict[str, np.ndarray]:
-    # In batches: the first conv layer's maps of the whole test set at once would be too large.
-    return _inspector.max_activations(get_test_split().images, batch_size=250)
+def test_results(stored: StoredModel) -> TestResults:
+    """The model's answers on all 10,000 test images (each map's maximum, probabilities, confusion counts):
+    held, read from beside the model, or the background's work (``warm_up``) waited for with a progress line."""
+    cache, split = get_testset_cache(), get_test_split()
+    ready = cache.peek(stored, split)
+    if ready is None:
+        waiting = f"Running {stored.spec.label()} on all {len(split):,} test images, once for this model…"
+        bar = st.progress(0.0, text=waiting)
+        try:
+            ready = cache.get(stored, split, progress=lambda share: bar.progress(share, text=waiting))
+        finally:
+            bar.empty()
+    results, note = ready
+    if note:
+        st.warning(note)
+    return results
+
+
+@st.cache_resource(show_spinner=False)
+def _warmed() -> set:
+    """(model key, creation time) of the models whose background work was started: once per server process
+    (a run trained again under the same key is another)."""
+    return set()
+
+
+def warm_up(stored: StoredModel | None) -> None:
+    """Called at the end of a page's run: start, a moment later in the background (the browser draws the page
+    first), what the views would otherwise do on their first visit, for the page's model and the lesson's two:
+    run the test set through each (or read the results kept beside it: ``convlab.testset``), trace the
+    explainers' gradients, and find the tour's filters. A view opened before that is done waits for that same
+    work. Cheap on every later run: each model is started once per server process."""
+    if stored is None:  # a server's first run, without TensorFlow: the run with the model starts it
+        return
+    warmed, models = _warmed(), {}
+    for spec in [stored.spec, *PRESETS.values()]:
+        key = (spec.key(), stored.meta.get("created") if spec == stored.spec else "")
+        if key not in warmed:
+            warmed.add(key)
+            # Loaded here, in the script's thread: the store's loads aren't meant to race each other.
+            models[spec.key()] = stored if spec == stored.spec else get_store().load(spec)
+    models = {key: model for key, model in models.items() if model is not None}
+    if not models:
+        return
+    explainers = []
+    for key, model in models.items():
+        with contextlib.suppress(ValueError):  # a model saliency can't explain: its view says so
+            explainers.append(get_explainer(key, model))
+    inspectors = [get_inspector(key, model) for key, model in models.items()]
+    background.start(_warm, get_testset_cache(), get_test_split(), list(models.values()), inspectors, explainers,
+                     name="convlab-warm-up")
+    conv, dense = (models.get(PRESETS[name].key()) for name in ("conv", "dense"))
+    if conv is not None and dense is not None:
+        from . import tour  # not at the top: ui.tour imports this module
+
+        tour.start(conv, dense, delay=WARM_UP_DELAY)
+
+
+def _warm(cache: TestSetCache, split: Split, models: list[StoredModel], inspectors: list[Inspector],
+          explainers: list[Explainer]) -> None:
+    if background.stopping.wait(WARM_UP_DELAY):  # the process is exiting
+        return
+    for stored in models:
+        with contextlib.suppress(Exception):  # the view that needs the results says what went wrong
+            cache.get(stored, split)
+    images = split.images[:1]
+    with timed("warm-up traces"):
+        _trace(inspectors, explainers, images)
+
+
+def _trace(inspectors: list[Inspector], explainers: list[Explainer], images: np.ndarray) -> None:
+    for inspector in inspectors:  # a model's first call builds its graph: a tenth of a second, not on a visit
+        with contextlib.suppress(Exception), background.heavy:
+            background.check()
+            inspector.run(images)
+    for explainer in explainers:  # the gradients' first trace: a few tenths of a second each
+        with contextlib.suppress(Exception), background.heavy:
+            background.check()
+            explainer.saliency(images, [0])
+            if explainer.conv_layers:
+                explainer.grad_cam(images, [0])
 
 
 @st.cache_data(show_spinner=False)

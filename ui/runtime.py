@@ -13,12 +13,19 @@ Each says why in a line and names the test that fails if an upgrade breaks it:
   tests/test_faults.py for a broken install);
 * ``in_fragment_run``: a fragment's own run, told from a full run (tests/test_browser_classroom.py),
   and ``session_id`` (tests/test_app_classroom.py);
+* ``fragment`` with ``whole_run_started`` / ``whole_run_done``: a click inside a fragment stops a
+  whole run that is still drawing the page (Streamlit lets a fragment's own run preempt one), which
+  would leave the rest of the page as the run before drew it; the fragment then reruns the whole page
+  (tests/test_browser_tour.py, the tour's strip after a step);
+* ``requested_page``: the page a run was asked for, before ``st.navigation`` resolves it
+  (tests/test_browser_views.py, the navigation naming the open view);
 * the plotly.js route the journey's chart loads is declared in ``ui.charts``, beside the
   component that finds it by its module's name.
 """
 
 from __future__ import annotations
 
+import functools
 import gc
 import importlib
 import sys
@@ -110,3 +117,47 @@ def in_fragment_run() -> bool:
     a following student's page then checks the class itself (tests/test_browser_classroom.py)."""
     context = _script_context()
     return bool(context and context.fragment_ids_this_run)
+
+
+def requested_page(pages: dict[str, st.Page]) -> str | None:
+    """The key of the page in ``pages`` this run was asked for (a click in the navigation, or an
+    address's path), as ``st.navigation`` will resolve it; None for the default page or if unknown.
+    The navigation names the open view in its section's label, so it must know it before it is drawn."""
+    context = _script_context()
+    manager = getattr(context, "pages_manager", None)
+    try:
+        wanted_hash, wanted_name = manager.intended_page_script_hash, manager.intended_page_name
+        for key, page in pages.items():
+            if (wanted_hash and page._script_hash == wanted_hash) or (not wanted_hash and wanted_name
+                                                                        and wanted_name == page.url_path):
+                return key
+    except AttributeError:  # another Streamlit: the labels then name no view, nothing else changes
+        pass
+    return None
+
+
+WHOLE_RUN = "whole_run"  # session key: "started" while a whole run draws the page, "done" once it has
+
+
+def whole_run_started() -> None:
+    st.session_state[WHOLE_RUN] = "started"
+
+
+def whole_run_done() -> None:
+    st.session_state[WHOLE_RUN] = "done"
+
+
+def fragment(body=None, *, run_every: float | None = None):
+    """``st.fragment`` whose own runs first finish a whole run they cut short: a click inside a
+    fragment preempts a whole run still drawing the page, and then only a whole rerun draws the rest
+    (a whole run stopped on purpose, by ``st.rerun`` or a page switch, costs one more run: harmless)."""
+    if body is None:
+        return functools.partial(fragment, run_every=run_every)
+
+    @functools.wraps(body)
+    def finishing_first(*args, **kwargs):
+        if in_fragment_run() and st.session_state.get(WHOLE_RUN) == "started":
+            st.rerun(scope="app")
+        return body(*args, **kwargs)
+
+    return st.fragment(finishing_first, run_every=run_every)

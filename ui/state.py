@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from convlab import urlstate
-from convlab.figures import SCALE_MODES
+from convlab.figures import DEFAULT_PALETTE, PALETTES, SCALE_MODES
 from convlab.models import PRESETS
 from convlab.transforms import Transform
 
@@ -26,25 +26,30 @@ from .resources import get_inspector, get_test_split
 
 DEFAULT_IMAGES = (0, 23, 28)  # the lesson's three ankle boots
 DEFAULT_FILTER = 1  # the lesson's CONVOLUTION_NUMBER
-TABS = {  # URL slug -> tab label
-    "journey": "🔍 Journey",
-    "filters": "🧩 Filters",
-    "looked": "👀 Where it looked",
-    "portraits": "🎨 Portraits",
-    "replay": "⏯️ Replay",
-    "probe": "↔️ Shift probe",
-    "predictions": "🎯 Predictions",
-    "upload": "🖼️ Your image",
-    "compare": "📊 Compare",
-    "lab": "🧪 Lab",
+VIEWS = {  # URL slug -> (icon, title); each view is a page at /<slug> (ui/navigation.py)
+    "journey": ("🔍", "Journey"),
+    "filters": ("🧩", "Filters"),
+    "looked": ("👀", "Where it looked"),
+    "portraits": ("🎨", "Portraits"),
+    "replay": ("⏯️", "Replay"),
+    "probe": ("↔️", "Shift probe"),
+    "predictions": ("🎯", "Predictions"),
+    "upload": ("🖼️", "Your image"),
+    "compare": ("📊", "Compare"),
+    "lab": ("🧪", "Lab"),
 }
-KEEP = "page"  # persist_state: a widget keeps its value while its tab is closed
+ICONS = {slug: icon for slug, (icon, _) in VIEWS.items()}
+TITLES = {slug: title for slug, (_, title) in VIEWS.items()}
+TABS = {slug: f"{icon} {title}" for slug, (icon, title) in VIEWS.items()}  # as a person reads the view's name
+KEEP = "session"  # persist_state: a widget keeps its value while another view is open
 
 # The keys of the shared state, for the widgets bound to it.
-MODEL, FILTER, LAYER, SCALE, TAB, CELL = "model", "filter", "layer", "scale", "tab", "cell"
+MODEL, FILTER, LAYER, SCALE, CELL = "model", "filter", "layer", "scale", "cell"
+TAB = "tab"  # the view asked for (a slug): the open one, or one a link, a button or the class asks for
 SNAPSHOT = "snapshot"  # the replay's snapshot index; set once the replay has been opened
 SHIFT_X, SHIFT_Y, ROTATE, ZOOM = "shift_x", "shift_y", "rotate", "zoom"  # the shift probe's transform
 PRESENT = "present"  # presenter mode: laid out for a projector
+PALETTE = "palette"  # the maps' colour map (figures.PALETTES): each page's own, never the class's
 TOUR = "tour"  # the lesson tour's step, 1-based; absent when the tour is closed
 KEYED_SLOT = "keyed_slot"  # presenter mode: the image slot ↑ / ↓ step (1 2 3 choose it)
 IMAGES = tuple(f"image_{slot}" for slot in range(len(DEFAULT_IMAGES)))
@@ -62,6 +67,7 @@ class PageState:
     cell: dict | None  # the journey cell being explained: {"slot", "layer", "row", "col"}
     snapshot: int | None  # the replay's snapshot; None until the replay is opened
     transform: Transform  # the shift probe's: shift, rotation and zoom of the journey's images
+    palette: str = DEFAULT_PALETTE  # the maps' colour map, a key of convlab.figures.PALETTES
 
 
 def current() -> PageState:
@@ -71,14 +77,14 @@ def current() -> PageState:
         filter=int(st.session_state.get(FILTER, DEFAULT_FILTER)),
         layer=st.session_state.get(LAYER),
         scale=st.session_state.get(SCALE, "panel"),
-        tab=st.session_state.get("open_tab") or next(
-            (slug for slug, label in TABS.items() if label == st.session_state.get(TAB)), "journey"),
+        tab=st.session_state.get(TAB, "journey"),
         cell=st.session_state.get(CELL),
         snapshot=st.session_state.get(SNAPSHOT),
         transform=Transform(
             shift_x=int(st.session_state.get(SHIFT_X, 0)), shift_y=int(st.session_state.get(SHIFT_Y, 0)),
             rotate=float(st.session_state.get(ROTATE, 0.0)), scale=float(st.session_state.get(ZOOM, 1.0)),
         ),
+        palette=palette(),
     )
 
 
@@ -104,6 +110,22 @@ def _filter_from_box(key: str) -> None:
     # request, the box's value is that old echo, not a choice: keep the slider's.
     if st.session_state.get(FILTER, DEFAULT_FILTER) == st.session_state.get(f"{key}_shown"):
         show_filter(st.session_state[key])
+
+
+def palette() -> str:
+    """The maps' colour map (a key of ``convlab.figures.PALETTES``); the lesson's inferno until one is chosen."""
+    chosen = st.session_state.get(PALETTE)
+    return chosen if chosen in PALETTES else DEFAULT_PALETTE
+
+
+def palette_ui(container=None) -> None:
+    """The maps' colour map (in ``container``, the sidebar by default): the lesson's inferno, or a
+    colour-blind-safe one. Kept in the URL; a class never changes it (ui.classroom.NOT_FOLLOWED)."""
+    st.session_state[PALETTE] = palette()  # a first visit, or a value no longer offered
+    (container or st.sidebar).radio("Colour map of the maps", list(PALETTES), key=PALETTE, format_func=PALETTES.get,
+                                    persist_state=KEEP,
+                                    help="Inferno is the lesson's. Viridis and cividis run from dark to light, so "
+                                         "they read the same with every kind of colour vision.")
 
 
 # -- what views do to it (callbacks: they run before the next run's widgets) -----------------------
@@ -134,7 +156,8 @@ def forget_cell() -> None:
 
 
 def open_tab(slug: str) -> None:
-    st.session_state[TAB] = TABS[slug]
+    """Ask for view ``slug``: the next run switches to it (ui/navigation.py)."""
+    st.session_state[TAB] = slug
 
 
 def use_model(key: str, whole_page: bool = False, tab: str = "journey") -> None:
@@ -196,8 +219,12 @@ def choose_transform() -> None:
         st.session_state.setdefault(key, value)
 
 
-def tab_opened(slug: str) -> None:
-    """The open tab, as the tabs report it (the tab widget's state can still hold the one before)."""
+def view_opened(slug: str) -> None:
+    """The view Streamlit opened this run: a click in the navigation (or an address) makes it the
+    page's view, unless a link, a button or the class asked for another since the last run."""
+    asked = st.session_state.get(TAB)
+    if asked not in TABS or asked == st.session_state.get("open_tab"):
+        st.session_state[TAB] = slug
     st.session_state["open_tab"] = slug
 
 
@@ -211,6 +238,7 @@ def _limits(runs: dict[str, runs_module.Run]) -> urlstate.Limits:
 
     return urlstate.Limits(
         run_keys=tuple(runs), num_images=len(get_test_split()), tabs=tuple(TABS), scales=tuple(SCALE_MODES),
+        palettes=tuple(PALETTES),
         filters_for=lambda key: inspector_for(key).num_filters,
         layers_for=lambda key: [layer.name for layer in inspector_for(key).layers],
         sides_for=lambda key: {name: side for name, side, _ in runs[key].spec.feature_layers()},
@@ -221,7 +249,7 @@ def _limits(runs: dict[str, runs_module.Run]) -> urlstate.Limits:
 
 def _take(state: dict) -> None:
     for name, value in state.items():
-        st.session_state[name] = TABS[value] if name == TAB else value
+        st.session_state[name] = value
 
 
 def apply_url_once(runs: dict[str, runs_module.Run]) -> None:
@@ -245,20 +273,17 @@ def apply_view(view: dict[str, str], runs: dict[str, runs_module.Run]) -> None:
     _take({name: value for name, value in state.items() if name not in ("present", "class", "teacher")})
 
 
-def view_params(chosen_tab: bool = False) -> dict[str, str]:
-    """The page's view as URL parameters. ``chosen_tab``: the tab as its widget now holds it (a
-    click not yet drawn), instead of the tab the last run drew."""
+def view_params() -> dict[str, str]:
+    """The page's view as URL parameters, its view's slug as ``tab`` (the address carries it as its path)."""
     now = current()
-    tab = now.tab
-    if chosen_tab:
-        tab = next((slug for slug, label in TABS.items() if label == st.session_state.get(TAB)), now.tab)
     return urlstate.encode({
         "model": now.model,
         **dict(zip(IMAGES, now.images)),
         "filter": st.session_state.get(FILTER),
         "layer": now.layer,
         "scale": st.session_state.get(SCALE),
-        "tab": tab,
+        "palette": st.session_state.get(PALETTE),
+        "tab": now.tab,
         "cell": now.cell,
         "snapshot": now.snapshot,
         **{key: st.session_state.get(key) for key in (SHIFT_X, SHIFT_Y, ROTATE, ZOOM, PRESENT, TOUR)},
@@ -267,16 +292,18 @@ def view_params(chosen_tab: bool = False) -> dict[str, str]:
 
 
 def sync_url() -> None:
-    """Write the current view into the address bar, so copying it shares this exact view."""
-    wanted = view_params()
+    """Write the current view into the address bar, so copying it shares this exact view (the
+    view's own slug is the address's path)."""
+    view = view_params()
+    wanted = {name: value for name, value in view.items() if name != "tab"}
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
-    classroom.publish(wanted)  # a teacher's page: the class sees it too; a student's: what it shows
+    classroom.publish(view)  # a teacher's page: the class sees it too; a student's: what it shows
 
 
 def shared_link() -> str:
     """A link to this view for anyone: no teacher key, no presenter mode, the class only for its followers."""
-    params = {name: value for name, value in view_params().items() if name not in ("teacher", "present")}
+    params = {name: value for name, value in view_params().items() if name not in ("teacher", "present", "tab")}
     if classroom.role() == "teacher":
         params.pop("class", None)  # a colleague's copy of this view shouldn't join them to the class
     base = (st.context.url or "").split("?")[0] or "http://localhost:8501/"

@@ -10,18 +10,25 @@ step is in the URL (``tour=3``), so any step can be linked, and a class follows 
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import Future
+
 import streamlit as st
 
+from convlab import background
 from convlab.models import PRESETS
+from convlab.timing import timed
+from convlab.store import StoredModel
 from convlab.tour import SLUGS, Step, lesson_tour
 
 from . import runs as runs_module
 from . import state
-from .resources import get_inspector, get_store, get_test_split
+from .resources import get_inspector, get_test_split, get_testset_cache
 
 # The images of the open step when it mixes classes on purpose (``Step.mixed``): the journey then
 # leaves out its "these images don't share a label" note, the tour's words say why.
 MIXED = "tour_mixed_images"
+_STARTING = threading.Lock()  # two sessions asking at once start one computation of the tour
 # The strip's own spacing (Streamlit's default gaps and paddings would take a fifth of a 720 px
 # screen), and, while the tour is open, the journey's heading and helper line give way to it: the
 # tour says what to look at.
@@ -29,6 +36,10 @@ CSS = """<style>
 div.st-key-tour { gap: 0.3rem; padding: 0.4rem 0.75rem; }
 div.st-key-tour button { min-height: 1.6rem; padding-top: 0; padding-bottom: 0; }
 div.st-key-tour_dots p { letter-spacing: 0.08em; white-space: nowrap; }
+/* A narrow strip (1024 px with the sidebar open) gives the dots' room to the step's heading, which
+   else wrapped over three lines beside them; Back / Next keep their words whole (issue 22). */
+div.st-key-tour { container-type: inline-size; }
+@container (max-width: 700px) { div.st-key-tour_dots { display: none; } }
 div.st-key-tour_head, div.st-key-tour_text { overflow: visible; }  /* a paragraph's margin is no reason to scroll */
 [data-testid="stElementContainer"]:has(~ [data-testid="stLayoutWrapper"] > .st-key-journey_controls) { display: none; }
 </style>"""
@@ -45,19 +56,48 @@ def step_count() -> int:
     return len(SLUGS)
 
 
-@st.cache_resource(show_spinner="Finding, in the model, the filters the tour shows…")
-def get_tour(conv_created: str, dense_created: str) -> list[Step]:
-    """The tour for the shipped models (keyed by their creation times: a retrained model gets a new tour)."""
-    store = get_store()
-    conv = store.load(PRESETS["conv"])
-    # The conv model's shared inspector: its runs go through the same lock as every session's.
-    return lesson_tour(conv, store.load(PRESETS["dense"]), get_test_split(), get_inspector(conv.spec.key(), conv))
+@st.cache_resource(show_spinner=False)
+def _tours() -> dict[tuple[str, str], Future]:
+    """(conv model's creation time, dense model's) -> its tour, being computed or done: one computation per
+    server process (a retrained model gets a new tour)."""
+    return {}
+
+
+def start(conv: StoredModel, dense: StoredModel, delay: float = 0.0) -> Future:
+    """The tour of the lesson's two models, computed in a daemon thread (``delay`` seconds from now) unless it is
+    under way or done: the page's background work starts it once the page is drawn (``resources.warm_up``)."""
+    key, tours = (conv.meta.get("created", ""), dense.meta.get("created", "")), _tours()
+    with _STARTING:
+        work = tours.get(key)
+        if work is None or (work.done() and work.exception() is not None):  # a failure is tried again
+            work = tours[key] = Future()
+            # The conv model's shared inspector: its runs go through the same lock as every session's.
+            args = (work, delay, conv, dense, get_test_split(), get_inspector(conv.spec.key(), conv),
+                    get_testset_cache())
+            background.start(_compute, *args, name="convlab-tour")
+    return work
+
+
+def _compute(work: Future, delay: float, conv, dense, split, inspector, cache) -> None:
+    try:
+        if background.stopping.wait(delay):
+            background.check()  # the process is exiting
+        # Each filter's typical response from the test-set maxima kept beside the model (convlab.testset),
+        # waited for before taking the background's turn to run TensorFlow.
+        maxima = cache.get(conv, split)[0].maxima
+        with background.heavy, timed("tour"):
+            work.set_result(lesson_tour(conv, dense, split, inspector, maxima))
+    except BaseException as error:  # noqa: BLE001 - raised where the tour is asked for
+        work.set_exception(error)
 
 
 def _tour(runs: dict[str, runs_module.Run]) -> list[Step]:
-    for spec in PRESETS.values():
-        runs_module.load(runs[spec.key()])  # a missing or damaged lesson model is trained first
-    return get_tour(runs[PRESETS["conv"].key()].meta.get("created", ""), runs[PRESETS["dense"].key()].meta.get("created", ""))
+    # A missing or damaged lesson model is trained first (runs.load).
+    work = start(*(runs_module.load(runs[PRESETS[name].key()]) for name in ("conv", "dense")))
+    if work.done():
+        return work.result()
+    with st.spinner("Finding, in the model, the filters the tour shows…"):
+        return work.result()
 
 
 def go(number: int, runs: dict[str, runs_module.Run]) -> None:

@@ -20,7 +20,7 @@ from convlab.store import StoredModel
 
 from .. import state
 from ..charts import chart, chart_event, live_chart, thumbnails
-from ..resources import get_inspector, journey_activations, test_max_activations
+from ..resources import get_inspector, journey_activations, test_results
 from . import Page
 from .journey import explanation_ui
 
@@ -52,6 +52,7 @@ def render(page: Page) -> None:
                      ACTIVATION_COLORSCALE, shared_range=shared, highlight=filter_index,
                      floor=0.0),  # ReLU'd maps: 0 is black, an all-zero tile says so
         key="filters_chart", clicks=True, on_change=functools.partial(_tile_clicked, slot, layer_name),
+        title=f"Every filter's map of {layer_name}",
     )
     st.caption(
         f"All {num_filters} maps of **{layer_name}** for test image #{index} "
@@ -125,7 +126,7 @@ def kernels_ui(stored: StoredModel, image: np.ndarray, filter_index: int) -> Non
 
 def finder_ui(stored: StoredModel, inspector: Inspector, split: Split, layer_name: str, filter_index: int) -> None:
     st.subheader(f"Which test images excite filter {filter_index} of {layer_name} most?")
-    strengths = test_max_activations(stored.spec.key(), inspector)[layer_name]
+    strengths = test_results(stored).maxima[layer_name]  # kept beside the model (convlab.testset)
     if filter_index >= strengths.shape[1]:
         st.info(f"{layer_name} has only {strengths.shape[1]} filters.")
         return

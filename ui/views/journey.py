@@ -23,8 +23,8 @@ from convlab.models import ModelSpec
 from convlab.store import StoredModel
 from convlab.timing import timed
 
-from .. import classroom, state
-from ..charts import chart, chart_event, chart_room, live_chart
+from .. import classroom, runtime, state
+from ..charts import chart, chart_event, chart_room, image_names, live_chart
 from ..page import request_scroll
 from ..resources import get_inspector, get_test_split, journey_activations, journey_maps_file, label_table
 from ..tour import mixed_on_purpose
@@ -35,6 +35,7 @@ FULL_SCREEN_FONT = 1.6  # text in full screen, legible from the back of a room
 PRESENTER_FONT = 1.65  # presenter mode: the chart's smallest text (axis numbers, 11 px) becomes 18 px
 PRESENTER_TOUR_FONT = 1.46  # the tour's strip above it: axis numbers 16 px, colour-bar numbers 18 px
 CHART = "journey_chart"
+CHART_TITLE = "The journey: each image's maps through the conv and pool layers, one filter"
 FILTER_HELP = (
     "Which filter of the conv layers to show (the lesson's CONVOLUTION_NUMBER, counted from 0): type it here, "
     "or drag the slider above the grid, which redraws as you move. Keys, once the slider or the grid is clicked: "
@@ -50,7 +51,7 @@ def render(page: Page) -> None:
     label_picker_ui()  # outside the fragment: a slider move needn't redraw the table
 
 
-@st.fragment
+@runtime.fragment
 def journey_ui(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
     """The journey of ``spec``'s model; without ``stored`` (TensorFlow still loading) the grid holds the inputs."""
     with timed("journey"):  # a filter or image move reruns just this
@@ -58,7 +59,7 @@ def journey_ui(spec: ModelSpec, stored: StoredModel | None, split: Split) -> Non
 
 
 def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
-    classroom.follow_the_class(lambda: state.view_params(chosen_tab=True), None)  # a follower's own move here
+    classroom.follow_the_class(state.view_params, None)  # a follower's own move here
     if not state.presenting():  # a projector needs the room for the grid
         st.markdown("#### The journey of an image through the conv and pool layers")
     layers = spec.feature_layers()  # known from the spec alone, before any model is loaded
@@ -82,7 +83,7 @@ def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
         live_chart(journey_figure(split.images[indices], [[None] * len(layers)] * len(indices), layers,
                                   [row_title(slot, i, labels[slot], None) for slot, i in enumerate(indices)],
                                   scale=scale, pending=True, **size),
-                   key=CHART, fit=True, on_change=_chart_event, page_keys=_page_keys())
+                   key=CHART, fit=True, on_change=_chart_event, page_keys=_page_keys(), title=CHART_TITLE)
         st.caption("⏳ Loading TensorFlow and the model to compute the maps: a few seconds, once per server start.")
         return
     inspector = get_inspector(spec.key(), stored)
@@ -103,7 +104,8 @@ def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
         figure_of(inspector, activations, split.images[indices], filter_index, scale,
                   [row_title(slot, i, labels[slot], activations.probabilities[slot])
                    for slot, i in enumerate(indices)], labels, marks=_marks(cell, layers, spec), **size),
-        key=CHART, fit=True, on_change=_chart_event, page_keys=_page_keys(), scrub=scrub,
+        key=CHART, fit=True, on_change=_chart_event, page_keys=_page_keys(), scrub=scrub, title=CHART_TITLE,
+        describe={"filter": filter_index, "images": image_names(indices, labels)},
     )
     explanation_ui(cell, inspector, activations, split.images[indices], indices, filter_index)
     mixed = len(set(labels)) > 1
@@ -116,7 +118,7 @@ def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
     elif not mixed:
         st.caption(
             f"All three are **{CLASS_NAMES[labels[0]]}**. Colour scale: "
-            f"{SCALE_MODES[scale]} (inferno: dark = low, bright = high). Each map is smaller than the one "
+            f"{SCALE_MODES[scale]} ({state.palette()}: dark = low, bright = high). Each map is smaller than the one "
             f"before it: a {spec.kernel_size}×{spec.kernel_size} convolution trims the edges, "
             f"a {spec.pool_size}×{spec.pool_size} max-pool divides the size by {spec.pool_size}."
         )
@@ -191,13 +193,17 @@ def _conv_ui(cell: ConvCell) -> None:
         chart(arithmetic_figure(cell.patches[0], cell.kernel[0], cell.products()[0],
                                 (f"{source}: the {size}×{size} patch", f"filter {cell.filter}'s kernel", "products")),
               key="explanation_chart")
-        st.markdown(f"The {size * size} products add up to **{cell.contributions[0]:.4f}**; plus the bias "
-                    f"{cell.bias:+.4f} makes **{cell.total:.4f}**; ReLU keeps it if positive, else 0: "
+        st.markdown(f"**This number says how well this {size}×{size} patch of the picture matches the filter's "
+                    f"{size}×{size} pattern: each pixel times the weight over it, all added up.** The {size * size} "
+                    f"products add up to **{cell.contributions[0]:.4f}**; plus the bias (a number the filter always "
+                    f"adds) {cell.bias:+.4f} makes **{cell.total:.4f}**; ReLU keeps it if positive, else 0: "
                     f"**{cell.value:.4f}**, the number the map shows.")
         return
     channels = len(cell.contributions)
     top = int(cell.order()[0])
-    st.markdown(f"A {cell.layer} filter looks at all **{channels} channels** of {source} at once: for each channel "
+    st.markdown(f"**This number says how well this spot of the {channels} maps before it matches the filter's "
+                "pattern: a small patch of each map, weighted and added up.** "
+                f"A {cell.layer} filter looks at all **{channels} channels** of {source} at once: for each channel "
                 f"a {size}×{size} patch × its own {size}×{size} kernel, and the {channels} sums add up. "
                 f"The channels that contribute most come first:")
     left, right = st.columns([3, 2])
@@ -218,7 +224,8 @@ def _pool_ui(cell: PoolCell) -> None:
         chart(window_figure(cell.window, cell.winner, f"{cell.source}, rows {cell.origin[0]}–{cell.origin[0] + size - 1}, "
                                                        f"columns {cell.origin[1]}–{cell.origin[1] + size - 1}"),
               key="explanation_chart")
-    right.markdown(f"Max-pooling keeps the largest of the {size}×{size} window of {cell.source} under it: "
+    right.markdown(f"**This number is simply the largest of the {size * size} numbers under it.** "
+                   f"Max-pooling keeps the largest of the {size}×{size} window of {cell.source} under it: "
                    f"**{cell.value:.4f}** (framed) wins, so the map halves in size and keeps where a feature "
                    "fired strongly, not exactly where.")
 
@@ -235,7 +242,7 @@ def slide_ui(stored: StoredModel, split: Split) -> None:
         return
     playing = st.session_state.get("slide_playing", False)
     st.session_state["slide_ticking"] = playing
-    st.fragment(run_every=SLIDE_SPEED if playing else None)(_slide)(stored, split, cell)
+    runtime.fragment(run_every=SLIDE_SPEED if playing else None)(_slide)(stored, split, cell)
 
 
 def _slide(stored: StoredModel, split: Split, cell: dict) -> None:

@@ -9,12 +9,14 @@ grid of variants at once (``sweep.py``).
 
 from __future__ import annotations
 
+import secrets
+
 import pandas as pd
 import streamlit as st
 
 from convlab.figures import curves_figure
-from convlab.jobs import DONE, FAILED, QUEUED, RUNNING, Job, TrainingQueue
-from convlab.models import MAX_CONV_BLOCKS, MAX_EPOCHS, ModelSpec, count_params, layer_table
+from convlab.jobs import DONE, FAILED, QUEUED, RUNNING, Job, TrainingQueue, your_training
+from convlab.models import MAX_CONV_BLOCKS, MAX_EPOCHS, PRESETS, ModelSpec, count_params, layer_table, params_explained
 
 from .. import state
 from ..charts import chart
@@ -22,11 +24,12 @@ from ..page import request_scroll
 from ..resources import get_queue, get_store
 from ..runs import Run, duration
 from . import Page
-from .compare import METRIC_COLUMNS, metrics_row
+from .compare import metric_columns, metrics_row
 from .sweep import sweep_builder_ui, sweeps_ui
 
 FILTER_CHOICES = (16, 32, 64, 128)
 SAMPLE_CHOICES = (60_000, 10_000, 1_000)
+RUN_COLUMNS = ("run", "test accuracy", "train accuracy", "params", "epochs", "training time (s)")
 
 
 MODES = ("One variant", "A sweep")
@@ -104,7 +107,10 @@ def builder_ui(title: str = "1 · Build a variant") -> ModelSpec | None:
 
 
 def spec_preview_ui(spec: ModelSpec) -> None:
-    st.markdown(f"**{spec.label()}** · **{count_params(spec):,} parameters** (the lesson's conv model has 243,786)")
+    st.markdown(f"**{spec.label()}** · **{count_params(spec):,} parameters** (the lesson's conv model has "
+                f"{count_params(PRESETS['conv']):,})")
+    with st.expander("Where are its parameters?"):
+        st.markdown(params_explained(spec))
     st.dataframe(
         pd.DataFrame(layer_table(spec)), hide_index=True,
         column_config={"params": st.column_config.NumberColumn(format="localized")},
@@ -117,19 +123,41 @@ def train_button_ui(spec: ModelSpec | None, runs: dict[str, Run]) -> None:
     if spec is None:
         st.button("Train", disabled=True, key="lab_train")
         return
+    queue = get_queue()
+    existing = queue.find(spec.key())
+    mine = existing is not None and existing.requester == _requester()
+    if mine and existing.active:  # the person's own click on Train, followed at once (and kept current)
+        st.fragment(run_every=1.0)(_your_request_ui)(existing.key)
+        return
+    if mine and existing.state == DONE and spec.key() in runs:
+        st.success("Your training is done: its result is below, and the run is in the runs table and the model "
+                   "list. Change a setting above to train another variant.")
+        return
     if spec.key() in runs:
         st.info("This exact variant is already trained: it is in the runs table below and in the journey's model list.")
         return
-    existing = get_queue().find(spec.key())
-    if existing is not None and existing.active:
-        st.info("This variant is already being trained or waiting in the queue; its progress is shown below.")
+    if existing is not None and existing.active:  # someone else's request for the same spec: trained once
+        st.info("This exact variant is already being trained or waiting in the queue: someone else (another page, "
+                "or a sweep) asked for it first, and it won't be trained twice. Its progress is shown below.")
         _remember(existing)
         return
     st.button("Train", type="primary", key="lab_train", on_click=_submit, args=(spec,))
 
 
+def _your_request_ui(key: str) -> None:
+    queue = get_queue()
+    job = queue.find(key)
+    if job is not None and job.active:  # once done, the training panel reruns the whole page
+        st.info(your_training(job, queue.position(job)) + " Its progress is shown below.", icon="⏳")
+
+
+def _requester() -> str:
+    """This page's token: the jobs it asks for are "your training" here, and only here."""
+    return st.session_state.setdefault("lab_requester", secrets.token_hex(8))
+
+
 def _submit(spec: ModelSpec) -> None:
-    _remember(get_queue().submit(spec))
+    _remember(get_queue().submit(spec, requester=_requester()))
     request_scroll(".st-key-training_panel")  # the progress shows below the builder: bring it into view
 
 
@@ -172,11 +200,12 @@ def _jobs_panel() -> None:
 
 def _job_ui(queue: TrainingQueue, job: Job) -> None:
     label = job.spec.label()
+    mine = job.requester == _requester()
     with st.container(border=True):
         if job.state == QUEUED:
             ahead = queue.position(job)
             waiting = job.message or f"waiting in the queue, {ahead} training{'s' if ahead != 1 else ''} ahead"
-            st.markdown(f"**{label}** · {waiting}")
+            st.markdown(f"**{label}** · {your_training(job, ahead) if mine else waiting}")
             st.button("Cancel", key=f"cancel_{job.key}", on_click=queue.stop, args=(job,))
         elif job.state == RUNNING:
             st.markdown(f"**{label}** · training" + (f" on {job.where}" if job.where else "")
@@ -184,9 +213,12 @@ def _job_ui(queue: TrainingQueue, job: Job) -> None:
             total = job.spec.epochs
             st.progress(min(job.epoch / total, 1.0), text=f"Epoch {min(job.epoch + 1, total)} of {total}")
             running = job.running
-            batch_text = f"Batch {job.batch:,} of {job.batches_per_epoch:,}" + (
-                f" · loss {running['loss']:.3f} · accuracy {running['accuracy']:.3f}" if running else "")
-            st.progress(job.batch / job.batches_per_epoch if job.batches_per_epoch else 0.0, text=batch_text)
+            if job.batches_per_epoch:
+                batch_text = f"Batch {job.batch:,} of {job.batches_per_epoch:,}" + (
+                    f" · loss {running['loss']:.3f} · accuracy {running['accuracy']:.3f}" if running else "")
+                st.progress(job.batch / job.batches_per_epoch, text=batch_text)
+            else:  # the worker is still loading the images and building the model: no batches to count yet
+                st.caption("Getting ready: loading the training images and building the model…")
             left = job.seconds_left()
             st.caption(f"Elapsed {duration(job.elapsed())}" + (f" · about {duration(left)} left" if left else ""))
             if job.history["train_loss"]:
@@ -198,24 +230,28 @@ def _job_ui(queue: TrainingQueue, job: Job) -> None:
                           help="Ends after the current batch and keeps the epochs done so far as a usable model.")
         elif job.state == DONE:
             meta = job.stored.meta
-            text = (f"**{label}** · trained in {duration(meta['seconds'])}: test accuracy "
-                    f"{meta['metrics']['test_accuracy']:.4f} after {trained_for(meta)}.")
+            text = f"**{label}** · {finished(meta)}"
             if job.message:
                 text += f" {job.message[0].upper() + job.message[1:]}."
             st.success(text)
             if not job.stored.saved:
                 st.warning(get_store().problems.get(job.key, "This model could not be saved; it lives in memory."))
             # In this fragment a callback reruns only the fragment: the panel asks for a whole rerun.
-            journey, replay = st.columns(2)
-            journey.button("Show in the journey", key=f"journey_{job.key}", on_click=state.use_model,
-                           args=(job.key, True), width="stretch")
-            replay.button("⏯️ Replay its training", key=f"replay_{job.key}", on_click=state.use_model,
-                          args=(job.key, True, "replay"), width="stretch",
-                          help="Watch its filters learn, snapshot by snapshot.")
+            with st.container(horizontal=True, gap="small"):  # as wide as their words; wrapping, never cut
+                st.button("Show in the journey", key=f"journey_{job.key}", on_click=state.use_model,
+                          args=(job.key, True))
+                st.button("⏯️ Replay its training", key=f"replay_{job.key}", on_click=state.use_model,
+                          args=(job.key, True, "replay"), help="Watch its filters learn, snapshot by snapshot.")
         elif job.state == FAILED:
             st.error(f"**{label}** · {job.message}")
         else:
             st.info(f"**{label}** · {job.message}")
+
+
+def finished(meta: dict) -> str:
+    """A finished run in its own metadata's figures: 'Trained in 21 s: test accuracy 0.825 after 3 epochs.'"""
+    return (f"Trained in {duration(meta['seconds'])}: test accuracy {meta['metrics']['test_accuracy']:.3f} "
+            f"after {trained_for(meta)}.")
 
 
 def trained_for(meta: dict) -> str:
@@ -241,17 +277,26 @@ def runs_ui(runs: dict[str, Run]) -> None:
         "saved": "yes" if run.meta.get("saved", True) else "memory only",
         "key": key,
     } for key, run in runs.items()]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, column_config=METRIC_COLUMNS, key="runs_table")
-    pick, use, replay, delete = st.columns([3, 1, 1, 1], vertical_alignment="bottom")
-    chosen = runs[pick.selectbox("Run", list(runs), key="lab_run", persist_state=state.KEEP,
-                                 format_func=lambda key: runs[key].label)]
-    use.button("Show in the journey", key="lab_use", on_click=state.use_model, args=(chosen.key,))
-    replay.button("⏯️ Replay its training", key="lab_replay", on_click=state.use_model,
+    # The columns that fit a 1280×720 laptop with the sidebar open; the chosen run's other details below.
+    st.dataframe(pd.DataFrame(rows), hide_index=True, column_config=metric_columns(run.label for run in runs.values()),
+                 key="runs_table",
+                 column_order=RUN_COLUMNS)
+    chosen = runs[st.selectbox("Run", list(runs), key="lab_run", persist_state=state.KEEP,
+                               format_func=lambda key: runs[key].label)]
+    row = next(row for row in rows if row["key"] == chosen.key)
+    details = [f"made {row['made']}", f"key `{row['key']}`", *([row["stopped"]] if row["stopped"] else []),
+               *(["kept in memory only"] if row["saved"] != "yes" else [])]
+    st.markdown(f"**{chosen.label}**: " + " · ".join(details))
+    # One row of buttons as wide as their words, wrapping on a narrow screen rather than cutting them.
+    with st.container(horizontal=True, gap="small"):
+        st.button("Show in the journey", key="lab_use", on_click=state.use_model, args=(chosen.key,))
+        st.button("⏯️ Replay its training", key="lab_replay", on_click=state.use_model,
                   args=(chosen.key, False, "replay"), disabled=not chosen.meta.get("snapshots"),
                   help="Watch its filters learn, snapshot by snapshot." if chosen.meta.get("snapshots")
                   else "It was trained before ConvLab recorded snapshots.")
-    if delete.button("Delete run", key="lab_delete", disabled=chosen.is_preset,
-                     help="The lesson's two models can't be deleted." if chosen.is_preset else None):
+        delete = st.button("Delete run", key="lab_delete", disabled=chosen.is_preset,
+                           help="The lesson's two models can't be deleted." if chosen.is_preset else None)
+    if delete:
         st.session_state["confirm_delete"] = chosen.key
     if st.session_state.get("confirm_delete") == chosen.key and not chosen.is_preset:
         st.warning(f"Delete **{chosen.label}** and its files? This can't be undone.")

@@ -1,8 +1,9 @@
 """Where the model looked: saliency and Grad-CAM for the journey's three images.
 
-Saliency is the gradient of a class's score with respect to each input pixel: bright pixels
-are the ones that would change the score most (SmoothGrad averages it over noisy copies, for a
-less speckled picture). Grad-CAM weighs the last conv layer's maps by how much the class's
+The view opens with one plain sentence above the picture (``PLAIN``); the terms and their papers
+follow below it (``ui.words``). Saliency is the gradient of a class's score with respect to each
+input pixel: bright pixels are the ones that would change the score most (SmoothGrad averages it
+over noisy copies, for a less speckled picture). Grad-CAM weighs the last conv layer's maps by how much the class's
 score depends on each, and lays the result over the image: where the conv model found what it
 counted as evidence. Both for the predicted class or any class chosen.
 """
@@ -22,22 +23,29 @@ from .. import runs as runs_module
 from .. import state
 from ..charts import chart
 from ..resources import get_explainer, get_inspector, journey_activations
+from ..words import terms_markdown
 from . import Page
 
 SMOOTH_SAMPLES = 25  # noisy copies per image for SmoothGrad: enough to calm the speckle, one batch
+# What the picture shows, in one sentence a 15-year-old reads before anything else.
+PLAIN = ("Bright pixels are the ones that would change the model's answer most if you changed them, and the "
+         "coloured patches show where the conv model found its evidence.")
+SALIENCY_TITLE, CAM_TITLE = "pixels that matter most", "where it found evidence"
 
 
 def render(page: Page) -> None:
     split, indices = page.split, state.images()
     st.header("Where the model looked")
+    st.markdown(f"**{PLAIN}**")
     left, middle, right = st.columns([2, 2, 1], vertical_alignment="bottom")
     chosen = left.selectbox(
         "For which class", [None, *range(len(CLASS_NAMES))], key="looked_class", persist_state=state.KEEP,
         format_func=lambda c: "the class each model predicts" if c is None else f"{c} · {CLASS_NAMES[c]}",
-        help="Saliency and Grad-CAM explain one class's score: the predicted one, or any other (why not a Shirt?).",
+        help="The pictures explain one class: the one each model predicts, or any other (why not a Shirt?).",
     )
-    smooth = middle.toggle(f"SmoothGrad (average of {SMOOTH_SAMPLES} noisy copies)", key="looked_smooth",
-                           persist_state=state.KEEP)
+    smooth = middle.toggle("Smoother (SmoothGrad)", key="looked_smooth", persist_state=state.KEEP,
+                           help=f"Averages the bright pixels over {SMOOTH_SAMPLES} slightly noisy copies of each "
+                                "image: less speckle, the same story.")
     dense = runs_module.load(page.runs[PRESETS["dense"].key()])
     conv = page.stored if page.stored.spec.conv_filters else runs_module.load(page.runs[PRESETS["conv"].key()])
     images = split.images[indices]
@@ -52,20 +60,19 @@ def render(page: Page) -> None:
         classes = _classes(stored, indices, chosen)
         explainer = get_explainer(stored.spec.key(), stored)
         maps = explainer.saliency(images, classes, smooth=SMOOTH_SAMPLES if smooth else 0)
-        columns.append((f"{stored.spec.label()}: saliency", maps, "saliency"))
+        columns.append((f"{stored.spec.label()}<br>{SALIENCY_TITLE}", maps, "saliency"))
         notes.append(f"**{stored.spec.label()}** explains " + ", ".join(CLASS_NAMES[c] for c in classes))
         if stored is conv:  # Grad-CAM needs conv maps: the conv model's, for the same classes
             cams = explainer.grad_cam(images, classes)
             side = cams.shape[-1]
-            columns.append((f"{conv.spec.label()}: Grad-CAM ({side}×{side})", upsample(cams, 28), "cam"))
+            columns.append((f"{conv.spec.label()}<br>{CAM_TITLE}", upsample(cams, 28), "cam"))
     titles = [f"Image {slot + 1} · test #{i} · {CLASS_NAMES[split.labels[i]]}" for slot, i in enumerate(indices)]
     chart(looked_figure(images, columns, titles), key="looked_chart")
-    about_cam = (f" Grad-CAM: red where the last conv layer's maps count most for the class, laid over the image. "
-                 f"It is computed on a {side}×{side} map and stretched to 28×28, so it is coarse: it says roughly "
-                 "where, never which pixel." if conv is not None else " Grad-CAM needs a conv layer: this page shows the "
-                 "lesson's conv model's when the chosen model has none.")
-    st.caption(" · ".join(notes) + ". Saliency: bright pixels change the class's score most (black: no effect)."
-               + about_cam)
+    st.markdown(" · ".join(notes) + ". Bright: that pixel changes the answer a lot; black: not at all. "
+                "Patches: red where the conv model found the most evidence for the class, blue the least."
+                + ("" if conv is not None else " The patches need a conv model, and the lesson's could not be loaded."))
+    terms = ["saliency", "grad-cam", "smoothgrad"] if conv is not None else ["saliency", "smoothgrad"]
+    st.markdown(terms_markdown(terms, side=side if conv is not None else None, copies=SMOOTH_SAMPLES))
 
 
 def _classes(stored, indices: list[int], chosen: int | None) -> list[int]:

@@ -1,5 +1,8 @@
 """What a filter wants to see: the input that excites each filter most, drawn by gradient ascent.
 
+The view opens with one plain sentence above its pictures (``PLAIN``); the term, activation
+maximisation, and its paper follow below (``ui.words``).
+
 Every filter of a conv layer is drawn at once (one batch, from a grey image), cached on disk
 beside the model; the chosen filter's portrait sits beside its kernel (conv1), the test images
 that excite it most and their classes. A click on a portrait in the gallery chooses that filter.
@@ -16,13 +19,19 @@ from convlab.portraits import conv_layers
 
 from .. import state
 from ..charts import chart, thumbnails
-from ..resources import get_inspector, get_portrait_cache, test_max_activations
+from ..resources import get_portrait_cache, test_results
+from ..words import terms_markdown
 from . import Page
+
+# What the pictures are, in one sentence a 15-year-old reads before anything else.
+PLAIN = ("Each picture here was made by the computer to make one filter fire as strongly as it can, so it shows "
+         "the pattern that filter is looking for.")
 
 
 def render(page: Page) -> None:
     stored, split = page.stored, page.split
     st.header("What each filter wants to see")
+    st.markdown(f"**{PLAIN}**")
     layers = [layer.name for layer in conv_layers(stored.model)]
     if not layers:
         st.info(f"The model **{stored.spec.label()}** has no conv layers, so it has no filters to portray. "
@@ -49,7 +58,7 @@ def render(page: Page) -> None:
     with portrait:
         chart(tiles_figure([images[filter_index]], [f"{layer}, filter {filter_index}"], INPUT_COLORSCALE, columns=1,
                            tile_px=220, shared_range=(0.0, 1.0), value_name="pixel"), key="portrait_chart")
-        st.caption("The input that excites this filter most, climbed to from a grey image.")
+        st.caption("The picture that makes this filter fire hardest, grown step by step from a plain grey one.")
     with kernel_column:
         if layer == layers[0]:
             kernels, _ = first_layer_kernels(stored.model)
@@ -59,11 +68,10 @@ def render(page: Page) -> None:
         else:
             st.caption(f"A {layer} filter has a 3×3 kernel for each of the maps before it: its portrait shows what "
                        "they add up to wanting.")
-    inspector = get_inspector(stored.spec.key(), stored)
-    top = strongest_images(test_max_activations(stored.spec.key(), inspector)[layer], filter_index, count=100)
+    top = strongest_images(test_results(stored).maxima[layer], filter_index, count=100)
     with mix:
-        chart(class_mix_figure(class_mix(split.labels, top), f"Classes of the 100 test images (of {len(split):,}) "
-                               "that excite it most"), key="portrait_mix")
+        chart(class_mix_figure(class_mix(split.labels, top), f"Classes of the top 100 of {len(split):,} test images"),
+              key="portrait_mix")  # a title short enough for its third of a 1280 px page
     st.markdown("**The nine test images that excite it most**")
     thumbnails(split.images, "portrait", [
         (int(i), f"#{i} {CLASS_NAMES[split.labels[i]]}") for i in top[:9]
@@ -72,9 +80,10 @@ def render(page: Page) -> None:
     chart(tiles_figure(list(images), [str(f) for f in range(num_filters)], INPUT_COLORSCALE, columns=8, tile_px=84,
                        shared_range=(0.0, 1.0), highlight=filter_index, clickable=True, value_name="pixel"),
           key="portraits_chart", on_select=_pick_tile, selection_mode="points")
-    st.caption("Click a portrait to choose that filter. Found by gradient ascent on each filter's mean activation, "
-               "with small jittered steps and a light blur now and then, so the pictures show patterns rather "
-               "than pixel noise; drawn once per model and kept beside it in models/portraits/.")
+    st.caption("Click a portrait to choose that filter. Each is grown from grey by small steps that make the "
+               "filter's whole map brighter, with a pixel of jitter and a light blur now and then, so the pictures "
+               "show patterns rather than pixel noise; drawn once per model and kept beside it in models/portraits/.")
+    st.markdown(terms_markdown(["activation maximisation"]))
 
 
 def _pick_tile() -> None:

@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 from convlab.data import CLASS_NAMES, Split
-from convlab.explain import confusion_matrix, mistakes, normalise_rows
+from convlab.explain import mistakes, normalise_rows
 from convlab.figures import confusion_figure, looked_figure, probabilities_figure
 from convlab.saliency import upsample
 from convlab.models import PRESETS
@@ -19,8 +19,9 @@ from convlab.models import PRESETS
 from .. import runs as runs_module
 from .. import state
 from ..charts import chart, thumbnails
-from ..resources import get_explainer, get_inspector, journey_activations, test_probabilities
+from ..resources import get_explainer, get_inspector, journey_activations, test_results
 from ..runs import Run
+from ..words import terms_markdown
 from . import Page
 
 GALLERY_PAGE = 24  # misclassified images shown at a time
@@ -55,17 +56,18 @@ def mistakes_ui(runs: dict[str, Run], split: Split) -> None:
     st.header("Where each model goes wrong")
     if st.session_state.get("mistakes_model") not in runs:
         st.session_state["mistakes_model"] = PRESETS["conv"].key()
-    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    left, right = st.columns(2, vertical_alignment="bottom")  # the toggle's words need half the width at 1024 px
     key = left.selectbox("Model", list(runs), key="mistakes_model", persist_state=state.KEEP,
                          format_func=lambda k: runs[k].label)
-    normalised = right.toggle("Normalise rows (fractions of each true class)", key="confusion_normalise",
-                              persist_state=state.KEEP)
+    normalised = right.toggle("Fractions of each true class", key="confusion_normalise", persist_state=state.KEEP,
+                              help="Normalise the rows: each row (a true class) as fractions of that class's "
+                                   "test images, so the rows compare even if the classes differ in size.")
     stored = runs_module.load(runs[key])
     if stored is None:
         st.warning(runs_module.problem(key))
         return
-    predictions = test_probabilities(key, get_inspector(key, stored)).argmax(axis=1)
-    counts = confusion_matrix(split.labels, predictions)
+    results = test_results(stored)  # kept beside the model (convlab.testset)
+    predictions, counts = results.predictions, results.confusion
     accuracy = np.trace(counts) / counts.sum()
     chart(confusion_figure(normalise_rows(counts) if normalised else counts, normalised),
           key="confusion_chart", on_select=_pick_cell, selection_mode="points")
@@ -104,16 +106,20 @@ def why_ui(stored, split: Split, shown: list[int], predictions: np.ndarray) -> N
             format_func=lambda i: f"#{i}: {CLASS_NAMES[split.labels[i]]}, said {CLASS_NAMES[predictions[i]]}",
         )
         said, truth = int(predictions[index]), int(split.labels[index])
+        st.markdown(f"**Bright pixels would change the answer most if you changed them: compare what counted for "
+                    f"{CLASS_NAMES[said]}, the answer it gave, with what counted for {CLASS_NAMES[truth]}, the right "
+                    "one.**")
         explainer = get_explainer(stored.spec.key(), stored)
         images = split.images[[index, index]]
         saliency = explainer.saliency(images, [said, truth])
-        columns = [(f"saliency for {CLASS_NAMES[said]} (said)", saliency[:1], "saliency"),
-                   (f"saliency for {CLASS_NAMES[truth]} (true)", saliency[1:], "saliency")]
+        columns = [(f"{CLASS_NAMES[said]} (said)<br>pixels that matter", saliency[:1], "saliency"),
+                   (f"{CLASS_NAMES[truth]} (true)<br>pixels that matter", saliency[1:], "saliency")]
+        side = None
         if stored.spec.conv_filters:
-            cams = upsample(explainer.grad_cam(images, [said, truth]), 28)
-            columns += [(f"Grad-CAM for {CLASS_NAMES[said]}", cams[:1], "cam"),
-                        (f"Grad-CAM for {CLASS_NAMES[truth]}", cams[1:], "cam")]
+            cams = explainer.grad_cam(images, [said, truth])
+            side = cams.shape[-1]
+            cams = upsample(cams, 28)
+            columns += [(f"{CLASS_NAMES[said]} (said)<br>evidence found", cams[:1], "cam"),
+                        (f"{CLASS_NAMES[truth]} (true)<br>evidence found", cams[1:], "cam")]
         chart(looked_figure(split.images[[index]], columns, [f"test #{index}"]), key="why_chart")
-        st.caption("Bright saliency: the pixels that would change that class's score most. Grad-CAM (conv models): "
-                   "where the last conv layer found evidence for the class; coarse, from its small maps. Compare "
-                   "what the model counted as evidence for what it said with what it saw of the true class.")
+        st.markdown(terms_markdown(["saliency", "grad-cam"] if side else ["saliency"], side=side))

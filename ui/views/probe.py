@@ -17,8 +17,8 @@ from convlab.models import PRESETS
 from convlab.timing import timed
 from convlab.transforms import ROTATE_LIMIT, SCALE_LIMITS, SHIFT_LIMIT, apply
 
-from .. import runs, state
-from ..charts import chart, live_chart
+from .. import runs, runtime, state
+from ..charts import chart, image_names, live_chart
 from ..resources import get_inspector, get_invariance_cache
 from . import Page
 
@@ -34,7 +34,7 @@ def render(page: Page) -> None:
     invariance_ui(page)
 
 
-@st.fragment
+@runtime.fragment
 def transform_ui(page: Page) -> None:
     with timed("probe"):  # a slider move reruns just this
         _transform(page)
@@ -72,7 +72,8 @@ def _transform(page: Page) -> None:
         [row_title(slot, i, labels[slot], activations.probabilities[slot]) for slot, i in enumerate(indices)],
         wrong=[int(p.argmax()) != label for p, label in zip(activations.probabilities, labels)],
         scale=state.current().scale, panel=150,
-    ), key="probe_chart")
+    ), key="probe_chart", title="The moved images' journey through the conv and pool layers",
+        describe={"filter": filter_index, "images": image_names(indices, labels)})
     st.caption(
         f"The journey of the moved images ({transform.describe()}), filter {filter_index} of **{page.run.label}**; "
         f"colour scale: {SCALE_MODES[state.current().scale]}. A shift moves every map with the picture (a "
@@ -105,7 +106,8 @@ def _predictions_ui(page: Page, moved: np.ndarray, labels: list[int], indices: l
     for slot, column in enumerate(columns):
         with column.container(border=True):
             picture, words = st.columns([1, 3], vertical_alignment="center")
-            picture.image(np.kron(moved[slot, :, :, 0], np.ones((3, 3))), clamp=True, width="stretch")
+            picture.image(np.kron(moved[slot, :, :, 0], np.ones((3, 3))), clamp=True, width="stretch",
+                          alt=f"Image {slot + 1}, test #{indices[slot]} ({CLASS_NAMES[labels[slot]]}), moved")
             lines = [f"**Image {slot + 1}** · #{indices[slot]} {CLASS_NAMES[labels[slot]]}"]
             for name, values in probabilities.items():
                 predicted = int(values[slot].argmax())

@@ -20,8 +20,8 @@ from convlab.figures import (
 from convlab.replay import Replay
 from convlab.timing import timed
 
-from .. import state
-from ..charts import live_chart
+from .. import runtime, state
+from ..charts import image_names, live_chart
 from ..resources import get_replay
 from . import Page
 
@@ -37,7 +37,7 @@ def render(page: Page) -> None:
         return
     playing = bool(st.session_state.get(PLAYING, False))
     st.session_state[TICKING] = playing  # the cadence this fragment was started with
-    st.fragment(run_every=FRAME_SECONDS if playing else None)(_replay_ui)(page, replay)
+    runtime.fragment(run_every=FRAME_SECONDS if playing else None)(_replay_ui)(page, replay)
 
 
 def _replay_ui(page: Page, replay: Replay) -> None:
@@ -88,8 +88,8 @@ def _replay(page: Page, replay: Replay) -> None:
         return
     state.filter_box(box, "replay_filter", num_filters, label="Filter")
     filter_index = state.filter_within(num_filters)
-    left, right = st.columns([3, 2])
-    with left:
+    # The grid across the page's width: beside the kernels its column titles ran together (issue 22).
+    with st.container():
         sides = [m.shape[1] for m in activations.maps]
         live_chart(journey_figure(
             images, activations.filter_maps(filter_index), list(zip(activations.layer_names, sides,
@@ -98,20 +98,24 @@ def _replay(page: Page, replay: Replay) -> None:
              for slot, i in enumerate(state.images())],
             wrong=[int(p.argmax()) != label for p, label in zip(activations.probabilities, labels)],
             scale=state.current().scale, panel=130,
-        ), key="replay_chart")
+        ), key="replay_chart", title="The journey's images at this snapshot",
+            describe={"filter": filter_index, "images": image_names(state.images(), labels)})
         st.caption(f"The journey's images through filter {filter_index}, with this snapshot's weights; "
                    f"colour scale: {SCALE_MODES[state.current().scale]}. The predictions are this snapshot's too.")
-    with right:
+    kernels_column, accuracy_column = st.columns(2)
+    with kernels_column:
         kernels = replay.kernels(index)
         limit = replay.kernel_limit
         live_chart(tiles_figure(
             [kernels[:, :, 0, f] for f in range(kernels.shape[-1])], [str(f) for f in range(kernels.shape[-1])],
             DIVERGING_COLORSCALE, columns=8, tile_px=34, shared_range=(-limit, limit), zmid=0.0,
             highlight=filter_index if filter_index < kernels.shape[-1] else None, value_name="weight",
-        ), key="replay_kernels")
+        ), key="replay_kernels", title="conv1's kernels at this snapshot")
         st.caption(f"conv1's {kernels.shape[-1]} kernels, on one colour scale for the whole replay "
                    f"(±{limit:.2f}): watch them turn from noise into edge and blob detectors.")
-        live_chart(replay_accuracy_figure(points, index, history), key="replay_accuracy")
+    with accuracy_column:
+        live_chart(replay_accuracy_figure(points, index, history), key="replay_accuracy",
+                   title="Accuracy during training, up to this snapshot")
     _downloads_ui(page, replay, index, filter_index)
     state.sync_url()
 
@@ -130,13 +134,14 @@ def _downloads_ui(page: Page, replay: Replay, index: int, filter_index: int) -> 
     name = f"convlab-replay-{page.run.key}-filter{filter_index}"
     arguments = dict(replay=replay, split=page.split, indices=tuple(state.images()), filter_index=filter_index,
                      scale=state.current().scale, title=page.run.label)
-    png, gif, note = st.columns([1, 1, 3], vertical_alignment="center")
-    png.download_button("⬇ This moment (PNG)", data=functools.partial(_png, index=index, **arguments),
+    # The buttons as wide as their words, the note beside them while there is room (else below): never cut.
+    row = st.container(horizontal=True, vertical_alignment="center", gap="small")
+    row.download_button("⬇ This moment (PNG)", data=functools.partial(_png, index=index, **arguments),
                         file_name=f"{name}-snapshot{index}.png", mime="image/png", on_click="ignore",
                         key="replay_png")
-    gif.download_button("⬇ The whole replay (GIF)", data=functools.partial(_gif, **arguments),
+    row.download_button("⬇ The whole replay (GIF)", data=functools.partial(_gif, **arguments),
                         file_name=f"{name}.gif", mime="image/gif", on_click="ignore", key="replay_gif")
-    note.caption(f"For slides: the grid, the kernels and the accuracy in one picture; the GIF plays all "
+    row.caption(f"For slides: the grid, the kernels and the accuracy in one picture; the GIF plays all "
                  f"{len(replay)} snapshots, one every {FRAME_SECONDS:g} s, and holds the last.")
 
 

@@ -38,8 +38,9 @@ def render(page: Page) -> None:
     image = converted.image[np.newaxis, :, :, np.newaxis]
     activations = inspector.run(image)
     left, middle, right = st.columns([1, 1, 3])
-    left.image(converted.original, caption="your image", width=180)
-    middle.image(enlarge(converted.image, 6), clamp=True, caption="as the model sees it (28×28)")
+    left.image(converted.original, caption="your image", width=180, alt="The picture you uploaded")
+    middle.image(enlarge(converted.image, 6), clamp=True, caption="as the model sees it (28×28)",
+                 alt="Your picture as the model sees it: 28×28 grey pixels, light object on dark")
     middle.caption(" · ".join(converted.steps))
     probabilities = {}
     for key in (PRESETS["dense"].key(), PRESETS["conv"].key(), page.run.key):

@@ -1,0 +1,49 @@
+"""The page's navigation: the ten views as Streamlit pages in the top bar, grouped by what a
+person wants to do, each with its own address (/filters, /lab, ...).
+
+The section holding the open view names it ("The lesson: 🧩 Filters"), so the current view is
+in sight at 1024 px as at 1280. Views never switch pages themselves: they ask for a view
+(``state.open_tab``), and the run switches to it here; an old link's ``?tab=filters`` does the same.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import streamlit as st
+
+from . import runtime, state
+
+SECTIONS = {  # section -> its views' slugs, in the order a lesson meets them
+    "The lesson": ("journey", "filters", "predictions"),
+    "How and why": ("looked", "portraits"),
+    "Training": ("replay", "lab", "compare"),
+    "Beyond": ("probe", "upload"),
+}
+DEFAULT = "journey"
+
+
+def navigate(views: dict[str, Callable[[], None]]) -> tuple[str, dict[str, st.Page]]:
+    """Declare the views as pages (``views``: slug -> what draws it) and return the open view's
+    slug, with the pages (``pages[slug].run()`` draws one)."""
+    pages = {slug: st.Page(draw, title=state.TITLES[slug], icon=state.ICONS[slug], url_path=slug,
+                           default=slug == DEFAULT) for slug, draw in views.items()}
+    asked = runtime.requested_page(pages) or DEFAULT
+    opened = st.navigation({_label(section, slugs, asked): [pages[slug] for slug in slugs]
+                            for section, slugs in SECTIONS.items()}, position="top")
+    slug = next(slug for slug, page in pages.items() if page is opened)
+    state.view_opened(slug)
+    return slug, pages
+
+
+def _label(section: str, slugs: tuple[str, ...], open_now: str) -> str:
+    if open_now not in slugs:
+        return section
+    return f"{section}: **{state.ICONS[open_now]} {state.TITLES[open_now]}**"
+
+
+def go_where_asked(slug: str, pages: dict[str, st.Page]) -> None:
+    """Switch to the view a link, a button or the class asked for, if it isn't the open one."""
+    asked = st.session_state.get(state.TAB)
+    if asked in pages and asked != slug:
+        st.switch_page(pages[asked])
