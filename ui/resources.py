@@ -31,7 +31,7 @@ from convlab.timing import timed
 
 from .charts import publish
 
-WARM_UP_DELAY = 1.0  # seconds between a page's run and the background work: the browser draws the page first
+WARM_UP_DELAY = 0.25  # seconds between a page's run and the background work: the browser draws the page first
 
 
 @st.cache_resource(show_spinner=False)
@@ -146,12 +146,11 @@ def warm_up(stored: StoredModel | None) -> None:
         return
     warmed, models = _warmed(), {}
     for spec in [stored.spec, *PRESETS.values()]:
-        key = (spec.key(), stored.meta.get("created") if spec == stored.spec else "")
-        if key not in warmed:
-            warmed.add(key)
-            # Loaded here, in the script's thread: the store's loads aren't meant to race each other.
-            models[spec.key()] = stored if spec == stored.spec else get_store().load(spec)
-    models = {key: model for key, model in models.items() if model is not None}
+        # Loaded here, in the script's thread (the store's loads aren't meant to race); held after the first time.
+        model = stored if spec == stored.spec else get_store().load(spec)
+        if model is not None and (spec.key(), model.meta.get("created")) not in warmed:
+            warmed.add((spec.key(), model.meta.get("created")))
+            models[spec.key()] = model
     if not models:
         return
     explainers = []
@@ -159,25 +158,28 @@ def warm_up(stored: StoredModel | None) -> None:
         with contextlib.suppress(ValueError):  # a model saliency can't explain: its view says so
             explainers.append(get_explainer(key, model))
     inspectors = [get_inspector(key, model) for key, model in models.items()]
-    background.start(_warm, get_testset_cache(), get_test_split(), list(models.values()), inspectors, explainers,
-                     name="convlab-warm-up")
+    then = []  # after the rest: the tour's filters (a teacher's tool; every view's first visit comes first)
     conv, dense = (models.get(PRESETS[name].key()) for name in ("conv", "dense"))
     if conv is not None and dense is not None:
         from . import tour  # not at the top: ui.tour imports this module
 
-        tour.start(conv, dense, delay=WARM_UP_DELAY)
+        tour.start(conv, dense, queue=then)
+    background.start(_warm, get_testset_cache(), get_test_split(), list(models.values()), inspectors, explainers,
+                     then, name="convlab-warm-up")
 
 
 def _warm(cache: TestSetCache, split: Split, models: list[StoredModel], inspectors: list[Inspector],
-          explainers: list[Explainer]) -> None:
+          explainers: list[Explainer], then: list) -> None:
     if background.stopping.wait(WARM_UP_DELAY):  # the process is exiting
         return
     for stored in models:
         with contextlib.suppress(Exception):  # the view that needs the results says what went wrong
             cache.get(stored, split)
-    images = split.images[:1]
     with timed("warm-up traces"):
-        _trace(inspectors, explainers, images)
+        _trace(inspectors, explainers, split.images[:1])
+    for job in then:
+        background.check()
+        job()  # records its own failure where it is waited for
 
 
 def _trace(inspectors: list[Inspector], explainers: list[Explainer], images: np.ndarray) -> None:

@@ -10,6 +10,7 @@ step is in the URL (``tour=3``), so any step can be linked, and a class follows 
 
 from __future__ import annotations
 
+import functools
 import threading
 from concurrent.futures import Future
 
@@ -63,25 +64,28 @@ def _tours() -> dict[tuple[str, str], Future]:
     return {}
 
 
-def start(conv: StoredModel, dense: StoredModel, delay: float = 0.0) -> Future:
-    """The tour of the lesson's two models, computed in a daemon thread (``delay`` seconds from now) unless it is
-    under way or done: the page's background work starts it once the page is drawn (``resources.warm_up``)."""
+def start(conv: StoredModel, dense: StoredModel, queue: list | None = None) -> Future:
+    """The tour of the lesson's two models, unless it is under way or done: computed in a daemon thread, or, with
+    ``queue``, by the page's background work after its other pieces (``resources.warm_up`` passes its list)."""
     key, tours = (conv.meta.get("created", ""), dense.meta.get("created", "")), _tours()
     with _STARTING:
         work = tours.get(key)
         if work is None or (work.done() and work.exception() is not None):  # a failure is tried again
             work = tours[key] = Future()
             # The conv model's shared inspector: its runs go through the same lock as every session's.
-            args = (work, delay, conv, dense, get_test_split(), get_inspector(conv.spec.key(), conv),
-                    get_testset_cache())
-            background.start(_compute, *args, name="convlab-tour")
+            job = functools.partial(_compute, work, conv, dense, get_test_split(), get_inspector(conv.spec.key(), conv),
+                                    get_testset_cache())
+            if queue is None:
+                background.start(job, name="convlab-tour")
+            else:
+                queue.append(job)
     return work
 
 
-def _compute(work: Future, delay: float, conv, dense, split, inspector, cache) -> None:
+def _compute(work: Future, conv, dense, split, inspector, cache) -> None:
+    if not work.set_running_or_notify_cancel():
+        return
     try:
-        if background.stopping.wait(delay):
-            background.check()  # the process is exiting
         # Each filter's typical response from the test-set maxima kept beside the model (convlab.testset),
         # waited for before taking the background's turn to run TensorFlow.
         maxima = cache.get(conv, split)[0].maxima
