@@ -49,6 +49,8 @@ def check() -> None:
 def _run(target: Callable, args: tuple) -> None:
     try:
         target(*args)
+    except Stopped:  # the process is exiting: unfinished work is simply left (nothing was half-written)
+        pass
     finally:
         with _guard:
             _threads.discard(threading.current_thread())

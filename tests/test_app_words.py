@@ -195,7 +195,7 @@ def test_someone_elses_request_for_the_same_variant_gets_the_honest_words(models
     first = lab_with_spec(spec)
     first.button(key="lab_train").click().run()
     other = lab_with_spec(spec)  # another person's page, asking for the same variant meanwhile
-    assert any(YOURS.search(text) for text in texts(first))
+    assert any(YOURS.search(text) for text in texts(first)), texts(first)
     said = texts(other)
     assert any("someone else (another page, or a sweep) asked for it first" in text and "won't be trained twice"
                in text for text in said), said
