@@ -151,7 +151,8 @@ def test_a_variants_parameters_are_explained_against_the_lesson_with_keras_count
 
 # -- the lab's words follow the person's own click ---------------------------------------------------
 LAB_SPEC = ModelSpec(conv_filters=(16,), epochs=2, train_samples=1_000)
-YOURS = re.compile(r"^Your training (has started|is \d+(st|nd|rd|th) in the queue)")
+# Its start, its place in this server's queue, or a wait for a training of another process on this machine.
+YOURS = re.compile(r"^Your training (has started|is \d+(st|nd|rd|th) in the queue|is in the queue: waiting for another)")
 
 
 def lab_with_spec(spec: ModelSpec) -> AppTest:

@@ -502,7 +502,8 @@ def test_image_number_boxes_step_by_one(browser, streamlit_server):
         wait_for_sliders(page, {"image_2": 29}, what="image 3's box reads 29")
         wait_until(page, "() => " + plot_js(JOURNEY_PLOT) + ".layout.annotations.some(a => a.text.includes('test #29'))",
                    what="the journey's third row shows test image 29")
-        assert "images=0%2C23%2C29" in page.url or "images=0,23,29" in page.url
+        wait_until(page, "() => /images=0(%2C|,)23(%2C|,)29/.test(location.search)",
+                   what="the address names image 29 (the run's end writes it, after the chart's update)")
 
 
 @pytest.mark.parametrize("size", [(1280, 720), (1024, 768)], ids=["laptop-1280x720", "projector-1024x768"])
