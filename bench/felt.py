@@ -1,6 +1,6 @@
 """What a person waits for, in Chromium: each action to its answer on screen, next to the commit before (issue 22).
 
-Run from the repository root (about 17 minutes with the default 3 rounds)::
+Run from the repository root (about 15 minutes with the default 3 rounds)::
 
     python bench/felt.py                 # every phase
     python bench/felt.py --rounds 5      # more fresh servers per view
@@ -458,6 +458,14 @@ def markdown(report: dict) -> str:
 PHASES = ("prime", "first", "tour", "revisits", "cells", "images")
 
 
+def code_version() -> dict:
+    """``common.code_version`` with the page's code too (ui/): what this benchmark measures is mostly there."""
+    version = common.code_version()
+    changed = subprocess.run(["git", "status", "--porcelain", "--", "app.py", "convlab", "ui", "components",
+                              ".streamlit"], cwd=REPO, capture_output=True, text=True).stdout.rstrip()
+    return {**version, "uncommitted": changed.splitlines()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="Felt latency in Chromium (see the module docstring).")
     parser.add_argument("phases", nargs="*", help=f"only these phases (default: all): {', '.join(PHASES)}")
@@ -471,7 +479,7 @@ def main() -> int:
 
     started = time.perf_counter()
     report = {"date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"), "reference": args.reference,
-              "code": common.code_version(), "machine": common.machine(), "load": common.load_snapshot(),
+              "code": code_version(), "machine": common.machine(), "load": common.load_snapshot(),
               "rounds": args.rounds, "targets": TARGETS, "measures": {}, "errors": {}}
     measures = report["measures"]
     with apps(args.reference) as (served, models), sync_playwright() as playwright:
