@@ -24,7 +24,7 @@ from convlab.figures import SCALE_MODES  # noqa: E402
 from convlab.models import PRESETS  # noqa: E402
 from convlab.timing import timed  # noqa: E402
 from ui import classroom, feed, navigation, page, runs, runtime, state, tour  # noqa: E402
-from ui.resources import get_store, get_test_split  # noqa: E402
+from ui.resources import get_store, get_test_split, warm_up  # noqa: E402
 from ui.views import (  # noqa: E402
     Page, compare, filters, journey, lab, looked, portraits, predictions, probe, replay, upload,
 )
@@ -130,9 +130,7 @@ def main() -> None:
     if tensorflow_import is not None:
         runtime.rerun_once_tensorflow_is_in(tensorflow_import)
     runtime.freeze_loaded_objects()
-    from ui.resources import warm_up  # here, not above: the page is drawn; its views' work begins behind it
-
-    warm_up(stored)  # the test set through the page's model and the lesson's, once each (convlab/testset.py)
+    warm_up(stored)  # now the page is drawn: the views' first-visit work, behind it (convlab/testset.py)
     runtime.whole_run_done()
 
 

@@ -48,6 +48,9 @@ DIVERGING_COLORSCALE = _rgb_scale(plotly.colors.diverging.RdBu[::-1])
 MISTAKES_COLORSCALE = _rgb_scale(plotly.colors.sequential.Reds)
 CORRECT_COLORSCALE = _rgb_scale(plotly.colors.sequential.Blues)
 WRONG_COLOR = "#d62728"
+# The curves' legends sit above the plots: below, presenter mode's larger type ran them into the axis
+# titles (and out of a narrow chart's box).
+LEGEND_ABOVE = {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"}
 ALL_ZERO_COLOR = "rgb(255, 255, 255)"  # the "all zero" label, over the scale's bottom (every palette's is dark)
 MARK_COLOR = "rgb(0, 200, 255)"  # an explained cell and its window: cyan stands out on inferno and grey
 
@@ -578,8 +581,7 @@ def curves_figure(histories: dict[str, dict[str, list[float]]], mark_best: bool 
         "yaxis2": {"title": {"text": "accuracy"}, "anchor": "x2"},
         "height": 380,
         "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
-        # Above the plots: below, larger type (presenter mode) ran it into the axis titles.
-        "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"},
+        "legend": LEGEND_ABOVE,
     }
     return {"data": data, "layout": layout}
 
@@ -791,8 +793,7 @@ def replay_accuracy_figure(points, current: int, epoch_test_accuracy: list[float
                   "fixedrange": True, "range": [-0.5, len(points) - 0.5], "automargin": True},
         "yaxis": {"title": {"text": "accuracy"}, "range": [0, 1.02], "tickformat": ".0%", "fixedrange": True},
         "height": 300, "margin": {"l": 60, "r": 10, "t": 10, "b": 10},
-        # Above the plot: below it, the legend ran into the axis title (and out of a narrow chart's box).
-        "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"},
+        "legend": LEGEND_ABOVE,
     }
     return {"data": data, "layout": layout}
 
@@ -824,8 +825,7 @@ def invariance_figure(curves: dict) -> dict:
                    "anchor": "y2", "fixedrange": True},
         "yaxis2": {**accuracy, "anchor": "x2"},
         "height": 380, "margin": {"l": 60, "r": 10, "t": 10, "b": 10},
-        # Above the plots: below them, presenter mode's larger type ran the legend into the axis titles.
-        "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"},
+        "legend": LEGEND_ABOVE,
     }
     return {"data": data, "layout": layout}
 
