@@ -207,10 +207,10 @@ PAGE_TIMERS_JS = r"""
     const f = frame();
     try { return f && f.contentDocument ? f.contentDocument.querySelector(PLOT) : null; } catch (e) { return null; }
   };
-  // plotly.min.js as the component's frame fetched it (resource timing, converted to epoch ms)
+  // plotly.js as the component's frame fetched it (resource timing, converted to epoch ms)
   const notePlotlyJs = f => {
     try {
-      const w = f.contentWindow, e = w.performance.getEntriesByType('resource').find(e => /plotly(\.min)?\.js/.test(e.name));
+      const w = f.contentWindow, e = w.performance.getEntriesByType('resource').find(e => /plotly[\w.-]*\.js$/.test(e.name));
       if (e) B.journeyPlotlyJs = {name: e.name, requestedEpochMs: w.performance.timeOrigin + e.startTime,
                                   loadedEpochMs: w.performance.timeOrigin + e.responseEnd,
                                   transferBytes: e.transferSize, bodyBytes: e.encodedBodySize,

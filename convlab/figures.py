@@ -51,6 +51,7 @@ WRONG_COLOR = "#d62728"
 # The curves' legends sit above the plots: below, presenter mode's larger type ran them into the axis
 # titles (and out of a narrow chart's box).
 LEGEND_ABOVE = {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"}
+TEXT_COLOR = "rgb(49, 51, 63)"  # Streamlit's light theme's text: a tile's title
 ALL_ZERO_COLOR = "rgb(255, 255, 255)"  # the "all zero" label, over the scale's bottom (every palette's is dark)
 MARK_COLOR = "rgb(0, 200, 255)"  # an explained cell and its window: cyan stands out on inferno and grey
 
@@ -345,82 +346,157 @@ def tiles_figure(
     the grid it comes from), None for the rest. ``highlight`` draws a frame around one tile
     (the filter chosen elsewhere). ``clickable`` lays invisible click targets over the tiles
     (see ``_click_targets``).
+
+    The tiles are one heatmap, a mosaic with blank gaps (``MOSAIC``): Plotly lays out each subplot
+    on its own, and 64 of them took three times as long to draw as one. A tile smaller than the
+    largest is enlarged by whole cells. Each cell's hover names its tile and its own row and column
+    (``customdata``: tile, x, y, and the value when the tiles' ranges differ: ``z`` then holds each
+    value scaled into its tile's range, 0–1); ``tile_values`` reads a tile back.
     """
-    rows = -(-len(tiles) // columns)
-    gap_px, title_px = 8, 18
-    plot_height = rows * (tile_px + title_px + gap_px)
-    data, layout, annotations, shapes = [], {}, [], []
-    width = 1 / columns
-    for number, (tile, title) in enumerate(zip(tiles, titles)):
+    if not tiles or len(titles) != len(tiles):
+        raise ValueError(f"tiles_figure needs one title per tile, got {len(tiles)} tiles and {len(titles)} titles")
+    arrays = [np.asarray(tile, dtype=float) for tile in tiles]
+    side = max(max(array.shape) for array in arrays)
+    title_cells = max(1, round(side * MOSAIC["title_px"] / tile_px))
+    gap_cells = max(1, round(side * MOSAIC["gap_px"] / tile_px))
+    rows = -(-len(arrays) // columns)
+    pitch_x, pitch_y = side + gap_cells, title_cells + side + gap_cells
+    ranges = [_tile_range(array, number, shared_range, zmid, floor, tile_ranges) for number, array in enumerate(arrays)]
+    one_range = len(set(ranges)) == 1
+    z = np.full((rows * pitch_y - gap_cells, columns * pitch_x - gap_cells), np.nan)
+    where = np.full(z.shape + (3,), -1, dtype=int)  # tile, x, y of each cell (-1: a gap)
+    values = np.full(z.shape, np.nan)
+    annotations, corners = [], []
+    for number, array in enumerate(arrays):
         row, column = divmod(number, columns)
-        suffix = str(number + 1) if number else ""
-        top = 1 - row * (tile_px + title_px + gap_px) / plot_height - title_px / plot_height
-        x_domain = [column * width + 0.004, (column + 1) * width - 0.004]
-        y_domain = [max(top - tile_px / plot_height, 0.0), top]
-        hidden = {"visible": False, "fixedrange": True}
-        layout[f"xaxis{suffix}"] = {**hidden, "domain": x_domain, "anchor": f"y{suffix}"}
-        layout[f"yaxis{suffix}"] = {**hidden, "domain": y_domain, "anchor": f"x{suffix}",
-                                    "autorange": "reversed", "scaleanchor": f"x{suffix}"}
-        trace = {
-            "type": "heatmap", "z": np.asarray(tile).tolist(), "colorscale": colorscale,
-            "xaxis": f"x{suffix}", "yaxis": f"y{suffix}", "showscale": False, "name": title,
-            "hovertemplate": f"{title}: {value_name} %{{z:.3f}} at (x %{{x}}, y %{{y}})<extra></extra>",
-            "meta": {"tile": number},  # a click on a cell names its tile
-        }
-        if shared_range is not None:
-            trace["zmin"], trace["zmax"] = shared_range
-        if tile_ranges is not None and tile_ranges[number] is not None:
-            trace["zmin"], trace["zmax"] = tile_ranges[number]
-        if floor is not None:
-            high = shared_range[1] if shared_range is not None else float(np.max(tile))
-            trace["zmin"], trace["zmax"] = floored_range(high, floor)
-            if not np.any(tile):
-                annotations.append(_panel_note(suffix, "all zero", 10, ALL_ZERO_COLOR))
-        if zmid is not None:
-            trace["zmid"] = zmid
-        if shared_range is not None and number == 0:
-            trace["showscale"] = True
-            trace["colorbar"] = {"x": 1.0, "xanchor": "left", "thickness": 12,
-                                 "title": {"text": colorbar_title or value_name, "side": "right"}}
-        data.append(trace)
-        annotations.append({
-            "text": f"<b>{title}</b>" if number == highlight else title, "showarrow": False,
-            "x": sum(x_domain) / 2, "y": top, "xref": "paper", "yref": "paper",
-            "yanchor": "bottom", "font": {"size": 12, **({"color": WRONG_COLOR} if number == highlight else {})},
-        })
-        if number == highlight:
-            shapes.append({"type": "rect", "xref": f"x{suffix} domain", "yref": f"y{suffix} domain",
-                           "x0": -0.04, "x1": 1.04, "y0": -0.04, "y1": 1.04,
-                           "line": {"color": WRONG_COLOR, "width": 3}})
+        grow = side // max(array.shape)
+        big = np.kron(array, np.ones((grow, grow)))
+        top = row * pitch_y + title_cells + (side - big.shape[0]) // 2
+        left = column * pitch_x + (side - big.shape[1]) // 2
+        block = (slice(top, top + big.shape[0]), slice(left, left + big.shape[1]))
+        low, high = ranges[number]
+        values[block] = big
+        z[block] = big if one_range else (big - low) / (high - low)
+        ys, xs = np.indices(big.shape) // grow
+        where[block] = np.stack([np.full(big.shape, number), xs, ys], axis=-1)
+        corners.append((row * pitch_y + title_cells, column * pitch_x))
+        if floor is not None and not np.any(array):
+            annotations.append({"text": "all zero", "showarrow": False, "name": "note",
+                                "font": {"size": 10, "color": ALL_ZERO_COLOR}, "xref": "x", "yref": "y",
+                                "x": column * pitch_x + (side - 1) / 2, "y": row * pitch_y + title_cells + (side - 1) / 2})
+    named = titles != [str(number) for number in range(len(titles))]
+    customdata = where if one_range else np.concatenate([where, np.nan_to_num(values)[..., None]], axis=-1)
+    trace = {
+        "type": "heatmap", "z": _nulls(z), "customdata": customdata.tolist(), "colorscale": colorscale,
+        "hoverongaps": False, "showscale": False, "name": "tiles",
+        "hovertemplate": ("%{text}" if named else "%{customdata[0]}") + f": {value_name} "
+                         + ("%{z:.3f}" if one_range else "%{customdata[3]:.3f}")
+                         + " at (x %{customdata[1]}, y %{customdata[2]})<extra></extra>",
+        # a click on a cell: the chart's component reports its tile and its own row and column (customdata)
+        "meta": {"mosaic": True, "ranges": ranges},  # each tile's colour range, as drawn
+    }
+    trace["zmin"], trace["zmax"] = ranges[0] if one_range else (0.0, 1.0)
+    if named:
+        labels = np.array(list(titles) + [""], dtype=object)
+        trace["text"] = labels[where[..., 0]].tolist()  # -1, a gap: the last, empty label
+    if shared_range is not None:
+        trace["showscale"] = True
+        trace["colorbar"] = {"x": 1.0, "xanchor": "left", "thickness": 12,
+                             "title": {"text": colorbar_title or value_name, "side": "right"}}
+    heading = {
+        "type": "scatter", "mode": "text", "name": "titles", "hoverinfo": "skip", "showlegend": False,
+        "x": [left + (side - 1) / 2 for _, left in corners], "y": [top - 0.5 for top, _ in corners],
+        "text": [f"<b>{title}</b>" if number == highlight else title for number, title in enumerate(titles)],
+        "textposition": "top center",
+        "textfont": {"size": 12, "color": [WRONG_COLOR if number == highlight else TEXT_COLOR
+                                           for number in range(len(titles))]},
+    }
+    data = [trace, heading]
+    shapes = []
+    if highlight is not None and 0 <= highlight < len(arrays):
+        top, left = corners[highlight]
+        margin = side * 0.04
+        shapes.append({"type": "rect", "xref": "x", "yref": "y", "name": "highlight",
+                       "x0": left - 0.5 - margin, "x1": left + side - 0.5 + margin,
+                       "y0": top - 0.5 - margin, "y1": top + side - 0.5 + margin,
+                       "line": {"color": WRONG_COLOR, "width": 3}})
     if clickable:
-        data.append(_click_targets(len(tiles), columns, rows, tile_px, title_px, gap_px, plot_height))
-    layout.update({
+        data.append(_click_targets(corners, side, tile_px))
+    plot_height = rows * (tile_px + MOSAIC["title_px"] + MOSAIC["gap_px"])
+    hidden = {"visible": False, "fixedrange": True}
+    layout = {
         "height": plot_height + 16, "margin": {"l": 4, "r": 70 if shared_range else 4, "t": 8, "b": 8},
-        "annotations": annotations, "shapes": shapes, "showlegend": False,
-        "clickmode": "event+select",
-        # Transparent plot areas: the click targets' subplot spans the whole figure, and an opaque
-        # background there would paint over every tile.
+        "xaxis": {**hidden, "range": [-0.5, z.shape[1] - 0.5], "constrain": "domain"},
+        "yaxis": {**hidden, "range": [z.shape[0] - 0.5, -0.5], "scaleanchor": "x",
+                  "constrain": "domain", "constraintoward": "top"},  # a narrow column: the room left below
+        "annotations": annotations, "shapes": shapes, "showlegend": False, "clickmode": "event+select",
         "plot_bgcolor": "rgba(0,0,0,0)",
-    })
-    if clickable:
-        layout[f"xaxis{len(tiles) + 1}"] = {"domain": [0, 1], "range": [0, columns], "visible": False,
-                                            "fixedrange": True, "anchor": f"y{len(tiles) + 1}"}
-        layout[f"yaxis{len(tiles) + 1}"] = {"domain": [0, 1], "range": [plot_height, 0], "visible": False,
-                                            "fixedrange": True, "anchor": f"x{len(tiles) + 1}"}
+    }
     return {"data": data, "layout": layout}
 
 
-def _click_targets(count, columns, rows, tile_px, title_px, gap_px, plot_height) -> dict:
-    """One invisible square marker over each tile, on an overlay axis spanning the figure.
+# A tiles figure's spacing in screen pixels at its tile size: each tile's title above it, the gap below.
+MOSAIC = {"title_px": 18, "gap_px": 8}
+
+
+def _tile_range(array, number, shared_range, zmid, floor, tile_ranges) -> tuple[float, float]:
+    """One tile's colour range, by the rules ``tiles_figure`` lists (a tile's own, the shared, the floor's)."""
+    low, high = float(array.min()), float(array.max())
+    if zmid is not None:  # Plotly's own rule for zmid: the range centred on it
+        reach = max(abs(high - zmid), abs(low - zmid)) or 1.0
+        low, high = zmid - reach, zmid + reach
+    elif low == high:
+        low, high = low - 0.5, high + 0.5
+    if shared_range is not None:
+        low, high = shared_range
+    if tile_ranges is not None and tile_ranges[number] is not None:
+        low, high = tile_ranges[number]
+    if floor is not None:
+        low, high = floored_range(shared_range[1] if shared_range is not None else float(array.max()), floor)
+    if high <= low:
+        high = low + 1.0
+    return float(low), float(high)
+
+
+def _nulls(z: np.ndarray) -> list:
+    """``z`` as nested lists, its NaN cells None (JSON has no NaN; Plotly leaves them blank)."""
+    cells = z.astype(object)
+    cells[np.isnan(z)] = None
+    return cells.tolist()
+
+
+def tile_values(figure: dict, number: int) -> np.ndarray:
+    """Tile ``number`` of a ``tiles_figure``, its values as given (enlarged tiles at their own size)."""
+    trace = figure["data"][0]
+    where = np.array(trace["customdata"])
+    cells = where[..., 0] == number
+    if not cells.any():
+        raise ValueError(f"the figure has no tile {number}")
+    xs, ys = where[..., 1][cells].astype(int), where[..., 2][cells].astype(int)
+    values = where[..., 3][cells] if where.shape[-1] == 4 else np.array(trace["z"], dtype=float)[cells]
+    tile = np.zeros((ys.max() + 1, xs.max() + 1))
+    tile[ys, xs] = values
+    return tile
+
+
+def framed_tile(figure: dict) -> int | None:
+    """The tile a ``tiles_figure`` frames (``highlight``), or None."""
+    frames = [shape for shape in figure["layout"]["shapes"] if shape.get("name") == "highlight"]
+    if not frames:
+        return None
+    where = figure["data"][0]["customdata"]
+    return int(where[round((frames[0]["y0"] + frames[0]["y1"]) / 2)][round((frames[0]["x0"] + frames[0]["x1"]) / 2)][0])
+
+
+def _click_targets(corners: list[tuple[int, int]], side: int, tile_px: int) -> dict:
+    """One invisible square marker over each tile.
 
     Streamlit reports clicks on scatter points but not on heatmap cells, so these markers are
     what a click selects: the selected point's index is the tile's number.
     """
-    xs = [number % columns + 0.5 for number in range(count)]
-    ys = [(number // columns) * (tile_px + title_px + gap_px) + title_px + tile_px / 2 for number in range(count)]
     return {
-        "type": "scatter", "mode": "markers", "x": xs, "y": ys, "name": "choose",
-        "xaxis": f"x{count + 1}", "yaxis": f"y{count + 1}",
+        "type": "scatter", "mode": "markers", "name": "choose",
+        "x": [left + (side - 1) / 2 for _, left in corners], "y": [top + (side - 1) / 2 for top, _ in corners],
         "marker": {"symbol": "square", "size": tile_px * 0.9, "opacity": 0.01, "color": "white"},
         "selected": {"marker": {"opacity": 0.01}}, "unselected": {"marker": {"opacity": 0.01}},
         "hovertemplate": "click to choose<extra></extra>",

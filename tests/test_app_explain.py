@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from apptest_support import journey_spec, page_at
 from conftest import shipped_conv_maps
+from convlab.figures import tile_values
 
 
 def page_with(monkeypatch, **query) -> AppTest:
@@ -140,13 +141,13 @@ def test_portraits_are_drawn_once_cached_beside_the_model_and_choose_the_filter(
     assert sorted(p.name for p in (tmp_path / "portraits").iterdir()) == [
         f"conv-{PRESETS['conv'].key()}-conv1.npz", f"conv-{PRESETS['conv'].key()}-conv2.npz"]
     [figure] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "portrait_chart" in c.proto.id]
-    portrait = np.array(figure["data"][0]["z"])
+    portrait = tile_values(figure, 0)
     inspector = Inspector(ModelStore(tmp_path).load(PRESETS["conv"]).model)
     conv2 = inspector.layer_names.index("conv2") if hasattr(inspector, "layer_names") else 2
     excited = inspector.run(np.stack([portrait, np.full((28, 28), 0.5)])[..., None]).maps[conv2][..., 5].mean(axis=(1, 2))
     assert excited[0] > excited[1]  # the portrait of filter 5 excites filter 5 more than grey does
     [gallery] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "portraits_chart" in c.proto.id]
-    assert sum(t["type"] == "heatmap" for t in gallery["data"]) == 64
+    assert len(gallery["data"][0]["meta"]["ranges"]) == 64
 
 
 def test_a_dense_model_has_no_portraits_and_says_why(monkeypatch):
@@ -194,7 +195,7 @@ def test_every_panel_works_for_a_three_block_variant(tmp_path, monkeypatch, smal
     at.radio(key="portrait_layer").set_value("conv3").run()
     assert not at.exception and not at.error
     [gallery] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "portraits_chart" in c.proto.id]
-    assert sum(t["type"] == "heatmap" for t in gallery["data"]) == 16
+    assert len(gallery["data"][0]["meta"]["ranges"]) == 16
 
 
 def test_a_model_with_nan_weights_gets_a_message_not_a_traceback(tmp_path, monkeypatch, small_data):

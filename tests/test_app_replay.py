@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from apptest_support import live_figure, open_tab, page_at
+from convlab.figures import tile_values
 from convlab.models import PRESETS, build
 from convlab.store import DEFAULT_ROOT, ModelStore
 from convlab.transforms import Transform, apply
@@ -55,8 +56,9 @@ def test_the_replay_draws_each_snapshot_as_a_keras_model_with_its_weights(monkey
     images = test_split.images[JOURNEY]
     for ours, theirs in zip(panels(live_figure(at, "replay_chart")), keras_maps(found.weights[3], images, 7), strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
-    kernels = [np.array(t["z"]) for t in live_figure(at, "replay_kernels")["data"] if t.get("type") == "heatmap"]
-    assert len(kernels) == 64 and np.allclose(kernels[7], found.weights[3][0][:, :, 0, 7])
+    kernels = live_figure(at, "replay_kernels")
+    assert len(kernels["data"][0]["meta"]["ranges"]) == 64
+    assert np.allclose(tile_values(kernels, 7), found.weights[3][0][:, :, 0, 7])
     assert found.points[3].label in " ".join(m.value for m in at.markdown)
     assert at.query_params["snapshot"] == "3"
     # The slider to the last snapshot: the maps are the shipped model's own.
@@ -185,8 +187,9 @@ def test_a_lab_variant_replays_and_probes(tmp_path, monkeypatch, small_data, tes
     assert at.selectbox(key="model").value == variant.key() and at.session_state["tab"] == "replay"
     assert not at.error and not at.info and at.select_slider(key="snapshot").value == 0
     found, _ = ModelStore(tmp_path).load_snapshots(ModelStore(tmp_path).load(variant))
-    kernels = [t for t in live_figure(at, "replay_kernels")["data"] if t.get("type") == "heatmap"]
-    assert len(kernels) == 8 and np.allclose(kernels[5]["z"], found.weights[0][0][:, :, 0, 5])
+    kernels = live_figure(at, "replay_kernels")
+    assert len(kernels["data"][0]["meta"]["ranges"]) == 8
+    assert np.allclose(tile_values(kernels, 5), found.weights[0][0][:, :, 0, 5])
     at.select_slider(key="snapshot").set_value(len(found) - 1).run()
     assert found.points[-1].label in " ".join(m.value for m in at.markdown)
     open_tab(at, "probe")

@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 from convlab import mapcodec, models
 from convlab.explain import first_layer_kernels
+from convlab.figures import tile_values
 from convlab.models import PRESETS, ModelSpec
 from convlab.store import DEFAULT_ROOT, ModelStore
 
@@ -72,13 +73,16 @@ def test_all_zero_filter_tiles_are_black_and_labelled(monkeypatch, test_split):
     from convlab.activations import Inspector
 
     maps = Inspector(ModelStore(DEFAULT_ROOT).load(PRESETS["conv"]).model).run(test_split.images[[1]]).maps[2][0]
-    tiles = [t for t in figure["data"] if t["type"] == "heatmap"]
+    ranges = figure["data"][0]["meta"]["ranges"]  # each tile's colour range, as drawn
     zero = [f for f in range(maps.shape[-1]) if not maps[:, :, f].any()]
     assert 1 in zero
-    for f, tile in enumerate(tiles):
-        assert tile["zmin"] == 0
-        assert tile["zmax"] == (pytest.approx(float(maps[:, :, f].max()), rel=1e-4) if f not in zero else 1)
-    assert all_zero_labels(figure) == [f"x{f + 1} domain" if f else "x domain" for f in zero]
+    for f, (low, high) in enumerate(ranges):
+        assert low == 0
+        assert high == (pytest.approx(float(maps[:, :, f].max()), rel=1e-4) if f not in zero else 1)
+    where = np.array(figure["data"][0]["customdata"])
+    labelled = [int(where[round(a["y"]), round(a["x"]), 0]) for a in figure["layout"]["annotations"]
+                if a["text"] == "all zero"]
+    assert labelled == zero
 
 
 # -- 5. image numbers people can reach ---------------------------------------------------------
@@ -133,15 +137,14 @@ def test_choosing_a_class_brings_the_journey_into_view(app):
 # -- 11. one colour scale for one kernel; the scale in the URL ------------------------------------
 def test_the_learned_kernel_beside_the_grid_uses_the_grids_scale(app):
     open_tab(app, "filters")
-    grid = [t for t in plotly_chart(app, "kernels_chart")["data"] if t["type"] == "heatmap"]
-    beside = [t for t in plotly_chart(app, "classic_chart")["data"] if t["type"] == "heatmap"]
+    grid, beside = plotly_chart(app, "kernels_chart"), plotly_chart(app, "classic_chart")
     kernels, _ = first_layer_kernels(ModelStore(DEFAULT_ROOT).load(PRESETS["conv"]).model)
     limit = float(np.abs(kernels).max())
-    assert all((t["zmin"], t["zmax"]) == (pytest.approx(-limit), pytest.approx(limit)) for t in grid)
-    assert (beside[0]["zmin"], beside[0]["zmax"]) == (grid[1]["zmin"], grid[1]["zmax"])
-    np.testing.assert_allclose(np.array(beside[0]["z"]), kernels[1], rtol=1e-6)  # filter 1, the journey's
-    assert beside[0]["colorscale"] == grid[0]["colorscale"]
-    centre = dict((round(p, 2), c) for p, c in grid[0]["colorscale"])[0.5]
+    assert grid["data"][0]["meta"]["ranges"] == [[pytest.approx(-limit), pytest.approx(limit)]] * len(kernels)
+    assert beside["data"][0]["meta"]["ranges"][0] == grid["data"][0]["meta"]["ranges"][1]
+    np.testing.assert_allclose(tile_values(beside, 0), kernels[1], rtol=1e-6)  # filter 1, the journey's
+    assert beside["data"][0]["colorscale"] == grid["data"][0]["colorscale"]
+    centre = dict((round(p, 2), c) for p, c in grid["data"][0]["colorscale"])[0.5]
     assert centre in ("rgb(247, 247, 247)", "rgb(255, 255, 255)"), "zero weight is drawn white, as the caption says"
 
 

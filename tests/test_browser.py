@@ -235,23 +235,36 @@ def test_dragging_the_filter_slider_redraws_as_it_moves_and_a_filter_tile_moves_
         assert f"filter={end}" in page.evaluate("() => location.search")
         _open_tab(page, "filters", ".st-key-filters_chart iframe")
         assert page.locator(".st-key-filter_pick input").input_value() == str(end)
-        highlight = page.evaluate("() => " + plot_js(".st-key-filters_chart") + ".layout.shapes[0].xref")
-        assert highlight == f"x{end + 1} domain", highlight  # the all-filters grid frames tile `end`
+        highlight = page.evaluate(FRAMED_TILE_JS)
+        assert highlight == end, highlight  # the all-filters grid frames tile `end`
         _click_a_tile_and_see_it_explained(page, test_split)
+
+
+# The filters grid is one heatmap, a mosaic of tiles (convlab.figures.tiles_figure): its customdata names
+# each cell's tile and place; the frame drawn around the chosen tile, and where a tile's cell is on screen.
+FRAMED_TILE_JS = ("() => { const d = " + plot_js(".st-key-filters_chart") + ", s = d.layout.shapes.find(s => "
+                  "s.name === 'highlight'); return d.data[0].customdata[Math.round((s.y0 + s.y1) / 2)]"
+                  "[Math.round((s.x0 + s.x1) / 2)][0]; }")
+CELL_ON_SCREEN_JS = ("([tile, x, y]) => { const d = " + plot_js(".st-key-filters_chart") + ", w = d.data[0].customdata; "
+                     "const xa = d._fullLayout.xaxis, ya = d._fullLayout.yaxis; "
+                     "for (let r = 0; r < w.length; r++) for (let c = 0; c < w[r].length; c++) "
+                     "if (w[r][c][0] === tile && w[r][c][1] === x && w[r][c][2] === y) "
+                     "return [xa._offset + xa.l2p(c), ya._offset + ya.l2p(r)]; return null; }")
 
 
 def _click_a_tile_and_see_it_explained(page, test_split) -> None:
     """A click on a cell of tile 10 of the all-filters grid: filter 10 becomes the page's, the panel
     below computes that cell's number (Keras' own, to four decimals), and back on the journey
     the chart's slider is on filter 10."""
-    tiles_js = ("() => { const f = document.querySelector('.st-key-filters_chart iframe'); "
-                "return f && f.contentDocument ? f.contentDocument.querySelectorAll('.heatmaplayer image').length : 0; }")
     page.locator(".st-key-filters_chart").evaluate("e => e.scrollIntoView({block: 'center'})")
-    wait_until(page, f"() => ({tiles_js})() === 64", what="all 64 filter tiles are drawn")
+    wait_until(page, "() => { const d = " + plot_js(".st-key-filters_chart") + "; "
+               "return !!(d && d.data && d.data[0].meta.ranges.length === 64 && d.querySelector('.heatmaplayer image')); }",
+               what="all 64 filter tiles are drawn")
     wait_idle(page)
     assert_painted(page, ".st-key-filters_chart")
-    box = page.frame_locator(".st-key-filters_chart iframe").locator(".heatmaplayer image").nth(10).bounding_box()
-    page.mouse.click(box["x"] + box["width"] * (12.5 / 26), box["y"] + box["height"] * (8.5 / 26))  # row 8, column 12
+    box = page.locator(".st-key-filters_chart iframe").bounding_box()
+    x, y = page.evaluate(CELL_ON_SCREEN_JS, [10, 12, 8])  # tile 10, column 12, row 8: where the mosaic draws it
+    page.mouse.click(box["x"] + x, box["y"] + y)
     wait_until(page, "() => document.querySelector('.st-key-filter_pick input').value === '10'",
                what="filter 10 is chosen")
     wait_until(page, "() => location.search.includes('filter=10')", what="the URL holds the filter")

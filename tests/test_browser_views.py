@@ -16,6 +16,7 @@ from axe_support import axe_violations
 from browser_support import exception_texts, open_app, open_view, save_screenshot, wait_drawn, wait_idle, wait_until
 from clip_support import clipped_texts
 from ui.navigation import SECTIONS
+from ui import runtime
 from ui.state import TITLES
 
 pytestmark = pytest.mark.timeout(420)  # twenty views, a few of them first visits
@@ -81,3 +82,20 @@ def test_the_collapsed_sidebar_says_what_it_holds_and_old_links_open_their_view(
         assert box["width"] > 100, box  # the words take room: not an unlabelled "»"
         button.click()
         page.get_by_role("button", name="Lesson tour").wait_for(state="visible")
+
+
+def test_streamlits_chart_code_is_fetched_while_the_first_view_is_looked_at(browser, shipped_server):
+    """Streamlit loads its Plotly chart's code the first time a view shows an st.plotly_chart; the page
+    asks for it in the browser's idle time after the journey is drawn (``ui.page.prefetch_chart_code``),
+    so a later view's first chart doesn't wait for it. The journey itself shows no st.plotly_chart."""
+    chunk = runtime.streamlit_chunk("PlotlyChart")
+    assert chunk, "this Streamlit names no single PlotlyChart chunk in its page script: see ui/runtime.py"
+    with open_app(browser, shipped_server) as page:
+        assert page.locator(".js-plotly-plot").count() == 0  # the journey: its chart is the component's frame
+        wait_until(page, "name => performance.getEntriesByType('resource').some(e => e.name.endsWith('/' + name))",
+                   chunk, what="the page fetched Streamlit's chart code before any view needed it")
+        open_view(page, "compare")
+        wait_drawn(page)
+        fetched = page.evaluate("name => performance.getEntriesByType('resource').filter(e => e.name.endsWith('/' + "
+                                "name)).length", chunk)
+        assert fetched == 1, fetched  # Streamlit's own import found it loaded: no second request

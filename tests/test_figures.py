@@ -9,7 +9,8 @@ import plotly.colors
 import pytest
 
 from convlab.figures import (
-    ACTIVATION_COLORSCALE, DIVERGING_COLORSCALE, confusion_figure, journey_figure, journey_panel, tiles_figure,
+    ACTIVATION_COLORSCALE, DIVERGING_COLORSCALE, confusion_figure, journey_figure, journey_panel, tile_values,
+    tiles_figure,
 )
 
 
@@ -80,31 +81,55 @@ def test_a_grid_of_only_zeros_is_drawn_black_in_every_scale(scale):
     assert sum(t["showscale"] for t in figure["data"]) == {"panel": 0, "layer": 4, "figure": 1}[scale]
 
 
+def tile_cells(figure, number):
+    """Tile ``number``'s cells in a tiles figure's mosaic: a boolean mask over its z."""
+    where = np.array(figure["data"][0]["customdata"])
+    return where[..., 0] == number
+
+
+def shown_z(figure, number):
+    """The z Plotly draws for tile ``number`` (scaled into its range when the tiles' ranges differ), row by row."""
+    z = np.array(figure["data"][0]["z"], dtype=float)
+    cells = tile_cells(figure, number)
+    rows, columns = np.nonzero(cells)
+    return z[rows.min():rows.max() + 1, columns.min():columns.max() + 1]
+
+
 def test_activation_tiles_with_a_floor_start_at_it_and_label_all_zero_tiles():
     rng = np.random.default_rng(3)
     tiles = [rng.random((4, 4)) * (i + 1) for i in range(5)]
     tiles[3] = np.zeros((4, 4))
     figure = tiles_figure(tiles, list("abcde"), ACTIVATION_COLORSCALE, columns=3, floor=0.0)
-    assert [(t["zmin"], t["zmax"]) for t in figure["data"]] == [(0.0, tile.max() or 1.0) for tile in tiles]
-    assert figure["data"][3]["zmax"] == 1.0
+    mosaic = figure["data"][0]
+    assert (mosaic["zmin"], mosaic["zmax"]) == (0.0, 1.0)  # each tile scaled into its own range, (0, its max)
+    for number, tile in enumerate(tiles):
+        np.testing.assert_allclose(shown_z(figure, number), tile / (tile.max() or 1.0))
+        np.testing.assert_array_equal(tile_values(figure, number), tile)  # and its own values in the hover
     [label] = all_zero_labels(figure)
-    assert (label["xref"], label["yref"]) == ("x4 domain", "y4 domain")  # tile 3
+    assert tile_cells(figure, 3)[round(label["y"]), round(label["x"])]  # on tile 3
+    assert np.isnan(np.array(mosaic["z"], dtype=float)[~(np.array(mosaic["customdata"])[..., 0] >= 0)]).all()
 
 
 def test_activation_tiles_with_a_floor_and_a_shared_range_take_its_max():
     tiles = [np.full((3, 3), 2.0), np.zeros((3, 3))]
     figure = tiles_figure(tiles, ["a", "b"], ACTIVATION_COLORSCALE, shared_range=(0.0, 2.0), floor=0.0)
-    assert [(t["zmin"], t["zmax"]) for t in figure["data"]] == [(0.0, 2.0)] * 2
-    assert figure["data"][0]["showscale"]
+    mosaic = figure["data"][0]
+    assert (mosaic["zmin"], mosaic["zmax"]) == (0.0, 2.0) and mosaic["showscale"]
+    np.testing.assert_array_equal(shown_z(figure, 0), tiles[0])  # one range: the values themselves
+    assert "%{z:.3f}" in mosaic["hovertemplate"]
     flat = tiles_figure([np.zeros((3, 3))] * 2, ["a", "b"], ACTIVATION_COLORSCALE, shared_range=(0.0, 0.0), floor=0.0)
-    assert {(t["zmin"], t["zmax"]) for t in flat["data"]} == {(0.0, 1.0)}
+    assert (flat["data"][0]["zmin"], flat["data"][0]["zmax"]) == (0.0, 1.0)
     assert len(all_zero_labels(flat)) == 2
 
 
 def test_tiles_without_a_floor_keep_their_diverging_ranges():
-    tiles = [np.zeros((3, 3)), np.full((3, 3), -2.0)]
-    figure = tiles_figure(tiles, ["a", "b"], DIVERGING_COLORSCALE, zmid=0.0)
-    assert all("zmin" not in t and "zmax" not in t and t["zmid"] == 0.0 for t in figure["data"])
+    """Each tile centred on zmid by Plotly's own rule (the range reaches as far as the tile does either
+    side): a zero tile draws the scale's middle (white), a tile of -2 its bottom."""
+    tiles = [np.zeros((3, 3)), np.full((3, 3), -2.0), np.array([[1.0, -0.5]])]
+    figure = tiles_figure(tiles, ["a", "b", "c"], DIVERGING_COLORSCALE, zmid=0.0)
+    np.testing.assert_array_equal(shown_z(figure, 0), np.full((3, 3), 0.5))
+    np.testing.assert_array_equal(shown_z(figure, 1), np.zeros((3, 3)))
+    assert shown_z(figure, 2).max() == 1.0 and 0.25 in shown_z(figure, 2)  # 1 at the top, -0.5 a quarter up
     assert all_zero_labels(figure) == []
 
 
@@ -174,13 +199,37 @@ def test_pending_grid_draws_the_inputs_and_says_the_maps_are_loading():
 
 
 def test_tiles_figure_draws_every_tile_and_frames_the_highlight():
-    tiles = [np.full((3, 3), float(i)) for i in range(10)]
+    tiles = [np.full((3, 3), float(i) / 10) for i in range(10)]
     figure = tiles_figure(tiles, [str(i) for i in range(10)], "RdBu_r", columns=4, highlight=6,
                           shared_range=(-1.0, 1.0), zmid=0.0)
-    assert [t["z"][0][0] for t in figure["data"]] == list(range(10))
-    assert all(t["zmid"] == 0.0 and (t["zmin"], t["zmax"]) == (-1.0, 1.0) for t in figure["data"])
+    for number, tile in enumerate(tiles):
+        np.testing.assert_array_equal(tile_values(figure, number), tile)
+    rows, columns = np.nonzero(tile_cells(figure, 6))
+    corner = {n: tuple(np.argwhere(tile_cells(figure, n))[0]) for n in range(10)}  # its top left cell
+    assert corner[6][1] == corner[2][1] and corner[6][0] == corner[4][0] > corner[2][0]  # row 1, column 2 of 4
     [frame] = figure["layout"]["shapes"]
-    assert frame["xref"] == "x7 domain"  # the 7th tile is filter 6
+    assert frame["x0"] < columns.min() - 0.5 < columns.max() + 0.5 < frame["x1"]
+    assert frame["y0"] < rows.min() - 0.5 < rows.max() + 0.5 < frame["y1"]
+    inside = [n for n in range(10) if n != 6 and tile_cells(figure, n)[
+        int(np.ceil(frame["y0"])):int(frame["y1"]) + 1, int(np.ceil(frame["x0"])):int(frame["x1"]) + 1].any()]
+    assert inside == []  # the frame holds tile 6 alone
+    titles = figure["data"][1]
+    assert titles["text"][6] == "<b>6</b>" and titles["text"][5] == "5"
+    assert titles["textfont"]["color"][6] != titles["textfont"]["color"][5]
+
+
+def test_a_tiles_cells_name_their_tile_and_place_as_a_click_reports_them():
+    """The component reports a click on the mosaic by customdata[y][x] = (tile, x, y): each tile's own
+    row and column, whatever its size in the mosaic (a 3×3 kernel beside 26×26 maps is enlarged)."""
+    rng = np.random.default_rng(7)
+    tiles = [rng.normal(size=(3, 3)), rng.normal(size=(26, 26)), rng.normal(size=(5, 5))]
+    figure = tiles_figure(tiles, ["kernel", "response", "small"], DIVERGING_COLORSCALE, columns=2, zmid=0.0)
+    where = np.array(figure["data"][0]["customdata"])
+    for number, tile in enumerate(tiles):
+        cells = where[..., 0] == number
+        assert {(y, x) for x, y in where[cells][:, 1:3].astype(int)} == set(np.ndindex(tile.shape))
+        np.testing.assert_allclose(tile_values(figure, number), tile)
+    assert figure["data"][0]["text"][0][0] in {"", "kernel", "response", "small"}  # named tiles: hover names them
 
 
 def test_every_builder_makes_a_figure_plotly_accepts():
@@ -221,9 +270,14 @@ def test_a_tile_can_keep_the_range_of_the_grid_it_comes_from():
     tiles = [rng.normal(size=(3, 3)) * 0.2, rng.normal(size=(3, 3)), rng.normal(size=(26, 26))]
     figure = tiles_figure(tiles, ["learned", "sobel", "response"], DIVERGING_COLORSCALE, columns=2, zmid=0.0,
                           tile_ranges=[(-0.9, 0.9), None, None])
-    heatmaps = [t for t in figure["data"] if t["type"] == "heatmap"]
-    assert (heatmaps[0]["zmin"], heatmaps[0]["zmax"]) == (-0.9, 0.9)
-    assert all("zmin" not in t and t["zmid"] == 0.0 for t in heatmaps[1:])
+    learned = shown_z(figure, 0)
+    grow = learned.shape[0] // 3
+    np.testing.assert_allclose(learned[::grow, ::grow], (tiles[0] + 0.9) / 1.8)
+    for number in (1, 2):
+        reach = np.abs(tiles[number]).max()
+        z = shown_z(figure, number)
+        grow = z.shape[0] // tiles[number].shape[0]
+        np.testing.assert_allclose(z[::grow, ::grow], (tiles[number] + reach) / (2 * reach))
 
 
 @pytest.mark.parametrize("width, height, expected", [

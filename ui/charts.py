@@ -15,7 +15,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import plotly
 import streamlit as st
 import streamlit.components.v1 as components
 from plotly.basedatatypes import BaseFigure
@@ -62,9 +61,11 @@ def chart(figure: dict, key: str, **options) -> None:
 # The journey's chart is redrawn on every slider move. st.plotly_chart gives a chart whose data
 # changed a new identity, so the page would tear the old chart down and mount a new one; this
 # component (components/plotly_react) keeps one chart and hands it each figure through
-# Plotly.react. It loads the plotly.js that the plotly package ships, served as a file-only
-# component; both are declared in this module (``_components``) because the component finds
-# plotly.js beside its own route (/component/<this module>.plotly_js/).
+# Plotly.react. It loads plotly.js's cartesian bundle (vendor/plotly.js-cartesian: the same release
+# as the plotly package's, a third of its parse time), served as a file-only component; both are
+# declared in this module (``_components``) because the component finds plotly.js beside its own
+# route (/component/<this module>.plotly_js/).
+PLOTLY_JS = Path(__file__).resolve().parent.parent / "vendor" / "plotly.js-cartesian" / "plotly-cartesian.min.js"
 
 
 # The journey's packed maps (convlab.mapcodec) reach the browser as files named by their content's
@@ -79,7 +80,7 @@ atexit.register(shutil.rmtree, MAPS_DIR, ignore_errors=True)
 def _components() -> dict:
     """The components, declared in a run, not at import: ``streamlit run app.py`` imports this module
     for its server before Streamlit's runtime exists, and a component declared then is never served."""
-    components.declare_component("plotly_js", path=str(Path(plotly.__file__).parent / "package_data"))
+    components.declare_component("plotly_js", path=str(PLOTLY_JS.parent))
     components.declare_component("journey_maps", path=str(MAPS_DIR))
     return {"plotly_react": components.declare_component(
         "plotly_react", path=str(Path(__file__).resolve().parent.parent / "components" / "plotly_react"))}

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import streamlit as st
+
+from . import runtime
 
 # Less empty space below the top bar (its navigation: ui/navigation.py; Streamlit's default gap is
 # large), so the journey's controls and its three rows fit a 1280×720 laptop screen; the collapsed
@@ -110,6 +114,25 @@ def page_script(name: str, script: str) -> None:
     """
     with st.container(key=f"script_{name}"):
         st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)
+
+
+# Streamlit fetches the code of its Plotly chart (as large as plotly.js) the first time a view shows
+# one, and the person waits for it; fetched in the browser's idle time after the first view instead.
+PREFETCH_JS = """
+if (!window.__convlabPrefetched) {
+  window.__convlabPrefetched = true;
+  const page = document.querySelector('script[type=module][src*="static/js/index."]');
+  const load = () => import(new URL(%s, page.src).href).catch(() => {});  // the same address Streamlit imports
+  if (page) (window.requestIdleCallback ? requestIdleCallback(load, {timeout: 5000}) : setTimeout(load, 1000));
+}
+"""
+
+
+def prefetch_chart_code() -> None:
+    """Fetch Streamlit's chart code while the first view is looked at (``runtime.streamlit_chunk``)."""
+    chunk = runtime.streamlit_chunk("PlotlyChart")
+    if chunk is not None:
+        page_script("chart_code", PREFETCH_JS % json.dumps("./" + chunk))
 
 
 def request_scroll(selector: str) -> None:

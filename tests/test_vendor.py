@@ -1,0 +1,38 @@
+"""The vendored browser libraries: each is the release its note names, with its licence.
+
+The charts updated in place load plotly.js's cartesian bundle (vendor/plotly.js-cartesian), while
+st.plotly_chart draws with the plotly.js that Streamlit and the plotly package ship: the two must be
+the same release, or the same figure could draw differently in the two kinds of chart.
+"""
+
+import re
+from pathlib import Path
+
+import plotly
+
+VENDOR = Path(__file__).resolve().parent.parent / "vendor"
+
+
+def _header_version(path: Path) -> str:
+    """The version a minified release names in its opening comment ("plotly.js (…) v4.1.1", "axe v4.14.1")."""
+    head = path.read_text(encoding="utf-8", errors="replace")[:400]
+    found = re.search(r"\bv(\d+\.\d+\.\d+)\b", head)
+    assert found, f"{path.name} names no version in its header: {head[:120]!r}"
+    return found.group(1)
+
+
+def test_cartesian_plotly_is_the_plotly_package_release():
+    ours = _header_version(VENDOR / "plotly.js-cartesian" / "plotly-cartesian.min.js")
+    package = _header_version(Path(plotly.__file__).parent / "package_data" / "plotly.min.js")
+    assert ours == package, (f"vendor/plotly.js-cartesian is plotly.js {ours}, the plotly package ships {package}: "
+                             "update it as its VERSION.md says")
+
+
+def test_every_vendored_library_has_its_licence_and_a_note_naming_its_version():
+    libraries = {"plotly.js-cartesian": "plotly-cartesian.min.js", "axe-core": "axe.min.js"}
+    assert {folder.name for folder in VENDOR.iterdir() if folder.is_dir()} == set(libraries)
+    for folder, script in libraries.items():
+        version = _header_version(VENDOR / folder / script)
+        assert (VENDOR / folder / "LICENSE").read_text().strip(), folder
+        note = (VENDOR / folder / "VERSION.md").read_text()
+        assert f"@{version}" in note and note.splitlines()[0].endswith(version), (folder, version)
