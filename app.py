@@ -20,7 +20,7 @@ if __name__ == "__main__":
     LOADING.caption("⏳ Loading the Fashion-MNIST test images and the lesson's models…")
 
 from convlab.data import DataError, Split  # noqa: E402
-from convlab.figures import SCALE_MODES  # noqa: E402
+from convlab.figures.scales import SCALE_MODES  # noqa: E402
 from convlab.models import PRESETS  # noqa: E402
 from convlab.timing import timed  # noqa: E402
 from ui import classroom, feed, navigation, page, runs, runtime, state, tour  # noqa: E402

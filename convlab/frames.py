@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageColor, ImageDraw, ImageFont
 
-from .figures import (
-    ACTIVATION_COLORSCALE, ALL_ZERO_COLOR, DIVERGING_COLORSCALE, INPUT_COLORSCALE, RUN_COLORS, SCALE_MODES,
-    WRONG_COLOR, floored_range, shared_ranges,
+from .figures.scales import (
+    ACTIVATION_COLORSCALE, ALL_ZERO_COLOR, DIVERGING_COLORSCALE, INPUT_COLORSCALE, RUN_COLORS, SCALE_MODES, WRONG_COLOR,
+    floored_range, shared_ranges,
 )
 
 # Geometry in pixels. A frame is about FRAME_WIDTH wide: a slide's width on a projector.

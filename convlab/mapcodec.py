@@ -72,7 +72,7 @@ class PackedMaps:
 
     def ranges(self, filter_index: int, scale: str) -> dict:
         """The colour ranges ``figures.shared_ranges`` gives for this filter, from the exact highs alone."""
-        from .figures import floored_range
+        from .figures.scales import floored_range
 
         if scale == "panel":
             return {}

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from apptest_support import journey_spec, page_at
 from conftest import shipped_conv_maps
-from convlab.figures import tile_values
+from convlab.figures.tiles import tile_values
 
 
 def page_with(monkeypatch, **query) -> AppTest:

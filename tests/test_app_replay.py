@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from apptest_support import live_figure, open_tab, page_at
-from convlab.figures import tile_values
+from convlab.figures.tiles import tile_values
 from convlab.models import PRESETS, build
 from convlab.store import DEFAULT_ROOT, ModelStore
 from convlab.transforms import Transform, apply

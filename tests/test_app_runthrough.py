@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 from convlab import mapcodec, models
 from convlab.explain import first_layer_kernels
-from convlab.figures import tile_values
+from convlab.figures.tiles import tile_values
 from convlab.models import PRESETS, ModelSpec
 from convlab.store import DEFAULT_ROOT, ModelStore
 

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from convlab.activations import Inspector
 from convlab.data import CLASS_NAMES
 from convlab.explain import mistakes, strongest_images
-from convlab.figures import framed_tile, tile_values
+from convlab.figures.tiles import framed_tile, tile_values
 from convlab.models import PRESETS
 from convlab.store import DEFAULT_ROOT, ModelStore
 

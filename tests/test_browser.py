@@ -119,7 +119,7 @@ def _assert_shows_filter(page, filter_index: int, test_split, scale: str = "pane
     over the panels, every cell in inferno's colour for its value on ``scale``'s range."""
     import plotly.colors
 
-    from convlab.figures import ACTIVATION_COLORSCALE
+    from convlab.figures.scales import ACTIVATION_COLORSCALE
 
     shown = page.frame_locator(".st-key-journey_chart iframe").locator("#chart").evaluate("() => convlabShown()")
     assert shown["filter"] == filter_index, shown["filter"]

@@ -24,7 +24,7 @@ from browser_support import (
 )
 from conftest import shipped_conv_maps
 from convlab.data import CLASS_NAMES
-from convlab.figures import PALETTE_COLORSCALES
+from convlab.figures.scales import PALETTE_COLORSCALES
 from convlab.tour import peak_place
 from ui.state import DEFAULT_FILTER, DEFAULT_IMAGES
 

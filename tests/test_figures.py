@@ -8,10 +8,10 @@ import numpy as np
 import plotly.colors
 import pytest
 
-from convlab.figures import (
-    ACTIVATION_COLORSCALE, DIVERGING_COLORSCALE, confusion_figure, journey_figure, journey_panel, tile_values,
-    tiles_figure,
-)
+from convlab.figures.curves import confusion_figure
+from convlab.figures.journey import journey_figure, journey_panel
+from convlab.figures.scales import ACTIVATION_COLORSCALE, DIVERGING_COLORSCALE
+from convlab.figures.tiles import tile_values, tiles_figure
 
 
 def grid(rows=3, sides=(26, 13, 11, 5)):
@@ -236,7 +236,7 @@ def test_every_builder_makes_a_figure_plotly_accepts():
     """The app hands figures to Streamlit as Prebuilt (unvalidated), so validate each kind here."""
     import plotly.graph_objects as go
 
-    from convlab.figures import class_mix_figure, confusion_figure, curves_figure, probabilities_figure
+    from convlab.figures.curves import class_mix_figure, confusion_figure, curves_figure, probabilities_figure
     from ui.charts import Prebuilt
 
     images, maps, layers = grid()
@@ -310,7 +310,7 @@ def test_the_explanation_figures_are_valid_plotly():
     """The journey's "this number, explained" panel: a convolution written out, channel shares, a pool window."""
     import plotly.graph_objects as go
 
-    from convlab.figures import arithmetic_figure, contributions_figure, window_figure
+    from convlab.figures.explanations import arithmetic_figure, contributions_figure, window_figure
 
     rng = np.random.default_rng(5)
     patch, kernel = rng.random((3, 3)), rng.normal(size=(3, 3))
@@ -332,7 +332,7 @@ def test_the_explanation_figures_are_valid_plotly():
 def test_where_it_looked_draws_saliency_alone_and_grad_cam_over_the_image():
     import plotly.graph_objects as go
 
-    from convlab.figures import looked_figure
+    from convlab.figures.explanations import looked_figure
 
     rng = np.random.default_rng(6)
     images, saliency, cams = rng.random((3, 28, 28)), rng.random((3, 28, 28)), rng.random((3, 28, 28))
@@ -349,7 +349,7 @@ def test_where_it_looked_draws_saliency_alone_and_grad_cam_over_the_image():
 def test_sliding_a_filter_shows_the_window_and_the_map_so_far():
     import plotly.graph_objects as go
 
-    from convlab.figures import slide_figure
+    from convlab.figures.explanations import slide_figure
 
     output = np.full((26, 26), np.nan)
     output[:3, :] = 0.5
@@ -368,7 +368,8 @@ def test_a_chosen_colour_map_recolours_every_map_and_nothing_else():
     """``recoloured``: each feature map (journey, tiles, the browser's scrub trace) on the chosen
     palette, sampled from Plotly's own viridis/cividis; inputs and diverging kernels stay; the
     figure given is left as it was."""
-    from convlab.figures import PALETTE_COLORSCALES, journey_scrub_parts, recoloured
+    from convlab.figures.journey import journey_scrub_parts
+    from convlab.figures.scales import PALETTE_COLORSCALES, recoloured
 
     images, maps, layers = grid()
     figure = journey_figure(images, maps, layers, ["a", "b", "c"], scale="layer")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageColor, ImageSequence
 
-from convlab.figures import ACTIVATION_COLORSCALE, DIVERGING_COLORSCALE, WRONG_COLOR
+from convlab.figures.scales import ACTIVATION_COLORSCALE, DIVERGING_COLORSCALE, WRONG_COLOR
 from convlab.frames import (
     FRAME_WIDTH, FramePoint, fixed_map_tops, frame_layout, gif_bytes, png_bytes, replay_frame,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from convlab.figures import SCALE_MODES, shared_ranges
+from convlab.figures.scales import SCALE_MODES, shared_ranges
 from convlab.mapcodec import LEVELS, from_bytes, pack, to_bytes
 
 JOURNEY_IMAGES = [0, 23, 28]  # the lesson's three ankle boots

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import pytest
 
 from convlab import models
-from convlab.figures import sweep_figure
+from convlab.figures.curves import sweep_figure
 from convlab.models import PRESETS, ModelSpec
 from convlab.sweeps import AXES, MAX_VARIANTS, Sweep, best, comparison, load_sweeps, save_sweep
 

@@ -109,7 +109,7 @@ def test_steps_unique_and_complete(steps):
 
 
 def test_views_parse_cleanly(steps, shipped, test_split):
-    from convlab.figures import SCALE_MODES
+    from convlab.figures.scales import SCALE_MODES
     from ui.state import TABS
 
     runs = {stored.spec.key(): stored for stored in shipped}

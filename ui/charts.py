@@ -20,7 +20,7 @@ import streamlit.components.v1 as components
 from plotly.basedatatypes import BaseFigure
 
 from convlab.data import CLASS_NAMES
-from convlab.figures import recoloured
+from convlab.figures.scales import recoloured
 
 PLOT_CONFIG = {
     "displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2},

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from convlab import urlstate
-from convlab.figures import DEFAULT_PALETTE, PALETTES, SCALE_MODES
+from convlab.figures.scales import DEFAULT_PALETTE, PALETTES, SCALE_MODES
 from convlab.models import PRESETS
 from convlab.transforms import Transform
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from convlab.figures import best_epoch, curves_figure
+from convlab.figures.curves import best_epoch, curves_figure
 from convlab.models import PRESETS, params_explained
 
 from .. import state

@@ -15,7 +15,9 @@ import streamlit as st
 from convlab.activations import Inspector
 from convlab.data import CLASS_NAMES, Split
 from convlab.explain import CLASSIC_KERNELS, class_mix, convolve, first_layer_kernels, strongest_images
-from convlab.figures import ACTIVATION_COLORSCALE, DIVERGING_COLORSCALE, class_mix_figure, tiles_figure
+from convlab.figures.curves import class_mix_figure
+from convlab.figures.scales import ACTIVATION_COLORSCALE, DIVERGING_COLORSCALE
+from convlab.figures.tiles import tiles_figure
 from convlab.store import StoredModel
 
 from .. import state

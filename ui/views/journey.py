@@ -15,10 +15,9 @@ import streamlit as st
 
 from convlab.data import CLASS_NAMES, Split, first_of_class
 from convlab.arithmetic import ConvCell, PoolCell, explain_cell, slide
-from convlab.figures import (
-    PANEL, SCALE_MODES, arithmetic_figure, contributions_figure, journey_figure, journey_panel, journey_scrub_parts,
-    row_title, slide_figure, window_figure,
-)
+from convlab.figures.explanations import arithmetic_figure, contributions_figure, slide_figure, window_figure
+from convlab.figures.journey import PANEL, journey_figure, journey_panel, journey_scrub_parts, row_title
+from convlab.figures.scales import SCALE_MODES
 from convlab.models import ModelSpec
 from convlab.store import StoredModel
 from convlab.timing import timed

@@ -14,7 +14,7 @@ import secrets
 import pandas as pd
 import streamlit as st
 
-from convlab.figures import curves_figure
+from convlab.figures.curves import curves_figure
 from convlab.jobs import DONE, FAILED, QUEUED, RUNNING, Job, TrainingQueue, your_training
 from convlab.models import MAX_CONV_BLOCKS, MAX_EPOCHS, PRESETS, ModelSpec, count_params, layer_table, params_explained
 

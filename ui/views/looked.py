@@ -14,7 +14,7 @@ import numpy as np
 import streamlit as st
 
 from convlab.data import CLASS_NAMES
-from convlab.figures import looked_figure
+from convlab.figures.explanations import looked_figure
 from convlab.models import PRESETS
 from convlab.portraits import check_weights
 from convlab.saliency import upsample

@@ -14,7 +14,9 @@ import streamlit as st
 
 from convlab.data import CLASS_NAMES
 from convlab.explain import class_mix, first_layer_kernels, strongest_images
-from convlab.figures import DIVERGING_COLORSCALE, INPUT_COLORSCALE, class_mix_figure, tiles_figure
+from convlab.figures.curves import class_mix_figure
+from convlab.figures.scales import DIVERGING_COLORSCALE, INPUT_COLORSCALE
+from convlab.figures.tiles import tiles_figure
 from convlab.portraits import conv_layers
 
 from .. import state

@@ -12,7 +12,8 @@ import streamlit as st
 
 from convlab.data import CLASS_NAMES, Split
 from convlab.explain import mistakes, normalise_rows
-from convlab.figures import confusion_figure, looked_figure, probabilities_figure
+from convlab.figures.curves import confusion_figure, probabilities_figure
+from convlab.figures.explanations import looked_figure
 from convlab.saliency import upsample
 from convlab.models import PRESETS
 

@@ -12,7 +12,9 @@ import numpy as np
 import streamlit as st
 
 from convlab.data import CLASS_NAMES
-from convlab.figures import SCALE_MODES, invariance_figure, journey_figure, row_title
+from convlab.figures.curves import invariance_figure
+from convlab.figures.journey import journey_figure, row_title
+from convlab.figures.scales import SCALE_MODES
 from convlab.models import PRESETS
 from convlab.timing import timed
 from convlab.transforms import ROTATE_LIMIT, SCALE_LIMITS, SHIFT_LIMIT, apply

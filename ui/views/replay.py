@@ -14,9 +14,10 @@ import streamlit as st
 
 from convlab import frames
 from convlab.data import Split
-from convlab.figures import (
-    DIVERGING_COLORSCALE, SCALE_MODES, journey_figure, replay_accuracy_figure, row_title, tiles_figure,
-)
+from convlab.figures.curves import replay_accuracy_figure
+from convlab.figures.journey import journey_figure, row_title
+from convlab.figures.scales import DIVERGING_COLORSCALE, SCALE_MODES
+from convlab.figures.tiles import tiles_figure
 from convlab.replay import Replay
 from convlab.timing import timed
 

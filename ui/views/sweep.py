@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from convlab.figures import sweep_figure
+from convlab.figures.curves import sweep_figure
 from convlab.jobs import DONE, RUNNING, Job
 from convlab.models import MAX_CONV_BLOCKS, ModelSpec
 from convlab.sweeps import AXES, MAX_VARIANTS, Sweep, best, comparison, load_sweeps, save_sweep

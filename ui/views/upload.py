@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from convlab.data import CLASS_NAMES
-from convlab.figures import probabilities_figure
+from convlab.figures.curves import probabilities_figure
 from convlab.images import MAX_UPLOAD_BYTES, ImageError, to_fashion_mnist
 from convlab.models import PRESETS
 
