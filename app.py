@@ -131,7 +131,7 @@ def main() -> None:
         runtime.rerun_once_tensorflow_is_in(tensorflow_import)
     runtime.freeze_loaded_objects()
     page.prefetch_chart_code()
-    warm_up(stored)  # now the page is drawn: the views' first-visit work, behind it (convlab/testset.py)
+    warm_up(stored, later=tour.start)  # now the page is drawn: the views' first-visit work, behind it
     runtime.whole_run_done()
 
 

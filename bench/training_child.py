@@ -4,7 +4,8 @@ Run by ``bench/run.py`` in its own process: ``python bench/training_child.py OUT
 Both sides train the conv preset for one epoch on the 60,000 training images (batch 32, seed 42)
 and evaluate the 10,000 test images once, silently:
 
-- ConvLab: ``convlab.training.train`` with the app's training-queue callback (``convlab.jobs.progress_callback``)
+- ConvLab: ``convlab.training.train`` with the training queue's progress callback (``convlab.jobformat.progress_events``,
+  each event applied to a job as the queue does)
   and a stop event, exactly what the app's queue runs (it validates on the test split at the
   end of the epoch, and records the replay's snapshots);
 - ConvLab without snapshots: the same with ``record_snapshots=False``, the snapshots' reference;
@@ -57,7 +58,7 @@ def main() -> None:
     import keras
 
     import convlab.data
-    import convlab.jobs
+    import convlab.jobformat
     import convlab.models
     import convlab.training
 
@@ -65,9 +66,10 @@ def main() -> None:
     train_split, test_split = convlab.data.load_split("train"), convlab.data.load_split("test")
 
     def convlab_path(record_snapshots: bool = True) -> dict:
-        job = convlab.jobs.Job(spec=spec)
+        job = convlab.jobformat.Job(spec=spec)
+        progress = convlab.jobformat.progress_events(lambda event: convlab.jobformat.apply_event(job, event))
         result = convlab.training.train(spec, train_split, test_split,
-                                        callbacks=[convlab.jobs.progress_callback(job)], stop_event=threading.Event(),
+                                        callbacks=[progress], stop_event=threading.Event(),
                                         record_snapshots=record_snapshots)
         return {"test_accuracy": result.metrics["test_accuracy"], "batches": job.batches_per_epoch,
                 "snapshots": len(result.snapshots) if result.snapshots else 0,

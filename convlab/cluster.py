@@ -15,7 +15,7 @@ twice a second, so a stopped training still ends cleanly after its batch and kee
 While a job is out on the cluster the app holds the spec's lock in the models folder, so no
 other server sharing that folder trains the same spec meanwhile.
 
-If the cluster can't be reached, ``run`` raises ``jobs.Unavailable`` and the queue falls back
+If the cluster can't be reached, ``run`` raises ``jobformat.Unavailable`` and the queue falls back
 to the local worker, saying why on the page.
 """
 
@@ -32,7 +32,7 @@ from pathlib import Path
 import ray
 
 from .data import train_and_test
-from .jobs import Cancelled, Job, Unavailable, apply_event, progress_events
+from .jobformat import Cancelled, Job, Unavailable, apply_event, progress_events
 from .models import ModelSpec
 from .store import ModelStore, StoredModel, file_stem
 

@@ -17,9 +17,9 @@ What trains is an *executor* (``executor_for_environment`` picks one):
   can't be reached the queue says so (``notice``) and falls back to the local worker;
 * ``InProcess``: a thread of this process, for the command line (which is its own process).
 
-Executors report progress as small dicts (``progress_events`` makes them from Keras'
-callbacks, ``apply_event`` writes them into a job), the same whether they come from a
-thread, a pipe or a Ray object stream.
+The queue knows an executor only through the ``Executor`` protocol below and imports ``worker``
+or ``cluster`` only to make one; they import the job and its progress events from ``jobformat``,
+never this module, so the two sides import each other in no circle.
 """
 
 from __future__ import annotations
@@ -27,61 +27,19 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 from .data import Split
-from .models import HISTORY_KEYS, ModelSpec
+from .jobformat import (
+    CANCELLED, DONE, FAILED, QUEUED, RUNNING, Cancelled, Job, Unavailable, apply_event, progress_events,
+)
+from .models import ModelSpec
 from .store import WAITING_FOR_MACHINE, WAITING_FOR_SPEC, ModelStore, StoredModel
 
-QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
-__all__ = ["WAITING_FOR_MACHINE", "WAITING_FOR_SPEC", "TrainingQueue", "Job", "InProcess", "apply_event"]
-
-
-@dataclass
-class Job:
-    spec: ModelSpec
-    state: str = QUEUED
-    submitted: float = field(default_factory=time.time)
-    started: float | None = None
-    finished: float | None = None
-    epoch: int = 0  # epochs completed
-    batch: int = 0  # batches completed in the current epoch
-    batches_per_epoch: int = 0
-    history: dict[str, list[float]] = field(default_factory=lambda: {name: [] for name in HISTORY_KEYS.values()})
-    running: dict[str, float] = field(default_factory=dict)  # the current epoch's loss/accuracy so far
-    message: str | None = None  # why it waits or stopped, or what went wrong
-    where: str = ""  # what trains it: "this machine's worker process", "Ray node 10.0.0.3"
-    requester: str | None = None  # who asked for it (a page's token): their page says "your training"
-    stored: StoredModel | None = None
-    stop_event: threading.Event = field(default_factory=threading.Event, repr=False)
-    handed_over: bool = field(default=False, repr=False)  # given to the executor
-
-    @property
-    def key(self) -> str:
-        return self.spec.key()
-
-    @property
-    def active(self) -> bool:
-        return self.state in (QUEUED, RUNNING)
-
-    def fraction_done(self) -> float:
-        if not self.batches_per_epoch:
-            return 1.0 if self.state == DONE else 0.0
-        done = self.epoch + self.batch / self.batches_per_epoch
-        return min(done / self.spec.epochs, 1.0)
-
-    def elapsed(self) -> float:
-        if self.started is None:
-            return 0.0
-        return (self.finished or time.time()) - self.started
-
-    def seconds_left(self) -> float | None:
-        """Linear estimate from the work done so far; None until there is some to go on."""
-        fraction = self.fraction_done()
-        if self.state != RUNNING or fraction < 0.01:
-            return None
-        return self.elapsed() * (1 - fraction) / fraction
+# The job format (``jobformat``) is the queue's public face too: the page and the tests import it from here.
+__all__ = ["WAITING_FOR_MACHINE", "WAITING_FOR_SPEC", "TrainingQueue", "Executor", "InProcess", "Job", "QUEUED",
+           "RUNNING", "DONE", "FAILED", "CANCELLED", "Cancelled", "Unavailable", "apply_event", "progress_events",
+           "ordinal", "your_training", "executor_for_environment"]
 
 
 # -- words for the person who asked --------------------------------------------------------------
@@ -110,69 +68,17 @@ def your_training(job: Job, position: int) -> str:
             f"training{'s' if ahead != 1 else ''} before it {'have' if ahead != 1 else 'has'} finished.")
 
 
-# -- progress as events --------------------------------------------------------------------------
-def progress_events(emit: Callable[[dict], None], min_interval: float = 0.0):
-    """A Keras callback that reports training's progress as plain dicts through ``emit``.
-
-    Batch events come at most every ``min_interval`` seconds (a pipe or a network doesn't need
-    hundreds a second); the others always come.
-    """
-    # Imported here, not at the top: importing this module must not import TensorFlow, so
-    # the dashboard can draw its first elements while TensorFlow loads (see app.py).
-    from .training import ProgressCallback
-
-    last = [0.0]
-
-    def batch(batch_done: int, running: dict[str, float]) -> None:
-        now = time.monotonic()
-        if now - last[0] >= min_interval:
-            last[0] = now
-            emit({"event": "batch", "batch": batch_done, "running": running})
-
-    return ProgressCallback(
-        on_start=lambda: emit({"event": "start"}),
-        on_epoch_begin=lambda batches: emit({"event": "epoch_begin", "batches": batches}),
-        on_batch=batch,
-        on_epoch_end=lambda epoch, values: emit({"event": "epoch_end", "epoch": epoch, "values": values}),
-    )
-
-
-def apply_event(job: Job, event: dict) -> None:
-    """Write one progress event into ``job``: plain attribute writes the page reads between reruns."""
-    kind = event.get("event")
-    if kind == "waiting":
-        job.message = event["why"]
-    elif kind == "start":
-        if job.state == QUEUED:
-            job.state, job.started = RUNNING, time.time()
-        job.message = None  # no longer waiting
-        job.where = event.get("where") or job.where
-    elif kind == "epoch_begin":
-        job.batch, job.batches_per_epoch = 0, int(event["batches"])
-    elif kind == "batch":
-        job.batch, job.running = int(event["batch"]), dict(event["running"])
-    elif kind == "epoch_end":
-        for name, value in event["values"].items():
-            job.history[name].append(float(value))
-        job.epoch, job.batch = int(event["epoch"]), 0
-
-
 # -- executors -----------------------------------------------------------------------------------
 class Executor(Protocol):
+    """What the queue calls on whatever trains. One with a ``connect()`` besides (Ray) is connected in the
+    background at once; ``connect`` or ``run`` raising ``Unavailable`` makes the queue fall back."""
+
     slots: int | None  # trainings it runs at once; None hands every job over at once (Ray schedules them)
 
     def describe(self) -> str: ...
 
     def run(self, job: Job, store: ModelStore) -> StoredModel:
         """Train ``job.spec`` into ``store`` (blocking), reporting through ``apply_event``; raise on failure."""
-
-
-class Unavailable(RuntimeError):
-    """The executor can't run anything (a Ray cluster that can't be reached); the queue falls back."""
-
-
-class Cancelled(RuntimeError):
-    """The job was cancelled before it started."""
 
 
 class InProcess:

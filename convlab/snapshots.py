@@ -8,8 +8,8 @@ at each snapshot would cost more than a 3 % share of training) and, for training
 running figure.
 
 ``save`` writes them as one NumPy ``.npz`` (no pickle): every snapshot but the last as
-float16, which keeps the lesson's conv model's 14 snapshots near 7 MB (float32 would be 14 MB)
-and changes a weight by at most 1 part in 2,048; the last snapshot is kept in float32, equal
+float16, which halves the file (it holds the model's weights many times over) and changes a
+weight by at most 1 part in 2,048; the last snapshot is kept in float32, equal
 to the saved model's weights. ``load`` reads them back as float32 and checks the checksum the
 run's metadata records.
 """
@@ -53,9 +53,10 @@ class Snapshots:
 def sample_size(epochs: int, train_samples: int) -> int:
     """Test images to measure at each snapshot, in proportion to the training's work.
 
-    A forward pass costs about a third of a training step per image, and a run takes up to ~17
-    snapshots, so one test image per 300 training images seen keeps measuring near 2 % of the
-    training: the lesson's 5 epochs measure 1,000 images, a 1-epoch run 250 (the floor).
+    A forward pass costs about a third of a training step per image, and a run takes a snapshot
+    at every epoch's end besides the start's and its first epoch's (``first_epoch_batches``), so one
+    test image per 300 training images seen keeps measuring near 2 % of the training: the lesson's
+    5 epochs measure 1,000 images, a 1-epoch run 250 (the floor).
     """
     return max(MIN_SAMPLE, min(MAX_SAMPLE, epochs * train_samples // WORK_SHARE))
 

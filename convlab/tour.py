@@ -1,4 +1,4 @@
-"""The lesson as a guided tour: ten steps a teacher clicks through in front of a room.
+"""The lesson as a guided tour: the steps a teacher clicks through in front of a room.
 
 Each ``Step`` sets the page's view (URL parameters in ``urlstate``'s encoding) and says, in a
 few sentences, what to look at. Where a step asks people to look for something it asks a
@@ -6,27 +6,14 @@ question first and reveals the answer on request.
 
 The lesson's video names filters by number, but those numbers belong to the model trained in
 the video: a network trained again learns its filters in another order. So every filter a step
-shows is found here, from ConvLab's own model, and the text says how. The yardstick, used the
-same way throughout:
+shows is found in ConvLab's own model by ``convlab.filtermeasures`` (its docstring gives the
+yardstick: a filter's response against its typical one, live filters, lit cells), and the text
+says how. Here, responses are read in ``LAYER`` and typical ones over every ``SAMPLE_EVERY``-th
+test image.
 
-* a filter's **response** to an image is the brightest value of its pool2 map (the journey's
-  last column: what the dense layers get), divided by that filter's **typical** response, the
-  mean of the same over 2,000 test images (every fifth). 1.0 means "as bright as on an
-  average test image"; comparing filters needs this because some fire far harder than others;
-* a filter **responds to what three images share** when its weakest response of the three is
-  high: ``find_shared_filter`` takes the filter whose weakest response is the highest;
-* a filter is **live** when it fires (a peak above zero) on at least a tenth of those test
-  images: a filter that is dark almost everywhere says nothing by staying dark on ours;
-* a map is **lit** in a cell that reaches at least half of that map's own peak. Where a step
-  says maps light up, it names the cells lit in every map it shows (the step's images and
-  filter, in pool2, as the journey draws them), as ninths of the maps, and where each map's
-  brightest cell is (``places``): nothing a step says about a place is truer of one map than of
-  another, and the places are where the grid shows them.
-
-Computing all of it takes one pass over the 2,000 images (``Baseline``) and a few passes of
-three images: a second or two once the models are loaded.
+Computing all of it takes one pass over that sample (``Baseline``) and a few passes of three
+images: a second or two once the models are loaded.
 """
-
 from __future__ import annotations
 
 import re
@@ -36,16 +23,17 @@ import numpy as np
 
 from .activations import Inspector
 from .data import CLASS_NAMES, IMAGE_SIZE, Split, first_of_class
+from .filtermeasures import (
+    LIT, LIVE_SHARE, SAMPLE_EVERY, VERTICAL, Baseline, Places, baseline, baseline_of, find_disagreeing_filter,
+    find_quiet_filter, find_shared_filter, find_vertical_shared_filter, layer_maps, listed, peak_place, places,
+    relative_peaks, shared_rank, verticality,
+)
 from .store import StoredModel
 
 LAYER = "pool2"  # the journey's last map, what the dense layers see: a feature must get this far to count
 FIRST_LAYER = "conv1"  # where the pullover and trouser are compared "at first"
-SAMPLE_EVERY = 5  # every fifth test image: 2,000 are plenty for a filter's typical response
-LIVE_SHARE = 0.1  # fires on fewer test images than this share: (nearly) dead, its silence means nothing
-VERTICAL = 2 / 3  # at least twice as much of a map's change runs across it as up and down
 HALF = 0.5  # under half the weakest boot's response the feature is gone; under half the strongest's, not shared
 ALIKE = 0.9  # within a tenth of the weakest boot's response: "as bright as the boots'"
-LIT = 0.5  # a cell at least this share of its map's own peak is lit (``places``)
 BOOTS = (0, 23, 28)  # the lesson's three ankle boots
 TROUSERS = (2, 3, 5)  # the lesson's three trousers
 # The tour's steps, in order (``lesson_tour`` makes one of each): the URL's tour=1..len(SLUGS).
@@ -86,173 +74,7 @@ def first_sentence(text: str) -> tuple[str, str]:
     return parts[0], parts[1] if len(parts) > 1 else ""
 
 
-@dataclass(frozen=True)
-class Baseline:
-    """Each filter's typical response per feature layer, from a sample of test images."""
-
-    typical: dict[str, np.ndarray]  # layer -> (filters,) mean of the map's peak over the sample
-    live: dict[str, np.ndarray]  # layer -> (filters,) True where the filter fires on >= LIVE_SHARE of it
-    sample: int  # how many test images the sample holds
-
-
-# -- measuring filters ---------------------------------------------------------------------------
-def baseline(inspector, images: np.ndarray) -> Baseline:
-    """Typical responses over ``images`` (the tour uses every fifth test image)."""
-    if len(images) == 0:
-        raise ValueError("baseline needs some test images: pass split.images[::SAMPLE_EVERY]")
-    return baseline_of(inspector.max_activations(images))
-
-
-def baseline_of(maxima: dict[str, np.ndarray]) -> Baseline:
-    """Typical responses from each layer's (images, filters) map maxima, computed already (``convlab.testset``)."""
-    return Baseline(
-        typical={layer: values.mean(axis=0) for layer, values in maxima.items()},
-        live={layer: (values > 0).mean(axis=0) >= LIVE_SHARE for layer, values in maxima.items()},
-        sample=len(next(iter(maxima.values()))),
-    )
-
-
-def layer_maps(inspector, images: np.ndarray, layer: str) -> np.ndarray:
-    """(images, height, width, filters): every filter's map of ``layer`` for ``images``."""
-    activations = inspector.run(images)
-    if layer not in activations.layer_names:
-        raise ValueError(f"layer must be one of {', '.join(activations.layer_names)}, not {layer!r}")
-    return activations.maps[activations.layer_names.index(layer)]
-
-
-def relative_peaks(inspector, images: np.ndarray, layer: str, base: Baseline) -> np.ndarray:
-    """(images, filters): each map's peak over the filter's typical peak (0 where it is never typical)."""
-    peaks = layer_maps(inspector, images, layer).max(axis=(1, 2))
-    typical = base.typical[layer]
-    return np.divide(peaks, typical, out=np.zeros_like(peaks), where=typical > 0)
-
-
-def _best(scores: np.ndarray, allowed: np.ndarray, highest: bool) -> tuple[int, float]:
-    """The allowed filter with the highest (or lowest) score; ties go to the lower number."""
-    if not allowed.any():
-        raise ValueError("no filter qualifies: the model's filters are (nearly) dead; train the model again")
-    masked = np.where(allowed, scores if highest else -scores, -np.inf)
-    index = int(np.argmax(masked))
-    return index, float(scores[index])
-
-
-def find_shared_filter(inspector, images: np.ndarray, layer: str, base: Baseline) -> tuple[int, float]:
-    """The live filter whose weakest response over ``images`` is highest, and that response."""
-    relative = relative_peaks(inspector, images, layer, base)
-    return _best(relative.min(axis=0), base.live[layer], highest=True)
-
-
-def find_quiet_filter(inspector, images: np.ndarray, layer: str, base: Baseline) -> tuple[int, float]:
-    """The live filter whose strongest response over ``images`` is lowest ("does little"), and that response."""
-    relative = relative_peaks(inspector, images, layer, base)
-    return _best(relative.max(axis=0), base.live[layer], highest=False)
-
-
-def find_disagreeing_filter(inspector, images: np.ndarray, layer: str, base: Baseline) -> tuple[int, float]:
-    """Among live filters lighting at least one image as brightly as a typical one (response >= 1),
-    the one whose weakest response is the smallest share of its strongest; and that share."""
-    relative = relative_peaks(inspector, images, layer, base)
-    strongest = relative.max(axis=0)
-    share = np.divide(relative.min(axis=0), strongest, out=np.zeros_like(strongest), where=strongest > 0)
-    return _best(share, base.live[layer] & (strongest >= 1), highest=False)
-
-
-def verticality(feature_map: np.ndarray) -> float:
-    """How much of a map's change runs across it (left-right) rather than up and down, 0..1.
-
-    The squared differences between horizontal neighbours over those of all neighbours: a
-    vertical line changes only across, so it scores near 1; a horizontal one near 0; a round
-    blob 0.5. A flat map has no direction: 0.5.
-    """
-    feature_map = np.asarray(feature_map, dtype=np.float64)
-    across = float((np.diff(feature_map, axis=1) ** 2).sum())
-    down = float((np.diff(feature_map, axis=0) ** 2).sum())
-    return across / (across + down) if across + down > 0 else 0.5
-
-
-def find_vertical_shared_filter(inspector, images: np.ndarray, layer: str, base: Baseline) -> tuple[int, float]:
-    """Like ``find_shared_filter``, among the live filters whose maps are vertical (``VERTICAL``) on every image."""
-    maps = layer_maps(inspector, images, layer)
-    vertical = np.array([[verticality(maps[i, :, :, f]) for f in range(maps.shape[-1])] for i in range(len(maps))])
-    relative = relative_peaks(inspector, images, layer, base)
-    return _best(relative.min(axis=0), base.live[layer] & (vertical.min(axis=0) >= VERTICAL), highest=True)
-
-
-def shared_rank(inspector, images: np.ndarray, layer: str, base: Baseline, filter_index: int) -> int:
-    """Where ``filter_index`` places among the live filters by ``find_shared_filter``'s measure (1 = best)."""
-    scores = relative_peaks(inspector, images, layer, base).min(axis=0)
-    return 1 + int((base.live[layer] & (scores > scores[filter_index])).sum())
-
-
-VERTICALS, HORIZONTALS = ("top", "middle", "bottom"), ("left", "centre", "right")
-
-
-def ninth(row: int, col: int, shape: tuple[int, int]) -> tuple[int, int]:
-    """Which ninth of a map (of ``shape``, as the journey draws it: a square as large as the picture)
-    a cell's centre lies in: (0..2 from the top, 0..2 from the left)."""
-    return min(int(3 * (row + 0.5) / shape[0]), 2), min(int(3 * (col + 0.5) / shape[1]), 2)
-
-
-def ninth_name(place: tuple[int, int]) -> str:
-    """ "bottom centre", "top left", "centre"..."""
-    vertical, horizontal = VERTICALS[place[0]], HORIZONTALS[place[1]]
-    return "centre" if place == (1, 1) else f"{vertical} {horizontal}"
-
-
-def place_words(places) -> str:
-    """Words for a set of ninths (``ninth``), as "… of the maps" follows them: "in the bottom left";
-    a whole row of ninths "along the bottom" ("across the middle"); a whole column "down the left
-    side" ("down the middle"); else each ninth: "in the centre and the bottom centre"."""
-    places = sorted(set(places))
-    if not places:
-        raise ValueError("place_words needs at least one ninth")
-    rows, columns = {row for row, _ in places}, {column for _, column in places}
-    if len(places) == 1:
-        return f"in the {ninth_name(places[0])}"
-    if len(rows) == 1 and columns == {0, 1, 2}:
-        return "across the middle" if rows == {1} else f"along the {VERTICALS[rows.pop()]}"
-    if len(columns) == 1 and rows == {0, 1, 2}:
-        return "down the middle" if columns == {1} else f"down the {HORIZONTALS[columns.pop()]} side"
-    return "in " + _listed(f"the {ninth_name(place)}" for place in places)
-
-
-def peak_place(feature_map: np.ndarray) -> str:
-    """Where a map is brightest: the ninth of the map its peak cell lies in ("bottom right")."""
-    row, col = np.unravel_index(int(np.argmax(feature_map)), feature_map.shape)
-    return ninth_name(ninth(int(row), int(col), feature_map.shape))
-
-
-@dataclass(frozen=True)
-class Places:
-    """Where one filter's maps of a few images light up (``places``), for the words of a step."""
-
-    together: str | None  # where every map is lit ("in the bottom left", "along the bottom"); None: nowhere
-    least: float  # there, the lowest share of its own peak any of the maps has (>= LIT); 0.0 when nowhere
-    cells: tuple[tuple[int, int], ...]  # the map cells (row, column) lit in every map
-    ninths: tuple[tuple[int, int], ...]  # the ninths of the map those cells lie in
-    peaks: tuple[str | None, ...]  # each map's brightest cell, as a ninth of the map ("bottom right"); None: all dark
-
-
-def places(maps: np.ndarray) -> Places:
-    """Where several images' maps of one filter (``maps``: images × height × width, as the journey
-    draws them) are lit together, and where each is brightest.
-
-    Each map is scaled to its own peak; a cell is lit in a map where it reaches ``LIT`` of that
-    peak. ``together`` names exactly the ninths (of the map as drawn, ``ninth``) holding the cells
-    lit in every map, so the words hold for each map alike and for what the grid shows.
-    """
-    maps = np.asarray(maps, dtype=np.float64)
-    top = maps.max(axis=(1, 2), keepdims=True)
-    shares = np.divide(maps, top, out=np.zeros(maps.shape), where=top > 0).min(axis=0)
-    cells = tuple((int(row), int(col)) for row, col in zip(*np.nonzero(shares >= LIT)))
-    ninths = tuple(sorted({ninth(row, col, shares.shape) for row, col in cells}))
-    peaks = tuple(peak_place(feature_map) if feature_map.max() > 0 else None for feature_map in maps)
-    if not cells:
-        return Places(None, 0.0, (), (), peaks)
-    least = float(min(shares[row, col] for row, col in cells))
-    return Places(place_words(ninths), least, cells, ninths, peaks)
-
-
+# -- the model's work ----------------------------------------------------------------------------
 def multiplications_per_image(model) -> int:
     """Multiplications one image costs in the model's Conv2D and Dense layers (weights × positions)."""
     total = 0
@@ -275,11 +97,6 @@ def _times(values) -> str:
     """0.64×, 0.00× and 1.06×"""
     parts = [f"{value:.2f}×" for value in values]
     return ", ".join(parts[:-1]) + " and " + parts[-1]
-
-
-def _listed(items) -> str:
-    items = [str(item) for item in items]
-    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else items[0]
 
 
 def _plural(name: str) -> str:
@@ -312,7 +129,7 @@ def _brightest(found: Places, images) -> str:
     """A clause on where each map is brightest, as ``places`` found it: one place, or each image's."""
     if len(set(found.peaks)) == 1 and found.peaks[0] is not None:
         return f"every map is brightest in the {found.peaks[0]}"
-    each = _listed(f"image {int(image)}'s in the {peak}" if peak else f"image {int(image)}'s nowhere (all dark)"
+    each = listed(f"image {int(image)}'s in the {peak}" if peak else f"image {int(image)}'s nowhere (all dark)"
                    for image, peak in zip(images, found.peaks))
     return f"their brightest cells are not all in one place: {each}"
 
@@ -409,14 +226,14 @@ def _labels_step(ctx: _Context) -> Step:
     sides = " → ".join(str(side) for side in [IMAGE_SIZE] + [side for _, side, _ in layers])
     narration = (
         "Below the journey's grid, **pick images by label** lists the first 100 test labels, the printout the "
-        f"lesson makes. Label {BOOT} is {name}: in those 100 it appears at {_listed(positions)}. The journey "
-        f"starts with the first three, test images {_listed(BOOTS)}: three {_plural(name)}, one per row of the "
-        f"grid, travelling left to right through {_listed(layer for layer, _, _ in layers)}. The maps' titles "
+        f"lesson makes. Label {BOOT} is {name}: in those 100 it appears at {listed(positions)}. The journey "
+        f"starts with the first three, test images {listed(BOOTS)}: three {_plural(name)}, one per row of the "
+        f"grid, travelling left to right through {listed(layer for layer, _, _ in layers)}. The maps' titles "
         f"show them shrinking, {sides}."
     )
     view = _view("journey", ctx.conv.spec.key(), BOOTS)
     view["filter"] = str(LESSON_FILTER)  # the lesson's starting filter, before ConvLab finds its own
-    lead = f"Label {BOOT}, {name}: test images {_listed(BOOTS)}, one per row, through every layer."
+    lead = f"Label {BOOT}, {name}: test images {listed(BOOTS)}, one per row, through every layer."
     return Step("labels", f"Label {BOOT}: {_plural(name)}", view, narration, lead=lead,
                 facts={"label": BOOT, "positions": positions, "images": list(BOOTS)})
 
@@ -440,7 +257,7 @@ def _boots_step(ctx: _Context) -> Step:
     verdict = ("Not in one place" if found.together is None else "Yes" if score >= 1 else "Weakly")
     answer = (
         f"{verdict}: {_together(found, 'boot')}. {_sentence(_brightest(found, BOOTS))} Filter {chosen}'s {LAYER} "
-        f"peaks are {_times(relative[:, chosen])} its average on a test picture (images {_listed(BOOTS)}). The "
+        f"peaks are {_times(relative[:, chosen])} its average on a test picture (images {listed(BOOTS)}). The "
         f"video's filter {LESSON_FILTER} scores {lesson_score:.2f}× here, {_ordinal(rank)} of the "
         f"{int(ctx.base.live[LAYER].sum())} live filters."
     )
@@ -537,7 +354,8 @@ def _other_filter_step(ctx: _Context) -> Step:
         f"gets {share:.0%} of the strongest one's response. Whatever it found, the three boots don't share it."
     )
     return Step("other-filter", "A filter that disagrees", _view("journey", ctx.conv.spec.key(), BOOTS, chosen),
-                narration, lead=f"Back to the three boots, with a filter that disagrees about them: **filter {chosen}**.",
+                narration,
+                lead=f"Back to the three boots, with a filter that disagrees about them: **filter {chosen}**.",
                 question=f"Does filter {chosen} find anything all three boots share?", answer=answer,
                 facts={"filter": chosen, "share": share, "relative": relative.tolist(), "weakest": weakest})
 
@@ -552,7 +370,7 @@ def _trousers_step(ctx: _Context) -> Step:
     found = places(maps)
     across = VERTICAL / (1 - VERTICAL)  # how many times the change going down, the change going across must be
     narration = (
-        f"Test images {_listed(TROUSERS)} are all {name}. In the video filters 2 and 4 picked out an upright "
+        f"Test images {listed(TROUSERS)} are all {name}. In the video filters 2 and 4 picked out an upright "
         "line the trousers share. ConvLab looked in its own model for a filter whose maps show upright stripes on "
         f"all three: going across each {LAYER} map, from cell to cell, the brightness changes at least "
         f"{_how_many_times(across)} as much as going down it, as it does across an upright line. Of those, the one "
@@ -560,11 +378,11 @@ def _trousers_step(ctx: _Context) -> Step:
     )
     item = CLASS_NAMES[TROUSER_LABEL].lower()
     answer = (
-        f"Upright stripes: {_listed(f'{v:.0%}' for v in vertical)} of the brightness change in its three {LAYER} "
+        f"Upright stripes: {listed(f'{v:.0%}' for v in vertical)} of the brightness change in its three {LAYER} "
         f"maps goes across, not down. All three {name} light it up, {_times(relative)} its average on a test "
         f"picture; {_together(found, item)}. {_sentence(_brightest(found, TROUSERS))}"
     )
-    lead = f"Three {name}, test images {_listed(TROUSERS)}, and a filter for upright lines: **filter {chosen}**."
+    lead = f"Three {name}, test images {listed(TROUSERS)}, and a filter for upright lines: **filter {chosen}**."
     return Step("trousers", f"Three {name}", _view("journey", ctx.conv.spec.key(), TROUSERS, chosen), narration,
                 question=f"What will filter {chosen} light up in the {name}?", answer=answer, lead=lead,
                 facts={"filter": chosen, "score": score, "relative": relative.tolist(), "verticality": vertical,
@@ -584,7 +402,7 @@ def _shirts_step(ctx: _Context) -> Step:
     found = places(maps)
     lesson_score = float(relative[:, LESSON_FILTER].min())
     narration = (
-        f"Label {SHIRT} is {CLASS_NAMES[SHIRT]}; the first three in the printout are test images {_listed(shirts)}. "
+        f"Label {SHIRT} is {CLASS_NAMES[SHIRT]}; the first three in the printout are test images {listed(shirts)}. "
         "In the video one filter did little with them and another lit up parts of them. Measuring each filter "
         f"against its own average on a test picture, among those that fire on at least 1 test picture in "
         f"{round(1 / LIVE_SHARE)}, **filter {lit}** lights up even its dimmest {shirt} more than any other, and "
@@ -596,8 +414,9 @@ def _shirts_step(ctx: _Context) -> Step:
     little = "little" if quiet_score < 1 else "about as much as on an average test picture"
     answer = (
         f"{parts}: of the {maps[0].size} cells of each {LAYER} map, filter {lit} is above zero in only "
-        f"{_listed(cells)}, with peaks {_times(relative[:, lit])} its average on a test picture. "
-        f"{_sentence(_together(found, shirt))} {_sentence(_brightest(found, shirts))} Filter {quiet} sees {little}: {_times(relative[:, quiet])} its average, though it fires on other "
+        f"{listed(cells)}, with peaks {_times(relative[:, lit])} its average on a test picture. "
+        f"{_sentence(_together(found, shirt))} {_sentence(_brightest(found, shirts))} "
+        f"Filter {quiet} sees {little}: {_times(relative[:, quiet])} its average, though it fires on other "
         f"pictures. The video's filter {LESSON_FILTER} scores {lesson_score:.2f}× on its weakest {shirt}."
     )
     return Step("shirts", f"Three {name}", _view("journey", ctx.conv.spec.key(), shirts, lit), narration,
@@ -605,7 +424,8 @@ def _shirts_step(ctx: _Context) -> Step:
                 answer=answer, lead=f"Three {name}: **filter {lit}** lights them up most, **filter {quiet}** least.",
                 facts={"filter": lit, "score": lit_score, "relative": relative[:, lit].tolist(), "cells": cells,
                        "place": found.together, "together": found.least, "lit_cells": list(found.cells),
-                       "ninths": list(found.ninths), "peaks": list(found.peaks), "quiet_filter": quiet, "quiet_score": quiet_score,
+                       "ninths": list(found.ninths), "peaks": list(found.peaks), "quiet_filter": quiet,
+                       "quiet_score": quiet_score,
                        "quiet_relative": relative[:, quiet].tolist(), "images": list(shirts),
                        "lesson_filter_score": lesson_score})
 

@@ -5,7 +5,7 @@ everyone's slider latency. ``LocalWorker`` (the queue's default executor) starts
 ``python -m convlab.worker MODELS_DIR`` once, at a lower CPU priority than the server, and
 keeps it for the next training (TensorFlow and the data load once), closing it after a quiet
 spell. The two speak JSON lines: ``{"train": spec}`` and ``{"stop": key}`` go in; progress
-events (``jobs.progress_events``) and a last ``done`` or ``failed`` come out.
+events (``jobformat.progress_events``) and a last ``done`` or ``failed`` come out.
 
 The worker trains through its own ``ModelStore`` on the same folder, so the store's rules
 hold unchanged: temp file + rename, one training per spec, one at a time on the machine. If
@@ -28,7 +28,7 @@ import threading
 from pathlib import Path
 
 from .data import train_and_test
-from .jobs import Job, apply_event, progress_events
+from .jobformat import Job, apply_event, progress_events
 from .models import ModelSpec
 from .store import ModelStore, StoredModel
 

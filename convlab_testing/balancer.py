@@ -23,7 +23,7 @@ What the configuration does, and why (:func:`nginx_config`):
   went).
 
 ``python -m convlab_testing.balancer --backends 8501,8502 --port 8080`` prints the configuration
-for servers on those ports (the README's setup), ``--run`` also starts nginx with it.
+for servers on those ports (docs/classroom.md's setup), ``--run`` also starts nginx with it.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from browser_support import (
 from conftest import shipped_conv_maps
 from convlab.data import CLASS_NAMES
 from convlab.figures.scales import PALETTE_COLORSCALES
-from convlab.tour import peak_place
+from convlab.filtermeasures import peak_place
 from ui.state import DEFAULT_FILTER, DEFAULT_IMAGES
 
 LAPTOP = {"width": 1280, "height": 720}  # the screen the page is laid out for (every view: test_browser_views.py)
@@ -154,7 +154,7 @@ def _expected_lines(test_split, filter_index: int, maps: list[np.ndarray]) -> li
 
 def test_the_maps_are_described_as_the_model_computes_them(browser, shipped_server, test_split):
     """A screen reader hears, for each map on screen, its layer, filter and image and where it is
-    brightest: the same ninth ``convlab.tour.peak_place`` finds (numpy) in the model's own maps; the
+    brightest: the same ninth ``convlab.filtermeasures.peak_place`` finds (numpy) in the model's own maps; the
     chart's frame is titled and in English. A filter the chart paints itself is described at once
     (from the 8-bit maps it paints), and again from the exact maps once the page has them."""
     with new_page(browser, shipped_server, LAPTOP) as page:

@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 
-from convlab import tour, urlstate
+from convlab import filtermeasures, tour, urlstate
 from convlab.activations import Inspector
 from convlab.data import CLASS_NAMES, Split
 from convlab.models import PRESETS
@@ -281,25 +281,25 @@ def test_the_third_images_first_map_is_brightest_where_the_words_say(step, refer
 def test_place_words_name_exactly_their_ninths():
     for places in ({(2, 0)}, {(2, 0), (2, 1), (2, 2)}, {(1, 0), (1, 1), (1, 2)}, {(0, 0), (1, 0), (2, 0)},
                    {(0, 1), (1, 1), (2, 1)}, {(1, 1), (2, 1)}, {(0, 0), (2, 2), (1, 1)}, {(2, 0), (2, 1)}):
-        assert ninths_named(tour.place_words(places)) == places, places
-    assert tour.place_words({(2, 0), (2, 1), (2, 2)}) == "along the bottom"
+        assert ninths_named(filtermeasures.place_words(places)) == places, places
+    assert filtermeasures.place_words({(2, 0), (2, 1), (2, 2)}) == "along the bottom"
     with pytest.raises(ValueError):
-        tour.place_words(set())
+        filtermeasures.place_words(set())
 
 
 def test_places_on_hand_made_maps():
     bottom_row = np.zeros((2, 5, 5))
     bottom_row[:, 4, :] = 1.0
     bottom_row[0, 4, 4] = 2.0  # the first map's brightest cell: bottom right; the whole row still lit in both
-    found = tour.places(bottom_row)
+    found = filtermeasures.places(bottom_row)
     assert found.together == "along the bottom" and found.least == 0.5
     assert found.peaks == ("bottom right", "bottom left")  # the second map's first brightest cell
     apart = np.zeros((2, 5, 5))
     apart[0, 0, 0] = apart[1, 4, 4] = 1.0
-    found = tour.places(apart)
+    found = filtermeasures.places(apart)
     assert found.together is None and found.cells == () and found.peaks == ("top left", "bottom right")
-    assert tour.places(np.zeros((2, 5, 5))).peaks == (None, None)
-    assert tour.places(np.eye(5)[None]).together == "in the top left, the centre and the bottom right"
+    assert filtermeasures.places(np.zeros((2, 5, 5))).peaks == (None, None)
+    assert filtermeasures.places(np.eye(5)[None]).together == "in the top left, the centre and the bottom right"
 
 
 # -- classes mixed on purpose, and the strip's short lines ------------------------------------------
@@ -370,12 +370,12 @@ def test_verticality_against_hand_made_maps():
     upright[:, 2], lying[2, :] = 1.0, 1.0
     blob = np.zeros((5, 5))
     blob[2, 2] = 1.0
-    assert tour.verticality(upright) == 1.0
-    assert tour.verticality(lying) == 0.0
-    assert tour.verticality(blob) == 0.5 == tour.verticality(np.ones((5, 5)))
+    assert filtermeasures.verticality(upright) == 1.0
+    assert filtermeasures.verticality(lying) == 0.0
+    assert filtermeasures.verticality(blob) == 0.5 == filtermeasures.verticality(np.ones((5, 5)))
     rng = np.random.default_rng(0)
     noisy = rng.random((11, 11))
-    assert tour.verticality(noisy) == pytest.approx(verticality_by_hand(noisy))
+    assert filtermeasures.verticality(noisy) == pytest.approx(verticality_by_hand(noisy))
 
 
 def test_shirts_quiet_and_lit_filters(step, reference):
@@ -408,10 +408,10 @@ def test_bad_arguments_name_the_fix(shipped, test_split):
         tour.lesson_tour(conv, dense, test_split, inspector=Inspector(dense.model))
     inspector = Inspector(conv.model)
     with pytest.raises(ValueError, match="split.images"):
-        tour.baseline(inspector, test_split.images[:0])
-    base = tour.baseline(inspector, test_split.images[:50])
+        filtermeasures.baseline(inspector, test_split.images[:0])
+    base = filtermeasures.baseline(inspector, test_split.images[:50])
     with pytest.raises(ValueError, match="layer must be one of"):
-        tour.find_shared_filter(inspector, test_split.images[:3], "conv9", base)
+        filtermeasures.find_shared_filter(inspector, test_split.images[:3], "conv9", base)
 
 
 def test_a_callers_inspector_gives_the_same_tour(steps, shipped, test_split):
@@ -426,7 +426,7 @@ def test_the_trousers_plain_words_hold_for_every_map_shown(step, reference):
     """Step 8 says what "vertical" means in plain words (across at least twice as much as down); every
     map the step shows meets it, and the shares the answer gives are those maps' own."""
     s = step["trousers"]
-    times = tour.VERTICAL / (1 - tour.VERTICAL)
+    times = filtermeasures.VERTICAL / (1 - filtermeasures.VERTICAL)
     assert times == pytest.approx(2) and "the brightness changes at least twice as much as going down it" in s.narration
     assert "two thirds of the change between neighbouring cells" not in s.narration  # the old words
     maps = reference.maps(images_of(s))[..., s.facts["filter"]]
@@ -445,7 +445,8 @@ def test_the_shirts_plain_words_name_the_extremes(step, reference):
     """Step 9's "even its dimmest shirt more than any other" and "even its brightest shirt less than any
     other", among the filters firing on at least 1 test picture in 10: exactly the extremes, by brute force."""
     s = step["shirts"]
-    assert f"at least 1 test picture in {round(1 / tour.LIVE_SHARE)}" in s.narration and tour.LIVE_SHARE == 0.1
+    assert filtermeasures.LIVE_SHARE == 0.1
+    assert f"at least 1 test picture in {round(1 / filtermeasures.LIVE_SHARE)}" in s.narration
     lit, quiet = s.facts["filter"], s.facts["quiet_filter"]
     assert (f"**filter {lit}** lights up even its dimmest shirt more than any other, and **filter {quiet}** lights "
             "up even its brightest shirt less than any other") in s.narration

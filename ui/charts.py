@@ -20,7 +20,7 @@ import streamlit.components.v1 as components
 from plotly.basedatatypes import BaseFigure
 
 from convlab.data import CLASS_NAMES
-from convlab.figures.scales import recoloured
+from convlab.figures.scales import DEFAULT_PALETTE, PALETTES, recoloured
 
 PLOT_CONFIG = {
     "displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2},
@@ -47,15 +47,18 @@ class Prebuilt(BaseFigure):
         return self._prebuilt
 
 
-def _palette() -> str:
-    from .state import palette  # ui.state imports this module (through ui.resources)
+PALETTE = "palette"  # session key: the maps' colour map (figures.scales.PALETTES), each page's own, never a class's
 
-    return palette()
+
+def palette() -> str:
+    """The maps' colour map the page chose (``ui.state.palette_ui``); the lesson's inferno until one is chosen."""
+    chosen = st.session_state.get(PALETTE)
+    return chosen if chosen in PALETTES else DEFAULT_PALETTE
 
 
 def chart(figure: dict, key: str, **options) -> None:
     """Every chart but the journey's: a prebuilt figure, its maps in the page's colour map; the PNG export settings."""
-    st.plotly_chart(Prebuilt(recoloured(figure, _palette())), config=PLOT_CONFIG, key=key, **options)
+    st.plotly_chart(Prebuilt(recoloured(figure, palette())), config=PLOT_CONFIG, key=key, **options)
 
 
 # The journey's chart is redrawn on every slider move. st.plotly_chart gives a chart whose data
@@ -125,10 +128,10 @@ def live_chart(figure: dict, key: str, fit: bool = False, clicks: bool = False, 
     writes out, for a screen reader, what each map shows and where it is brightest (a journey
     figure's heatmaps, named by their ``meta``). Its maps are drawn in the page's colour map.
     """
-    palette = _palette()
+    colours = palette()
     if scrub is not None:
-        scrub = recoloured(scrub, palette)  # the maps the browser paints itself: the same colour map
-    _components()["plotly_react"](figure=recoloured(figure, palette), config=PLOT_CONFIG, fit=fit, clicks=clicks,
+        scrub = recoloured(scrub, colours)  # the maps the browser paints itself: the same colour map
+    _components()["plotly_react"](figure=recoloured(figure, colours), config=PLOT_CONFIG, fit=fit, clicks=clicks,
                                   pageKeys=page_keys, scrub=scrub, title=title, describe=describe, key=key,
                                   default=None, on_change=on_change)
 

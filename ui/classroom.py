@@ -190,15 +190,17 @@ def _follow(on: bool) -> None:
         st.session_state.pop("class_version", None)  # rejoin: take the teacher's view now
 
 
-def follow_the_class(view_now: Callable[[], dict[str, str]], apply_view: Callable[[dict], None] | None) -> None:
+def follow_the_class(view_now: Callable[[], dict[str, str]], apply_view: Callable[[dict], None],
+                     in_fragment: bool = False) -> None:
     """At the start of a following student's run: a move of the student's own detaches the page;
     otherwise the class's newest view, if the page doesn't show it yet, is applied.
 
     ``view_now``: the page's view as URL parameters (its widgets' new values included);
-    ``apply_view``: makes a view the page's. A fragment calls it with None: in a fragment's own
-    run, a change the page must show reruns the whole page, which applies it.
+    ``apply_view``: makes a view the page's. A fragment (``in_fragment``, the journey) passes what
+    its own run takes of a view (``IN_PLACE``): a change beyond that reruns the whole page, which
+    applies it.
     """
-    whole_run = apply_view is not None
+    whole_run = not in_fragment
     if role() != "student" or (not whole_run and not runtime.in_fragment_run()):
         return  # a fragment drawn in a whole run: that run has checked
     found, now = None, shared(view_now())
@@ -225,7 +227,6 @@ def follow_the_class(view_now: Callable[[], dict[str, str]], apply_view: Callabl
         changed = {name for name in set(found.view) | set(now) if found.view.get(name) != now.get(name)}
         if not changed <= IN_PLACE:
             st.rerun(scope="app")  # more than the journey shows: the whole page applies it
-        apply_view = _take_journey  # the journey's own run draws it
     st.session_state["class_version"] = found.version
     st.session_state.pop("class_problem", None)
     apply_view(found.view)
@@ -247,19 +248,6 @@ def _moved_by_student(now: dict[str, str], shown: dict[str, str] | None, teacher
 
 
 IN_PLACE = {"filter", "images"}  # what the journey's fragment applies by itself (a filter is painted first)
-
-
-def _take_journey(view: dict[str, str]) -> None:
-    """The teacher's filter and images, taken by the journey's own run (they were the teacher's page's)."""
-    from . import state  # the page's state imports this module
-    from .resources import get_test_split
-
-    if view.get("filter", "").isdigit():
-        state.show_filter(int(view["filter"]))
-    parts = view.get("images", "").split(",")
-    if len(parts) == len(state.IMAGES) and all(part.isdigit() for part in parts):
-        last = len(get_test_split()) - 1
-        state.set_images([min(int(part), last) for part in parts])
 
 
 def connection_ui() -> None:

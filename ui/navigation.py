@@ -1,4 +1,4 @@
-"""The page's navigation: the ten views as Streamlit pages in the top bar, grouped by what a
+"""The page's navigation: the views as Streamlit pages in the top bar, grouped by what a
 person wants to do, each with its own address (/filters, /lab, ...).
 
 The section holding the open view names it ("The lesson: 🧩 Filters"), so the current view is

@@ -117,13 +117,17 @@ def page_script(name: str, script: str) -> None:
 
 
 # Streamlit fetches the code of its Plotly chart (as large as plotly.js) the first time a view shows
-# one, and the person waits for it; fetched in the browser's idle time after the first view instead.
+# one, and the person waits for it. Preloaded as Streamlit preloads its own code (fetched and compiled,
+# not run) once the first view is drawn: the view that needs it only runs it.
 PREFETCH_JS = """
 if (!window.__convlabPrefetched) {
   window.__convlabPrefetched = true;
   const page = document.querySelector('script[type=module][src*="static/js/index."]');
-  const load = () => import(new URL(%s, page.src).href).catch(() => {});  // the same address Streamlit imports
-  if (page) (window.requestIdleCallback ? requestIdleCallback(load, {timeout: 5000}) : setTimeout(load, 1000));
+  if (page) {
+    const link = Object.assign(document.createElement('link'), {rel: 'modulepreload', crossOrigin: 'anonymous'});
+    link.href = new URL(%s, page.src).href;  // the address Streamlit imports it from
+    document.head.appendChild(link);
+  }
 }
 """
 

@@ -136,12 +136,13 @@ def _warmed() -> set:
     return set()
 
 
-def warm_up(stored: StoredModel | None) -> None:
+def warm_up(stored: StoredModel | None, later=None) -> None:
     """Called at the end of a page's run: start, a moment later in the background (the browser draws the page
     first), what the views would otherwise do on their first visit, for the page's model and the lesson's two:
     run the test set through each (or read the results kept beside it: ``convlab.testset``), trace the
-    explainers' gradients, and find the tour's filters. A view opened before that is done waits for that same
-    work. Cheap on every later run: each model is started once per server process."""
+    explainers' gradients, and then ``later(conv, dense, queue=...)`` for the lesson's two models (app.py: the
+    tour's filters, ``ui.tour.start``, which reads this module's resources). A view opened before that is done
+    waits for that same work. Cheap on every later run: each model is started once per server process."""
     if stored is None:  # a server's first run, without TensorFlow: the run with the model starts it
         return
     warmed, models = _warmed(), {}
@@ -160,10 +161,8 @@ def warm_up(stored: StoredModel | None) -> None:
     inspectors = [get_inspector(key, model) for key, model in models.items()]
     then = []  # after the rest: the tour's filters (a teacher's tool; every view's first visit comes first)
     conv, dense = (models.get(PRESETS[name].key()) for name in ("conv", "dense"))
-    if conv is not None and dense is not None:
-        from . import tour  # not at the top: ui.tour imports this module
-
-        tour.start(conv, dense, queue=then)
+    if later is not None and conv is not None and dense is not None:
+        later(conv, dense, queue=then)
     background.start(_warm, get_testset_cache(), get_test_split(), list(models.values()), inspectors, explainers,
                      then, name="convlab-warm-up")
 

@@ -18,11 +18,13 @@ import streamlit as st
 from convlab import urlstate
 from convlab.figures.scales import DEFAULT_PALETTE, PALETTES, SCALE_MODES
 from convlab.models import PRESETS
+from convlab.tour import SLUGS as TOUR_SLUGS
 from convlab.transforms import Transform
 
 from . import classroom
 from . import runs as runs_module
-from .resources import get_inspector, get_test_split
+from .charts import PALETTE, palette  # the maps' colour map: the charts draw every map in it
+from .resources import get_test_split
 
 DEFAULT_IMAGES = (0, 23, 28)  # the lesson's three ankle boots
 DEFAULT_FILTER = 1  # the lesson's CONVOLUTION_NUMBER
@@ -49,7 +51,6 @@ TAB = "tab"  # the view asked for (a slug): the open one, or one a link, a butto
 SNAPSHOT = "snapshot"  # the replay's snapshot index; set once the replay has been opened
 SHIFT_X, SHIFT_Y, ROTATE, ZOOM = "shift_x", "shift_y", "rotate", "zoom"  # the shift probe's transform
 PRESENT = "present"  # presenter mode: laid out for a projector
-PALETTE = "palette"  # the maps' colour map (figures.PALETTES): each page's own, never the class's
 TOUR = "tour"  # the lesson tour's step, 1-based; absent when the tour is closed
 KEYED_SLOT = "keyed_slot"  # presenter mode: the image slot ↑ / ↓ step (1 2 3 choose it)
 IMAGES = tuple(f"image_{slot}" for slot in range(len(DEFAULT_IMAGES)))
@@ -112,12 +113,6 @@ def _filter_from_box(key: str) -> None:
         show_filter(st.session_state[key])
 
 
-def palette() -> str:
-    """The maps' colour map (a key of ``convlab.figures.PALETTES``); the lesson's inferno until one is chosen."""
-    chosen = st.session_state.get(PALETTE)
-    return chosen if chosen in PALETTES else DEFAULT_PALETTE
-
-
 def palette_ui(container=None) -> None:
     """The maps' colour map (in ``container``, the sidebar by default): the lesson's inferno, or a
     colour-blind-safe one. Kept in the URL; a class never changes it (ui.classroom.NOT_FOLLOWED)."""
@@ -136,6 +131,16 @@ def show_filter(index: int) -> None:
 def set_images(indices) -> None:
     for key, index in zip(IMAGES, indices):
         st.session_state[key] = int(index)
+
+
+def take_journey(view: dict[str, str]) -> None:
+    """The filter and images of ``view`` (the class's), taken by the journey's own run (``classroom.IN_PLACE``)."""
+    if view.get("filter", "").isdigit():
+        show_filter(int(view["filter"]))
+    parts = view.get("images", "").split(",")
+    if len(parts) == len(IMAGES) and all(part.isdigit() for part in parts):
+        last = len(get_test_split()) - 1
+        set_images([min(int(part), last) for part in parts])
 
 
 def send_to_journey(index: int) -> None:
@@ -230,20 +235,16 @@ def view_opened(slug: str) -> None:
 
 # -- the URL ------------------------------------------------------------------------------------
 def _limits(runs: dict[str, runs_module.Run]) -> urlstate.Limits:
-    """What a link (or a teacher's view) may name, from the stored runs."""
-    from .tour import step_count
-
-    def inspector_for(key: str):
-        return get_inspector(key, runs_module.load(runs[key]))
-
+    """What a link (or a teacher's view) may name, from the stored runs' specs (no model is loaded to read a link)."""
+    layers = {key: run.spec.feature_layers() for key, run in runs.items()}  # (name, map side, filters)
     return urlstate.Limits(
         run_keys=tuple(runs), num_images=len(get_test_split()), tabs=tuple(TABS), scales=tuple(SCALE_MODES),
         palettes=tuple(PALETTES),
-        filters_for=lambda key: inspector_for(key).num_filters,
-        layers_for=lambda key: [layer.name for layer in inspector_for(key).layers],
-        sides_for=lambda key: {name: side for name, side, _ in runs[key].spec.feature_layers()},
+        filters_for=lambda key: max((filters for _, _, filters in layers[key]), default=0),
+        layers_for=lambda key: [name for name, _, _ in layers[key]],
+        sides_for=lambda key: {name: side for name, side, _ in layers[key]},
         snapshots_for=lambda key: int((runs[key].meta.get("snapshots") or {}).get("count", 0)),
-        tour_steps=step_count(),
+        tour_steps=len(TOUR_SLUGS),  # known without computing the tour: a link's tour=N is checked first
     )
 
 

@@ -1,4 +1,4 @@
-"""The lesson tour: ten steps in a compact strip above the tabs, each setting the page's view and telling what to see.
+"""The lesson tour: its steps in a compact strip above the tabs, each setting the page's view and telling what to see.
 
 The steps and their numbers come from ``convlab.tour``, computed from the shipped models (which
 filter shows what the boots share is found in the model, not copied from the video). The strip
@@ -20,7 +20,7 @@ from convlab import background
 from convlab.models import PRESETS
 from convlab.timing import timed
 from convlab.store import StoredModel
-from convlab.tour import SLUGS, Step, lesson_tour
+from convlab.tour import Step, lesson_tour
 
 from . import runs as runs_module
 from . import state
@@ -52,11 +52,6 @@ div.st-key-journey_controls [data-testid="stWidgetLabel"] { display: none; }
 </style>"""
 
 
-def step_count() -> int:
-    """The tour's steps, known without computing them (a link's tour=N is checked before any model loads)."""
-    return len(SLUGS)
-
-
 @st.cache_resource(show_spinner=False)
 def _tours() -> dict[tuple[str, str], Future]:
     """(conv model's creation time, dense model's) -> its tour, being computed or done: one computation per
@@ -66,7 +61,7 @@ def _tours() -> dict[tuple[str, str], Future]:
 
 def start(conv: StoredModel, dense: StoredModel, queue: list | None = None) -> Future:
     """The tour of the lesson's two models, unless it is under way or done: computed in a daemon thread, or, with
-    ``queue``, by the page's background work after its other pieces (``resources.warm_up`` passes its list)."""
+    ``queue``, by the page's background work after its other pieces (app.py hands this to ``resources.warm_up``)."""
     key, tours = (conv.meta.get("created", ""), dense.meta.get("created", "")), _tours()
     with _STARTING:
         work = tours.get(key)

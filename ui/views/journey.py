@@ -13,8 +13,8 @@ import functools
 import numpy as np
 import streamlit as st
 
-from convlab.data import CLASS_NAMES, Split, first_of_class
 from convlab.arithmetic import ConvCell, PoolCell, explain_cell, slide
+from convlab.data import CLASS_NAMES, Split, first_of_class
 from convlab.figures.explanations import arithmetic_figure, contributions_figure, slide_figure, window_figure
 from convlab.figures.journey import PANEL, journey_figure, journey_panel, journey_scrub_parts, row_title
 from convlab.figures.scales import SCALE_MODES
@@ -58,7 +58,7 @@ def journey_ui(spec: ModelSpec, stored: StoredModel | None, split: Split) -> Non
 
 
 def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
-    classroom.follow_the_class(state.view_params, None)  # a follower's own move here
+    classroom.follow_the_class(state.view_params, state.take_journey, in_fragment=True)  # a follower's own move here
     if not state.presenting():  # a projector needs the room for the grid
         st.markdown("#### The journey of an image through the conv and pool layers")
     layers = spec.feature_layers()  # known from the spec alone, before any model is loaded

@@ -26,7 +26,7 @@ from ..charts import image_names, live_chart
 from ..resources import get_replay
 from . import Page
 
-FRAME_SECONDS = 0.8  # while playing: time to see each moment, ~10 s for the lesson's 14 snapshots
+FRAME_SECONDS = 0.8  # while playing: time to see each moment, yet a whole training plays in seconds
 PLAYING, TICKING = "replay_playing", "replay_ticking"
 
 
