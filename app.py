@@ -26,7 +26,17 @@ from convlab.timing import timed  # noqa: E402
 from ui import classroom, feed, navigation, page, runs, runtime, state, tour  # noqa: E402
 from ui.resources import get_store, get_test_split, warm_up  # noqa: E402
 from ui.views import (  # noqa: E402
-    Page, compare, filters, journey, lab, looked, portraits, predictions, probe, replay, upload,
+    Page,
+    compare,
+    filters,
+    journey,
+    lab,
+    looked,
+    portraits,
+    predictions,
+    probe,
+    replay,
+    upload,
 )
 
 runtime.skip_keras_reset_after_each_run()
@@ -54,20 +64,32 @@ def sidebar_ui(split: Split, stored_runs: dict[str, runs.Run]) -> str:
     )
     state.choose_model(stored_runs)
     key = st.sidebar.selectbox(
-        "Model", list(stored_runs), key=state.MODEL, format_func=lambda key: stored_runs[key].label,
+        "Model",
+        list(stored_runs),
+        key=state.MODEL,
+        format_func=lambda key: stored_runs[key].label,
         persist_state=state.KEEP,  # a run that switches views stops before the sidebar is drawn
         help="The lesson's two models, and every variant trained in the lab.",
     )
     if len(stored_runs[key].label) > 26:  # the box cuts long names short
         st.sidebar.caption(stored_runs[key].label)
-    st.sidebar.radio("Colour scale of the maps", list(SCALE_MODES), key=state.SCALE, format_func=SCALE_MODES.get,
-                     persist_state=state.KEEP,
-                     help="Per panel shows each map's own pattern best (the lesson's way); a shared scale "
-                          "lets you compare how strongly layers or images respond.")
+    st.sidebar.radio(
+        "Colour scale of the maps",
+        list(SCALE_MODES),
+        key=state.SCALE,
+        format_func=SCALE_MODES.get,
+        persist_state=state.KEEP,
+        help="Per panel shows each map's own pattern best (the lesson's way); a shared scale "
+        "lets you compare how strongly layers or images respond.",
+    )
     state.palette_ui()
-    st.sidebar.toggle("🎥 Presenter mode", key=state.PRESENT, persist_state=state.KEEP,
-                      help="For a projector: large type, no sidebar or helper texts, the journey as large as the "
-                           "screen allows, and keys for the filter and the images anywhere on the page.")
+    st.sidebar.toggle(
+        "🎥 Presenter mode",
+        key=state.PRESENT,
+        persist_state=state.KEEP,
+        help="For a projector: large type, no sidebar or helper texts, the journey as large as the "
+        "screen allows, and keys for the filter and the images anywhere on the page.",
+    )
     tour.start_button(stored_runs)
     classroom.classroom_ui()
     st.sidebar.caption(f"Test images: {len(split):,} from `{split.source}`")

@@ -82,7 +82,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common  # noqa: E402
 from common import RESULTS, summary  # noqa: E402
-
 from convlab_testing.balancer import BACKEND_HEADER, COOKIE, Balancer  # noqa: E402
 from convlab_testing.live_app import StreamlitServer  # noqa: E402
 from convlab_testing.redis_server import RedisServer  # noqa: E402
@@ -93,8 +92,18 @@ TARGET_STUDENTS = 200  # the issue's lecture hall: runs of at most this many fol
 # The curve: (followers, servers, time a non-filter change too).
 CURVE = [(30, 1, True), (100, 1, True), (200, 1, False), (300, 1, False), (200, 2, False)]
 # The teacher's key presses: mostly forward, sometimes back (a value seen before comes back).
-PATTERN = ["ArrowRight", "ArrowRight", "ArrowRight", "ArrowLeft", "ArrowRight",
-           "ArrowRight", "ArrowLeft", "ArrowRight", "ArrowRight", "ArrowRight"]
+PATTERN = [
+    "ArrowRight",
+    "ArrowRight",
+    "ArrowRight",
+    "ArrowLeft",
+    "ArrowRight",
+    "ArrowRight",
+    "ArrowLeft",
+    "ArrowRight",
+    "ArrowRight",
+    "ArrowRight",
+]
 SETTLE_TIMEOUT_S = 15.0  # after a press, a follower without the change by then has missed it
 IMAGE_TIMEOUT_S = 300.0  # the non-filter change: every follower's page reruns on the server
 IDLE_WINDOW_S = 5.0  # the servers' CPU with every follower connected and nothing changing
@@ -178,8 +187,16 @@ class LightStudent:
         kind = msg.WhichOneof("type")
         if kind == "new_session":
             self.page_script_hash = msg.new_session.page_script_hash or self.page_script_hash
-            self.runs.append({"start": now, "fragment": bool(msg.metadata.run.fragment_ids), "end": None,
-                              "status": None, "query": None, "query_at": None})
+            self.runs.append(
+                {
+                    "start": now,
+                    "fragment": bool(msg.metadata.run.fragment_ids),
+                    "end": None,
+                    "status": None,
+                    "query": None,
+                    "query_at": None,
+                }
+            )
         elif kind == "page_info_changed":
             self.query_string = msg.page_info_changed.query_string
             self.page_infos.append((now, self.query_string))
@@ -205,10 +222,16 @@ class LightStudent:
         from websockets.asyncio.client import connect
 
         try:
-            async with connect(f"ws://{self.host}:{self.port}/_stcore/stream", subprotocols=["streamlit"],
-                               origin=f"http://{self.host}:{self.port}",
-                               additional_headers={"Cookie": f"{COOKIE}={self.cookie}"}, proxy=None,
-                               max_size=None, open_timeout=120, ping_interval=None) as ws:
+            async with connect(
+                f"ws://{self.host}:{self.port}/_stcore/stream",
+                subprotocols=["streamlit"],
+                origin=f"http://{self.host}:{self.port}",
+                additional_headers={"Cookie": f"{COOKIE}={self.cookie}"},
+                proxy=None,
+                max_size=None,
+                open_timeout=120,
+                ping_interval=None,
+            ) as ws:
                 self.ws = ws
                 self.ws_backend = ws.response.headers.get(BACKEND_HEADER)
                 await self._send(self._rerun())  # the page opened at /?class=CODE
@@ -263,8 +286,9 @@ class LightStudent:
             return
         self.asked = latest["version"]
         self.rerun_requests.append((time.time(), latest["version"]))
-        asyncio.get_running_loop().create_task(self._send(self._rerun({"version": latest["version"],
-                                                                         "n": int(time.time() * 1000)})))
+        asyncio.get_running_loop().create_task(
+            self._send(self._rerun({"version": latest["version"], "n": int(time.time() * 1000)}))
+        )
 
     # - the feed: server-sent events over a raw HTTP/1.1 GET
     async def _feed(self, path: str) -> None:
@@ -284,8 +308,12 @@ class LightStudent:
     async def _follow_feed(self, path: str) -> None:
         reader, writer = await asyncio.open_connection(self.host, self.port, limit=2**22)
         try:
-            writer.write((f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nAccept: text/event-stream\r\n"
-                          f"Cache-Control: no-cache\r\nCookie: {COOKIE}={self.cookie}\r\n\r\n").encode())
+            writer.write(
+                (
+                    f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nAccept: text/event-stream\r\n"
+                    f"Cache-Control: no-cache\r\nCookie: {COOKIE}={self.cookie}\r\n\r\n"
+                ).encode()
+            )
             await writer.drain()
             status = (await reader.readline()).decode(errors="replace").strip()
             headers = {}
@@ -346,8 +374,13 @@ class LightStudent:
     def ready(self) -> bool:
         """Its page drawn once, its feed open, the page showing the class's newest version."""
         first = next((run for run in self.runs if not run["fragment"] and run["status"] == FINISHED), None)
-        return (first is not None and self.feed_connected and self.latest is not None and self.args is not None
-                and self.args.get("version", -1) >= self.latest["version"])
+        return (
+            first is not None
+            and self.feed_connected
+            and self.latest is not None
+            and self.args is not None
+            and self.args.get("version", -1) >= self.latest["version"]
+        )
 
     def filter_at(self, since: float, value: int) -> float | None:
         """When its feed first delivered a view with ``filter`` = ``value`` after ``since``."""
@@ -356,8 +389,12 @@ class LightStudent:
     def page_shows(self, since: float, images: str) -> tuple[float, float] | None:
         """(new address, run finished) of its first run after ``since`` whose address holds ``images``."""
         for run in self.runs:
-            if run["start"] >= since and run["query"] and _query(run["query"]).get("images") == images \
-                    and run["status"] == FINISHED:
+            if (
+                run["start"] >= since
+                and run["query"]
+                and _query(run["query"]).get("images") == images
+                and run["status"] == FINISHED
+            ):
                 return run["query_at"], run["end"]
         return None
 
@@ -394,8 +431,10 @@ CHROMIUM_LOG_JS = r"""
   setInterval(attach, 50);
 })();
 """
-CONNECTION_ERROR_JS = ("() => document.body.innerText.includes('Connection error') || "
-                       "!document.querySelector('[data-testid=stApp][data-test-connection-state=CONNECTED]')")
+CONNECTION_ERROR_JS = (
+    "() => document.body.innerText.includes('Connection error') || "
+    "!document.querySelector('[data-testid=stApp][data-test-connection-state=CONNECTED]')"
+)
 
 
 class ChromiumStudent:
@@ -476,17 +515,25 @@ def served(count: int, tag: str):
     with contextlib.ExitStack() as stack:
         redis = stack.enter_context(RedisServer()) if count > 1 else None
         env = {"CONVLAB_REDIS_URL": redis.url} if redis else {}
-        servers = [StreamlitServer(logs / f"classroom-{tag}-{n}.log", env=env,
-                                   timings_path=logs / f"classroom-{tag}-{n}-timings.jsonl") for n in range(count)]
+        servers = [
+            StreamlitServer(
+                logs / f"classroom-{tag}-{n}.log", env=env, timings_path=logs / f"classroom-{tag}-{n}-timings.jsonl"
+            )
+            for n in range(count)
+        ]
         for server in servers:
             stack.callback(server.stop)
             server.start()
         for server in servers:
             server.wait_healthy()
         balancer = stack.enter_context(Balancer([s.port for s in servers])) if count > 1 else None
-        yield SimpleNamespace(servers=servers, redis=redis, balancer=balancer,
-                              url=balancer.url if balancer else servers[0].url,
-                              port=balancer.port if balancer else servers[0].port)
+        yield SimpleNamespace(
+            servers=servers,
+            redis=redis,
+            balancer=balancer,
+            url=balancer.url if balancer else servers[0].url,
+            port=balancer.port if balancer else servers[0].port,
+        )
 
 
 def _proc_cpu(pid: int) -> float:
@@ -521,12 +568,15 @@ class Sampler:
 
     def take(self) -> dict:
         servers = self.setup.servers
-        sample = {"t": time.time(),
-                  "server_cpu_s": [_proc_cpu(s.process.pid) for s in servers],
-                  "rss_kb": [_status_kb(s.process.pid, "VmRSS") for s in servers],
-                  "nginx_cpu_s": sum(_proc_cpu(pid) for pid in self.balancer_pids),
-                  "redis_cpu_s": _proc_cpu(self.setup.redis.process.pid) if self.setup.redis else 0.0,
-                  "client_cpu_s": sum(os.times()[:2]), "machine": common.machine_busy_seconds()}
+        sample = {
+            "t": time.time(),
+            "server_cpu_s": [_proc_cpu(s.process.pid) for s in servers],
+            "rss_kb": [_status_kb(s.process.pid, "VmRSS") for s in servers],
+            "nginx_cpu_s": sum(_proc_cpu(pid) for pid in self.balancer_pids),
+            "redis_cpu_s": _proc_cpu(self.setup.redis.process.pid) if self.setup.redis else 0.0,
+            "client_cpu_s": sum(os.times()[:2]),
+            "machine": common.machine_busy_seconds(),
+        }
         self.samples.append(sample)
         return sample
 
@@ -549,11 +599,16 @@ def window(a: dict, b: dict) -> dict:
     wall = b["t"] - a["t"]
     busy, total = b["machine"][0] - a["machine"][0], b["machine"][1] - a["machine"][1]
     per_server = [(y - x) / wall for x, y in zip(a["server_cpu_s"], b["server_cpu_s"])]
-    return {"wall_s": round(wall, 2), "server_cpu_per_s": sum(per_server), "per_server_cpu_per_s": per_server,
-            "nginx_cpu_per_s": (b["nginx_cpu_s"] - a["nginx_cpu_s"]) / wall,
-            "redis_cpu_per_s": (b["redis_cpu_s"] - a["redis_cpu_s"]) / wall,
-            "client_cpu_per_s": (b["client_cpu_s"] - a["client_cpu_s"]) / wall,
-            "machine_busy_per_s": busy / wall, "machine_cores": total / wall}
+    return {
+        "wall_s": round(wall, 2),
+        "server_cpu_per_s": sum(per_server),
+        "per_server_cpu_per_s": per_server,
+        "nginx_cpu_per_s": (b["nginx_cpu_s"] - a["nginx_cpu_s"]) / wall,
+        "redis_cpu_per_s": (b["redis_cpu_s"] - a["redis_cpu_s"]) / wall,
+        "client_cpu_per_s": (b["client_cpu_s"] - a["client_cpu_s"]) / wall,
+        "machine_busy_per_s": busy / wall,
+        "machine_cores": total / wall,
+    }
 
 
 async def loop_lag(stop: asyncio.Event, lags: list[tuple[float, float]]) -> None:
@@ -606,7 +661,9 @@ async def run_class(setup, config, sampler: Sampler) -> dict:
             for i in range(config.browser_students):
                 cookie = None
                 if setup.balancer is not None:  # the cross-check's page on another server than the teacher's first
-                    others = [f"127.0.0.1:{s.port}" for s in setup.servers if f"127.0.0.1:{s.port}" != out["teacher_backend"]]
+                    others = [
+                        f"127.0.0.1:{s.port}" for s in setup.servers if f"127.0.0.1:{s.port}" != out["teacher_backend"]
+                    ]
                     wanted = others[i % len(others)] if i % 2 == 0 and others else out["teacher_backend"]
                     for _ in range(40):
                         cookie = secrets.token_hex(16)
@@ -617,22 +674,38 @@ async def run_class(setup, config, sampler: Sampler) -> dict:
                 page = await context.new_page()
                 await page.goto(f"{setup.url}/?class={code}", wait_until="domcontentloaded")
                 chromium_students.append(ChromiumStudent(i, page, await backend_of_page(page, setup.url)))
-            print(f"  {config.students} light students" + (f" and {config.browser_students} Chromium student(s)"
-                                                           if config.browser_students else "") + " joining…", flush=True)
+            print(
+                f"  {config.students} light students"
+                + (f" and {config.browser_students} Chromium student(s)" if config.browser_students else "")
+                + " joining…",
+                flush=True,
+            )
             ready = await wait_until(lambda: all(s.ready() for s in students), 60 + 1.5 * config.students, 0.1)
             for b in chromium_students:
                 await b.page.wait_for_function(common.journey_ready_js(), timeout=180_000, polling=100)
                 await b.page.wait_for_function(common.IDLE_JS, timeout=60_000, polling=50)
             join_end = sampler.take()
-            out["join"] = {**window(join_start, join_end),
-                           "first_run_s": summary([next(r["end"] for r in s.runs if r["status"] == FINISHED) - s.runs[0]["start"]
-                                                   for s in students if s.ready()])}
+            out["join"] = {
+                **window(join_start, join_end),
+                "first_run_s": summary(
+                    [
+                        next(r["end"] for r in s.runs if r["status"] == FINISHED) - s.runs[0]["start"]
+                        for s in students
+                        if s.ready()
+                    ]
+                ),
+            }
             if not ready:
                 late = [s.index for s in students if not s.ready()]
-                raise RuntimeError(f"{len(late)} light students never showed the class (e.g. {late[:10]}) within "
-                                   f"{60 + 1.5 * config.students:.0f} s; errors: {[s.errors for s in students if s.errors][:3]}")
-            print(f"  every follower shows the class ({join_end['t'] - join_start['t']:.0f} s after the first joined; "
-                  f"servers {out['join']['server_cpu_per_s']:.2f} CPU-s/s meanwhile).", flush=True)
+                raise RuntimeError(
+                    f"{len(late)} light students never showed the class (e.g. {late[:10]}) within "
+                    f"{60 + 1.5 * config.students:.0f} s; errors: {[s.errors for s in students if s.errors][:3]}"
+                )
+            print(
+                f"  every follower shows the class ({join_end['t'] - join_start['t']:.0f} s after the first joined; "
+                f"servers {out['join']['server_cpu_per_s']:.2f} CPU-s/s meanwhile).",
+                flush=True,
+            )
 
             # Following alone: every follower connected, nothing changing.
             await asyncio.sleep(1.0)
@@ -652,21 +725,39 @@ async def run_class(setup, config, sampler: Sampler) -> dict:
                     await slider.focus()
                 pressed = time.time()  # right before the key press
                 await teacher.keyboard.press(key)
-                everyone = await wait_until(lambda t=pressed, v=expected: all(s.filter_at(t, v) for s in students),
-                                            SETTLE_TIMEOUT_S)
+                everyone = await wait_until(
+                    lambda t=pressed, v=expected: all(s.filter_at(t, v) for s in students), SETTLE_TIMEOUT_S
+                )
                 arrived = time.time()
                 for b in chromium_students:
                     with contextlib.suppress(Exception):
                         await b.page.wait_for_function(
                             "([t, v]) => (window.__chartLog || []).some(([at, f]) => at >= t && f === v)",
-                            arg=[pressed, expected], timeout=SETTLE_TIMEOUT_S * 1000, polling=50)
+                            arg=[pressed, expected],
+                            timeout=SETTLE_TIMEOUT_S * 1000,
+                            polling=50,
+                        )
                 shown = await teacher_filter(teacher)
                 last = max((s.filter_at(pressed, expected) or arrived) - pressed for s in students) if students else 0.0
-                out["changes"].append({"index": k + 1, "key": key, "value": expected, "teacher_slider": shown,
-                                       "pressed": pressed, "everyone": everyone})
-                print(f"    change {k + 1:2d}: {key:10s} → filter {expected:2d}: "
-                      + (f"the last light student after {last:.2f} s" if everyone else
-                         f"NOT every light student within {SETTLE_TIMEOUT_S:.0f} s"), flush=True)
+                out["changes"].append(
+                    {
+                        "index": k + 1,
+                        "key": key,
+                        "value": expected,
+                        "teacher_slider": shown,
+                        "pressed": pressed,
+                        "everyone": everyone,
+                    }
+                )
+                print(
+                    f"    change {k + 1:2d}: {key:10s} → filter {expected:2d}: "
+                    + (
+                        f"the last light student after {last:.2f} s"
+                        if everyone
+                        else f"NOT every light student within {SETTLE_TIMEOUT_S:.0f} s"
+                    ),
+                    flush=True,
+                )
                 if shown != expected:
                     out["notes"].append(f"change {k + 1}: the teacher's slider shows {shown}, expected {expected}")
                     expected = shown
@@ -708,17 +799,25 @@ async def change_image(teacher, students, chromium_students, sampler) -> dict:
     end = sampler.take()
     for b in chromium_students:
         with contextlib.suppress(Exception):
-            await b.page.wait_for_function(f"() => new URLSearchParams(location.search).get('images') === {json.dumps(wanted)}",
-                                           timeout=IMAGE_TIMEOUT_S * 1000, polling=50)
+            await b.page.wait_for_function(
+                f"() => new URLSearchParams(location.search).get('images') === {json.dumps(wanted)}",
+                timeout=IMAGE_TIMEOUT_S * 1000,
+                polling=50,
+            )
         await b.refresh()
     shown = [s.page_shows(pressed, wanted) for s in students]
-    result = {"images": wanted, "pressed": pressed, "everyone": everyone,
-              "address_s": summary([a - pressed for a, _ in filter(None, shown)]),
-              "finished_s": summary([f - pressed for _, f in filter(None, shown)]),
-              "missed": sum(1 for x in shown if x is None),
-              "chromium_address_s": summary([t - pressed for b in chromium_students
-                                             if (t := b.images_at(pressed, wanted)) is not None]),
-              "cpu": window(start, end)}
+    result = {
+        "images": wanted,
+        "pressed": pressed,
+        "everyone": everyone,
+        "address_s": summary([a - pressed for a, _ in filter(None, shown)]),
+        "finished_s": summary([f - pressed for _, f in filter(None, shown)]),
+        "missed": sum(1 for x in shown if x is None),
+        "chromium_address_s": summary(
+            [t - pressed for b in chromium_students if (t := b.images_at(pressed, wanted)) is not None]
+        ),
+        "cpu": window(start, end),
+    }
     print(f"    every page reran: last after {result['finished_s'].get('max', float('nan')):.2f} s", flush=True)
     return result
 
@@ -745,35 +844,54 @@ def analyse(result: dict, config) -> dict:
         arrived = arrivals(students, "light", change, end)
         chromium += arrivals(chromium_students, "chromium", change, end)
         light += arrived
-        per_change.append({"change": change["index"], "value": change["value"], "arrived": len(arrived),
-                           "p50_s": common.percentile(arrived, 50), "last_s": max(arrived) if arrived else None})
+        per_change.append(
+            {
+                "change": change["index"],
+                "value": change["value"],
+                "arrived": len(arrived),
+                "p50_s": common.percentile(arrived, 50),
+                "last_s": max(arrived) if arrived else None,
+            }
+        )
     t0 = changes[0]["pressed"] if changes else 0.0
     t1 = result["changes_end"]["t"]
     reruns = sum(1 for s in students for run in s.runs if t0 <= run["start"] <= t1)
     connection_errors = [f"light {s.index}: {e}" for s in students for e in s.errors]
-    connection_errors += [f"chromium {b.index}: {e}" for b in chromium_students for e in b.errors
-                          if "connection" in e.lower()]
+    connection_errors += [
+        f"chromium {b.index}: {e}" for b in chromium_students for e in b.errors if "connection" in e.lower()
+    ]
     page_errors = [f"light {s.index}: {e}" for s in students for e in s.page_errors]
-    page_errors += [f"chromium {b.index}: {e}" for b in chromium_students for e in b.errors if "connection" not in e.lower()]
+    page_errors += [
+        f"chromium {b.index}: {e}" for b in chromium_students for e in b.errors if "connection" not in e.lower()
+    ]
     page_errors += [f"teacher: {e}" for e in result["teacher_errors"]]
     backends: dict[str, int] = {}
     for s in students:
         backends[s.feed_backend or "direct"] = backends.get(s.feed_backend or "direct", 0) + 1
-    return {"latency_s": summary(light), "chromium_latency_s": summary(chromium),
-            "last_student_s": summary([c["last_s"] for c in per_change if c["last_s"] is not None]),
-            "per_change": per_change, "missed": missed, "follower_runs_during_filter_changes": reruns,
-            "connection_errors": connection_errors, "page_errors": page_errors,
-            "students_per_backend": backends,
-            "not_sticky": sum(1 for s in students if s.ws_backend != s.feed_backend),
-            "all_latencies_s": light}
+    return {
+        "latency_s": summary(light),
+        "chromium_latency_s": summary(chromium),
+        "last_student_s": summary([c["last_s"] for c in per_change if c["last_s"] is not None]),
+        "per_change": per_change,
+        "missed": missed,
+        "follower_runs_during_filter_changes": reruns,
+        "connection_errors": connection_errors,
+        "page_errors": page_errors,
+        "students_per_backend": backends,
+        "not_sticky": sum(1 for s in students if s.ws_backend != s.feed_backend),
+        "all_latencies_s": light,
+    }
 
 
 def run_one(config) -> dict:
     """One class: fresh servers, the teacher, the followers, the changes; the run's report."""
     tag = f"{config.students}x{config.servers}"
     started = time.perf_counter()
-    print(f"Run: {config.students} followers, {config.servers} server(s)"
-          + (" behind nginx, classes in Redis" if config.servers > 1 else ", classes in its memory"), flush=True)
+    print(
+        f"Run: {config.students} followers, {config.servers} server(s)"
+        + (" behind nginx, classes in Redis" if config.servers > 1 else ", classes in its memory"),
+        flush=True,
+    )
     with served(config.servers, tag) as setup:
         sampler = Sampler(setup)
         before = sampler.take()
@@ -785,37 +903,73 @@ def run_one(config) -> dict:
         hwm_mb = [_status_kb(s.process.pid, "VmHWM") / 1024 for s in setup.servers]
         tracebacks = sum(s.log_text().count("Traceback") for s in setup.servers)
         backends = [f"127.0.0.1:{s.port}" for s in setup.servers]
-        nginx_errors = [line for line in (setup.balancer.log_text() if setup.balancer else "").splitlines()
-                        if "[error]" in line or "[crit]" in line or "[alert]" in line]
+        nginx_errors = [
+            line
+            for line in (setup.balancer.log_text() if setup.balancer else "").splitlines()
+            if "[error]" in line or "[crit]" in line or "[alert]" in line
+        ]
     analysis = analyse(result, config)
     lat = analysis["latency_s"]
     rss = [x["rss_kb"] for x in sampler.samples]
-    memory = {"rss_mb_before": [kb / 1024 for kb in before["rss_kb"]],
-              "rss_mb_max": [max(sample[i] for sample in rss) / 1024 for i in range(config.servers)] if rss else [],
-              "hwm_mb": hwm_mb}
-    met = (bool(lat.get("n")) and lat["p95"] <= TARGET_P95_S and not analysis["missed"]
-           and not analysis["connection_errors"] and max(hwm_mb) <= TARGET_RSS_MB)
+    memory = {
+        "rss_mb_before": [kb / 1024 for kb in before["rss_kb"]],
+        "rss_mb_max": [max(sample[i] for sample in rss) / 1024 for i in range(config.servers)] if rss else [],
+        "hwm_mb": hwm_mb,
+    }
+    met = (
+        bool(lat.get("n"))
+        and lat["p95"] <= TARGET_P95_S
+        and not analysis["missed"]
+        and not analysis["connection_errors"]
+        and max(hwm_mb) <= TARGET_RSS_MB
+    )
     t0, t1 = result["changes_start"]["t"], result["changes_end"]["t"]
     return {
-        "students": config.students, "servers": config.servers, "browser_students": config.browser_students,
-        "changes": config.changes, "gap_s": config.gap, "backends": backends, "teacher_backend": result["teacher_backend"],
-        "duration_s": round(time.perf_counter() - started, 1), "class_code": result["code"],
-        "notes": result["notes"], "server_log_tracebacks": tracebacks,
-        "nginx_errors": len(nginx_errors), "nginx_error_lines": nginx_errors[:50],
-        "target_met": met, "target_applies": config.students <= TARGET_STUDENTS,
+        "students": config.students,
+        "servers": config.servers,
+        "browser_students": config.browser_students,
+        "changes": config.changes,
+        "gap_s": config.gap,
+        "backends": backends,
+        "teacher_backend": result["teacher_backend"],
+        "duration_s": round(time.perf_counter() - started, 1),
+        "class_code": result["code"],
+        "notes": result["notes"],
+        "server_log_tracebacks": tracebacks,
+        "nginx_errors": len(nginx_errors),
+        "nginx_error_lines": nginx_errors[:50],
+        "target_met": met,
+        "target_applies": config.students <= TARGET_STUDENTS,
         "summary": {k: v for k, v in analysis.items()},
-        "cpu_changes": window(result["changes_start"], result["changes_end"]), "cpu_idle": result["idle"],
-        "join": result["join"], "memory": memory, "image_change": result.get("image_change"),
+        "cpu_changes": window(result["changes_start"], result["changes_end"]),
+        "cpu_idle": result["idle"],
+        "join": result["join"],
+        "memory": memory,
+        "image_change": result.get("image_change"),
         "loop_lag_ms": summary([lag for t, lag in result["loop_lag_ms"] if t0 <= t <= t1]),
-        "warmed_up": result["warmed_up"], "change_log": result["changes"],
+        "warmed_up": result["warmed_up"],
+        "change_log": result["changes"],
         "samples": [{k: v for k, v in x.items() if k != "machine"} for x in sampler.samples],
-        "per_student": [{"student": s.index, "backend": s.feed_backend, "websocket_backend": s.ws_backend,
-                         "messages": s.messages, "bytes": s.bytes, "errors": s.errors, "page_errors": s.page_errors,
-                         "feed": [(t, v, view.get("filter"), view.get("images")) for t, v, view in s.feed_events],
-                         "painted": s.painted, "rerun_requests": s.rerun_requests, "runs": s.runs}
-                        for s in result["students"]],
-        "per_chromium_student": [{"student": b.index, "backend": b.backend, "chart": b.chart_log, "urls": b.url_log,
-                                  "errors": b.errors} for b in result["chromium_students"]],
+        "per_student": [
+            {
+                "student": s.index,
+                "backend": s.feed_backend,
+                "websocket_backend": s.ws_backend,
+                "messages": s.messages,
+                "bytes": s.bytes,
+                "errors": s.errors,
+                "page_errors": s.page_errors,
+                "feed": [(t, v, view.get("filter"), view.get("images")) for t, v, view in s.feed_events],
+                "painted": s.painted,
+                "rerun_requests": s.rerun_requests,
+                "runs": s.runs,
+            }
+            for s in result["students"]
+        ],
+        "per_chromium_student": [
+            {"student": b.index, "backend": b.backend, "chart": b.chart_log, "urls": b.url_log, "errors": b.errors}
+            for b in result["chromium_students"]
+        ],
     }
 
 
@@ -852,25 +1006,37 @@ def markdown(report: dict) -> str:
     ]
     for run in report["runs"]:
         s, cpu = run["summary"], run["cpu_changes"]
-        verdict = ("yes" if run["target_met"] else "NO") if run["target_applies"] else ("(yes)" if run["target_met"] else "(no)")
+        verdict = (
+            ("yes" if run["target_met"] else "NO")
+            if run["target_applies"]
+            else ("(yes)" if run["target_met"] else "(no)")
+        )
         lines.append(
             f"| {run['students']} | {run['servers']}{' + nginx' if run['servers'] > 1 else ''} | {triple(s['latency_s'])} "
             f"| {fmt(s['last_student_s'].get('p95'), '')} | {triple(s['chromium_latency_s'])} | {len(s['missed'])} "
             f"| {len(s['connection_errors'])} | {s['follower_runs_during_filter_changes']} "
             f"| {cpu['server_cpu_per_s']:.2f} ({run['cpu_idle']['server_cpu_per_s']:.2f}) "
             f"| {cpu['nginx_cpu_per_s'] + cpu['redis_cpu_per_s']:.2f} "
-            f"| {' / '.join(f'{m:.0f}' for m in run['memory']['hwm_mb'])} | {verdict} |")
+            f"| {' / '.join(f'{m:.0f}' for m in run['memory']['hwm_mb'])} | {verdict} |"
+        )
     images = [run for run in report["runs"] if run.get("image_change")]
     if images:
-        lines += ["", "A change every follower's page reruns for (the teacher changes image 3): key press → each light "
-                  "student's page has the new `images=` / its run finished; Chromium's address bar.", "",
-                  "| followers | servers | new address p50 / p95 / max (s) | run finished p50 / p95 / max (s) "
-                  "| Chromium address (s) | missed | servers' CPU-s/s |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "A change every follower's page reruns for (the teacher changes image 3): key press → each light "
+            "student's page has the new `images=` / its run finished; Chromium's address bar.",
+            "",
+            "| followers | servers | new address p50 / p95 / max (s) | run finished p50 / p95 / max (s) "
+            "| Chromium address (s) | missed | servers' CPU-s/s |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for run in images:
             change = run["image_change"]
-            lines.append(f"| {run['students']} | {run['servers']} | {triple(change['address_s'])} "
-                         f"| {triple(change['finished_s'])} | {triple(change['chromium_address_s'])} | {change['missed']} "
-                         f"| {change['cpu']['server_cpu_per_s']:.2f} |")
+            lines.append(
+                f"| {run['students']} | {run['servers']} | {triple(change['address_s'])} "
+                f"| {triple(change['finished_s'])} | {triple(change['chromium_address_s'])} | {change['missed']} "
+                f"| {change['cpu']['server_cpu_per_s']:.2f} |"
+            )
     lines += ["", "Per run:", ""]
     for run in report["runs"]:
         s, join = run["summary"], run["join"]
@@ -880,46 +1046,85 @@ def markdown(report: dict) -> str:
             f"{fmt(join['first_run_s'].get('p50'))}, servers {join['server_cpu_per_s']:.2f} CPU-s/s); followers per "
             f"server {s['students_per_backend']}"
             + (f", {s['not_sticky']} whose websocket and feed reached different servers" if run["servers"] > 1 else "")
-            + (f"; servers other than the teacher's warmed up first by one page ({', '.join(f'{w:g} s' for w in run['warmed_up'])})"
-               if run["warmed_up"] else "; no server warmed up but the teacher's" if run["servers"] > 1 else "")
+            + (
+                f"; servers other than the teacher's warmed up first by one page ({', '.join(f'{w:g} s' for w in run['warmed_up'])})"
+                if run["warmed_up"]
+                else "; no server warmed up but the teacher's"
+                if run["servers"] > 1
+                else ""
+            )
             + f"; page errors {len(s['page_errors'])}, server tracebacks {run['server_log_tracebacks']}"
-            + (f", nginx errors {run['nginx_errors']}" if run["servers"] > 1 else "") + "; this process "
+            + (f", nginx errors {run['nginx_errors']}" if run["servers"] > 1 else "")
+            + "; this process "
             f"{run['cpu_changes']['client_cpu_per_s']:.2f} CPU-s/s, its event loop late p95 "
             f"{run['loop_lag_ms'].get('p95', 0):.0f} ms; the machine {run['cpu_changes']['machine_busy_per_s']:.2f} of "
             f"{run['cpu_changes']['machine_cores']:.0f} cores busy during the changes."
-            + (f" Notes: {'; '.join(run['notes'])}." if run["notes"] else ""))
+            + (f" Notes: {'; '.join(run['notes'])}." if run["notes"] else "")
+        )
     return "\n".join(lines) + "\n"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=30, help="light students following the teacher (default 30)")
-    parser.add_argument("--servers", type=int, default=1,
-                        help="ConvLab servers; 2 or more: Redis between them and nginx in front (default 1)")
+    parser.add_argument(
+        "--servers",
+        type=int,
+        default=1,
+        help="ConvLab servers; 2 or more: Redis between them and nginx in front (default 1)",
+    )
     parser.add_argument("--changes", type=int, default=10, help="filter changes the teacher makes (default 10)")
-    parser.add_argument("--gap", type=float, default=2.5, help="seconds between the teacher's key presses (default 2.5)")
+    parser.add_argument(
+        "--gap", type=float, default=2.5, help="seconds between the teacher's key presses (default 2.5)"
+    )
     parser.add_argument("--join-rate", type=float, default=20.0, help="light students joining per second (default 20)")
-    parser.add_argument("--browser-students", type=int, default=1,
-                        help="also this many students as Chromium pages (the cross-check; default 1)")
-    parser.add_argument("--image-change", action="store_true",
-                        help="then time a change every follower's page reruns for (the teacher changes image 3)")
-    parser.add_argument("--cold-servers", action="store_true",
-                        help="with several servers, let the followers be the first pages of the servers other than "
-                             "the teacher's (by default one page is drawn on each first, as a readiness check would)")
-    parser.add_argument("--curve", action="store_true",
-                        help="the curve: 30 and 100 (with --image-change), 200 and 300 followers on one server, "
-                             "200 on 2 servers behind nginx")
+    parser.add_argument(
+        "--browser-students",
+        type=int,
+        default=1,
+        help="also this many students as Chromium pages (the cross-check; default 1)",
+    )
+    parser.add_argument(
+        "--image-change",
+        action="store_true",
+        help="then time a change every follower's page reruns for (the teacher changes image 3)",
+    )
+    parser.add_argument(
+        "--cold-servers",
+        action="store_true",
+        help="with several servers, let the followers be the first pages of the servers other than "
+        "the teacher's (by default one page is drawn on each first, as a readiness check would)",
+    )
+    parser.add_argument(
+        "--curve",
+        action="store_true",
+        help="the curve: 30 and 100 (with --image-change), 200 and 300 followers on one server, "
+        "200 on 2 servers behind nginx",
+    )
     args = parser.parse_args()
 
-    configs = ([SimpleNamespace(**{**vars(args), "students": students, "servers": servers, "image_change": image})
-                for students, servers, image in CURVE] if args.curve else [args])
+    configs = (
+        [
+            SimpleNamespace(**{**vars(args), "students": students, "servers": servers, "image_change": image})
+            for students, servers, image in CURVE
+        ]
+        if args.curve
+        else [args]
+    )
     RESULTS.mkdir(parents=True, exist_ok=True)
-    report = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-              "command": "python bench/classroom_load.py " + " ".join(sys.argv[1:]), "machine": common.machine(),
-              "code": common.code_version(), "load_at_start": common.load_snapshot(),
-              "targets": {"p95_s": TARGET_P95_S, "rss_mb": TARGET_RSS_MB, "followers": TARGET_STUDENTS}, "runs": []}
+    report = {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "command": "python bench/classroom_load.py " + " ".join(sys.argv[1:]),
+        "machine": common.machine(),
+        "code": common.code_version(),
+        "load_at_start": common.load_snapshot(),
+        "targets": {"p95_s": TARGET_P95_S, "rss_mb": TARGET_RSS_MB, "followers": TARGET_STUDENTS},
+        "runs": [],
+    }
     if report["load_at_start"]["busy_processes"]:
-        busy = ", ".join(f"{p['command'][:60]} ({p['cpu_percent']:.0f} %)" for p in report["load_at_start"]["busy_processes"][:3])
+        busy = ", ".join(
+            f"{p['command'][:60]} ({p['cpu_percent']:.0f} %)" for p in report["load_at_start"]["busy_processes"][:3]
+        )
         print(f"Note: the machine is busy with other work: {busy}", flush=True)
     started = time.perf_counter()
     failed = False
@@ -930,8 +1135,13 @@ def main() -> int:
             except Exception as error:  # noqa: BLE001 - one failed run is reported; the curve goes on
                 failed = True
                 print(f"  the run failed: {type(error).__name__}: {error}", flush=True)
-                report.setdefault("failed_runs", []).append({"students": config.students, "servers": config.servers,
-                                                             "error": f"{type(error).__name__}: {error}"})
+                report.setdefault("failed_runs", []).append(
+                    {
+                        "students": config.students,
+                        "servers": config.servers,
+                        "error": f"{type(error).__name__}: {error}",
+                    }
+                )
             finally:
                 common.stop_all_children()
     except KeyboardInterrupt:
@@ -941,15 +1151,20 @@ def main() -> int:
     report["load_at_end"] = list(os.getloadavg())
     text = markdown(report)
     if report.get("failed_runs"):
-        text += "\nFailed runs: " + "; ".join(f"{r['students']}×{r['servers']}: {r['error'][:300]}"
-                                             for r in report["failed_runs"]) + "\n"
+        text += (
+            "\nFailed runs: "
+            + "; ".join(f"{r['students']}×{r['servers']}: {r['error'][:300]}" for r in report["failed_runs"])
+            + "\n"
+        )
     common.save_report("classroom", report, text)
     print()
     print(text)
     for run in report["runs"]:
         for item in (run["summary"]["connection_errors"] + run["summary"]["page_errors"])[:10]:
             print(f"  {run['students']}×{run['servers']}: {item}")
-    print(f"Wrote {RESULTS / 'classroom.json'} and {RESULTS / 'classroom.md'}; total runtime {report['duration_s']:.0f} s.")
+    print(
+        f"Wrote {RESULTS / 'classroom.json'} and {RESULTS / 'classroom.md'}; total runtime {report['duration_s']:.0f} s."
+    )
     missed_target = any(run["target_applies"] and not run["target_met"] for run in report["runs"])
     return 1 if failed or missed_target else 0
 

@@ -22,8 +22,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root
 
 # Re-exported for run.py and load.py, which reach everything through this module.
 from convlab_testing.live_app import (  # noqa: E402, F401
-    CHILDREN, ERRORS_JS, IDLE_JS, JOURNEY_PLOT, REPO, VIEWPORT, StreamlitServer, child_env, click_view, find_chromium,
-    journey_ready_js, launch_chromium, plot_js, popen, stop_all_children, stop_process,
+    CHILDREN,
+    ERRORS_JS,
+    IDLE_JS,
+    JOURNEY_PLOT,
+    REPO,
+    VIEWPORT,
+    StreamlitServer,
+    child_env,
+    click_view,
+    find_chromium,
+    journey_ready_js,
+    launch_chromium,
+    plot_js,
+    popen,
+    stop_all_children,
+    stop_process,
 )
 
 RESULTS = REPO / "bench" / "results"
@@ -47,8 +61,7 @@ def run_child(script: str, args: list[str], *, log_path: Path, timeout: float) -
     """Run ``bench/<script>`` with ``python``; it writes its result as JSON to a file we read back."""
     out = log_path.with_suffix(".json")
     out.unlink(missing_ok=True)
-    process = popen([sys.executable, str(REPO / "bench" / script), str(out), *args], log_path=log_path,
-                    env=child_env())
+    process = popen([sys.executable, str(REPO / "bench" / script), str(out), *args], log_path=log_path, env=child_env())
     try:
         code = process.wait(timeout=timeout)
     except subprocess.TimeoutExpired as error:
@@ -64,8 +77,15 @@ def run_child(script: str, args: list[str], *, log_path: Path, timeout: float) -
 def wall_time(command: list[str]) -> float:
     """Seconds from start to exit of a child (its output discarded)."""
     started = time.perf_counter()
-    subprocess.run(command, cwd=REPO, env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   check=True, timeout=120)
+    subprocess.run(
+        command,
+        cwd=REPO,
+        env=child_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=True,
+        timeout=120,
+    )
     return time.perf_counter() - started
 
 
@@ -76,8 +96,9 @@ class AppServer(StreamlitServer):
 
     def __init__(self, name: str, *, timings: bool = True, app: str | None = None) -> None:
         logs = RESULTS / "logs"
-        super().__init__(logs / f"{name}.log", app=app or APP,
-                         timings_path=logs / f"{name}-timings.jsonl" if timings else None)
+        super().__init__(
+            logs / f"{name}.log", app=app or APP, timings_path=logs / f"{name}-timings.jsonl" if timings else None
+        )
         self.name = name
 
 
@@ -278,8 +299,9 @@ def press_and_time(page, key: str, press: str, *, timeout_ms: int = 15_000) -> d
     seq = page.evaluate("() => window.__bench.seq")
     page.keyboard.press(press)
     try:
-        page.wait_for_function("seq => window.__bench.samples.some(s => s.seq === seq)", arg=seq + 1,
-                               timeout=timeout_ms, polling=10)
+        page.wait_for_function(
+            "seq => window.__bench.samples.some(s => s.seq === seq)", arg=seq + 1, timeout=timeout_ms, polling=10
+        )
     except Exception as error:  # Playwright's TimeoutError
         raise TimeoutError(f"{press} on {key}: no redraw within {timeout_ms / 1000:.0f} s") from error
     sample = page.evaluate("seq => window.__bench.samples.find(s => s.seq === seq)", seq + 1)
@@ -308,16 +330,20 @@ def sample_ms(sample: dict, run: dict | None = None) -> dict:
     splits into: waiting for the run to start, the run itself, and getting its chart drawn on
     the page's main thread (transport, plus any time the main thread was busy).
     """
+
     def span(start, end):
         a, b = sample.get(start), sample.get(end)
         return None if a is None or b is None else round(b - a, 2)
+
     parts = {
         "total": span("keydown", "drawn"),
         "keydown_to_send": span("keydown", "send"),
         "send_to_first_message": span("send", "firstMsg"),
         "send_to_chart_message": span("send", "bigMsg"),
         "chart_message_to_drawn": span("bigMsg", "drawn"),
-        "keydown_to_run_start": None, "server_run": None, "run_end_to_chart_message": None,
+        "keydown_to_run_start": None,
+        "server_run": None,
+        "run_end_to_chart_message": None,
         "how": sample.get("how"),
     }
     if run is not None:
@@ -330,8 +356,16 @@ def sample_ms(sample: dict, run: dict | None = None) -> dict:
     return parts
 
 
-BROWSER_PARTS = ("total", "keydown_to_send", "send_to_first_message", "send_to_chart_message", "chart_message_to_drawn",
-                 "keydown_to_run_start", "server_run", "run_end_to_chart_message")
+BROWSER_PARTS = (
+    "total",
+    "keydown_to_send",
+    "send_to_first_message",
+    "send_to_chart_message",
+    "chart_message_to_drawn",
+    "keydown_to_run_start",
+    "server_run",
+    "run_end_to_chart_message",
+)
 
 
 # -- stats and machine -----------------------------------------------------------------------
@@ -349,8 +383,14 @@ def percentile(values: list[float], q: float) -> float | None:
 def summary(values: list[float]) -> dict:
     if not values:
         return {"n": 0}
-    return {"n": len(values), "p50": percentile(values, 50), "p95": percentile(values, 95),
-            "mean": statistics.fmean(values), "min": min(values), "max": max(values)}
+    return {
+        "n": len(values),
+        "p50": percentile(values, 50),
+        "p95": percentile(values, 95),
+        "mean": statistics.fmean(values),
+        "min": min(values),
+        "max": max(values),
+    }
 
 
 def machine() -> dict:
@@ -358,24 +398,37 @@ def machine() -> dict:
     mem_kb = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal:"))
     versions = {"python": sys.version.split()[0]}
     from importlib.metadata import PackageNotFoundError, version
+
     for package in ("tensorflow", "keras", "streamlit", "plotly", "numpy", "matplotlib", "playwright"):
         with contextlib.suppress(PackageNotFoundError):
             versions[package] = version(package)
     browser = find_chromium()
-    chromium = subprocess.run([browser, "--version"], capture_output=True, text=True).stdout.strip() if browser else None
+    chromium = (
+        subprocess.run([browser, "--version"], capture_output=True, text=True).stdout.strip() if browser else None
+    )
     nproc = int(subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip() or 0)
-    return {"nproc": nproc, "cpu_model": cpu, "memory_total_gb": round(mem_kb / 2**20, 1),
-            "versions": versions, "chromium": chromium}
+    return {
+        "nproc": nproc,
+        "cpu_model": cpu,
+        "memory_total_gb": round(mem_kb / 2**20, 1),
+        "versions": versions,
+        "chromium": chromium,
+    }
 
 
 def code_version() -> dict:
     """The commit measured, and any uncommitted changes to the app's code at the time."""
+
     def git(*args: str) -> str:
         # only trailing whitespace: a porcelain line starts with a space (" M app.py")
         return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.rstrip()
-    return {"commit": git("rev-parse", "--short", "HEAD"),
-            "uncommitted": git("status", "--porcelain", "--", "app.py", "convlab", "components", ".streamlit",
-                               "models").splitlines()}
+
+    return {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "uncommitted": git(
+            "status", "--porcelain", "--", "app.py", "convlab", "components", ".streamlit", "models"
+        ).splitlines(),
+    }
 
 
 def _cpu_ticks() -> dict[int, tuple[int, str]]:
@@ -433,10 +486,13 @@ def load_snapshot(busy: bool = True) -> dict:
         after = _cpu_ticks()
         ours = {os.getpid()} | {p.pid for p in CHILDREN}
         snapshot["busy_processes"] = sorted(
-            ({"pid": pid, "command": command[:160], "cpu_percent": round(100 * (ticks - before[pid][0]) / hz, 1)}
-             for pid, (ticks, command) in after.items()
-             if pid in before and pid not in ours and (ticks - before[pid][0]) / hz > 0.10),
-            key=lambda p: -p["cpu_percent"])
+            (
+                {"pid": pid, "command": command[:160], "cpu_percent": round(100 * (ticks - before[pid][0]) / hz, 1)}
+                for pid, (ticks, command) in after.items()
+                if pid in before and pid not in ours and (ticks - before[pid][0]) / hz > 0.10
+            ),
+            key=lambda p: -p["cpu_percent"],
+        )
     return snapshot
 
 

@@ -67,8 +67,14 @@ CELL_CLICKS = 24
 IMAGE_PRESSES = 30
 GLANCE_S = 1.0  # a look at what is drawn before the next click (nobody clicks within a frame of the answer)
 TIMEOUT_MS = 120_000
-TARGETS = {"first_visit_p95_s": 1.0, "revisit_p95_ms": 300.0, "tour_open_p95_ms": 500.0, "tour_step_p95_ms": 300.0,
-           "cell_p95_ms": 300.0, "image_p95_ms": 200.0}
+TARGETS = {
+    "first_visit_p95_s": 1.0,
+    "revisit_p95_ms": 300.0,
+    "tour_open_p95_ms": 500.0,
+    "tour_step_p95_ms": 300.0,
+    "cell_p95_ms": 300.0,
+    "image_p95_ms": 200.0,
+}
 # slug: (the tab's label or the navigation's title, its charts (each drawn once the view is), its other elements)
 VIEWS = {
     "journey": ("Journey", ["journey_chart"], ["label_table"]),
@@ -244,8 +250,9 @@ def apps(reference: str):
     folder = Path(tempfile.mkdtemp(prefix="convlab-felt-"))
     worktree, models = folder / "reference", folder / "models"
     shutil.copytree(REPO / "models", models, ignore=shutil.ignore_patterns(".*", "corrupt", "testset"))
-    subprocess.run(["git", "worktree", "add", "--detach", str(worktree), reference], cwd=REPO, check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", str(worktree), reference], cwd=REPO, check=True, capture_output=True
+    )
     try:
         yield {"convlab": "app.py", "reference": str(worktree / "app.py")}, models
     finally:
@@ -266,8 +273,10 @@ def measure_prime(browser, apps_: dict, models: Path, result: dict) -> None:
         result["caches"] = sorted(path.name for path in (models / "testset").glob("*.npz"))
         result["caches_on_disk_after_page_s"] = time.time() - drawn
     result["server_s"] = time.time() - started
-    log(f"prime: Filters opened as the page was drawn, empty cache: {result['filters_at_once_ms']:.0f} ms; "
-        f"caches {result['caches']} on disk {result['caches_on_disk_after_page_s']:.1f} s after the page")
+    log(
+        f"prime: Filters opened as the page was drawn, empty cache: {result['filters_at_once_ms']:.0f} ms; "
+        f"caches {result['caches']} on disk {result['caches_on_disk_after_page_s']:.1f} s after the page"
+    )
 
 
 def measure_first(browser, apps_: dict, models: Path, result: dict, rounds: int) -> None:
@@ -285,15 +294,22 @@ def measure_first(browser, apps_: dict, models: Path, result: dict, rounds: int)
 
 
 def _tour(page, result: dict, first: bool) -> None:
-    opened = timed(page, lambda: button(page, "tour_start").click(), [], ["tour"],
-                   [[".st-key-tour", f"Step 1 of {TOUR_STEPS}"]])
+    opened = timed(
+        page, lambda: button(page, "tour_start").click(), [], ["tour"], [[".st-key-tour", f"Step 1 of {TOUR_STEPS}"]]
+    )
     result.setdefault("open_first" if first else "open_again", []).append(opened)
     if not first:
         return
     for step in range(2, TOUR_STEPS + 1):
-        result.setdefault("steps", []).append(timed(
-            page, lambda: button(page, "tour_next").click(), [], ["tour"],
-            [[".st-key-tour", f"Step {step} of {TOUR_STEPS}"]]))
+        result.setdefault("steps", []).append(
+            timed(
+                page,
+                lambda: button(page, "tour_next").click(),
+                [],
+                ["tour"],
+                [[".st-key-tour", f"Step {step} of {TOUR_STEPS}"]],
+            )
+        )
     button(page, "tour_finish").click()
     common.wait_idle(page, TIMEOUT_MS)
 
@@ -305,8 +321,11 @@ def measure_tour(browser, apps_: dict, models: Path, result: dict, rounds: int) 
                 time.sleep(GLANCE_S)
                 _tour(page, result.setdefault(name, {}), first=True)
             r = result[name]
-            log(f"tour, round {number + 1}, {name}: opened in {r['open_first'][-1]:.0f} ms, steps "
-                + ", ".join(f"{ms:.0f}" for ms in r["steps"][-(TOUR_STEPS - 1):]) + " ms")
+            log(
+                f"tour, round {number + 1}, {name}: opened in {r['open_first'][-1]:.0f} ms, steps "
+                + ", ".join(f"{ms:.0f}" for ms in r["steps"][-(TOUR_STEPS - 1) :])
+                + " ms"
+            )
 
 
 def measure_warm(browser, apps_: dict, models: Path, result: dict, phases: set) -> None:
@@ -330,19 +349,25 @@ def measure_warm(browser, apps_: dict, models: Path, result: dict, phases: set) 
                         time.sleep(GLANCE_S)  # a look at the view before the next: its own reruns (a chart fitting) end
                         samples.append({"view": slug, "ms": visit(page, slug)})
                     last = order[-1]
-                log(f"revisits, {name}: p50 {summary([s['ms'] for s in samples])['p50']:.0f} ms, "
-                    f"p95 {summary([s['ms'] for s in samples])['p95']:.0f} ms")
+                log(
+                    f"revisits, {name}: p50 {summary([s['ms'] for s in samples])['p50']:.0f} ms, "
+                    f"p95 {summary([s['ms'] for s in samples])['p95']:.0f} ms"
+                )
                 if last != "journey":
                     time.sleep(GLANCE_S)
                     visit(page, "journey")
             if "cells" in phases:
                 r["cells"] = _cells(page, rng)
-                log(f"cells, {name}: p50 {summary([s['ms'] for s in r['cells']])['p50']:.0f} ms, "
-                    f"p95 {summary([s['ms'] for s in r['cells']])['p95']:.0f} ms")
+                log(
+                    f"cells, {name}: p50 {summary([s['ms'] for s in r['cells']])['p50']:.0f} ms, "
+                    f"p95 {summary([s['ms'] for s in r['cells']])['p95']:.0f} ms"
+                )
             if "images" in phases:
                 r["images"] = _images(page)
-                log(f"images, {name}: p50 {summary(r['images'])['p50']:.0f} ms, "
-                    f"p95 {summary(r['images'])['p95']:.0f} ms")
+                log(
+                    f"images, {name}: p50 {summary(r['images'])['p50']:.0f} ms, "
+                    f"p95 {summary(r['images'])['p95']:.0f} ms"
+                )
             if "revisits" in phases:  # last: the tour's first step shows the dense model
                 time.sleep(GLANCE_S)
                 _tour(page, r.setdefault("tour", {}), first=False)
@@ -362,8 +387,13 @@ def _cells(page, rng: random.Random) -> list[dict]:
         box = frame.locator(".heatmaplayer image").nth(slot * (1 + len(JOURNEY_LAYERS)) + 1 + column).bounding_box()
         x, y = box["x"] + box["width"] * (col + 0.5) / side, box["y"] + box["height"] * (row + 0.5) / side
         time.sleep(GLANCE_S / 2)
-        ms = timed(page, lambda: page.mouse.click(x, y), ["explanation_chart"], ["explanation"],
-                   [[".st-key-explanation", f"{layer}'s number at row {row}, column {col} of image {slot + 1}"]])
+        ms = timed(
+            page,
+            lambda: page.mouse.click(x, y),
+            ["explanation_chart"],
+            ["explanation"],
+            [[".st-key-explanation", f"{layer}'s number at row {row}, column {col} of image {slot + 1}"]],
+        )
         samples.append({"slot": slot, "layer": layer, "row": row, "col": col, "ms": ms})
     button(page, "explanation_close").click()
     common.wait_idle(page, TIMEOUT_MS)
@@ -399,54 +429,108 @@ def rows(report: dict) -> list[dict]:
 
     def add(measure, ours, theirs, target, limit, unit="ms"):
         p95 = summary(ours).get("p95")
-        table.append({"measure": measure, "convlab": _figure(ours, unit), "reference": _figure(theirs, unit),
-                      "target": target, "met": None if p95 is None else p95 <= limit})
+        table.append(
+            {
+                "measure": measure,
+                "convlab": _figure(ours, unit),
+                "reference": _figure(theirs, unit),
+                "target": target,
+                "met": None if p95 is None else p95 <= limit,
+            }
+        )
 
     if first:
         for slug in [slug for slug in VIEWS if slug != "journey"]:
-            add(f"first visit: {VIEWS[slug][0]}", first["convlab"][slug], first["reference"][slug],
-                "≤ 1.0 s", TARGETS["first_visit_p95_s"] * 1000, "s")
+            add(
+                f"first visit: {VIEWS[slug][0]}",
+                first["convlab"][slug],
+                first["reference"][slug],
+                "≤ 1.0 s",
+                TARGETS["first_visit_p95_s"] * 1000,
+                "s",
+            )
         every = lambda name: [ms for values in first[name].values() for ms in values]  # noqa: E731
-        add("first visit: any view", every("convlab"), every("reference"), "≤ 1.0 s",
-            TARGETS["first_visit_p95_s"] * 1000, "s")
+        add(
+            "first visit: any view",
+            every("convlab"),
+            every("reference"),
+            "≤ 1.0 s",
+            TARGETS["first_visit_p95_s"] * 1000,
+            "s",
+        )
     if "revisits" in warm.get("convlab", {}):
         ms = lambda name: [s["ms"] for s in warm[name]["revisits"]]  # noqa: E731
         add("revisit: any view", ms("convlab"), ms("reference"), "≤ 300 ms", TARGETS["revisit_p95_ms"])
     if tour:
-        add("tour: opened (a fresh server)", tour["convlab"]["open_first"], tour["reference"]["open_first"],
-            "≤ 500 ms", TARGETS["tour_open_p95_ms"])
+        add(
+            "tour: opened (a fresh server)",
+            tour["convlab"]["open_first"],
+            tour["reference"]["open_first"],
+            "≤ 500 ms",
+            TARGETS["tour_open_p95_ms"],
+        )
     if "tour" in warm.get("convlab", {}):
-        add("tour: opened again (the same server)", warm["convlab"]["tour"]["open_again"],
-            warm["reference"]["tour"]["open_again"], "≤ 500 ms", TARGETS["tour_open_p95_ms"])
+        add(
+            "tour: opened again (the same server)",
+            warm["convlab"]["tour"]["open_again"],
+            warm["reference"]["tour"]["open_again"],
+            "≤ 500 ms",
+            TARGETS["tour_open_p95_ms"],
+        )
     if tour:
-        add("tour: each step (Next)", tour["convlab"]["steps"], tour["reference"]["steps"], "≤ 300 ms",
-            TARGETS["tour_step_p95_ms"])
+        add(
+            "tour: each step (Next)",
+            tour["convlab"]["steps"],
+            tour["reference"]["steps"],
+            "≤ 300 ms",
+            TARGETS["tour_step_p95_ms"],
+        )
     if "cells" in warm.get("convlab", {}):
         ms = lambda name: [s["ms"] for s in warm[name]["cells"]]  # noqa: E731
-        add("a map cell clicked → its explanation", ms("convlab"), ms("reference"), "≤ 300 ms",
-            TARGETS["cell_p95_ms"])
+        add("a map cell clicked → its explanation", ms("convlab"), ms("reference"), "≤ 300 ms", TARGETS["cell_p95_ms"])
     if "images" in warm.get("convlab", {}):
-        add("image box ↑ → new maps drawn", warm["convlab"]["images"], warm["reference"]["images"], "≤ 200 ms",
-            TARGETS["image_p95_ms"])
+        add(
+            "image box ↑ → new maps drawn",
+            warm["convlab"]["images"],
+            warm["reference"]["images"],
+            "≤ 200 ms",
+            TARGETS["image_p95_ms"],
+        )
     prime = m.get("prime")
     if prime and "filters_at_once_ms" in prime:
-        table.append({"measure": "empty cache: Filters opened as the page is drawn (waits for the background work)",
-                      "convlab": f"{prime['filters_at_once_ms'] / 1000:.2f} s; caches on disk "
-                                 f"{prime['caches_on_disk_after_page_s']:.1f} s after the page",
-                      "reference": "", "target": "", "met": None})
+        table.append(
+            {
+                "measure": "empty cache: Filters opened as the page is drawn (waits for the background work)",
+                "convlab": f"{prime['filters_at_once_ms'] / 1000:.2f} s; caches on disk "
+                f"{prime['caches_on_disk_after_page_s']:.1f} s after the page",
+                "reference": "",
+                "target": "",
+                "met": None,
+            }
+        )
     return table
 
 
 def markdown(report: dict) -> str:
-    lines = [f"# What a person waits for, in Chromium: {report['date']}", "",
-             f"ConvLab at {report['code']['commit']}"
-             + (f" (uncommitted: {', '.join(report['code']['uncommitted'])})" if report['code']['uncommitted'] else "")
-             + f"; reference: commit {report['reference']}, same run, same models. p50 / p95 (samples).", "",
-             f"Machine: {report['machine'].get('nproc')} cores ({report['machine'].get('cpu_model')}), "
-             f"{report['machine'].get('chromium')}; load average at start {report['load']['loadavg']}"
-             + (f"; other busy processes: {len(report['load'].get('busy_processes', []))}"
-                if report['load'].get('busy_processes') else "") + f"; {report['seconds'] / 60:.1f} minutes.", "",
-             "| measure | ConvLab | reference | target (p95) | met? |", "|---|---|---|---|---|"]
+    lines = [
+        f"# What a person waits for, in Chromium: {report['date']}",
+        "",
+        f"ConvLab at {report['code']['commit']}"
+        + (f" (uncommitted: {', '.join(report['code']['uncommitted'])})" if report["code"]["uncommitted"] else "")
+        + f"; reference: commit {report['reference']}, same run, same models. p50 / p95 (samples).",
+        "",
+        f"Machine: {report['machine'].get('nproc')} cores ({report['machine'].get('cpu_model')}), "
+        f"{report['machine'].get('chromium')}; load average at start {report['load']['loadavg']}"
+        + (
+            f"; other busy processes: {len(report['load'].get('busy_processes', []))}"
+            if report["load"].get("busy_processes")
+            else ""
+        )
+        + f"; {report['seconds'] / 60:.1f} minutes.",
+        "",
+        "| measure | ConvLab | reference | target (p95) | met? |",
+        "|---|---|---|---|---|",
+    ]
     for row in report["rows"]:
         met = "" if row["met"] is None else ("yes" if row["met"] else "**no**")
         lines.append(f"| {row['measure']} | {row['convlab']} | {row['reference']} | {row['target']} | {met} |")
@@ -461,8 +545,12 @@ PHASES = ("prime", "first", "tour", "revisits", "cells", "images")
 def code_version() -> dict:
     """``common.code_version`` with the page's code too (ui/): what this benchmark measures is mostly there."""
     version = common.code_version()
-    changed = subprocess.run(["git", "status", "--porcelain", "--", "app.py", "convlab", "ui", "components",
-                              ".streamlit"], cwd=REPO, capture_output=True, text=True).stdout.rstrip()
+    changed = subprocess.run(
+        ["git", "status", "--porcelain", "--", "app.py", "convlab", "ui", "components", ".streamlit"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    ).stdout.rstrip()
     return {**version, "uncommitted": changed.splitlines()}
 
 
@@ -478,17 +566,27 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     started = time.perf_counter()
-    report = {"date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"), "reference": args.reference,
-              "code": code_version(), "machine": common.machine(), "load": common.load_snapshot(),
-              "rounds": args.rounds, "targets": TARGETS, "measures": {}, "errors": {}}
+    report = {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "reference": args.reference,
+        "code": code_version(),
+        "machine": common.machine(),
+        "load": common.load_snapshot(),
+        "rounds": args.rounds,
+        "targets": TARGETS,
+        "measures": {},
+        "errors": {},
+    }
     measures = report["measures"]
     with apps(args.reference) as (served, models), sync_playwright() as playwright:
         browser = common.launch_chromium(playwright)
         try:
             steps = [
                 ("prime", lambda: measure_prime(browser, served, models, measures.setdefault("prime", {}))),
-                ("first", lambda: measure_first(browser, served, models, measures.setdefault("first", {}),
-                                                args.rounds)),
+                (
+                    "first",
+                    lambda: measure_first(browser, served, models, measures.setdefault("first", {}), args.rounds),
+                ),
                 ("tour", lambda: measure_tour(browser, served, models, measures.setdefault("tour", {}), args.rounds)),
                 ("warm", lambda: measure_warm(browser, served, models, measures.setdefault("warm", {}), phases)),
             ]

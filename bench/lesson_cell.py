@@ -71,10 +71,17 @@ def main() -> None:
         png_bytes.append(lesson_cell(keras, model, test_images, number))
         seconds.append(time.perf_counter() - started)
         filters.append(number)
-    out.write_text(json.dumps({
-        "warmup_seconds": warmup, "seconds": seconds, "filters": filters, "png_bytes": png_bytes,
-        "predict_calls_per_run": 12,
-    }))
+    out.write_text(
+        json.dumps(
+            {
+                "warmup_seconds": warmup,
+                "seconds": seconds,
+                "filters": filters,
+                "png_bytes": png_bytes,
+                "predict_calls_per_run": 12,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -48,9 +48,12 @@ TITLE = re.compile(r"^Image (\d) · test #(\d+) ")
 
 def own_values(session: int) -> dict:
     base = IMAGE_SPAN * session
-    return {"images": [base + 11, base + 500, base + 977], "filter": FILTER_SPAN * session,
-            "filter_range": (FILTER_SPAN * session, FILTER_SPAN * session + FILTER_SPAN - 1),
-            "image_range": (base + 400, base + 600)}
+    return {
+        "images": [base + 11, base + 500, base + 977],
+        "filter": FILTER_SPAN * session,
+        "filter_range": (FILTER_SPAN * session, FILTER_SPAN * session + FILTER_SPAN - 1),
+        "image_range": (base + 400, base + 600),
+    }
 
 
 async def _press(page, key: str, press: str) -> dict:
@@ -60,8 +63,9 @@ async def _press(page, key: str, press: str) -> dict:
         await thumb.focus()
     seq = await page.evaluate("() => window.__bench.seq")
     await page.keyboard.press(press)
-    await page.wait_for_function("seq => window.__bench.samples.some(s => s.seq === seq)", arg=seq + 1,
-                                 timeout=PRESS_TIMEOUT_MS, polling=20)
+    await page.wait_for_function(
+        "seq => window.__bench.samples.some(s => s.seq === seq)", arg=seq + 1, timeout=PRESS_TIMEOUT_MS, polling=20
+    )
     return await page.evaluate("seq => window.__bench.samples.find(s => s.seq === seq)", seq + 1)
 
 
@@ -78,10 +82,13 @@ async def _check_own_state(page, expected: dict) -> list[str]:
         problems.append(f"row titles show images {[drawn.get(s) for s in range(3)]}, expected {expected['images']}")
     values = await page.evaluate(
         "() => Object.fromEntries(['image_0', 'image_1', 'image_2', 'filter_box'].map(k => "
-        "[k, Number(document.querySelector(`.st-key-${k} input`)?.value)]))")
+        "[k, Number(document.querySelector(`.st-key-${k} input`)?.value)]))"
+    )
     if [values[f"image_{s}"] for s in range(3)] != expected["images"] or values["filter_box"] != expected["filter"]:
         problems.append(f"sliders show {values}, expected images {expected['images']} filter {expected['filter']}")
-    params = {k: v[0] for k, v in urllib.parse.parse_qs((await page.evaluate("() => location.search")).lstrip("?")).items()}
+    params = {
+        k: v[0] for k, v in urllib.parse.parse_qs((await page.evaluate("() => location.search")).lstrip("?")).items()
+    }
     wanted = {"images": ",".join(map(str, expected["images"])), "filter": str(expected["filter"])}
     if {k: params.get(k) for k in wanted} != wanted:
         problems.append(f"address bar has {params}, expected {wanted}")
@@ -149,31 +156,50 @@ async def run_session(browser, url: str, session: int, start: Start, max_actions
                 ms = round(sample["drawn"] - sample["keydown"], 1)
                 parts = common.sample_ms(sample)
             except Exception as error:  # a timeout: counted, then carry on from what the page shows
-                record["errors"].append({"action": len(record["actions"]) + 1, "kind": "timeout",
-                                         "detail": f"{key} {press}: {type(error).__name__}: {str(error)[:200]}"})
-                record["actions"].append({"slider": key, "press": press, "ms": None,
-                                          "wall_ms": round((time.monotonic() - started) * 1000)})
+                record["errors"].append(
+                    {
+                        "action": len(record["actions"]) + 1,
+                        "kind": "timeout",
+                        "detail": f"{key} {press}: {type(error).__name__}: {str(error)[:200]}",
+                    }
+                )
+                record["actions"].append(
+                    {"slider": key, "press": press, "ms": None, "wall_ms": round((time.monotonic() - started) * 1000)}
+                )
                 await asyncio.sleep(1.0)
                 continue
             if field == "filter":
                 expected["filter"] += step
             else:
                 expected["images"][1] += step
-            record["actions"].append({"slider": key, "press": press, "ms": ms,
-                                      "keydown_to_chart_message_ms": None if sample["bigMsg"] is None
-                                      else round(sample["bigMsg"] - sample["keydown"], 1),
-                                      "chart_message_to_drawn_ms": parts["chart_message_to_drawn"]})
+            record["actions"].append(
+                {
+                    "slider": key,
+                    "press": press,
+                    "ms": ms,
+                    "keydown_to_chart_message_ms": None
+                    if sample["bigMsg"] is None
+                    else round(sample["bigMsg"] - sample["keydown"], 1),
+                    "chart_message_to_drawn_ms": parts["chart_message_to_drawn"],
+                }
+            )
             await page.wait_for_function(common.IDLE_JS, timeout=PRESS_TIMEOUT_MS, polling=50)
             problems = await _check_own_state(page, expected)
             if problems:
                 record["isolation_failures"].append({"action": len(record["actions"]), "problems": problems})
                 if any(p.startswith("error on the page") for p in problems):
-                    record["errors"].append({"action": len(record["actions"]), "kind": "page error",
-                                             "detail": problems[-1][:300]})
+                    record["errors"].append(
+                        {"action": len(record["actions"]), "kind": "page error", "detail": problems[-1][:300]}
+                    )
             await asyncio.sleep(pause * rng.uniform(0.5, 1.5))  # a person's pace, roughly
     except Exception as error:
-        record["errors"].append({"action": len(record["actions"]), "kind": "session failed",
-                                 "detail": f"{type(error).__name__}: {str(error)[:300]}"})
+        record["errors"].append(
+            {
+                "action": len(record["actions"]),
+                "kind": "session failed",
+                "detail": f"{type(error).__name__}: {str(error)[:300]}",
+            }
+        )
     finally:
         if not arrived:
             start.arrived()  # a session that failed to open doesn't hold the others back
@@ -189,8 +215,9 @@ async def run_all(server: AppServer, sessions: int, seconds: float, max_actions:
         browser = await common.launch_chromium(playwright)
         try:
             start = Start(sessions, seconds)
-            return await asyncio.gather(*(run_session(browser, server.url, i, start, max_actions, pause)
-                                          for i in range(sessions)))
+            return await asyncio.gather(
+                *(run_session(browser, server.url, i, start, max_actions, pause) for i in range(sessions))
+            )
         finally:
             await browser.close()
 
@@ -203,9 +230,14 @@ def markdown(report: dict) -> str:
         "",
         f"{report['date']} · {report['machine']['nproc']} cores · {report['sessions']} sessions in one Chromium, "
         f"one server · {report['duration_s']:.0f} s · load average at start {report['load_at_start']['loadavg'][0]:.2f} · "
-        f"commit {report['code']['commit']}" + (" (app code has uncommitted changes)" if report["code"]["uncommitted"] else ""),
+        f"commit {report['code']['commit']}"
+        + (" (app code has uncommitted changes)" if report["code"]["uncommitted"] else ""),
         "",
-        *([f"**Experiment: the server ran `{report['app']}`, not `app.py`.**", ""] if report["app"] != "app.py" else []),
+        *(
+            [f"**Experiment: the server ran `{report['app']}`, not `app.py`.**", ""]
+            if report["app"] != "app.py"
+            else []
+        ),
         "| measure | value |",
         "|---|---|",
         f"| actions done (key presses redrawn) | {s['actions_done']} of {s['actions_tried']} tried |",
@@ -227,9 +259,13 @@ def markdown(report: dict) -> str:
         f"{s['cpu']['server_s']:.0f} / {s['cpu']['browser_and_driver_s']:.0f} / {s['cpu']['other_users_s']:.0f} / "
         f"{s['cpu']['machine_capacity_s']:.0f} core-seconds |",
         "",
-        "Per session: " + "; ".join(f"#{x['session']} {x['actions']} actions, p50 {x['p50_ms']:.0f} ms"
-                                    if x["p50_ms"] is not None else f"#{x['session']} {x['actions']} actions"
-                                    for x in s["per_session"]),
+        "Per session: "
+        + "; ".join(
+            f"#{x['session']} {x['actions']} actions, p50 {x['p50_ms']:.0f} ms"
+            if x["p50_ms"] is not None
+            else f"#{x['session']} {x['actions']} actions"
+            for x in s["per_session"]
+        ),
     ]
     return "\n".join(lines) + "\n"
 
@@ -240,8 +276,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60, help="how long each session keeps pressing keys")
     parser.add_argument("--max-actions", type=int, default=60, help="at most this many presses per session")
     parser.add_argument("--pause", type=float, default=0.3, help="mean pause between a session's presses, s")
-    parser.add_argument("--app", default="app.py",
-                        help="the script streamlit serves instead of app.py: for experiments (a wrapper that changes it)")
+    parser.add_argument(
+        "--app",
+        default="app.py",
+        help="the script streamlit serves instead of app.py: for experiments (a wrapper that changes it)",
+    )
     args = parser.parse_args()
     common.APP = args.app
     if args.sessions * FILTER_SPAN > 64 or args.sessions * IMAGE_SPAN > 10_000:
@@ -250,11 +289,18 @@ def main() -> int:
     started = time.perf_counter()
     RESULTS.mkdir(parents=True, exist_ok=True)
     rss, stop = [], threading.Event()
-    report = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-              "command": "python bench/load.py " + " ".join(sys.argv[1:]), "machine": common.machine(),
-              "code": common.code_version(),
-              "load_at_start": common.load_snapshot(), "sessions": args.sessions, "seconds_per_session": args.seconds,
-              "max_actions": args.max_actions, "pause_s": args.pause, "app": args.app}
+    report = {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "command": "python bench/load.py " + " ".join(sys.argv[1:]),
+        "machine": common.machine(),
+        "code": common.code_version(),
+        "load_at_start": common.load_snapshot(),
+        "sessions": args.sessions,
+        "seconds_per_session": args.seconds,
+        "max_actions": args.max_actions,
+        "pause_s": args.pause,
+        "app": args.app,
+    }
     try:
         with AppServer("load") as server:
             cpu_seen: dict[int, tuple[str, float]] = {}  # every descendant process's CPU, last seen
@@ -273,7 +319,9 @@ def main() -> int:
             self_before = sum(os.times()[:2])  # this script's own CPU (Playwright's driver and Chromium are children)
             sampler = threading.Thread(target=sample_rss, daemon=True)
             sampler.start()
-            print(f"{args.sessions} sessions on {server.url}, about {args.seconds:.0f} s of key presses each…", flush=True)
+            print(
+                f"{args.sessions} sessions on {server.url}, about {args.seconds:.0f} s of key presses each…", flush=True
+            )
             try:
                 sessions = asyncio.run(run_all(server, args.sessions, args.seconds, args.max_actions, args.pause))
             finally:
@@ -296,36 +344,62 @@ def main() -> int:
     times = [a["ms"] for s in sessions for a in s["actions"] if a["ms"] is not None]
     start_epoch = report_started
     journey = [r["seconds"] * 1000 for r in timings if r["name"] == "journey" and r["end"] >= start_epoch]
-    report.update({
-        "duration_s": time.perf_counter() - started,
-        "per_session": sessions,
-        "rss_kb_every_second": rss,
-        "server_timings": timings,
-        "server_log_tracebacks": log_text.count("Traceback"),
-        "summary": {
-            "actions_tried": sum(len(s["actions"]) for s in sessions),
-            "actions_done": len(times),
-            "errors": sum(len(s["errors"]) for s in sessions),
-            "error_list": [dict(e, session=s["session"]) for s in sessions for e in s["errors"]],
-            "isolation_failures": sum(len(s["isolation_failures"]) for s in sessions),
-            "response_ms": summary(times),
-            "server_journey_ms": summary(journey),
-            "server_script_runs": sum(1 for r in timings if r["name"] == "script"),
-            "rss_mb_first": rss[0][1] / 1024 if rss else 0, "rss_mb_max": max(v for _, v in rss) / 1024 if rss else 0,
-            "rss_mb_last": rss[-1][1] / 1024 if rss else 0, "hwm_mb": hwm_kb / 1024,
-            "page_open_s": summary([s["page_open_s"] for s in sessions if "page_open_s" in s]),
-            "cpu": {"server_s": server_cpu, "browser_and_driver_s": browser_cpu, "this_script_s": self_cpu,
-                    "machine_busy_s": machine_busy, "machine_capacity_s": machine_total,
-                    "other_users_s": max(machine_busy - server_cpu - browser_cpu - self_cpu, 0.0)},
-            "keydown_to_chart_message_ms": summary([a["keydown_to_chart_message_ms"] for s in sessions for a in s["actions"]
-                                                    if a.get("keydown_to_chart_message_ms") is not None]),
-            "chart_message_to_drawn_ms": summary([a["chart_message_to_drawn_ms"] for s in sessions for a in s["actions"]
-                                                  if a.get("chart_message_to_drawn_ms") is not None]),
-            "per_session": [{"session": s["session"], "actions": len(s["actions"]),
-                             "p50_ms": summary([a["ms"] for a in s["actions"] if a["ms"] is not None]).get("p50")}
-                            for s in sessions],
-        },
-    })
+    report.update(
+        {
+            "duration_s": time.perf_counter() - started,
+            "per_session": sessions,
+            "rss_kb_every_second": rss,
+            "server_timings": timings,
+            "server_log_tracebacks": log_text.count("Traceback"),
+            "summary": {
+                "actions_tried": sum(len(s["actions"]) for s in sessions),
+                "actions_done": len(times),
+                "errors": sum(len(s["errors"]) for s in sessions),
+                "error_list": [dict(e, session=s["session"]) for s in sessions for e in s["errors"]],
+                "isolation_failures": sum(len(s["isolation_failures"]) for s in sessions),
+                "response_ms": summary(times),
+                "server_journey_ms": summary(journey),
+                "server_script_runs": sum(1 for r in timings if r["name"] == "script"),
+                "rss_mb_first": rss[0][1] / 1024 if rss else 0,
+                "rss_mb_max": max(v for _, v in rss) / 1024 if rss else 0,
+                "rss_mb_last": rss[-1][1] / 1024 if rss else 0,
+                "hwm_mb": hwm_kb / 1024,
+                "page_open_s": summary([s["page_open_s"] for s in sessions if "page_open_s" in s]),
+                "cpu": {
+                    "server_s": server_cpu,
+                    "browser_and_driver_s": browser_cpu,
+                    "this_script_s": self_cpu,
+                    "machine_busy_s": machine_busy,
+                    "machine_capacity_s": machine_total,
+                    "other_users_s": max(machine_busy - server_cpu - browser_cpu - self_cpu, 0.0),
+                },
+                "keydown_to_chart_message_ms": summary(
+                    [
+                        a["keydown_to_chart_message_ms"]
+                        for s in sessions
+                        for a in s["actions"]
+                        if a.get("keydown_to_chart_message_ms") is not None
+                    ]
+                ),
+                "chart_message_to_drawn_ms": summary(
+                    [
+                        a["chart_message_to_drawn_ms"]
+                        for s in sessions
+                        for a in s["actions"]
+                        if a.get("chart_message_to_drawn_ms") is not None
+                    ]
+                ),
+                "per_session": [
+                    {
+                        "session": s["session"],
+                        "actions": len(s["actions"]),
+                        "p50_ms": summary([a["ms"] for a in s["actions"] if a["ms"] is not None]).get("p50"),
+                    }
+                    for s in sessions
+                ],
+            },
+        }
+    )
     text = markdown(report)
     common.save_report("load", report, text)
     print()

@@ -102,15 +102,31 @@ BOX_KEYS_WEIGHTED = [("ArrowUp", 4), ("ArrowDown", 3)]  # a number box (the jour
 
 
 def _predict(value: int, key: str, low: int, high: int, page_step: int) -> int:
-    step = {"ArrowRight": 1, "ArrowLeft": -1, "ArrowUp": 1, "ArrowDown": -1,
-            "PageUp": page_step, "PageDown": -page_step}.get(key)
+    step = {
+        "ArrowRight": 1,
+        "ArrowLeft": -1,
+        "ArrowUp": 1,
+        "ArrowDown": -1,
+        "PageUp": page_step,
+        "PageDown": -page_step,
+    }.get(key)
     if step is not None:
         return min(max(value + step, low), high)
     return low if key == "Home" else high
 
 
-def _drive_slider(page, key: str, presses: int, low: int, high: int, page_step: int, *, avoid_repeats: bool,
-                  seed: int, samples: list[dict]) -> None:
+def _drive_slider(
+    page,
+    key: str,
+    presses: int,
+    low: int,
+    high: int,
+    page_step: int,
+    *,
+    avoid_repeats: bool,
+    seed: int,
+    samples: list[dict],
+) -> None:
     """``presses`` keyboard changes of slider ``key``, each one a real change (and, for images, a
     value not shown before); after each, wait for the redraw and for the app to be idle. Each
     press's in-page timeline is appended to ``samples``."""
@@ -200,8 +216,11 @@ def _plotly_draw_times(page) -> dict:
     import plotly
 
     frame = common.journey_frame(page)
-    figure = frame.evaluate("sel => { const d = document.querySelector(sel); "
-                            "return {data: d.data, layout: JSON.parse(JSON.stringify(d.layout))}; }", common.JOURNEY_DIV)
+    figure = frame.evaluate(
+        "sel => { const d = document.querySelector(sel); "
+        "return {data: d.data, layout: JSON.parse(JSON.stringify(d.layout))}; }",
+        common.JOURNEY_DIV,
+    )
     if not frame.evaluate("() => typeof Plotly === 'object' && typeof Plotly.react === 'function'"):
         raise RuntimeError("the journey component's frame has no plotly.js")
     times = frame.evaluate(PLOTLY_DRAW_JS, figure)
@@ -245,44 +264,56 @@ def measure_interaction(result: dict) -> None:
             start = time.time()
             samples = []
             result[phase] = {"slider": key, "raw_samples": samples}  # kept if a press fails
-            _drive_slider(page, key, presses, low, high, page_step, avoid_repeats=avoid, seed=seed,
-                          samples=samples)
+            _drive_slider(page, key, presses, low, high, page_step, avoid_repeats=avoid, seed=seed, samples=samples)
             time.sleep(0.3)  # the last timing line is written as the run ends
             runs = _server_runs(server, start, time.time())
             errors = page.evaluate(common.ERRORS_JS)
             records = server.timings()
             browser_ms = [common.sample_ms(s, common.match_server_run(s, records)) for s in samples]
-            result[phase].update({
-                "presses": [{"key": s["key"], "before": s["before"], "after": s["after"],
-                             "expected": s["expected"]} for s in samples],
-                "unexpected_values": sum(s["after"] != s["expected"] for s in samples),
-                "distinct_values": len({s["after"] for s in samples}),
-                "server_journey_seconds": runs["journey"],
-                "server_script_seconds": runs["script"],
-                "fragment_runs": len(runs["journey"]),
-                "full_script_runs": len(runs["script"]),
-                "server_ms": summary([s * 1000 for s in runs["journey"]]),
-                "browser_samples_ms": browser_ms,
-                "browser_ms": {part: summary([b[part] for b in browser_ms if b[part] is not None])
-                               for part in common.BROWSER_PARTS},
-                "drawn_detected_by": {how: sum(b["how"] == how for b in browser_ms) for how in ("afterplot", "frame")},
-                "page_errors": errors,
-            })
-            log(f"  server fragment p50 {result[phase]['server_ms']['p50']:.1f} ms, "
+            result[phase].update(
+                {
+                    "presses": [
+                        {"key": s["key"], "before": s["before"], "after": s["after"], "expected": s["expected"]}
+                        for s in samples
+                    ],
+                    "unexpected_values": sum(s["after"] != s["expected"] for s in samples),
+                    "distinct_values": len({s["after"] for s in samples}),
+                    "server_journey_seconds": runs["journey"],
+                    "server_script_seconds": runs["script"],
+                    "fragment_runs": len(runs["journey"]),
+                    "full_script_runs": len(runs["script"]),
+                    "server_ms": summary([s * 1000 for s in runs["journey"]]),
+                    "browser_samples_ms": browser_ms,
+                    "browser_ms": {
+                        part: summary([b[part] for b in browser_ms if b[part] is not None])
+                        for part in common.BROWSER_PARTS
+                    },
+                    "drawn_detected_by": {
+                        how: sum(b["how"] == how for b in browser_ms) for how in ("afterplot", "frame")
+                    },
+                    "page_errors": errors,
+                }
+            )
+            log(
+                f"  server fragment p50 {result[phase]['server_ms']['p50']:.1f} ms, "
                 f"p95 {result[phase]['server_ms']['p95']:.1f} ms; browser p95 "
                 f"{result[phase]['browser_ms']['total']['p95']:.0f} ms; "
-                f"{len(runs['journey'])} fragment runs, {len(runs['script'])} full runs")
+                f"{len(runs['journey'])} fragment runs, {len(runs['script'])} full runs"
+            )
         result["plotly_draw"] = _plotly_draw_times(page)
-        log(f"  plotly.js {result['plotly_draw']['version']} alone draws the journey figure in "
+        log(
+            f"  plotly.js {result['plotly_draw']['version']} alone draws the journey figure in "
             f"{result['plotly_draw']['newPlot_ms']['p50']:.0f} ms on a new div, "
             f"{result['plotly_draw']['react_ms']['p50']:.0f} ms in place, as image traces "
             f"{result['plotly_draw']['images_ms']['p50']:.0f} ms on a new div (medians of 5) in the component's "
             f"frame; in the main page {result['plotly_draw']['main_page']['newPlot_ms']['p50']:.0f}, "
             f"{result['plotly_draw']['main_page']['react_ms']['p50']:.0f} and "
-            f"{result['plotly_draw']['main_page']['images_ms']['p50']:.0f} ms")
+            f"{result['plotly_draw']['main_page']['images_ms']['p50']:.0f} ms"
+        )
     log(f"interaction: the lesson's cell, {LESSON_REPEATS} runs in a subprocess")
-    lesson = common.run_child("lesson_cell.py", [str(LESSON_REPEATS)], log_path=RESULTS / "logs" / "lesson_cell.log",
-                              timeout=240)
+    lesson = common.run_child(
+        "lesson_cell.py", [str(LESSON_REPEATS)], log_path=RESULTS / "logs" / "lesson_cell.log", timeout=240
+    )
     lesson["ms"] = summary([s * 1000 for s in lesson["seconds"]])
     result["lesson_cell"] = lesson
     log(f"  lesson cell p50 {lesson['ms']['p50']:.0f} ms, p95 {lesson['ms']['p95']:.0f} ms")
@@ -345,7 +376,9 @@ def _cold_start_once(browser, number: int) -> dict:
             "streamlit_plotly_chunk_requested_s": since(page_times["streamlitPlotly"]),
             "journey_iframe_created_s": since(page_times["frame"]),
             "journey_div_created_s": since(page_times["chart"]),
-            "journey_pending_afterplot_s": since(page_times["anyDrawn"]) if page_times["anyDrawn"] != page_times["drawn"] else None,
+            "journey_pending_afterplot_s": since(page_times["anyDrawn"])
+            if page_times["anyDrawn"] != page_times["drawn"]
+            else None,
             "journey_first_afterplot_s": since(page_times["drawn"]),
         }
     finally:
@@ -364,21 +397,35 @@ def measure_cold_start(result: dict) -> None:
             for number in range(COLD_STARTS):
                 tf_import.append(common.wall_time([sys.executable, "-c", "import tensorflow"]))
                 app.append(_cold_start_once(browser, number))
-                log(f"cold start {number + 1}: TF import {tf_import[-1]:.2f} s, app {app[-1]['seconds']:.2f} s "
+                log(
+                    f"cold start {number + 1}: TF import {tf_import[-1]:.2f} s, app {app[-1]['seconds']:.2f} s "
                     f"(port {app[-1]['port_answers_s']:.2f} s, main() starts {app[-1]['script_main_starts_s'] or 0:.2f} s,"
-                    f" lasts {app[-1]['script_main_seconds'] or 0:.2f} s)")
+                    f" lasts {app[-1]['script_main_seconds'] or 0:.2f} s)"
+                )
         finally:
             browser.close()
     median = lambda key: statistics.median(run[key] for run in app if run[key] is not None)  # noqa: E731
     result.update(
         tf_import_median_s=statistics.median(tf_import),
         app_median_s=median("seconds"),
-        breakdown_median_s={key: median(key) for key in ("port_answers_s", "session_connects_s", "script_main_starts_s",
-                                                          "script_main_seconds", "script_ends_s", "script_rerun_ends_s",
-                                                          "journey_plotly_js_requested_s", "journey_plotly_js_loaded_s",
-                                                          "journey_iframe_created_s", "journey_div_created_s",
-                                                          "journey_pending_afterplot_s", "journey_first_afterplot_s")
-                                    if any(run[key] is not None for run in app)},
+        breakdown_median_s={
+            key: median(key)
+            for key in (
+                "port_answers_s",
+                "session_connects_s",
+                "script_main_starts_s",
+                "script_main_seconds",
+                "script_ends_s",
+                "script_rerun_ends_s",
+                "journey_plotly_js_requested_s",
+                "journey_plotly_js_loaded_s",
+                "journey_iframe_created_s",
+                "journey_div_created_s",
+                "journey_pending_afterplot_s",
+                "journey_first_afterplot_s",
+            )
+            if any(run[key] is not None for run in app)
+        },
     )
 
 
@@ -434,6 +481,7 @@ def measure_memory(result: dict) -> None:
     steps, rss_trace = result["views"], result["rss_trace_kb"] = [], []
     stop = threading.Event()
     with AppServer("memory", timings=False) as server, sync_playwright() as playwright:
+
         def sample_rss():
             while not stop.is_set():
                 try:
@@ -453,10 +501,18 @@ def measure_memory(result: dict) -> None:
             for tab, ready in VIEWS:
                 started = time.perf_counter()
                 _open_view(page, tab, ready, picture)
-                steps.append({"view": tab, "seconds": round(time.perf_counter() - started, 2),
-                              "rss_mb": server.status_kb("VmRSS") / 1024, "hwm_mb": server.status_kb("VmHWM") / 1024})
-                log(f"memory: {tab} rendered in {steps[-1]['seconds']:.1f} s; RSS {steps[-1]['rss_mb']:.0f} MB, "
-                    f"peak {steps[-1]['hwm_mb']:.0f} MB")
+                steps.append(
+                    {
+                        "view": tab,
+                        "seconds": round(time.perf_counter() - started, 2),
+                        "rss_mb": server.status_kb("VmRSS") / 1024,
+                        "hwm_mb": server.status_kb("VmHWM") / 1024,
+                    }
+                )
+                log(
+                    f"memory: {tab} rendered in {steps[-1]['seconds']:.1f} s; RSS {steps[-1]['rss_mb']:.0f} MB, "
+                    f"peak {steps[-1]['hwm_mb']:.0f} MB"
+                )
             model_switch = None
             try:  # the sidebar model: the dense model, its journey (no conv layers), then back to conv
                 _switch_model(page, "dense")
@@ -465,8 +521,13 @@ def measure_memory(result: dict) -> None:
                 _open_view(page, "Journey", common.journey_locator, picture)
                 page.wait_for_function(common.journey_ready_js(), timeout=60_000)
                 model_switch = "dense and back to conv"
-                steps.append({"view": "model dense -> conv", "rss_mb": server.status_kb("VmRSS") / 1024,
-                              "hwm_mb": server.status_kb("VmHWM") / 1024})
+                steps.append(
+                    {
+                        "view": "model dense -> conv",
+                        "rss_mb": server.status_kb("VmRSS") / 1024,
+                        "hwm_mb": server.status_kb("VmHWM") / 1024,
+                    }
+                )
             except Exception as error:  # "if easy": recorded, not fatal
                 model_switch = f"failed: {type(error).__name__}: {str(error)[:200]}"
             log(f"memory: model switch {model_switch}")
@@ -497,9 +558,15 @@ def measure_explain(result: dict) -> None:
             box = panels.nth(heatmaps[number % len(heatmaps)]).bounding_box()
             before = page.evaluate("() => location.search")
             start = time.time()
-            page.mouse.click(box["x"] + box["width"] * rng.uniform(0.1, 0.9), box["y"] + box["height"] * rng.uniform(0.1, 0.9))
-            page.wait_for_function("before => location.search !== before && !!document.querySelector('.st-key-explanation')",
-                                   arg=before, timeout=15_000, polling=20)
+            page.mouse.click(
+                box["x"] + box["width"] * rng.uniform(0.1, 0.9), box["y"] + box["height"] * rng.uniform(0.1, 0.9)
+            )
+            page.wait_for_function(
+                "before => location.search !== before && !!document.querySelector('.st-key-explanation')",
+                arg=before,
+                timeout=15_000,
+                polling=20,
+            )
             common.wait_idle(page)
             time.sleep(0.2)  # the timing line is written as the run ends
             runs = _server_runs(server, start, time.time())["journey"]
@@ -523,8 +590,10 @@ def measure_explain(result: dict) -> None:
     result["saliency_first_ms"] = round(times[0], 1)
     portraits_timed(result, store)
     result["saliency_ms"] = summary(times[1:])
-    log(f"explain: saliency + Grad-CAM, 3 images, both models: p95 {result['saliency_ms']['p95']:.1f} ms "
-        f"(first call {times[0]:.0f} ms)")
+    log(
+        f"explain: saliency + Grad-CAM, 3 images, both models: p95 {result['saliency_ms']['p95']:.1f} ms "
+        f"(first call {times[0]:.0f} ms)"
+    )
 
 
 # -- 4. replay and shift probe -------------------------------------------------------------------
@@ -536,8 +605,10 @@ def _fragment_presses(page, server: AppServer, keys: list[str], presses: int, fr
     for number in range(presses):
         key = keys[number % len(keys)]
         thumb = page.locator(f".st-key-{key}").get_by_role("slider").first  # an <input type=range>
-        value, high = thumb.evaluate("e => [Number(e.getAttribute('aria-valuenow') ?? e.value), "
-                                     "Number(e.getAttribute('aria-valuemax') ?? e.max)]")
+        value, high = thumb.evaluate(
+            "e => [Number(e.getAttribute('aria-valuenow') ?? e.value), "
+            "Number(e.getAttribute('aria-valuemax') ?? e.max)]"
+        )
         thumb.focus()
         page.keyboard.press("ArrowLeft" if value >= high or rng.random() < 0.2 else "ArrowRight")
         common.wait_idle(page)
@@ -545,8 +616,13 @@ def _fragment_presses(page, server: AppServer, keys: list[str], presses: int, fr
     time.sleep(0.3)  # the last timing line is written as the run ends
     records = [r for r in server.timings() if start <= r["end"] <= time.time()]
     runs = [r["seconds"] * 1000 for r in records if r["name"] == fragment]
-    return {"presses": presses, "fragment_runs": len(runs), "full_runs": sum(r["name"] == "script" for r in records),
-            "server_ms": summary(runs), "page_errors": page.evaluate(common.ERRORS_JS)}
+    return {
+        "presses": presses,
+        "fragment_runs": len(runs),
+        "full_runs": sum(r["name"] == "script" for r in records),
+        "server_ms": summary(runs),
+        "page_errors": page.evaluate(common.ERRORS_JS),
+    }
 
 
 def measure_replay(result: dict) -> None:
@@ -559,15 +635,19 @@ def measure_replay(result: dict) -> None:
     from convlab.store import ModelStore
 
     with journey_page("replay") as (server, page):
-        for tab, keys, presses, fragment in (("replay", ["snapshot"], REPLAY_PRESSES, "replay"),
-                                             ("probe", ["shift_x", "shift_y", "rotate", "zoom"], PROBE_PRESSES, "probe")):
+        for tab, keys, presses, fragment in (
+            ("replay", ["snapshot"], REPLAY_PRESSES, "replay"),
+            ("probe", ["shift_x", "shift_y", "rotate", "zoom"], PROBE_PRESSES, "probe"),
+        ):
             page.goto(f"{server.url}/?tab={tab}")
             page.locator(f".st-key-{keys[0]}").get_by_role("slider").first.wait_for(timeout=120_000)
             common.wait_idle(page)
             log(f"replay: {presses} key presses on the {tab} view's sliders")
             result[tab] = _fragment_presses(page, server, keys, presses, fragment)
-            log(f"  server fragment p50 {result[tab]['server_ms']['p50']:.1f} ms, p95 {result[tab]['server_ms']['p95']:.1f} ms "
-                f"({result[tab]['fragment_runs']} runs, {result[tab]['full_runs']} full runs)")
+            log(
+                f"  server fragment p50 {result[tab]['server_ms']['p50']:.1f} ms, p95 {result[tab]['server_ms']['p95']:.1f} ms "
+                f"({result[tab]['fragment_runs']} runs, {result[tab]['full_runs']} full runs)"
+            )
     split, store = load_split("test"), ModelStore()
     result["invariance"] = {}
     with tempfile.TemporaryDirectory() as root:
@@ -578,52 +658,95 @@ def measure_replay(result: dict) -> None:
             first = time.perf_counter() - started
             started = time.perf_counter()
             InvarianceCache(root).load_or_measure(stored, split)  # a new cache object: read from the file
-            result["invariance"][name] = {"first_s": round(first, 2), "cached_ms": round((time.perf_counter() - started) * 1000, 1)}
-            log(f"replay: invariance chart of the {name} model {first:.1f} s, from the cache "
-                f"{result['invariance'][name]['cached_ms']:.0f} ms")
+            result["invariance"][name] = {
+                "first_s": round(first, 2),
+                "cached_ms": round((time.perf_counter() - started) * 1000, 1),
+            }
+            log(
+                f"replay: invariance chart of the {name} model {first:.1f} s, from the cache "
+                f"{result['invariance'][name]['cached_ms']:.0f} ms"
+            )
 
 
 def _replay_rows(replay: dict) -> list[dict]:
     rows = []
     for tab, label in (("replay", "Replay slider move → new grid"), ("probe", "Shift-probe slider move → new journey")):
         ms, t = replay[tab]["server_ms"], TARGETS[f"{tab}_p95_ms"]
-        rows.append(_row(f"{label}: server fragment rerun, p95 ({ms['n']} presses, {replay[tab]['full_runs']} full runs)",
-                         f"{ms['p95']:.1f} ms (p50 {ms['p50']:.1f})", "—", "—", f"≤ {t:.0f} ms", ms["p95"] <= t,
-                         _over(ms["p95"], t, 1)))
+        rows.append(
+            _row(
+                f"{label}: server fragment rerun, p95 ({ms['n']} presses, {replay[tab]['full_runs']} full runs)",
+                f"{ms['p95']:.1f} ms (p50 {ms['p50']:.1f})",
+                "—",
+                "—",
+                f"≤ {t:.0f} ms",
+                ms["p95"] <= t,
+                _over(ms["p95"], t, 1),
+            )
+        )
     t = TARGETS["invariance_s"]
     for name, found in replay["invariance"].items():
-        rows.append(_row(f"Invariance chart, {name} model, all 10,000 test images: first time (then from the cache)",
-                         f"{found['first_s']:.1f} s (cached {found['cached_ms']:.0f} ms)", "—", "—", f"≤ {t:.0f} s",
-                         found["first_s"] <= t, f"{found['first_s'] - t:.1f} s over"))
+        rows.append(
+            _row(
+                f"Invariance chart, {name} model, all 10,000 test images: first time (then from the cache)",
+                f"{found['first_s']:.1f} s (cached {found['cached_ms']:.0f} ms)",
+                "—",
+                "—",
+                f"≤ {t:.0f} s",
+                found["first_s"] <= t,
+                f"{found['first_s'] - t:.1f} s over",
+            )
+        )
     return rows
 
 
 # -- 5. training -----------------------------------------------------------------------------
 def measure_training(result: dict) -> None:
     budget = max(TIME_LIMIT_S - (time.perf_counter() - RUN_STARTED) - 15, 0)
-    log(f"training: ConvLab vs bare model.fit, one epoch each, alternating, up to {TRAINING_ROUNDS} rounds "
-        f"within {budget:.0f} s (a few minutes)")
-    data = common.run_child("training_child.py", [str(TRAINING_ROUNDS), f"{budget:.0f}"],
-                            log_path=RESULTS / "logs" / "training.log", timeout=600)
+    log(
+        f"training: ConvLab vs bare model.fit, one epoch each, alternating, up to {TRAINING_ROUNDS} rounds "
+        f"within {budget:.0f} s (a few minutes)"
+    )
+    data = common.run_child(
+        "training_child.py",
+        [str(TRAINING_ROUNDS), f"{budget:.0f}"],
+        log_path=RESULTS / "logs" / "training.log",
+        timeout=600,
+    )
     convlab_s = [r["seconds"] for r in data["runs"] if r["name"] == "convlab"]
     bare_s = [r["seconds"] for r in data["runs"] if r["name"] == "bare"]
     plain_s = [r["seconds"] for r in data["runs"] if r["name"] == "no_snapshots"]
-    cpu_of = {name: statistics.median(r["cpu_seconds"] for r in data["runs"] if r["name"] == name)
-              for name in ("convlab", "no_snapshots")}
-    data["snapshots"] = {
-        "count": data["runs"][0]["snapshots"], "ratio": statistics.median(convlab_s) / statistics.median(plain_s),
-        "min_ratio": min(convlab_s) / min(plain_s), "cpu_ratio": cpu_of["convlab"] / cpu_of["no_snapshots"],
-        # The recorder's own time inside each training: what snapshots cost, without the machine's noise.
-        "direct_share": statistics.median(r["snapshot_seconds"] / r["train_seconds"]
-                                          for r in data["runs"] if r["name"] == "convlab"),
+    cpu_of = {
+        name: statistics.median(r["cpu_seconds"] for r in data["runs"] if r["name"] == name)
+        for name in ("convlab", "no_snapshots")
     }
-    data.update(convlab_seconds=convlab_s, bare_seconds=bare_s, convlab_median_s=statistics.median(convlab_s),
-                bare_median_s=statistics.median(bare_s))
+    data["snapshots"] = {
+        "count": data["runs"][0]["snapshots"],
+        "ratio": statistics.median(convlab_s) / statistics.median(plain_s),
+        "min_ratio": min(convlab_s) / min(plain_s),
+        "cpu_ratio": cpu_of["convlab"] / cpu_of["no_snapshots"],
+        # The recorder's own time inside each training: what snapshots cost, without the machine's noise.
+        "direct_share": statistics.median(
+            r["snapshot_seconds"] / r["train_seconds"] for r in data["runs"] if r["name"] == "convlab"
+        ),
+    }
+    data.update(
+        convlab_seconds=convlab_s,
+        bare_seconds=bare_s,
+        convlab_median_s=statistics.median(convlab_s),
+        bare_median_s=statistics.median(bare_s),
+    )
     data["ratio"] = data["convlab_median_s"] / data["bare_median_s"]
-    data["paired_ratios"] = [c / b for c, b in zip(convlab_s, bare_s, strict=True)]  # each ConvLab run / the bare run after it
-    data["min_ratio"] = min(convlab_s) / min(bare_s)  # other processes only ever add time: the fastest runs are the cleanest
+    data["paired_ratios"] = [
+        c / b for c, b in zip(convlab_s, bare_s, strict=True)
+    ]  # each ConvLab run / the bare run after it
+    data["min_ratio"] = min(convlab_s) / min(
+        bare_s
+    )  # other processes only ever add time: the fastest runs are the cleanest
     data["others_cpu_seconds"] = [round(r["others_cpu_seconds"], 1) for r in data["runs"]]
-    cpu = {name: statistics.median(r["cpu_seconds"] for r in data["runs"] if r["name"] == name) for name in ("convlab", "bare")}
+    cpu = {
+        name: statistics.median(r["cpu_seconds"] for r in data["runs"] if r["name"] == name)
+        for name in ("convlab", "bare")
+    }
     data["cpu_median_s"], data["cpu_ratio"] = cpu, cpu["convlab"] / cpu["bare"]
     result.update(data)
 
@@ -633,8 +756,15 @@ def _row(measure: str, convlab: str, reference: str, ratio: str, target: str, me
     """One row of the table. ``note`` is what the verdict adds: by how much a missed target was
     missed, or, for a failed phase (``met`` None), its error."""
     verdict = "✅ yes" if met else f"❌ no: {note}" if met is not None else f"⚠️ phase failed: {note}"
-    return {"measure": measure, "convlab": convlab, "reference": reference, "ratio": ratio, "target": target,
-            "met": met, "verdict": verdict}
+    return {
+        "measure": measure,
+        "convlab": convlab,
+        "reference": reference,
+        "ratio": ratio,
+        "target": target,
+        "met": met,
+        "verdict": verdict,
+    }
 
 
 def _over(value: float, target: float, digits: int) -> str:
@@ -643,77 +773,151 @@ def _over(value: float, target: float, digits: int) -> str:
 
 
 def _interaction_rows(inter: dict) -> list[dict]:
-    f_ms, i_ms, lesson = inter["filter_box"]["server_ms"], inter["image_slider"]["server_ms"], inter["lesson_cell"]["ms"]
+    f_ms, i_ms, lesson = (
+        inter["filter_box"]["server_ms"],
+        inter["image_slider"]["server_ms"],
+        inter["lesson_cell"]["ms"],
+    )
     t = TARGETS["filter_p95_ms"]
-    rows = [_row(f"Filter box: server fragment rerun, p95 ({f_ms['n']} presses)",
-                 f"{f_ms['p95']:.1f} ms (p50 {f_ms['p50']:.1f})", f"lesson cell {lesson['p95']:.0f} ms (p50 {lesson['p50']:.0f})",
-                 f"{lesson['p95'] / f_ms['p95']:.0f}× faster", f"≤ {t:.0f} ms", f_ms["p95"] <= t, _over(f_ms["p95"], t, 1))]
+    rows = [
+        _row(
+            f"Filter box: server fragment rerun, p95 ({f_ms['n']} presses)",
+            f"{f_ms['p95']:.1f} ms (p50 {f_ms['p50']:.1f})",
+            f"lesson cell {lesson['p95']:.0f} ms (p50 {lesson['p50']:.0f})",
+            f"{lesson['p95'] / f_ms['p95']:.0f}× faster",
+            f"≤ {t:.0f} ms",
+            f_ms["p95"] <= t,
+            _over(f_ms["p95"], t, 1),
+        )
+    ]
     s = TARGETS["filter_speedup"]
     for stat in ("p50", "p95"):
         speedup = lesson[stat] / f_ms[stat]
-        rows.append(_row(f"Filter box vs the lesson's cell, {stat} vs {stat}", f"{f_ms[stat]:.1f} ms",
-                         f"{lesson[stat]:.0f} ms", f"{speedup:.0f}× faster", f"≥ {s:.0f}× faster", speedup >= s,
-                         f"only {speedup:.1f}× ({s / speedup:.1f}× short)"))
+        rows.append(
+            _row(
+                f"Filter box vs the lesson's cell, {stat} vs {stat}",
+                f"{f_ms[stat]:.1f} ms",
+                f"{lesson[stat]:.0f} ms",
+                f"{speedup:.0f}× faster",
+                f"≥ {s:.0f}× faster",
+                speedup >= s,
+                f"only {speedup:.1f}× ({s / speedup:.1f}× short)",
+            )
+        )
     t = TARGETS["image_p95_ms"]
-    rows.append(_row(f"Image slider: server fragment rerun (cache miss), p95 ({i_ms['n']} presses)",
-                     f"{i_ms['p95']:.1f} ms (p50 {i_ms['p50']:.1f})", f"lesson cell {lesson['p95']:.0f} ms",
-                     f"{lesson['p95'] / i_ms['p95']:.0f}× faster", f"≤ {t:.0f} ms", i_ms["p95"] <= t, _over(i_ms["p95"], t, 1)))
+    rows.append(
+        _row(
+            f"Image slider: server fragment rerun (cache miss), p95 ({i_ms['n']} presses)",
+            f"{i_ms['p95']:.1f} ms (p50 {i_ms['p50']:.1f})",
+            f"lesson cell {lesson['p95']:.0f} ms",
+            f"{lesson['p95'] / i_ms['p95']:.0f}× faster",
+            f"≤ {t:.0f} ms",
+            i_ms["p95"] <= t,
+            _over(i_ms["p95"], t, 1),
+        )
+    )
     b = inter["filter_box"]["browser_ms"]["total"]
     t = TARGETS["browser_p95_ms"]
-    rows.append(_row(f"Filter box: key press → heatmaps drawn in Chromium, p95 ({b['n']} presses)",
-                     f"{b['p95']:.0f} ms (p50 {b['p50']:.0f})", f"lesson cell {lesson['p95']:.0f} ms",
-                     f"{lesson['p95'] / b['p95']:.1f}× faster", f"≤ {t:.0f} ms", b["p95"] <= t, _over(b["p95"], t, 0)))
+    rows.append(
+        _row(
+            f"Filter box: key press → heatmaps drawn in Chromium, p95 ({b['n']} presses)",
+            f"{b['p95']:.0f} ms (p50 {b['p50']:.0f})",
+            f"lesson cell {lesson['p95']:.0f} ms",
+            f"{lesson['p95'] / b['p95']:.1f}× faster",
+            f"≤ {t:.0f} ms",
+            b["p95"] <= t,
+            _over(b["p95"], t, 0),
+        )
+    )
     runs = sum(inter[p]["full_script_runs"] for p in ("filter_box", "image_slider"))
     frags = sum(inter[p]["fragment_runs"] for p in ("filter_box", "image_slider"))
     presses = f_ms["n"] and len(inter["filter_box"]["presses"]) + len(inter["image_slider"]["presses"])
-    rows.append(_row("Slider presses rerun only the fragment (runs: fragment / full script)", f"{frags} / {runs}",
-                     f"{presses} presses", "—", "one fragment run per press, 0 full runs",
-                     runs == 0 and frags == presses, f"{frags} fragment, {runs} full runs"))
+    rows.append(
+        _row(
+            "Slider presses rerun only the fragment (runs: fragment / full script)",
+            f"{frags} / {runs}",
+            f"{presses} presses",
+            "—",
+            "one fragment run per press, 0 full runs",
+            runs == 0 and frags == presses,
+            f"{frags} fragment, {runs} full runs",
+        )
+    )
     return rows
 
 
 def _cold_start_rows(cold: dict) -> list[dict]:
     app, tf = cold["app_median_s"], cold["tf_import_median_s"]
     limit = tf + TARGETS["cold_start_margin_s"]
-    return [_row(f"Cold start: Popen → journey drawn in Chromium (median of {len(cold['app_runs'])})",
-                 f"{app:.2f} s", f"`import tensorflow` {tf:.2f} s", f"{app / tf:.2f}×",
-                 f"≤ TF import + 3 s = {limit:.2f} s", app <= limit, f"{app - limit:.2f} s over")]
+    return [
+        _row(
+            f"Cold start: Popen → journey drawn in Chromium (median of {len(cold['app_runs'])})",
+            f"{app:.2f} s",
+            f"`import tensorflow` {tf:.2f} s",
+            f"{app / tf:.2f}×",
+            f"≤ TF import + 3 s = {limit:.2f} s",
+            app <= limit,
+            f"{app - limit:.2f} s over",
+        )
+    ]
 
 
 def _training_rows(train: dict) -> list[dict]:
     overhead = train["ratio"] - 1
     t = TARGETS["training_overhead"]
-    row = _row(f"Training, conv preset, 1 epoch + test evaluation (median of {len(train['convlab_seconds'])})",
-               f"{train['convlab_median_s']:.1f} s", f"bare fit+evaluate {train['bare_median_s']:.1f} s",
-               f"{train['ratio']:.3f} ({overhead:+.1%}; fastest vs fastest {train['min_ratio'] - 1:+.1%}; "
-               f"CPU time {train['cpu_ratio'] - 1:+.1%}; pairs {', '.join(f'{r:.2f}' for r in train['paired_ratios'])})",
-               f"overhead ≤ {t:.0%}", overhead <= t, f"{overhead - t:.1%} points over")
+    row = _row(
+        f"Training, conv preset, 1 epoch + test evaluation (median of {len(train['convlab_seconds'])})",
+        f"{train['convlab_median_s']:.1f} s",
+        f"bare fit+evaluate {train['bare_median_s']:.1f} s",
+        f"{train['ratio']:.3f} ({overhead:+.1%}; fastest vs fastest {train['min_ratio'] - 1:+.1%}; "
+        f"CPU time {train['cpu_ratio'] - 1:+.1%}; pairs {', '.join(f'{r:.2f}' for r in train['paired_ratios'])})",
+        f"overhead ≤ {t:.0%}",
+        overhead <= t,
+        f"{overhead - t:.1%} points over",
+    )
     pairs = train["paired_ratios"]
     if max(pairs) - min(pairs) > 2 * t:  # the machine's noise is bigger than the effect measured
-        row["verdict"] += (f" (⚠️ noisy: paired ratios span {min(pairs):.2f}–{max(pairs):.2f}; the fastest-vs-fastest "
-                           f"and CPU-time figures are steadier)")
+        row["verdict"] += (
+            f" (⚠️ noisy: paired ratios span {min(pairs):.2f}–{max(pairs):.2f}; the fastest-vs-fastest "
+            f"and CPU-time figures are steadier)"
+        )
     return [row]
 
 
 def _snapshot_rows(train: dict) -> list[dict]:
     snap, t = train["snapshots"], TARGETS["snapshot_overhead"]
     overhead = snap["cpu_ratio"] - 1
-    return [_row(f"Snapshots' cost: conv preset, 1 epoch ({snap['count']} snapshots) vs the same without them",
-                 f"CPU time {overhead:+.1%}", "ConvLab's training without snapshots",
-                 f"wall {snap['ratio'] - 1:+.1%}, fastest vs fastest {snap['min_ratio'] - 1:+.1%}; "
-                 f"the recorder's own time {snap['direct_share']:.1%} of training",
-                 f"≤ {t:.0%}", overhead <= t, f"{overhead - t:.1%} points over")]
+    return [
+        _row(
+            f"Snapshots' cost: conv preset, 1 epoch ({snap['count']} snapshots) vs the same without them",
+            f"CPU time {overhead:+.1%}",
+            "ConvLab's training without snapshots",
+            f"wall {snap['ratio'] - 1:+.1%}, fastest vs fastest {snap['min_ratio'] - 1:+.1%}; "
+            f"the recorder's own time {snap['direct_share']:.1%} of training",
+            f"≤ {t:.0%}",
+            overhead <= t,
+            f"{overhead - t:.1%} points over",
+        )
+    ]
 
 
 def _memory_rows(memory: dict) -> list[dict]:
     # /proc counts in KiB, so GB is read as GiB (1.5 GiB = 1536 MiB); the decimal reading is shown too.
     gib, t = memory["peak_rss_gb"], TARGETS["peak_rss_gb"]
     mib, decimal_gb = memory["peak_rss_kb"] / 1024, memory["peak_rss_kb"] * 1024 / 1e9
-    row = _row("Peak RSS (VmHWM) of the server after every view", f"{gib:.2f} GiB ({mib:.0f} MiB = {decimal_gb:.2f} GB)",
-               "—", "—", f"≤ {t} GB (GiB)", gib <= t, f"{(gib - t) * 1024:.0f} MiB over")
+    row = _row(
+        "Peak RSS (VmHWM) of the server after every view",
+        f"{gib:.2f} GiB ({mib:.0f} MiB = {decimal_gb:.2f} GB)",
+        "—",
+        "—",
+        f"≤ {t} GB (GiB)",
+        gib <= t,
+        f"{(gib - t) * 1024:.0f} MiB over",
+    )
     if gib <= t:
         row["verdict"] += f", {(t - gib) * 1024:.0f} MiB under" + (
-            f" (but over a decimal {t} GB = {t * 1e9 / 2**20:.0f} MiB)" if decimal_gb > t else "")
+            f" (but over a decimal {t} GB = {t * 1e9 / 2**20:.0f} MiB)" if decimal_gb > t else ""
+        )
     return [row]
 
 
@@ -733,24 +937,43 @@ def portraits_timed(result: dict, store) -> None:
         started = time.perf_counter()
         PortraitCache(root).load_or_make(stored, "conv2")  # a new cache object: read from the file
         result["portraits_cached_s"] = round(time.perf_counter() - started, 3)
-    log(f"explain: 64 conv2 portraits in {result['portraits_first_s']:.1f} s, from the cache in "
-        f"{result['portraits_cached_s'] * 1000:.0f} ms")
+    log(
+        f"explain: 64 conv2 portraits in {result['portraits_first_s']:.1f} s, from the cache in "
+        f"{result['portraits_cached_s'] * 1000:.0f} ms"
+    )
 
 
 def _explain_rows(explain: dict) -> list[dict]:
     click, t = explain["server_ms"], TARGETS["explain_p95_ms"]
     saliency, ts = explain["saliency_ms"], TARGETS["saliency_p95_ms"]
     return [
-        _row(f"A journey cell clicked → its explanation: server fragment rerun, p95 ({click['n']} clicks)",
-             f"{click['p95']:.1f} ms (p50 {click['p50']:.1f})", "—", "—", f"≤ {t:.0f} ms", click["p95"] <= t,
-             _over(click["p95"], t, 1)),
-        _row("Saliency + Grad-CAM, 3 journey images, dense and conv models, p95",
-             f"{saliency['p95']:.1f} ms (p50 {saliency['p50']:.1f}; first call {explain['saliency_first_ms']:.0f} ms)",
-             "—", "—", f"≤ {ts:.0f} ms", saliency["p95"] <= ts, _over(saliency["p95"], ts, 1)),
-        _row("Portraits of all 64 conv2 filters, first time (then from the cache)",
-             f"{explain['portraits_first_s']:.1f} s (cached {explain['portraits_cached_s'] * 1000:.0f} ms)", "—", "—",
-             f"≤ {TARGETS['portraits_s']:.0f} s", explain["portraits_first_s"] <= TARGETS["portraits_s"],
-             f"{explain['portraits_first_s'] - TARGETS['portraits_s']:.1f} s over"),
+        _row(
+            f"A journey cell clicked → its explanation: server fragment rerun, p95 ({click['n']} clicks)",
+            f"{click['p95']:.1f} ms (p50 {click['p50']:.1f})",
+            "—",
+            "—",
+            f"≤ {t:.0f} ms",
+            click["p95"] <= t,
+            _over(click["p95"], t, 1),
+        ),
+        _row(
+            "Saliency + Grad-CAM, 3 journey images, dense and conv models, p95",
+            f"{saliency['p95']:.1f} ms (p50 {saliency['p50']:.1f}; first call {explain['saliency_first_ms']:.0f} ms)",
+            "—",
+            "—",
+            f"≤ {ts:.0f} ms",
+            saliency["p95"] <= ts,
+            _over(saliency["p95"], ts, 1),
+        ),
+        _row(
+            "Portraits of all 64 conv2 filters, first time (then from the cache)",
+            f"{explain['portraits_first_s']:.1f} s (cached {explain['portraits_cached_s'] * 1000:.0f} ms)",
+            "—",
+            "—",
+            f"≤ {TARGETS['portraits_s']:.0f} s",
+            explain["portraits_first_s"] <= TARGETS["portraits_s"],
+            f"{explain['portraits_first_s'] - TARGETS['portraits_s']:.1f} s over",
+        ),
     ]
 
 
@@ -789,75 +1012,129 @@ def markdown(report: dict) -> str:
         f"Streamlit {m['versions'].get('streamlit')} · {m.get('chromium') or ''} · "
         f"load average at start {report['load']['start']['loadavg'][0]:.2f}, at end {report['load']['end']['loadavg'][0]:.2f} · "
         f"total {report['total_seconds']:.0f} s · commit {report['code']['commit']}"
-        + (f" with uncommitted changes to {', '.join(line[3:] for line in report['code']['uncommitted'])}"
-           if report["code"]["uncommitted"] else ""),
+        + (
+            f" with uncommitted changes to {', '.join(line[3:] for line in report['code']['uncommitted'])}"
+            if report["code"]["uncommitted"]
+            else ""
+        ),
         "",
-        *([f"**Experiment: the server ran `{report['app']}`, not `app.py`.**", ""] if report["app"] != "app.py" else []),
+        *(
+            [f"**Experiment: the server ran `{report['app']}`, not `app.py`.**", ""]
+            if report["app"] != "app.py"
+            else []
+        ),
         "| measure | ConvLab | reference | ratio | target | met? |",
         "|---|---|---|---|---|---|",
     ]
-    lines += [f"| {r['measure']} | {r['convlab']} | {r['reference']} | {r['ratio']} | {r['target']} | {r['verdict']} |"
-              for r in report["rows"]]
+    lines += [
+        f"| {r['measure']} | {r['convlab']} | {r['reference']} | {r['ratio']} | {r['target']} | {r['verdict']} |"
+        for r in report["rows"]
+    ]
     inter = report["measures"].get("interaction", {})
     for phase in ("filter_box", "image_slider"):
         parts = inter.get(phase, {}).get("browser_ms")
         if not parts:
             continue
-        text = ", ".join(f"{label} {parts[part]['p50']:.0f}" for part, label in (
-            ("keydown_to_run_start", "key press → fragment run starts"), ("server_run", "the run"),
-            ("run_end_to_chart_message", "run ends → page handles the chart message"),
-            ("chart_message_to_drawn", "→ heatmaps drawn")) if parts[part].get("n"))
-        lines += ["", f"Where the browser time goes, {phase.replace('_', ' ')} (medians, ms): {text}; "
-                      f"total p50 {parts['total']['p50']:.0f}, p95 {parts['total']['p95']:.0f}."]
+        text = ", ".join(
+            f"{label} {parts[part]['p50']:.0f}"
+            for part, label in (
+                ("keydown_to_run_start", "key press → fragment run starts"),
+                ("server_run", "the run"),
+                ("run_end_to_chart_message", "run ends → page handles the chart message"),
+                ("chart_message_to_drawn", "→ heatmaps drawn"),
+            )
+            if parts[part].get("n")
+        )
+        lines += [
+            "",
+            f"Where the browser time goes, {phase.replace('_', ' ')} (medians, ms): {text}; "
+            f"total p50 {parts['total']['p50']:.0f}, p95 {parts['total']['p95']:.0f}.",
+        ]
     if "newPlot_ms" in inter.get("plotly_draw", {}):
         draw = inter["plotly_draw"]
-        lines += ["", f"plotly.js {draw['version']} alone, same figure, in the journey component's frame: "
-                      f"{draw['newPlot_ms']['p50']:.0f} ms "
-                      f"to draw it from scratch on a new div (Plotly.newPlot), "
-                      f"{draw['react_ms']['p50']:.0f} ms to update it in place with Plotly.react (what the journey's "
-                      f"component does with each new figure), "
-                      f"{draw['images_ms']['p50']:.0f} ms to draw the same panels as image traces (PNG data URIs) "
-                      f"on a new div (medians of 5)."]
+        lines += [
+            "",
+            f"plotly.js {draw['version']} alone, same figure, in the journey component's frame: "
+            f"{draw['newPlot_ms']['p50']:.0f} ms "
+            f"to draw it from scratch on a new div (Plotly.newPlot), "
+            f"{draw['react_ms']['p50']:.0f} ms to update it in place with Plotly.react (what the journey's "
+            f"component does with each new figure), "
+            f"{draw['images_ms']['p50']:.0f} ms to draw the same panels as image traces (PNG data URIs) "
+            f"on a new div (medians of 5).",
+        ]
         if "main_page" in draw:
             main = draw["main_page"]
-            lines[-1] += (f" The same in the main page, next to Streamlit's whole page (where the journey was drawn "
-                          f"before it moved into an iframe): {main['newPlot_ms']['p50']:.0f} ms from scratch, "
-                          f"{main['react_ms']['p50']:.0f} ms in place, {main['images_ms']['p50']:.0f} ms as image traces.")
+            lines[-1] += (
+                f" The same in the main page, next to Streamlit's whole page (where the journey was drawn "
+                f"before it moved into an iframe): {main['newPlot_ms']['p50']:.0f} ms from scratch, "
+                f"{main['react_ms']['p50']:.0f} ms in place, {main['images_ms']['p50']:.0f} ms as image traces."
+            )
     cold = report["measures"].get("cold_start", {})
     if "breakdown_median_s" in cold:
         b = cold["breakdown_median_s"]
+
         def at(key: str, text: str) -> list[str]:  # a step some runs may not have (None in all of them)
             return [text.format(b[key])] if b.get(key) is not None else []
-        sizes = [(r["journey_plotly_js_bytes"], r.get("journey_plotly_js_transfer_bytes")) for r in cold["app_runs"]
-                 if r.get("journey_plotly_js_bytes")]
-        size = (f" ({sizes[0][0] / 1e6:.1f} MB of JavaScript" + (f", {sizes[0][1] / 1e6:.1f} MB transferred" if sizes[0][1] else "")
-                + ")") if sizes else ""
+
+        sizes = [
+            (r["journey_plotly_js_bytes"], r.get("journey_plotly_js_transfer_bytes"))
+            for r in cold["app_runs"]
+            if r.get("journey_plotly_js_bytes")
+        ]
+        size = (
+            (
+                f" ({sizes[0][0] / 1e6:.1f} MB of JavaScript"
+                + (f", {sizes[0][1] / 1e6:.1f} MB transferred" if sizes[0][1] else "")
+                + ")"
+            )
+            if sizes
+            else ""
+        )
         steps = [
             *at("port_answers_s", "port answers {:.2f} s"),
             *at("session_connects_s", "page connects {:.2f} s"),
             *at("script_main_starts_s", "app.py's imports done and main() starts {:.2f} s"),
-            *at("script_main_seconds", "the first run of main() takes {:.2f} s"
-                + (f" (ends {b['script_ends_s']:.2f} s)" if b.get("script_ends_s") is not None else "")),
+            *at(
+                "script_main_seconds",
+                "the first run of main() takes {:.2f} s"
+                + (f" (ends {b['script_ends_s']:.2f} s)" if b.get("script_ends_s") is not None else ""),
+            ),
             *at("script_rerun_ends_s", "its rerun ends {:.2f} s"),
             *at("journey_iframe_created_s", "the journey component's iframe appears {:.2f} s"),
-            *at("journey_plotly_js_requested_s", "the iframe asks for plotly.js for the journey chart" + size + " {:.2f} s"),
+            *at(
+                "journey_plotly_js_requested_s",
+                "the iframe asks for plotly.js for the journey chart" + size + " {:.2f} s",
+            ),
             *at("journey_plotly_js_loaded_s", "and has it {:.2f} s"),
             *at("journey_div_created_s", "its chart div becomes a plotly plot {:.2f} s"),
             *at("journey_pending_afterplot_s", "plotly_afterplot of the first figure (inputs only) {:.2f} s"),
             *at("journey_first_afterplot_s", "first plotly_afterplot of the 15-trace figure {:.2f} s"),
         ]
-        lines += ["", "Cold start, medians from Popen: " + ", ".join(steps)
-                  + f", 15 traces seen drawn {cold['app_median_s']:.2f} s."]
+        lines += [
+            "",
+            "Cold start, medians from Popen: "
+            + ", ".join(steps)
+            + f", 15 traces seen drawn {cold['app_median_s']:.2f} s.",
+        ]
     train = report["measures"].get("training", {})
     if train.get("runs") and "others_cpu_seconds" in train["runs"][0]:
-        lines += ["", "Training runs in order (wall s / own CPU s / other processes' CPU s / idle fraction of each core; "
-                      "a run with about as much CPU as wall time ran one core at a time): "
-                  + "; ".join(f"{r['name']} {r['seconds']:.1f} / {r['cpu_seconds']:.1f} / {r['others_cpu_seconds']:.1f} / "
-                              + ", ".join(f"{i:.2f}" for i in r.get("core_idle_fraction", [])) for r in train["runs"])]
+        lines += [
+            "",
+            "Training runs in order (wall s / own CPU s / other processes' CPU s / idle fraction of each core; "
+            "a run with about as much CPU as wall time ran one core at a time): "
+            + "; ".join(
+                f"{r['name']} {r['seconds']:.1f} / {r['cpu_seconds']:.1f} / {r['others_cpu_seconds']:.1f} / "
+                + ", ".join(f"{i:.2f}" for i in r.get("core_idle_fraction", []))
+                for r in train["runs"]
+            ),
+        ]
     busy = report["load"]["start"].get("busy_processes")
     if busy:
-        lines += ["", "Other processes busy on the machine at the start (not ours): "
-                  + "; ".join(f"{p['command'][:60]} {p['cpu_percent']:.0f}%" for p in busy)]
+        lines += [
+            "",
+            "Other processes busy on the machine at the start (not ours): "
+            + "; ".join(f"{p['command'][:60]} {p['cpu_percent']:.0f}%" for p in busy),
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -877,10 +1154,17 @@ def main() -> int:
     started = RUN_STARTED = time.perf_counter()
     RESULTS.mkdir(parents=True, exist_ok=True)
     parser = argparse.ArgumentParser(description="ConvLab's benchmark (see the module docstring).")
-    parser.add_argument("phases", nargs="*", metavar="PHASE",
-                        help=f"run only these phases (default: all): {', '.join(name for name, _ in PHASES)}")
-    parser.add_argument("--app", default="app.py",
-                        help="the script streamlit serves instead of app.py: for experiments (a wrapper that changes it)")
+    parser.add_argument(
+        "phases",
+        nargs="*",
+        metavar="PHASE",
+        help=f"run only these phases (default: all): {', '.join(name for name, _ in PHASES)}",
+    )
+    parser.add_argument(
+        "--app",
+        default="app.py",
+        help="the script streamlit serves instead of app.py: for experiments (a wrapper that changes it)",
+    )
     args = parser.parse_args()
     only = set(args.phases)
     if only - {name for name, _ in PHASES}:
@@ -920,8 +1204,10 @@ def main() -> int:
     common.save_report("benchmark", report, text)
     print()
     print(text)
-    print(f"Wrote {RESULTS / 'benchmark.json'} and {RESULTS / 'benchmark.md'} (copies in {RESULTS / 'history'}); total runtime "
-          f"{report['total_seconds']:.0f} s ({report['total_seconds'] / 60:.1f} min).")
+    print(
+        f"Wrote {RESULTS / 'benchmark.json'} and {RESULTS / 'benchmark.md'} (copies in {RESULTS / 'history'}); total runtime "
+        f"{report['total_seconds']:.0f} s ({report['total_seconds'] / 60:.1f} min)."
+    )
     return 0 if all(row["met"] is not None for row in report["rows"]) else 1
 
 

@@ -39,7 +39,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # convlab_testing; the browser tests' helpers
 
 from browser_support import open_app, wait_drawn, wait_idle, wait_until  # noqa: E402
-
 from convlab_testing.live_app import REPO, StreamlitServer, launch_chromium, stop_all_children  # noqa: E402
 
 OUT = REPO / "docs" / "images"
@@ -102,8 +101,7 @@ def take(browser, server: StreamlitServer, name: str, query: str, scratch: Path)
     presenting = name == "presenter-tour"
     viewport = PROJECTOR if presenting else LAPTOP
     journey = query in ("", "?present=1")
-    with open_app(browser, server, query=query, viewport=viewport,
-                  journey_traces=15 if journey else None) as page:
+    with open_app(browser, server, query=query, viewport=viewport, journey_traces=15 if journey else None) as page:
         if name == "portraits":  # conv2's portraits say more than conv1's 3×3 noise; the layer isn't in the URL
             wait_drawn(page, timeout=DRAWN_TIMEOUT)
             page.locator(".st-key-portrait_layer").get_by_text("conv2", exact=True).click()
@@ -114,8 +112,11 @@ def take(browser, server: StreamlitServer, name: str, query: str, scratch: Path)
         if name == "class":  # a teacher starts a class: the code, link and QR code put up large
             page.get_by_text("Class: follow the teacher").click()
             page.locator(".st-key-class_start button").first.click()
-            wait_until(page, "() => location.search.includes('class=') && !!document.querySelector('[role=dialog]')",
-                       what="the class's code and link put up large")
+            wait_until(
+                page,
+                "() => location.search.includes('class=') && !!document.querySelector('[role=dialog]')",
+                what="the class's code and link put up large",
+            )
         if presenting:
             page.locator(".st-key-present_tour_start button:visible").click()
             for step in range(1, BOOTS_STEP):
@@ -124,11 +125,15 @@ def take(browser, server: StreamlitServer, name: str, query: str, scratch: Path)
                 page.locator(".st-key-tour_next button:visible").click()
             wait_until(page, f"() => location.search.includes('tour={BOOTS_STEP}')", what=f"tour step {BOOTS_STEP}")
             # The step's filter drawn from the page's own figure (exact values), not painted.
-            wait_until(page, "() => { const f = document.querySelector('.st-key-journey_chart iframe'); "
-                       "const c = f && f.contentDocument && f.contentDocument.getElementById('chart'); "
-                       "const wanted = Number(new URLSearchParams(location.search).get('filter')); "
-                       "return !!c && Number(c.dataset.filter) === wanted && c.dataset.exact === 'yes'; }",
-                       what="the step's filter is drawn", timeout=DRAWN_TIMEOUT)
+            wait_until(
+                page,
+                "() => { const f = document.querySelector('.st-key-journey_chart iframe'); "
+                "const c = f && f.contentDocument && f.contentDocument.getElementById('chart'); "
+                "const wanted = Number(new URLSearchParams(location.search).get('filter')); "
+                "return !!c && Number(c.dataset.filter) === wanted && c.dataset.exact === 'yes'; }",
+                what="the step's filter is drawn",
+                timeout=DRAWN_TIMEOUT,
+            )
         settle(page)
         path = OUT / f"{name}.png"
         page.screenshot(path=str(path))  # the viewport: what the screen shows
@@ -139,8 +144,7 @@ def take(browser, server: StreamlitServer, name: str, query: str, scratch: Path)
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("names", nargs="*", metavar="NAME",
-                        help=f"pictures to take (default: all): {', '.join(SHOTS)}")
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"pictures to take (default: all): {', '.join(SHOTS)}")
     names = parser.parse_args().names or list(SHOTS)
     unknown = [name for name in names if name not in SHOTS]
     if unknown:

@@ -68,12 +68,21 @@ def main() -> None:
     def convlab_path(record_snapshots: bool = True) -> dict:
         job = convlab.jobformat.Job(spec=spec)
         progress = convlab.jobformat.progress_events(lambda event: convlab.jobformat.apply_event(job, event))
-        result = convlab.training.train(spec, train_split, test_split,
-                                        callbacks=[progress], stop_event=threading.Event(),
-                                        record_snapshots=record_snapshots)
-        return {"test_accuracy": result.metrics["test_accuracy"], "batches": job.batches_per_epoch,
-                "snapshots": len(result.snapshots) if result.snapshots else 0,
-                "snapshot_seconds": result.snapshot_seconds, "train_seconds": result.seconds}
+        result = convlab.training.train(
+            spec,
+            train_split,
+            test_split,
+            callbacks=[progress],
+            stop_event=threading.Event(),
+            record_snapshots=record_snapshots,
+        )
+        return {
+            "test_accuracy": result.metrics["test_accuracy"],
+            "batches": job.batches_per_epoch,
+            "snapshots": len(result.snapshots) if result.snapshots else 0,
+            "snapshot_seconds": result.snapshot_seconds,
+            "train_seconds": result.seconds,
+        }
 
     def bare_fit() -> dict:
         keras.utils.set_random_seed(42)
@@ -88,19 +97,44 @@ def main() -> None:
         if round_number >= 2 and used + used / round_number > budget:
             print(f"round {round_number + 1} skipped: it would end after the {budget:.0f} s budget", flush=True)
             break
-        for name, work in (("convlab", convlab_path), ("no_snapshots", lambda: convlab_path(False)), ("bare", bare_fit)):
-            started, cpu_started, machine_started, idle_started = time.perf_counter(), process_cpu(), machine_busy(), core_idle()
+        for name, work in (
+            ("convlab", convlab_path),
+            ("no_snapshots", lambda: convlab_path(False)),
+            ("bare", bare_fit),
+        ):
+            started, cpu_started, machine_started, idle_started = (
+                time.perf_counter(),
+                process_cpu(),
+                machine_busy(),
+                core_idle(),
+            )
             details = work()
             seconds, cpu = time.perf_counter() - started, process_cpu() - cpu_started
             others = max(machine_busy() - machine_started - cpu, 0.0)  # tick rounding can make it a hair below 0
-            idle = [round((after - before) / seconds, 2) for before, after in zip(idle_started, core_idle(), strict=True)]
-            runs.append({"round": round_number, "name": name, "seconds": seconds, "cpu_seconds": cpu,
-                         "others_cpu_seconds": others, "core_idle_fraction": idle, **details})
-            print(f"{name}: {seconds:.1f} s wall, {cpu:.1f} s CPU, other processes {others:.1f} s CPU, "
-                  f"cores idle {idle} {details}",
-                  flush=True)
-    out.write_text(json.dumps({"spec": spec.to_dict(), "train_images": len(train_split),
-                               "test_images": len(test_split), "runs": runs}))
+            idle = [
+                round((after - before) / seconds, 2) for before, after in zip(idle_started, core_idle(), strict=True)
+            ]
+            runs.append(
+                {
+                    "round": round_number,
+                    "name": name,
+                    "seconds": seconds,
+                    "cpu_seconds": cpu,
+                    "others_cpu_seconds": others,
+                    "core_idle_fraction": idle,
+                    **details,
+                }
+            )
+            print(
+                f"{name}: {seconds:.1f} s wall, {cpu:.1f} s CPU, other processes {others:.1f} s CPU, "
+                f"cores idle {idle} {details}",
+                flush=True,
+            )
+    out.write_text(
+        json.dumps(
+            {"spec": spec.to_dict(), "train_images": len(train_split), "test_images": len(test_split), "runs": runs}
+        )
+    )
 
 
 if __name__ == "__main__":

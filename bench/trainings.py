@@ -69,8 +69,17 @@ def _models_copy() -> Path:
 def _presses(page, server, presses: int, seed: int) -> dict:
     samples: list[dict] = []
     low, high = common.slider(page, "filter_box").evaluate("e => [Number(e.min), Number(e.max)]")
-    run._drive_slider(page, "filter_box", presses, low, high, max(1, round((high - low) / 10)), avoid_repeats=False,
-                      seed=seed, samples=samples)
+    run._drive_slider(
+        page,
+        "filter_box",
+        presses,
+        low,
+        high,
+        max(1, round((high - low) / 10)),
+        avoid_repeats=False,
+        seed=seed,
+        samples=samples,
+    )
     records = server.timings()
     totals = [common.sample_ms(s, common.match_server_run(s, records))["total"] for s in samples]
     return {"browser_ms": summary([t for t in totals if t is not None]), "samples_ms": totals}
@@ -86,8 +95,11 @@ def _start_lab_training(browser, server) -> object:
     seed.press("Enter")
     common.wait_idle(page)
     page.locator(".st-key-lab_train button").click()
-    page.wait_for_function("() => [...document.querySelectorAll('p')].some(p => /Batch [1-9]/.test(p.innerText))",
-                           timeout=180_000, polling=200)  # the worker has loaded TensorFlow and is past batch 1
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('p')].some(p => /Batch [1-9]/.test(p.innerText))",
+        timeout=180_000,
+        polling=200,
+    )  # the worker has loaded TensorFlow and is past batch 1
     return page
 
 
@@ -119,8 +131,10 @@ def measure_repaint(result: dict) -> None:
                 _stop_lab_training(trainer)
                 entry["ratio_p95"] = entry["training"]["browser_ms"]["p95"] / entry["idle"]["browser_ms"]["p95"]
                 entry["ratio_p50"] = entry["training"]["browser_ms"]["p50"] / entry["idle"]["browser_ms"]["p50"]
-                log(f"  p95 idle {entry['idle']['browser_ms']['p95']:.0f} ms, during training "
-                    f"{entry['training']['browser_ms']['p95']:.0f} ms: {entry['ratio_p95']:.2f}×")
+                log(
+                    f"  p95 idle {entry['idle']['browser_ms']['p95']:.0f} ms, during training "
+                    f"{entry['training']['browser_ms']['p95']:.0f} ms: {entry['ratio_p95']:.2f}×"
+                )
         finally:
             shutil.rmtree(models, ignore_errors=True)
 
@@ -164,8 +178,10 @@ def measure_ray(result: dict) -> None:
             queue = TrainingQueue(ModelStore(models / "a"), executor)
             executor.connect()
             result["fresh_worker"] = _timed_training(queue, executor, _tiny(99))
-            log(f"ray: a training on a worker Ray starts for it: Ray's cost {result['fresh_worker']['overhead_s']:.2f} s, "
-                f"{result['fresh_worker']['on_node_s']:.2f} s on its node (TensorFlow imported there)")
+            log(
+                f"ray: a training on a worker Ray starts for it: Ray's cost {result['fresh_worker']['overhead_s']:.2f} s, "
+                f"{result['fresh_worker']['on_node_s']:.2f} s on its node (TensorFlow imported there)"
+            )
             ray.shutdown()
 
         # B. As the app does it: workers readied at connect, then tiny trainings one after another.
@@ -180,13 +196,17 @@ def measure_ray(result: dict) -> None:
             ray.get(executor.warming)
             result["warm_up_s"] = time.perf_counter() - connect_started - result["connect_s"]
             result["cluster"] = executor.describe()
-            log(f"ray: cluster up in {result['cluster_start_s']:.1f} s, connected in {result['connect_s']:.1f} s, "
-                f"{len(executor.warming)} workers readied in {result['warm_up_s']:.1f} s more")
+            log(
+                f"ray: cluster up in {result['cluster_start_s']:.1f} s, connected in {result['connect_s']:.1f} s, "
+                f"{len(executor.warming)} workers readied in {result['warm_up_s']:.1f} s more"
+            )
             runs = result["tiny"] = []
             for number in range(RAY_TINY_TRAININGS):
                 runs.append(_timed_training(queue, executor, _tiny(100 + number)))
-                log(f"  tiny training {number + 1}: end to end {runs[-1]['end_to_end_s']:.2f} s, on its node "
-                    f"{runs[-1]['on_node_s']:.2f} s, Ray's cost {runs[-1]['overhead_s']:.2f} s")
+                log(
+                    f"  tiny training {number + 1}: end to end {runs[-1]['end_to_end_s']:.2f} s, on its node "
+                    f"{runs[-1]['on_node_s']:.2f} s, Ray's cost {runs[-1]['overhead_s']:.2f} s"
+                )
             result["overhead_median_s"] = statistics.median(r["overhead_s"] for r in runs)
             result["overhead_max_s"] = max(r["overhead_s"] for r in runs)
 
@@ -199,7 +219,9 @@ def measure_ray(result: dict) -> None:
             for job in jobs:
                 assert queue.wait(job, timeout=600) and job.state == DONE, job.message
             together = time.perf_counter() - together_started
-            spans = [(executor.timings[job.key]["on_node"], executor.timings[job.key]["result_received"]) for job in jobs]
+            spans = [
+                (executor.timings[job.key]["on_node"], executor.timings[job.key]["result_received"]) for job in jobs
+            ]
             overlap = max(0.0, min(end for _, end in spans) - max(start for start, _ in spans))
             one_by_one_started = time.perf_counter()
             for spec in pair(300):
@@ -212,8 +234,10 @@ def measure_ray(result: dict) -> None:
                 "together_wall_s": together,
                 "one_after_the_other_wall_s": one_by_one,
             }
-            log(f"  two at once: {together:.1f} s wall, running together for {overlap:.1f} s; "
-                f"one after the other: {one_by_one:.1f} s")
+            log(
+                f"  two at once: {together:.1f} s wall, running together for {overlap:.1f} s; "
+                f"one after the other: {one_by_one:.1f} s"
+            )
             ray.shutdown()
     finally:
         shutil.rmtree(models, ignore_errors=True)
@@ -223,8 +247,9 @@ def measure_ray(result: dict) -> None:
 @contextlib.contextmanager
 def _worktree(commit: str):
     folder = Path(tempfile.mkdtemp(prefix="convlab-before-"))
-    subprocess.run(["git", "worktree", "add", "--detach", str(folder), commit], cwd=REPO, check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", str(folder), commit], cwd=REPO, check=True, capture_output=True
+    )
     try:
         yield folder
     finally:
@@ -259,51 +284,75 @@ PHASES = [("repaint", measure_repaint), ("ray", measure_ray), ("cold_start", mea
 
 def _machine_text(machine: dict) -> str:
     versions = machine.get("versions", {})
-    return (f"{machine.get('nproc')} cores ({machine.get('cpu_model')}), {machine.get('memory_total_gb')} GB; "
-            + ", ".join(f"{name} {version}" for name, version in versions.items() if name != "matplotlib")
-            + f"; {machine.get('chromium', '')}")
+    return (
+        f"{machine.get('nproc')} cores ({machine.get('cpu_model')}), {machine.get('memory_total_gb')} GB; "
+        + ", ".join(f"{name} {version}" for name, version in versions.items() if name != "matplotlib")
+        + f"; {machine.get('chromium', '')}"
+    )
 
 
 def markdown(report: dict) -> str:
     m = report["measures"]
-    lines = [f"# Trainings off the server: {report['date']}", "",
-             f"Machine: {_machine_text(report['machine'])}. Code: {report['code']['commit']}"
-             + (" with uncommitted changes" if report["code"].get("uncommitted") else "") + ".", "",
-             "| measure | ConvLab | reference | target | met |", "|---|---|---|---|---|"]
+    lines = [
+        f"# Trainings off the server: {report['date']}",
+        "",
+        f"Machine: {_machine_text(report['machine'])}. Code: {report['code']['commit']}"
+        + (" with uncommitted changes" if report["code"].get("uncommitted") else "")
+        + ".",
+        "",
+        "| measure | ConvLab | reference | target | met |",
+        "|---|---|---|---|---|",
+    ]
     modes = m.get("repaint", {}).get("modes", {})
     now, before = modes.get("worker process (the app)", {}), modes.get("server thread (before)", {})
     if "ratio_p95" in now:
-        reference = (f"training in the server's thread: idle {before['idle']['browser_ms']['p95']:.0f} ms, training "
-                     f"{before['training']['browser_ms']['p95']:.0f} ms, {before['ratio_p95']:.2f}×") if "ratio_p95" in before else "–"
-        lines.append(f"| filter key press → repaint p95 during a lab training / idle | idle "
-                     f"{now['idle']['browser_ms']['p95']:.0f} ms, training {now['training']['browser_ms']['p95']:.0f} ms: "
-                     f"**{now['ratio_p95']:.2f}×** | {reference} | ≤ {TARGETS['repaint_ratio']}× | "
-                     f"{'yes' if now['ratio_p95'] <= TARGETS['repaint_ratio'] else 'NO'} |")
+        reference = (
+            (
+                f"training in the server's thread: idle {before['idle']['browser_ms']['p95']:.0f} ms, training "
+                f"{before['training']['browser_ms']['p95']:.0f} ms, {before['ratio_p95']:.2f}×"
+            )
+            if "ratio_p95" in before
+            else "–"
+        )
+        lines.append(
+            f"| filter key press → repaint p95 during a lab training / idle | idle "
+            f"{now['idle']['browser_ms']['p95']:.0f} ms, training {now['training']['browser_ms']['p95']:.0f} ms: "
+            f"**{now['ratio_p95']:.2f}×** | {reference} | ≤ {TARGETS['repaint_ratio']}× | "
+            f"{'yes' if now['ratio_p95'] <= TARGETS['repaint_ratio'] else 'NO'} |"
+        )
     ray_result = m.get("ray", {})
     if "overhead_median_s" in ray_result:
         worst = ray_result["overhead_max_s"]
-        lines.append(f"| Ray's own cost per tiny training (submit → in the app's store, minus the task's own time), "
-                     f"{RAY_TINY_TRAININGS} in a row | median {ray_result['overhead_median_s']:.2f} s, worst {worst:.2f} s "
-                     f"| – | ≤ {TARGETS['ray_overhead_s']:.0f} s | {'yes' if worst <= TARGETS['ray_overhead_s'] else 'NO'} |")
+        lines.append(
+            f"| Ray's own cost per tiny training (submit → in the app's store, minus the task's own time), "
+            f"{RAY_TINY_TRAININGS} in a row | median {ray_result['overhead_median_s']:.2f} s, worst {worst:.2f} s "
+            f"| – | ≤ {TARGETS['ray_overhead_s']:.0f} s | {'yes' if worst <= TARGETS['ray_overhead_s'] else 'NO'} |"
+        )
     if "fresh_worker" in ray_result:
         fresh = ray_result["fresh_worker"]
-        lines.append(f"| the same, on a Ray worker started for it (none readied at connect) | {fresh['overhead_s']:.2f} s "
-                     f"(+ {fresh['on_node_s']:.1f} s on the node, TensorFlow's import included) | – | (readied at connect "
-                     f"in {ray_result.get('warm_up_s', float('nan')):.1f} s) | – |")
+        lines.append(
+            f"| the same, on a Ray worker started for it (none readied at connect) | {fresh['overhead_s']:.2f} s "
+            f"(+ {fresh['on_node_s']:.1f} s on the node, TensorFlow's import included) | – | (readied at connect "
+            f"in {ray_result.get('warm_up_s', float('nan')):.1f} s) | – |"
+        )
     if "pair" in ray_result:
         pair = ray_result["pair"]
-        lines.append(f"| two trainings submitted together | ran at the same time for {pair['overlap_s']:.1f} s "
-                     f"of {pair['longest_s']:.1f} s; {pair['together_wall_s']:.1f} s wall | one after the other: "
-                     f"{pair['one_after_the_other_wall_s']:.1f} s | run together | "
-                     f"{'yes' if pair['overlap_s'] > 0.5 * pair['longest_s'] else 'NO'} |")
+        lines.append(
+            f"| two trainings submitted together | ran at the same time for {pair['overlap_s']:.1f} s "
+            f"of {pair['longest_s']:.1f} s; {pair['together_wall_s']:.1f} s wall | one after the other: "
+            f"{pair['one_after_the_other_wall_s']:.1f} s | run together | "
+            f"{'yes' if pair['overlap_s'] > 0.5 * pair['longest_s'] else 'NO'} |"
+        )
     cold = m.get("cold_start", {})
     if "ratio" in cold:
         now, before = cold["runs"]["now"], cold["runs"]["before"]
         within_noise = min(now) <= max(before)  # the fastest start now is no slower than the slowest before
-        lines.append(f"| cold start, Ray not configured (median of {COLD_STARTS}, alternated) | "
-                     f"{cold['median_s']['now']:.2f} s ({min(now):.2f}–{max(now):.2f}) | {cold['median_s']['before']:.2f} s "
-                     f"({min(before):.2f}–{max(before):.2f}) at {BEFORE_COMMIT} | as fast: the ranges overlap | "
-                     f"{'yes' if within_noise else 'NO'} ({cold['ratio']:.2f}×) |")
+        lines.append(
+            f"| cold start, Ray not configured (median of {COLD_STARTS}, alternated) | "
+            f"{cold['median_s']['now']:.2f} s ({min(now):.2f}–{max(now):.2f}) | {cold['median_s']['before']:.2f} s "
+            f"({min(before):.2f}–{max(before):.2f}) at {BEFORE_COMMIT} | as fast: the ranges overlap | "
+            f"{'yes' if within_noise else 'NO'} ({cold['ratio']:.2f}×) |"
+        )
     for name, result in m.items():
         if "error" in result:
             lines.append(f"\n**{name} failed:** `{result['error'].strip().splitlines()[-1]}`")
@@ -320,8 +369,13 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown phase(s) {sorted(unknown)}")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    report = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-              "machine": common.machine(), "code": common.code_version(), "targets": TARGETS, "measures": {}}
+    report = {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "machine": common.machine(),
+        "code": common.code_version(),
+        "targets": TARGETS,
+        "measures": {},
+    }
     started = time.perf_counter()
     try:
         for name, measure in PHASES:

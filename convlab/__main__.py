@@ -1,11 +1,11 @@
 """Command line: train presets or variants, list and delete cached models.
 
-    python -m convlab train all                      # the lesson's two models (how models/ was made)
-    python -m convlab train conv --epochs 20         # a preset with other settings
-    python -m convlab train --blocks 1 --filters 32 --epochs 3 --stop-loss 0.4
-    python -m convlab sweep conv --filters 16,32,64 --blocks 1,2,3   # a grid, compared in one table
-    python -m convlab info
-    python -m convlab delete KEY
+python -m convlab train all                      # the lesson's two models (how models/ was made)
+python -m convlab train conv --epochs 20         # a preset with other settings
+python -m convlab train --blocks 1 --filters 32 --epochs 3 --stop-loss 0.4
+python -m convlab sweep conv --filters 16,32,64 --blocks 1,2,3   # a grid, compared in one table
+python -m convlab info
+python -m convlab delete KEY
 """
 
 from __future__ import annotations
@@ -20,8 +20,17 @@ from .data import DataError, train_and_test
 from .models import PRESETS, ModelSpec
 from .store import ModelStore, default_root, file_stem
 
-VARIANT_OPTIONS = ("blocks", "filters", "dense_units", "epochs", "batch_size", "seed", "train_samples",
-                   "stop_loss", "stop_accuracy")
+VARIANT_OPTIONS = (
+    "blocks",
+    "filters",
+    "dense_units",
+    "epochs",
+    "batch_size",
+    "seed",
+    "train_samples",
+    "stop_loss",
+    "stop_accuracy",
+)
 
 
 def _progress_line(label: str, started: float):
@@ -46,7 +55,9 @@ def spec_from_args(args: argparse.Namespace) -> list[ModelSpec]:
     if args.preset == "all":
         raise ValueError("options like --epochs apply to one model: name dense or conv, or none")
     base = PRESETS[args.preset] if args.preset else ModelSpec()
-    filters = [int(n) for n in str(changes.pop("filters", "")).split(",") if n.strip()] or list(base.conv_filters[:1] or [64])
+    filters = [int(n) for n in str(changes.pop("filters", "")).split(",") if n.strip()] or list(
+        base.conv_filters[:1] or [64]
+    )
     blocks = changes.pop("blocks", None)
     if blocks is not None:
         if len(filters) not in (1, blocks):
@@ -89,7 +100,9 @@ def sweep_from_args(args: argparse.Namespace):
             try:
                 axes[name] = [int(value) for value in text.split(",") if value.strip()]
             except ValueError:
-                raise ValueError(f"--{name.replace('_', '-')} takes whole numbers separated by commas, not {text!r}") from None
+                raise ValueError(
+                    f"--{name.replace('_', '-')} takes whole numbers separated by commas, not {text!r}"
+                ) from None
     base = PRESETS[args.preset] if args.preset else PRESETS["conv"]
     return Sweep.of(base, axes, name=args.name or "")
 
@@ -110,14 +123,18 @@ def sweep_command(sweep, store: ModelStore) -> int:
         for job in jobs:
             if job.key not in reported and queue.wait(job, timeout=0.5):
                 reported.add(job.key)
-                outcome = (f"test acc {job.stored.meta['metrics']['test_accuracy']:.4f}, {job.stored.meta['seconds']:.0f} s"
-                           if job.state == DONE else f"{job.state}: {job.message}")
+                outcome = (
+                    f"test acc {job.stored.meta['metrics']['test_accuracy']:.4f}, {job.stored.meta['seconds']:.0f} s"
+                    if job.state == DONE
+                    else f"{job.state}: {job.message}"
+                )
                 print(f"  [{len(reported)}/{len(jobs)}] {job.spec.label()}: {outcome}", flush=True)
         if queue.notice != notice:  # the Ray cluster couldn't be reached: said once
             notice = queue.notice
             print(f"note: {notice}", file=sys.stderr)
-    rows = comparison(sweep, {job.key: job.stored.meta for job in jobs if job.state == DONE},
-                      {job.key: job.state for job in jobs})
+    rows = comparison(
+        sweep, {job.key: job.stored.meta for job in jobs if job.state == DONE}, {job.key: job.state for job in jobs}
+    )
     winner = best(rows)
     print(f"\n  {'variant':56} {'params':>9} {'test acc':>8} {'seconds':>7}")
     for row in rows:
@@ -145,7 +162,9 @@ def _print_notes(store: ModelStore) -> None:
 
 
 def _print_table(rows: list[dict]) -> None:
-    print(f"{'key':12}  {'model':44} {'params':>8} {'epochs':>6} {'train acc':>9} {'test acc':>8} {'seconds':>7}  created")
+    print(
+        f"{'key':12}  {'model':44} {'params':>8} {'epochs':>6} {'train acc':>9} {'test acc':>8} {'seconds':>7}  created"
+    )
     for meta in rows:
         metrics = meta["metrics"]
         label = ModelSpec.from_dict(meta["spec"]).label()
@@ -187,12 +206,15 @@ def main(argv: list[str] | None = None) -> int:
     train_parser.add_argument("--stop-loss", type=float, help="stop once training loss is below this")
     train_parser.add_argument("--stop-accuracy", type=float, help="stop once training accuracy is above this")
     sweep_parser = commands.add_parser(
-        "sweep", help="train a grid of variants and compare them (on Ray when CONVLAB_RAY_ADDRESS is set)")
+        "sweep", help="train a grid of variants and compare them (on Ray when CONVLAB_RAY_ADDRESS is set)"
+    )
     sweep_parser.add_argument("preset", choices=list(PRESETS), nargs="?", help="the base (default: conv)")
     sweep_parser.add_argument("--blocks", help="conv block counts to try, e.g. 1,2,3 (0 = the dense baseline)")
     sweep_parser.add_argument("--filters", help="filters per conv layer to try, e.g. 16,32,64")
     for name in SWEEP_AXES[2:]:
-        sweep_parser.add_argument(f"--{name.replace('_', '-')}", dest=name, help=f"{name.replace('_', ' ')} values to try")
+        sweep_parser.add_argument(
+            f"--{name.replace('_', '-')}", dest=name, help=f"{name.replace('_', ' ')} values to try"
+        )
     sweep_parser.add_argument("--name", help="a name to remember the sweep by")
     commands.add_parser("info", help="list cached models with their metrics")
     delete_parser = commands.add_parser("delete", help="delete a cached model by its key (see info)")

@@ -175,25 +175,42 @@ def _explain_conv(layer, source: np.ndarray, source_name: str, row: int, col: in
         raise ValueError(f"only {' and '.join(ACTIVATIONS)} activations can be explained, not {activation!r}")
     top, left, size = window_outline(row, col, kernels.shape[0], _stride(layer))
     # float64 so the parts add up exactly to the total shown; Keras' float32 differs by ~1e-6.
-    patches = np.moveaxis(source[top:top + size, left:left + size, :], -1, 0).astype(np.float64)
+    patches = np.moveaxis(source[top : top + size, left : left + size, :], -1, 0).astype(np.float64)
     kernel = np.moveaxis(kernels[:, :, :, filter_index], -1, 0).astype(np.float64)
     contributions = (patches * kernel).sum(axis=(1, 2))
     bias = float(biases[filter_index])
     total = float(contributions.sum()) + bias
     return ConvCell(
-        layer=layer.name, row=row, col=col, filter=filter_index, source=source_name, origin=(top, left),
-        patches=patches, kernel=kernel, contributions=contributions, bias=bias,
-        activation=activation, total=total, value=float(ACTIVATIONS[activation](total)),
+        layer=layer.name,
+        row=row,
+        col=col,
+        filter=filter_index,
+        source=source_name,
+        origin=(top, left),
+        patches=patches,
+        kernel=kernel,
+        contributions=contributions,
+        bias=bias,
+        activation=activation,
+        total=total,
+        value=float(ACTIVATIONS[activation](total)),
     )
 
 
 def _explain_pool(layer, source: np.ndarray, source_name: str, row: int, col: int, filter_index: int) -> PoolCell:
     top, left, size = window_outline(row, col, _side(layer.get_config()["pool_size"]), _stride(layer))
-    window = np.asarray(source[top:top + size, left:left + size, filter_index])
+    window = np.asarray(source[top : top + size, left : left + size, filter_index])
     winner = np.unravel_index(np.argmax(window), window.shape)  # the first maximum in row-major order
     return PoolCell(
-        layer=layer.name, row=row, col=col, filter=filter_index, source=source_name, origin=(top, left),
-        window=window, winner=(int(winner[0]), int(winner[1])), value=float(window.max()),
+        layer=layer.name,
+        row=row,
+        col=col,
+        filter=filter_index,
+        source=source_name,
+        origin=(top, left),
+        window=window,
+        winner=(int(winner[0]), int(winner[1])),
+        value=float(window.max()),
     )
 
 
@@ -213,6 +230,6 @@ def slide(image: np.ndarray, kernel: np.ndarray, bias: float) -> list[tuple[int,
     steps = []
     for row in range(image.shape[0] - size + 1):
         for col in range(image.shape[1] - size + 1):
-            total = float((image[row:row + size, col:col + size] * kernel).sum()) + float(bias)
+            total = float((image[row : row + size, col : col + size] * kernel).sum()) + float(bias)
             steps.append((row, col, ACTIVATIONS["relu"](total)))
     return steps

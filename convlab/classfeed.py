@@ -50,8 +50,9 @@ class _Channel:
 class ClassFeed:
     """The classes this server's followers watch; ``store`` is called for the store (it may change)."""
 
-    def __init__(self, store: Callable[[], ClassStore], *, poll_seconds: float = POLL_SECONDS,
-                 ping_seconds: float = PING_SECONDS) -> None:
+    def __init__(
+        self, store: Callable[[], ClassStore], *, poll_seconds: float = POLL_SECONDS, ping_seconds: float = PING_SECONDS
+    ) -> None:
         self._store = store
         self.poll_seconds = poll_seconds
         self.ping_seconds = ping_seconds

@@ -41,8 +41,14 @@ def _with_query(base: str, code: str) -> str:
     return urlunsplit((parts.scheme or "http", parts.netloc, parts.path or "/", urlencode({"class": code}), ""))
 
 
-def class_link(code: str, page_url: str | None, *, public_url: str | None = None, network_ip: str | None = None,
-               listen_address: str | None = None) -> ClassLink:
+def class_link(
+    code: str,
+    page_url: str | None,
+    *,
+    public_url: str | None = None,
+    network_ip: str | None = None,
+    listen_address: str | None = None,
+) -> ClassLink:
     """The join link for class ``code``.
 
     ``page_url``: the teacher's page's address; ``public_url``: ``$CONVLAB_PUBLIC_URL``;
@@ -52,23 +58,29 @@ def class_link(code: str, page_url: str | None, *, public_url: str | None = None
     if public_url and public_url.strip():
         public = public_url.strip()
         if urlsplit(public).scheme not in ("http", "https") or not urlsplit(public).netloc:
-            return ClassLink(_with_query(page_url or "http://localhost:8501/", code),
-                             f"{ENV_VAR} is {public!r}, not an address like https://convlab.school.example/: "
-                             "fix it, or unset it to use this machine's network address.")
+            return ClassLink(
+                _with_query(page_url or "http://localhost:8501/", code),
+                f"{ENV_VAR} is {public!r}, not an address like https://convlab.school.example/: "
+                "fix it, or unset it to use this machine's network address.",
+            )
         return ClassLink(_with_query(public, code))
     page = urlsplit(page_url or "http://localhost:8501/")
     if listen_address and is_loopback(listen_address):
-        return ClassLink(_with_query(page.geturl(), code),
-                         f"This server only listens on {listen_address}, so no other device can open the link. "
-                         "Restart it with `streamlit run app.py --server.address 0.0.0.0`, or set "
-                         f"{ENV_VAR} to the address students use.")
+        return ClassLink(
+            _with_query(page.geturl(), code),
+            f"This server only listens on {listen_address}, so no other device can open the link. "
+            "Restart it with `streamlit run app.py --server.address 0.0.0.0`, or set "
+            f"{ENV_VAR} to the address students use.",
+        )
     if not is_loopback(page.hostname):
         return ClassLink(_with_query(page.geturl(), code))
     if network_ip and not is_loopback(network_ip):
         host = f"[{network_ip}]" if ":" in network_ip else network_ip
         netloc = f"{host}:{page.port}" if page.port else host
         return ClassLink(_with_query(urlunsplit((page.scheme, netloc, page.path, "", "")), code))
-    return ClassLink(_with_query(page.geturl(), code),
-                     "This machine has no network address but localhost, so students' devices can't open the "
-                     f"link. Connect it to the room's network (Wi-Fi), or set {ENV_VAR} to the address "
-                     "students use, then start the class again.")
+    return ClassLink(
+        _with_query(page.geturl(), code),
+        "This machine has no network address but localhost, so students' devices can't open the "
+        f"link. Connect it to the room's network (Wi-Fi), or set {ENV_VAR} to the address "
+        "students use, then start the class again.",
+    )

@@ -180,8 +180,10 @@ def _client_key(client: object) -> str | None:
     if client is None:
         return None
     if not isinstance(client, str):
-        raise ValueError(f"start's client is text naming who starts (an IP address or a session id), "
-                         f"or None for no limit; not {type(client).__name__}.")
+        raise ValueError(
+            f"start's client is text naming who starts (an IP address or a session id), "
+            f"or None for no limit; not {type(client).__name__}."
+        )
     return _digest(client)
 
 
@@ -199,11 +201,13 @@ def _checked_view(view: object) -> dict[str, str]:
         raise ClassError(f"A class's view holds at most {MAX_VIEW_KEYS} URL parameters, not {len(view)}.")
     for key, value in view.items():
         if not (isinstance(key, str) and isinstance(value, str)):
-            raise ClassError(f"A class's view maps text to text; {_shown(key)} is {type(key).__name__} "
-                             f"-> {type(value).__name__}.")
+            raise ClassError(
+                f"A class's view maps text to text; {_shown(key)} is {type(key).__name__} -> {type(value).__name__}."
+            )
         if len(key) > MAX_VIEW_TEXT or len(value) > MAX_VIEW_TEXT:
-            raise ClassError(f"A class's view keeps each parameter under {MAX_VIEW_TEXT} characters; "
-                             f"{_shown(key)} is longer.")
+            raise ClassError(
+                f"A class's view keeps each parameter under {MAX_VIEW_TEXT} characters; {_shown(key)} is longer."
+            )
     return dict(view)
 
 
@@ -312,8 +316,14 @@ class MemoryStore(ClassStore):
     ``clock`` returns the time (``time.time`` by default) so tests can move it.
     """
 
-    def __init__(self, *, quiet_seconds: float = QUIET_SECONDS, max_classes: int = MAX_CLASSES,
-                 starts_per_minute: int = STARTS_PER_MINUTE, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        quiet_seconds: float = QUIET_SECONDS,
+        max_classes: int = MAX_CLASSES,
+        starts_per_minute: int = STARTS_PER_MINUTE,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.quiet_seconds = quiet_seconds
         self.max_classes = _positive_count("max_classes", max_classes)
         self.starts_per_minute = _positive_count("starts_per_minute", starts_per_minute)
@@ -421,7 +431,9 @@ local function expiry(ttl_ms) return string.format('%.0f', now_ms + tonumber(ttl
 """
 # KEYS: the class, the set of classes, the client's starts (absent: no limit).
 # ARGV: digest, updated, ttl ms, code, max classes, starts per minute, window ms.
-_CREATE = _NOW_MS + """
+_CREATE = (
+    _NOW_MS
+    + """
 if KEYS[3] and tonumber(redis.call('GET', KEYS[3]) or '0') >= tonumber(ARGV[6]) then
   return {'limited', redis.call('PTTL', KEYS[3])}
 end
@@ -434,10 +446,13 @@ redis.call('ZADD', KEYS[2], expiry(ARGV[3]), ARGV[4])
 if KEYS[3] and redis.call('INCR', KEYS[3]) == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[7]) end
 return {'created', 0}
 """
+)
 # The token was already compared in Python (compare_digest); this check only guards against the
 # class ending (or its code being reused) between that comparison and the write.
 # ARGV: digest, view, updated, ttl ms, code.
-_PUBLISH = _NOW_MS + """
+_PUBLISH = (
+    _NOW_MS
+    + """
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return -1 end
 local version = redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('HSET', KEYS[1], 'view', ARGV[2], 'updated', ARGV[3])
@@ -445,14 +460,18 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('ZADD', KEYS[2], expiry(ARGV[4]), ARGV[5])
 return version
 """
+)
 # ARGV: digest, updated, ttl ms, code.
-_TOUCH = _NOW_MS + """
+_TOUCH = (
+    _NOW_MS
+    + """
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return -1 end
 redis.call('HSET', KEYS[1], 'updated', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('ZADD', KEYS[2], expiry(ARGV[3]), ARGV[4])
 return 1
 """
+)
 # ARGV: digest, code.
 _END = """
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return -1 end
@@ -475,8 +494,14 @@ class RedisStore(ClassStore):
     redis-py error becomes StoreUnavailable. Nothing connects until the first call (:meth:`ping`).
     """
 
-    def __init__(self, url: str, *, quiet_seconds: float = QUIET_SECONDS, max_classes: int = MAX_CLASSES,
-                 starts_per_minute: int = STARTS_PER_MINUTE) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        quiet_seconds: float = QUIET_SECONDS,
+        max_classes: int = MAX_CLASSES,
+        starts_per_minute: int = STARTS_PER_MINUTE,
+    ) -> None:
         import redis  # only here: the app without a Redis URL never imports redis-py
         from redis.backoff import NoBackoff
         from redis.retry import Retry
@@ -488,7 +513,10 @@ class RedisStore(ClassStore):
         self._redis_error = redis.RedisError
         try:
             self._client = redis.Redis.from_url(
-                url, decode_responses=True, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=SOCKET_TIMEOUT,
+                url,
+                decode_responses=True,
+                socket_timeout=SOCKET_TIMEOUT,
+                socket_connect_timeout=SOCKET_TIMEOUT,
                 retry=Retry(NoBackoff(), 1),
             )
         except ValueError as error:  # redis-py's word for a URL it can't parse
@@ -496,9 +524,10 @@ class RedisStore(ClassStore):
                 f"{ENV_VAR} is not a Redis URL ({error}). Set it to one like redis://127.0.0.1:6379/0, "
                 "or unset it to keep classes in this server's memory (one server only)."
             ) from None  # the URL may hold a password: keep it out of the traceback
-        self._scripts = {name: self._client.register_script(source)
-                         for name, source in (("create", _CREATE), ("publish", _PUBLISH), ("touch", _TOUCH),
-                                              ("end", _END))}
+        self._scripts = {
+            name: self._client.register_script(source)
+            for name, source in (("create", _CREATE), ("publish", _PUBLISH), ("touch", _TOUCH), ("end", _END))
+        }
 
     def describe(self) -> str:
         options = self._client.connection_pool.connection_kwargs
@@ -544,8 +573,15 @@ class RedisStore(ClassStore):
         keys = [self._key(code), REDIS_CLASSES]
         if client_key is not None:
             keys.append(REDIS_STARTS_PREFIX + client_key)
-        args = [digest, repr(time.time()), self._ttl_ms(), code, self.max_classes, self.starts_per_minute,
-                START_WINDOW_SECONDS * 1000]
+        args = [
+            digest,
+            repr(time.time()),
+            self._ttl_ms(),
+            code,
+            self.max_classes,
+            self.starts_per_minute,
+            START_WINDOW_SECONDS * 1000,
+        ]
         with self._talking():
             outcome, wait_ms = self._scripts["create"](keys=keys, args=args)
         if outcome == "limited":
@@ -586,8 +622,9 @@ class RedisStore(ClassStore):
         try:
             return ClassState(int(version), _checked_view(json.loads(view)), float(updated))
         except (TypeError, ValueError) as error:  # ClassError is a ValueError too
-            raise ClassError(f"Class {code}'s stored state is unreadable ({error}); "
-                             "the teacher can start a new class.") from None
+            raise ClassError(
+                f"Class {code}'s stored state is unreadable ({error}); the teacher can start a new class."
+            ) from None
 
     def _end(self, code: str, digest: str) -> None:
         self._check_owner(code, digest)
@@ -624,6 +661,15 @@ def qr_svg(url: str) -> str:
         raise ValueError("qr_svg needs the join link, a non-empty URL.")
     out = io.BytesIO()
     code = segno.make_qr(url.strip())
-    code.save(out, kind="svg", scale=QR_SCALE, border=4, dark="#000000", light="#ffffff",
-              xmldecl=False, svgclass="convlab-qr", lineclass=None)
+    code.save(
+        out,
+        kind="svg",
+        scale=QR_SCALE,
+        border=4,
+        dark="#000000",
+        light="#ffffff",
+        xmldecl=False,
+        svgclass="convlab-qr",
+        lineclass=None,
+    )
     return out.getvalue().decode("utf-8")

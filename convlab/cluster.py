@@ -76,8 +76,13 @@ def train_on_node(spec_values: dict, stops):
         try:
             store = ModelStore(folder)
             # Ray decides how many trainings share a node: no machine-wide one-at-a-time lock here.
-            stored = store.get_or_train(spec, train_and_test, callbacks=[progress_events(events.put, 0.2)],
-                                        stop_event=stop, one_per_machine=False)
+            stored = store.get_or_train(
+                spec,
+                train_and_test,
+                callbacks=[progress_events(events.put, 0.2)],
+                stop_event=stop,
+                one_per_machine=False,
+            )
             if not stored.saved:
                 raise OSError(store.problems.get(spec.key(), f"could not save into {folder}"))
             outcome["files"] = {path.name: path.read_bytes() for path in folder.glob(f"{file_stem(spec)}.*")}
@@ -164,8 +169,10 @@ class RayCluster:
         cpus, gpus = int(self._resources.get("CPU", 0)), int(self._resources.get("GPU", 0))
         each = "1 GPU" if gpus else f"{CPUS_PER_TRAINING} CPUs"
         room = gpus if gpus else cpus // CPUS_PER_TRAINING
-        return (f"on the Ray cluster at {self.address} ({cpus} CPUs, {gpus} GPUs): each training asks for {each}, "
-                f"so up to {room} run at once and Ray queues the rest")
+        return (
+            f"on the Ray cluster at {self.address} ({cpus} CPUs, {gpus} GPUs): each training asks for {each}, "
+            f"so up to {room} run at once and Ray queues the rest"
+        )
 
     # -- connecting --------------------------------------------------------------------------
     def connect(self) -> None:
@@ -186,7 +193,10 @@ class RayCluster:
             def init() -> None:
                 try:
                     ray.init(
-                        address=self.address, namespace="convlab", logging_level="ERROR", log_to_driver=False,
+                        address=self.address,
+                        namespace="convlab",
+                        logging_level="ERROR",
+                        log_to_driver=False,
                         runtime_env={"py_modules": [str(PACKAGE)], "env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}},
                         ignore_reinit_error=True,
                     )
@@ -201,9 +211,11 @@ class RayCluster:
             elif errors:
                 problem = errors[0]
         if problem is not None:
-            return (f"The Ray cluster at {self.address} (CONVLAB_RAY_ADDRESS) can't be reached ({problem}), so "
-                    "trainings run in this machine's worker process instead. Start the cluster (ray start --head) "
-                    "or correct the address, then restart ConvLab.")
+            return (
+                f"The Ray cluster at {self.address} (CONVLAB_RAY_ADDRESS) can't be reached ({problem}), so "
+                "trainings run in this machine's worker process instead. Start the cluster (ray start --head) "
+                "or correct the address, then restart ConvLab."
+            )
         self._resources = dict(ray.cluster_resources())
         self._stops = StopRequests.remote()
         # A fresh Ray worker takes seconds to start and seconds more to import TensorFlow: ready some now.

@@ -16,7 +16,6 @@ on its own: the dashboard never needs the 47 MB train split unless it trains.
 from __future__ import annotations
 
 import functools
-
 import gzip
 import os
 import struct
@@ -27,8 +26,16 @@ from pathlib import Path
 import numpy as np
 
 CLASS_NAMES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 )
 IMAGE_SIZE = 28
 

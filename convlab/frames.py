@@ -26,8 +26,15 @@ import numpy as np
 from PIL import Image, ImageColor, ImageDraw, ImageFont
 
 from .figures.scales import (
-    ACTIVATION_COLORSCALE, ALL_ZERO_COLOR, DIVERGING_COLORSCALE, INPUT_COLORSCALE, RUN_COLORS, SCALE_MODES, WRONG_COLOR,
-    floored_range, shared_ranges,
+    ACTIVATION_COLORSCALE,
+    ALL_ZERO_COLOR,
+    DIVERGING_COLORSCALE,
+    INPUT_COLORSCALE,
+    RUN_COLORS,
+    SCALE_MODES,
+    WRONG_COLOR,
+    floored_range,
+    shared_ranges,
 )
 
 # Geometry in pixels. A frame is about FRAME_WIDTH wide: a slide's width on a projector.
@@ -145,9 +152,18 @@ def frame_layout(rows: int, layers: int, kernels_shape: tuple[int, ...] | None =
         strip_bottom = max(strip_top + MIN_STRIP_HEIGHT, min(strip_bottom, strip_top + STRIP_HEIGHT))
     height = _even(max(grid_bottom, strip_bottom) + MARGIN)
     return FrameLayout(
-        width=width, height=height, panel=panel, columns=columns, grid_top=grid_top,
-        kernel_cell=cell, kernel_columns=kernel_columns, kernel_gap=gap, kernels_top=kernels_top,
-        right=right, right_width=right_width, strip=(right, strip_top, right + right_width, strip_bottom),
+        width=width,
+        height=height,
+        panel=panel,
+        columns=columns,
+        grid_top=grid_top,
+        kernel_cell=cell,
+        kernel_columns=kernel_columns,
+        kernel_gap=gap,
+        kernels_top=kernels_top,
+        right=right,
+        right_width=right_width,
+        strip=(right, strip_top, right + right_width, strip_bottom),
     )
 
 
@@ -214,23 +230,37 @@ def replay_frame(
     the same way (default: this frame's largest |weight|).
     """
     kernels = None if kernels is None else np.asarray(kernels, dtype=float)
-    images = _check_frame(images, maps, layer_names, row_titles, kernels, chosen_filter, points, current, scale,
-                          kernel_range, map_tops, wrong)
+    images = _check_frame(
+        images,
+        maps,
+        layer_names,
+        row_titles,
+        kernels,
+        chosen_filter,
+        points,
+        current,
+        scale,
+        kernel_range,
+        map_tops,
+        wrong,
+    )
     layout = frame_layout(len(images), len(layer_names), None if kernels is None else kernels.shape)
     frame = Image.new("RGB", layout.size, WHITE)
     draw = ImageDraw.Draw(frame)
     _text(draw, (MARGIN, 12), _fit(title, _font(TITLE_SIZE), layout.width - 2 * MARGIN), TITLE_SIZE)
     tops = map_tops if map_tops is not None else _frame_tops(maps, scale)
-    _draw_grid(frame, draw, layout, images, maps, layer_names, row_titles, wrong or [False] * len(images), tops,
-               chosen_filter)
+    _draw_grid(
+        frame, draw, layout, images, maps, layer_names, row_titles, wrong or [False] * len(images), tops, chosen_filter
+    )
     if kernels is not None:
         _draw_kernels(frame, draw, layout, kernels, chosen_filter, kernel_range)
     _draw_accuracy(draw, layout.strip, points, current)
     return frame
 
 
-def _check_frame(images, maps, layer_names, row_titles, kernels, chosen_filter, points, current, scale,
-                 kernel_range, map_tops, wrong) -> np.ndarray:
+def _check_frame(
+    images, maps, layer_names, row_titles, kernels, chosen_filter, points, current, scale, kernel_range, map_tops, wrong
+) -> np.ndarray:
     """The inputs as (rows, 28, 28), after a ValueError for anything that can't be drawn."""
     _check_scale(scale)
     images = np.asarray(images, dtype=float)
@@ -238,8 +268,10 @@ def _check_frame(images, maps, layer_names, row_titles, kernels, chosen_filter, 
         raise ValueError(f"images must be (rows, 28, 28) with at least one row, not shape {images.shape}")
     rows = len(images)
     if len(maps) != rows or len(row_titles) != rows or (wrong is not None and len(wrong) != rows):
-        raise ValueError(f"give one maps list, one row title (and one wrong flag) per image: {rows} images, "
-                         f"{len(maps)} maps lists, {len(row_titles)} titles")
+        raise ValueError(
+            f"give one maps list, one row title (and one wrong flag) per image: {rows} images, "
+            f"{len(maps)} maps lists, {len(row_titles)} titles"
+        )
     for row in maps:
         if len(row) != len(layer_names):
             raise ValueError(f"each image needs one map per layer in layer_names ({len(layer_names)}), not {len(row)}")
@@ -257,7 +289,9 @@ def _check_frame(images, maps, layer_names, row_titles, kernels, chosen_filter, 
         raise ValueError(f"kernel_range must be above 0 (the largest |weight| to colour fully), not {kernel_range}")
     if map_tops is not None:
         if scale == "panel":
-            raise ValueError("map_tops fixes shared colour ranges: use scale 'layer' or 'figure', or leave map_tops None")
+            raise ValueError(
+                "map_tops fixes shared colour ranges: use scale 'layer' or 'figure', or leave map_tops None"
+            )
         if len(map_tops) != len(layer_names) or not all(top > 0 for top in map_tops):
             raise ValueError(f"map_tops needs one top above 0 per layer ({len(layer_names)}): see fixed_map_tops")
     return images.reshape(rows, 28, 28)
@@ -274,14 +308,24 @@ def _draw_grid(frame, draw, layout, images, maps, layer_names, row_titles, wrong
     for column in range(layout.columns):
         left, _, right, _ = layout.panel_box(0, column)
         heading = _heading(column, layer_names, maps)
-        _text(draw, ((left + right) // 2, heading_y), _fit(heading, _font(HEADING_SIZE), right - left + COLUMN_GAP),
-              HEADING_SIZE, align="center")
+        _text(
+            draw,
+            ((left + right) // 2, heading_y),
+            _fit(heading, _font(HEADING_SIZE), right - left + COLUMN_GAP),
+            HEADING_SIZE,
+            align="center",
+        )
     grid_width = layout.right - GUTTER - MARGIN
     for row, image in enumerate(images):
         top = layout.panel_box(row, 0)[1]
         colour = FRAME_COLOR if wrong[row] else INK
-        _text(draw, (MARGIN, top - ROW_TITLE_HEIGHT + 2), _fit(row_titles[row], _font(LABEL_SIZE), grid_width),
-              LABEL_SIZE, fill=colour)
+        _text(
+            draw,
+            (MARGIN, top - ROW_TITLE_HEIGHT + 2),
+            _fit(row_titles[row], _font(LABEL_SIZE), grid_width),
+            LABEL_SIZE,
+            fill=colour,
+        )
         frame.paste(_heatmap(image, INPUT_LUT, 0.0, 1.0, layout.panel), layout.panel_box(row, 0)[:2])
         for layer, values in enumerate(maps[row]):
             box = layout.panel_box(row, layer + 1)
@@ -319,8 +363,15 @@ def _draw_kernels(frame, draw, layout, kernels, chosen_filter, kernel_range) -> 
     limit = kernel_range or float(np.abs(kernels).max()) or 1.0
     heading_y = TITLE_HEIGHT + 4
     label = filter_name(chosen_filter)
-    label_left = _text(draw, (layout.right + layout.right_width, heading_y), label, HEADING_SIZE, fill=FRAME_COLOR,
-                       align="right", start=True)
+    label_left = _text(
+        draw,
+        (layout.right + layout.right_width, heading_y),
+        label,
+        HEADING_SIZE,
+        fill=FRAME_COLOR,
+        align="right",
+        start=True,
+    )
     heading = _fit(f"conv1 kernels · {side}x{side}", _font(HEADING_SIZE), label_left - layout.right - 12)
     _text(draw, (layout.right, heading_y), heading, HEADING_SIZE)
     for number in range(filters):
@@ -330,14 +381,18 @@ def _draw_kernels(frame, draw, layout, kernels, chosen_filter, kernel_range) -> 
     if chosen:  # drawn in the gap around the kernel, so none of its weights is hidden
         left, top, right, bottom = layout.kernel_box(chosen_filter)
         reach = layout.kernel_gap - 2
-        draw.rectangle((left - reach, top - reach, right - 1 + reach, bottom - 1 + reach), outline=FRAME_COLOR,
-                       width=3)
+        draw.rectangle((left - reach, top - reach, right - 1 + reach, bottom - 1 + reach), outline=FRAME_COLOR, width=3)
     caption_y = layout.kernel_box(filters - 1)[3] + 8
     if chosen:
         _text(draw, (layout.right, caption_y), f"blue < 0 < red, up to ±{limit:.2g}", SMALL_SIZE, fill=MUTED)
     else:  # the maps on the left come from a later layer's filter
-        _text(draw, (layout.right, caption_y), f"conv1 has {filters} filters: {label} is in a later layer",
-              SMALL_SIZE, fill=FRAME_COLOR)
+        _text(
+            draw,
+            (layout.right, caption_y),
+            f"conv1 has {filters} filters: {label} is in a later layer",
+            SMALL_SIZE,
+            fill=FRAME_COLOR,
+        )
 
 
 def _draw_accuracy(draw, strip, points, current) -> None:
@@ -374,21 +429,29 @@ def _draw_accuracy(draw, strip, points, current) -> None:
         _text(draw, (plot_left - 6, y - SMALL_SIZE // 2 - 1), f"{tick:g}", SMALL_SIZE, fill=MUTED, align="right")
     ends = [(i, f"{p.epochs:g}") for i, p in enumerate(points) if p.epochs > 0 and float(p.epochs).is_integer()]
     step = max(1, math.ceil(len(ends) / 6))  # a 20-epoch run labels every 4th epoch
-    for index, text in [(0, "start"), *ends[step - 1::step]]:
+    for index, text in [(0, "start"), *ends[step - 1 :: step]]:
         x = at(index, low)[0]
         draw.line((x, plot_bottom, x, plot_bottom + 4), fill=MUTED, width=1)
         _text(draw, (x, plot_bottom + 6), text, SMALL_SIZE, fill=MUTED, align="center")
-    _text(draw, (plot_right, plot_bottom + 8 + SMALL_SIZE), "snapshots; ticks: epochs done", SMALL_SIZE,
-          fill=MUTED, align="right")
+    _text(
+        draw,
+        (plot_right, plot_bottom + 8 + SMALL_SIZE),
+        "snapshots; ticks: epochs done",
+        SMALL_SIZE,
+        fill=MUTED,
+        align="right",
+    )
     draw.line((plot_left, plot_top, plot_left, plot_bottom, plot_right, plot_bottom), fill=MUTED, width=1)
 
-    for colour, values in ((TRAIN_COLOR, [p.train_accuracy for p in points]),
-                           (TEST_COLOR, [p.test_accuracy for p in points])):
+    for colour, values in (
+        (TRAIN_COLOR, [p.train_accuracy for p in points]),
+        (TEST_COLOR, [p.test_accuracy for p in points]),
+    ):
         line = [at(index, value) for index, value in enumerate(values)]
         if len(line) > 1:
             draw.line(line, fill=_lighter(colour), width=2, joint="curve")
         if current > 0:
-            draw.line(line[:current + 1], fill=colour, width=4, joint="curve")
+            draw.line(line[: current + 1], fill=colour, width=4, joint="curve")
         x, y = line[current]
         draw.ellipse((x - 6, y - 6, x + 6, y + 6), fill=colour, outline=WHITE, width=2)
 
@@ -469,14 +532,17 @@ def gif_bytes(frames: list[Image.Image], seconds_per_frame: float = 0.6, hold_la
     if not frames:
         raise ValueError("gif_bytes needs at least one frame")
     if len({frame.size for frame in frames}) > 1:
-        raise ValueError("every frame of a GIF must have the same size: draw them with the same rows, layers and kernels")
+        raise ValueError(
+            "every frame of a GIF must have the same size: draw them with the same rows, layers and kernels"
+        )
     if not seconds_per_frame >= 0.02 or not hold_last >= 0.02:
         raise ValueError("seconds_per_frame and hold_last must be at least 0.02 (browsers show shorter frames slower)")
     coloured = [_to_palette(frame) for frame in frames]
     durations = [round(seconds_per_frame * 1000)] * (len(frames) - 1) + [round(hold_last * 1000)]
     buffer = io.BytesIO()
-    coloured[0].save(buffer, format="GIF", save_all=True, append_images=coloured[1:], duration=durations, loop=0,
-                     optimize=False)
+    coloured[0].save(
+        buffer, format="GIF", save_all=True, append_images=coloured[1:], duration=durations, loop=0, optimize=False
+    )
     return buffer.getvalue()
 
 

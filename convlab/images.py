@@ -33,8 +33,13 @@ OBJECT_THRESHOLD = 26
 ACCEPTED_FORMATS = ("PNG", "JPEG")
 DECODED_FORMATS = ACCEPTED_FORMATS + ("MPO",)
 SIGNATURES = (  # first bytes -> format, to name a file in a message without decoding it
-    (b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"), (b"BM", "BMP"),
-    (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"%PDF", "PDF"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF8", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"%PDF", "PDF"),
 )
 
 
@@ -64,19 +69,21 @@ def _sniff(data: bytes) -> str | None:
 
 
 def _not_png_or_jpeg(found: str) -> ImageError:
-    return ImageError(f"That file isn't a PNG or JPEG image ({found}). Save it as PNG or JPEG, "
-                      "or upload a photo or drawing of one piece of clothing.")
+    return ImageError(
+        f"That file isn't a PNG or JPEG image ({found}). Save it as PNG or JPEG, "
+        "or upload a photo or drawing of one piece of clothing."
+    )
 
 
 def _damaged(kind: str, detail: str) -> ImageError:
-    return ImageError(f"The file looks like a {kind} but is damaged ({detail}). "
-                      "Save it again, or upload another picture.")
+    return ImageError(
+        f"The file looks like a {kind} but is damaged ({detail}). Save it again, or upload another picture."
+    )
 
 
 def _too_many_pixels(description: str) -> ImageError:
     return ImageError(
-        f"{description}; the limit is {MAX_PIXELS / 1_000_000:g} million pixels. "
-        "Scale it down and upload it again."
+        f"{description}; the limit is {MAX_PIXELS / 1_000_000:g} million pixels. Scale it down and upload it again."
     )
 
 
@@ -143,8 +150,10 @@ def to_fashion_mnist(data: bytes) -> Converted:
     if len(data) > MAX_UPLOAD_BYTES:
         megabytes = math.ceil(len(data) * 10 / 2**20) / 10  # rounded up: never "5.0 of 5 MB"
         limit = MAX_UPLOAD_BYTES / 2**20
-        raise ImageError(f"The file is {megabytes:.1f} MB; the limit is {limit:g} MB. "
-                         "Scale the picture down or save it as JPEG, and upload it again.")
+        raise ImageError(
+            f"The file is {megabytes:.1f} MB; the limit is {limit:g} MB. "
+            "Scale the picture down or save it as JPEG, and upload it again."
+        )
     image, steps = _decode(data)
     original = _to_rgb(image, steps)
     grey = np.asarray(original.convert("L"))
@@ -162,7 +171,7 @@ def to_fashion_mnist(data: bytes) -> Converted:
     if blank:  # keep the whole picture and stretch nothing: noise would become the object
         steps.append("nothing stood out from the background: kept the whole picture")
     else:
-        object_box = grey[rows.min():rows.max() + 1, columns.min():columns.max() + 1]
+        object_box = grey[rows.min() : rows.max() + 1, columns.min() : columns.max() + 1]
         if object_box.shape != grey.shape:
             grey = object_box
             steps.append("cropped to the object")
@@ -171,7 +180,7 @@ def to_fashion_mnist(data: bytes) -> Converted:
     if height != width:  # centred on a square of background, so the aspect ratio is kept
         square = np.full((side, side), background, dtype=np.uint8)
         top, left = (side - height) // 2, (side - width) // 2
-        square[top:top + height, left:left + width] = grey
+        square[top : top + height, left : left + width] = grey
         grey = square
         steps.append("padded to a square")
     # Like Fashion-MNIST, the object's longer side fills the full 28 pixels: no margin.

@@ -244,8 +244,14 @@ class InvarianceCache(SideCache):
                 if found is not None and found.images == len(split):
                     return found, None
             result = measure(
-                stored.model, split.images, split.labels, progress, self.batch_size,
-                lock=stored.lock, shifts=self.shifts, angles=self.angles,
+                stored.model,
+                split.images,
+                split.labels,
+                progress,
+                self.batch_size,
+                lock=stored.lock,
+                shifts=self.shifts,
+                angles=self.angles,
             )
             return self._keep(path, stored, checksum, result, problem)
 

@@ -31,15 +31,41 @@ from typing import Callable, Protocol
 
 from .data import Split
 from .jobformat import (
-    CANCELLED, DONE, FAILED, QUEUED, RUNNING, Cancelled, Job, Unavailable, apply_event, progress_events,
+    CANCELLED,
+    DONE,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    Cancelled,
+    Job,
+    Unavailable,
+    apply_event,
+    progress_events,
 )
 from .models import ModelSpec
 from .store import WAITING_FOR_MACHINE, WAITING_FOR_SPEC, ModelStore, StoredModel
 
 # The job format (``jobformat``) is the queue's public face too: the page and the tests import it from here.
-__all__ = ["WAITING_FOR_MACHINE", "WAITING_FOR_SPEC", "TrainingQueue", "Executor", "InProcess", "Job", "QUEUED",
-           "RUNNING", "DONE", "FAILED", "CANCELLED", "Cancelled", "Unavailable", "apply_event", "progress_events",
-           "ordinal", "your_training", "executor_for_environment"]
+__all__ = [
+    "WAITING_FOR_MACHINE",
+    "WAITING_FOR_SPEC",
+    "TrainingQueue",
+    "Executor",
+    "InProcess",
+    "Job",
+    "QUEUED",
+    "RUNNING",
+    "DONE",
+    "FAILED",
+    "CANCELLED",
+    "Cancelled",
+    "Unavailable",
+    "apply_event",
+    "progress_events",
+    "ordinal",
+    "your_training",
+    "executor_for_environment",
+]
 
 
 # -- words for the person who asked --------------------------------------------------------------
@@ -64,8 +90,10 @@ def your_training(job: Job, position: int) -> str:
     ahead = max(position, 0)
     if not ahead:
         return "Your training is 1st in the queue: it starts in a moment."
-    return (f"Your training is {ordinal(ahead + 1)} in the queue: it starts when the {ahead} "
-            f"training{'s' if ahead != 1 else ''} before it {'have' if ahead != 1 else 'has'} finished.")
+    return (
+        f"Your training is {ordinal(ahead + 1)} in the queue: it starts when the {ahead} "
+        f"training{'s' if ahead != 1 else ''} before it {'have' if ahead != 1 else 'has'} finished."
+    )
 
 
 # -- executors -----------------------------------------------------------------------------------
@@ -95,8 +123,11 @@ class InProcess:
     def run(self, job: Job, store: ModelStore) -> StoredModel:
         apply_event(job, {"event": "start", "where": "this process"})
         return store.get_or_train(
-            job.spec, self.load_data, callbacks=[progress_events(lambda event: apply_event(job, event))],
-            stop_event=job.stop_event, on_wait=lambda why: apply_event(job, {"event": "waiting", "why": why}),
+            job.spec,
+            self.load_data,
+            callbacks=[progress_events(lambda event: apply_event(job, event))],
+            stop_event=job.stop_event,
+            on_wait=lambda why: apply_event(job, {"event": "waiting", "why": why}),
         )
 
 
@@ -214,8 +245,9 @@ class TrainingQueue:
                 job.handed_over = True
                 if self.executor.slots is not None:  # it starts now; on Ray, when the cluster says so
                     job.state, job.started = RUNNING, time.time()
-            threading.Thread(target=self._run, args=(job, self.executor), name=f"convlab-job-{job.key}",
-                             daemon=True).start()
+            threading.Thread(
+                target=self._run, args=(job, self.executor), name=f"convlab-job-{job.key}", daemon=True
+            ).start()
 
     def _next(self) -> Job | None:
         slots = self.executor.slots

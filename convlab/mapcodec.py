@@ -59,12 +59,17 @@ class PackedMaps:
         if filter_index >= packed.filters:
             return None
         # code / 255 * high, in that order: code 255 gives exactly high (the browser decodes the same way).
-        return packed.codes[image, filter_index].astype(np.float32) / np.float32(LEVELS) * packed.highs[image, filter_index]
+        return (
+            packed.codes[image, filter_index].astype(np.float32)
+            / np.float32(LEVELS)
+            * packed.highs[image, filter_index]
+        )
 
     def filter_maps(self, filter_index: int) -> list[list[np.ndarray | None]]:
         """``[image][layer]`` decoded maps of one filter: what the browser draws."""
-        return [[self.map(image, layer, filter_index) for layer in range(len(self.layers))]
-                for image in range(self.images)]
+        return [
+            [self.map(image, layer, filter_index) for layer in range(len(self.layers))] for image in range(self.images)
+        ]
 
     def error_bound(self, image: int, layer: int, filter_index: int) -> float:
         """How far a decoded cell of this map can be from the real value: half a step."""
@@ -76,8 +81,11 @@ class PackedMaps:
 
         if scale == "panel":
             return {}
-        highs = {column: float(max(layer.highs[:, filter_index]))
-                 for column, layer in enumerate(self.layers) if filter_index < layer.filters}
+        highs = {
+            column: float(max(layer.highs[:, filter_index]))
+            for column, layer in enumerate(self.layers)
+            if filter_index < layer.filters
+        }
         if scale == "layer":
             return {column: floored_range(high) for column, high in highs.items()}
         return {"figure": floored_range(max(highs.values(), default=0.0))}
@@ -93,9 +101,13 @@ def pack(activations: Activations) -> PackedMaps:
     for name, maps in zip(activations.layer_names, activations.maps):
         maps = np.asarray(maps, dtype=np.float32)
         if not np.isfinite(maps).all():
-            raise ValueError(f"{name}'s maps aren't all finite numbers (a model with NaN weights?): they can't be packed")
+            raise ValueError(
+                f"{name}'s maps aren't all finite numbers (a model with NaN weights?): they can't be packed"
+            )
         if maps.size and float(maps.min()) < 0:
-            raise ValueError(f"{name}'s maps go below 0 ({float(maps.min()):.3g}); only ReLU outputs and their pools pack")
+            raise ValueError(
+                f"{name}'s maps go below 0 ({float(maps.min()):.3g}); only ReLU outputs and their pools pack"
+            )
         by_filter = np.moveaxis(maps, -1, 1)  # (images, filters, side, side)
         highs = by_filter.max(axis=(2, 3))
         safe = np.where(highs > 0, highs, np.float32(1))[:, :, None, None]
@@ -105,10 +117,13 @@ def pack(activations: Activations) -> PackedMaps:
 
 
 def to_bytes(packed: PackedMaps) -> bytes:
-    header = json.dumps({
-        "format": FORMAT, "images": packed.images,
-        "layers": [{"name": layer.name, "side": layer.side, "filters": layer.filters} for layer in packed.layers],
-    }).encode()
+    header = json.dumps(
+        {
+            "format": FORMAT,
+            "images": packed.images,
+            "layers": [{"name": layer.name, "side": layer.side, "filters": layer.filters} for layer in packed.layers],
+        }
+    ).encode()
     parts = [MAGIC, struct.pack("<I", len(header)), header]
     for layer in packed.layers:
         parts += [layer.highs.astype("<f4").tobytes(), layer.codes.tobytes()]
@@ -122,7 +137,7 @@ def from_bytes(data: bytes) -> PackedMaps:
     (length,) = struct.unpack_from("<I", data, len(MAGIC))
     start = len(MAGIC) + 4
     try:
-        header = json.loads(data[start:start + length])
+        header = json.loads(data[start : start + length])
     except ValueError as error:
         raise ValueError(f"packed maps with a broken header: {error}") from None
     if header.get("format") != FORMAT:

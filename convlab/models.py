@@ -73,7 +73,9 @@ class ModelSpec:
     def feature_layers(self) -> list[tuple[str, int, int]]:
         """(name, map side, filters) of each Conv2D and MaxPooling2D layer ``build`` makes, in order."""
         layers = []
-        for block, (num_filters, (conv_side, pool_side)) in enumerate(zip(self.conv_filters, self.map_sizes()), start=1):
+        for block, (num_filters, (conv_side, pool_side)) in enumerate(
+            zip(self.conv_filters, self.map_sizes()), start=1
+        ):
             layers += [(f"conv{block}", conv_side, num_filters), (f"pool{block}", pool_side, num_filters)]
         return layers
 
@@ -206,13 +208,21 @@ def params_explained(spec: ModelSpec, reference: ModelSpec = PRESETS["conv"]) ->
     parts, lesson = _param_parts(spec), _param_parts(reference)
     total, units, flat = parts["total"], spec.dense_units, parts["flat"]
     share = parts["dense"] / total
-    held = (f"Most of its {total:,} parameters ({math.floor(100 * share)}%) are" if share > 0.5 else
-            f"{math.floor(100 * share)}% of its {total:,} parameters are")
-    text = (f"{held} in the Dense({units}) layer after Flatten. Flatten lays {parts['what']} out as {flat:,} numbers, "
-            f"and Dense({units}) has a weight for every one of them in each of its {units} units, plus one bias per "
-            f"unit: ({flat:,} + 1) × {units} = {parts['dense']:,}. "
-            + (f"Its conv layers have {parts['conv']:,}, the output layer {parts['output']:,}." if spec.conv_filters
-               else f"The output layer has {parts['output']:,}."))
+    held = (
+        f"Most of its {total:,} parameters ({math.floor(100 * share)}%) are"
+        if share > 0.5
+        else f"{math.floor(100 * share)}% of its {total:,} parameters are"
+    )
+    text = (
+        f"{held} in the Dense({units}) layer after Flatten. Flatten lays {parts['what']} out as {flat:,} numbers, "
+        f"and Dense({units}) has a weight for every one of them in each of its {units} units, plus one bias per "
+        f"unit: ({flat:,} + 1) × {units} = {parts['dense']:,}. "
+        + (
+            f"Its conv layers have {parts['conv']:,}, the output layer {parts['output']:,}."
+            if spec.conv_filters
+            else f"The output layer has {parts['output']:,}."
+        )
+    )
     if spec == reference:
         return text
     if total == lesson["total"]:
@@ -230,11 +240,15 @@ def params_explained(spec: ModelSpec, reference: ModelSpec = PRESETS["conv"]) ->
         maps = "It has no conv or pooling layers, and Flatten gets the picture itself"
     elif blocks != lesson_blocks:
         side, lesson_side = spec.map_sizes()[-1][1], reference.map_sizes()[-1][1]
-        maps = (f"It pools {_times(blocks)}, not {_times(lesson_blocks)}, so its last maps are {side}×{side}, "
-                f"not {lesson_side}×{lesson_side}")
+        maps = (
+            f"It pools {_times(blocks)}, not {_times(lesson_blocks)}, so its last maps are {side}×{side}, "
+            f"not {lesson_side}×{lesson_side}"
+        )
     elif spec.conv_filters[-1] != reference.conv_filters[-1]:
-        maps = (f"Its last conv layer has {spec.conv_filters[-1]} filters, not {reference.conv_filters[-1]}, so "
-                f"Flatten gets {spec.conv_filters[-1]} maps, not {reference.conv_filters[-1]}")
+        maps = (
+            f"Its last conv layer has {spec.conv_filters[-1]} filters, not {reference.conv_filters[-1]}, so "
+            f"Flatten gets {spec.conv_filters[-1]} maps, not {reference.conv_filters[-1]}"
+        )
     dense = []
     if flat != lesson["flat"]:
         dense.append((f"{maps}: " if maps else "Flatten gives ") + f"{flat:,} numbers instead of {lesson['flat']:,}")
@@ -243,8 +257,10 @@ def params_explained(spec: ModelSpec, reference: ModelSpec = PRESETS["conv"]) ->
     if units != reference.dense_units:
         dense.append(f"Dense has {units} units, not {reference.dense_units}")
     if parts["dense"] != lesson["dense"]:
-        sentences.append(" and ".join(dense) + f", so Dense({units}) needs {parts['dense']:,} parameters instead "
-                         f"of {lesson['dense']:,}.")
+        sentences.append(
+            " and ".join(dense) + f", so Dense({units}) needs {parts['dense']:,} parameters instead "
+            f"of {lesson['dense']:,}."
+        )
     elif dense:
         sentences.append(" and ".join(dense) + ".")
     conv_change, total_change = parts["conv"] - lesson["conv"], total - lesson["total"]
@@ -267,6 +283,11 @@ def _param_parts(spec: ModelSpec) -> dict:
         what = f"pool{len(spec.conv_filters)}'s {side}×{side} maps of {spec.conv_filters[-1]} filters"
     else:
         what = f"the {IMAGE_SIZE}×{IMAGE_SIZE} picture"
-    return {"flat": flat, "what": what, "dense": rows["hidden"]["params"], "output": rows["output"]["params"],
-            "conv": sum(row["params"] for name, row in rows.items() if name.startswith("conv")),
-            "total": sum(row["params"] for row in rows.values())}
+    return {
+        "flat": flat,
+        "what": what,
+        "dense": rows["hidden"]["params"],
+        "output": rows["output"]["params"],
+        "conv": sum(row["params"] for name, row in rows.items() if name.startswith("conv")),
+        "total": sum(row["params"] for row in rows.values()),
+    }

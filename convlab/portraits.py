@@ -177,7 +177,7 @@ def _compiled(model, layer):
 
 def _gaussian_kernel(sigma: float) -> np.ndarray:
     """A normalised 3x3 Gaussian."""
-    line = np.exp(-np.arange(-1, 2) ** 2 / (2 * sigma**2))
+    line = np.exp(-(np.arange(-1, 2) ** 2) / (2 * sigma**2))
     kernel = np.outer(line, line)
     return (kernel / kernel.sum()).astype(np.float32)
 

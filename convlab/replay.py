@@ -29,8 +29,11 @@ class Replay:
             raise ValueError(f"the snapshots hold other weights than a {spec.describe()} model: train it again")
         # Where conv1's kernel sits in get_weights() order (the replay draws it beside the grid).
         conv1 = next((layer for layer in self.inspector.layers if layer.name == "conv1"), None)
-        self._kernel_index = None if conv1 is None else next(
-            i for i, variable in enumerate(self.inspector.model.weights) if variable is conv1.kernel)
+        self._kernel_index = (
+            None
+            if conv1 is None
+            else next(i for i, variable in enumerate(self.inspector.model.weights) if variable is conv1.kernel)
+        )
         self._lock = threading.Lock()
         self._loaded: int | None = None
         kernels = [] if self._kernel_index is None else [w[self._kernel_index] for w in snapshots.weights]

@@ -66,7 +66,9 @@ class Explainer:
 
     def _conv_layer(self, name: str | None):
         if not self.conv_layers:
-            raise ValueError("Grad-CAM needs a conv layer, and this model has none (the dense model has only Dense layers)")
+            raise ValueError(
+                "Grad-CAM needs a conv layer, and this model has none (the dense model has only Dense layers)"
+            )
         if name is None:
             return self.conv_layers[-1]
         for layer in self.conv_layers:

@@ -24,7 +24,11 @@ from pathlib import Path
 import numpy as np
 
 FIRST_EPOCH_SNAPSHOTS = 8  # evenly spaced inside epoch 1, besides its end
-EARLY_BATCHES = (10, 30, 100)  # and these: the lesson's conv model goes from 5 % to ~78 % test accuracy in its first 200 batches
+EARLY_BATCHES = (
+    10,
+    30,
+    100,
+)  # and these: the lesson's conv model goes from 5 % to ~78 % test accuracy in its first 200 batches
 MAX_SAMPLE = 1000  # test images measured per snapshot: ~0.07 s with the lesson's conv model on 2 cores
 MIN_SAMPLE = 250  # never fewer: below this the accuracy would jump by whole percents from noise
 WORK_SHARE = 300  # at most 1 test image per snapshot per this many training images seen (see sample_size)

@@ -327,7 +327,9 @@ class ModelStore:
             where = self._move_to_corrupt(
                 [meta_path, meta_path.with_suffix(".keras"), meta_path.with_suffix(".snapshots.npz")]
             )
-        self.problems[_key_of(meta_path)] = f"The lab run's metadata {meta_path.name} was unreadable ({reason}); {where}."
+        self.problems[_key_of(meta_path)] = (
+            f"The lab run's metadata {meta_path.name} was unreadable ({reason}); {where}."
+        )
 
     def delete(self, spec: ModelSpec) -> None:
         """Forget a run: its files (metadata first, so a crash between leaves an orphan that is set aside) and memory."""
@@ -507,8 +509,11 @@ def _metadata(spec: ModelSpec, result) -> dict:
         "stop_reason": result.stop_reason,
         "stopped_by_request": bool(result.stop_reason and result.stop_reason.startswith("stopped by request")),
         "seconds": round(result.seconds, 2),
-        **({"snapshots": snapshots_module.describe(result.snapshots, result.snapshot_seconds)}
-           if result.snapshots is not None else {}),
+        **(
+            {"snapshots": snapshots_module.describe(result.snapshots, result.snapshot_seconds)}
+            if result.snapshots is not None
+            else {}
+        ),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": {
             "convlab": __version__,

@@ -61,7 +61,9 @@ class Sweep:
     base: ModelSpec
     axes: tuple[tuple[str, tuple[int, ...]], ...]
     name: str = ""
-    _specs: tuple[ModelSpec, ...] = field(init=False, repr=False, compare=False)  # built (so checked) once, in __post_init__
+    _specs: tuple[ModelSpec, ...] = field(
+        init=False, repr=False, compare=False
+    )  # built (so checked) once, in __post_init__
 
     def __post_init__(self) -> None:
         if not isinstance(self.base, ModelSpec):
@@ -328,13 +330,15 @@ def comparison(sweep: Sweep, metas: Mapping[str, dict], states: Mapping[str, str
         row["params"] = count_params(spec)
         if meta is not None:
             metrics = meta.get("metrics") or {}
-            row.update({
-                "test accuracy": metrics.get("test_accuracy"),
-                "train accuracy": metrics.get("train_accuracy"),
-                "training time (s)": meta.get("seconds"),
-                "epochs run": meta.get("epochs_run"),
-                "state": "trained",
-            })
+            row.update(
+                {
+                    "test accuracy": metrics.get("test_accuracy"),
+                    "train accuracy": metrics.get("train_accuracy"),
+                    "training time (s)": meta.get("seconds"),
+                    "epochs run": meta.get("epochs_run"),
+                    "state": "trained",
+                }
+            )
         else:
             row.update(dict.fromkeys(RESULT_COLUMNS))
             row["state"] = states.get(key, "not trained")

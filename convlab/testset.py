@@ -60,8 +60,13 @@ class TestResults:
         return self.probabilities.argmax(axis=1)
 
 
-def compute(model, split: Split, batch_size: int = DEFAULT_BATCH, lock: threading.Lock | None = None,
-            progress: Progress | None = None) -> TestResults:
+def compute(
+    model,
+    split: Split,
+    batch_size: int = DEFAULT_BATCH,
+    lock: threading.Lock | None = None,
+    progress: Progress | None = None,
+) -> TestResults:
     """``model``'s maxima, probabilities and confusion counts on ``split``, in one batched pass of a copy
     of it. ``lock`` (say ``StoredModel.lock``) is held only while the weights are copied. Called in the
     background, run it under ``background.heavy``."""
@@ -80,7 +85,7 @@ def compute(model, split: Split, batch_size: int = DEFAULT_BATCH, lock: threadin
     for first in range(0, len(images), batch_size):
         background.check()  # the process is exiting: stop between batches, never inside TensorFlow
         # One compiled call per batch: no tf.data pipeline as predict() builds.
-        outputs = passes.predict_on_batch(images[first:first + batch_size])
+        outputs = passes.predict_on_batch(images[first : first + batch_size])
         for part, output in zip(parts, outputs if isinstance(outputs, (list, tuple)) else [outputs]):
             part.append(np.asarray(output, dtype=np.float32))
         if progress is not None:
@@ -159,8 +164,9 @@ class TestSetCache(SideCache):
         background.start(self._run, work, stored, split, name=f"convlab-testset-{path.stem}")
         return work
 
-    def get(self, stored: StoredModel, split: Split,
-            progress: Progress | None = None) -> tuple[TestResults, str | None]:
+    def get(
+        self, stored: StoredModel, split: Split, progress: Progress | None = None
+    ) -> tuple[TestResults, str | None]:
         """This model's results on ``split`` and a sentence for the page if its file was unusable (else None):
         held, read from the file, or computed and saved. Work under way (the background's) is waited for, not
         repeated; ``progress(share done)`` is called meanwhile, from the caller's thread."""
@@ -195,8 +201,13 @@ class TestSetCache(SideCache):
                 self._hold(path, (stored.model, checksum, printed, found, None))
                 return
         with background.heavy, timed(f"testset compute {path.stem}"):  # one background pass of TensorFlow at a time
-            results = compute(stored.model, split, self.batch_size, stored.lock,
-                              progress=lambda share: setattr(work, "fraction", share))
+            results = compute(
+                stored.model,
+                split,
+                self.batch_size,
+                stored.lock,
+                progress=lambda share: setattr(work, "fraction", share),
+            )
         self.computations += 1
         if checksum is None:
             unsaved = f"The {stored.spec.kind} model isn't saved, so its {self.what} are kept in memory only."
@@ -212,14 +223,18 @@ class TestSetCache(SideCache):
             while len(self._held) > HELD:
                 self._held.pop(next(iter(self._held)))
 
-    def _parse(self, path: Path, checksum: str, printed: str, layers: dict[str, int],
-               split: Split) -> TestResults | None:
+    def _parse(
+        self, path: Path, checksum: str, printed: str, layers: dict[str, int], split: Split
+    ) -> TestResults | None:
         """The saved results if they are this model's on this test set, else None; an error if the file
         isn't a whole, consistent one of this cache's (``SideCache._read`` sets it aside)."""
         with np.load(path, allow_pickle=False) as data:
             saved = {name: np.array(data[name]) for name in data.files}
-        if int(saved["format"]) != FORMAT_VERSION or str(saved["model_sha256"]) != checksum \
-                or str(saved["images_sha256"]) != printed:
+        if (
+            int(saved["format"]) != FORMAT_VERSION
+            or str(saved["model_sha256"]) != checksum
+            or str(saved["images_sha256"]) != printed
+        ):
             return None  # another model's, another test set's or an older format's: computed again, overwritten
         names = [str(name) for name in saved["layers"]]
         if names != list(layers):
@@ -228,15 +243,24 @@ class TestSetCache(SideCache):
         maxima = {name: saved[f"maxima_{index}"] for index, name in enumerate(names)}
         for name, values in maxima.items():
             if values.shape != (count, layers[name]) or values.dtype != np.float32:
-                raise ValueError(f"its {name} maxima are {values.dtype} {values.shape}, "
-                                 f"not float32 {count}×{layers[name]}")
+                raise ValueError(
+                    f"its {name} maxima are {values.dtype} {values.shape}, not float32 {count}×{layers[name]}"
+                )
         probabilities, confusion = saved["probabilities"], saved["confusion"]
-        if probabilities.ndim != 2 or len(probabilities) != count or probabilities.dtype != np.float32 \
-                or (probabilities < 0).any() or (probabilities > 1).any():
-            raise ValueError(f"its probabilities are {probabilities.dtype} {probabilities.shape}, not {count} rows "
-                             "of float32 numbers from 0 to 1")
-        if not np.array_equal(confusion, confusion_matrix(split.labels, probabilities.argmax(axis=1),
-                                                          probabilities.shape[1])):
+        if (
+            probabilities.ndim != 2
+            or len(probabilities) != count
+            or probabilities.dtype != np.float32
+            or (probabilities < 0).any()
+            or (probabilities > 1).any()
+        ):
+            raise ValueError(
+                f"its probabilities are {probabilities.dtype} {probabilities.shape}, not {count} rows "
+                "of float32 numbers from 0 to 1"
+            )
+        if not np.array_equal(
+            confusion, confusion_matrix(split.labels, probabilities.argmax(axis=1), probabilities.shape[1])
+        ):
             raise ValueError("its confusion counts aren't its probabilities' (or its test set's labels)")
         return TestResults(maxima=maxima, probabilities=probabilities, confusion=confusion.astype(np.int64))
 
@@ -246,7 +270,12 @@ class TestSetCache(SideCache):
         results, printed = made
         names = list(results.maxima)
         np.savez(
-            temp, format=np.array(FORMAT_VERSION), model_sha256=np.array(checksum), images_sha256=np.array(printed),
-            layers=np.array(names, dtype=np.str_), probabilities=results.probabilities, confusion=results.confusion,
+            temp,
+            format=np.array(FORMAT_VERSION),
+            model_sha256=np.array(checksum),
+            images_sha256=np.array(printed),
+            layers=np.array(names, dtype=np.str_),
+            probabilities=results.probabilities,
+            confusion=results.confusion,
             **{f"maxima_{index}": results.maxima[name] for index, name in enumerate(names)},
         )

@@ -14,6 +14,7 @@ test image.
 Computing all of it takes one pass over that sample (``Baseline``) and a few passes of three
 images: a second or two once the models are loaded.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,9 +25,25 @@ import numpy as np
 from .activations import Inspector
 from .data import CLASS_NAMES, IMAGE_SIZE, Split, first_of_class
 from .filtermeasures import (
-    LIT, LIVE_SHARE, SAMPLE_EVERY, VERTICAL, Baseline, Places, baseline, baseline_of, find_disagreeing_filter,
-    find_quiet_filter, find_shared_filter, find_vertical_shared_filter, layer_maps, listed, peak_place, places,
-    relative_peaks, shared_rank, verticality,
+    LIT,
+    LIVE_SHARE,
+    SAMPLE_EVERY,
+    VERTICAL,
+    Baseline,
+    Places,
+    baseline,
+    baseline_of,
+    find_disagreeing_filter,
+    find_quiet_filter,
+    find_shared_filter,
+    find_vertical_shared_filter,
+    layer_maps,
+    listed,
+    peak_place,
+    places,
+    relative_peaks,
+    shared_rank,
+    verticality,
 )
 from .store import StoredModel
 
@@ -101,7 +118,8 @@ def _times(values) -> str:
 
 def _plural(name: str) -> str:
     return {"Ankle boot": "ankle boots", "T-shirt/top": "T-shirts/tops", "Trouser": "trousers"}.get(
-        name, f"{name.lower()}s")
+        name, f"{name.lower()}s"
+    )
 
 
 def _how_many_times(ratio: float) -> str:
@@ -119,18 +137,24 @@ def _number_word(n: int) -> str:
 def _together(found: Places, item: str) -> str:
     """A clause on where a filter's maps are lit together, as ``places`` found it."""
     if found.together is None:
-        return (f"no cell is lit (at least {LIT:.0%} of its own map's peak) in all {_number_word(len(found.peaks))} "
-                f"{item}s' maps at once")
-    return (f"all {_number_word(len(found.peaks))} {item}s' maps are lit together {found.together} of the maps, "
-            f"each at least {found.least:.0%} of its own peak there")
+        return (
+            f"no cell is lit (at least {LIT:.0%} of its own map's peak) in all {_number_word(len(found.peaks))} "
+            f"{item}s' maps at once"
+        )
+    return (
+        f"all {_number_word(len(found.peaks))} {item}s' maps are lit together {found.together} of the maps, "
+        f"each at least {found.least:.0%} of its own peak there"
+    )
 
 
 def _brightest(found: Places, images) -> str:
     """A clause on where each map is brightest, as ``places`` found it: one place, or each image's."""
     if len(set(found.peaks)) == 1 and found.peaks[0] is not None:
         return f"every map is brightest in the {found.peaks[0]}"
-    each = listed(f"image {int(image)}'s in the {peak}" if peak else f"image {int(image)}'s nowhere (all dark)"
-                   for image, peak in zip(images, found.peaks))
+    each = listed(
+        f"image {int(image)}'s in the {peak}" if peak else f"image {int(image)}'s nowhere (all dark)"
+        for image, peak in zip(images, found.peaks)
+    )
     return f"their brightest cells are not all in one place: {each}"
 
 
@@ -188,8 +212,10 @@ def _dense_step(ctx: _Context) -> Step:
         + ("a little worse, as you'd expect of new pictures." if as_expected else "no worse, which is unusual.")
     )
     facts = {"seconds": meta["seconds"], **{name: metrics[name] for name in METRICS}}
-    lead = (f"Where the previous lesson ended: a dense network, **{metrics['test_accuracy']:.1%}** right on the "
-            "test pictures.")
+    lead = (
+        f"Where the previous lesson ended: a dense network, **{metrics['test_accuracy']:.1%}** right on the "
+        "test pictures."
+    )
     return Step("dense", "The dense baseline", _view("compare", spec.key()), narration, facts=facts, lead=lead)
 
 
@@ -212,10 +238,18 @@ def _conv_step(ctx: _Context) -> Step:
         f"rose to {metrics['train_accuracy']:.1%} on the training pictures and **{metrics['test_accuracy']:.1%}** "
         f"on the test pictures, {100 * gain:+.1f} points over the dense model."
     )
-    facts = {"seconds": meta["seconds"], **{name: metrics[name] for name in METRICS}, "slower": slower,
-             "multiplications": work, "dense_multiplications": dense_work, "gain": gain}
-    lead = (f"With {_number_word(len(filters))} conv blocks: **{metrics['test_accuracy']:.1%}** on the test pictures, "
-            f"{100 * gain:+.1f} points, in {slower:.1f}× the time.")
+    facts = {
+        "seconds": meta["seconds"],
+        **{name: metrics[name] for name in METRICS},
+        "slower": slower,
+        "multiplications": work,
+        "dense_multiplications": dense_work,
+        "gain": gain,
+    }
+    lead = (
+        f"With {_number_word(len(filters))} conv blocks: **{metrics['test_accuracy']:.1%}** on the test pictures, "
+        f"{100 * gain:+.1f} points, in {slower:.1f}× the time."
+    )
     return Step("conv", "Adding convolutions", _view("compare", spec.key()), narration, facts=facts, lead=lead)
 
 
@@ -234,8 +268,14 @@ def _labels_step(ctx: _Context) -> Step:
     view = _view("journey", ctx.conv.spec.key(), BOOTS)
     view["filter"] = str(LESSON_FILTER)  # the lesson's starting filter, before ConvLab finds its own
     lead = f"Label {BOOT}, {name}: test images {listed(BOOTS)}, one per row, through every layer."
-    return Step("labels", f"Label {BOOT}: {_plural(name)}", view, narration, lead=lead,
-                facts={"label": BOOT, "positions": positions, "images": list(BOOTS)})
+    return Step(
+        "labels",
+        f"Label {BOOT}: {_plural(name)}",
+        view,
+        narration,
+        lead=lead,
+        facts={"label": BOOT, "positions": positions, "images": list(BOOTS)},
+    )
 
 
 def _boots_step(ctx: _Context) -> Step:
@@ -254,7 +294,7 @@ def _boots_step(ctx: _Context) -> Step:
         f"ConvLab's model that is **filter {chosen}**. Each column has one colour scale for all three rows, so "
         "brightness compares across them."
     )
-    verdict = ("Not in one place" if found.together is None else "Yes" if score >= 1 else "Weakly")
+    verdict = "Not in one place" if found.together is None else "Yes" if score >= 1 else "Weakly"
     answer = (
         f"{verdict}: {_together(found, 'boot')}. {_sentence(_brightest(found, BOOTS))} Filter {chosen}'s {LAYER} "
         f"peaks are {_times(relative[:, chosen])} its average on a test picture (images {listed(BOOTS)}). The "
@@ -262,13 +302,27 @@ def _boots_step(ctx: _Context) -> Step:
         f"{int(ctx.base.live[LAYER].sum())} live filters."
     )
     lead = f"ConvLab's model finds the filter the three boots share most: **filter {chosen}**."
-    return Step("boots", "What the boots share", _view("journey", ctx.conv.spec.key(), BOOTS, chosen), narration,
-                question=f"Will filter {chosen} light up something all three boots share? Where?", answer=answer,
-                lead=lead,
-                facts={"filter": chosen, "score": score, "relative": relative[:, chosen].tolist(),
-                       "place": found.together, "together": found.least, "cells": list(found.cells),
-                       "ninths": list(found.ninths), "peaks": list(found.peaks),
-                       "lesson_filter_score": lesson_score, "lesson_filter_rank": rank})
+    return Step(
+        "boots",
+        "What the boots share",
+        _view("journey", ctx.conv.spec.key(), BOOTS, chosen),
+        narration,
+        question=f"Will filter {chosen} light up something all three boots share? Where?",
+        answer=answer,
+        lead=lead,
+        facts={
+            "filter": chosen,
+            "score": score,
+            "relative": relative[:, chosen].tolist(),
+            "place": found.together,
+            "together": found.least,
+            "cells": list(found.cells),
+            "ninths": list(found.ninths),
+            "peaks": list(found.peaks),
+            "lesson_filter_score": lesson_score,
+            "lesson_filter_rank": rank,
+        },
+    )
 
 
 def _survival(ctx: _Context, chosen: int, item: int) -> dict:
@@ -279,11 +333,15 @@ def _survival(ctx: _Context, chosen: int, item: int) -> dict:
     first_peaks, last_peaks = first.max(axis=(1, 2)), last.max(axis=(1, 2))
     weakest_first, weakest_last = float(first_peaks[:-1].min()), float(last_peaks[:-1].min())
     return {
-        "filter": chosen, "item": item, "label": int(ctx.split.labels[item]),
-        "first": float(first_peaks[-1]), "first_boot": weakest_first,
+        "filter": chosen,
+        "item": item,
+        "label": int(ctx.split.labels[item]),
+        "first": float(first_peaks[-1]),
+        "first_boot": weakest_first,
         "first_ratio": float(first_peaks[-1]) / weakest_first if weakest_first > 0 else 0.0,
         "first_region": peak_place(first[-1]),
-        "last": float(last_peaks[-1]), "last_boot": weakest_last,
+        "last": float(last_peaks[-1]),
+        "last_boot": weakest_last,
         "last_ratio": float(last_peaks[-1]) / weakest_last if weakest_last > 0 else 0.0,
         "survives": bool(last_peaks[-1] >= HALF * weakest_last),
     }
@@ -308,7 +366,10 @@ def _survival_answer(ctx: _Context, facts: dict) -> str:
 def _pullover_step(ctx: _Context, chosen: int) -> Step:
     name = ctx.name(PULLOVER)
     return _third_image_step(
-        ctx, chosen, "pullover", PULLOVER,
+        ctx,
+        chosen,
+        "pullover",
+        PULLOVER,
         f"Put test image {PULLOVER} in the third slot: two boots and something else, the classes mixed on purpose "
         f"to test what the boots share. In the video it passes for a handbag; Fashion-MNIST labels it **{name}**. "
         f"Keep filter {chosen}, the one that found what the boots share, and follow the third row from left to "
@@ -321,7 +382,10 @@ def _pullover_step(ctx: _Context, chosen: int) -> Step:
 def _trouser_step(ctx: _Context, chosen: int) -> Step:
     name = ctx.name(TROUSER)
     return _third_image_step(
-        ctx, chosen, "trouser", TROUSER,
+        ctx,
+        chosen,
+        "trouser",
+        TROUSER,
         f"Now test image {TROUSER}, labelled **{name}**, in the third slot, still with filter {chosen}: again two "
         "boots and another class, on purpose. Compare the third row with the two boots above it, column by column.",
         f"And the {name.lower()}: does it keep what the boots share?",
@@ -329,14 +393,23 @@ def _trouser_step(ctx: _Context, chosen: int) -> Step:
     )
 
 
-def _third_image_step(ctx: _Context, chosen: int, slug: str, image: int, narration: str, question: str,
-                      lead: str) -> Step:
+def _third_image_step(
+    ctx: _Context, chosen: int, slug: str, image: int, narration: str, question: str, lead: str
+) -> Step:
     """The lesson's experiment: two boots and ``image`` in the third slot, with the boots' filter
     (classes mixed on purpose: ``mixed``)."""
     facts = _survival(ctx, chosen, image)
-    return Step(slug, f"Image {image}, a {ctx.name(image)}",
-                _view("journey", ctx.conv.spec.key(), BOOTS[:2] + (image,), chosen), narration,
-                question=question, answer=_survival_answer(ctx, facts), facts=facts, lead=lead, mixed=True)
+    return Step(
+        slug,
+        f"Image {image}, a {ctx.name(image)}",
+        _view("journey", ctx.conv.spec.key(), BOOTS[:2] + (image,), chosen),
+        narration,
+        question=question,
+        answer=_survival_answer(ctx, facts),
+        facts=facts,
+        lead=lead,
+        mixed=True,
+    )
 
 
 def _other_filter_step(ctx: _Context) -> Step:
@@ -353,11 +426,16 @@ def _other_filter_step(ctx: _Context) -> Step:
         f"{verdict}: its {LAYER} peaks are {_times(relative)} its average, so the weakest boot (image {weakest}) "
         f"gets {share:.0%} of the strongest one's response. Whatever it found, the three boots don't share it."
     )
-    return Step("other-filter", "A filter that disagrees", _view("journey", ctx.conv.spec.key(), BOOTS, chosen),
-                narration,
-                lead=f"Back to the three boots, with a filter that disagrees about them: **filter {chosen}**.",
-                question=f"Does filter {chosen} find anything all three boots share?", answer=answer,
-                facts={"filter": chosen, "share": share, "relative": relative.tolist(), "weakest": weakest})
+    return Step(
+        "other-filter",
+        "A filter that disagrees",
+        _view("journey", ctx.conv.spec.key(), BOOTS, chosen),
+        narration,
+        lead=f"Back to the three boots, with a filter that disagrees about them: **filter {chosen}**.",
+        question=f"Does filter {chosen} find anything all three boots share?",
+        answer=answer,
+        facts={"filter": chosen, "share": share, "relative": relative.tolist(), "weakest": weakest},
+    )
 
 
 def _trousers_step(ctx: _Context) -> Step:
@@ -383,11 +461,26 @@ def _trousers_step(ctx: _Context) -> Step:
         f"picture; {_together(found, item)}. {_sentence(_brightest(found, TROUSERS))}"
     )
     lead = f"Three {name}, test images {listed(TROUSERS)}, and a filter for upright lines: **filter {chosen}**."
-    return Step("trousers", f"Three {name}", _view("journey", ctx.conv.spec.key(), TROUSERS, chosen), narration,
-                question=f"What will filter {chosen} light up in the {name}?", answer=answer, lead=lead,
-                facts={"filter": chosen, "score": score, "relative": relative.tolist(), "verticality": vertical,
-                       "place": found.together, "together": found.least, "cells": list(found.cells),
-                       "ninths": list(found.ninths), "peaks": list(found.peaks)})
+    return Step(
+        "trousers",
+        f"Three {name}",
+        _view("journey", ctx.conv.spec.key(), TROUSERS, chosen),
+        narration,
+        question=f"What will filter {chosen} light up in the {name}?",
+        answer=answer,
+        lead=lead,
+        facts={
+            "filter": chosen,
+            "score": score,
+            "relative": relative.tolist(),
+            "verticality": vertical,
+            "place": found.together,
+            "together": found.least,
+            "cells": list(found.cells),
+            "ninths": list(found.ninths),
+            "peaks": list(found.peaks),
+        },
+    )
 
 
 def _shirts_step(ctx: _Context) -> Step:
@@ -419,15 +512,31 @@ def _shirts_step(ctx: _Context) -> Step:
         f"Filter {quiet} sees {little}: {_times(relative[:, quiet])} its average, though it fires on other "
         f"pictures. The video's filter {LESSON_FILTER} scores {lesson_score:.2f}× on its weakest {shirt}."
     )
-    return Step("shirts", f"Three {name}", _view("journey", ctx.conv.spec.key(), shirts, lit), narration,
-                question=f"Will filter {lit} light up whole {name}, or parts of them? And filter {quiet}?",
-                answer=answer, lead=f"Three {name}: **filter {lit}** lights them up most, **filter {quiet}** least.",
-                facts={"filter": lit, "score": lit_score, "relative": relative[:, lit].tolist(), "cells": cells,
-                       "place": found.together, "together": found.least, "lit_cells": list(found.cells),
-                       "ninths": list(found.ninths), "peaks": list(found.peaks), "quiet_filter": quiet,
-                       "quiet_score": quiet_score,
-                       "quiet_relative": relative[:, quiet].tolist(), "images": list(shirts),
-                       "lesson_filter_score": lesson_score})
+    return Step(
+        "shirts",
+        f"Three {name}",
+        _view("journey", ctx.conv.spec.key(), shirts, lit),
+        narration,
+        question=f"Will filter {lit} light up whole {name}, or parts of them? And filter {quiet}?",
+        answer=answer,
+        lead=f"Three {name}: **filter {lit}** lights them up most, **filter {quiet}** least.",
+        facts={
+            "filter": lit,
+            "score": lit_score,
+            "relative": relative[:, lit].tolist(),
+            "cells": cells,
+            "place": found.together,
+            "together": found.least,
+            "lit_cells": list(found.cells),
+            "ninths": list(found.ninths),
+            "peaks": list(found.peaks),
+            "quiet_filter": quiet,
+            "quiet_score": quiet_score,
+            "quiet_relative": relative[:, quiet].tolist(),
+            "images": list(shirts),
+            "lesson_filter_score": lesson_score,
+        },
+    )
 
 
 def _exercises_step(ctx: _Context) -> Step:
@@ -455,8 +564,13 @@ def _check(conv: StoredModel, dense: StoredModel, split: Split) -> None:
             raise ValueError("split is not Fashion-MNIST's test split: pass load_split('test')")
 
 
-def lesson_tour(conv: StoredModel, dense: StoredModel, split: Split, inspector: Inspector | None = None,
-                maxima: dict[str, np.ndarray] | None = None) -> list[Step]:
+def lesson_tour(
+    conv: StoredModel,
+    dense: StoredModel,
+    split: Split,
+    inspector: Inspector | None = None,
+    maxima: dict[str, np.ndarray] | None = None,
+) -> list[Step]:
     """The lesson's steps on ConvLab's models: ``conv`` and ``dense`` are the store's StoredModels.
 
     ``inspector``: the conv model's, if the caller has one (the app's is shared between
@@ -479,7 +593,14 @@ def lesson_tour(conv: StoredModel, dense: StoredModel, split: Split, inspector: 
     boots = _boots_step(ctx)
     chosen = boots.facts["filter"]
     return [
-        _dense_step(ctx), _conv_step(ctx), _labels_step(ctx), boots, _pullover_step(ctx, chosen),
-        _trouser_step(ctx, chosen), _other_filter_step(ctx), _trousers_step(ctx), _shirts_step(ctx),
+        _dense_step(ctx),
+        _conv_step(ctx),
+        _labels_step(ctx),
+        boots,
+        _pullover_step(ctx, chosen),
+        _trouser_step(ctx, chosen),
+        _other_filter_step(ctx),
+        _trousers_step(ctx),
+        _shirts_step(ctx),
         _exercises_step(ctx),
     ]

@@ -133,11 +133,15 @@ class SnapshotRecorder(keras.callbacks.Callback):
     time spent: the replay's whole cost to a training.
     """
 
-    def __init__(self, train_images, train_labels, test_images, test_labels, batch_size: int,
-                 sample: int = snapshots.MAX_SAMPLE):
+    def __init__(
+        self, train_images, train_labels, test_images, test_labels, batch_size: int, sample: int = snapshots.MAX_SAMPLE
+    ):
         super().__init__()
         self._batch_size, self._images = batch_size, len(train_images)
-        train_index, test_index = snapshots.evenly(sample, len(train_images)), snapshots.evenly(sample, len(test_images))
+        train_index, test_index = (
+            snapshots.evenly(sample, len(train_images)),
+            snapshots.evenly(sample, len(test_images)),
+        )
         self._train = (np.asarray(train_images[train_index], np.float32), np.asarray(train_labels[train_index]))
         self._test = (np.asarray(test_images[test_index], np.float32), np.asarray(test_labels[test_index]))
         self.sample = {"train": len(train_index), "test": len(test_index)}
@@ -160,15 +164,18 @@ class SnapshotRecorder(keras.callbacks.Callback):
         if self._batch in self._marks:  # only in epoch 1: a set lookup per batch costs nothing
             started, steps = time.perf_counter(), self.params["steps"]
             seen = min(self._batch * self._batch_size, self._images)
-            self._take(f"after {seen:,} images", self._batch / steps, float((logs or {}).get("accuracy", np.nan)), started)
+            self._take(
+                f"after {seen:,} images", self._batch / steps, float((logs or {}).get("accuracy", np.nan)), started
+            )
 
     def on_epoch_end(self, epoch, logs=None):
         started = time.perf_counter()
         steps = self.params.get("steps") or self._batch
         accuracy = float((logs or {}).get("accuracy", np.nan))
         if self._batch < steps:  # stopped by request mid-epoch: Keras still ends the epoch it was in
-            self._take(f"epoch {epoch + 1}, stopped after batch {self._batch}", epoch + self._batch / steps,
-                       accuracy, started)
+            self._take(
+                f"epoch {epoch + 1}, stopped after batch {self._batch}", epoch + self._batch / steps, accuracy, started
+            )
         else:
             self._take(f"epoch {epoch + 1}", float(epoch + 1), accuracy, started)
 
@@ -180,8 +187,8 @@ class SnapshotRecorder(keras.callbacks.Callback):
     def _accuracy(self, images: np.ndarray, labels: np.ndarray, batch_size: int = 1000) -> float:
         correct = 0
         for start in range(0, len(images), batch_size):
-            probabilities = np.asarray(self.model(images[start:start + batch_size], training=False))
-            correct += int((probabilities.argmax(axis=1) == labels[start:start + batch_size]).sum())
+            probabilities = np.asarray(self.model(images[start : start + batch_size], training=False))
+            correct += int((probabilities.argmax(axis=1) == labels[start : start + batch_size]).sum())
         return correct / len(images)
 
     def result(self) -> snapshots.Snapshots:
@@ -221,8 +228,12 @@ def train(
     recorder = None
     if record_snapshots:
         recorder = SnapshotRecorder(
-            train_split.images[:count], train_split.labels[:count], test_split.images, test_split.labels,
-            batch_size=spec.batch_size, sample=snapshots.sample_size(spec.epochs, count),
+            train_split.images[:count],
+            train_split.labels[:count],
+            test_split.images,
+            test_split.labels,
+            batch_size=spec.batch_size,
+            sample=snapshots.sample_size(spec.epochs, count),
         )
         callbacks = [recorder, *callbacks]  # first, so the start snapshot precedes any watcher's work
     started = time.perf_counter()

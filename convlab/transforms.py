@@ -136,8 +136,9 @@ def _resampled(stack: np.ndarray, rotate: float, scale: float = 1.0, shift_x: in
         from scipy.ndimage import affine_transform
 
         matrix, offset = _inverse_map(rotate, scale, shift_x, shift_y)
-        flat = np.stack([affine_transform(image, matrix, offset=offset, order=1, mode="grid-constant", cval=0.0)
-                         for image in stack]).reshape(len(stack), PIXELS)
+        flat = np.stack(
+            [affine_transform(image, matrix, offset=offset, order=1, mode="grid-constant", cval=0.0) for image in stack]
+        ).reshape(len(stack), PIXELS)
     else:
         weights = _resampling_matrix(float(rotate), float(scale), int(shift_x), int(shift_y))
         flat = stack.reshape(len(stack), PIXELS) @ weights.T

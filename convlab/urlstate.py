@@ -82,8 +82,24 @@ def parse(params: Mapping[str, str], limits: Limits, default_model: str) -> tupl
     """
     state: dict = {}
     notes: list[str] = []
-    known = {"model", "images", "filter", "layer", "scale", "palette", "tab", "cell", "snapshot", "shift", "rotate",
-             "zoom", "present", "tour", "class", "teacher"}
+    known = {
+        "model",
+        "images",
+        "filter",
+        "layer",
+        "scale",
+        "palette",
+        "tab",
+        "cell",
+        "snapshot",
+        "shift",
+        "rotate",
+        "zoom",
+        "present",
+        "tour",
+        "class",
+        "teacher",
+    }
     for name in params:
         if name not in known:
             notes.append(f"Ignored the unknown URL parameter {_shown(name)}.")
@@ -99,7 +115,9 @@ def parse(params: Mapping[str, str], limits: Limits, default_model: str) -> tupl
     if "images" in params:
         parts = params["images"].split(",")
         if len(parts) > NUM_SLOTS:
-            notes.append(f"Only {NUM_SLOTS} images fit the journey; ignored the rest of images={_shown(params['images'])}.")
+            notes.append(
+                f"Only {NUM_SLOTS} images fit the journey; ignored the rest of images={_shown(params['images'])}."
+            )
         for slot, part in enumerate(parts[:NUM_SLOTS]):
             number = _integer(part)
             if number is None:
@@ -108,7 +126,9 @@ def parse(params: Mapping[str, str], limits: Limits, default_model: str) -> tupl
                 continue
             clamped = min(max(number, 0), limits.num_images - 1)
             if clamped != number:
-                notes.append(f"Image {slot + 1} = {_shown(part)} is out of range 0–{limits.num_images - 1}; using {clamped}.")
+                notes.append(
+                    f"Image {slot + 1} = {_shown(part)} is out of range 0–{limits.num_images - 1}; using {clamped}."
+                )
             state[f"image_{slot}"] = clamped
 
     if "filter" in params:
@@ -131,7 +151,9 @@ def parse(params: Mapping[str, str], limits: Limits, default_model: str) -> tupl
         elif params["layer"] in layers:
             state["layer"] = params["layer"]
         else:
-            notes.append(f"Ignored layer={_shown(params['layer'])}: this model's layers are {', '.join(layers) or 'none'}.")
+            notes.append(
+                f"Ignored layer={_shown(params['layer'])}: this model's layers are {', '.join(layers) or 'none'}."
+            )
 
     if "scale" in params:
         if params["scale"] in limits.scales:
@@ -144,8 +166,10 @@ def parse(params: Mapping[str, str], limits: Limits, default_model: str) -> tupl
         if value in limits.palettes:
             state["palette"] = value
         else:
-            notes.append(f"Ignored palette={_shown(params['palette'])}: the maps' colour maps are "
-                         f"{', '.join(limits.palettes)}; using {limits.palettes[0]}.")
+            notes.append(
+                f"Ignored palette={_shown(params['palette'])}: the maps' colour maps are "
+                f"{', '.join(limits.palettes)}; using {limits.palettes[0]}."
+            )
 
     if "cell" in params:
         cell, note = _cell(params["cell"], limits.sides_for(model))
@@ -234,7 +258,9 @@ def _cell(value: str, sides: Mapping[str, int]) -> tuple[dict | None, str | None
     clamped = [min(max(n, 0), side - 1) for n in (row, col)]
     note = None
     if clamped != [row, col]:
-        note = f"Cell {_shown(value)} is outside {layer}'s {side}×{side} map; using row {clamped[0]}, column {clamped[1]}."
+        note = (
+            f"Cell {_shown(value)} is outside {layer}'s {side}×{side} map; using row {clamped[0]}, column {clamped[1]}."
+        )
     return {"slot": slot - 1, "layer": layer, "row": clamped[0], "col": clamped[1]}, note
 
 

@@ -32,7 +32,9 @@ from .jobformat import Job, apply_event, progress_events
 from .models import ModelSpec
 from .store import ModelStore, StoredModel
 
-NICENESS = 19  # the lowest: the server and the browsers (niceness 0) get about 98 of every 100 time slices they contend for
+NICENESS = (
+    19  # the lowest: the server and the browsers (niceness 0) get about 98 of every 100 time slices they contend for
+)
 IDLE_SECONDS = 300  # a worker with nothing to do exits after this; the next training starts a new one
 BATCH_EVENTS_EVERY = 0.1  # seconds between batch events: enough for a progress bar polled once a second
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent  # where ``python -m convlab.worker`` finds convlab
@@ -64,12 +66,20 @@ class _Process:
     def start(self) -> subprocess.Popen:
         if self.alive():
             return self.popen
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            [str(PACKAGE_PARENT), *filter(None, [os.environ.get("PYTHONPATH")])]), "TF_CPP_MIN_LOG_LEVEL": "2"}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(PACKAGE_PARENT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+        }
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "convlab.worker", str(self.niceness)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
-            cwd=PACKAGE_PARENT, env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            cwd=PACKAGE_PARENT,
+            env=env,
             start_new_session=True,  # its own session, so its own scheduling group (see _lower_priority)
         )
         self.lines = queue.Queue()
@@ -206,7 +216,9 @@ class LocalWorker:
         tail = "".join(process.stderr_tail).strip().splitlines()[-3:]
         if tail:
             print("convlab: the training worker died; its last words:\n  " + "\n  ".join(tail), file=sys.stderr)
-        when = f"during epoch {job.epoch + 1} of {job.spec.epochs}" if job.batches_per_epoch else "before training began"
+        when = (
+            f"during epoch {job.epoch + 1} of {job.spec.epochs}" if job.batches_per_epoch else "before training began"
+        )
         return WorkerDied(
             f"the training worker process stopped unexpectedly ({how}) {when}. Nothing of this training was "
             "kept; the queue went on with the next one. Press Train to try again."
@@ -250,7 +262,10 @@ def main(argv: list[str]) -> int:
         store = ModelStore(request["models_dir"])
         try:
             stored = store.get_or_train(
-                spec, train_and_test, callbacks=[progress_events(send, BATCH_EVENTS_EVERY)], stop_event=stop,
+                spec,
+                train_and_test,
+                callbacks=[progress_events(send, BATCH_EVENTS_EVERY)],
+                stop_event=stop,
                 on_wait=lambda why: send({"event": "waiting", "why": why}),
             )
             send({"event": "done", "folder": None if stored.saved else _save_elsewhere(stored)})

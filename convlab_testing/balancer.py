@@ -85,8 +85,14 @@ def _proxy_headers(extra: Iterable[str] = ()) -> str:
     return "\n".join("            " + line for line in lines)
 
 
-def nginx_config(backends: Iterable[int | str], port: int, *, folder: Path | str | None = None,
-                 listen: str = "127.0.0.1", user: str | None = None) -> str:
+def nginx_config(
+    backends: Iterable[int | str],
+    port: int,
+    *,
+    folder: Path | str | None = None,
+    listen: str = "127.0.0.1",
+    user: str | None = None,
+) -> str:
     """nginx.conf for a balancer on ``listen:port`` in front of ``backends`` (ports on 127.0.0.1, or
     host:port strings).
 
@@ -104,21 +110,30 @@ def nginx_config(backends: Iterable[int | str], port: int, *, folder: Path | str
     inside = (lambda name: str(Path(folder) / name)) if folder is not None else None
     files = ""
     if inside is not None:
-        files = "\n".join([
-            f"    access_log {inside('access.log')};",
-            f"    client_body_temp_path {inside('client_body')};",
-            f"    proxy_temp_path {inside('proxy')};",
-            f"    fastcgi_temp_path {inside('fastcgi')};",
-            f"    uwsgi_temp_path {inside('uwsgi')};",
-            f"    scgi_temp_path {inside('scgi')};",
-        ]) + "\n"
-    top = "\n".join(line for line in [
-        f"user {user};" if user else "",
-        "worker_processes 1;",
-        "worker_rlimit_nofile 16384;",  # each follower holds two connections in and two out: a websocket and its feed
-        f"pid {inside('nginx.pid')};" if inside else "",
-        f"error_log {inside('error.log')} warn;" if inside else "",
-    ] if line)
+        files = (
+            "\n".join(
+                [
+                    f"    access_log {inside('access.log')};",
+                    f"    client_body_temp_path {inside('client_body')};",
+                    f"    proxy_temp_path {inside('proxy')};",
+                    f"    fastcgi_temp_path {inside('fastcgi')};",
+                    f"    uwsgi_temp_path {inside('uwsgi')};",
+                    f"    scgi_temp_path {inside('scgi')};",
+                ]
+            )
+            + "\n"
+        )
+    top = "\n".join(
+        line
+        for line in [
+            f"user {user};" if user else "",
+            "worker_processes 1;",
+            "worker_rlimit_nofile 16384;",  # each follower holds two connections in and two out: a websocket and its feed
+            f"pid {inside('nginx.pid')};" if inside else "",
+            f"error_log {inside('error.log')} warn;" if inside else "",
+        ]
+        if line
+    )
     return f"""# ConvLab behind nginx: sticky sessions, Streamlit's websocket, the class feed's server-sent events.
 {top}
 
@@ -208,11 +223,27 @@ class Balancer:
     def start(self, timeout: float = START_TIMEOUT) -> None:
         nginx = find_nginx()
         self.config_path.write_text(self.config())
-        command = [nginx, "-p", str(self.folder), "-c", str(self.config_path), "-e", str(self.folder / "error.log"),
-                   "-g", "daemon off;"]
+        command = [
+            nginx,
+            "-p",
+            str(self.folder),
+            "-c",
+            str(self.config_path),
+            "-e",
+            str(self.folder / "error.log"),
+            "-g",
+            "daemon off;",
+        ]
         self.process = popen(command, log_path=self.log_path)
-        wait_started(self.process, lambda: port_answers(self.port), what=f"nginx listening on port {self.port}",
-                     timeout=timeout, log_text=self.log_text, stop=self.stop, error=BalancerError)
+        wait_started(
+            self.process,
+            lambda: port_answers(self.port),
+            what=f"nginx listening on port {self.port}",
+            timeout=timeout,
+            log_text=self.log_text,
+            stop=self.stop,
+            error=BalancerError,
+        )
 
     def stop(self) -> None:
         """SIGTERM (nginx's fast shutdown: open websockets are cut), then SIGKILL; a no-op once stopped."""
@@ -269,14 +300,20 @@ def balancer(backends: Iterable[int], *, port: int | None = None, listen: str = 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Print (or run) the nginx configuration of a sticky load balancer in front of ConvLab servers.")
-    parser.add_argument("--backends", required=True,
-                        help="the ConvLab servers' ports on 127.0.0.1 (or host:port), comma-separated: 8501,8502")
+        description="Print (or run) the nginx configuration of a sticky load balancer in front of ConvLab servers."
+    )
+    parser.add_argument(
+        "--backends",
+        required=True,
+        help="the ConvLab servers' ports on 127.0.0.1 (or host:port), comma-separated: 8501,8502",
+    )
     parser.add_argument("--port", type=int, default=8080, help="the port nginx listens on (default 8080)")
-    parser.add_argument("--listen", default="0.0.0.0",
-                        help="the address nginx listens on (default 0.0.0.0: every device in the room)")
-    parser.add_argument("--run", action="store_true",
-                        help="start nginx with it in the foreground (a temporary folder, Ctrl-C stops it)")
+    parser.add_argument(
+        "--listen", default="0.0.0.0", help="the address nginx listens on (default 0.0.0.0: every device in the room)"
+    )
+    parser.add_argument(
+        "--run", action="store_true", help="start nginx with it in the foreground (a temporary folder, Ctrl-C stops it)"
+    )
     args = parser.parse_args(argv)
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     if not args.run:
@@ -286,8 +323,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--run takes ports on 127.0.0.1 only")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a kill stops nginx too (it runs in its own session)
     with Balancer([int(b) for b in backends], port=args.port, listen=args.listen) as running:
-        print(f"nginx on {args.listen}:{running.port} in front of {', '.join(backends)}; its files in "
-              f"{running.folder}. Ctrl-C stops it.", flush=True)
+        print(
+            f"nginx on {args.listen}:{running.port} in front of {', '.join(backends)}; its files in "
+            f"{running.folder}. Ctrl-C stops it.",
+            flush=True,
+        )
         try:
             while running.process.poll() is None:
                 time.sleep(1)

@@ -31,8 +31,12 @@ VIEWPORT = {"width": 1400, "height": 1100}
 # -- Chromium --------------------------------------------------------------------------------
 DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 MISSING_BROWSER = (
     f"Neither Debian's Chromium ({DEBIAN_CHROMIUM}) nor Playwright's own is installed. "
@@ -85,7 +89,12 @@ def popen(command: list[str], *, log_path: Path, env: dict | None = None) -> sub
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            command,
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
     CHILDREN.append(process)
@@ -148,8 +157,9 @@ def health_ok(url: str) -> bool:
         return False
 
 
-def wait_started(process: subprocess.Popen, ready, *, what: str, timeout: float, log_text, stop,
-                 error: type[Exception]) -> None:
+def wait_started(
+    process: subprocess.Popen, ready, *, what: str, timeout: float, log_text, stop, error: type[Exception]
+) -> None:
     """Until ``ready()`` (every 20 ms): a throwaway server (Redis, nginx) has started. ``error`` with
     its log if it exits first, or after ``stop()`` when ``timeout`` seconds pass."""
     deadline = time.monotonic() + timeout
@@ -181,9 +191,16 @@ class StreamlitServer:
     context manager it starts, waits until healthy, and stops on the way out.
     """
 
-    def __init__(self, log_path: Path, *, app: str = "app.py", models_dir: Path | None = None,
-                 timings_path: Path | None = None, env: dict[str, str] | None = None,
-                 address: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        log_path: Path,
+        *,
+        app: str = "app.py",
+        models_dir: Path | None = None,
+        timings_path: Path | None = None,
+        env: dict[str, str] | None = None,
+        address: str = "127.0.0.1",
+    ) -> None:
         self.port = free_port()
         self.address = address  # "0.0.0.0": as a teacher's laptop serves a room (tests still connect on loopback)
         self.url = f"http://127.0.0.1:{self.port}"
@@ -204,10 +221,22 @@ class StreamlitServer:
             self.timings_path.unlink(missing_ok=True)
             extra["CONVLAB_TIMINGS"] = str(self.timings_path)
         command = [
-            sys.executable, "-m", "streamlit", "run", self.app,
-            "--server.port", str(self.port), "--server.address", self.address, "--server.headless", "true",
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            self.app,
+            "--server.port",
+            str(self.port),
+            "--server.address",
+            self.address,
+            "--server.headless",
+            "true",
             # No reruns or file-watching threads if someone edits the source meanwhile.
-            "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
+            "--server.fileWatcherType",
+            "none",
+            "--browser.gatherUsageStats",
+            "false",
         ]
         self.started_at = time.perf_counter()
         self.process = popen(command, log_path=self.log_path, env=child_env(**extra))
@@ -224,12 +253,16 @@ class StreamlitServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise ServerError(f"streamlit exited with code {self.process.returncode} before {what}."
-                                  f"\n--- server log ---\n{self.log_text()}")
+                raise ServerError(
+                    f"streamlit exited with code {self.process.returncode} before {what}."
+                    f"\n--- server log ---\n{self.log_text()}"
+                )
             if ready():
                 return time.perf_counter()
             time.sleep(poll)
-        raise ServerError(f"timed out after {timeout:.0f} s waiting until {what}.\n--- server log ---\n{self.log_text()}")
+        raise ServerError(
+            f"timed out after {timeout:.0f} s waiting until {what}.\n--- server log ---\n{self.log_text()}"
+        )
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL for the whole process group if it is still there after a while."""

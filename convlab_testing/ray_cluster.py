@@ -34,10 +34,21 @@ def local_ray_cluster(cpus: int = 4) -> Iterator[str]:
     folder = Path(tempfile.mkdtemp(prefix="convlab-ray-test-"))
     log = folder / "ray.log"
     process = popen(
-        [ray, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", f"--num-cpus={cpus}",
-         "--num-gpus=0", "--include-dashboard=false", "--disable-usage-stats",
-         f"--object-store-memory={OBJECT_STORE_BYTES}", "--block"],
-        log_path=log, env=child_env(RAY_USAGE_STATS_ENABLED="0"),
+        [
+            ray,
+            "start",
+            "--head",
+            f"--port={port}",
+            "--node-ip-address=127.0.0.1",
+            f"--num-cpus={cpus}",
+            "--num-gpus=0",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+            f"--object-store-memory={OBJECT_STORE_BYTES}",
+            "--block",
+        ],
+        log_path=log,
+        env=child_env(RAY_USAGE_STATS_ENABLED="0"),
     )
     try:
         deadline = time.monotonic() + START_TIMEOUT

@@ -69,13 +69,29 @@ class RedisServer:
 
     def start(self, timeout: float = START_TIMEOUT) -> None:
         command = [
-            find_redis_server(), "--port", str(self.port), "--bind", "127.0.0.1",
+            find_redis_server(),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
             # A test's data dies with the server: no RDB snapshot, no append-only file.
-            "--save", "", "--appendonly", "no", "--dir", str(self.folder),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.folder),
         ]
         self.process = popen(command, log_path=self.log_path)
-        wait_started(self.process, lambda: answers_ping(self.port), what=f"redis-server answering PING on port {self.port}",
-                     timeout=timeout, log_text=self.log_text, stop=self.stop, error=RedisServerError)
+        wait_started(
+            self.process,
+            lambda: answers_ping(self.port),
+            what=f"redis-server answering PING on port {self.port}",
+            timeout=timeout,
+            log_text=self.log_text,
+            stop=self.stop,
+            error=RedisServerError,
+        )
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it is still there after a while; a no-op once stopped."""

@@ -72,6 +72,8 @@ def axe_violations(page) -> list[str]:
             for node in rule["nodes"]:
                 impact = node["impact"] or rule["impact"]
                 if impact in SEVERE:
-                    lines.append(f"{rule['id']} [{impact}] {where}{node['target']}: "
-                                 f"{node['summary'] or rule['help']} ({rule['help']})")
+                    lines.append(
+                        f"{rule['id']} [{impact}] {where}{node['target']}: "
+                        f"{node['summary'] or rule['help']} ({rule['help']})"
+                    )
     return lines

@@ -17,8 +17,20 @@ from pathlib import Path
 import pytest
 
 from convlab_testing.live_app import (
-    ERROR_BOXES, IDLE_JS, JOURNEY_PLOT, JOURNEY_TRACES, MISSING_BROWSER, REPO, VIEWPORT, ServerError, StreamlitServer,
-    click_view, find_chromium, journey_ready_js, launch_chromium, plot_js,
+    ERROR_BOXES,
+    IDLE_JS,
+    JOURNEY_PLOT,
+    JOURNEY_TRACES,
+    MISSING_BROWSER,
+    REPO,
+    VIEWPORT,
+    ServerError,
+    StreamlitServer,
+    click_view,
+    find_chromium,
+    journey_ready_js,
+    launch_chromium,
+    plot_js,
 )
 
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
@@ -27,8 +39,9 @@ ACTION_TIMEOUT = 30_000  # ms, Playwright's default for every other wait
 
 
 @contextlib.contextmanager
-def served_app(log_path: Path, *, models_dir: Path | None = None, env: dict[str, str] | None = None,
-               address: str = "127.0.0.1"):
+def served_app(
+    log_path: Path, *, models_dir: Path | None = None, env: dict[str, str] | None = None, address: str = "127.0.0.1"
+):
     """``streamlit run app.py`` (see StreamlitServer), healthy, stopped (or killed) on the way out.
 
     If it exits or /_stcore/health doesn't answer "ok" in time, the test fails with its log.
@@ -114,8 +127,9 @@ def slider_value(page, key: str) -> int:
     """The value of slider ``key``, or of number box ``key`` (the journey's images)."""
     if key == JOURNEY_FILTER:
         return slider(page, key).evaluate(_SLIDER_VALUE_JS)
-    control = page.locator(f".st-key-{key} input[type=range], .st-key-{key} [role=slider], "
-                           f".st-key-{key} input[type=number]").first
+    control = page.locator(
+        f".st-key-{key} input[type=range], .st-key-{key} [role=slider], .st-key-{key} input[type=number]"
+    ).first
     return control.evaluate(_SLIDER_VALUE_JS)
 
 
@@ -161,7 +175,8 @@ def wait_for_sliders(page, expected: dict[str, int], *, what: str) -> None:
         "const e = document.querySelector(`.st-key-${key} input[type=range], .st-key-${key} [role=slider], "
         ".st-key-${key} input[type=number]`); "
         "return e && Number(e.getAttribute('aria-valuenow') ?? e.value) === value; })",
-        expected, what=what,
+        expected,
+        what=what,
     )
 
 
@@ -219,13 +234,23 @@ def open_view(page, slug: str) -> None:
     from ui.state import TITLES
 
     click_view(page, next(section for section, slugs in SECTIONS.items() if slug in slugs), TITLES[slug])
-    wait_until(page, "slug => (location.pathname.replace(/^\\/+|\\/+$/g, '') || 'journey') === slug", slug,
-               what=f"the address names /{slug}")
+    wait_until(
+        page,
+        "slug => (location.pathname.replace(/^\\/+|\\/+$/g, '') || 'journey') === slug",
+        slug,
+        what=f"the address names /{slug}",
+    )
 
 
 @contextlib.contextmanager
-def open_app(browser, server: StreamlitServer, *, journey_traces: int | None = JOURNEY_TRACES, query: str = "",
-             viewport: dict | None = None):
+def open_app(
+    browser,
+    server: StreamlitServer,
+    *,
+    journey_traces: int | None = JOURNEY_TRACES,
+    query: str = "",
+    viewport: dict | None = None,
+):
     """A fresh page (a new Streamlit session, default state or ``query``'s) with the journey and label table
     drawn (``journey_traces=None``: a link to another view, drawn and idle); checked as ``new_page``'s.
     """
@@ -235,11 +260,14 @@ def open_app(browser, server: StreamlitServer, *, journey_traces: int | None = J
         if journey_traces is None:  # a link to another view: its page, drawn
             wait_idle(page, timeout=PAGE_READY_TIMEOUT)
         else:
-            wait_until(page, _DRAWN_OR_ERROR_JS, journey_traces, what="the journey chart is drawn",
-                       timeout=PAGE_READY_TIMEOUT)
+            wait_until(
+                page, _DRAWN_OR_ERROR_JS, journey_traces, what="the journey chart is drawn", timeout=PAGE_READY_TIMEOUT
+            )
         errors = page.locator(ERROR_BOXES).all_inner_texts()
-        assert not errors, (f"the page shows an error: {errors}\n"
-                            f"--- server log (the page redacts details) ---\n{server.log_text()[log_start:][-6000:]}")
+        assert not errors, (
+            f"the page shows an error: {errors}\n"
+            f"--- server log (the page redacts details) ---\n{server.log_text()[log_start:][-6000:]}"
+        )
         if journey_traces is not None:
             wait_until(page, journey_ready_js(journey_traces), what="the journey chart is drawn")
             page.locator(".st-key-label_table canvas").first.wait_for(state="visible")
@@ -286,9 +314,11 @@ def copy_shipped_models(folder: Path) -> Path:
 # -- a class's pages --------------------------------------------------------------------------
 FOLLOW_TIMEOUT = 15_000  # ms: generous for a busy 2-core machine; the benchmark measures the real latency
 # The journey chart's filter on screen (the maps it drew), in a page.
-CHART_FILTER_JS = ("() => { const f = document.querySelector('.st-key-journey_chart iframe'); "
-                   "const c = f && f.contentDocument && f.contentDocument.getElementById('chart'); "
-                   "return c && c.dataset.filter !== undefined ? Number(c.dataset.filter) : null; }")
+CHART_FILTER_JS = (
+    "() => { const f = document.querySelector('.st-key-journey_chart iframe'); "
+    "const c = f && f.contentDocument && f.contentDocument.getElementById('chart'); "
+    "return c && c.dataset.filter !== undefined ? Number(c.dataset.filter) : null; }"
+)
 
 
 def chart_filter(page) -> int | None:
@@ -298,9 +328,13 @@ def chart_filter(page) -> int | None:
 
 def wait_sees_filter(page, filter_index: int, what: str) -> None:
     """Until the page's chart shows ``filter_index`` and its address bar says so (a follower's page)."""
-    wait_until(page, f"() => ({CHART_FILTER_JS})() === {filter_index} "
-               f"&& new URLSearchParams(location.search).get('filter') === '{filter_index}'",
-               what=what, timeout=FOLLOW_TIMEOUT)
+    wait_until(
+        page,
+        f"() => ({CHART_FILTER_JS})() === {filter_index} "
+        f"&& new URLSearchParams(location.search).get('filter') === '{filter_index}'",
+        what=what,
+        timeout=FOLLOW_TIMEOUT,
+    )
 
 
 def start_class(page) -> tuple[str, str]:
@@ -317,8 +351,13 @@ def start_class(page) -> tuple[str, str]:
     wait_until(page, "() => location.search.includes('teacher=')", what="the teacher's page holds its class and key")
     query = parse_qs(urlparse(page.url).query)
     code = query["class"][0]
-    wait_until(page, "code => { const d = document.querySelector('[role=dialog]'); "
-               "return !!d && d.innerText.includes('?class=' + code); }", code, what="the class's code and link put up large")
+    wait_until(
+        page,
+        "code => { const d = document.querySelector('[role=dialog]'); "
+        "return !!d && d.innerText.includes('?class=' + code); }",
+        code,
+        what="the class's code and link put up large",
+    )
     dialog = page.get_by_role("dialog")
     page.keyboard.press("Escape")
     dialog.wait_for(state="hidden")

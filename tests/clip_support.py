@@ -211,8 +211,10 @@ GRID_FONT = "400 14px 'Source Sans', sans-serif"  # the grid's header and cell f
 
 # Transitions and animations that end (the sidebar collapsing on a narrow window): the page mid-way is no
 # page a person reads. Endless ones (spinners) don't count.
-SETTLED_JS = ("() => document.getAnimations().every(a => a.playState !== 'running' "
-              "|| !isFinite(a.effect.getComputedTiming().endTime))")
+SETTLED_JS = (
+    "() => document.getAnimations().every(a => a.playState !== 'running' "
+    "|| !isFinite(a.effect.getComputedTiming().endTime))"
+)
 
 
 def clipped_texts(page, settle_ms: float = 5_000) -> list[str]:
@@ -231,7 +233,9 @@ def text_widths(page, texts: list[str], font: str = GRID_FONT) -> list[float]:
     """Each text's width in px in ``font``, measured by the page's own canvas (the grid draws so)."""
     return page.evaluate(
         "([texts, font]) => { const c = document.createElement('canvas').getContext('2d'); c.font = font; "
-        "return texts.map(t => c.measureText(t).width); }", [texts, font])
+        "return texts.map(t => c.measureText(t).width); }",
+        [texts, font],
+    )
 
 
 def narrow_columns(page, frame, column_config: dict, font: str = GRID_FONT) -> list[str]:

@@ -114,16 +114,26 @@ def shipped_server(tmp_path_factory):
     from browser_support import copy_shipped_models, served_app
 
     folder = copy_shipped_models(tmp_path_factory.mktemp("models"))
-    with served_app(tmp_path_factory.mktemp("streamlit") / "server.log", models_dir=folder,
-                    address="0.0.0.0") as server:
+    with served_app(
+        tmp_path_factory.mktemp("streamlit") / "server.log", models_dir=folder, address="0.0.0.0"
+    ) as server:
         yield server
 
 
 # The longest test files first: two processes share the files (pytest.ini), and a long file
 # started last would run alone at the end while the other process waits.
-LONGEST_FIRST = ("test_browser.py", "test_browser_views.py", "test_browser_balancer.py", "test_browser_classroom.py",
-                 "test_cluster.py", "test_browser_access.py", "test_invariance.py", "test_app_replay.py",
-                 "test_browser_tour.py", "test_worker.py")
+LONGEST_FIRST = (
+    "test_browser.py",
+    "test_browser_views.py",
+    "test_browser_balancer.py",
+    "test_browser_classroom.py",
+    "test_cluster.py",
+    "test_browser_access.py",
+    "test_invariance.py",
+    "test_app_replay.py",
+    "test_browser_tour.py",
+    "test_worker.py",
+)
 
 
 def pytest_collection_modifyitems(items):

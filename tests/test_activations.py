@@ -39,7 +39,7 @@ def test_maps_match_a_hand_computed_convolution_and_pool(conv_model, test_split)
     kernels, biases = conv_model.get_layer("conv1").get_weights()  # (3, 3, 1, 64), (64,)
     conv1, pool1 = activations.maps[0][0], activations.maps[1][0]
     for row, column, f in [(0, 0, 1), (10, 13, 5), (25, 25, 63)]:
-        patch = image[row:row + 3, column:column + 3]
+        patch = image[row : row + 3, column : column + 3]
         expected = max(0.0, float((patch * kernels[:, :, 0, f]).sum() + biases[f]))
         assert conv1[row, column, f] == pytest.approx(expected, abs=1e-5)
     expected_pool = conv1[:26, :26].reshape(13, 2, 13, 2, 64).max(axis=(1, 3))

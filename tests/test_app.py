@@ -11,12 +11,12 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from apptest_support import APP, TIMEOUT, frame_with, heatmaps, journey_spec, open_tab
+from conftest import TINY_CONV, TINY_DENSE, shipped_conv_maps
 from convlab import data, models
 from convlab.data import CLASS_NAMES, first_of_class
 from convlab.store import DEFAULT_ROOT, ModelStore
 
-from apptest_support import APP, TIMEOUT, frame_with, heatmaps, journey_spec, open_tab
-from conftest import TINY_CONV, TINY_DENSE, shipped_conv_maps
 
 def test_defaults_are_the_lessons(app):
     assert [app.number_input(key=f"image_{slot}").value for slot in range(3)] == [0, 23, 28]
@@ -109,7 +109,10 @@ def test_missing_data_shows_the_fix_not_a_traceback(tmp_path, monkeypatch):
     st.cache_resource.clear()
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert not at.exception
-    assert any("can't load the Fashion-MNIST images" in e.value and "apt-get install dataset-fashion-mnist" in e.value for e in at.error)
+    assert any(
+        "can't load the Fashion-MNIST images" in e.value and "apt-get install dataset-fashion-mnist" in e.value
+        for e in at.error
+    )
     # The first paint: the title is drawn before anything loads, so even this page has it.
     assert [t.value for t in at.sidebar.title] == ["🔬 ConvLab"]
 
@@ -166,8 +169,7 @@ def test_a_servers_first_run_draws_the_page_while_tensorflow_loads():
 
     tests = Path(__file__).resolve().parent
     script = FIRST_RUN_SCRIPT.format(tests=str(tests), root=str(tests.parent))
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                          cwd=tests.parent)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tests.parent)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["imported_tensorflow"] is False

@@ -79,7 +79,8 @@ def test_a_student_follows_the_teacher_and_never_leads(monkeypatch):
     student.run()  # its feed asks it to rerun: the run applies the class's newest view
     assert student.session_state["filter"] == 9 and student.query_params["images"] == "0,23,1"
     assert not student.number_input(key="image_0").disabled and "filter_box" not in [
-        box.key for box in student.number_input]  # the teacher's filter is on the chart's slider
+        box.key for box in student.number_input
+    ]  # the teacher's filter is on the chart's slider
     student.number_input(key="image_0").set_value(5).run()  # a student's own move...
     assert any("exploring on your own" in m.value for m in student.markdown)  # ...detaches the page
     assert student.button(key="class_banner_rejoin")
@@ -93,7 +94,9 @@ def test_a_student_follows_the_teacher_and_never_leads(monkeypatch):
     teacher.button(key="class_end").click().run()
     student.run()
     assert "class" not in student.query_params
-    assert any("ended" in w.value or "no class" in w.value.lower() for w in student.warning), [w.value for w in student.warning]
+    assert any("ended" in w.value or "no class" in w.value.lower() for w in student.warning), [
+        w.value for w in student.warning
+    ]
 
 
 def test_a_forged_teacher_key_makes_a_students_page_with_a_note(monkeypatch):

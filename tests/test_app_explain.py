@@ -60,8 +60,13 @@ def test_where_it_looked_shows_both_models_saliency_and_the_conv_models_grad_cam
     at = open_tab(page_with(monkeypatch), "looked")
     [figure] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "looked_chart" in c.proto.id]
     names = [t["name"] for t in figure["data"] if t["yaxis"] in ("y", "y2", "y3", "y4")]
-    assert names == ["input", "dense (lesson): pixels that matter most", "conv (lesson): pixels that matter most",
-                     "input", "conv (lesson): where it found evidence"]
+    assert names == [
+        "input",
+        "dense (lesson): pixels that matter most",
+        "conv (lesson): pixels that matter most",
+        "input",
+        "conv (lesson): where it found evidence",
+    ]
     # The drawn saliency is the model's own gradient for its predicted class (image 1, the boot).
     conv = ModelStore(DEFAULT_ROOT).load(PRESETS["conv"]).model
     image = test_split.images[[0]]
@@ -91,12 +96,14 @@ def test_sliding_conv1s_filter_fills_the_map_with_keras_numbers(monkeypatch, tes
     conv1 = shipped_conv_maps(test_split.images[[0, 23, 28]], 1)[8]  # image 3's conv1, filter 1
     row, col = np.unravel_index(int(np.argmax(conv1)), conv1.shape)
     at.slider(key="slide_step").set_value(int(row * 26 + col)).run()
-    assert any(f"Window at row {row}, column {col}: the map's cell there is **{float(conv1[row, col]):.4f}**" in c.value
-               for c in at.main.caption)
+    assert any(
+        f"Window at row {row}, column {col}: the map's cell there is **{float(conv1[row, col]):.4f}**" in c.value
+        for c in at.main.caption
+    )
     [figure] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "slide_chart" in c.proto.id]
     drawn = np.array([[np.nan if v is None else v for v in line] for line in figure["data"][1]["z"]])
     np.testing.assert_allclose(drawn[:row], conv1[:row], atol=1e-5)  # every row before it, filled in
-    assert np.isnan(drawn[row, col + 1:]).all() and np.isnan(drawn[row + 1:]).all()  # the rest still to come
+    assert np.isnan(drawn[row, col + 1 :]).all() and np.isnan(drawn[row + 1 :]).all()  # the rest still to come
 
 
 def test_a_mistake_is_explained_for_the_class_said_and_the_true_one(monkeypatch, test_split):
@@ -109,14 +116,20 @@ def test_a_mistake_is_explained_for_the_class_said_and_the_true_one(monkeypatch,
     assert test_split.labels[index] == 9
     [figure] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "why_chart" in c.proto.id]
     titles = [t["name"] for t in figure["data"] if t["name"] != "input"]
-    assert titles == ["Sandal (said): pixels that matter", "Ankle boot (true): pixels that matter",
-                      "Sandal (said): evidence found", "Ankle boot (true): evidence found"]
+    assert titles == [
+        "Sandal (said): pixels that matter",
+        "Ankle boot (true): pixels that matter",
+        "Sandal (said): evidence found",
+        "Ankle boot (true): evidence found",
+    ]
     said, true = (np.array(t["z"]) for t in figure["data"][1:3])
     assert said.shape == true.shape == (28, 28) and not np.allclose(said, true)
     # Plain words first (issue 22): what to compare, in the classes of this mistake; the terms after.
     text = [m.value for m in at.main.markdown]
-    assert any("what counted for Sandal, the answer it gave, with what counted for Ankle boot, the right one" in t
-               for t in text)
+    assert any(
+        "what counted for Sandal, the answer it gave, with what counted for Ankle boot, the right one" in t
+        for t in text
+    )
     assert any("[Selvaraju et al. 2017](https://arxiv.org/abs/1610.02391)" in t for t in text)
 
 
@@ -139,12 +152,16 @@ def test_portraits_are_drawn_once_cached_beside_the_model_and_choose_the_filter(
     at.radio(key="portrait_layer").set_value("conv2").run()
     assert not at.exception and not at.error
     assert sorted(p.name for p in (tmp_path / "portraits").iterdir()) == [
-        f"conv-{PRESETS['conv'].key()}-conv1.npz", f"conv-{PRESETS['conv'].key()}-conv2.npz"]
+        f"conv-{PRESETS['conv'].key()}-conv1.npz",
+        f"conv-{PRESETS['conv'].key()}-conv2.npz",
+    ]
     [figure] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "portrait_chart" in c.proto.id]
     portrait = tile_values(figure, 0)
     inspector = Inspector(ModelStore(tmp_path).load(PRESETS["conv"]).model)
     conv2 = inspector.layer_names.index("conv2") if hasattr(inspector, "layer_names") else 2
-    excited = inspector.run(np.stack([portrait, np.full((28, 28), 0.5)])[..., None]).maps[conv2][..., 5].mean(axis=(1, 2))
+    excited = (
+        inspector.run(np.stack([portrait, np.full((28, 28), 0.5)])[..., None]).maps[conv2][..., 5].mean(axis=(1, 2))
+    )
     assert excited[0] > excited[1]  # the portrait of filter 5 excites filter 5 more than grey does
     [gallery] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "portraits_chart" in c.proto.id]
     assert len(gallery["data"][0]["meta"]["ranges"]) == 64

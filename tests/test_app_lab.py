@@ -9,10 +9,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from apptest_support import APP, TIMEOUT, frame_with, heatmaps, journey_spec, open_tab
 from convlab.models import PRESETS, ModelSpec
 from convlab.store import DEFAULT_ROOT, ModelStore
-
-from apptest_support import APP, TIMEOUT, frame_with, heatmaps, journey_spec, open_tab
 
 
 @pytest.fixture
@@ -56,8 +55,12 @@ def test_train_a_variant_in_the_page(models_dir):
     assert any(f"{sum(shapes['params']):,} parameters" in m.value for m in at.markdown)
     at.button(key="lab_train").click().run()
     # The worker process saves the run a moment before its job reports done: wait for both.
-    at = run_until(at, lambda at: spec.label() in list(frame_with(at, "key")["run"])
-                   and any("Trained in" in s.value for s in at.success))
+    at = run_until(
+        at,
+        lambda at: (
+            spec.label() in list(frame_with(at, "key")["run"]) and any("Trained in" in s.value for s in at.success)
+        ),
+    )
     runs = frame_with(at, "key")
     row = runs[runs["run"] == spec.label()].iloc[0]
     assert row["epochs"] == 1 and row["stopped"].startswith("stopped after epoch 1: loss")
@@ -99,8 +102,10 @@ def test_the_journey_adapts_to_any_number_of_blocks(models_dir, small_data, filt
     columns = 2 * len(filters)
     titles = [a["text"] for a in journey_spec(at)["layout"]["annotations"]][: 1 + columns]
     expected_sides = [side for pair in spec.map_sizes() for side in pair]
-    assert titles[1:] == [f"{kind}{(i // 2) + 1} · {s}×{s}" for i, (kind, s) in
-                          enumerate(zip(["conv", "pool"] * len(filters), expected_sides))]
+    assert titles[1:] == [
+        f"{kind}{(i // 2) + 1} · {s}×{s}"
+        for i, (kind, s) in enumerate(zip(["conv", "pool"] * len(filters), expected_sides))
+    ]
     assert len(heatmaps(at)) == 3 * columns
     assert at.number_input(key="filter_box").max == max(filters) - 1
     if len(set(filters)) > 1:  # a filter only the wider layers have: the 4-filter layers show a note
@@ -123,10 +128,14 @@ def test_a_sweep_of_four_variants_lands_four_runs_and_one_comparison(models_dir)
     assert not at.exception, at.exception
     assert any("4 to train, 0 already trained" in m.value for m in at.markdown)
     at.button(key="sweep_train").click().run()
-    at = run_until(at, lambda at: any("4 of 4 variants trained" in str(p.proto.text) for p in at.get("progress")),
-                   seconds=240)
-    specs = [ModelSpec(conv_filters=(f,) * b, dense_units=32, epochs=1, train_samples=1_000)
-             for b in (1, 2) for f in (16, 32)]
+    at = run_until(
+        at, lambda at: any("4 of 4 variants trained" in str(p.proto.text) for p in at.get("progress")), seconds=240
+    )
+    specs = [
+        ModelSpec(conv_filters=(f,) * b, dense_units=32, epochs=1, train_samples=1_000)
+        for b in (1, 2)
+        for f in (16, 32)
+    ]
     store = ModelStore(models_dir)
     metas = {spec.key(): store.load(spec).meta for spec in specs}  # four runs, stored
     [record] = load_sweeps(models_dir)  # one sweep

@@ -36,8 +36,11 @@ def page_with(monkeypatch, **query):
 
 def panels(figure: dict) -> list[np.ndarray]:
     """A journey figure's activation panels (the input column left out), row by row."""
-    return [np.array(trace["z"], dtype=float) for trace in figure["data"]
-            if trace.get("type") == "heatmap" and trace["name"] != "input"]
+    return [
+        np.array(trace["z"], dtype=float)
+        for trace in figure["data"]
+        if trace.get("type") == "heatmap" and trace["name"] != "input"
+    ]
 
 
 def keras_maps(weights, images: np.ndarray, filter_index: int) -> list[np.ndarray]:
@@ -54,7 +57,9 @@ def test_the_replay_draws_each_snapshot_as_a_keras_model_with_its_weights(monkey
     at = page_with(monkeypatch, tab="replay", snapshot="3", filter="7")
     assert not at.error
     images = test_split.images[JOURNEY]
-    for ours, theirs in zip(panels(live_figure(at, "replay_chart")), keras_maps(found.weights[3], images, 7), strict=True):
+    for ours, theirs in zip(
+        panels(live_figure(at, "replay_chart")), keras_maps(found.weights[3], images, 7), strict=True
+    ):
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
     kernels = live_figure(at, "replay_kernels")
     assert len(kernels["data"][0]["meta"]["ranges"]) == 64
@@ -81,13 +86,19 @@ def test_play_steps_through_the_snapshots_and_stops_at_the_end(monkeypatch, ship
 
 
 def test_the_downloads_are_a_gif_of_every_snapshot_and_a_png(monkeypatch, shipped_snapshots):
-    from ui.views import replay as replay_view
     from ui.resources import get_replay, get_test_split
+    from ui.views import replay as replay_view
 
     stored, found = shipped_snapshots
     replay, problem = get_replay(stored.spec.key(), stored.meta["created"], stored)
-    arguments = dict(replay=replay, split=get_test_split(), indices=tuple(JOURNEY), filter_index=1, scale="layer",
-                     title="conv (lesson)")
+    arguments = dict(
+        replay=replay,
+        split=get_test_split(),
+        indices=tuple(JOURNEY),
+        filter_index=1,
+        scale="layer",
+        title="conv (lesson)",
+    )
     gif = Image.open(io.BytesIO(replay_view._gif(**arguments)))
     png = Image.open(io.BytesIO(replay_view._png(index=2, **arguments)))
     assert gif.format == "GIF" and gif.n_frames == len(found) and png.format == "PNG"
@@ -103,18 +114,23 @@ def test_a_run_without_snapshots_says_why_and_how_to_get_them(tmp_path, monkeypa
     assert any("snapshots" in i.value and "missing" in i.value for i in at.info)
 
 
-@pytest.mark.parametrize("query, transform", [
-    ({"shift": "3,-2"}, Transform(shift_x=3, shift_y=-2)),
-    ({"rotate": "30", "zoom": "1.2"}, Transform(rotate=30.0, scale=1.2)),
-])
-def test_the_probe_shows_the_moved_images_journey_and_both_models_predictions(monkeypatch, test_split, query,
-                                                                               transform):
+@pytest.mark.parametrize(
+    "query, transform",
+    [
+        ({"shift": "3,-2"}, Transform(shift_x=3, shift_y=-2)),
+        ({"rotate": "30", "zoom": "1.2"}, Transform(rotate=30.0, scale=1.2)),
+    ],
+)
+def test_the_probe_shows_the_moved_images_journey_and_both_models_predictions(
+    monkeypatch, test_split, query, transform
+):
     stored = ModelStore(DEFAULT_ROOT).load(PRESETS["conv"])
     at = page_with(monkeypatch, tab="probe", filter="2", **query)
     assert not at.error
     moved = apply(test_split.images[JOURNEY][..., 0], transform)[..., None]
-    for ours, theirs in zip(panels(live_figure(at, "probe_chart")), keras_maps(stored.model.get_weights(), moved, 2),
-                            strict=True):
+    for ours, theirs in zip(
+        panels(live_figure(at, "probe_chart")), keras_maps(stored.model.get_weights(), moved, 2), strict=True
+    ):
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
     from convlab.data import CLASS_NAMES
 
@@ -166,7 +182,8 @@ def test_the_invariance_chart_is_measured_once_with_a_progress_bar_and_cached(tm
             at_zero = dict(zip(trace["x"], trace["y"]))[0]
             assert at_zero == pytest.approx(accuracy, abs=1e-4), trace["name"]
     assert sorted(p.name for p in (tmp_path / "invariance").iterdir()) == sorted(
-        f"{spec.kind}-{spec.key()}.json" for spec in PRESETS.values())
+        f"{spec.kind}-{spec.key()}.json" for spec in PRESETS.values()
+    )
     again = page_at({"tab": "probe"})  # fresh caches: read from the files, no button
     assert [c for c in again.get("plotly_chart") if "invariance_chart" in c.proto.id]
     assert not [b for b in again.button if b.key == "probe_measure"]

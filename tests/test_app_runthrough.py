@@ -16,14 +16,13 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from apptest_support import APP, TIMEOUT, journey_spec, live_args, live_figure, open_tab, page_at
+from conftest import TINY_CONV, TINY_DENSE, shipped_conv_maps
 from convlab import mapcodec, models
 from convlab.explain import first_layer_kernels
 from convlab.figures.tiles import tile_values
 from convlab.models import PRESETS, ModelSpec
 from convlab.store import DEFAULT_ROOT, ModelStore
-
-from apptest_support import APP, TIMEOUT, journey_spec, live_args, live_figure, open_tab, page_at
-from conftest import TINY_CONV, TINY_DENSE, shipped_conv_maps
 
 
 def fresh_page(**query) -> AppTest:
@@ -80,8 +79,9 @@ def test_all_zero_filter_tiles_are_black_and_labelled(monkeypatch, test_split):
         assert low == 0
         assert high == (pytest.approx(float(maps[:, :, f].max()), rel=1e-4) if f not in zero else 1)
     where = np.array(figure["data"][0]["customdata"])
-    labelled = [int(where[round(a["y"]), round(a["x"]), 0]) for a in figure["layout"]["annotations"]
-                if a["text"] == "all zero"]
+    labelled = [
+        int(where[round(a["y"]), round(a["x"]), 0]) for a in figure["layout"]["annotations"] if a["text"] == "all zero"
+    ]
     assert labelled == zero
 
 
@@ -184,7 +184,9 @@ def test_a_truncated_lesson_model_is_trained_again_on_the_same_page_load(tiny_pr
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()  # one run, no click
     assert not at.exception, at.exception
     assert any("unusable" in w.value for w in at.warning)
-    assert len(list((tiny_presets / "corrupt").iterdir())) == 3  # the damaged run's files (and its snapshots), set aside
+    assert (
+        len(list((tiny_presets / "corrupt").iterdir())) == 3
+    )  # the damaged run's files (and its snapshots), set aside
     assert ModelStore(tiny_presets).load(TINY_CONV) is not None  # trained again and saved
     panels = [np.array(t["z"]) for t in journey_spec(at)["data"] if t["name"] != "input"]
     assert len(panels) == 3 * 2  # the journey goes on: one conv block, conv1 and pool1 per image
@@ -211,12 +213,18 @@ def test_a_lab_run_with_broken_metadata_is_set_aside_and_reported(tmp_path, monk
 
 
 # -- 10. the lab's wording ---------------------------------------------------------------------------
-@pytest.mark.parametrize("meta, words", [
-    ({"epochs_run": 1}, "1 epoch"),
-    ({"epochs_run": 3}, "3 epochs"),
-    ({"epochs_run": 3, "stopped_by_request": True}, "2 full epochs and part of epoch 3"),  # not "after 3 epochs … during epoch 3"
-    ({"epochs_run": 1, "stopped_by_request": True}, "part of epoch 1"),
-])
+@pytest.mark.parametrize(
+    "meta, words",
+    [
+        ({"epochs_run": 1}, "1 epoch"),
+        ({"epochs_run": 3}, "3 epochs"),
+        (
+            {"epochs_run": 3, "stopped_by_request": True},
+            "2 full epochs and part of epoch 3",
+        ),  # not "after 3 epochs … during epoch 3"
+        ({"epochs_run": 1, "stopped_by_request": True}, "part of epoch 1"),
+    ],
+)
 def test_a_finished_training_says_how_long_it_trained_in_words_that_agree(meta, words):
     from ui.views.lab import trained_for
 

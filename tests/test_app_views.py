@@ -10,14 +10,13 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from apptest_support import APP, TIMEOUT, journey_spec, live_figure, open_tab
 from convlab.activations import Inspector
 from convlab.data import CLASS_NAMES
 from convlab.explain import mistakes, strongest_images
 from convlab.figures.tiles import framed_tile, tile_values
 from convlab.models import PRESETS
 from convlab.store import DEFAULT_ROOT, ModelStore
-
-from apptest_support import APP, TIMEOUT, journey_spec, live_figure, open_tab
 
 
 @pytest.fixture(scope="module")

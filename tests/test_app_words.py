@@ -19,8 +19,7 @@ PAPERS = {  # checked by hand against the papers (arXiv abstracts; Erhan et al.'
     "Saliency map": "https://arxiv.org/abs/1312.6034",
     "Grad-CAM": "https://arxiv.org/abs/1610.02391",
     "SmoothGrad": "https://arxiv.org/abs/1706.03825",
-    "Activation maximisation":
-        "https://www.researchgate.net/publication/265022827_Visualizing_Higher-Layer_Features_of_a_Deep_Network",
+    "Activation maximisation": "https://www.researchgate.net/publication/265022827_Visualizing_Higher-Layer_Features_of_a_Deep_Network",
 }
 
 
@@ -129,8 +128,10 @@ def check_against_keras(explained: str, model, lesson) -> None:
         lesson_flat = lesson.get_layer("flatten").output.shape[-1]
         if flat != lesson_flat:
             assert f"{flat:,} numbers instead of {lesson_flat:,}" in explained
-            assert (f"Dense({units}) needs {hidden.count_params():,} parameters instead of "
-                    f"{lesson.get_layer('hidden').count_params():,}") in explained
+            assert (
+                f"Dense({units}) needs {hidden.count_params():,} parameters instead of "
+                f"{lesson.get_layer('hidden').count_params():,}"
+            ) in explained
 
 
 @pytest.mark.parametrize("filters", [(4,), (4, 8, 8)])
@@ -152,7 +153,9 @@ def test_a_variants_parameters_are_explained_against_the_lesson_with_keras_count
 # -- the lab's words follow the person's own click ---------------------------------------------------
 LAB_SPEC = ModelSpec(conv_filters=(16,), epochs=2, train_samples=1_000)
 # Its start, its place in this server's queue, or a wait for a training of another process on this machine.
-YOURS = re.compile(r"^Your training (has started|is \d+(st|nd|rd|th) in the queue|is in the queue: waiting for another)")
+YOURS = re.compile(
+    r"^Your training (has started|is \d+(st|nd|rd|th) in the queue|is in the queue: waiting for another)"
+)
 
 
 def lab_with_spec(spec: ModelSpec) -> AppTest:
@@ -198,7 +201,9 @@ def test_someone_elses_request_for_the_same_variant_gets_the_honest_words(models
     other = lab_with_spec(spec)  # another person's page, asking for the same variant meanwhile
     assert any(YOURS.search(text) for text in texts(first)), texts(first)
     said = texts(other)
-    assert any("someone else (another page, or a sweep) asked for it first" in text and "won't be trained twice"
-               in text for text in said), said
+    assert any(
+        "someone else (another page, or a sweep) asked for it first" in text and "won't be trained twice" in text
+        for text in said
+    ), said
     assert not any(YOURS.search(text) for text in said)
     assert "lab_train" not in [button.key for button in other.button]  # no second training of it

@@ -93,7 +93,7 @@ def check_conv_cell(cell: ConvCell, layer, source: np.ndarray) -> None:
     row, col, f = cell.row, cell.col, cell.filter
     assert cell.origin == (row, col) and cell.size == 3
     for channel in range(source.shape[-1]):
-        np.testing.assert_array_equal(cell.patches[channel], source[row:row + 3, col:col + 3, channel])
+        np.testing.assert_array_equal(cell.patches[channel], source[row : row + 3, col : col + 3, channel])
         np.testing.assert_array_equal(cell.kernel[channel], kernels[:, :, channel, f])
     assert cell.bias == pytest.approx(float(biases[f]))
     assert cell.contributions.sum() + cell.bias == pytest.approx(cell.total, abs=1e-9)
@@ -107,7 +107,7 @@ def check_conv_cell(cell: ConvCell, layer, source: np.ndarray) -> None:
 def check_pool_cell(cell: PoolCell, source: np.ndarray, keras_value: float) -> None:
     top, left = 2 * cell.row, 2 * cell.col
     assert cell.origin == (top, left) and cell.size == 2
-    np.testing.assert_array_equal(cell.window, source[top:top + 2, left:left + 2, cell.filter])
+    np.testing.assert_array_equal(cell.window, source[top : top + 2, left : left + 2, cell.filter])
     assert cell.value == cell.window.max() == pytest.approx(keras_value, abs=1e-6)
     assert cell.window[cell.winner] == cell.value
 
@@ -189,7 +189,7 @@ def test_hand_set_sobel_filter_equals_written_out_arithmetic(sobel_model):
             assert cell.value == pytest.approx(conv[r, c], abs=1e-6)
             assert cell.contributions[0] == pytest.approx(totals[r, c] - HAND_BIAS, abs=1e-6)
             assert cell.bias == pytest.approx(HAND_BIAS)
-            np.testing.assert_allclose(cell.products()[0], HAND_IMAGE[r:r + 3, c:c + 3] * SOBEL_X)
+            np.testing.assert_allclose(cell.products()[0], HAND_IMAGE[r : r + 3, c : c + 3] * SOBEL_X)
     for r in range(2):
         for c in range(2):
             cell = explain_cell(layers, HAND_IMAGE, maps, "pool", r, c, 0)

@@ -14,16 +14,29 @@ import time
 import numpy as np
 import pytest
 
+from browser_support import (
+    CURVES_PLOT,
+    JOURNEY_FILTER_JS,
+    build_one_block_of_16,
+    drawn_z,
+    exception_texts,
+    open_app,
+    open_view,
+    plot_data,
+    radio_value,
+    save_screenshot,
+    served_app,
+    slider,
+    slider_value,
+    wait_for_sliders,
+    wait_idle,
+    wait_until,
+)
+from conftest import shipped_conv_maps
 from convlab.data import first_of_class
 from convlab.models import PRESETS, ModelSpec
 from convlab.store import DEFAULT_ROOT, ModelStore
-from conftest import shipped_conv_maps
 from convlab_testing.live_app import JOURNEY_PLOT, journey_ready_js, plot_js, view_of_url
-from browser_support import (
-    CURVES_PLOT, JOURNEY_FILTER_JS, build_one_block_of_16, drawn_z, exception_texts, open_app, open_view,
-    plot_data, radio_value,
-    save_screenshot, served_app, slider, slider_value, wait_for_sliders, wait_idle, wait_until,
-)
 
 pytestmark = pytest.mark.timeout(150)  # the first test also starts the server and imports TensorFlow
 
@@ -73,29 +86,40 @@ def test_page_loads_without_errors_and_draws_the_journey(browser, streamlit_serv
         assert_painted(page, ".st-key-journey_chart")
         # The chart's text is in the app's own font (Source Sans, a web font of the page), not the
         # browser's fallback: its frame has the page's font faces, loaded.
-        wait_until(page, "() => { const d = document.querySelector('.st-key-journey_chart iframe').contentDocument; "
-                   "return [...d.fonts].some(f => f.family.replace(/\"/g, '') === 'Source Sans' && f.status === 'loaded') "
-                   "&& getComputedStyle(d.querySelector('.annotation-text')).fontFamily.includes('Source Sans'); }",
-                   what="the journey chart's titles are in Source Sans")
+        wait_until(
+            page,
+            "() => { const d = document.querySelector('.st-key-journey_chart iframe').contentDocument; "
+            "return [...d.fonts].some(f => f.family.replace(/\"/g, '') === 'Source Sans' && f.status === 'loaded') "
+            "&& getComputedStyle(d.querySelector('.annotation-text')).fontFamily.includes('Source Sans'); }",
+            what="the journey chart's titles are in Source Sans",
+        )
         save_screenshot(page, "journey")
 
         # The chart's own full-screen button (Plotly's toolbar): the grid fills the screen, and back.
         frame = page.frame_locator(".st-key-journey_chart iframe")
-        size_in_page = page.evaluate(f"() => [{plot_js(JOURNEY_PLOT)}._fullLayout.width, {plot_js(JOURNEY_PLOT)}._fullLayout.height]")
+        size_in_page = page.evaluate(
+            f"() => [{plot_js(JOURNEY_PLOT)}._fullLayout.width, {plot_js(JOURNEY_PLOT)}._fullLayout.height]"
+        )
         frame.locator(".js-plotly-plot").hover()
         frame.locator('[data-title="Full screen (Esc to leave)"]').click()
-        in_full_screen = ("() => { const d = " + plot_js(JOURNEY_PLOT) + "; const doc = d.ownerDocument; "
-                          "return doc.fullscreenElement === doc.getElementById('frame') "
-                          "&& d.layout.height > doc.defaultView.innerHeight - 120; }")
+        in_full_screen = (
+            "() => { const d = " + plot_js(JOURNEY_PLOT) + "; const doc = d.ownerDocument; "
+            "return doc.fullscreenElement === doc.getElementById('frame') "
+            "&& d.layout.height > doc.defaultView.innerHeight - 120; }"
+        )
         wait_until(page, in_full_screen, what="the journey, with its filter slider, fills the screen")
         # Laid out again for the screen: larger text, the slider and its filter number in large type too.
-        number = ("n => { const d = document.querySelector('.st-key-journey_chart iframe').contentDocument; "
-                  "return d.getElementById('number').textContent === String(n) "
-                  "&& parseFloat(getComputedStyle(d.getElementById('bar')).fontSize) >= 20 "
-                  "&& d.getElementById('bar').getBoundingClientRect().height > 0; }")
+        number = (
+            "n => { const d = document.querySelector('.st-key-journey_chart iframe').contentDocument; "
+            "return d.getElementById('number').textContent === String(n) "
+            "&& parseFloat(getComputedStyle(d.getElementById('bar')).fontSize) >= 20 "
+            "&& d.getElementById('bar').getBoundingClientRect().height > 0; }"
+        )
         wait_until(page, number, 1, what="the full-screen chart names filter 1 in large type")
-        titles = page.evaluate("() => " + plot_js(JOURNEY_PLOT) + ".layout.annotations.filter(a => a.text === "
-                               "'conv1 · 26×26').map(a => a.font.size)")
+        titles = page.evaluate(
+            "() => " + plot_js(JOURNEY_PLOT) + ".layout.annotations.filter(a => a.text === "
+            "'conv1 · 26×26').map(a => a.font.size)"
+        )
         assert titles and min(titles) >= 20, titles  # 15 px in the page
         # The toolbar sits in the right margin, off the column titles.
         assert page.evaluate("() => " + plot_js(JOURNEY_PLOT) + ".layout.modebar.orientation") == "v"
@@ -107,9 +131,13 @@ def test_page_loads_without_errors_and_draws_the_journey(browser, streamlit_serv
         save_screenshot(page, "journey-full-screen")
         frame.locator(".js-plotly-plot").hover()
         frame.locator('[data-title="Full screen (Esc to leave)"]').click()  # the same button leaves
-        wait_until(page, "size => { const d = " + plot_js(JOURNEY_PLOT) + "; return !d.ownerDocument.fullscreenElement "
-                   "&& d._fullLayout.width === size[0] && d._fullLayout.height === size[1]; }", size_in_page,
-                   what="the journey is back in the page at its own size")
+        wait_until(
+            page,
+            "size => { const d = " + plot_js(JOURNEY_PLOT) + "; return !d.ownerDocument.fullscreenElement "
+            "&& d._fullLayout.width === size[0] && d._fullLayout.height === size[1]; }",
+            size_in_page,
+            what="the journey is back in the page at its own size",
+        )
         assert_no_cloud_buttons(page)
 
 
@@ -129,8 +157,12 @@ def _assert_shows_filter(page, filter_index: int, test_split, scale: str = "pane
         slot, layer = divmod(number, len(LAYERS))
         drawn = np.array(shown["maps"][f"{slot}/{LAYERS[layer]}"], dtype=np.float64)
         bound = 1e-5 if shown["exact"] else float(reference.max()) / 510 + 1e-5  # half a step of 255
-        assert drawn.shape == reference.shape and np.abs(drawn - reference).max() <= bound, \
-            (slot, LAYERS[layer], np.abs(drawn - reference).max(), bound)
+        assert drawn.shape == reference.shape and np.abs(drawn - reference).max() <= bound, (
+            slot,
+            LAYERS[layer],
+            np.abs(drawn - reference).max(),
+            bound,
+        )
         maps[(slot, layer)] = drawn
     for key, colours in shown["colours"].items():  # painted: the colours Plotly would give these values
         slot, name = key.split("/")
@@ -139,8 +171,14 @@ def _assert_shows_filter(page, filter_index: int, test_split, scale: str = "pane
         column = [maps[(s, layer)].max() for s in range(3)]
         everything = [m.max() for m in maps.values()]
         top = {"panel": drawn.max(), "layer": max(column), "figure": max(everything)}[scale] or 1.0
-        wanted = np.array([plotly.colors.unlabel_rgb(c) for c in plotly.colors.sample_colorscale(
-            ACTIVATION_COLORSCALE, list(np.clip(drawn.ravel() / top, 0, 1)))])
+        wanted = np.array(
+            [
+                plotly.colors.unlabel_rgb(c)
+                for c in plotly.colors.sample_colorscale(
+                    ACTIVATION_COLORSCALE, list(np.clip(drawn.ravel() / top, 0, 1))
+                )
+            ]
+        )
         assert np.abs(np.array(colours).reshape(-1, 3) - wanted).max() <= 2, key
     return shown
 
@@ -148,10 +186,16 @@ def _assert_shows_filter(page, filter_index: int, test_split, scale: str = "pane
 def _drawn_then_learnt(page, filter_index: int, test_split) -> None:
     """The chart draws ``filter_index`` (painted or not, its maps are that filter's), then the page
     learns it and the chart shows the page's own figure of it."""
-    wait_until(page, "f => { const j = (" + JOURNEY_FILTER_JS + ")(); return j && j.drawn === f; }", filter_index,
-               what=f"the chart draws filter {filter_index}")
+    wait_until(
+        page,
+        "f => { const j = (" + JOURNEY_FILTER_JS + ")(); return j && j.drawn === f; }",
+        filter_index,
+        what=f"the chart draws filter {filter_index}",
+    )
     _assert_shows_filter(page, filter_index, test_split)
-    wait_for_sliders(page, {"filter": filter_index}, what=f"the page learns filter {filter_index} and sends its exact figure")
+    wait_for_sliders(
+        page, {"filter": filter_index}, what=f"the page learns filter {filter_index} and sends its exact figure"
+    )
     _assert_shows_filter(page, filter_index, test_split)
 
 
@@ -163,8 +207,10 @@ def test_filter_keys_redraw_the_maps_in_the_browser_and_the_page_learns_the_last
     with open_app(browser, streamlit_server) as page:
         page.evaluate(f"() => {{ {plot_js(JOURNEY_PLOT)}.convlabMark = 'drawn before the key press'; }}")
         frame = page.frame_locator(".st-key-journey_chart iframe")
-        frame.locator("#chart").evaluate("c => { window.__drawn = []; c.addEventListener('convlab:drawn', "
-                                         "e => window.__drawn.push([e.detail.filter, e.detail.painted])); }")
+        frame.locator("#chart").evaluate(
+            "c => { window.__drawn = []; c.addEventListener('convlab:drawn', "
+            "e => window.__drawn.push([e.detail.filter, e.detail.painted])); }"
+        )
         slider(page, "filter").focus()
         page.keyboard.press("ArrowRight")
         _drawn_then_learnt(page, 2, test_split)
@@ -183,8 +229,11 @@ def test_filter_keys_redraw_the_maps_in_the_browser_and_the_page_learns_the_last
         _drawn_then_learnt(page, 7, test_split)
         # At most one draw an animation frame, of what the slider shows then: the burst's filters
         # that were on the slider at a frame were painted in the browser, the page never asked.
-        painted = [filter_index for filter_index, was_painted in frame.locator("#chart").evaluate("() => window.__drawn")
-                   if was_painted]
+        painted = [
+            filter_index
+            for filter_index, was_painted in frame.locator("#chart").evaluate("() => window.__drawn")
+            if was_painted
+        ]
         assert len(set(painted) - {2}) >= 2, painted
         assert "filter=7" in page.evaluate("() => location.search")
 
@@ -194,8 +243,12 @@ def test_filter_keys_redraw_the_maps_in_the_browser_and_the_page_learns_the_last
         frame.locator("#speed").select_option("0.25")
         frame.locator("#play").click()
         assert frame.locator("#play").inner_text() == "⏸"
-        wait_until(page, "() => { const j = (" + JOURNEY_FILTER_JS + ")(); return j && j.control === 1 && j.drawn === 1; }",
-                   what="play goes round from the last filter to the first", timeout=15_000)
+        wait_until(
+            page,
+            "() => { const j = (" + JOURNEY_FILTER_JS + ")(); return j && j.control === 1 && j.drawn === 1; }",
+            what="play goes round from the last filter to the first",
+            timeout=15_000,
+        )
         frame.locator("#play").click()
         stopped = slider_value(page, "filter")
         assert frame.locator("#play").inner_text() == "▶" and stopped in (1, 2, 3)
@@ -204,15 +257,19 @@ def test_filter_keys_redraw_the_maps_in_the_browser_and_the_page_learns_the_last
         assert exception_texts(page) == []
 
 
-def test_dragging_the_filter_slider_redraws_as_it_moves_and_a_filter_tile_moves_it(browser, streamlit_server, test_split):
+def test_dragging_the_filter_slider_redraws_as_it_moves_and_a_filter_tile_moves_it(
+    browser, streamlit_server, test_split
+):
     """A drag redraws filter after filter while the mouse moves (colours on the per-layer scale
     computed in the browser); the page follows as it goes, and where it ends is the page's filter
     (the URL, the filters tab). Then a tile clicked on the filters tab moves the slider."""
     with open_app(browser, streamlit_server, query="?scale=layer&filter=5") as page:
         assert slider_value(page, "filter") == 5  # a link's filter is the slider's
         frame = page.frame_locator(".st-key-journey_chart iframe")
-        frame.locator("#chart").evaluate("c => { window.__drawn = []; c.addEventListener('convlab:drawn', "
-                                         "e => window.__drawn.push([e.detail.filter, e.detail.painted])); }")
+        frame.locator("#chart").evaluate(
+            "c => { window.__drawn = []; c.addEventListener('convlab:drawn', "
+            "e => window.__drawn.push([e.detail.filter, e.detail.painted])); }"
+        )
         control = slider(page, "filter")
         box = control.bounding_box()
         y = box["y"] + box["height"] / 2
@@ -225,8 +282,12 @@ def test_dragging_the_filter_slider_redraws_as_it_moves_and_a_filter_tile_moves_
         assert 30 <= end <= 50, end
         _assert_shows_filter(page, end, test_split, scale="layer")  # before the mouse is released
         # The page follows the hand as it goes (its Filter box shows the chart's filter), before it lets go.
-        wait_until(page, "end => (" + JOURNEY_FILTER_JS + ")().page === end", end,
-                   what="the page's Filter box follows the slider while the hand still holds it")
+        wait_until(
+            page,
+            "end => (" + JOURNEY_FILTER_JS + ")().page === end",
+            end,
+            what="the page's Filter box follows the slider while the hand still holds it",
+        )
         page.mouse.up()
         filters = [filter_index for filter_index, painted in drawn if painted]
         assert len(set(filters)) >= 10 and filters == sorted(filters), filters  # filter after filter, in order
@@ -242,14 +303,18 @@ def test_dragging_the_filter_slider_redraws_as_it_moves_and_a_filter_tile_moves_
 
 # The filters grid is one heatmap, a mosaic of tiles (convlab.figures.tiles_figure): its customdata names
 # each cell's tile and place; the frame drawn around the chosen tile, and where a tile's cell is on screen.
-FRAMED_TILE_JS = ("() => { const d = " + plot_js(".st-key-filters_chart") + ", s = d.layout.shapes.find(s => "
-                  "s.name === 'highlight'); return d.data[0].customdata[Math.round((s.y0 + s.y1) / 2)]"
-                  "[Math.round((s.x0 + s.x1) / 2)][0]; }")
-CELL_ON_SCREEN_JS = ("([tile, x, y]) => { const d = " + plot_js(".st-key-filters_chart") + ", w = d.data[0].customdata; "
-                     "const xa = d._fullLayout.xaxis, ya = d._fullLayout.yaxis; "
-                     "for (let r = 0; r < w.length; r++) for (let c = 0; c < w[r].length; c++) "
-                     "if (w[r][c][0] === tile && w[r][c][1] === x && w[r][c][2] === y) "
-                     "return [xa._offset + xa.l2p(c), ya._offset + ya.l2p(r)]; return null; }")
+FRAMED_TILE_JS = (
+    "() => { const d = " + plot_js(".st-key-filters_chart") + ", s = d.layout.shapes.find(s => "
+    "s.name === 'highlight'); return d.data[0].customdata[Math.round((s.y0 + s.y1) / 2)]"
+    "[Math.round((s.x0 + s.x1) / 2)][0]; }"
+)
+CELL_ON_SCREEN_JS = (
+    "([tile, x, y]) => { const d = " + plot_js(".st-key-filters_chart") + ", w = d.data[0].customdata; "
+    "const xa = d._fullLayout.xaxis, ya = d._fullLayout.yaxis; "
+    "for (let r = 0; r < w.length; r++) for (let c = 0; c < w[r].length; c++) "
+    "if (w[r][c][0] === tile && w[r][c][1] === x && w[r][c][2] === y) "
+    "return [xa._offset + xa.l2p(c), ya._offset + ya.l2p(r)]; return null; }"
+)
 
 
 def _click_a_tile_and_see_it_explained(page, test_split) -> None:
@@ -257,16 +322,20 @@ def _click_a_tile_and_see_it_explained(page, test_split) -> None:
     below computes that cell's number (Keras' own, to four decimals), and back on the journey
     the chart's slider is on filter 10."""
     page.locator(".st-key-filters_chart").evaluate("e => e.scrollIntoView({block: 'center'})")
-    wait_until(page, "() => { const d = " + plot_js(".st-key-filters_chart") + "; "
-               "return !!(d && d.data && d.data[0].meta.ranges.length === 64 && d.querySelector('.heatmaplayer image')); }",
-               what="all 64 filter tiles are drawn")
+    wait_until(
+        page,
+        "() => { const d = " + plot_js(".st-key-filters_chart") + "; "
+        "return !!(d && d.data && d.data[0].meta.ranges.length === 64 && d.querySelector('.heatmaplayer image')); }",
+        what="all 64 filter tiles are drawn",
+    )
     wait_idle(page)
     assert_painted(page, ".st-key-filters_chart")
     box = page.locator(".st-key-filters_chart iframe").bounding_box()
     x, y = page.evaluate(CELL_ON_SCREEN_JS, [10, 12, 8])  # tile 10, column 12, row 8: where the mosaic draws it
     page.mouse.click(box["x"] + x, box["y"] + y)
-    wait_until(page, "() => document.querySelector('.st-key-filter_pick input').value === '10'",
-               what="filter 10 is chosen")
+    wait_until(
+        page, "() => document.querySelector('.st-key-filter_pick input').value === '10'", what="filter 10 is chosen"
+    )
     wait_until(page, "() => location.search.includes('filter=10')", what="the URL holds the filter")
     panel = page.locator(".st-key-explanation")
     panel.get_by_text("How conv1's number at row 8, column 12 of image 1").wait_for()
@@ -290,18 +359,29 @@ def test_choosing_a_class_fills_the_three_slots(browser, streamlit_server, test_
         picker.get_by_role("combobox").click()
         option = page.get_by_role("option", name="5 · Sandal", exact=True)
         option.click()
-        wait_for_sliders(page, {f"image_{slot}": index for slot, index in enumerate(expected)},
-                         what=f"the three image sliders read {expected}")
-        wait_until(page, "indices => { const d = " + plot_js(JOURNEY_PLOT) + "; "
-                   "const titles = d.layout.annotations.map(a => a.text).join(' '); "
-                   "return indices.every(i => titles.includes(`test #${i} · <b>Sandal</b>`)); }",
-                   expected, what="the journey's row titles name the three sandals")
+        wait_for_sliders(
+            page,
+            {f"image_{slot}": index for slot, index in enumerate(expected)},
+            what=f"the three image sliders read {expected}",
+        )
+        wait_until(
+            page,
+            "indices => { const d = " + plot_js(JOURNEY_PLOT) + "; "
+            "const titles = d.layout.annotations.map(a => a.text).join(' '); "
+            "return indices.every(i => titles.includes(`test #${i} · <b>Sandal</b>`)); }",
+            expected,
+            what="the journey's row titles name the three sandals",
+        )
         wait_idle(page)
         assert [slider_value(page, f"image_{slot}") for slot in range(3)] == expected
         assert picker.get_by_role("combobox").input_value() == "5 · Sandal"
         # The picker sits below the grid: the page scrolls back up to the journey's controls.
-        wait_until(page, "() => { const r = document.querySelector('.st-key-journey_controls').getBoundingClientRect(); "
-                   "return r.top >= -2 && r.top < 150; }", what="the journey's controls are brought into view")
+        wait_until(
+            page,
+            "() => { const r = document.querySelector('.st-key-journey_controls').getBoundingClientRect(); "
+            "return r.top >= -2 && r.top < 150; }",
+            what="the journey's controls are brought into view",
+        )
         assert exception_texts(page) == []
         save_screenshot(page, "label-picker")
 
@@ -312,8 +392,11 @@ def _row_checkbox(page, row: int) -> tuple[float, float]:
     glide-data-grid draws on a canvas, so the geometry comes from the grid itself: its scroller
     is as tall as all rows plus the header (one row high), aria-rowcount counts the header too.
     """
-    wait_until(page, "() => !!document.querySelector('.st-key-label_table [role=grid][aria-rowcount]')",
-               what="the label table's grid is drawn")
+    wait_until(
+        page,
+        "() => !!document.querySelector('.st-key-label_table [role=grid][aria-rowcount]')",
+        what="the label table's grid is drawn",
+    )
     geometry = page.locator(".st-key-label_table").evaluate(
         "e => { const grid = e.querySelector('[role=grid]'); const canvas = e.querySelector('canvas'); "
         "return {rows: Number(grid.getAttribute('aria-rowcount')), "
@@ -341,8 +424,11 @@ def _click_row_into_slot(page, row: int, slot: int) -> None:
     _click_row(page, row)
     wait_for_sliders(page, {f"image_{slot}": row}, what=f"slot {slot + 1} holds the clicked row's test index {row}")
     next_slot = (slot + 1) % 3
-    wait_until(page, "() => document.querySelector('.st-key-target_slot input[type=radio]:checked').value === "
-               f"'{next_slot}'", what=f"the slot radio moves on to slot {next_slot + 1}")
+    wait_until(
+        page,
+        f"() => document.querySelector('.st-key-target_slot input[type=radio]:checked').value === '{next_slot}'",
+        what=f"the slot radio moves on to slot {next_slot + 1}",
+    )
     wait_idle(page)
 
 
@@ -369,18 +455,27 @@ def test_clicking_label_table_rows_fills_the_slots_in_turn(browser, streamlit_se
 def test_switching_tabs_shows_dense_vs_conv_and_back(browser, streamlit_server):
     with open_app(browser, streamlit_server) as page:
         open_view(page, "compare")  # the address names the view at once
-        wait_until(page, "() => [...document.querySelectorAll('[data-testid=stTopNavSection]')].some(t => "
-                   "t.innerText.includes('Compare'))", what="the navigation names the open view")
+        wait_until(
+            page,
+            "() => [...document.querySelectorAll('[data-testid=stTopNavSection]')].some(t => "
+            "t.innerText.includes('Compare'))",
+            what="the navigation names the open view",
+        )
         table = page.locator('[data-testid="stMain"] [data-testid="stDataFrame"]').first
         table.wait_for(state="visible")
         # The table's accessible rows (the canvas itself has no text): one per model.
-        wait_until(page, "() => { const rows = [...document.querySelectorAll('[data-testid=stMain] [data-testid=stDataFrame] "
-                   "[role=row]')].map(r => r.innerText); return rows.some(t => t.startsWith('dense')) && "
-                   "rows.some(t => t.startsWith('conv')); }", what="the comparison table lists dense and conv")
+        wait_until(
+            page,
+            "() => { const rows = [...document.querySelectorAll('[data-testid=stMain] [data-testid=stDataFrame] "
+            "[role=row]')].map(r => r.innerText); return rows.some(t => t.startsWith('dense')) && "
+            "rows.some(t => t.startsWith('conv')); }",
+            what="the comparison table lists dense and conv",
+        )
         curves = page.locator(CURVES_PLOT)
         curves.wait_for(state="visible")
-        wait_until(page, f"() => (({plot_js(CURVES_PLOT)} || {{}}).data || []).length > 0",
-                   what="the curves chart has traces")
+        wait_until(
+            page, f"() => (({plot_js(CURVES_PLOT)} || {{}}).data || []).length > 0", what="the curves chart has traces"
+        )
         names = {trace["name"] for trace in plot_data(page, CURVES_PLOT)}
         assert any(name.startswith("dense") for name in names) and any(name.startswith("conv") for name in names), names
         wait_idle(page)
@@ -390,8 +485,11 @@ def test_switching_tabs_shows_dense_vs_conv_and_back(browser, streamlit_server):
         assert_no_cloud_buttons(page)
         open_view(page, "journey")
         page.locator(JOURNEY_PLOT).wait_for(state="visible")
-        wait_until(page, f"() => (({plot_js(JOURNEY_PLOT)} || {{}}).data || []).length === 15",
-                   what="the journey chart is drawn again")
+        wait_until(
+            page,
+            f"() => (({plot_js(JOURNEY_PLOT)} || {{}}).data || []).length === 15",
+            what="the journey chart is drawn again",
+        )
         assert not curves.is_visible()
         assert exception_texts(page) == []
 
@@ -405,8 +503,6 @@ def assert_painted(page, selector: str) -> None:
     pixels = np.asarray(Image.open(io.BytesIO(page.locator(selector).screenshot())).convert("L"))
     dark = (pixels < 60).mean()
     assert dark > 0.05, f"{selector} looks blank ({dark:.1%} dark pixels)"
-
-
 
 
 def _open_tab(page, slug: str, ready_selector: str) -> None:
@@ -425,22 +521,33 @@ def test_clicking_a_confusion_cell_lists_those_mistakes(browser, streamlit_serve
         # The cell (true Shirt = row 6, predicted T-shirt/top = column 0) of the 10×10 grid.
         page.mouse.click(box["x"] + box["width"] * 0.05, box["y"] + box["height"] * 0.65)
         drawn = page.locator(".st-key-confusion_chart .js-plotly-plot").evaluate("d => d.data[0].z[6][0]")
-        wait_until(page, "n => [...document.querySelectorAll('[data-testid=stMarkdownContainer]')]"
-                   ".some(e => e.innerText.startsWith(n.toLocaleString('en-US') + ' mistakes match'))",
-                   drawn, what="the gallery lists the clicked cell's mistakes")
+        wait_until(
+            page,
+            "n => [...document.querySelectorAll('[data-testid=stMarkdownContainer]')]"
+            ".some(e => e.innerText.startsWith(n.toLocaleString('en-US') + ' mistakes match'))",
+            drawn,
+            what="the gallery lists the clicked cell's mistakes",
+        )
         # The gallery's thumbnails are one size and its buttons line up, however the captions wrap.
         gallery = page.locator(".st-key-mistake_thumbnails")
         for end in ("end", "start"):  # the images load lazily, as they come into view
             gallery.evaluate(f"e => e.scrollIntoView({{block: '{end}'}})")
-            wait_until(page, "() => [...document.querySelectorAll('.st-key-mistake_thumbnails img')].every("
-                       "i => i.getBoundingClientRect().bottom < 0 || i.getBoundingClientRect().top > innerHeight "
-                       "|| (i.complete && i.naturalWidth > 0))", what="the gallery's visible images are loaded")
+            wait_until(
+                page,
+                "() => [...document.querySelectorAll('.st-key-mistake_thumbnails img')].every("
+                "i => i.getBoundingClientRect().bottom < 0 || i.getBoundingClientRect().top > innerHeight "
+                "|| (i.complete && i.naturalWidth > 0))",
+                what="the gallery's visible images are loaded",
+            )
         geometry = page.locator(".st-key-mistake_thumbnails").evaluate(
             "e => ({images: [...e.querySelectorAll('img')].map(i => [Math.round(i.getBoundingClientRect().width), "
             "Math.round(i.getBoundingClientRect().height), Math.round(i.getBoundingClientRect().top)]), "
             "buttons: [...e.querySelectorAll('.stButton button')].filter(b => b.offsetParent).map(b => [Math.round(b.getBoundingClientRect().top), "
-            "Math.round(b.getBoundingClientRect().width)])})")
-        assert len(geometry["images"]) == min(drawn, 24) and len({(w, h) for w, h, _ in geometry["images"]}) == 1, geometry
+            "Math.round(b.getBoundingClientRect().width)])})"
+        )
+        assert len(geometry["images"]) == min(drawn, 24) and len({(w, h) for w, h, _ in geometry["images"]}) == 1, (
+            geometry
+        )
         rows = {}
         for (_, _, top), (button_top, button_width) in zip(geometry["images"], geometry["buttons"]):
             rows.setdefault(top, set()).add(button_top)
@@ -476,7 +583,8 @@ def assert_no_cloud_buttons(page) -> None:
     titles = page.evaluate(
         "() => [document, ...[...document.querySelectorAll('iframe')].map(f => { try { return f.contentDocument; } "
         "catch (e) { return null; } })].filter(Boolean).flatMap(d => [...d.querySelectorAll('.modebar-btn')]"
-        ".map(b => b.getAttribute('data-title')))")
+        ".map(b => b.getAttribute('data-title')))"
+    )
     assert titles, "no chart toolbar found"
     assert not [t for t in titles if re.search(r"share|cloud|chart studio", t or "", re.I)], titles
 
@@ -513,10 +621,16 @@ def test_image_number_boxes_step_by_one(browser, streamlit_server):
     with open_app(browser, streamlit_server) as page:
         page.locator(".st-key-image_2 [data-testid=stNumberInputStepUp]").click()
         wait_for_sliders(page, {"image_2": 29}, what="image 3's box reads 29")
-        wait_until(page, "() => " + plot_js(JOURNEY_PLOT) + ".layout.annotations.some(a => a.text.includes('test #29'))",
-                   what="the journey's third row shows test image 29")
-        wait_until(page, "() => /images=0(%2C|,)23(%2C|,)29/.test(location.search)",
-                   what="the address names image 29 (the run's end writes it, after the chart's update)")
+        wait_until(
+            page,
+            "() => " + plot_js(JOURNEY_PLOT) + ".layout.annotations.some(a => a.text.includes('test #29'))",
+            what="the journey's third row shows test image 29",
+        )
+        wait_until(
+            page,
+            "() => /images=0(%2C|,)23(%2C|,)29/.test(location.search)",
+            what="the address names image 29 (the run's end writes it, after the chart's update)",
+        )
 
 
 @pytest.mark.parametrize("size", [(1280, 720), (1024, 768)], ids=["laptop-1280x720", "projector-1024x768"])
@@ -525,15 +639,20 @@ def test_the_journey_fits_one_screen(browser, streamlit_server, size):
     with the sidebar collapsed."""
     width, height = size
     with open_app(browser, streamlit_server, viewport={"width": width, "height": height}) as page:
-        wait_until(page, "h => { const f = document.querySelector('.st-key-journey_chart iframe'); "
-                   "return f && f.getBoundingClientRect().bottom <= h; }", height,
-                   what="the journey's chart ends inside the window")
+        wait_until(
+            page,
+            "h => { const f = document.querySelector('.st-key-journey_chart iframe'); "
+            "return f && f.getBoundingClientRect().bottom <= h; }",
+            height,
+            what="the journey's chart ends inside the window",
+        )
         wait_idle(page)
         layout = page.evaluate(
             "() => ({controls: document.querySelector('.st-key-journey_controls').getBoundingClientRect().top, "
             "chart: document.querySelector('.st-key-journey_chart iframe').getBoundingClientRect().toJSON(), "
             "scrolled: document.querySelector('[data-testid=stMain]').scrollTop, "
-            "sidebar: document.querySelector('[data-testid=stSidebar]').getAttribute('data-collapsed')})")
+            "sidebar: document.querySelector('[data-testid=stSidebar]').getAttribute('data-collapsed')})"
+        )
         assert layout["scrolled"] == 0 and layout["controls"] > 0, layout
         assert layout["chart"]["bottom"] <= height, layout
         assert len(heatmaps(plot_data(page))) == 12  # all three rows are in that chart
@@ -554,8 +673,12 @@ def test_a_trained_variant_is_shown_in_the_journey(browser, streamlit_server):
         page.locator(".st-key-lab_samples").click()
         page.get_by_role("option", name="1,000 (quick)").click()
         wait_idle(page)
-        wait_until(page, "label => [...document.querySelectorAll('strong')].some(e => e.innerText.startsWith(label))",
-                   spec.label(), what="the builder shows the variant to train")
+        wait_until(
+            page,
+            "label => [...document.querySelectorAll('strong')].some(e => e.innerText.startsWith(label))",
+            spec.label(),
+            what="the builder shows the variant to train",
+        )
         page.locator(".st-key-lab_train button").click()
         # The training's progress comes into view, with one Stop button at a time.
         visible_stops = "() => [...document.querySelectorAll('button')].filter(b => b.innerText.includes('Stop training') && b.offsetParent).length"
@@ -565,12 +688,20 @@ def test_a_trained_variant_is_shown_in_the_journey(browser, streamlit_server):
             counts.append(page.evaluate(visible_stops))
             time.sleep(0.1)
         assert max(counts) <= 1, counts
-        wait_until(page, "() => { const r = document.querySelector('.st-key-training_panel').getBoundingClientRect(); "
-                   "return r.top >= 0 && r.top < innerHeight; }", what="the training panel is in view")
+        wait_until(
+            page,
+            "() => { const r = document.querySelector('.st-key-training_panel').getBoundingClientRect(); "
+            "return r.top >= 0 && r.top < innerHeight; }",
+            what="the training panel is in view",
+        )
         wait_idle(page)
         page.locator(f".st-key-journey_{spec.key()} button").click()
-        wait_until(page, "key => location.search.includes('model=' + key) && ['/', '/journey'].includes(location.pathname)",
-                   spec.key(), what="the URL names the new run and the journey")
+        wait_until(
+            page,
+            "key => location.search.includes('model=' + key) && ['/', '/journey'].includes(location.pathname)",
+            spec.key(),
+            what="the URL names the new run and the journey",
+        )
         wait_until(page, journey_ready_js(3 + 3 * 2), what="the journey shows the one-block model's maps")
         assert "Journey" in page.locator('[data-testid="stTopNavSection"]').first.inner_text()  # named open
         assert spec.label() in page.locator("[data-testid=stSidebar]").inner_text()  # the model box, and its full name
@@ -581,19 +712,30 @@ def test_clicking_a_journey_cell_explains_that_number(browser, streamlit_server,
     """A click on a conv2 cell of image 3 opens the panel that computes it; its final number is
     the one Keras computes for that cell, and the URL names the cell."""
     with open_app(browser, streamlit_server) as page:
-        image = page.frame_locator(".st-key-journey_chart iframe").locator(".heatmaplayer image").nth(13)  # row 3, conv2
+        image = (
+            page.frame_locator(".st-key-journey_chart iframe").locator(".heatmaplayer image").nth(13)
+        )  # row 3, conv2
         box = image.bounding_box()
         page.mouse.click(box["x"] + box["width"] * (4.5 / 11), box["y"] + box["height"] * (3.5 / 11))  # row 3, column 4
-        wait_until(page, "() => location.search.includes('cell=3%2Cconv2%2C3%2C4') || location.search.includes('cell=3,conv2,3,4')",
-                   what="the URL names the clicked cell")
+        wait_until(
+            page,
+            "() => location.search.includes('cell=3%2Cconv2%2C3%2C4') || location.search.includes('cell=3,conv2,3,4')",
+            what="the URL names the clicked cell",
+        )
         panel = page.locator(".st-key-explanation")
         panel.get_by_text("How conv2's number at row 3, column 4 of image 3").wait_for()
         expected = shipped_conv_maps(test_split.images[DEFAULT_IMAGES], 1)[10][3, 4]  # image 3's conv2, filter 1
         assert f"{float(expected):.4f}" in panel.inner_text()
-        wait_until(page, "() => document.querySelectorAll('.st-key-explanation .js-plotly-plot').length === 2",
-                   what="the channels' shares and the largest channel written out are drawn")
-        wait_until(page, "() => " + plot_js(JOURNEY_PLOT) + ".layout.shapes.length === 2",
-                   what="the cell and its window are framed on the grid")
+        wait_until(
+            page,
+            "() => document.querySelectorAll('.st-key-explanation .js-plotly-plot').length === 2",
+            what="the channels' shares and the largest channel written out are drawn",
+        )
+        wait_until(
+            page,
+            "() => " + plot_js(JOURNEY_PLOT) + ".layout.shapes.length === 2",
+            what="the cell and its window are framed on the grid",
+        )
         save_screenshot(page, "journey-explained")
         assert exception_texts(page) == []
 
@@ -604,8 +746,11 @@ def test_playing_the_replay_redraws_the_grid_snapshot_by_snapshot(browser, strea
     replay_plot, kernels_plot = ".st-key-replay_chart", ".st-key-replay_kernels"
     with open_app(browser, streamlit_server) as page:
         _open_tab(page, "replay", ".st-key-replay_chart iframe")
-        wait_until(page, f"() => {{ const d = {plot_js(replay_plot)}; return !!(d && d.data && d.data.length === 15); }}",
-                   what="the replay's grid is drawn")
+        wait_until(
+            page,
+            f"() => {{ const d = {plot_js(replay_plot)}; return !!(d && d.data && d.data.length === 15); }}",
+            what="the replay's grid is drawn",
+        )
         wait_idle(page)
         count = ModelStore(DEFAULT_ROOT).load(PRESETS["conv"]).meta["snapshots"]["count"]
         seen = {0: drawn_z(page, replay_plot)}
@@ -652,8 +797,11 @@ def test_presenter_mode_fits_a_projector_and_takes_keys_anywhere(browser, stream
         last = panels.nth(panels.count() - 1).bounding_box()
         assert last["y"] + last["height"] <= 768, f"the last panel ends at {last['y'] + last['height']:.0f} px"
         assert box["y"] >= 0 and page.evaluate("() => window.scrollY") == 0
-        fonts = page.frame_locator(".st-key-journey_chart iframe").locator(".annotation-text, .ytick text").evaluate_all(
-            "els => els.map(e => parseFloat(getComputedStyle(e).fontSize))")
+        fonts = (
+            page.frame_locator(".st-key-journey_chart iframe")
+            .locator(".annotation-text, .ytick text")
+            .evaluate_all("els => els.map(e => parseFloat(getComputedStyle(e).fontSize))")
+        )
         assert min(fonts) >= 18, fonts  # the chart's own titles and axis numbers too
         save_screenshot(page, "presenter-1024x768")
         page.mouse.click(5, 300)  # on the page, nothing focused: keys go to the page
@@ -683,8 +831,11 @@ def test_the_tour_moves_with_the_arrow_keys_and_the_focused_slider_keeps_them(br
             wait_until(page, f"() => location.search.includes('tour={step}')", what=f"→ opens step {step}")
             wait_idle(page)
         assert "filter=" in page.url and view_of_url(page.url) == "journey"  # step 4 set the journey's view
-        wait_until(page, "() => { const j = (" + JOURNEY_FILTER_JS + ")(); return j && j.control === j.page && j.exact; }",
-                   what="the chart's slider shows the step's filter")
+        wait_until(
+            page,
+            "() => { const j = (" + JOURNEY_FILTER_JS + ")(); return j && j.control === j.page && j.exact; }",
+            what="the chart's slider shows the step's filter",
+        )
         before = slider_value(page, "filter")
         slider(page, "filter").press("ArrowRight")  # focuses the slider, then presses
         wait_for_sliders(page, {"filter": before + 1}, what="→ on the slider steps the filter")

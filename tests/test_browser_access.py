@@ -19,8 +19,18 @@ import pytest
 
 from axe_support import axe_violations
 from browser_support import (
-    ERROR_BOXES, IDLE_JS, JOURNEY_FILTER_JS, JOURNEY_PLOT, PAGE_READY_TIMEOUT, plot_js,
-    new_page, require_browser, wait_drawn, wait_for_sliders, wait_idle, wait_until,
+    ERROR_BOXES,
+    IDLE_JS,
+    JOURNEY_FILTER_JS,
+    JOURNEY_PLOT,
+    PAGE_READY_TIMEOUT,
+    new_page,
+    plot_js,
+    require_browser,
+    wait_drawn,
+    wait_for_sliders,
+    wait_idle,
+    wait_until,
 )
 from conftest import shipped_conv_maps
 from convlab.data import CLASS_NAMES
@@ -37,8 +47,9 @@ LAYERS = ("conv1", "pool1", "conv2", "pool2")
 def open_view(page, server, slug: str, query: str = "") -> None:
     """Open view ``slug`` at its own address (/filters?…, the journey at /), ``query`` kept; return once
     the view is drawn: idle, no error box, and nothing on the page or in its frames still changing."""
-    page.goto(f"{server.url}/{'' if slug == 'journey' else slug}{'?' + query if query else ''}",
-              wait_until="domcontentloaded")
+    page.goto(
+        f"{server.url}/{'' if slug == 'journey' else slug}{'?' + query if query else ''}", wait_until="domcontentloaded"
+    )
     wait_until(page, IDLE_JS, what=f"/{slug} is drawn", timeout=PAGE_READY_TIMEOUT)
     wait_drawn(page)
     errors = page.locator(ERROR_BOXES).all_inner_texts()
@@ -63,13 +74,21 @@ def test_axe_support_finds_what_it_should_in_the_page_and_in_frames(browser):
     try:
         page = context.new_page()
         frame = "<html><body><p style='color:#aaa'>faint</p><img src='data:,'></body></html>"
-        page.set_content(f"<html lang='en'><head><title>t</title></head><body><main><img src='data:,'>"
-                         f"<iframe srcdoc=\"{frame}\"></iframe></main></body></html>")
+        page.set_content(
+            f"<html lang='en'><head><title>t</title></head><body><main><img src='data:,'>"
+            f'<iframe srcdoc="{frame}"></iframe></main></body></html>'
+        )
         page.wait_for_function("() => document.querySelector('iframe').contentDocument.querySelector('p')")
         found = axe_violations(page)
         rules = sorted(line.split(" ")[0] for line in found)
-        assert rules == ["color-contrast", "document-title", "frame-title", "html-has-lang", "image-alt",
-                         "image-alt"], found
+        assert rules == [
+            "color-contrast",
+            "document-title",
+            "frame-title",
+            "html-has-lang",
+            "image-alt",
+            "image-alt",
+        ], found
         assert any(line.startswith("image-alt [critical] iframe ") for line in found), found
     finally:
         context.close()
@@ -78,8 +97,10 @@ def test_axe_support_finds_what_it_should_in_the_page_and_in_frames(browser):
 # -- the maps' colour map -------------------------------------------------------------------------
 def _map_scales_js(selector: str) -> str:
     """JavaScript: the colour scales of a chart's feature maps (heatmaps but the inputs), each one's colours joined."""
-    return (f"() => [...new Set({plot_js(selector)}.data.filter(t => t.type === 'heatmap' && "
-            "!(t.meta && t.meta.layer === 'input')).map(t => t.colorscale.map(stop => stop[1]).join(' ')))]")
+    return (
+        f"() => [...new Set({plot_js(selector)}.data.filter(t => t.type === 'heatmap' && "
+        "!(t.meta && t.meta.layer === 'input')).map(t => t.colorscale.map(stop => stop[1]).join(' ')))]"
+    )
 
 
 def _map_scales(page, selector: str) -> set[str]:
@@ -98,8 +119,14 @@ def _assert_painted_in(page, palette: str) -> None:
     for key, colours in shown["colours"].items():
         values = np.array(shown["maps"][key], dtype=np.float64)
         top = values.max() or 1.0
-        wanted = np.array([plotly.colors.unlabel_rgb(colour) for colour in plotly.colors.sample_colorscale(
-            PALETTE_COLORSCALES[palette], list(np.clip(values.ravel() / top, 0, 1)))])
+        wanted = np.array(
+            [
+                plotly.colors.unlabel_rgb(colour)
+                for colour in plotly.colors.sample_colorscale(
+                    PALETTE_COLORSCALES[palette], list(np.clip(values.ravel() / top, 0, 1))
+                )
+            ]
+        )
         assert np.abs(np.array(colours).reshape(-1, 3) - wanted).max() <= 2, (palette, key)
 
 
@@ -111,8 +138,9 @@ def test_the_colour_map_is_kept_in_the_url_and_paints_every_map(browser, shipped
         open_view(page, shipped_server, "journey", "palette=viridis")
         assert "palette=viridis" in page.url
         assert _map_scales(page, JOURNEY_PLOT) == {_scale_of("viridis")}
-        grey = page.evaluate(f"() => JSON.stringify({plot_js(JOURNEY_PLOT)}.data.find(t => t.meta.layer === 'input')"
-                             ".colorscale)")
+        grey = page.evaluate(
+            f"() => JSON.stringify({plot_js(JOURNEY_PLOT)}.data.find(t => t.meta.layer === 'input').colorscale)"
+        )
         assert "rgb(255, 255, 255)" in grey and "viridis" not in grey  # the input's own black-to-white
         chart_frame(page).locator("#filter").focus()
         page.keyboard.press("ArrowRight")  # painted by the chart itself, before the page hears of it
@@ -121,8 +149,12 @@ def test_the_colour_map_is_kept_in_the_url_and_paints_every_map(browser, shipped
         page.locator(".st-key-palette").get_by_text("cividis").click()
         wait_until(page, "() => location.search.includes('palette=cividis')", what="the address names cividis")
         wait_idle(page)
-        wait_until(page, f"wanted => ({_map_scales_js(JOURNEY_PLOT)})().join() === wanted", _scale_of("cividis"),
-                   what="the journey's maps are cividis")
+        wait_until(
+            page,
+            f"wanted => ({_map_scales_js(JOURNEY_PLOT)})().join() === wanted",
+            _scale_of("cividis"),
+            what="the journey's maps are cividis",
+        )
         chart_frame(page).locator("#filter").press("ArrowRight")
         _assert_painted_in(page, "cividis")
         open_view(page, shipped_server, "filters", page.url.split("?", 1)[1])
@@ -147,8 +179,9 @@ def _expected_lines(test_split, filter_index: int, maps: list[np.ndarray]) -> li
         slot, layer = divmod(number, len(LAYERS))
         index = DEFAULT_IMAGES[slot]
         where = f"brightest at the {peak_place(feature_map)}" if np.max(feature_map) > 0 else "all zero"
-        lines.append(f"{LAYERS[layer]}, filter {filter_index}, image {index} "
-                     f"({CLASS_NAMES[test_split.labels[index]]}): {where}")
+        lines.append(
+            f"{LAYERS[layer]}, filter {filter_index}, image {index} ({CLASS_NAMES[test_split.labels[index]]}): {where}"
+        )
     return lines
 
 
@@ -200,10 +233,12 @@ def test_play_steps_one_filter_a_press_for_reduced_motion(browser, shipped_serve
 
 def _focus_ring(locator) -> str:
     """How a focused element shows its focus: its outline, else its box shadow ('' for neither)."""
-    return locator.evaluate("e => { const s = getComputedStyle(e); "
-                            "if (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2) "
-                            "return 'outline ' + s.outlineWidth + ' ' + s.outlineColor; "
-                            "return s.boxShadow !== 'none' ? 'shadow ' + s.boxShadow : ''; }")
+    return locator.evaluate(
+        "e => { const s = getComputedStyle(e); "
+        "if (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2) "
+        "return 'outline ' + s.outlineWidth + ' ' + s.outlineColor; "
+        "return s.boxShadow !== 'none' ? 'shadow ' + s.boxShadow : ''; }"
+    )
 
 
 def test_the_charts_controls_take_the_keyboard_and_show_the_focus(browser, shipped_server):
@@ -227,16 +262,22 @@ def test_the_charts_controls_take_the_keyboard_and_show_the_focus(browser, shipp
         while frame.locator(":focus").get_attribute("aria-label") != "Full screen (Esc to leave)":
             page.keyboard.press("Shift+Tab")
         page.keyboard.press("Enter")
-        wait_until(page, "() => !!document.querySelector('" + CHART_FRAME + "').contentDocument.fullscreenElement",
-                   what="Enter on the full-screen button fills the screen")
+        wait_until(
+            page,
+            "() => !!document.querySelector('" + CHART_FRAME + "').contentDocument.fullscreenElement",
+            what="Enter on the full-screen button fills the screen",
+        )
         page.keyboard.press("Escape")
 
 
 # -- one filter everywhere ----------------------------------------------------------------------
 # Every 20 ms: the chart's filter on screen and the journey's Filter box (the page's own control).
-_SAMPLE_JS = ("() => { window.__samples = []; window.__sampler = setInterval(() => { const j = ("
-              + JOURNEY_FILTER_JS + ")(); if (j) window.__samples.push([performance.now(), j.drawn, j.page]); }, "
-              "20); }")
+_SAMPLE_JS = (
+    "() => { window.__samples = []; window.__sampler = setInterval(() => { const j = ("
+    + JOURNEY_FILTER_JS
+    + ")(); if (j) window.__samples.push([performance.now(), j.drawn, j.page]); }, "
+    "20); }"
+)
 
 
 def test_the_filter_box_follows_the_chart_while_it_plays(browser, shipped_server):
@@ -246,9 +287,11 @@ def test_the_filter_box_follows_the_chart_while_it_plays(browser, shipped_server
     with new_page(browser, shipped_server, LAPTOP) as page:
         open_view(page, shipped_server, "journey")
         frame = chart_frame(page)
-        frame.locator("#chart").evaluate("c => { window.__draws = []; c.addEventListener('convlab:drawn', "
-                                         "e => { if (e.detail.painted) window.__draws.push([performance.now(), "
-                                         "e.detail.filter]); }); }")
+        frame.locator("#chart").evaluate(
+            "c => { window.__draws = []; c.addEventListener('convlab:drawn', "
+            "e => { if (e.detail.painted) window.__draws.push([performance.now(), "
+            "e.detail.filter]); }); }"
+        )
         frame.locator("#speed").select_option("0.25")
         page.evaluate(_SAMPLE_JS)
         frame.locator("#play").click()
@@ -270,8 +313,10 @@ def test_the_filter_box_follows_the_chart_while_it_plays(browser, shipped_server
             first.setdefault(("box", box), at)
         delays = [first[("box", f)] - first[("chart", f)] for f in played[1:-1] if ("box", f) in first]
         same = sum(drawn == box for _, drawn, box in samples) / len(samples)
-        print(f"box behind the chart: median {statistics.median(delays):.0f} ms, most {max(delays):.0f} ms; "
-              f"the same filter {same:.0%} of the time")
+        print(
+            f"box behind the chart: median {statistics.median(delays):.0f} ms, most {max(delays):.0f} ms; "
+            f"the same filter {same:.0%} of the time"
+        )
         assert all(box <= drawn for _, drawn, box in samples)  # never ahead of what the chart shows
         # A round trip of the page (about 0.1 s on a quiet 2-core machine; more while other work runs):
         # generous bounds, but a box that waits for the pause misses every filter played.

@@ -27,8 +27,20 @@ from types import SimpleNamespace
 import pytest
 
 from browser_support import (
-    CHART_FILTER_JS, FOLLOW_TIMEOUT, build_one_block_of_16, chart_filter, copy_shipped_models, wait_sees_filter,
-    exception_texts, open_app, open_view, require_browser, slider, start_class, wait_idle, wait_until,
+    CHART_FILTER_JS,
+    FOLLOW_TIMEOUT,
+    build_one_block_of_16,
+    chart_filter,
+    copy_shipped_models,
+    exception_texts,
+    open_app,
+    open_view,
+    require_browser,
+    slider,
+    start_class,
+    wait_idle,
+    wait_sees_filter,
+    wait_until,
 )
 from convlab.models import ModelSpec
 from convlab.store import ModelStore
@@ -62,13 +74,20 @@ def room(tmp_path_factory):
     """Redis, two ConvLab servers sharing classes through it, nginx in front: ``url`` is nginx's."""
     models_dir = copy_shipped_models(tmp_path_factory.mktemp("models"))
     try:
-        with redis_server() as redis, \
-                _servers(tmp_path_factory.mktemp("streamlit"), models_dir, {"CONVLAB_REDIS_URL": redis.url}, 2) as servers, \
-                Balancer([server.port for server in servers]) as balancer:
+        with (
+            redis_server() as redis,
+            _servers(tmp_path_factory.mktemp("streamlit"), models_dir, {"CONVLAB_REDIS_URL": redis.url}, 2) as servers,
+            Balancer([server.port for server in servers]) as balancer,
+        ):
             # What open_app needs of "a server": where to go, and the logs to search for tracebacks (both servers').
-            yield SimpleNamespace(url=balancer.url, balancer=balancer, servers=servers, models_dir=models_dir,
-                                  backends={f"127.0.0.1:{server.port}" for server in servers},
-                                  log_text=lambda: "\n".join(server.log_text() for server in servers))
+            yield SimpleNamespace(
+                url=balancer.url,
+                balancer=balancer,
+                servers=servers,
+                models_dir=models_dir,
+                backends={f"127.0.0.1:{server.port}" for server in servers},
+                log_text=lambda: "\n".join(server.log_text() for server in servers),
+            )
     except (RedisMissing, RedisServerError, NginxMissing, BalancerError) as error:
         pytest.fail(str(error), pytrace=False)
 
@@ -129,8 +148,10 @@ def test_students_on_both_servers_follow_every_change_through_nginx(browser, roo
 
         on_other = _StickyBrowser(browser, room.url, _cookie_for(room, other_server))
         on_same = _StickyBrowser(browser, room.url, _cookie_for(room, teachers_server))
-        with open_app(on_other, room, query=f"?class={code}") as far, \
-                open_app(on_same, room, query=f"?class={code}") as near:
+        with (
+            open_app(on_other, room, query=f"?class={code}") as far,
+            open_app(on_same, room, query=f"?class={code}") as near,
+        ):
             assert _backend_of_page(far, room) == other_server  # learns the teacher's changes from Redis
             assert _backend_of_page(near, room) == teachers_server  # told at once by the teacher's own server
             students = {"the student on the other server": far, "the student on the teacher's server": near}
@@ -153,7 +174,9 @@ def test_students_on_both_servers_follow_every_change_through_nginx(browser, roo
             _open_tab(teacher, "journey")
             _all_follow(students, "() => ['/', '/journey'].includes(location.pathname)", "follows back to the journey")
 
-            wait_until(teacher, f"() => ({CHART_FILTER_JS})() === {expected}", what="the teacher's journey is drawn again")
+            wait_until(
+                teacher, f"() => ({CHART_FILTER_JS})() === {expected}", what="the teacher's journey is drawn again"
+            )
             slider(teacher, "filter").press("ArrowRight")
             expected += 1
             for name, page in students.items():
@@ -177,8 +200,12 @@ def build_the_variant(page) -> None:
     open_view(page, "lab")
     page.locator(".st-key-lab_blocks").wait_for()
     build_one_block_of_16(page)
-    wait_until(page, "label => [...document.querySelectorAll('strong')].some(e => e.innerText.startsWith(label))",
-               SPEC.label(), what="the builder shows the variant")
+    wait_until(
+        page,
+        "label => [...document.querySelectorAll('strong')].some(e => e.innerText.startsWith(label))",
+        SPEC.label(),
+        what="the builder shows the variant",
+    )
 
 
 def test_two_servers_on_one_folder_train_a_variant_once_and_both_list_it(browser, room):
@@ -189,8 +216,12 @@ def test_two_servers_on_one_folder_train_a_variant_once_and_both_list_it(browser
             build_the_variant(page)
         page_a.locator(".st-key-lab_train button").click()
         # Server A's worker trains it (past its first batches: it holds the spec's lock in the folder).
-        wait_until(page_a, "() => [...document.querySelectorAll('p')].some(p => /Batch [1-9]/.test(p.innerText))",
-                   what="server A's worker is training", timeout=TRAINING_TIMEOUT)
+        wait_until(
+            page_a,
+            "() => [...document.querySelectorAll('p')].some(p => /Batch [1-9]/.test(p.innerText))",
+            what="server A's worker is training",
+            timeout=TRAINING_TIMEOUT,
+        )
         page_b.locator(".st-key-lab_train button").click()
         # Server B's worker finds the spec claimed in the shared folder and waits instead of training it too.
         page_b.get_by_text("is training this exact variant").first.wait_for(timeout=TRAINING_TIMEOUT)

@@ -19,7 +19,15 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from browser_support import (
-    FOLLOW_TIMEOUT, chart_filter, exception_texts, open_app, open_view, slider, start_class, wait_idle, wait_sees_filter,
+    FOLLOW_TIMEOUT,
+    chart_filter,
+    exception_texts,
+    open_app,
+    open_view,
+    slider,
+    start_class,
+    wait_idle,
+    wait_sees_filter,
     wait_until,
 )
 from convlab.classlink import is_loopback
@@ -34,8 +42,9 @@ def _open_tab(page, slug: str) -> None:
 
 
 def _post(url: str, body: dict) -> int:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status
@@ -49,8 +58,10 @@ def test_two_students_follow_every_change_whatever_views_the_teacher_visits(brow
         _open_tab(teacher, "journey")
         code, token = start_class(teacher)
         assert re.fullmatch(r"[A-Z2-9]{6}", code)
-        with open_app(browser, shipped_server, query=f"?class={code}") as first, \
-                open_app(browser, shipped_server, query=f"?class={code}") as second:
+        with (
+            open_app(browser, shipped_server, query=f"?class={code}") as first,
+            open_app(browser, shipped_server, query=f"?class={code}") as second,
+        ):
             students = (first, second)
             for student in students:
                 assert token not in student.url and token not in student.content()  # the key stays with the teacher
@@ -61,22 +72,36 @@ def test_two_students_follow_every_change_whatever_views_the_teacher_visits(brow
                 expected += 1
                 wait_sees_filter(teacher, expected, f"the teacher's page has filter {expected}")
                 for number, student in enumerate(students, start=1):
-                    wait_sees_filter(student, expected, f"student {number} follows to filter {expected} (round {round_number + 1})")
+                    wait_sees_filter(
+                        student, expected, f"student {number} follows to filter {expected} (round {round_number + 1})"
+                    )
                 if round_number % 3 == 1:  # a glance at another view and back, between changes
                     _open_tab(teacher, "filters")
                     for student in students:
-                        wait_until(student, "() => location.pathname === '/filters'",
-                                   what="the students follow to the filters view", timeout=FOLLOW_TIMEOUT)
+                        wait_until(
+                            student,
+                            "() => location.pathname === '/filters'",
+                            what="the students follow to the filters view",
+                            timeout=FOLLOW_TIMEOUT,
+                        )
                     _open_tab(teacher, "journey")
                     wait_until(teacher, journey_ready_js(), what="the teacher's journey is drawn again")
                     for student in students:
-                        wait_until(student, "() => ['/', '/journey'].includes(location.pathname)",
-                                   what="the students follow back to the journey", timeout=FOLLOW_TIMEOUT)
+                        wait_until(
+                            student,
+                            "() => ['/', '/journey'].includes(location.pathname)",
+                            what="the students follow back to the journey",
+                            timeout=FOLLOW_TIMEOUT,
+                        )
             teacher.locator(".st-key-image_2 input").fill("1")
             teacher.locator(".st-key-image_2 input").press("Enter")
             for student in students:
-                wait_until(student, "() => location.search.includes('images=0%2C23%2C1')",
-                           what="the students follow to image 1", timeout=FOLLOW_TIMEOUT)
+                wait_until(
+                    student,
+                    "() => location.search.includes('images=0%2C23%2C1')",
+                    what="the students follow to image 1",
+                    timeout=FOLLOW_TIMEOUT,
+                )
             for student in students:
                 wait_idle(student)
                 text = student.content()
@@ -84,8 +109,11 @@ def test_two_students_follow_every_change_whatever_views_the_teacher_visits(brow
 
             # A student's own move explores on its own: visibly, and nothing reaches the class.
             slider(second, "filter").press("End")
-            wait_until(second, "() => document.body.innerText.includes(\"You're exploring on your own\")",
-                       what="the student's own move detaches its page")
+            wait_until(
+                second,
+                '() => document.body.innerText.includes("You\'re exploring on your own")',
+                what="the student's own move detaches its page",
+            )
             slider(teacher, "filter").press("ArrowRight")
             expected += 1
             wait_sees_filter(first, expected, "the following student moves on")
@@ -104,8 +132,9 @@ def test_two_students_follow_every_change_whatever_views_the_teacher_visits(brow
 
 
 def test_a_class_started_at_localhost_links_the_machines_network_address(browser, shipped_server):
-    at_localhost = SimpleNamespace(url=shipped_server.url.replace("127.0.0.1", "localhost"),
-                                   log_text=shipped_server.log_text)
+    at_localhost = SimpleNamespace(
+        url=shipped_server.url.replace("127.0.0.1", "localhost"), log_text=shipped_server.log_text
+    )
     with open_app(browser, at_localhost) as teacher:
         code, _ = start_class(teacher)
         link = teacher.locator('[data-testid="stSidebar"] [data-testid="stCode"]').first.inner_text().strip()
@@ -118,8 +147,11 @@ def test_a_class_started_at_localhost_links_the_machines_network_address(browser
 def test_a_forged_teacher_key_opens_a_students_page_with_a_note(browser, shipped_server):
     with open_app(browser, shipped_server) as teacher:
         # The teacher's page says it is open (the class lives while it does), at once and every minute.
-        with teacher.expect_request(lambda request: request.method == "POST" and request.url.endswith("/alive")
-                                    and '"token"' in (request.post_data or "")) as heartbeat:
+        with teacher.expect_request(
+            lambda request: (
+                request.method == "POST" and request.url.endswith("/alive") and '"token"' in (request.post_data or "")
+            )
+        ) as heartbeat:
             code, token = start_class(teacher)
         assert f"/convlab/class/{code}/alive" in heartbeat.value.url
         forged = token[:-1] + ("A" if token[-1] != "A" else "B")  # the right length, the wrong key

@@ -10,11 +10,16 @@ One server and one page per screen size.
 
 from __future__ import annotations
 
-
 import pytest
 
 from browser_support import (
-    JOURNEY_FILTER_JS, exception_texts, journey_filter, open_app, save_screenshot, wait_idle, wait_until,
+    JOURNEY_FILTER_JS,
+    exception_texts,
+    journey_filter,
+    open_app,
+    save_screenshot,
+    wait_idle,
+    wait_until,
 )
 from convlab.tour import SLUGS
 
@@ -55,11 +60,14 @@ def _check_journey_step(page, number: int, height: int, presenting: bool) -> Non
     # The step's filter (its URL's, written at the end of the run) in the page's box (none in presenter
     # mode while touring: the room goes to the maps) and drawn by the chart: the page has caught up with
     # the step (the app goes idle a moment before the browser redraws).
-    wait_until(page, "() => { const j = (" + JOURNEY_FILTER_JS + ")(); "
-               "const wanted = Number(new URLSearchParams(location.search).get('filter')); "
-               f"return j && j.page === ({'null' if presenting else 'wanted'}) && j.control === wanted "
-               "&& j.drawn === wanted && j.exact; }",
-               what=f"step {number}'s grid shows its filter")
+    wait_until(
+        page,
+        "() => { const j = (" + JOURNEY_FILTER_JS + ")(); "
+        "const wanted = Number(new URLSearchParams(location.search).get('filter')); "
+        f"return j && j.page === ({'null' if presenting else 'wanted'}) && j.control === wanted "
+        "&& j.drawn === wanted && j.exact; }",
+        what=f"step {number}'s grid shows its filter",
+    )
     wait_until(page, _CHART_FITS_JS, CHART_FRAME, what=f"step {number}'s grid fits the window", timeout=FIT_TIMEOUT)
     wait_idle(page)
     _assert_in_view(f"step {number}'s chart", _box(page.locator(CHART_FRAME)), height)
@@ -105,7 +113,11 @@ def test_every_tour_step_and_its_grid_fit_the_screen(browser, shipped_server, sc
             if page.locator(CHART_FRAME).is_visible():
                 _check_journey_step(page, number, height, presenting)
             _assert_in_view(f"step {number}'s heading", _box(heading), height)
-            _assert_in_view(f"step {number}'s lead", _box(page.locator(".st-key-tour_text [data-testid='stMarkdownContainer']").first), height)
+            _assert_in_view(
+                f"step {number}'s lead",
+                _box(page.locator(".st-key-tour_text [data-testid='stMarkdownContainer']").first),
+                height,
+            )
             reveal = page.locator(".st-key-tour_text button:visible", has_text="Reveal")
             if number in ASKING:
                 _assert_in_view(f"step {number}'s question", _box(tour.locator("strong", has_text="❓")), height)

@@ -15,8 +15,8 @@ import pytest
 from axe_support import axe_violations
 from browser_support import exception_texts, open_app, open_view, save_screenshot, wait_drawn, wait_idle, wait_until
 from clip_support import clipped_texts
-from ui.navigation import SECTIONS
 from ui import runtime
+from ui.navigation import SECTIONS
 from ui.state import TITLES
 
 pytestmark = pytest.mark.timeout(420)  # twenty views, a few of them first visits
@@ -58,9 +58,13 @@ def test_every_view_opens_from_the_navigation_named_uncut_and_accessible(browser
                 open_view(page, slug)
                 wait_idle(page, timeout=VIEW_READY_TIMEOUT)
                 wait_drawn(page)
-                wait_until(page, "title => [...document.querySelectorAll('[data-testid=stTopNavSection]')]"
-                           ".some(s => s.innerText.includes(title))", TITLES[slug],
-                           what=f"the navigation names {TITLES[slug]}")
+                wait_until(
+                    page,
+                    "title => [...document.querySelectorAll('[data-testid=stTopNavSection]')]"
+                    ".some(s => s.innerText.includes(title))",
+                    TITLES[slug],
+                    what=f"the navigation names {TITLES[slug]}",
+                )
                 _check_navigation(page, slug, viewport["width"])
                 assert exception_texts(page) == [], slug
                 save_screenshot(page, f"view-{screen}-{slug}")
@@ -69,10 +73,14 @@ def test_every_view_opens_from_the_navigation_named_uncut_and_accessible(browser
 
 
 def test_the_collapsed_sidebar_says_what_it_holds_and_old_links_open_their_view(browser, shipped_server):
-    with open_app(browser, shipped_server, query="?tab=lab&filter=5",
-                  viewport={"width": 1024, "height": 768}, journey_traces=None) as page:
-        wait_until(page, "() => location.pathname === '/lab' && location.search.includes('filter=5')",
-                   what="the old link's view opens at its own address, with its filter")
+    with open_app(
+        browser, shipped_server, query="?tab=lab&filter=5", viewport={"width": 1024, "height": 768}, journey_traces=None
+    ) as page:
+        wait_until(
+            page,
+            "() => location.pathname === '/lab' && location.search.includes('filter=5')",
+            what="the old link's view opens at its own address, with its filter",
+        )
         page.locator(".st-key-lab_blocks").wait_for(state="visible")
         button = page.locator('[data-testid="stExpandSidebarButton"]')
         button.wait_for(state="visible")  # a 1024-px window starts with the sidebar collapsed
@@ -92,10 +100,15 @@ def test_streamlits_chart_code_is_fetched_while_the_first_view_is_looked_at(brow
     assert chunk, "this Streamlit names no single PlotlyChart chunk in its page script: see ui/runtime.py"
     with open_app(browser, shipped_server) as page:
         assert page.locator(".js-plotly-plot").count() == 0  # the journey: its chart is the component's frame
-        wait_until(page, "name => performance.getEntriesByType('resource').some(e => e.name.endsWith('/' + name))",
-                   chunk, what="the page fetched Streamlit's chart code before any view needed it")
+        wait_until(
+            page,
+            "name => performance.getEntriesByType('resource').some(e => e.name.endsWith('/' + name))",
+            chunk,
+            what="the page fetched Streamlit's chart code before any view needed it",
+        )
         open_view(page, "compare")
         wait_drawn(page)
-        fetched = page.evaluate("name => performance.getEntriesByType('resource').filter(e => e.name.endsWith('/' + "
-                                "name)).length", chunk)
+        fetched = page.evaluate(
+            "name => performance.getEntriesByType('resource').filter(e => e.name.endsWith('/' + name)).length", chunk
+        )
         assert fetched == 1, fetched  # Streamlit's own import found it loaded: no second request

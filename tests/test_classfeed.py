@@ -98,10 +98,19 @@ def test_another_servers_change_reaches_followers_through_redis():
         asyncio.run(scenario())
 
 
-@pytest.mark.parametrize("host, loopback", [
-    ("localhost", True), ("127.0.0.1", True), ("127.3.2.1", True), ("[::1]", True), ("", True),
-    ("192.168.1.20", False), ("convlab.school.example", False), ("10.0.0.5", False),
-])
+@pytest.mark.parametrize(
+    "host, loopback",
+    [
+        ("localhost", True),
+        ("127.0.0.1", True),
+        ("127.3.2.1", True),
+        ("[::1]", True),
+        ("", True),
+        ("192.168.1.20", False),
+        ("convlab.school.example", False),
+        ("10.0.0.5", False),
+    ],
+)
 def test_loopback_names(host, loopback):
     assert is_loopback(host) is loopback
 

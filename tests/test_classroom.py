@@ -15,16 +15,43 @@ import segno
 
 from convlab import urlstate
 from convlab.classroom import (
-    CODE_ALPHABET, CODE_LENGTH, MAX_CLASSES, QUIET_SECONDS, REDIS_CLASSES, REDIS_PREFIX, REDIS_STARTS_PREFIX,
-    STARTS_PER_MINUTE, ClassError, ClassState, MemoryStore, NotTheTeacher, RedisStore, Started, StartLimited,
-    StoreUnavailable, TooManyClasses, open_store, qr_svg, valid_code,
+    CODE_ALPHABET,
+    CODE_LENGTH,
+    MAX_CLASSES,
+    QUIET_SECONDS,
+    REDIS_CLASSES,
+    REDIS_PREFIX,
+    REDIS_STARTS_PREFIX,
+    STARTS_PER_MINUTE,
+    ClassError,
+    ClassState,
+    MemoryStore,
+    NotTheTeacher,
+    RedisStore,
+    Started,
+    StartLimited,
+    StoreUnavailable,
+    TooManyClasses,
+    open_store,
+    qr_svg,
+    valid_code,
 )
 from convlab_testing.live_app import REPO, free_port
 from convlab_testing.redis_server import redis_server
 
 # A view as the app publishes it: urlstate.encode of a page's state.
-VIEW = urlstate.encode({"model": "0123456789ab", "image_0": 3, "image_1": 14, "image_2": 159, "filter": 2,
-                        "layer": "conv2", "tab": "journey", "cell": {"slot": 0, "layer": "conv1", "row": 4, "col": 5}})
+VIEW = urlstate.encode(
+    {
+        "model": "0123456789ab",
+        "image_0": 3,
+        "image_1": 14,
+        "image_2": 159,
+        "filter": 2,
+        "layer": "conv2",
+        "tab": "journey",
+        "cell": {"slot": 0, "layer": "conv1", "row": 4, "col": 5},
+    }
+)
 OTHER_VIEW = {"tab": "filters", "tour": "3", "note": "Größe – ✓"}  # not ASCII: must round-trip too
 MALFORMED_TOKENS = ["", "short", "x" * 65, "a" * 21 + "!", "a" * 21 + " ", "a" * 23, None, 12345]
 
@@ -115,13 +142,18 @@ def test_a_token_never_shows(store):
     assert started.token not in repr(store.read(started.code))
 
 
-@pytest.mark.parametrize("code", ["", "K7PQ2", "K7PQ2MM", "K7PQ0M", "K7PQ1M", "K7PO2M", "K7PQ-M", "Ä7PQ2M",
-                                  None, 123456])
+@pytest.mark.parametrize(
+    "code", ["", "K7PQ2", "K7PQ2MM", "K7PQ0M", "K7PQ1M", "K7PO2M", "K7PQ-M", "Ä7PQ2M", None, 123456]
+)
 def test_malformed_codes_are_class_errors(code):
     store = MemoryStore()
     started = store.start()
-    for call in (lambda: store.read(code), lambda: store.version(code), lambda: store.end(code, started.token),
-                 lambda: store.publish(code, started.token, VIEW)):
+    for call in (
+        lambda: store.read(code),
+        lambda: store.version(code),
+        lambda: store.end(code, started.token),
+        lambda: store.publish(code, started.token, VIEW),
+    ):
         with pytest.raises(ClassError, match="6 letters and digits, like K7PQ2M"):
             call()
 
@@ -129,8 +161,12 @@ def test_malformed_codes_are_class_errors(code):
 def test_unknown_codes_are_class_errors(store):
     started = store.start()
     unknown = next(code for code in ("K7PQ2M", "ZZZZZZ") if code != started.code)
-    for call in (lambda: store.read(unknown), lambda: store.version(unknown),
-                 lambda: store.publish(unknown, started.token, VIEW), lambda: store.end(unknown, started.token)):
+    for call in (
+        lambda: store.read(unknown),
+        lambda: store.version(unknown),
+        lambda: store.publish(unknown, started.token, VIEW),
+        lambda: store.end(unknown, started.token),
+    ):
         with pytest.raises(ClassError, match=f"no class {unknown}"):
             call()
 
@@ -139,9 +175,12 @@ def test_ending_a_class_ends_it_for_everyone(store):
     started, other = store.start(), store.start()
     store.publish(started.code, started.token, VIEW)
     store.end(started.code, started.token)
-    for call in (lambda: store.read(started.code), lambda: store.version(started.code),
-                 lambda: store.publish(started.code, started.token, VIEW),
-                 lambda: store.end(started.code, started.token)):
+    for call in (
+        lambda: store.read(started.code),
+        lambda: store.version(started.code),
+        lambda: store.publish(started.code, started.token, VIEW),
+        lambda: store.end(started.code, started.token),
+    ):
         with pytest.raises(ClassError, match="ended"):
             call()
     assert store.read(other.code).version == 0
@@ -157,8 +196,16 @@ def test_oversized_or_malformed_views_are_rejected(store):
     started = store.start()
     largest = {f"k{i:03}" + "x" * 196: "v" * 200 for i in range(32)}
     assert store.publish(started.code, started.token, largest) == 1
-    for view in [{f"k{i}": "v" for i in range(33)}, {"tab": "v" * 201}, {"k" * 201: "v"}, {"filter": 3},
-                 {3: "filter"}, [("tab", "journey")], "tab=journey", None]:
+    for view in [
+        {f"k{i}": "v" for i in range(33)},
+        {"tab": "v" * 201},
+        {"k" * 201: "v"},
+        {"filter": 3},
+        {3: "filter"},
+        [("tab", "journey")],
+        "tab=journey",
+        None,
+    ]:
         with pytest.raises(ClassError):
             store.publish(started.code, started.token, view)
     assert store.read(started.code) == ClassState(1, largest, store.read(started.code).updated)
@@ -352,8 +399,11 @@ def test_a_client_starts_at_most_three_classes_a_minute(make_store):
     store = make_store()
     for _ in range(3):
         store.start(client="203.0.113.7")
-    with pytest.raises(StartLimited, match=r"You started 3 classes in the last minute: wait \d+ s, or use the "
-                                           "class you have") as caught:
+    with pytest.raises(
+        StartLimited,
+        match=r"You started 3 classes in the last minute: wait \d+ s, or use the "
+        "class you have",
+    ) as caught:
         store.start(client="203.0.113.7")
     assert 1 <= int(re.search(r"wait (\d+) s", str(caught.value)).group(1)) <= 60
     assert isinstance(caught.value, ClassError)
@@ -470,11 +520,16 @@ def test_redis_stopping_mid_class_fails_fast_with_the_fix():
         started = store.start()
         store.publish(started.code, started.token, VIEW)
         server.stop()
-        calls = [store.start, lambda: store.start(client="203.0.113.7"), lambda: store.read(started.code),
-                 lambda: store.version(started.code), lambda: store.publish(started.code, started.token, VIEW),
-                 lambda: store.touch(started.code, started.token),
-                 lambda: store.is_teacher(started.code, started.token),
-                 lambda: store.end(started.code, started.token)]
+        calls = [
+            store.start,
+            lambda: store.start(client="203.0.113.7"),
+            lambda: store.read(started.code),
+            lambda: store.version(started.code),
+            lambda: store.publish(started.code, started.token, VIEW),
+            lambda: store.touch(started.code, started.token),
+            lambda: store.is_teacher(started.code, started.token),
+            lambda: store.end(started.code, started.token),
+        ]
         for call in calls:
             began = time.monotonic()
             with pytest.raises(StoreUnavailable) as caught:
@@ -495,8 +550,10 @@ def test_redis_stopping_mid_class_fails_fast_with_the_fix():
 # -- choosing the store ---------------------------------------------------------------------
 def test_without_a_url_the_store_is_memory_and_redis_is_never_imported():
     env = {key: value for key, value in os.environ.items() if key != "CONVLAB_REDIS_URL"}
-    code = ("import convlab.classroom, sys; store = convlab.classroom.open_store(None); "
-            "assert type(store).__name__ == 'MemoryStore', store; assert 'redis' not in sys.modules")
+    code = (
+        "import convlab.classroom, sys; store = convlab.classroom.open_store(None); "
+        "assert type(store).__name__ == 'MemoryStore', store; assert 'redis' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, check=True, timeout=60)
     assert isinstance(open_store(""), MemoryStore)
     assert open_store("  ").describe() == "this server's memory"
@@ -561,7 +618,7 @@ def test_qr_svg_draws_the_join_link_as_a_full_qr_code():
     assert all(not any(row) for row in grid[:border] + grid[-border:])  # the quiet zone a camera needs
     finder = [[1] * 7, *[[1, 0, 0, 0, 0, 0, 1]], *[[1, 0, 1, 1, 1, 0, 1]] * 3, [1, 0, 0, 0, 0, 0, 1], [1] * 7]
     for top, left in [(0, 0), (0, len(symbol) - 7), (len(symbol) - 7, 0)]:
-        assert [row[left:left + 7] for row in symbol[top:top + 7]] == finder
+        assert [row[left : left + 7] for row in symbol[top : top + 7]] == finder
     assert int(re.search(r'width="(\d+)"', svg).group(1)) >= 300  # big enough for a projector
     with pytest.raises(ValueError):
         qr_svg("")

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import TINY_CONV, TINY_DENSE, model_files
 from convlab.__main__ import main
 from convlab.models import PRESETS, ModelSpec
 from convlab.store import ModelStore, file_stem
-
-from conftest import TINY_CONV, TINY_DENSE, model_files
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -87,9 +86,27 @@ def test_info_lists_the_good_runs_and_notes_a_broken_one(tmp_path, small_data, c
 def test_sigkill_mid_training_leaves_no_model_file(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "convlab", "--models-dir", str(tmp_path), "train",
-         "--blocks", "1", "--filters", "16", "--epochs", "20", "--train-samples", "3000"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        [
+            sys.executable,
+            "-m",
+            "convlab",
+            "--models-dir",
+            str(tmp_path),
+            "train",
+            "--blocks",
+            "1",
+            "--filters",
+            "16",
+            "--epochs",
+            "20",
+            "--train-samples",
+            "3000",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 120
@@ -110,8 +127,21 @@ def test_sigkill_mid_training_leaves_no_model_file(tmp_path):
 def test_a_sweep_trains_every_variant_and_prints_one_comparison(tmp_path, capsys):
     from convlab.sweeps import load_sweeps
 
-    argv = ["--models-dir", str(tmp_path), "sweep", "--blocks", "0,1", "--filters", "4", "--epochs", "1",
-            "--train-samples", "512", "--dense-units", "16"]
+    argv = [
+        "--models-dir",
+        str(tmp_path),
+        "sweep",
+        "--blocks",
+        "0,1",
+        "--filters",
+        "4",
+        "--epochs",
+        "1",
+        "--train-samples",
+        "512",
+        "--dense-units",
+        "16",
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     store = ModelStore(tmp_path)

@@ -52,17 +52,25 @@ def plot(page, layout: dict, traces: list[dict], width: int = 420) -> None:
     page.evaluate("([data, layout]) => Plotly.newPlot('chart', data, layout)", [traces, layout])
 
 
-LINES = [{"type": "scatter", "x": [1, 2, 3], "y": [0.5, 0.7, 0.8], "name": f"a long run name · {split}"}
-         for split in ("train", "test", "best")]
+LINES = [
+    {"type": "scatter", "x": [1, 2, 3], "y": [0.5, 0.7, 0.8], "name": f"a long run name · {split}"}
+    for split in ("train", "test", "best")
+]
 
 
 def test_a_legend_on_the_axis_title_is_reported_and_one_above_the_plot_is_not(page):
-    below = {"xaxis": {"title": {"text": "epoch"}}, "legend": {"orientation": "h", "y": -0.1},
-             "margin": {"l": 40, "r": 10, "t": 10, "b": 60}, "font": {"size": 20}}
+    below = {
+        "xaxis": {"title": {"text": "epoch"}},
+        "legend": {"orientation": "h", "y": -0.1},
+        "margin": {"l": 40, "r": 10, "t": 10, "b": 60},
+        "font": {"size": 20},
+    }
     plot(page, below, LINES)
     found = clipped_texts(page)
-    assert any('legend entry "a long run name' in line and 'title "epoch"' in line and "on top of each other" in line
-               for line in found), found
+    assert any(
+        'legend entry "a long run name' in line and 'title "epoch"' in line and "on top of each other" in line
+        for line in found
+    ), found
     above = {**below, "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"}}
     plot(page, above, LINES)
     assert clipped_texts(page) == []
@@ -71,12 +79,25 @@ def test_a_legend_on_the_axis_title_is_reported_and_one_above_the_plot_is_not(pa
 def test_headings_that_touch_run_together_and_headings_apart_do_not(page):
     """Touching boxes leave only their padding between the words ("26×26pool1", the replay's headings in
     issue 22); a space's worth apart, they read as two."""
+
     def headings(gap: float) -> dict:
-        label = {"xref": "paper", "yref": "paper", "y": 1, "yanchor": "bottom", "showarrow": False,
-                 "font": {"size": 15}}
-        return {"annotations": [{**label, "text": "conv1 · 26×26", "x": 0.5, "xanchor": "right"},
-                                {**label, "text": "pool1 · 13×13", "x": 0.5 + gap, "xanchor": "left"}],
-                "margin": {"t": 40}, "xaxis": {"visible": False}, "yaxis": {"visible": False}}
+        label = {
+            "xref": "paper",
+            "yref": "paper",
+            "y": 1,
+            "yanchor": "bottom",
+            "showarrow": False,
+            "font": {"size": 15},
+        }
+        return {
+            "annotations": [
+                {**label, "text": "conv1 · 26×26", "x": 0.5, "xanchor": "right"},
+                {**label, "text": "pool1 · 13×13", "x": 0.5 + gap, "xanchor": "left"},
+            ],
+            "margin": {"t": 40},
+            "xaxis": {"visible": False},
+            "yaxis": {"visible": False},
+        }
 
     plot(page, headings(-0.006), [])  # plotly parts right- and left-anchored boxes by 1 px: make them touch
     found = clipped_texts(page)
@@ -87,8 +108,9 @@ def test_headings_that_touch_run_together_and_headings_apart_do_not(page):
 
 def test_a_grid_column_narrower_than_its_words_is_named(page):
     page.set_content("<body></body>")
-    frame = pd.DataFrame({"run": ["dense (lesson)", "conv 16, dense 128, 3 epochs, train samples 1,000"],
-                          "params": [101_770, 347_690]})
+    frame = pd.DataFrame(
+        {"run": ["dense (lesson)", "conv 16, dense 128, 3 epochs, train samples 1,000"], "params": [101_770, 347_690]}
+    )
     assert narrow_columns(page, frame, {"run": {"width": 400}, "params": {}}) == []
     [found] = narrow_columns(page, frame, {"run": {"width": "medium"}})
     assert found.startswith("column 'run': 200px wide, its widest text needs")

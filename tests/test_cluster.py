@@ -6,12 +6,11 @@ import time
 
 import pytest
 
+from conftest import TINY_CONV, model_files
 from convlab.jobs import DONE, TrainingQueue
 from convlab.models import ModelSpec
 from convlab.store import WAITING_FOR_SPEC, ModelStore
 from convlab_testing.ray_cluster import local_ray_cluster
-
-from conftest import TINY_CONV, model_files
 
 ray = pytest.importorskip("ray", reason="Ray is installed from requirements.txt (what .ci/run does)")
 from convlab.cluster import RayCluster  # noqa: E402  (imports Ray)
@@ -59,8 +58,19 @@ def test_two_trainings_run_at_once_one_is_stopped_the_other_lands_with_full_meta
     store = ModelStore(tmp_path)
     landed = store.load(SHORT)
     assert landed is not None and landed.meta == short.stored.meta
-    assert set(landed.meta) >= {"spec", "history", "metrics", "versions", "created", "seconds", "snapshots",
-                                "model_sha256", "machine", "params", "layers"}
+    assert set(landed.meta) >= {
+        "spec",
+        "history",
+        "metrics",
+        "versions",
+        "created",
+        "seconds",
+        "snapshots",
+        "model_sha256",
+        "machine",
+        "params",
+        "layers",
+    }
     assert landed.meta["epochs_run"] == SHORT.epochs and not landed.meta["stopped_by_request"]
     assert short.history == landed.meta["history"]
     _, accuracy = landed.model.evaluate(test_split.images, test_split.labels, verbose=0)
@@ -69,8 +79,9 @@ def test_two_trainings_run_at_once_one_is_stopped_the_other_lands_with_full_meta
     assert problem is None and len(snapshots.points) == len(landed.meta["snapshots"]["points"])
     # Nothing but whole runs in the folder.
     stems = {f"conv-{spec.key()}" for spec in (LONG, SHORT)}
-    assert model_files(tmp_path) == sorted(f"{stem}{suffix}" for stem in stems
-                                           for suffix in (".json", ".keras", ".snapshots.npz"))
+    assert model_files(tmp_path) == sorted(
+        f"{stem}{suffix}" for stem in stems for suffix in (".json", ".keras", ".snapshots.npz")
+    )
     # A stored spec is served from the store, not trained again.
     trained = set(executor.timings)
     again = queue.submit(SHORT)
@@ -94,8 +105,8 @@ def test_two_servers_on_one_folder_train_a_spec_once(cluster, tmp_path):
 
 
 def test_an_unreachable_cluster_is_said_and_the_local_worker_trains_instead(tmp_path):
-    from convlab_testing.live_app import free_port
     from convlab.worker import LocalWorker
+    from convlab_testing.live_app import free_port
 
     queue = TrainingQueue(ModelStore(tmp_path), RayCluster(f"127.0.0.1:{free_port()}"))
     job = queue.submit(TINY_CONV)

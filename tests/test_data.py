@@ -61,9 +61,15 @@ def test_missing_data_names_every_route_and_the_fix(no_routes, monkeypatch):
     with pytest.raises(DataError) as caught:
         load_split("test")
     message = str(caught.value)
-    for part in ("$CONVLAB_DATA_DIR", str(no_routes / "nowhere"), "Keras cache", str(data.KERAS_CACHE),
-                 "/debian", "Keras download: OSError: network unreachable",
-                 "apt-get install dataset-fashion-mnist"):
+    for part in (
+        "$CONVLAB_DATA_DIR",
+        str(no_routes / "nowhere"),
+        "Keras cache",
+        str(data.KERAS_CACHE),
+        "/debian",
+        "Keras download: OSError: network unreachable",
+        "apt-get install dataset-fashion-mnist",
+    ):
         assert part in message
 
 

@@ -7,7 +7,13 @@ import pytest
 
 from convlab.activations import Inspector
 from convlab.explain import (
-    CLASSIC_KERNELS, class_mix, confusion_matrix, convolve, first_layer_kernels, mistakes, normalise_rows,
+    CLASSIC_KERNELS,
+    class_mix,
+    confusion_matrix,
+    convolve,
+    first_layer_kernels,
+    mistakes,
+    normalise_rows,
     strongest_images,
 )
 from convlab.models import PRESETS, build

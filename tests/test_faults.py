@@ -22,12 +22,11 @@ import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from apptest_support import APP, TIMEOUT, frame_with, heatmaps, open_tab
 from convlab import data
 from convlab.images import MAX_UPLOAD_BYTES
 from convlab.models import PRESETS
 from convlab.store import DEFAULT_ROOT, ModelStore
-
-from apptest_support import APP, TIMEOUT, frame_with, heatmaps, open_tab
 
 
 @contextlib.contextmanager
@@ -164,8 +163,7 @@ def test_a_broken_tensorflow_install_gets_a_message_not_a_rerun_loop(tmp_path):
     tests = Path(__file__).resolve().parent
     script = BROKEN_TENSORFLOW_SCRIPT.format(fake=str(fake), tests=str(tests), root=str(tests.parent))
     models_before = sorted(p.name for p in DEFAULT_ROOT.iterdir())
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                          cwd=tests.parent)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tests.parent)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["reruns"] == [] and result["exceptions"] == []

@@ -92,7 +92,7 @@ def shown_z(figure, number):
     z = np.array(figure["data"][0]["z"], dtype=float)
     cells = tile_cells(figure, number)
     rows, columns = np.nonzero(cells)
-    return z[rows.min():rows.max() + 1, columns.min():columns.max() + 1]
+    return z[rows.min() : rows.max() + 1, columns.min() : columns.max() + 1]
 
 
 def test_activation_tiles_with_a_floor_start_at_it_and_label_all_zero_tiles():
@@ -200,8 +200,9 @@ def test_pending_grid_draws_the_inputs_and_says_the_maps_are_loading():
 
 def test_tiles_figure_draws_every_tile_and_frames_the_highlight():
     tiles = [np.full((3, 3), float(i) / 10) for i in range(10)]
-    figure = tiles_figure(tiles, [str(i) for i in range(10)], "RdBu_r", columns=4, highlight=6,
-                          shared_range=(-1.0, 1.0), zmid=0.0)
+    figure = tiles_figure(
+        tiles, [str(i) for i in range(10)], "RdBu_r", columns=4, highlight=6, shared_range=(-1.0, 1.0), zmid=0.0
+    )
     for number, tile in enumerate(tiles):
         np.testing.assert_array_equal(tile_values(figure, number), tile)
     rows, columns = np.nonzero(tile_cells(figure, 6))
@@ -210,8 +211,14 @@ def test_tiles_figure_draws_every_tile_and_frames_the_highlight():
     [frame] = figure["layout"]["shapes"]
     assert frame["x0"] < columns.min() - 0.5 < columns.max() + 0.5 < frame["x1"]
     assert frame["y0"] < rows.min() - 0.5 < rows.max() + 0.5 < frame["y1"]
-    inside = [n for n in range(10) if n != 6 and tile_cells(figure, n)[
-        int(np.ceil(frame["y0"])):int(frame["y1"]) + 1, int(np.ceil(frame["x0"])):int(frame["x1"]) + 1].any()]
+    inside = [
+        n
+        for n in range(10)
+        if n != 6
+        and tile_cells(figure, n)[
+            int(np.ceil(frame["y0"])) : int(frame["y1"]) + 1, int(np.ceil(frame["x0"])) : int(frame["x1"]) + 1
+        ].any()
+    ]
     assert inside == []  # the frame holds tile 6 alone
     titles = figure["data"][1]
     assert titles["text"][6] == "<b>6</b>" and titles["text"][5] == "5"
@@ -242,15 +249,26 @@ def test_every_builder_makes_a_figure_plotly_accepts():
     images, maps, layers = grid()
     maps[0][3] = None  # a layer without the chosen filter
     maps[1][0] = np.zeros_like(maps[1][0])  # a dead map, labelled "all zero"
-    history = {"train_loss": [1.0, 0.5], "train_accuracy": [0.6, 0.8], "test_loss": [1.1, 0.7],
-               "test_accuracy": [0.55, 0.75]}
+    history = {
+        "train_loss": [1.0, 0.5],
+        "train_accuracy": [0.6, 0.8],
+        "test_loss": [1.1, 0.7],
+        "test_accuracy": [0.55, 0.75],
+    }
     figures = [
         *(journey_figure(images, maps, layers, ["a", "b", "c"], scale=s) for s in ("panel", "layer", "figure")),
         journey_figure(images, [[None] * 4] * 3, layers, ["a", "b", "c"], pending=True),
-        tiles_figure([np.ones((3, 3))] * 5, list("abcde"), DIVERGING_COLORSCALE, columns=2, highlight=1,
-                     clickable=True, shared_range=(-1.0, 1.0), zmid=0.0),
-        tiles_figure([np.ones((3, 3)), np.zeros((3, 3))], list("ab"), ACTIVATION_COLORSCALE, clickable=True,
-                     floor=0.0),
+        tiles_figure(
+            [np.ones((3, 3))] * 5,
+            list("abcde"),
+            DIVERGING_COLORSCALE,
+            columns=2,
+            highlight=1,
+            clickable=True,
+            shared_range=(-1.0, 1.0),
+            zmid=0.0,
+        ),
+        tiles_figure([np.ones((3, 3)), np.zeros((3, 3))], list("ab"), ACTIVATION_COLORSCALE, clickable=True, floor=0.0),
         curves_figure({"dense": history, "conv": history}),
         probabilities_figure(["x", "y"], {"dense": np.full((2, 10), 0.1), "conv": np.full((2, 10), 0.1)}),
         confusion_figure(np.eye(10) * 5, normalised=False),
@@ -268,8 +286,14 @@ def test_a_tile_can_keep_the_range_of_the_grid_it_comes_from():
     """The learned kernel beside the kernel grid is drawn on the grid's range, the rest on their own."""
     rng = np.random.default_rng(4)
     tiles = [rng.normal(size=(3, 3)) * 0.2, rng.normal(size=(3, 3)), rng.normal(size=(26, 26))]
-    figure = tiles_figure(tiles, ["learned", "sobel", "response"], DIVERGING_COLORSCALE, columns=2, zmid=0.0,
-                          tile_ranges=[(-0.9, 0.9), None, None])
+    figure = tiles_figure(
+        tiles,
+        ["learned", "sobel", "response"],
+        DIVERGING_COLORSCALE,
+        columns=2,
+        zmid=0.0,
+        tile_ranges=[(-0.9, 0.9), None, None],
+    )
     learned = shown_z(figure, 0)
     grow = learned.shape[0] // 3
     np.testing.assert_allclose(learned[::grow, ::grow], (tiles[0] + 0.9) / 1.8)
@@ -280,12 +304,15 @@ def test_a_tile_can_keep_the_range_of_the_grid_it_comes_from():
         np.testing.assert_allclose(z[::grow, ::grow], (tiles[number] + reach) / (2 * reach))
 
 
-@pytest.mark.parametrize("width, height, expected", [
-    (880, 420, (420 - 50 - 8 - 2 * 28) // 3),  # a laptop: the height decides
-    (500, 2000, int((500 - 28 - 36) * (1 - 0.025 * 4) / 5)),  # a narrow column: the width decides
-    (3000, 3000, 180),  # plenty of room: the largest panel
-    (300, 100, 72),  # too little room: the smallest (the page scrolls)
-])
+@pytest.mark.parametrize(
+    "width, height, expected",
+    [
+        (880, 420, (420 - 50 - 8 - 2 * 28) // 3),  # a laptop: the height decides
+        (500, 2000, int((500 - 28 - 36) * (1 - 0.025 * 4) / 5)),  # a narrow column: the width decides
+        (3000, 3000, 180),  # plenty of room: the largest panel
+        (300, 100, 72),  # too little room: the smallest (the page scrolls)
+    ],
+)
 def test_journey_panel_fits_the_room_it_is_given(width, height, expected):
     assert journey_panel(3, 5, width, height) == expected
 
@@ -316,8 +343,9 @@ def test_the_explanation_figures_are_valid_plotly():
     patch, kernel = rng.random((3, 3)), rng.normal(size=(3, 3))
     written_out = arithmetic_figure(patch, kernel, patch * kernel, ("patch", "kernel", "products"))
     go.Figure(written_out)
-    assert [t["text"][1][2] for t in written_out["data"]] == [f"{v:.3f}" for v in (patch[1, 2], kernel[1, 2],
-                                                                                  patch[1, 2] * kernel[1, 2])]
+    assert [t["text"][1][2] for t in written_out["data"]] == [
+        f"{v:.3f}" for v in (patch[1, 2], kernel[1, 2], patch[1, 2] * kernel[1, 2])
+    ]
     contributions = rng.normal(size=64)
     order = np.argsort(-np.abs(contributions))
     bars = contributions_figure(contributions, order, bias=-0.05)
@@ -336,8 +364,9 @@ def test_where_it_looked_draws_saliency_alone_and_grad_cam_over_the_image():
 
     rng = np.random.default_rng(6)
     images, saliency, cams = rng.random((3, 28, 28)), rng.random((3, 28, 28)), rng.random((3, 28, 28))
-    figure = looked_figure(images, [("saliency", saliency, "saliency"), ("cam", cams, "cam"), ("none", None, "cam")],
-                           ["a", "b", "c"])
+    figure = looked_figure(
+        images, [("saliency", saliency, "saliency"), ("cam", cams, "cam"), ("none", None, "cam")], ["a", "b", "c"]
+    )
     go.Figure(figure)
     first_row = [t for t in figure["data"] if t["yaxis"] in ("y", "y2", "y3", "y4")]
     assert [t["name"] for t in first_row] == ["input", "saliency", "input", "cam"]  # Grad-CAM lies over the image
@@ -375,8 +404,10 @@ def test_a_chosen_colour_map_recolours_every_map_and_nothing_else():
     figure = journey_figure(images, maps, layers, ["a", "b", "c"], scale="layer")
     kernels = tiles_figure([np.ones((3, 3))] * 2, list("ab"), DIVERGING_COLORSCALE, zmid=0.0)
     assert recoloured(figure, "inferno") is figure
-    for palette, named in (("viridis", plotly.colors.sequential.Viridis),
-                           ("cividis", plotly.colors.sequential.Cividis)):
+    for palette, named in (
+        ("viridis", plotly.colors.sequential.Viridis),
+        ("cividis", plotly.colors.sequential.Cividis),
+    ):
         wanted = ["rgb({}, {}, {})".format(*plotly.colors.hex_to_rgb(c)) for c in named]
         again = recoloured(figure, palette)
         for before, after in zip(figure["data"], again["data"]):

@@ -12,13 +12,23 @@ from PIL import Image, ImageColor, ImageSequence
 
 from convlab.figures.scales import ACTIVATION_COLORSCALE, DIVERGING_COLORSCALE, WRONG_COLOR
 from convlab.frames import (
-    FRAME_WIDTH, FramePoint, fixed_map_tops, frame_layout, gif_bytes, png_bytes, replay_frame,
+    FRAME_WIDTH,
+    FramePoint,
+    fixed_map_tops,
+    frame_layout,
+    gif_bytes,
+    png_bytes,
+    replay_frame,
 )
 
 LAYERS = ["conv1", "pool1", "conv2", "pool2"]
 SIDES = (26, 13, 11, 5)
-POINTS = [FramePoint(0.0, 0.1, 0.1), FramePoint(0.5, 0.7, 0.68), FramePoint(1.0, 0.85, 0.82),
-          FramePoint(2.0, 0.9, 0.86)]
+POINTS = [
+    FramePoint(0.0, 0.1, 0.1),
+    FramePoint(0.5, 0.7, 0.68),
+    FramePoint(1.0, 0.85, 0.82),
+    FramePoint(2.0, 0.9, 0.86),
+]
 
 
 def scale_colour(colorscale, fraction: float) -> tuple[int, int, int]:
@@ -48,7 +58,9 @@ def draw(maps=None, rows=2, **options):
         "images": rng.random((rows, 28, 28)),
         "maps": make_maps(rows) if maps is None else maps,
         "layer_names": LAYERS,
-        "row_titles": [f"Image {row + 1} · test #{row} · <b>Bag</b> → predicted <b>Bag</b> (90%) ✓" for row in range(rows)],
+        "row_titles": [
+            f"Image {row + 1} · test #{row} · <b>Bag</b> → predicted <b>Bag</b> (90%) ✓" for row in range(rows)
+        ],
         "kernels": rng.normal(0, 0.3, (3, 3, 1, 64)),
         "chosen_filter": 4,
         "points": POINTS,
@@ -76,7 +88,9 @@ def test_panel_scale_colours_each_cell_by_its_own_panels_max():
     box = layout_of().panel_box(1, 2)
     for row, column in [(0, 0), (0, 7), (3, 5), (6, 6), (12, 1), (12, 12)]:
         value = maps[1][1][row, column]
-        assert_close(frame.getpixel(cell_centre(box, 13, row, column)), scale_colour(ACTIVATION_COLORSCALE, value / 168))
+        assert_close(
+            frame.getpixel(cell_centre(box, 13, row, column)), scale_colour(ACTIVATION_COLORSCALE, value / 168)
+        )
 
 
 def test_figure_scale_colours_every_cell_by_the_largest_activation_in_the_frame():
@@ -100,7 +114,9 @@ def test_layer_scale_and_fixed_tops_colour_by_the_layers_top():
     box = layout_of().panel_box(0, 3)
     for row, column in [(0, 1), (5, 5), (10, 10)]:
         value = maps[0][2][row, column]
-        assert_close(by_layer.getpixel(cell_centre(box, 11, row, column)), scale_colour(ACTIVATION_COLORSCALE, value / 24))
+        assert_close(
+            by_layer.getpixel(cell_centre(box, 11, row, column)), scale_colour(ACTIVATION_COLORSCALE, value / 24)
+        )
         assert_close(fixed.getpixel(cell_centre(box, 11, row, column)), scale_colour(ACTIVATION_COLORSCALE, value / 48))
 
 
@@ -124,9 +140,9 @@ def test_an_all_zero_map_is_inferno_black_with_a_white_label(scale):
     bottom_colour = scale_colour(ACTIVATION_COLORSCALE, 0.0)  # rgb(0, 0, 4)
     is_bottom = (pixels == bottom_colour).all(axis=1)
     assert is_bottom.mean() > 0.9  # black but for the label
-    band = panel[top + 60:bottom - 60, left:right]  # the label sits in the middle
+    band = panel[top + 60 : bottom - 60, left:right]  # the label sits in the middle
     assert (band.min(axis=2) > 200).any()  # white letters
-    edges = np.concatenate([panel[top:top + 50, left:right], panel[bottom - 50:bottom, left:right]]).reshape(-1, 3)
+    edges = np.concatenate([panel[top : top + 50, left:right], panel[bottom - 50 : bottom, left:right]]).reshape(-1, 3)
     assert (edges == bottom_colour).all()
 
 
@@ -146,8 +162,12 @@ def red_around(frame: Image.Image, layout, number: int) -> list[bool]:
     left, top, right, bottom = layout.kernel_box(number)
     gap = layout.kernel_gap
     pixels = np.asarray(frame)
-    sides = [pixels[top:bottom, left - gap:left], pixels[top - gap:top, left:right],
-             pixels[top:bottom, right:right + gap], pixels[bottom:bottom + gap, left:right]]
+    sides = [
+        pixels[top:bottom, left - gap : left],
+        pixels[top - gap : top, left:right],
+        pixels[top:bottom, right : right + gap],
+        pixels[bottom : bottom + gap, left:right],
+    ]
     red = ImageColor.getrgb(WRONG_COLOR)
     return [bool((side == red).all(axis=2).any()) for side in sides]
 
@@ -174,14 +194,16 @@ def test_kernels_are_diverging_around_zero_on_the_range_given():
     assert_close(frame.getpixel(cell_centre(box, 3, 2, 1)), scale_colour(DIVERGING_COLORSCALE, 0.0))
     assert_close(frame.getpixel(cell_centre(box, 3, 1, 1)), scale_colour(DIVERGING_COLORSCALE, 0.75))
     assert_close(frame.getpixel(cell_centre(box, 3, 1, 0)), scale_colour(DIVERGING_COLORSCALE, 0.5))  # 0: white
-    assert_close(frame.getpixel(cell_centre(layout_of().kernel_box(3), 3, 0, 0)), scale_colour(DIVERGING_COLORSCALE, 1.0))
+    assert_close(
+        frame.getpixel(cell_centre(layout_of().kernel_box(3), 3, 0, 0)), scale_colour(DIVERGING_COLORSCALE, 1.0)
+    )
 
 
 def test_every_frame_of_a_run_has_the_same_even_size():
     frames = [draw(maps=make_maps(seed=n, boost=n + 1), current=n, title="x" * (10 + 40 * n)) for n in range(4)]
     sizes = {frame.size for frame in frames}
     assert len(sizes) == 1
-    (width, height), = sizes
+    ((width, height),) = sizes
     assert width == FRAME_WIDTH and width % 2 == 0 and height % 2 == 0
     assert frames[0].mode == "RGB"
     assert frames[0].size == layout_of().size
@@ -232,8 +254,9 @@ def test_a_gif_keeps_the_frames_colours():
 
 
 def test_a_gif_of_fourteen_frames_stays_small():
-    frames = [draw(maps=make_maps(rows=4, seed=n), rows=4, current=n % len(POINTS), title=f"frame {n}")
-              for n in range(14)]
+    frames = [
+        draw(maps=make_maps(rows=4, seed=n), rows=4, current=n % len(POINTS), title=f"frame {n}") for n in range(14)
+    ]
     assert len(gif_bytes(frames)) < 3 * 2**20  # random maps: more detail than real ones
 
 
@@ -244,23 +267,26 @@ def test_a_png_decodes_to_the_frame():
     assert np.array_equal(np.asarray(decoded.convert("RGB")), np.asarray(frame))
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"current": 4}, "current must index points"),
-    ({"current": -1}, "current must index points"),
-    ({"points": []}, "at least one snapshot"),
-    ({"row_titles": ["only one"]}, "one row title"),
-    ({"maps": make_maps(rows=3)}, "maps lists"),
-    ({"wrong": [True]}, "wrong flag"),
-    ({"scale": "column"}, "scale must be one of"),
-    ({"layer_names": ["conv1"]}, "one map per layer"),
-    ({"kernels": np.zeros((3, 3, 2, 8))}, "kernels must be conv1's"),
-    ({"chosen_filter": -1}, "0-based"),
-    ({"kernel_range": 0.0}, "kernel_range must be above 0"),
-    ({"map_tops": [1.0] * 4}, "use scale 'layer' or 'figure'"),
-    ({"map_tops": [1.0] * 3, "scale": "figure"}, "one top above 0 per layer"),
-    ({"images": np.zeros((2, 14, 14))}, "images must be"),
-    ({"images": np.zeros((2, 28, 28, 3))}, "images must be"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"current": 4}, "current must index points"),
+        ({"current": -1}, "current must index points"),
+        ({"points": []}, "at least one snapshot"),
+        ({"row_titles": ["only one"]}, "one row title"),
+        ({"maps": make_maps(rows=3)}, "maps lists"),
+        ({"wrong": [True]}, "wrong flag"),
+        ({"scale": "column"}, "scale must be one of"),
+        ({"layer_names": ["conv1"]}, "one map per layer"),
+        ({"kernels": np.zeros((3, 3, 2, 8))}, "kernels must be conv1's"),
+        ({"chosen_filter": -1}, "0-based"),
+        ({"kernel_range": 0.0}, "kernel_range must be above 0"),
+        ({"map_tops": [1.0] * 4}, "use scale 'layer' or 'figure'"),
+        ({"map_tops": [1.0] * 3, "scale": "figure"}, "one top above 0 per layer"),
+        ({"images": np.zeros((2, 14, 14))}, "images must be"),
+        ({"images": np.zeros((2, 28, 28, 3))}, "images must be"),
+    ],
+)
 def test_arguments_that_cant_be_drawn_are_refused(options, message):
     with pytest.raises(ValueError, match=message):
         draw(**options)

@@ -154,18 +154,31 @@ def broken_header_png() -> bytes:
     return bytes(data)
 
 
-@pytest.mark.parametrize("make_data, expected", [
-    (lambda: b"hello", "PNG or JPEG"),
-    (lambda: b"", "empty"),
-    (a_gif, "looks like a GIF"),
-    (a_bmp, "looks like a BMP"),
-    (lambda: half_of(noisy("PNG")), "looks like a PNG but is damaged"),
-    (lambda: half_of(noisy("JPEG")), "looks like a JPEG but is damaged"),
-    (broken_header_png, "looks like a PNG but is damaged"),
-    (lambda: b"\x89PNG\r\n\x1a\n".ljust(MAX_UPLOAD_BYTES + 1, b"\0"), "5.1 MB; the limit is 5 MB"),
-    (lambda: b"\x89PNG\r\n\x1a\n".ljust(MAX_UPLOAD_BYTES, b"\0"), "damaged"),  # at the limit: read
-], ids=["text", "empty", "gif", "bmp", "truncated-png", "truncated-jpeg", "broken-header",
-        "too-many-bytes", "just-enough-bytes"])
+@pytest.mark.parametrize(
+    "make_data, expected",
+    [
+        (lambda: b"hello", "PNG or JPEG"),
+        (lambda: b"", "empty"),
+        (a_gif, "looks like a GIF"),
+        (a_bmp, "looks like a BMP"),
+        (lambda: half_of(noisy("PNG")), "looks like a PNG but is damaged"),
+        (lambda: half_of(noisy("JPEG")), "looks like a JPEG but is damaged"),
+        (broken_header_png, "looks like a PNG but is damaged"),
+        (lambda: b"\x89PNG\r\n\x1a\n".ljust(MAX_UPLOAD_BYTES + 1, b"\0"), "5.1 MB; the limit is 5 MB"),
+        (lambda: b"\x89PNG\r\n\x1a\n".ljust(MAX_UPLOAD_BYTES, b"\0"), "damaged"),  # at the limit: read
+    ],
+    ids=[
+        "text",
+        "empty",
+        "gif",
+        "bmp",
+        "truncated-png",
+        "truncated-jpeg",
+        "broken-header",
+        "too-many-bytes",
+        "just-enough-bytes",
+    ],
+)
 def test_bad_uploads_are_refused_with_a_message_that_says_why(make_data, expected):
     with pytest.raises(ImageError, match=expected):
         to_fashion_mnist(make_data())

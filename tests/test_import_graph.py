@@ -51,7 +51,7 @@ def imports_of(module: str, modules: dict[str, Path]) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 parts = package.split(".")
-                base = ".".join(parts[:len(parts) - (node.level - 1)])
+                base = ".".join(parts[: len(parts) - (node.level - 1)])
                 base = f"{base}.{node.module}" if node.module else base
             else:
                 base = node.module

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import TINY_CONV, TINY_DENSE
 from convlab import store as store_module
 from convlab.jobs import CANCELLED, DONE, FAILED, InProcess, TrainingQueue
 from convlab.models import ModelSpec
 from convlab.store import ModelStore
-
-from conftest import TINY_CONV, TINY_DENSE
 
 
 def slow_data(small_data, started: threading.Event, release: threading.Event):
@@ -180,26 +179,40 @@ def test_the_requester_is_kept_and_the_words_follow_the_job(tmp_path, small_data
     # Running, before its first epoch: the worker gets ready; no batches to count yet.
     assert first.state == RUNNING and first.batches_per_epoch == 0
     assert your_training(first, queue.position(first)) == (
-        "Your training has started: loading the training images and building the model…")
+        "Your training has started: loading the training images and building the model…"
+    )
     assert second.state == QUEUED and queue.position(second) == 1
     assert your_training(second, queue.position(second)) == (
-        "Your training is 2nd in the queue: it starts when the 1 training before it has finished.")
+        "Your training is 2nd in the queue: it starts when the 1 training before it has finished."
+    )
     release.set()
     assert queue.wait(second, timeout=120)
     with pytest.raises(ValueError, match="active job"):
         your_training(second, -1)
     assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111)] == [
-        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"]
+        "1st",
+        "2nd",
+        "3rd",
+        "4th",
+        "11th",
+        "12th",
+        "13th",
+        "21st",
+        "22nd",
+        "101st",
+        "111th",
+    ]
 
 
 def test_your_training_words_epochs_places_and_waits():
-    from convlab.jobs import Job, RUNNING, your_training
+    from convlab.jobs import RUNNING, Job, your_training
 
     running = Job(spec=TINY_CONV, state=RUNNING, batches_per_epoch=16, epoch=1)
     assert your_training(running, 0) == f"Your training has started: epoch 2 of {TINY_CONV.epochs}."
     third = Job(spec=TINY_CONV)
     assert your_training(third, 2) == (
-        "Your training is 3rd in the queue: it starts when the 2 trainings before it have finished.")
+        "Your training is 3rd in the queue: it starts when the 2 trainings before it have finished."
+    )
     assert your_training(Job(spec=TINY_CONV), 0) == "Your training is 1st in the queue: it starts in a moment."
     waiting = Job(spec=TINY_CONV, message="waiting for room on the Ray cluster")
     assert your_training(waiting, 0) == "Your training is in the queue: waiting for room on the Ray cluster."

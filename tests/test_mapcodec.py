@@ -68,12 +68,15 @@ def test_bytes_round_trip_and_the_size_fits_the_budget(packed, activations):
     assert len(data) <= 300_000  # the budget per image set
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda data: b"PNG" + data[3:], "signature"),
-    (lambda data: data[:-10], "cut short"),
-    (lambda data: data + b"\0", "too many"),
-    (lambda data: data[:11] + b"!" + data[12:], "broken header"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda data: b"PNG" + data[3:], "signature"),
+        (lambda data: data[:-10], "cut short"),
+        (lambda data: data + b"\0", "too many"),
+        (lambda data: data[:11] + b"!" + data[12:], "broken header"),
+    ],
+)
 def test_damaged_bytes_are_refused_naming_the_fault(packed, damage, message):
     with pytest.raises(ValueError, match=message):
         from_bytes(damage(to_bytes(packed)))

@@ -63,20 +63,24 @@ def test_key_depends_on_every_setting_and_survives_json():
 
 @pytest.mark.parametrize(
     "spec",
-    [PRESETS["dense"], PRESETS["conv"], ModelSpec(conv_filters=(16, 32, 128), dense_units=64),
-     ModelSpec(conv_filters=(32,), kernel_size=5, pool_size=3, dense_units=10)],
+    [
+        PRESETS["dense"],
+        PRESETS["conv"],
+        ModelSpec(conv_filters=(16, 32, 128), dense_units=64),
+        ModelSpec(conv_filters=(32,), kernel_size=5, pool_size=3, dense_units=10),
+    ],
 )
 def test_layer_table_without_tensorflow_matches_keras(spec):
-    from convlab.models import count_params, layer_table
-
     from convlab.activations import feature_layers
+    from convlab.models import count_params, layer_table
 
     model = build(spec)
     assert layer_table(spec) == layer_summary(model)
     assert count_params(spec) == model.count_params()
     # what the journey draws before the model is loaded: each conv/pool layer's name, map side, filters
-    assert spec.feature_layers() == [(layer.name, layer.output.shape[1], layer.output.shape[-1])
-                                     for layer in feature_layers(model)]
+    assert spec.feature_layers() == [
+        (layer.name, layer.output.shape[1], layer.output.shape[-1]) for layer in feature_layers(model)
+    ]
 
 
 @pytest.mark.parametrize("epochs, words", [(1, "1 epoch,"), (2, "2 epochs,"), (20, "20 epochs,")])

@@ -8,14 +8,13 @@ import time
 import numpy as np
 import pytest
 
+from conftest import TINY_CONV
 from convlab import portraits as portraits_module
 from convlab import store as store_module
 from convlab.activations import Inspector
 from convlab.models import PRESETS, build
 from convlab.portraits import PortraitCache, portraits
 from convlab.store import DEFAULT_ROOT, ModelStore, StoredModel
-
-from conftest import TINY_CONV
 
 FILTERS = (0, 1, 5, 63)  # a handful of the lesson's 64 per layer
 CHECKSUM = "a" * 64

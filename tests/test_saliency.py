@@ -23,13 +23,15 @@ def seeded_weights(model, seed: int, scale: float = 0.3):
 
 @pytest.fixture(scope="module")
 def tiny_conv():
-    model = keras.Sequential([
-        keras.Input((28, 28, 1)),
-        keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
-        keras.layers.MaxPooling2D(2, name="pool"),
-        keras.layers.Flatten(name="flatten"),
-        keras.layers.Dense(10, activation="softmax", name="output"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
+            keras.layers.MaxPooling2D(2, name="pool"),
+            keras.layers.Flatten(name="flatten"),
+            keras.layers.Dense(10, activation="softmax", name="output"),
+        ]
+    )
     return seeded_weights(model, seed=3)
 
 
@@ -46,7 +48,9 @@ def random_images(count: int, seed: int = 0) -> np.ndarray:
 @pytest.mark.parametrize("activation", [None, "softmax"])
 def test_saliency_of_a_linear_model_is_its_weights(activation):
     # The score is the logit, which is linear in the pixels with or without a softmax on top.
-    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, activation=activation)])
+    model = keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, activation=activation)]
+    )
     rng = np.random.default_rng(1)
     weights = rng.normal(size=(784, 10)).astype(np.float32)
     model.set_weights([weights, rng.normal(size=10).astype(np.float32)])

@@ -10,15 +10,14 @@ import keras
 import numpy as np
 import pytest
 
+from conftest import TINY_CONV, TINY_DENSE, model_files
 from convlab import snapshots
 from convlab.models import PRESETS, build
 from convlab.replay import Replay
 from convlab.store import DEFAULT_ROOT, ModelStore
 from convlab.training import train
 
-from conftest import TINY_CONV, TINY_DENSE, model_files
-
-FLOAT16_STEP = 2.0 ** -10  # float16 keeps 11 significant bits: a relative error of at most half this
+FLOAT16_STEP = 2.0**-10  # float16 keeps 11 significant bits: a relative error of at most half this
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +46,15 @@ def test_snapshots_are_listed_and_taken_where_promised(trained, small_data):
     inside = snapshots.first_epoch_batches(steps)
     assert len(inside) == snapshots.FIRST_EPOCH_SNAPSHOTS
     labels = [p.label for p in found.points]
-    assert labels[1:1 + len(inside)] == [f"after {b * TINY_CONV.batch_size:,} images" for b in inside]
-    assert labels[0] == "start" and labels[-TINY_CONV.epochs:] == [f"epoch {e}" for e in range(1, TINY_CONV.epochs + 1)]
-    assert [p.epochs for p in found.points] == [0.0, *(b / steps for b in inside), *map(float, range(1, TINY_CONV.epochs + 1))]
+    assert labels[1 : 1 + len(inside)] == [f"after {b * TINY_CONV.batch_size:,} images" for b in inside]
+    assert labels[0] == "start" and labels[-TINY_CONV.epochs :] == [
+        f"epoch {e}" for e in range(1, TINY_CONV.epochs + 1)
+    ]
+    assert [p.epochs for p in found.points] == [
+        0.0,
+        *(b / steps for b in inside),
+        *map(float, range(1, TINY_CONV.epochs + 1)),
+    ]
     listed = stored.meta["snapshots"]
     assert listed["count"] == len(found) == 1 + len(inside) + TINY_CONV.epochs
     assert (root / listed["file"]).is_file() and listed["file"] == ModelStore(root).snapshot_path(TINY_CONV).name

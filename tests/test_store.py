@@ -9,11 +9,10 @@ import threading
 
 import pytest
 
+from conftest import TINY_CONV, TINY_DENSE, assert_same_predictions, model_files
 from convlab import store as store_module
 from convlab.models import PRESETS
 from convlab.store import DEFAULT_ROOT, ModelStore, file_stem
-
-from conftest import TINY_CONV, TINY_DENSE, assert_same_predictions, model_files
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +69,12 @@ def test_round_trip(trained_root, small_data):
 
 def test_no_temp_files_left(trained_root):
     assert sorted(p.name for p in trained_root.iterdir()) == sorted(
-        [f"{file_stem(TINY_CONV)}.keras", f"{file_stem(TINY_CONV)}.json", f"{file_stem(TINY_CONV)}.snapshots.npz",
-         ".locks"]  # the spec locks live in the folder, for every server sharing it
+        [
+            f"{file_stem(TINY_CONV)}.keras",
+            f"{file_stem(TINY_CONV)}.json",
+            f"{file_stem(TINY_CONV)}.snapshots.npz",
+            ".locks",
+        ]  # the spec locks live in the folder, for every server sharing it
     )
     assert [p.name for p in (trained_root / ".locks").iterdir()] == [f"{TINY_CONV.key()}.lock"]
 
@@ -221,7 +224,10 @@ METADATA_DAMAGE = {  # how a run's JSON gets broken -> what the message says was
     "garbage text": (lambda meta: "this is no JSON", "JSONDecodeError: Expecting value: line 1 column 1 (char 0)"),
     "a JSON list": (lambda meta: json.dumps([meta]), "ValueError: it holds a JSON list, not an object"),
     "wrong format": (lambda meta: json.dumps({**meta, "format": 2}), "ValueError: its format is 2, not 1"),
-    "missing spec": (lambda meta: json.dumps({k: v for k, v in meta.items() if k != "spec"}), "ValueError: it has no spec"),
+    "missing spec": (
+        lambda meta: json.dumps({k: v for k, v in meta.items() if k != "spec"}),
+        "ValueError: it has no spec",
+    ),
     "unparseable spec": (
         lambda meta: json.dumps({**meta, "spec": {**meta["spec"], "filters": 64}}),
         "ValueError: its spec doesn't parse: unknown model spec fields: ['filters']",
@@ -259,7 +265,9 @@ def test_a_malformed_preset_is_set_aside_so_the_app_trains_it_again(tmp_path):
     shutil.copy(DEFAULT_ROOT / model_path.name, model_path)
     meta_path.write_text((DEFAULT_ROOT / meta_path.name).read_text()[:300])  # a truncated copy of the shipped JSON
     assert store.list_metadata() == []
-    assert store.problems[conv.key()].startswith(f"The lab run's metadata {meta_path.name} was unreadable (JSONDecodeError")
+    assert store.problems[conv.key()].startswith(
+        f"The lab run's metadata {meta_path.name} was unreadable (JSONDecodeError"
+    )
     assert sorted(path.suffix for path in (tmp_path / "corrupt").iterdir()) == [".json", ".keras"]
     assert not store.has(conv) and store.load(conv) is None  # app.ensure_models: not stored -> trained
     assert conv.key() in store.problems  # still there for the page to show
@@ -273,7 +281,7 @@ def test_a_malformed_json_of_another_name_is_keyed_by_its_stem(tmp_path):
     assert moved.name.startswith("notes.") and moved.suffix == ".json"
     assert store.problems == {
         "notes": f"The lab run's metadata notes.json was unreadable (ValueError: it holds a JSON list, not an object); "
-                 f"moved to corrupt/{moved.name}."
+        f"moved to corrupt/{moved.name}."
     }
 
 

@@ -26,9 +26,16 @@ def brute_force(base: ModelSpec, blocks, filters, epochs, dense_units) -> list[M
         for f in filters:
             for e in epochs:
                 for d in dense_units:
-                    spec = ModelSpec(conv_filters=tuple([f] * b), kernel_size=base.kernel_size, pool_size=base.pool_size,
-                                     dense_units=d, epochs=e, batch_size=base.batch_size, seed=base.seed,
-                                     train_samples=base.train_samples)
+                    spec = ModelSpec(
+                        conv_filters=tuple([f] * b),
+                        kernel_size=base.kernel_size,
+                        pool_size=base.pool_size,
+                        dense_units=d,
+                        epochs=e,
+                        batch_size=base.batch_size,
+                        seed=base.seed,
+                        train_samples=base.train_samples,
+                    )
                     if spec not in specs:
                         specs.append(spec)
     return specs
@@ -78,20 +85,26 @@ def test_the_key_depends_on_the_grid_alone():
     assert Sweep.of(replace(CONV, seed=1), {"filters": [16, 32, 64], "blocks": [1, 2]}).key() != one.key()
 
 
-@pytest.mark.parametrize(("axes", "message"), [
-    ({"kernel_size": [3, 5]}, "unknown sweep axis 'kernel_size'; choose from blocks, filters"),
-    ({"filters": []}, "the axis 'filters' has no values; give at least one"),
-    ({}, "a sweep needs at least one axis"),
-    ({"seed": range(MAX_VARIANTS + 1)}, f"a sweep of 37 variants is too big: at most {MAX_VARIANTS}; drop some values"),
-    # 4 block counts × 12 filter counts is 48 combinations, but blocks 0 gives one baseline: 3 × 12 + 1.
-    ({"blocks": [0, 1, 2, 3], "filters": range(1, 13)}, "a sweep of 37 variants is too big"),
-    ({"blocks": [1, 4]}, "at most 3 conv blocks fit a 28x28 image, not 4"),
-    ({"epochs": [5, 21]}, "epochs must be 1..20, not 21"),
-    ({"filters": [0, 8]}, "filters per conv layer must be 1..512"),
-    ({"blocks": [-1, 1]}, "blocks can't be negative"),
-    ({"filters": [8.5]}, "must be whole numbers, not 8.5"),
-    ({"filters": "16"}, "must be a list of whole numbers"),
-])
+@pytest.mark.parametrize(
+    ("axes", "message"),
+    [
+        ({"kernel_size": [3, 5]}, "unknown sweep axis 'kernel_size'; choose from blocks, filters"),
+        ({"filters": []}, "the axis 'filters' has no values; give at least one"),
+        ({}, "a sweep needs at least one axis"),
+        (
+            {"seed": range(MAX_VARIANTS + 1)},
+            f"a sweep of 37 variants is too big: at most {MAX_VARIANTS}; drop some values",
+        ),
+        # 4 block counts × 12 filter counts is 48 combinations, but blocks 0 gives one baseline: 3 × 12 + 1.
+        ({"blocks": [0, 1, 2, 3], "filters": range(1, 13)}, "a sweep of 37 variants is too big"),
+        ({"blocks": [1, 4]}, "at most 3 conv blocks fit a 28x28 image, not 4"),
+        ({"epochs": [5, 21]}, "epochs must be 1..20, not 21"),
+        ({"filters": [0, 8]}, "filters per conv layer must be 1..512"),
+        ({"blocks": [-1, 1]}, "blocks can't be negative"),
+        ({"filters": [8.5]}, "must be whole numbers, not 8.5"),
+        ({"filters": "16"}, "must be a list of whole numbers"),
+    ],
+)
 def test_bad_sweeps_say_what_to_change(axes, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         Sweep.of(CONV, axes)
@@ -117,9 +130,15 @@ def test_save_and_load_round_trip(tmp_path):
     assert sorted(p.name for p in (tmp_path / "sweeps").iterdir()) == sorted(f"{s.key()}.json" for s in (older, newer))
 
     stored = json.loads(older_path.read_text())
-    assert stored == {"format": 1, "key": older.key(), "name": "fewer filters", "base": CONV.to_dict(),
-                      "axes": {"filters": [16, 32]}, "specs": [s.key() for s in older.specs()],
-                      "created": "2024-05-01T10:00:00+00:00"}
+    assert stored == {
+        "format": 1,
+        "key": older.key(),
+        "name": "fewer filters",
+        "base": CONV.to_dict(),
+        "axes": {"filters": [16, 32]},
+        "specs": [s.key() for s in older.specs()],
+        "created": "2024-05-01T10:00:00+00:00",
+    }
 
     records = load_sweeps(tmp_path)
     assert [r.sweep for r in records] == [newer, older]
@@ -167,8 +186,15 @@ def test_unusable_files_are_reported_not_raised(tmp_path):
     records = load_sweeps(tmp_path)
     assert [r.sweep for r in records] == [good]
     problems = records.problems
-    assert set(problems) == {"broken.json", "list.json", "future.json", f"{bad_base.key()}.json",
-                             "aaaaaaaaaaaa.json", "unknown-axis.json", "too-big.json"}
+    assert set(problems) == {
+        "broken.json",
+        "list.json",
+        "future.json",
+        f"{bad_base.key()}.json",
+        "aaaaaaaaaaaa.json",
+        "unknown-axis.json",
+        "too-big.json",
+    }
     assert "JSONDecodeError" in problems["broken.json"]
     assert "not an object" in problems["list.json"]
     assert "format is 2" in problems["future.json"]
@@ -185,9 +211,14 @@ def test_no_folder_means_no_sweeps(tmp_path):
 
 def meta(spec: ModelSpec, test: float, train: float, seconds: float, epochs: int) -> dict:
     """What store.py records for a run, cut to the fields a comparison reads."""
-    return {"key": spec.key(), "spec": spec.to_dict(), "params": models.count_params(spec), "seconds": seconds,
-            "epochs_run": epochs, "metrics": {"test_accuracy": test, "train_accuracy": train,
-                                              "test_loss": 0.3, "train_loss": 0.2}}
+    return {
+        "key": spec.key(),
+        "spec": spec.to_dict(),
+        "params": models.count_params(spec),
+        "seconds": seconds,
+        "epochs_run": epochs,
+        "metrics": {"test_accuracy": test, "train_accuracy": train, "test_loss": 0.3, "train_loss": 0.2},
+    }
 
 
 @pytest.fixture
@@ -201,14 +232,32 @@ def test_comparison_rows(blocks_sweep):
     metas = {dense.key(): meta(dense, 0.87, 0.89, 40.5, 5), c64x2.key(): meta(c64x2, 0.91, 0.95, 300.0, 4)}
     rows = comparison(blocks_sweep, metas, states={c16.key(): "training", c64x2.key(): "failed"})
     assert [row["key"] for row in rows] == [s.key() for s in blocks_sweep.specs()]
-    assert rows[0] == {"variant": "dense (lesson)", AXES["blocks"]: 0, AXES["filters"]: None, "params": 101_770,
-                       "test accuracy": 0.87, "train accuracy": 0.89, "training time (s)": 40.5, "epochs run": 5,
-                       "state": "trained", "key": dense.key()}
+    assert rows[0] == {
+        "variant": "dense (lesson)",
+        AXES["blocks"]: 0,
+        AXES["filters"]: None,
+        "params": 101_770,
+        "test accuracy": 0.87,
+        "train accuracy": 0.89,
+        "training time (s)": 40.5,
+        "epochs run": 5,
+        "state": "trained",
+        "key": dense.key(),
+    }
     assert rows[4]["variant"] == "conv (lesson)" and rows[4]["params"] == 243_786  # the lesson's summary
     assert rows[4]["state"] == "trained" and rows[4]["epochs run"] == 4  # a finished run beats a stale state
-    assert rows[1] == {"variant": c16.label(), AXES["blocks"]: 1, AXES["filters"]: 16, "params": models.count_params(c16),
-                       "test accuracy": None, "train accuracy": None, "training time (s)": None, "epochs run": None,
-                       "state": "training", "key": c16.key()}
+    assert rows[1] == {
+        "variant": c16.label(),
+        AXES["blocks"]: 1,
+        AXES["filters"]: 16,
+        "params": models.count_params(c16),
+        "test accuracy": None,
+        "train accuracy": None,
+        "training time (s)": None,
+        "epochs run": None,
+        "state": "training",
+        "key": c16.key(),
+    }
     assert [row["state"] for row in rows] == ["trained", "training", "not trained", "not trained", "trained"]
     assert [row["params"] for row in rows] == [models.count_params(s) for s in blocks_sweep.specs()]
     assert best(rows) == c64x2.key()
@@ -220,8 +269,12 @@ def test_best_prefers_accuracy_then_the_smaller_model(blocks_sweep):
     # Two blocks shrink the maps before the big Dense layer: conv 64-64 is the smallest of the three.
     params = {s: models.count_params(s) for s in (c16, c64, c64x2)}
     assert params[c64x2] < params[c16] < params[c64]
-    tie = {c64.key(): meta(c64, 0.9, 0.93, 100.0, 5), c16.key(): meta(c16, 0.9, 0.92, 90.0, 5),
-           c64x2.key(): meta(c64x2, 0.9, 0.95, 300.0, 5), dense.key(): meta(dense, 0.85, 0.9, 30.0, 5)}
+    tie = {
+        c64.key(): meta(c64, 0.9, 0.93, 100.0, 5),
+        c16.key(): meta(c16, 0.9, 0.92, 90.0, 5),
+        c64x2.key(): meta(c64x2, 0.9, 0.95, 300.0, 5),
+        dense.key(): meta(dense, 0.85, 0.9, 30.0, 5),
+    }
     rows = comparison(blocks_sweep, tie)
     assert best(rows) == c64x2.key()  # last in grid order, but the fewest parameters
     assert best(list(reversed(rows))) == c64x2.key()  # the rule, not the order, decides
@@ -232,8 +285,11 @@ def test_best_prefers_accuracy_then_the_smaller_model(blocks_sweep):
 
 def test_figure_draws_the_finished_rows_and_marks_the_best_in_both_panels(blocks_sweep):
     dense, c16, _, _, c64x2 = blocks_sweep.specs()
-    metas = {dense.key(): meta(dense, 0.87, 0.89, 40.5, 5), c16.key(): meta(c16, 0.9, 0.93, 90.0, 5),
-             c64x2.key(): meta(c64x2, 0.92, 0.95, 300.0, 5)}
+    metas = {
+        dense.key(): meta(dense, 0.87, 0.89, 40.5, 5),
+        c16.key(): meta(c16, 0.9, 0.93, 90.0, 5),
+        c64x2.key(): meta(c64x2, 0.92, 0.95, 300.0, 5),
+    }
     rows = comparison(blocks_sweep, metas)
     winner = best(rows)
     assert winner == c64x2.key()
@@ -249,8 +305,12 @@ def test_figure_draws_the_finished_rows_and_marks_the_best_in_both_panels(blocks
 
     stars = [t for t in figure["data"] if t["name"] == "best"]
     assert [(t["xaxis"], t["x"], t["y"]) for t in stars] == [("x", [243_786], [0.92]), ("x2", [300.0], [0.92])]
-    assert all(t["marker"]["symbol"] == "star" and t["marker"]["size"] > variants[0]["marker"]["size"] and
-               t["marker"]["color"] != variants[0]["marker"]["color"] for t in stars)
+    assert all(
+        t["marker"]["symbol"] == "star"
+        and t["marker"]["size"] > variants[0]["marker"]["size"]
+        and t["marker"]["color"] != variants[0]["marker"]["color"]
+        for t in stars
+    )
     notes = figure["layout"]["annotations"]
     assert [(a["text"], a["xref"]) for a in notes] == [("best: conv (lesson)", "x"), ("best: conv (lesson)", "x2")]
     assert notes[0]["x"] == pytest.approx(math.log10(243_786))  # annotations on a log axis sit at log10(x)

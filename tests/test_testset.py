@@ -128,7 +128,7 @@ def test_a_damaged_file_is_set_aside_and_computed_again(tmp_path, shipped, small
 def test_another_models_or_test_sets_file_is_computed_again_and_replaced(tmp_path, shipped, small, test_split):
     stored = shipped["conv"]
     TestSetCache(tmp_path).get(stored, small)
-    other = Split(test_split.images[SMALL:2 * SMALL], test_split.labels[SMALL:2 * SMALL], test_split.source)
+    other = Split(test_split.images[SMALL : 2 * SMALL], test_split.labels[SMALL : 2 * SMALL], test_split.source)
     cache = TestSetCache(tmp_path)
     results, note = cache.get(stored, other)
     assert note is None and cache.computations == 1 and not (tmp_path / "corrupt").exists()
@@ -144,8 +144,10 @@ def test_background_work_is_waited_for_not_repeated(tmp_path, shipped, small):
     cache, stored = TestSetCache(tmp_path, batch_size=100), shipped["conv"]
     work = cache.start(stored, small)
     answers, shares = [], []
-    asks = [threading.Thread(target=lambda: answers.append(cache.get(stored, small, progress=shares.append)))
-            for _ in range(2)]
+    asks = [
+        threading.Thread(target=lambda: answers.append(cache.get(stored, small, progress=shares.append)))
+        for _ in range(2)
+    ]
     for ask in asks:
         ask.start()
     for ask in asks:
@@ -158,8 +160,9 @@ def test_background_work_is_waited_for_not_repeated(tmp_path, shipped, small):
 
 def test_an_unsaved_model_is_kept_in_memory_with_a_note(tmp_path, shipped, small):
     stored = shipped["dense"]
-    unsaved = StoredModel(stored.spec, stored.model, {k: v for k, v in stored.meta.items() if k != "model_sha256"},
-                          saved=False)
+    unsaved = StoredModel(
+        stored.spec, stored.model, {k: v for k, v in stored.meta.items() if k != "model_sha256"}, saved=False
+    )
     cache = TestSetCache(tmp_path)
     results, note = cache.get(unsaved, small)
     assert "kept in memory only" in note and not (tmp_path / "testset").exists()

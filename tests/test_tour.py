@@ -115,7 +115,10 @@ def test_views_parse_cleanly(steps, shipped, test_split):
     runs = {stored.spec.key(): stored for stored in shipped}
     inspectors = {key: Inspector(stored.model) for key, stored in runs.items()}
     limits = urlstate.Limits(
-        run_keys=tuple(runs), num_images=len(test_split), tabs=tuple(TABS), scales=tuple(SCALE_MODES),
+        run_keys=tuple(runs),
+        num_images=len(test_split),
+        tabs=tuple(TABS),
+        scales=tuple(SCALE_MODES),
         filters_for=lambda key: inspectors[key].num_filters,
         layers_for=lambda key: [layer.name for layer in inspectors[key].layers],
         sides_for=lambda key: {name: side for name, side, _ in runs[key].spec.feature_layers()},
@@ -152,8 +155,10 @@ def test_images_have_the_labels_the_text_says(step, test_split):
 # -- numbers from the metadata -------------------------------------------------------------------
 def test_narration_numbers_match_the_metadata(step, shipped):
     conv, dense = shipped
-    meta = {kind: json.loads((DEFAULT_ROOT / f"{file_stem(stored.spec)}.json").read_text())
-            for kind, stored in (("conv", conv), ("dense", dense))}
+    meta = {
+        kind: json.loads((DEFAULT_ROOT / f"{file_stem(stored.spec)}.json").read_text())
+        for kind, stored in (("conv", conv), ("dense", dense))
+    }
     for slug, kind in (("dense", "dense"), ("conv", "conv")):
         text, metrics = step[slug].narration, meta[kind]["metrics"]
         assert f"**{meta[kind]['seconds']:.0f} s**" in text
@@ -212,10 +217,10 @@ def ninths_named(words: str) -> set[tuple[int, int]]:
         row = ROWS.index(words.split()[-1])
         return {(row, c) for c in range(3)}
     if words.startswith("down the "):
-        column = {"left side": 0, "middle": 1, "right side": 2}[words[len("down the "):]]
+        column = {"left side": 0, "middle": 1, "right side": 2}[words[len("down the ") :]]
         return {(r, column) for r in range(3)}
     assert words.startswith("in the "), words
-    names = re.split(r", the | and the ", words[len("in the "):])
+    names = re.split(r", the | and the ", words[len("in the ") :])
     return {NAMED[name] for name in names}
 
 
@@ -229,7 +234,9 @@ def test_where_the_maps_light_up_together_is_where_the_shown_maps_do(step, refer
     s = step[slug]
     assert s.view["layer"] == "pool2"
     maps = reference.maps(images_of(s))[..., int(s.view["filter"])]
-    shares = (maps / np.where(maps.max(axis=(1, 2), keepdims=True) > 0, maps.max(axis=(1, 2), keepdims=True), 1)).min(axis=0)
+    shares = (maps / np.where(maps.max(axis=(1, 2), keepdims=True) > 0, maps.max(axis=(1, 2), keepdims=True), 1)).min(
+        axis=0
+    )
     cells = [(int(r), int(c)) for r, c in zip(*np.nonzero(shares >= 0.5))]
     assert s.facts["cells" if slug != "shirts" else "lit_cells"] == cells
     found = re.search(r"maps are lit together (.+?) of the maps, each at least (\d+)% of its own peak there", s.answer)
@@ -279,8 +286,16 @@ def test_the_third_images_first_map_is_brightest_where_the_words_say(step, refer
 
 
 def test_place_words_name_exactly_their_ninths():
-    for places in ({(2, 0)}, {(2, 0), (2, 1), (2, 2)}, {(1, 0), (1, 1), (1, 2)}, {(0, 0), (1, 0), (2, 0)},
-                   {(0, 1), (1, 1), (2, 1)}, {(1, 1), (2, 1)}, {(0, 0), (2, 2), (1, 1)}, {(2, 0), (2, 1)}):
+    for places in (
+        {(2, 0)},
+        {(2, 0), (2, 1), (2, 2)},
+        {(1, 0), (1, 1), (1, 2)},
+        {(0, 0), (1, 0), (2, 0)},
+        {(0, 1), (1, 1), (2, 1)},
+        {(1, 1), (2, 1)},
+        {(0, 0), (2, 2), (1, 1)},
+        {(2, 0), (2, 1)},
+    ):
         assert ninths_named(filtermeasures.place_words(places)) == places, places
     assert filtermeasures.place_words({(2, 0), (2, 1), (2, 2)}) == "along the bottom"
     with pytest.raises(ValueError):
@@ -343,8 +358,11 @@ def test_the_boots_feature_vanishes(step, reference, slug, item):
 def test_other_filter_disagrees(step, reference):
     facts = step["other-filter"].facts
     relative = reference.relative([0, 23, 28])
-    shares = {f: relative[:, f].min() / relative[:, f].max() for f in range(relative.shape[1])
-              if reference.live[f] and relative[:, f].max() >= 1}
+    shares = {
+        f: relative[:, f].min() / relative[:, f].max()
+        for f in range(relative.shape[1])
+        if reference.live[f] and relative[:, f].max() >= 1
+    }
     assert facts["filter"] in top(shares, highest=False)
     assert facts["share"] == pytest.approx(shares[facts["filter"]], abs=1e-3)
     assert relative[:, facts["filter"]].min() < 0.5 * relative[:, facts["filter"]].max()
@@ -434,8 +452,11 @@ def test_the_trousers_plain_words_hold_for_every_map_shown(step, reference):
         across = float((np.diff(feature_map, axis=1) ** 2).sum())
         down = float((np.diff(feature_map, axis=0) ** 2).sum())
         assert across >= times * down
-    shares = re.search(r"^Upright stripes: (\d+%), (\d+%) and (\d+%) of the brightness change in its three pool2 "
-                       r"maps goes across, not down\.", s.answer)
+    shares = re.search(
+        r"^Upright stripes: (\d+%), (\d+%) and (\d+%) of the brightness change in its three pool2 "
+        r"maps goes across, not down\.",
+        s.answer,
+    )
     assert shares, s.answer
     assert list(shares.groups()) == [f"{verticality_by_hand(m):.0%}" for m in maps]
     assert s.verdict == shares.group(0) and len(s.verdict) <= 110  # short enough for the strip's one line
@@ -448,8 +469,10 @@ def test_the_shirts_plain_words_name_the_extremes(step, reference):
     assert filtermeasures.LIVE_SHARE == 0.1
     assert f"at least 1 test picture in {round(1 / filtermeasures.LIVE_SHARE)}" in s.narration
     lit, quiet = s.facts["filter"], s.facts["quiet_filter"]
-    assert (f"**filter {lit}** lights up even its dimmest shirt more than any other, and **filter {quiet}** lights "
-            "up even its brightest shirt less than any other") in s.narration
+    assert (
+        f"**filter {lit}** lights up even its dimmest shirt more than any other, and **filter {quiet}** lights "
+        "up even its brightest shirt less than any other"
+    ) in s.narration
     relative = reference.relative(images_of(s))
     live = [f for f in range(relative.shape[1]) if reference.live[f]]
     assert all(relative[:, lit].min() >= relative[:, f].min() - 1e-6 for f in live)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import TINY_CONV
 from convlab.models import ModelSpec
 from convlab.training import EpochProgress, train
-
-from conftest import TINY_CONV
 
 
 def test_history_metrics_and_progress(small_data):
@@ -38,7 +37,10 @@ def test_same_seed_same_model(small_data):
 
 @pytest.mark.parametrize(
     "rule, reason",
-    [({"stop_loss": 50.0}, "stopped after epoch 1: loss"), ({"stop_accuracy": 0.01}, "stopped after epoch 1: accuracy")],
+    [
+        ({"stop_loss": 50.0}, "stopped after epoch 1: loss"),
+        ({"stop_accuracy": 0.01}, "stopped after epoch 1: accuracy"),
+    ],
 )
 def test_stop_rule_ends_training_and_says_why(small_data, rule, reason):
     spec = ModelSpec(**{**TINY_CONV.to_dict(), "epochs": 4, **rule})

@@ -204,17 +204,21 @@ def test_the_batched_weights_equal_scipy_resampling_each_image(test_split):
     the benchmark's invariance chart, not to a test.)"""
     from scipy.ndimage import affine_transform
 
-    from convlab.transforms import _inverse_map
+    from convlab.transforms import DIRECT_BELOW, _inverse_map
 
-    from convlab.transforms import DIRECT_BELOW
-
-    stack = test_split.images[:DIRECT_BELOW + 10, ..., 0]  # enough to take the batched path
-    for transform in (Transform(rotate=25), Transform(scale=0.8, shift_x=-2), Transform(rotate=-40, scale=1.3, shift_y=5)):
+    stack = test_split.images[: DIRECT_BELOW + 10, ..., 0]  # enough to take the batched path
+    for transform in (
+        Transform(rotate=25),
+        Transform(scale=0.8, shift_x=-2),
+        Transform(rotate=-40, scale=1.3, shift_y=5),
+    ):
         moved = apply(stack, transform)
         assert moved.shape == stack.shape and moved.dtype == np.float32
         matrix, offset = _inverse_map(transform.rotate, transform.scale, transform.shift_x, transform.shift_y)
-        expected = [np.clip(affine_transform(image, matrix, offset=offset, order=1, mode="grid-constant"), 0, 1)
-                    for image in stack]
+        expected = [
+            np.clip(affine_transform(image, matrix, offset=offset, order=1, mode="grid-constant"), 0, 1)
+            for image in stack
+        ]
         np.testing.assert_allclose(moved, np.stack(expected), atol=1e-6)
         np.testing.assert_allclose(apply(stack[:3], transform), moved[:3], atol=1e-6)  # the few, one by one
 

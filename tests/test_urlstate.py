@@ -23,8 +23,16 @@ def parse(**params):
 
 
 def test_a_valid_link_round_trips():
-    state = {"model": CONV, "image_0": 5, "image_1": 17, "image_2": 9999, "filter": 63, "layer": "conv2",
-             "scale": "layer", "tab": "filters"}
+    state = {
+        "model": CONV,
+        "image_0": 5,
+        "image_1": 17,
+        "image_2": 9999,
+        "filter": 63,
+        "layer": "conv2",
+        "scale": "layer",
+        "tab": "filters",
+    }
     parsed, notes = urlstate.parse(urlstate.encode(state), LIMITS, default_model=CONV)
     assert parsed == state and notes == []
 
@@ -71,8 +79,12 @@ def test_an_explained_cell_round_trips_and_bad_cells_get_a_note():
     assert parse(cell="3,conv2,4,10") == ({"cell": cell}, [])  # the image counted from 1, as on the page
     state, notes = parse(cell="1,pool2,9,-1")
     assert state == {"cell": {"slot": 0, "layer": "pool2", "row": 4, "col": 0}} and "5×5" in notes[0]
-    for value, note in [("4,conv1,0,0", "image must be 1–3"), ("1,dense,0,0", "layers are conv1"),
-                        ("1,conv1,x,0", "expected image,layer,row,column"), ("1,conv1", "expected")]:
+    for value, note in [
+        ("4,conv1,0,0", "image must be 1–3"),
+        ("1,dense,0,0", "layers are conv1"),
+        ("1,conv1,x,0", "expected image,layer,row,column"),
+        ("1,conv1", "expected"),
+    ]:
         state, notes = parse(cell=value)
         assert state == {} and note in notes[0], (value, notes)
     state, notes = parse(model=DENSE, cell="1,conv1,0,0")  # a dense model has no maps

@@ -24,8 +24,10 @@ def _header_version(path: Path) -> str:
 def test_cartesian_plotly_is_the_plotly_package_release():
     ours = _header_version(VENDOR / "plotly.js-cartesian" / "plotly-cartesian.min.js")
     package = _header_version(Path(plotly.__file__).parent / "package_data" / "plotly.min.js")
-    assert ours == package, (f"vendor/plotly.js-cartesian is plotly.js {ours}, the plotly package ships {package}: "
-                             "update it as its VERSION.md says")
+    assert ours == package, (
+        f"vendor/plotly.js-cartesian is plotly.js {ours}, the plotly package ships {package}: "
+        "update it as its VERSION.md says"
+    )
 
 
 def test_every_vendored_library_has_its_licence_and_a_note_naming_its_version():

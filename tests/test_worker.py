@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import TINY_CONV, TINY_DENSE, model_files
 from convlab.jobs import DONE, FAILED, TrainingQueue
 from convlab.models import ModelSpec
 from convlab.store import ModelStore
 from convlab.worker import NICENESS, LocalWorker
-
-from conftest import TINY_CONV, TINY_DENSE, model_files
 
 # Long enough to be caught mid-training: 2,000 images in batches of 8 is 250 batches an epoch.
 SLOW = ModelSpec(conv_filters=(4,), dense_units=16, epochs=20, batch_size=8, train_samples=2000, seed=3)
@@ -44,7 +43,9 @@ def test_a_training_runs_in_a_lower_priority_process_and_its_progress_reaches_th
     assert worker.pid is not None and worker.pid != os.getpid()
     assert niceness(worker.pid) == niceness(os.getpid()) + NICENESS
     autogroup = Path(f"/proc/{worker.pid}/autogroup")
-    if autogroup.exists():  # its own scheduling group, niced too: else it would share the CPUs with the browser half and half
+    if (
+        autogroup.exists()
+    ):  # its own scheduling group, niced too: else it would share the CPUs with the browser half and half
         theirs = autogroup.read_text().split()
         assert theirs[1:] == ["nice", str(NICENESS)]
         # Linux prints nothing for the root group (a process whose session began at boot, as under some CI runners).
@@ -82,7 +83,10 @@ def test_a_killed_worker_leaves_no_partial_files_and_the_queue_serves_the_next_j
     os.kill(pid, signal.SIGKILL)
     assert queue.wait(doomed, timeout=30)
     assert doomed.state == FAILED
-    assert "stopped unexpectedly (killed by SIGKILL" in doomed.message and "Nothing of this training was kept" in doomed.message
+    assert (
+        "stopped unexpectedly (killed by SIGKILL" in doomed.message
+        and "Nothing of this training was kept" in doomed.message
+    )
     assert queue.wait(following, timeout=120) and following.state == DONE, following.message
     assert queue.executor.pid != pid  # a fresh worker
     store = ModelStore(tmp_path)

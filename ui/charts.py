@@ -23,9 +23,11 @@ from convlab.data import CLASS_NAMES
 from convlab.figures.scales import DEFAULT_PALETTE, PALETTES, recoloured
 
 PLOT_CONFIG = {
-    "displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2},
+    "displaylogo": False,
+    "toImageButtonOptions": {"format": "png", "scale": 2},
     # Nothing leaves the machine: no "Share chart…" / "Edit in Chart Studio" (Plotly's cloud).
-    "showSendToCloud": False, "showEditInChartStudio": False,
+    "showSendToCloud": False,
+    "showEditInChartStudio": False,
     "modeBarButtonsToRemove": ["sendDataToCloud", "editInChartStudio"],
 }
 
@@ -85,8 +87,11 @@ def _components() -> dict:
     for its server before Streamlit's runtime exists, and a component declared then is never served."""
     components.declare_component("plotly_js", path=str(PLOTLY_JS.parent))
     components.declare_component("journey_maps", path=str(MAPS_DIR))
-    return {"plotly_react": components.declare_component(
-        "plotly_react", path=str(Path(__file__).resolve().parent.parent / "components" / "plotly_react"))}
+    return {
+        "plotly_react": components.declare_component(
+            "plotly_react", path=str(Path(__file__).resolve().parent.parent / "components" / "plotly_react")
+        )
+    }
 
 
 def publish(data: bytes) -> str:
@@ -111,9 +116,17 @@ def image_names(indices, labels) -> list[str]:
     return [f"image {int(index)} ({CLASS_NAMES[int(label)]})" for index, label in zip(indices, labels)]
 
 
-def live_chart(figure: dict, key: str, fit: bool = False, clicks: bool = False, on_change=None,
-               page_keys: bool = False, scrub: dict | None = None, title: str = "Chart",
-               describe: dict | None = None) -> None:
+def live_chart(
+    figure: dict,
+    key: str,
+    fit: bool = False,
+    clicks: bool = False,
+    on_change=None,
+    page_keys: bool = False,
+    scrub: dict | None = None,
+    title: str = "Chart",
+    describe: dict | None = None,
+) -> None:
     """A chart that reruns update in place (the journey, the filters grid).
 
     With ``fit``, the chart reports the room it has as its value (``chart_room``); with
@@ -131,9 +144,19 @@ def live_chart(figure: dict, key: str, fit: bool = False, clicks: bool = False, 
     colours = palette()
     if scrub is not None:
         scrub = recoloured(scrub, colours)  # the maps the browser paints itself: the same colour map
-    _components()["plotly_react"](figure=recoloured(figure, colours), config=PLOT_CONFIG, fit=fit, clicks=clicks,
-                                  pageKeys=page_keys, scrub=scrub, title=title, describe=describe, key=key,
-                                  default=None, on_change=on_change)
+    _components()["plotly_react"](
+        figure=recoloured(figure, colours),
+        config=PLOT_CONFIG,
+        fit=fit,
+        clicks=clicks,
+        pageKeys=page_keys,
+        scrub=scrub,
+        title=title,
+        describe=describe,
+        key=key,
+        default=None,
+        on_change=on_change,
+    )
 
 
 def chart_room(key: str) -> dict:
@@ -170,8 +193,16 @@ def thumbnails(images: np.ndarray, name: str, entries: list[tuple[int, str]], pe
             if number % per_row == 0:  # a fresh row of columns per row of images
                 columns = st.columns(per_row)
             column = columns[number % per_row]
-            column.image(enlarge(images[index], 3), clamp=True, caption=caption, width="stretch",
-                         alt=f"Test image {caption}")  # the caption names it: "#23 Ankle boot …"
+            column.image(
+                enlarge(images[index], 3), clamp=True, caption=caption, width="stretch", alt=f"Test image {caption}"
+            )  # the caption names it: "#23 Ankle boot …"
             # Tertiary (no padding or border): a bordered button's words were cut in 9 columns at 1280 px (issue 22).
-            column.button("→ journey", key=f"{name}_{index}", on_click=on_click, args=(index,), type="tertiary",
-                          help=f"Put test image #{index} into the journey's next slot", width="stretch")
+            column.button(
+                "→ journey",
+                key=f"{name}_{index}",
+                on_click=on_click,
+                args=(index,),
+                type="tertiary",
+                help=f"Put test image #{index} into the journey's next slot",
+                width="stretch",
+            )

@@ -41,7 +41,8 @@ CONNECTION = "class_connection"  # the invisible component's key
 def _connection():
     """Declared in a run, not at import (see ``ui.charts._components``)."""
     return components.declare_component(
-        "class_follow", path=str(Path(__file__).resolve().parent.parent / "components" / "class_follow"))
+        "class_follow", path=str(Path(__file__).resolve().parent.parent / "components" / "class_follow")
+    )
 
 
 def get_class_store():
@@ -91,7 +92,8 @@ def check_link() -> None:
             st.session_state[FOLLOWING] = True
             st.session_state["class_link_note"] = (
                 f"This link's teacher key isn't class {code}'s, so this page follows the class like a "
-                "student's. To lead it, open the link the class started with (on the teacher's device).")
+                "student's. To lead it, open the link the class started with (on the teacher's device)."
+            )
     except ClassError as error:
         _leave(str(error))
     except StoreUnavailable as error:
@@ -190,8 +192,9 @@ def _follow(on: bool) -> None:
         st.session_state.pop("class_version", None)  # rejoin: take the teacher's view now
 
 
-def follow_the_class(view_now: Callable[[], dict[str, str]], apply_view: Callable[[dict], None],
-                     in_fragment: bool = False) -> None:
+def follow_the_class(
+    view_now: Callable[[], dict[str, str]], apply_view: Callable[[dict], None], in_fragment: bool = False
+) -> None:
     """At the start of a following student's run: a move of the student's own detaches the page;
     otherwise the class's newest view, if the page doesn't show it yet, is applied.
 
@@ -243,8 +246,12 @@ def _moved_by_student(now: dict[str, str], shown: dict[str, str] | None, teacher
     """
     if shown is None:
         return False
-    return any(shown.get(name) != value and (name in shown or name != "layer")
-               and (teachers is None or teachers.get(name) != value) for name, value in now.items())
+    return any(
+        shown.get(name) != value
+        and (name in shown or name != "layer")
+        and (teachers is None or teachers.get(name) != value)
+        for name, value in now.items()
+    )
 
 
 IN_PLACE = {"filter", "images"}  # what the journey's fragment applies by itself (a filter is painted first)
@@ -254,12 +261,20 @@ def connection_ui() -> None:
     """The page's connection to its class: a follower's feed, or the teacher's heartbeat (invisible)."""
     code = st.session_state.get(CLASS)
     if role() == "teacher":
-        args = {"role": "teacher", "alive": feed.alive_path(code), "token": st.session_state[TEACHER],
-                "heartbeat": feed.HEARTBEAT_SECONDS}
+        args = {
+            "role": "teacher",
+            "alive": feed.alive_path(code),
+            "token": st.session_state[TEACHER],
+            "heartbeat": feed.HEARTBEAT_SECONDS,
+        }
     elif role() == "student":
-        args = {"role": "student", "feed": feed.feed_path(code), "following": following(),
-                "version": st.session_state.get("class_version", -1),
-                "view": st.session_state.get("class_shown") or {}}
+        args = {
+            "role": "student",
+            "feed": feed.feed_path(code),
+            "following": following(),
+            "version": st.session_state.get("class_version", -1),
+            "view": st.session_state.get("class_shown") or {},
+        }
     else:
         return
     with st.sidebar:
@@ -273,13 +288,17 @@ def banner_ui() -> None:
         return
     code = st.session_state[CLASS]
     if following():
-        st.caption(f"👩‍🏫 Following class **{code}**: this page shows the teacher's view. Any move of yours "
-                   "explores on your own.")
+        st.caption(
+            f"👩‍🏫 Following class **{code}**: this page shows the teacher's view. Any move of yours "
+            "explores on your own."
+        )
         return
     # One line, so the journey's grid keeps its room on a laptop's screen.
     with st.container(key="class_banner", horizontal=True, vertical_alignment="center", gap="small"):
-        st.markdown(f"🧭 **You're exploring on your own** (class **{code}**): the teacher's changes wait for you.",
-                    width="content")
+        st.markdown(
+            f"🧭 **You're exploring on your own** (class **{code}**): the teacher's changes wait for you.",
+            width="content",
+        )
         st.button("Rejoin the class", key="class_banner_rejoin", on_click=_follow, args=(True,), type="primary")
 
 
@@ -296,8 +315,13 @@ def classroom_ui() -> None:
         elif role() == "student":
             _student_box()
         else:
-            st.button("Start a class", key="class_start", on_click=_start, width="stretch",
-                      help="Your students open the link (or scan the QR code) and see your view as you change it.")
+            st.button(
+                "Start a class",
+                key="class_start",
+                on_click=_start,
+                width="stretch",
+                help="Your students open the link (or scan the QR code) and see your view as you change it.",
+            )
             st.text_input("…or join one with its code", key="join_code", placeholder="K7PQ2M", max_chars=12)
             st.button("Join", key="class_join", on_click=_join, width="stretch")
 
@@ -325,8 +349,13 @@ def _listen_address() -> str | None:
 def _link(code: str) -> ClassLink:
     from streamlit import net_util
 
-    return class_link(code, st.context.url, public_url=os.environ.get(PUBLIC_URL_VAR),
-                      network_ip=net_util.get_internal_ip(), listen_address=_listen_address())
+    return class_link(
+        code,
+        st.context.url,
+        public_url=os.environ.get(PUBLIC_URL_VAR),
+        network_ip=net_util.get_internal_ip(),
+        listen_address=_listen_address(),
+    )
 
 
 def _teacher_box() -> None:
@@ -337,8 +366,10 @@ def _teacher_box() -> None:
         st.warning(link.problem)
     st.image(qr_svg(link.url), width=220, alt=f"QR code of the class link, {link.url}")
     st.code(link.url, language=None, wrap_lines=True)
-    st.caption(f"Only this page changes the class. The class lives in {get_class_store()[0].describe()} while "
-               "this page is open, and ends an hour after it closes.")
+    st.caption(
+        f"Only this page changes the class. The class lives in {get_class_store()[0].describe()} while "
+        "this page is open, and ends an hour after it closes."
+    )
     _show_button(st, "📣 Show it to the class", "class_show", link=link, type="primary")
     st.button("End the class", key="class_end", on_click=_end, width="stretch")
 
@@ -356,10 +387,14 @@ def _show_button(container, label: str, key: str, link: ClassLink | None = None,
 def _show_to_the_class(code: str, link: ClassLink) -> None:
     """The code, the link and the QR code large enough to read and scan from the back of a room."""
     words, picture = st.columns([3, 2], vertical_alignment="center")
-    words.markdown(f"<div style='font-size: 4.5rem; font-weight: 700; letter-spacing: 0.15em'>{code}</div>",
-                   unsafe_allow_html=True)
-    words.markdown(f"<div style='font-size: 1.6rem; line-height: 1.4'>Open <b>{html.escape(link.url)}</b>, or scan "
-                   "the code: your page then follows this one.</div>", unsafe_allow_html=True)
+    words.markdown(
+        f"<div style='font-size: 4.5rem; font-weight: 700; letter-spacing: 0.15em'>{code}</div>", unsafe_allow_html=True
+    )
+    words.markdown(
+        f"<div style='font-size: 1.6rem; line-height: 1.4'>Open <b>{html.escape(link.url)}</b>, or scan "
+        "the code: your page then follows this one.</div>",
+        unsafe_allow_html=True,
+    )
     if link.problem:
         words.warning(link.problem)
     picture.image(qr_svg(link.url), width="stretch", alt=f"QR code of the class link, {link.url}")
@@ -372,6 +407,7 @@ def _student_box() -> None:
         st.button("Explore on my own", key="class_detach", on_click=_follow, args=(False,), width="stretch")
     else:
         st.markdown(f"Exploring on your own (class **`{code}`**).")
-        st.button("Rejoin the class", key="class_rejoin", on_click=_follow, args=(True,), width="stretch",
-                  type="primary")
+        st.button(
+            "Rejoin the class", key="class_rejoin", on_click=_follow, args=(True,), width="stretch", type="primary"
+        )
     st.button("Leave the class", key="class_leave", on_click=_leave, width="stretch")

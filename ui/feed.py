@@ -89,8 +89,9 @@ async def feed(request: Request) -> Response:
                 return
 
     # no-cache and X-Accel-Buffering: a proxy (nginx) passes each event on at once instead of buffering
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
 
 
 async def alive(request: Request) -> Response:
@@ -107,7 +108,7 @@ async def alive(request: Request) -> Response:
     except StoreUnavailable as error:
         return JSONResponse({"error": str(error)}, status_code=503)
     except ValueError:  # not JSON
-        return JSONResponse({"error": "Send {\"token\": ...} as JSON."}, status_code=400)
+        return JSONResponse({"error": 'Send {"token": ...} as JSON.'}, status_code=400)
     return Response(status_code=204)
 
 

@@ -26,11 +26,15 @@ DEFAULT = "journey"
 def navigate(views: dict[str, Callable[[], None]]) -> tuple[str, dict[str, st.Page]]:
     """Declare the views as pages (``views``: slug -> what draws it) and return the open view's
     slug, with the pages (``pages[slug].run()`` draws one)."""
-    pages = {slug: st.Page(draw, title=state.TITLES[slug], icon=state.ICONS[slug], url_path=slug,
-                           default=slug == DEFAULT) for slug, draw in views.items()}
+    pages = {
+        slug: st.Page(draw, title=state.TITLES[slug], icon=state.ICONS[slug], url_path=slug, default=slug == DEFAULT)
+        for slug, draw in views.items()
+    }
     asked = runtime.requested_page(pages) or DEFAULT
-    opened = st.navigation({_label(section, slugs, asked): [pages[slug] for slug in slugs]
-                            for section, slugs in SECTIONS.items()}, position="top")
+    opened = st.navigation(
+        {_label(section, slugs, asked): [pages[slug] for slug in slugs] for section, slugs in SECTIONS.items()},
+        position="top",
+    )
     slug = next(slug for slug, page in pages.items() if page is opened)
     state.view_opened(slug)
     return slug, pages

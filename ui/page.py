@@ -150,7 +150,9 @@ def scroll_into_view() -> None:
     if request is None:
         return
     selector, number = request
-    page_script("scroll", f"""/* scroll {number} */
+    page_script(
+        "scroll",
+        f"""/* scroll {number} */
 const wanted = {selector!r};
 let tries = 0;
 const timer = setInterval(() => {{
@@ -159,4 +161,5 @@ const timer = setInterval(() => {{
   // a smooth scroll is motion: not for someone whose system asks for less
   const still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
   if (element) element.scrollIntoView({{behavior: still ? "auto" : "smooth", block: "start"}});
-}}, 100);""")
+}}, 100);""",
+    )

@@ -163,12 +163,26 @@ def warm_up(stored: StoredModel | None, later=None) -> None:
     conv, dense = (models.get(PRESETS[name].key()) for name in ("conv", "dense"))
     if later is not None and conv is not None and dense is not None:
         later(conv, dense, queue=then)
-    background.start(_warm, get_testset_cache(), get_test_split(), list(models.values()), inspectors, explainers,
-                     then, name="convlab-warm-up")
+    background.start(
+        _warm,
+        get_testset_cache(),
+        get_test_split(),
+        list(models.values()),
+        inspectors,
+        explainers,
+        then,
+        name="convlab-warm-up",
+    )
 
 
-def _warm(cache: TestSetCache, split: Split, models: list[StoredModel], inspectors: list[Inspector],
-          explainers: list[Explainer], then: list) -> None:
+def _warm(
+    cache: TestSetCache,
+    split: Split,
+    models: list[StoredModel],
+    inspectors: list[Inspector],
+    explainers: list[Explainer],
+    then: list,
+) -> None:
     if background.stopping.wait(WARM_UP_DELAY):  # the process is exiting
         return
     for stored in models:
@@ -200,12 +214,14 @@ def label_table(count: int) -> pd.DataFrame:
     split = get_test_split()
     thumbnails = [_png_data_url(split.images[i]) for i in range(count)]
     labels = split.labels[:count]
-    return pd.DataFrame({
-        "image": thumbnails,
-        "index": np.arange(count),
-        "label": labels,
-        "class": [CLASS_NAMES[label] for label in labels],
-    })
+    return pd.DataFrame(
+        {
+            "image": thumbnails,
+            "index": np.arange(count),
+            "label": labels,
+            "class": [CLASS_NAMES[label] for label in labels],
+        }
+    )
 
 
 def _png_data_url(image: np.ndarray) -> str:

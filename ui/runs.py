@@ -79,11 +79,14 @@ def ensure_model(store: ModelStore, name: str, spec: ModelSpec) -> None:
     job = get_queue().submit(spec)
     bar = st.progress(0.0, text=f"The {name} model ({spec.describe()}) isn't in models/ yet: training it, once…")
     while job.active:
-        bar.progress(job.fraction_done(), text=(
-            f"Training the {name} model: epoch {min(job.epoch + 1, spec.epochs)} of {spec.epochs}, "
-            f"batch {job.batch:,} of {job.batches_per_epoch:,}"
-            + (f" · about {duration(job.seconds_left())} left" if job.seconds_left() else "")
-        ))
+        bar.progress(
+            job.fraction_done(),
+            text=(
+                f"Training the {name} model: epoch {min(job.epoch + 1, spec.epochs)} of {spec.epochs}, "
+                f"batch {job.batch:,} of {job.batches_per_epoch:,}"
+                + (f" · about {duration(job.seconds_left())} left" if job.seconds_left() else "")
+            ),
+        )
         time.sleep(0.5)
     bar.empty()
     if job.state != DONE:
@@ -95,12 +98,17 @@ def store_notes_ui(store: ModelStore, runs: dict[str, Run]) -> None:
     """Lab runs whose files were unusable and were set aside: said once per session, with the fix."""
     presets = {spec.key() for spec in PRESETS.values()}
     dismissed = st.session_state.setdefault("dismissed_store_notes", set())
-    notes = {key: message for key, message in store.problems.items()
-             if key not in presets and key not in runs and key not in dismissed}
+    notes = {
+        key: message
+        for key, message in store.problems.items()
+        if key not in presets and key not in runs and key not in dismissed
+    }
     if notes:
-        st.warning("**A lab run's files were unusable, so it is not in the model lists:**\n\n"
-                   + "\n".join(f"- {message}" for message in notes.values())
-                   + "\n\nTrain it again in the 🧪 Lab tab; the set-aside files stay in `models/corrupt/` for a look.")
+        st.warning(
+            "**A lab run's files were unusable, so it is not in the model lists:**\n\n"
+            + "\n".join(f"- {message}" for message in notes.values())
+            + "\n\nTrain it again in the 🧪 Lab tab; the set-aside files stay in `models/corrupt/` for a look."
+        )
         st.button("Dismiss", key="dismiss_store_notes", on_click=dismissed.update, args=(set(notes),))
 
 

@@ -68,6 +68,7 @@ def freeze_loaded_objects() -> bool:
     full collection this takes runs a moment later, off the script thread: it holds the
     interpreter too, and would otherwise delay sending the page it follows.
     """
+
     def collect_and_freeze() -> None:
         gc.collect()
         gc.freeze()
@@ -133,8 +134,9 @@ def requested_page(pages: dict[str, st.Page]) -> str | None:
     try:
         wanted_hash, wanted_name = manager.intended_page_script_hash, manager.intended_page_name
         for key, page in pages.items():
-            if (wanted_hash and page._script_hash == wanted_hash) or (not wanted_hash and wanted_name
-                                                                        and wanted_name == page.url_path):
+            if (wanted_hash and page._script_hash == wanted_hash) or (
+                not wanted_hash and wanted_name and wanted_name == page.url_path
+            ):
                 return key
     except AttributeError:  # another Streamlit: the labels then name no view, nothing else changes
         pass

@@ -82,8 +82,10 @@ def current() -> PageState:
         cell=st.session_state.get(CELL),
         snapshot=st.session_state.get(SNAPSHOT),
         transform=Transform(
-            shift_x=int(st.session_state.get(SHIFT_X, 0)), shift_y=int(st.session_state.get(SHIFT_Y, 0)),
-            rotate=float(st.session_state.get(ROTATE, 0.0)), scale=float(st.session_state.get(ZOOM, 1.0)),
+            shift_x=int(st.session_state.get(SHIFT_X, 0)),
+            shift_y=int(st.session_state.get(SHIFT_Y, 0)),
+            rotate=float(st.session_state.get(ROTATE, 0.0)),
+            scale=float(st.session_state.get(ZOOM, 1.0)),
         ),
         palette=palette(),
     )
@@ -102,8 +104,9 @@ def filter_box(container, key: str, num_filters: int, label: str = "Filter (the 
     """A number box for the page's filter, following it (set before the box is drawn)."""
     st.session_state[key] = filter_within(num_filters)
     st.session_state[f"{key}_shown"] = st.session_state.get(FILTER, DEFAULT_FILTER)
-    container.number_input(label, 0, num_filters - 1, step=1, key=key, on_change=_filter_from_box, args=(key,),
-                           **options)
+    container.number_input(
+        label, 0, num_filters - 1, step=1, key=key, on_change=_filter_from_box, args=(key,), **options
+    )
 
 
 def _filter_from_box(key: str) -> None:
@@ -117,10 +120,15 @@ def palette_ui(container=None) -> None:
     """The maps' colour map (in ``container``, the sidebar by default): the lesson's inferno, or a
     colour-blind-safe one. Kept in the URL; a class never changes it (ui.classroom.NOT_FOLLOWED)."""
     st.session_state[PALETTE] = palette()  # a first visit, or a value no longer offered
-    (container or st.sidebar).radio("Colour map of the maps", list(PALETTES), key=PALETTE, format_func=PALETTES.get,
-                                    persist_state=KEEP,
-                                    help="Inferno is the lesson's. Viridis and cividis run from dark to light, so "
-                                         "they read the same with every kind of colour vision.")
+    (container or st.sidebar).radio(
+        "Colour map of the maps",
+        list(PALETTES),
+        key=PALETTE,
+        format_func=PALETTES.get,
+        persist_state=KEEP,
+        help="Inferno is the lesson's. Viridis and cividis run from dark to light, so "
+        "they read the same with every kind of colour vision.",
+    )
 
 
 # -- what views do to it (callbacks: they run before the next run's widgets) -----------------------
@@ -238,7 +246,10 @@ def _limits(runs: dict[str, runs_module.Run]) -> urlstate.Limits:
     """What a link (or a teacher's view) may name, from the stored runs' specs (no model is loaded to read a link)."""
     layers = {key: run.spec.feature_layers() for key, run in runs.items()}  # (name, map side, filters)
     return urlstate.Limits(
-        run_keys=tuple(runs), num_images=len(get_test_split()), tabs=tuple(TABS), scales=tuple(SCALE_MODES),
+        run_keys=tuple(runs),
+        num_images=len(get_test_split()),
+        tabs=tuple(TABS),
+        scales=tuple(SCALE_MODES),
         palettes=tuple(PALETTES),
         filters_for=lambda key: max((filters for _, _, filters in layers[key]), default=0),
         layers_for=lambda key: [name for name, _, _ in layers[key]],
@@ -277,19 +288,21 @@ def apply_view(view: dict[str, str], runs: dict[str, runs_module.Run]) -> None:
 def view_params() -> dict[str, str]:
     """The page's view as URL parameters, its view's slug as ``tab`` (the address carries it as its path)."""
     now = current()
-    return urlstate.encode({
-        "model": now.model,
-        **dict(zip(IMAGES, now.images)),
-        "filter": st.session_state.get(FILTER),
-        "layer": now.layer,
-        "scale": st.session_state.get(SCALE),
-        "palette": st.session_state.get(PALETTE),
-        "tab": now.tab,
-        "cell": now.cell,
-        "snapshot": now.snapshot,
-        **{key: st.session_state.get(key) for key in (SHIFT_X, SHIFT_Y, ROTATE, ZOOM, PRESENT, TOUR)},
-        **{key: st.session_state.get(key) for key in (classroom.CLASS, classroom.TEACHER)},
-    })
+    return urlstate.encode(
+        {
+            "model": now.model,
+            **dict(zip(IMAGES, now.images)),
+            "filter": st.session_state.get(FILTER),
+            "layer": now.layer,
+            "scale": st.session_state.get(SCALE),
+            "palette": st.session_state.get(PALETTE),
+            "tab": now.tab,
+            "cell": now.cell,
+            "snapshot": now.snapshot,
+            **{key: st.session_state.get(key) for key in (SHIFT_X, SHIFT_Y, ROTATE, ZOOM, PRESENT, TOUR)},
+            **{key: st.session_state.get(key) for key in (classroom.CLASS, classroom.TEACHER)},
+        }
+    )
 
 
 def sync_url() -> None:
@@ -314,6 +327,8 @@ def shared_link() -> str:
 def url_notes_ui() -> None:
     notes = st.session_state.get("url_notes")
     if notes:
-        st.warning("**This link asked for things ConvLab can't show, so it adjusted them:**\n\n"
-                   + "\n".join(f"- {note}" for note in notes))
+        st.warning(
+            "**This link asked for things ConvLab can't show, so it adjusted them:**\n\n"
+            + "\n".join(f"- {note}" for note in notes)
+        )
         st.button("Dismiss", key="dismiss_url_notes", on_click=st.session_state.pop, args=("url_notes", None))

@@ -18,8 +18,8 @@ import streamlit as st
 
 from convlab import background
 from convlab.models import PRESETS
-from convlab.timing import timed
 from convlab.store import StoredModel
+from convlab.timing import timed
 from convlab.tour import Step, lesson_tour
 
 from . import runs as runs_module
@@ -68,8 +68,9 @@ def start(conv: StoredModel, dense: StoredModel, queue: list | None = None) -> F
         if work is None or (work.done() and work.exception() is not None):  # a failure is tried again
             work = tours[key] = Future()
             # The conv model's shared inspector: its runs go through the same lock as every session's.
-            job = functools.partial(_compute, work, conv, dense, get_test_split(), get_inspector(conv.spec.key(), conv),
-                                    get_testset_cache())
+            job = functools.partial(
+                _compute, work, conv, dense, get_test_split(), get_inspector(conv.spec.key(), conv), get_testset_cache()
+            )
             if queue is None:
                 background.start(job, name="convlab-tour")
             else:
@@ -122,16 +123,27 @@ def mixed_on_purpose(indices) -> bool:
 
 
 def start_button(runs: dict[str, runs_module.Run]) -> None:
-    st.sidebar.button("🧭 Lesson tour", key="tour_start", on_click=go, args=(1, runs), width="stretch",
-                      help="The lesson in ten steps on ConvLab's own models: each step sets the view and says what "
-                           "to look for. ← / → move between steps.")
+    st.sidebar.button(
+        "🧭 Lesson tour",
+        key="tour_start",
+        on_click=go,
+        args=(1, runs),
+        width="stretch",
+        help="The lesson in ten steps on ConvLab's own models: each step sets the view and says what "
+        "to look for. ← / → move between steps.",
+    )
 
 
 def presenter_button(runs: dict[str, runs_module.Run]) -> None:
     """Presenter mode's bar: start the tour while it is closed (the open tour's strip has its own controls)."""
     if not is_open():
-        st.button("🧭 Tour", key="present_tour_start", on_click=go, args=(1, runs),
-                  help="The lesson in ten steps: each sets the view and says what to look for.")
+        st.button(
+            "🧭 Tour",
+            key="present_tour_start",
+            on_click=go,
+            args=(1, runs),
+            help="The lesson in ten steps: each sets the view and says what to look for.",
+        )
 
 
 def tour_ui(runs: dict[str, runs_module.Run]) -> None:
@@ -149,13 +161,17 @@ def tour_ui(runs: dict[str, runs_module.Run]) -> None:
         with st.container(key="tour_head", horizontal=True, vertical_alignment="center", gap="small", wrap=False):
             st.markdown(f"**🧭 Step {number} of {len(steps)}: {step.title}**", width="stretch")
             with st.container(key="tour_dots", width="content"):
-                st.markdown(" ".join("●" if n == number else "○" for n in range(1, len(steps) + 1)),
-                            help=" · ".join(f"{n}. {s.title}" for n, s in enumerate(steps, start=1)))
-            st.button("◀ Back", key="tour_back", on_click=go, args=(number - 1, runs), disabled=number == 1,
-                      shortcut="Left")
+                st.markdown(
+                    " ".join("●" if n == number else "○" for n in range(1, len(steps) + 1)),
+                    help=" · ".join(f"{n}. {s.title}" for n, s in enumerate(steps, start=1)),
+                )
+            st.button(
+                "◀ Back", key="tour_back", on_click=go, args=(number - 1, runs), disabled=number == 1, shortcut="Left"
+            )
             if number < len(steps):
-                st.button("Next ▶", key="tour_next", on_click=go, args=(number + 1, runs), shortcut="Right",
-                          type="primary")
+                st.button(
+                    "Next ▶", key="tour_next", on_click=go, args=(number + 1, runs), shortcut="Right", type="primary"
+                )
             else:  # the last step: Finish closes the tour
                 st.button("✓ Finish", key="tour_finish", on_click=close, shortcut="Right", type="primary")
             st.button("✕", key="tour_close", on_click=close, help="Close the tour")
@@ -172,5 +188,10 @@ def tour_ui(runs: dict[str, runs_module.Run]) -> None:
                 if revealed:
                     st.markdown(f"💡 {step.answer}")
             if step.question and not revealed:
-                st.button("Reveal", key=f"tour_reveal_{number}", on_click=st.session_state.__setitem__,
-                          args=(f"tour_revealed_{number}", True), type="primary")
+                st.button(
+                    "Reveal",
+                    key=f"tour_reveal_{number}",
+                    on_click=st.session_state.__setitem__,
+                    args=(f"tour_revealed_{number}", True),
+                    type="primary",
+                )

@@ -77,26 +77,48 @@ def journey_figure(
             left = _column_left(column, columns)
             is_input = column == 0
             name, side, num_filters = ("input", 28, 1) if is_input else layers[column - 1]
-            axis = {"ticks": "", "showgrid": False, "zeroline": False, "fixedrange": True,
-                    "tickfont": {"size": round(11 * font_scale)}}
+            axis = {
+                "ticks": "",
+                "showgrid": False,
+                "zeroline": False,
+                "fixedrange": True,
+                "tickfont": {"size": round(11 * font_scale)},
+            }
             layout[f"xaxis{suffix}"] = {
-                **axis, "domain": [left, left + width], "anchor": f"y{suffix}",
+                **axis,
+                "domain": [left, left + width],
+                "anchor": f"y{suffix}",
                 "showticklabels": False,  # the column title gives the size; no numbers between the rows
                 "constrain": "domain",  # the square panel sits in the middle of its column
             }
             layout[f"yaxis{suffix}"] = {
-                **axis, "domain": y_domain, "anchor": f"x{suffix}", "constrain": "domain",
+                **axis,
+                "domain": y_domain,
+                "anchor": f"x{suffix}",
+                "constrain": "domain",
                 "tickvals": [0, side - 1],  # first and last pixel: the numbers show the map shrinking
-                "autorange": "reversed", "scaleanchor": f"x{suffix}",  # square pixels, row 0 on top
+                "autorange": "reversed",
+                "scaleanchor": f"x{suffix}",  # square pixels, row 0 on top
             }
             if row == 0:
                 title = "input 28×28" if is_input else f"{name} · {side}×{side}"
-                annotations.append(label(title, left + width / 2, 1.0, yshift=round(26 * font_scale),
-                                          size=round(15 * font_scale), anchor="center"))
+                annotations.append(
+                    label(
+                        title,
+                        left + width / 2,
+                        1.0,
+                        yshift=round(26 * font_scale),
+                        size=round(15 * font_scale),
+                        anchor="center",
+                    )
+                )
             if image is None:  # this layer has fewer filters than the one chosen, or isn't computed yet
                 layout[f"xaxis{suffix}"]["visible"] = layout[f"yaxis{suffix}"]["visible"] = False
-                notes.append(_panel_note(suffix, "loading…" if pending else _fewer_filters(name, num_filters),
-                                         round(13 * font_scale)))
+                notes.append(
+                    _panel_note(
+                        suffix, "loading…" if pending else _fewer_filters(name, num_filters), round(13 * font_scale)
+                    )
+                )
                 continue
             image = np.asarray(image)
             trace = {
@@ -121,25 +143,38 @@ def journey_figure(
                     trace["colorbar"] = _colorbar(scale, left + width / 2, width, font_scale)
             data.append(trace)
         color = WRONG_COLOR if wrong[row] else None
-        annotations.append(label(row_titles[row], 0.0, y_domain[1], yshift=4, size=round(14 * font_scale),
-                                  anchor="left", color=color))
+        annotations.append(
+            label(row_titles[row], 0.0, y_domain[1], yshift=4, size=round(14 * font_scale), anchor="left", color=color)
+        )
     if heading is not None:
-        annotations.append(label(heading, 0.0, 1.0, yshift=round(52 * font_scale), size=round(16 * font_scale),
-                                  anchor="left"))
+        annotations.append(
+            label(heading, 0.0, 1.0, yshift=round(52 * font_scale), size=round(16 * font_scale), anchor="left")
+        )
     shapes = []
     for row, column, top, left, size in marks:  # a cell, or a window of cells, framed
         suffix = str(row * columns + column + 1) if row or column else ""
-        shapes.append({"type": "rect", "xref": f"x{suffix}", "yref": f"y{suffix}",
-                       "x0": left - 0.5, "x1": left + size - 0.5, "y0": top - 0.5, "y1": top + size - 0.5,
-                       "line": {"color": MARK_COLOR, "width": 2}})
-    layout.update({
-        "height": plot_height + top_margin + bottom,
-        "margin": {"l": LEFT, "r": 80 if scale == "figure" else RIGHT, "t": top_margin, "b": bottom},
-        "annotations": annotations + notes,
-        "shapes": shapes,
-        "showlegend": False,
-        "modebar": {"orientation": "v"},  # in the right margin, off the column titles
-    })
+        shapes.append(
+            {
+                "type": "rect",
+                "xref": f"x{suffix}",
+                "yref": f"y{suffix}",
+                "x0": left - 0.5,
+                "x1": left + size - 0.5,
+                "y0": top - 0.5,
+                "y1": top + size - 0.5,
+                "line": {"color": MARK_COLOR, "width": 2},
+            }
+        )
+    layout.update(
+        {
+            "height": plot_height + top_margin + bottom,
+            "margin": {"l": LEFT, "r": 80 if scale == "figure" else RIGHT, "t": top_margin, "b": bottom},
+            "annotations": annotations + notes,
+            "shapes": shapes,
+            "showlegend": False,
+            "modebar": {"orientation": "v"},  # in the right margin, off the column titles
+        }
+    )
     return {"data": data, "layout": layout}
 
 
@@ -159,8 +194,10 @@ def journey_scrub_parts(layers: list[tuple[str, int, int]], scale: str = "panel"
     return {
         "scale": scale,
         "trace": {"type": "heatmap", **_map_trace("{bound}")},
-        "colorbars": {str(column): _colorbar(scale, _column_left(column, columns) + width / 2, width, font_scale)
-                      for column in range(1, columns)},
+        "colorbars": {
+            str(column): _colorbar(scale, _column_left(column, columns) + width / 2, width, font_scale)
+            for column in range(1, columns)
+        },
         "note": _panel_note("", "", round(13 * font_scale)),
         "zero_color": ALL_ZERO_COLOR,
         "fewer": [_fewer_filters(name, filters) for name, _, filters in layers],
@@ -186,8 +223,16 @@ def _journey_rows(scale: str, font_scale: float, heading: bool = False) -> tuple
     return top, row_title + 6, 8 + (round(20 + 14 * font_scale) if scale == "layer" else 0)
 
 
-def journey_panel(rows: int, columns: int, width: float, height: float, scale: str = "panel",
-                  font_scale: float = 1.0, largest: int = PANEL, heading: bool = False) -> int:
+def journey_panel(
+    rows: int,
+    columns: int,
+    width: float,
+    height: float,
+    scale: str = "panel",
+    font_scale: float = 1.0,
+    largest: int = PANEL,
+    heading: bool = False,
+) -> int:
     """The largest panel side (pixels) at which ``rows`` × ``columns`` panels fit ``width`` × ``height``.
 
     The chart's component reports the room it has (the window below the chart, or the whole
@@ -204,15 +249,21 @@ def journey_panel(rows: int, columns: int, width: float, height: float, scale: s
 
 
 def _input_trace() -> dict:
-    return {"colorscale": INPUT_COLORSCALE, "showscale": False,
-            "hovertemplate": "pixel (x %{x}, y %{y}): %{z:.3f}<extra></extra>"}
+    return {
+        "colorscale": INPUT_COLORSCALE,
+        "showscale": False,
+        "hovertemplate": "pixel (x %{x}, y %{y}): %{z:.3f}<extra></extra>",
+    }
 
 
 def _map_trace(bound: str | None = None) -> dict:
     """A feature map's heatmap style; with ``bound``, hover says the value is 8-bit, within that bound."""
     exactness = "" if bound is None else f" (8-bit: ±{bound})"
-    return {"colorscale": ACTIVATION_COLORSCALE, "showscale": False,
-            "hovertemplate": "activation (x %{x}, y %{y}): %{z:.3f}" + exactness + "<extra></extra>"}
+    return {
+        "colorscale": ACTIVATION_COLORSCALE,
+        "showscale": False,
+        "hovertemplate": "activation (x %{x}, y %{y}): %{z:.3f}" + exactness + "<extra></extra>",
+    }
 
 
 def _fewer_filters(name: str, num_filters: int) -> str:
@@ -223,8 +274,14 @@ def _panel_note(suffix: str, text: str, size: int, color: str | None = None) -> 
     """A word centred on a panel ("all zero": a black panel alone could be a dark picture or a dead
     filter; "conv1 has only 16 filters"). Named "note": the browser redraws them per filter."""
     return {
-        "text": text, "showarrow": False, "font": {"size": size, **({"color": color} if color else {})},
-        "xref": f"x{suffix} domain", "yref": f"y{suffix} domain", "x": 0.5, "y": 0.5, "name": "note",
+        "text": text,
+        "showarrow": False,
+        "font": {"size": size, **({"color": color} if color else {})},
+        "xref": f"x{suffix} domain",
+        "yref": f"y{suffix} domain",
+        "x": 0.5,
+        "y": 0.5,
+        "name": "note",
     }
 
 
@@ -233,11 +290,28 @@ def _colorbar(scale: str, center: float, width: float, font_scale: float = 1.0) 
     the rest of the journey's text (``_journey_rows`` makes room below the grid for them)."""
     font = {"tickfont": {"size": round(12 * font_scale)}}
     if scale == "figure":  # below the toolbar, which sits in the top of the right margin
-        return {"x": 1.0, "xanchor": "left", "thickness": 14, "len": 0.8, "y": 0, "yanchor": "bottom",
-                "title": {"text": "activation", "side": "right", "font": {"size": round(12 * font_scale)}}, **font}
+        return {
+            "x": 1.0,
+            "xanchor": "left",
+            "thickness": 14,
+            "len": 0.8,
+            "y": 0,
+            "yanchor": "bottom",
+            "title": {"text": "activation", "side": "right", "font": {"size": round(12 * font_scale)}},
+            **font,
+        }
     return {
-        "orientation": "h", "x": center, "xanchor": "center", "len": width, "lenmode": "fraction",
-        "y": 0, "yref": "paper", "yanchor": "top", "ypad": 8, "thickness": 10, **font,
+        "orientation": "h",
+        "x": center,
+        "xanchor": "center",
+        "len": width,
+        "lenmode": "fraction",
+        "y": 0,
+        "yref": "paper",
+        "yanchor": "top",
+        "ypad": 8,
+        "thickness": 10,
+        **font,
     }
 
 

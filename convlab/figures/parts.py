@@ -15,6 +15,14 @@ def nulls(z: np.ndarray) -> list:
 def label(text: str, x: float, y: float, yshift: int, size: int, anchor: str, color: str | None = None) -> dict:
     font = {"size": size, **({"color": color} if color else {})}
     return {
-        "text": text, "x": x, "y": y, "xref": "paper", "yref": "paper", "yshift": yshift,
-        "showarrow": False, "font": font, "xanchor": anchor, "yanchor": "bottom",
+        "text": text,
+        "x": x,
+        "y": y,
+        "xref": "paper",
+        "yref": "paper",
+        "yshift": yshift,
+        "showarrow": False,
+        "font": font,
+        "xanchor": anchor,
+        "yanchor": "bottom",
     }

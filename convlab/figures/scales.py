@@ -110,7 +110,9 @@ def shared_ranges(maps: list[list[np.ndarray | None]], scale: str) -> dict:
     """(0, zmax) per layer column (keys 0, 1, ...) or for the whole figure (key "figure")."""
     if scale == "panel" or not maps:
         return {}
-    columns = [[panel for panel in (row[column] for row in maps) if panel is not None] for column in range(len(maps[0]))]
+    columns = [
+        [panel for panel in (row[column] for row in maps) if panel is not None] for column in range(len(maps[0]))
+    ]
     highs = {column: float(max(np.max(p) for p in panels)) for column, panels in enumerate(columns) if panels}
     if scale == "layer":
         return {column: floored_range(high) for column, high in highs.items()}

@@ -69,17 +69,32 @@ def tiles_figure(
         where[block] = np.stack([np.full(big.shape, number), xs, ys], axis=-1)
         corners.append((row * pitch_y + title_cells, column * pitch_x))
         if floor is not None and not np.any(array):
-            annotations.append({"text": "all zero", "showarrow": False, "name": "note",
-                                "font": {"size": 10, "color": ALL_ZERO_COLOR}, "xref": "x", "yref": "y",
-                                "x": column * pitch_x + (side - 1) / 2, "y": row * pitch_y + title_cells + (side - 1) / 2})
+            annotations.append(
+                {
+                    "text": "all zero",
+                    "showarrow": False,
+                    "name": "note",
+                    "font": {"size": 10, "color": ALL_ZERO_COLOR},
+                    "xref": "x",
+                    "yref": "y",
+                    "x": column * pitch_x + (side - 1) / 2,
+                    "y": row * pitch_y + title_cells + (side - 1) / 2,
+                }
+            )
     named = titles != [str(number) for number in range(len(titles))]
     customdata = where if one_range else np.concatenate([where, np.nan_to_num(values)[..., None]], axis=-1)
     trace = {
-        "type": "heatmap", "z": nulls(z), "customdata": customdata.tolist(), "colorscale": colorscale,
-        "hoverongaps": False, "showscale": False, "name": "tiles",
-        "hovertemplate": ("%{text}" if named else "%{customdata[0]}") + f": {value_name} "
-                         + ("%{z:.3f}" if one_range else "%{customdata[3]:.3f}")
-                         + " at (x %{customdata[1]}, y %{customdata[2]})<extra></extra>",
+        "type": "heatmap",
+        "z": nulls(z),
+        "customdata": customdata.tolist(),
+        "colorscale": colorscale,
+        "hoverongaps": False,
+        "showscale": False,
+        "name": "tiles",
+        "hovertemplate": ("%{text}" if named else "%{customdata[0]}")
+        + f": {value_name} "
+        + ("%{z:.3f}" if one_range else "%{customdata[3]:.3f}")
+        + " at (x %{customdata[1]}, y %{customdata[2]})<extra></extra>",
         # a click on a cell: the chart's component reports its tile and its own row and column (customdata)
         "meta": {"mosaic": True, "ranges": ranges},  # each tile's colour range, as drawn
     }
@@ -89,35 +104,64 @@ def tiles_figure(
         trace["text"] = labels[where[..., 0]].tolist()  # -1, a gap: the last, empty label
     if shared_range is not None:
         trace["showscale"] = True
-        trace["colorbar"] = {"x": 1.0, "xanchor": "left", "thickness": 12,
-                             "title": {"text": colorbar_title or value_name, "side": "right"}}
+        trace["colorbar"] = {
+            "x": 1.0,
+            "xanchor": "left",
+            "thickness": 12,
+            "title": {"text": colorbar_title or value_name, "side": "right"},
+        }
     heading = {
-        "type": "scatter", "mode": "text", "name": "titles", "hoverinfo": "skip", "showlegend": False,
-        "x": [left + (side - 1) / 2 for _, left in corners], "y": [top - 0.5 for top, _ in corners],
+        "type": "scatter",
+        "mode": "text",
+        "name": "titles",
+        "hoverinfo": "skip",
+        "showlegend": False,
+        "x": [left + (side - 1) / 2 for _, left in corners],
+        "y": [top - 0.5 for top, _ in corners],
         "text": [f"<b>{title}</b>" if number == highlight else title for number, title in enumerate(titles)],
         "textposition": "top center",
-        "textfont": {"size": 12, "color": [WRONG_COLOR if number == highlight else TEXT_COLOR
-                                           for number in range(len(titles))]},
+        "textfont": {
+            "size": 12,
+            "color": [WRONG_COLOR if number == highlight else TEXT_COLOR for number in range(len(titles))],
+        },
     }
     data = [trace, heading]
     shapes = []
     if highlight is not None and 0 <= highlight < len(arrays):
         top, left = corners[highlight]
         margin = side * 0.04
-        shapes.append({"type": "rect", "xref": "x", "yref": "y", "name": "highlight",
-                       "x0": left - 0.5 - margin, "x1": left + side - 0.5 + margin,
-                       "y0": top - 0.5 - margin, "y1": top + side - 0.5 + margin,
-                       "line": {"color": WRONG_COLOR, "width": 3}})
+        shapes.append(
+            {
+                "type": "rect",
+                "xref": "x",
+                "yref": "y",
+                "name": "highlight",
+                "x0": left - 0.5 - margin,
+                "x1": left + side - 0.5 + margin,
+                "y0": top - 0.5 - margin,
+                "y1": top + side - 0.5 + margin,
+                "line": {"color": WRONG_COLOR, "width": 3},
+            }
+        )
     if clickable:
         data.append(_click_targets(corners, side, tile_px))
     plot_height = rows * (tile_px + MOSAIC["title_px"] + MOSAIC["gap_px"])
     hidden = {"visible": False, "fixedrange": True}
     layout = {
-        "height": plot_height + 16, "margin": {"l": 4, "r": 70 if shared_range else 4, "t": 8, "b": 8},
+        "height": plot_height + 16,
+        "margin": {"l": 4, "r": 70 if shared_range else 4, "t": 8, "b": 8},
         "xaxis": {**hidden, "range": [-0.5, z.shape[1] - 0.5], "constrain": "domain"},
-        "yaxis": {**hidden, "range": [z.shape[0] - 0.5, -0.5], "scaleanchor": "x",
-                  "constrain": "domain", "constraintoward": "top"},  # a narrow column: the room left below
-        "annotations": annotations, "shapes": shapes, "showlegend": False, "clickmode": "event+select",
+        "yaxis": {
+            **hidden,
+            "range": [z.shape[0] - 0.5, -0.5],
+            "scaleanchor": "x",
+            "constrain": "domain",
+            "constraintoward": "top",
+        },  # a narrow column: the room left below
+        "annotations": annotations,
+        "shapes": shapes,
+        "showlegend": False,
+        "clickmode": "event+select",
         "plot_bgcolor": "rgba(0,0,0,0)",
     }
     return {"data": data, "layout": layout}
@@ -176,9 +220,13 @@ def _click_targets(corners: list[tuple[int, int]], side: int, tile_px: int) -> d
     what a click selects: the selected point's index is the tile's number.
     """
     return {
-        "type": "scatter", "mode": "markers", "name": "choose",
-        "x": [left + (side - 1) / 2 for _, left in corners], "y": [top + (side - 1) / 2 for top, _ in corners],
+        "type": "scatter",
+        "mode": "markers",
+        "name": "choose",
+        "x": [left + (side - 1) / 2 for _, left in corners],
+        "y": [top + (side - 1) / 2 for top, _ in corners],
         "marker": {"symbol": "square", "size": tile_px * 0.9, "opacity": 0.01, "color": "white"},
-        "selected": {"marker": {"opacity": 0.01}}, "unselected": {"marker": {"opacity": 0.01}},
+        "selected": {"marker": {"opacity": 0.01}},
+        "unselected": {"marker": {"opacity": 0.01}},
         "hovertemplate": "click to choose<extra></extra>",
     }

@@ -20,8 +20,10 @@ from ..runs import Run
 from . import Page
 
 METRIC_COLUMNS = {
-    **{column: st.column_config.NumberColumn(format="%.4f") for column in
-       ("train loss", "train accuracy", "test loss", "test accuracy")},
+    **{
+        column: st.column_config.NumberColumn(format="%.4f")
+        for column in ("train loss", "train accuracy", "test loss", "test accuracy")
+    },
     "params": st.column_config.NumberColumn(format="localized"),
     "training time (s)": st.column_config.NumberColumn(format="%.0f"),
     "run": st.column_config.TextColumn(pinned=True),  # as wide as its longest name: see metric_columns
@@ -66,12 +68,23 @@ def render(page: Page) -> None:
     for column, slot, default in zip(st.columns(2), ("compare_a", "compare_b"), defaults):
         if st.session_state.get(slot) not in runs:  # first visit, or the run was deleted
             st.session_state[slot] = default
-        picked.append(runs[column.selectbox(
-            "Run " + slot[-1].upper(), list(runs), key=slot, persist_state=state.KEEP,
-            format_func=lambda key: runs[key].label,
-        )])
-    st.dataframe(pd.DataFrame([metrics_row(run) for run in picked]), hide_index=True, column_order=COMPARE_COLUMNS,
-                 column_config=metric_columns(run.label for run in picked))
+        picked.append(
+            runs[
+                column.selectbox(
+                    "Run " + slot[-1].upper(),
+                    list(runs),
+                    key=slot,
+                    persist_state=state.KEEP,
+                    format_func=lambda key: runs[key].label,
+                )
+            ]
+        )
+    st.dataframe(
+        pd.DataFrame([metrics_row(run) for run in picked]),
+        hide_index=True,
+        column_order=COMPARE_COLUMNS,
+        column_config=metric_columns(run.label for run in picked),
+    )
     chart(curves_figure({run.label: run.meta["history"] for run in picked}), key="curves_chart")
     epochs = max(len(run.meta["history"]["test_loss"]) for run in picked)
     st.markdown(
@@ -84,7 +97,8 @@ def render(page: Page) -> None:
         meta = run.meta
         column.subheader(run.label)
         column.dataframe(
-            pd.DataFrame(meta["layers"]), hide_index=True,
+            pd.DataFrame(meta["layers"]),
+            hide_index=True,
             column_config={"params": st.column_config.NumberColumn(format="localized")},
         )
         column.markdown(params_explained(run.spec))

@@ -38,8 +38,14 @@ def render(page: Page) -> None:
     state.choose_layer(layer_names)  # before its radio is drawn
     indices = state.images()
     left, middle, right = st.columns([2, 2, 1])
-    slot = left.radio("Image", range(len(indices)), horizontal=True, key="filters_slot", persist_state=state.KEEP,
-                      format_func=lambda s: f"slot {s + 1}: #{indices[s]} {CLASS_NAMES[split.labels[indices[s]]]}")
+    slot = left.radio(
+        "Image",
+        range(len(indices)),
+        horizontal=True,
+        key="filters_slot",
+        persist_state=state.KEEP,
+        format_func=lambda s: f"slot {s + 1}: #{indices[s]} {CLASS_NAMES[split.labels[indices[s]]]}",
+    )
     layer_name = middle.radio("Layer", layer_names, horizontal=True, key=state.LAYER, persist_state=state.KEEP)
     layer_index = layer_names.index(layer_name)
     num_filters = inspector.filters_per_layer[layer_index]
@@ -50,10 +56,17 @@ def render(page: Page) -> None:
     maps = activations.maps[layer_index][slot]
     shared = (0.0, float(maps.max())) if state.current().scale != "panel" else None
     live_chart(  # updated in place; a click on any cell of a tile reports the tile and the cell
-        tiles_figure([maps[:, :, f] for f in range(num_filters)], [str(f) for f in range(num_filters)],
-                     ACTIVATION_COLORSCALE, shared_range=shared, highlight=filter_index,
-                     floor=0.0),  # ReLU'd maps: 0 is black, an all-zero tile says so
-        key="filters_chart", clicks=True, on_change=functools.partial(_tile_clicked, slot, layer_name),
+        tiles_figure(
+            [maps[:, :, f] for f in range(num_filters)],
+            [str(f) for f in range(num_filters)],
+            ACTIVATION_COLORSCALE,
+            shared_range=shared,
+            highlight=filter_index,
+            floor=0.0,
+        ),  # ReLU'd maps: 0 is black, an all-zero tile says so
+        key="filters_chart",
+        clicks=True,
+        on_change=functools.partial(_tile_clicked, slot, layer_name),
         title=f"Every filter's map of {layer_name}",
     )
     st.caption(
@@ -67,9 +80,13 @@ def render(page: Page) -> None:
     if cell and cell["slot"] == slot and cell["layer"] == layer_name:
         explanation_ui(cell, inspector, activations, split.images[indices], indices, filter_index)
     strongest = np.unravel_index(int(np.argmax(maps[:, :, filter_index])), maps.shape[:2])
-    st.button(f"🔎 Explain filter {filter_index}'s strongest cell of this map, in the journey", key="explain_strongest",
-              on_click=_explain_in_journey, args=(slot, layer_name, *map(int, strongest)),
-              help="Opens the journey with that cell's number computed step by step (any cell there can be clicked).")
+    st.button(
+        f"🔎 Explain filter {filter_index}'s strongest cell of this map, in the journey",
+        key="explain_strongest",
+        on_click=_explain_in_journey,
+        args=(slot, layer_name, *map(int, strongest)),
+        help="Opens the journey with that cell's number computed step by step (any cell there can be clicked).",
+    )
     kernels_ui(stored, split.images[index], filter_index)
     finder_ui(stored, inspector, split, layer_name, filter_index)
 
@@ -96,10 +113,18 @@ def kernels_ui(stored: StoredModel, image: np.ndarray, filter_index: int) -> Non
     left, right = st.columns([3, 2])
     with left:
         chart(
-            tiles_figure(list(kernels), [str(f) for f in range(len(kernels))], DIVERGING_COLORSCALE,
-                         columns=8, tile_px=70, shared_range=(-limit, limit), zmid=0.0,
-                         highlight=filter_index if filter_index < len(kernels) else None,
-                         value_name="weight", colorbar_title="weight"),
+            tiles_figure(
+                list(kernels),
+                [str(f) for f in range(len(kernels))],
+                DIVERGING_COLORSCALE,
+                columns=8,
+                tile_px=70,
+                shared_range=(-limit, limit),
+                zmid=0.0,
+                highlight=filter_index if filter_index < len(kernels) else None,
+                value_name="weight",
+                colorbar_title="weight",
+            ),
             key="kernels_chart",
         )
         st.caption(
@@ -108,7 +133,9 @@ def kernels_ui(stored: StoredModel, image: np.ndarray, filter_index: int) -> Non
             "the other responds to an edge."
         )
     with right:
-        pairs = [(f"learned {filter_index}", kernels[min(filter_index, len(kernels) - 1)])] + list(CLASSIC_KERNELS.items())
+        pairs = [(f"learned {filter_index}", kernels[min(filter_index, len(kernels) - 1)])] + list(
+            CLASSIC_KERNELS.items()
+        )
         tiles, titles = [], []
         for name, kernel in pairs:
             tiles += [kernel, convolve(image.reshape(28, 28), kernel)]
@@ -116,8 +143,16 @@ def kernels_ui(stored: StoredModel, image: np.ndarray, filter_index: int) -> Non
         chart(
             # The learned kernel on the grid's scale, so it looks the same here as there; the
             # designed kernels and the responses each on their own (centred on 0).
-            tiles_figure(tiles, titles, DIVERGING_COLORSCALE, columns=2, tile_px=120, zmid=0.0, value_name="value",
-                         tile_ranges=[(-limit, limit)] + [None] * (len(tiles) - 1)),
+            tiles_figure(
+                tiles,
+                titles,
+                DIVERGING_COLORSCALE,
+                columns=2,
+                tile_px=120,
+                zmid=0.0,
+                value_name="value",
+                tile_ranges=[(-limit, limit)] + [None] * (len(tiles) - 1),
+            ),
             key="classic_chart",
         )
         st.caption(
@@ -133,10 +168,16 @@ def finder_ui(stored: StoredModel, inspector: Inspector, split: Split, layer_nam
         st.info(f"{layer_name} has only {strengths.shape[1]} filters.")
         return
     top = strongest_images(strengths, filter_index, count=100)
-    thumbnails(split.images, "finder", [
-        (int(index), f"#{index} {CLASS_NAMES[split.labels[index]]} · max {strengths[index, filter_index]:.2f}")
-        for index in top[:9]
-    ], per_row=9, on_click=state.send_to_journey)
+    thumbnails(
+        split.images,
+        "finder",
+        [
+            (int(index), f"#{index} {CLASS_NAMES[split.labels[index]]} · max {strengths[index, filter_index]:.2f}")
+            for index in top[:9]
+        ],
+        per_row=9,
+        on_click=state.send_to_journey,
+    )
     mix = class_mix(split.labels, top)
     chart(class_mix_figure(mix, f"Classes of the 100 strongest images (out of {len(split):,})"), key="mix_chart")
     st.caption(

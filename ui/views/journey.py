@@ -79,10 +79,22 @@ def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
     scale = state.current().scale
     size = _journey_size(len(indices), 1 + len(layers), scale)
     if stored is None:
-        live_chart(journey_figure(split.images[indices], [[None] * len(layers)] * len(indices), layers,
-                                  [row_title(slot, i, labels[slot], None) for slot, i in enumerate(indices)],
-                                  scale=scale, pending=True, **size),
-                   key=CHART, fit=True, on_change=_chart_event, page_keys=_page_keys(), title=CHART_TITLE)
+        live_chart(
+            journey_figure(
+                split.images[indices],
+                [[None] * len(layers)] * len(indices),
+                layers,
+                [row_title(slot, i, labels[slot], None) for slot, i in enumerate(indices)],
+                scale=scale,
+                pending=True,
+                **size,
+            ),
+            key=CHART,
+            fit=True,
+            on_change=_chart_event,
+            page_keys=_page_keys(),
+            title=CHART_TITLE,
+        )
         st.caption("⏳ Loading TensorFlow and the model to compute the maps: a few seconds, once per server start.")
         return
     inspector = get_inspector(spec.key(), stored)
@@ -91,26 +103,44 @@ def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
     # Every filter's maps go to the browser once per set of images: the chart's control redraws any
     # filter there and tells the page the one it settles on.
     try:
-        scrub = {"url": journey_maps_file(spec.key(), tuple(indices), activations), "filter": filter_index,
-                 "filters": num_filters, "font_scale": size.get("font_scale", 1.0),
-                 **journey_scrub_parts(layers, scale, size.get("font_scale", 1.0))}
+        scrub = {
+            "url": journey_maps_file(spec.key(), tuple(indices), activations),
+            "filter": filter_index,
+            "filters": num_filters,
+            "font_scale": size.get("font_scale", 1.0),
+            **journey_scrub_parts(layers, scale, size.get("font_scale", 1.0)),
+        }
         if classroom.following():  # the class's view this page was drawn from: a later filter painted stays
             scrub["class_version"] = st.session_state.get("class_version", -1)
     except ValueError as error:  # maps that aren't numbers (a diverged training): the page draws each filter
         scrub = None
         st.warning(f"The grid's own filter slider is off for this model: {error}. Type a filter in the box.")
     live_chart(
-        figure_of(inspector, activations, split.images[indices], filter_index, scale,
-                  [row_title(slot, i, labels[slot], activations.probabilities[slot])
-                   for slot, i in enumerate(indices)], labels, marks=_marks(cell, layers, spec), **size),
-        key=CHART, fit=True, on_change=_chart_event, page_keys=_page_keys(), scrub=scrub, title=CHART_TITLE,
+        figure_of(
+            inspector,
+            activations,
+            split.images[indices],
+            filter_index,
+            scale,
+            [row_title(slot, i, labels[slot], activations.probabilities[slot]) for slot, i in enumerate(indices)],
+            labels,
+            marks=_marks(cell, layers, spec),
+            **size,
+        ),
+        key=CHART,
+        fit=True,
+        on_change=_chart_event,
+        page_keys=_page_keys(),
+        scrub=scrub,
+        title=CHART_TITLE,
         describe={"filter": filter_index, "images": image_names(indices, labels)},
     )
     explanation_ui(cell, inspector, activations, split.images[indices], indices, filter_index)
     mixed = len(set(labels)) > 1
     if mixed and not mixed_on_purpose(indices):  # a tour step that mixes classes on purpose says why itself
         st.warning(
-            "These images don't share a label (" + ", ".join(CLASS_NAMES[label] for label in labels)
+            "These images don't share a label ("
+            + ", ".join(CLASS_NAMES[label] for label in labels)
             + "). The lesson compares images of one class to see which features a filter picks up "
             "for that class; choose a class below to pick three."
         )
@@ -143,8 +173,13 @@ def _valid_cell(layers: list[tuple[str, int, int]]) -> dict | None:
     """The cell to explain, if this model has it (a cell of another model's layers is forgotten)."""
     cell = state.current().cell
     sides = {name: side for name, side, _ in layers}
-    if cell and cell.get("layer") in sides and 0 <= cell["row"] < sides[cell["layer"]] \
-            and 0 <= cell["col"] < sides[cell["layer"]] and 0 <= cell["slot"] < len(state.IMAGES):
+    if (
+        cell
+        and cell.get("layer") in sides
+        and 0 <= cell["row"] < sides[cell["layer"]]
+        and 0 <= cell["col"] < sides[cell["layer"]]
+        and 0 <= cell["slot"] < len(state.IMAGES)
+    ):
         return cell
     if cell:
         state.forget_cell()
@@ -158,8 +193,10 @@ def _marks(cell: dict | None, layers: list[tuple[str, int, int]], spec: ModelSpe
     column = 1 + [name for name, _, _ in layers].index(cell["layer"])
     size = spec.pool_size if cell["layer"].startswith("pool") else spec.kernel_size
     stride = spec.pool_size if cell["layer"].startswith("pool") else 1
-    return [(cell["slot"], column, cell["row"], cell["col"], 1),
-            (cell["slot"], column - 1, cell["row"] * stride, cell["col"] * stride, size)]
+    return [
+        (cell["slot"], column, cell["row"], cell["col"], 1),
+        (cell["slot"], column - 1, cell["row"] * stride, cell["col"] * stride, size),
+    ]
 
 
 def explanation_ui(cell, inspector, activations, images, indices, filter_index) -> None:
@@ -171,13 +208,17 @@ def explanation_ui(cell, inspector, activations, images, indices, filter_index) 
         slot, layer = cell["slot"], cell["layer"]
         maps = [m[slot] for m in activations.maps]
         try:
-            explained = explain_cell(inspector.layers, images[slot], maps, layer, cell["row"], cell["col"], filter_index)
+            explained = explain_cell(
+                inspector.layers, images[slot], maps, layer, cell["row"], cell["col"], filter_index
+            )
         except ValueError as error:  # a filter this layer doesn't have
             st.info(str(error))
             return
         head, close = st.columns([6, 1], vertical_alignment="center")
-        head.markdown(f"**How {layer}'s number at row {cell['row']}, column {cell['col']} of image "
-                      f"{slot + 1} (test #{indices[slot]}), filter {filter_index}, comes about**")
+        head.markdown(
+            f"**How {layer}'s number at row {cell['row']}, column {cell['col']} of image "
+            f"{slot + 1} (test #{indices[slot]}), filter {filter_index}, comes about**"
+        )
         close.button("Close", key="explanation_close", on_click=state.forget_cell)
         if isinstance(explained, PoolCell):
             _pool_ui(explained)
@@ -189,44 +230,71 @@ def _conv_ui(cell: ConvCell) -> None:
     source = "the input image" if cell.source == "input" else f"{cell.source}'s maps"
     size = cell.kernel.shape[-1]
     if len(cell.contributions) == 1:
-        chart(arithmetic_figure(cell.patches[0], cell.kernel[0], cell.products()[0],
-                                (f"{source}: the {size}×{size} patch", f"filter {cell.filter}'s kernel", "products")),
-              key="explanation_chart")
-        st.markdown(f"**This number says how well this {size}×{size} patch of the picture matches the filter's "
-                    f"{size}×{size} pattern: each pixel times the weight over it, all added up.** The {size * size} "
-                    f"products add up to **{cell.contributions[0]:.4f}**; plus the bias (a number the filter always "
-                    f"adds) {cell.bias:+.4f} makes **{cell.total:.4f}**; ReLU keeps it if positive, else 0: "
-                    f"**{cell.value:.4f}**, the number the map shows.")
+        chart(
+            arithmetic_figure(
+                cell.patches[0],
+                cell.kernel[0],
+                cell.products()[0],
+                (f"{source}: the {size}×{size} patch", f"filter {cell.filter}'s kernel", "products"),
+            ),
+            key="explanation_chart",
+        )
+        st.markdown(
+            f"**This number says how well this {size}×{size} patch of the picture matches the filter's "
+            f"{size}×{size} pattern: each pixel times the weight over it, all added up.** The {size * size} "
+            f"products add up to **{cell.contributions[0]:.4f}**; plus the bias (a number the filter always "
+            f"adds) {cell.bias:+.4f} makes **{cell.total:.4f}**; ReLU keeps it if positive, else 0: "
+            f"**{cell.value:.4f}**, the number the map shows."
+        )
         return
     channels = len(cell.contributions)
     top = int(cell.order()[0])
-    st.markdown(f"**This number says how well this spot of the {channels} maps before it matches the filter's "
-                "pattern: a small patch of each map, weighted and added up.** "
-                f"A {cell.layer} filter looks at all **{channels} channels** of {source} at once: for each channel "
-                f"a {size}×{size} patch × its own {size}×{size} kernel, and the {channels} sums add up. "
-                f"The channels that contribute most come first:")
+    st.markdown(
+        f"**This number says how well this spot of the {channels} maps before it matches the filter's "
+        "pattern: a small patch of each map, weighted and added up.** "
+        f"A {cell.layer} filter looks at all **{channels} channels** of {source} at once: for each channel "
+        f"a {size}×{size} patch × its own {size}×{size} kernel, and the {channels} sums add up. "
+        f"The channels that contribute most come first:"
+    )
     left, right = st.columns([3, 2])
     with left:
         chart(contributions_figure(cell.contributions, cell.order(), cell.bias), key="contributions_chart")
     with right:
-        chart(arithmetic_figure(cell.patches[top], cell.kernel[top], cell.products()[top],
-                                (f"channel {top}'s patch", "its kernel", "products")), key="explanation_chart")
+        chart(
+            arithmetic_figure(
+                cell.patches[top],
+                cell.kernel[top],
+                cell.products()[top],
+                (f"channel {top}'s patch", "its kernel", "products"),
+            ),
+            key="explanation_chart",
+        )
         st.caption(f"The largest contribution, channel {top}, written out: {cell.contributions[top]:+.4f}.")
-    st.markdown(f"Sum over the {channels} channels **{cell.contributions.sum():.4f}**; plus the bias "
-                f"{cell.bias:+.4f} makes **{cell.total:.4f}**; ReLU: **{cell.value:.4f}**, the number the map shows.")
+    st.markdown(
+        f"Sum over the {channels} channels **{cell.contributions.sum():.4f}**; plus the bias "
+        f"{cell.bias:+.4f} makes **{cell.total:.4f}**; ReLU: **{cell.value:.4f}**, the number the map shows."
+    )
 
 
 def _pool_ui(cell: PoolCell) -> None:
     size = cell.window.shape[0]
     left, right = st.columns([1, 2], vertical_alignment="center")
     with left:
-        chart(window_figure(cell.window, cell.winner, f"{cell.source}, rows {cell.origin[0]}–{cell.origin[0] + size - 1}, "
-                                                       f"columns {cell.origin[1]}–{cell.origin[1] + size - 1}"),
-              key="explanation_chart")
-    right.markdown(f"**This number is simply the largest of the {size * size} numbers under it.** "
-                   f"Max-pooling keeps the largest of the {size}×{size} window of {cell.source} under it: "
-                   f"**{cell.value:.4f}** (framed) wins, so the map halves in size and keeps where a feature "
-                   "fired strongly, not exactly where.")
+        chart(
+            window_figure(
+                cell.window,
+                cell.winner,
+                f"{cell.source}, rows {cell.origin[0]}–{cell.origin[0] + size - 1}, "
+                f"columns {cell.origin[1]}–{cell.origin[1] + size - 1}",
+            ),
+            key="explanation_chart",
+        )
+    right.markdown(
+        f"**This number is simply the largest of the {size * size} numbers under it.** "
+        f"Max-pooling keeps the largest of the {size}×{size} window of {cell.source} under it: "
+        f"**{cell.value:.4f}** (framed) wins, so the map halves in size and keeps where a feature "
+        "fired strongly, not exactly where."
+    )
 
 
 # -- passing a filter over an image ------------------------------------------------------------------
@@ -249,8 +317,14 @@ def _slide(stored: StoredModel, split: Split, cell: dict) -> None:
     filter_index = state.filter_within(inspector.filters_per_layer[0])
     kernel, bias = inspector.layers[0].get_weights()
     image = split.images[state.images()[cell["slot"]]].reshape(28, 28)
-    steps = _slide_steps(stored.spec.key(), state.images()[cell["slot"]], filter_index, image,
-                         kernel[:, :, 0, filter_index], float(bias[filter_index]))
+    steps = _slide_steps(
+        stored.spec.key(),
+        state.images()[cell["slot"]],
+        filter_index,
+        image,
+        kernel[:, :, 0, filter_index],
+        float(bias[filter_index]),
+    )
     side = int(round(len(steps) ** 0.5))
     key = "slide_step"
     if st.session_state.get("slide_cell") != cell:  # a newly clicked cell: the window starts there
@@ -259,8 +333,10 @@ def _slide(stored: StoredModel, split: Split, cell: dict) -> None:
     elif st.session_state.get("slide_playing"):
         st.session_state[key] = (st.session_state.get(key, 0) + 1) % len(steps)
     with st.container(key="slide", border=True):
-        st.markdown(f"**Passing filter {filter_index} over image {cell['slot'] + 1}**: at each position the "
-                    f"3×3 window's nine pixels × the kernel, plus the bias, then ReLU, make one cell of the map.")
+        st.markdown(
+            f"**Passing filter {filter_index} over image {cell['slot'] + 1}**: at each position the "
+            f"3×3 window's nine pixels × the kernel, plus the bias, then ReLU, make one cell of the map."
+        )
         back, left, forward, right = st.columns([1, 8, 1, 2], vertical_alignment="bottom")
         back.button("◀", key="slide_back", help="One position back", on_click=_step_slide, args=(-1, len(steps)))
         forward.button("▶", key="slide_forward", help="One position on", on_click=_step_slide, args=(1, len(steps)))
@@ -272,7 +348,9 @@ def _slide(stored: StoredModel, split: Split, cell: dict) -> None:
         output = np.full((side, side), np.nan)
         for r, c, v in steps[: step + 1]:
             output[r, c] = v
-        chart(slide_figure(image, output, row, col, kernel.shape[0], f"conv1, filter {filter_index}"), key="slide_chart")
+        chart(
+            slide_figure(image, output, row, col, kernel.shape[0], f"conv1, filter {filter_index}"), key="slide_chart"
+        )
         st.caption(f"Window at row {row}, column {col}: the map's cell there is **{value:.4f}**.")
 
 
@@ -301,7 +379,11 @@ def image_controls_ui(split: Split, num_filters: int) -> tuple[list[int], int]:
     columns = st.container(key="journey_controls").columns([1, 1, 1, 1], vertical_alignment="bottom")
     indices = [
         columns[slot].number_input(
-            f"Image {slot + 1}" + ("" if state.presenting() else " (test index)"), 0, len(split) - 1, step=1, key=key,
+            f"Image {slot + 1}" + ("" if state.presenting() else " (test index)"),
+            0,
+            len(split) - 1,
+            step=1,
+            key=key,
             persist_state=state.KEEP,
             help=f"A test image, 0–{len(split) - 1}: type its number, or step with − / + (↓ / ↑ in the box).",
         )
@@ -340,7 +422,11 @@ def _chart_event() -> None:
         panel = click.get("panel") or {}
         if panel.get("layer") not in (None, "input"):  # a pixel of the input is no computation
             state.explain_cell(panel["slot"], panel["layer"], click["y"], click["x"])
-    elif event.get("kind") == "key" and state.presenting() and event.get("key") in ("1", "2", "3", "ArrowUp", "ArrowDown"):
+    elif (
+        event.get("kind") == "key"
+        and state.presenting()
+        and event.get("key") in ("1", "2", "3", "ArrowUp", "ArrowDown")
+    ):
         _image_key(event["key"])  # presenter mode: 1 2 3 pick an image, ↑ ↓ step it
 
 
@@ -371,18 +457,29 @@ def label_picker_ui() -> None:
     left, right = st.columns([2, 1])
     left.selectbox(
         "Fill the three slots with the first three test images of class",
-        [None, *range(len(CLASS_NAMES))], key="fill_class", on_change=_fill_slots_with_class,
-        persist_state=state.KEEP, format_func=lambda c: "—" if c is None else f"{c} · {CLASS_NAMES[c]}",
+        [None, *range(len(CLASS_NAMES))],
+        key="fill_class",
+        on_change=_fill_slots_with_class,
+        persist_state=state.KEEP,
+        format_func=lambda c: "—" if c is None else f"{c} · {CLASS_NAMES[c]}",
     )
     st.session_state.setdefault(state.TARGET_SLOT, 0)
     right.radio(
-        "A clicked image goes into slot", range(len(state.IMAGES)), key=state.TARGET_SLOT, persist_state=state.KEEP,
-        format_func=lambda slot: str(slot + 1), horizontal=True,
+        "A clicked image goes into slot",
+        range(len(state.IMAGES)),
+        key=state.TARGET_SLOT,
+        persist_state=state.KEEP,
+        format_func=lambda slot: str(slot + 1),
+        horizontal=True,
     )
     table_key = f"label_table_{st.session_state.get('label_table_version', 0)}"
     st.container(key="label_table").dataframe(
-        label_table(LABEL_TABLE_ROWS), key=table_key, on_select=functools.partial(_put_row_in_slot, table_key),
-        selection_mode="single-row", hide_index=True, height=300,
+        label_table(LABEL_TABLE_ROWS),
+        key=table_key,
+        on_select=functools.partial(_put_row_in_slot, table_key),
+        selection_mode="single-row",
+        hide_index=True,
+        height=300,
         column_config={
             "image": st.column_config.ImageColumn("image", width="small"),
             "index": st.column_config.NumberColumn("test index"),

@@ -45,8 +45,14 @@ def render(page: Page) -> None:
     )
     if queue.notice:
         st.warning(queue.notice)
-    mode = st.segmented_control("Train", MODES, default=MODES[0], key="lab_mode", persist_state=state.KEEP,
-                                help="A sweep trains every combination of a few values at once, and compares them.")
+    mode = st.segmented_control(
+        "Train",
+        MODES,
+        default=MODES[0],
+        key="lab_mode",
+        persist_state=state.KEEP,
+        help="A sweep trains every combination of a few values at once, and compares them.",
+    )
     spec = builder_ui("1 · Build the base of the sweep" if mode == MODES[1] else "1 · Build a variant")
     if mode == MODES[1]:
         sweep_builder_ui(spec)
@@ -66,38 +72,67 @@ def builder_ui(title: str = "1 · Build a variant") -> ModelSpec | None:
     st.subheader(title)
     left, middle, right = st.columns(3)
     blocks = left.radio(
-        "Conv blocks (Conv2D + MaxPool)", range(MAX_CONV_BLOCKS + 1), index=2, horizontal=True, key="lab_blocks",
-        persist_state=keep, help="0 is the lesson's dense baseline; 1 removes the second convolution; 3 adds one more.",
+        "Conv blocks (Conv2D + MaxPool)",
+        range(MAX_CONV_BLOCKS + 1),
+        index=2,
+        horizontal=True,
+        key="lab_blocks",
+        persist_state=keep,
+        help="0 is the lesson's dense baseline; 1 removes the second convolution; 3 adds one more.",
     )
     filters = tuple(
-        left.select_slider(f"Filters in conv{block + 1}", FILTER_CHOICES, value=64, key=f"lab_filters_{block}",
-                           persist_state=keep)
+        left.select_slider(
+            f"Filters in conv{block + 1}", FILTER_CHOICES, value=64, key=f"lab_filters_{block}", persist_state=keep
+        )
         for block in range(blocks)
     )
-    dense_units = middle.select_slider("Dense units", (32, 64, 128, 256, 512), value=128, key="lab_dense",
-                                       persist_state=keep)
-    epochs = middle.slider("Epochs", 1, MAX_EPOCHS, 5, key="lab_epochs", persist_state=keep,
-                           help="Try 20 to see overfitting: training accuracy keeps rising, test accuracy doesn't.")
-    batch_size = middle.select_slider("Batch size", (16, 32, 64, 128, 256), value=32, key="lab_batch",
-                                      persist_state=keep)
+    dense_units = middle.select_slider(
+        "Dense units", (32, 64, 128, 256, 512), value=128, key="lab_dense", persist_state=keep
+    )
+    epochs = middle.slider(
+        "Epochs",
+        1,
+        MAX_EPOCHS,
+        5,
+        key="lab_epochs",
+        persist_state=keep,
+        help="Try 20 to see overfitting: training accuracy keeps rising, test accuracy doesn't.",
+    )
+    batch_size = middle.select_slider(
+        "Batch size", (16, 32, 64, 128, 256), value=32, key="lab_batch", persist_state=keep
+    )
     samples = right.selectbox(
-        "Training images", SAMPLE_CHOICES, key="lab_samples", persist_state=keep, format_func=lambda n: f"{n:,}" + (
-            " (all, as the lesson)" if n == 60_000 else " (quick)"),
+        "Training images",
+        SAMPLE_CHOICES,
+        key="lab_samples",
+        persist_state=keep,
+        format_func=lambda n: f"{n:,}" + (" (all, as the lesson)" if n == 60_000 else " (quick)"),
     )
     seed = right.number_input("Seed", 0, 2**31 - 1, 42, key="lab_seed", persist_state=keep)
-    rule = right.radio("Stop rule (the lesson's callback)", ("none", "loss below", "accuracy above"),
-                       horizontal=True, key="lab_stop_kind", persist_state=keep)
+    rule = right.radio(
+        "Stop rule (the lesson's callback)",
+        ("none", "loss below", "accuracy above"),
+        horizontal=True,
+        key="lab_stop_kind",
+        persist_state=keep,
+    )
     threshold = None
     if rule == "loss below":
-        threshold = right.number_input("Stop once training loss <", 0.01, 5.0, 0.4, 0.05, key="lab_stop_loss",
-                                       persist_state=keep)
+        threshold = right.number_input(
+            "Stop once training loss <", 0.01, 5.0, 0.4, 0.05, key="lab_stop_loss", persist_state=keep
+        )
     elif rule == "accuracy above":
-        threshold = right.number_input("Stop once training accuracy >", 0.5, 0.99, 0.9, 0.01,
-                                       key="lab_stop_accuracy", persist_state=keep)
+        threshold = right.number_input(
+            "Stop once training accuracy >", 0.5, 0.99, 0.9, 0.01, key="lab_stop_accuracy", persist_state=keep
+        )
     try:
         return ModelSpec(
-            conv_filters=filters, dense_units=dense_units, epochs=epochs, batch_size=batch_size,
-            seed=int(seed), train_samples=samples,
+            conv_filters=filters,
+            dense_units=dense_units,
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=int(seed),
+            train_samples=samples,
             stop_loss=threshold if rule == "loss below" else None,
             stop_accuracy=threshold if rule == "accuracy above" else None,
         )
@@ -107,12 +142,15 @@ def builder_ui(title: str = "1 · Build a variant") -> ModelSpec | None:
 
 
 def spec_preview_ui(spec: ModelSpec) -> None:
-    st.markdown(f"**{spec.label()}** · **{count_params(spec):,} parameters** (the lesson's conv model has "
-                f"{count_params(PRESETS['conv']):,})")
+    st.markdown(
+        f"**{spec.label()}** · **{count_params(spec):,} parameters** (the lesson's conv model has "
+        f"{count_params(PRESETS['conv']):,})"
+    )
     with st.expander("Where are its parameters?"):
         st.markdown(params_explained(spec))
     st.dataframe(
-        pd.DataFrame(layer_table(spec)), hide_index=True,
+        pd.DataFrame(layer_table(spec)),
+        hide_index=True,
         column_config={"params": st.column_config.NumberColumn(format="localized")},
     )
 
@@ -130,15 +168,19 @@ def train_button_ui(spec: ModelSpec | None, runs: dict[str, Run]) -> None:
         st.fragment(run_every=1.0)(_your_request_ui)(existing.key)
         return
     if mine and existing.state == DONE and spec.key() in runs:
-        st.success("Your training is done: its result is below, and the run is in the runs table and the model "
-                   "list. Change a setting above to train another variant.")
+        st.success(
+            "Your training is done: its result is below, and the run is in the runs table and the model "
+            "list. Change a setting above to train another variant."
+        )
         return
     if spec.key() in runs:
         st.info("This exact variant is already trained: it is in the runs table below and in the journey's model list.")
         return
     if existing is not None and existing.active:  # someone else's request for the same spec: trained once
-        st.info("This exact variant is already being trained or waiting in the queue: someone else (another page, "
-                "or a sweep) asked for it first, and it won't be trained twice. Its progress is shown below.")
+        st.info(
+            "This exact variant is already being trained or waiting in the queue: someone else (another page, "
+            "or a sweep) asked for it first, and it won't be trained twice. Its progress is shown below."
+        )
         _remember(existing)
         return
     st.button("Train", type="primary", key="lab_train", on_click=_submit, args=(spec,))
@@ -208,14 +250,18 @@ def _job_ui(queue: TrainingQueue, job: Job) -> None:
             st.markdown(f"**{label}** · {your_training(job, ahead) if mine else waiting}")
             st.button("Cancel", key=f"cancel_{job.key}", on_click=queue.stop, args=(job,))
         elif job.state == RUNNING:
-            st.markdown(f"**{label}** · training" + (f" on {job.where}" if job.where else "")
-                        + (f" · {job.message}" if job.message else ""))
+            st.markdown(
+                f"**{label}** · training"
+                + (f" on {job.where}" if job.where else "")
+                + (f" · {job.message}" if job.message else "")
+            )
             total = job.spec.epochs
             st.progress(min(job.epoch / total, 1.0), text=f"Epoch {min(job.epoch + 1, total)} of {total}")
             running = job.running
             if job.batches_per_epoch:
                 batch_text = f"Batch {job.batch:,} of {job.batches_per_epoch:,}" + (
-                    f" · loss {running['loss']:.3f} · accuracy {running['accuracy']:.3f}" if running else "")
+                    f" · loss {running['loss']:.3f} · accuracy {running['accuracy']:.3f}" if running else ""
+                )
                 st.progress(job.batch / job.batches_per_epoch, text=batch_text)
             else:  # the worker is still loading the images and building the model: no batches to count yet
                 st.caption("Getting ready: loading the training images and building the model…")
@@ -226,8 +272,13 @@ def _job_ui(queue: TrainingQueue, job: Job) -> None:
             if job.stop_event.is_set():
                 st.caption("Stopping after the current batch…")
             else:
-                st.button("Stop training", key=f"stop_{job.key}", on_click=queue.stop, args=(job,),
-                          help="Ends after the current batch and keeps the epochs done so far as a usable model.")
+                st.button(
+                    "Stop training",
+                    key=f"stop_{job.key}",
+                    on_click=queue.stop,
+                    args=(job,),
+                    help="Ends after the current batch and keeps the epochs done so far as a usable model.",
+                )
         elif job.state == DONE:
             meta = job.stored.meta
             text = f"**{label}** · {finished(meta)}"
@@ -238,10 +289,16 @@ def _job_ui(queue: TrainingQueue, job: Job) -> None:
                 st.warning(get_store().problems.get(job.key, "This model could not be saved; it lives in memory."))
             # In this fragment a callback reruns only the fragment: the panel asks for a whole rerun.
             with st.container(horizontal=True, gap="small"):  # as wide as their words; wrapping, never cut
-                st.button("Show in the journey", key=f"journey_{job.key}", on_click=state.use_model,
-                          args=(job.key, True))
-                st.button("⏯️ Replay its training", key=f"replay_{job.key}", on_click=state.use_model,
-                          args=(job.key, True, "replay"), help="Watch its filters learn, snapshot by snapshot.")
+                st.button(
+                    "Show in the journey", key=f"journey_{job.key}", on_click=state.use_model, args=(job.key, True)
+                )
+                st.button(
+                    "⏯️ Replay its training",
+                    key=f"replay_{job.key}",
+                    on_click=state.use_model,
+                    args=(job.key, True, "replay"),
+                    help="Watch its filters learn, snapshot by snapshot.",
+                )
         elif job.state == FAILED:
             st.error(f"**{label}** · {job.message}")
         else:
@@ -250,8 +307,10 @@ def _job_ui(queue: TrainingQueue, job: Job) -> None:
 
 def finished(meta: dict) -> str:
     """A finished run in its own metadata's figures: 'Trained in 21 s: test accuracy 0.825 after 3 epochs.'"""
-    return (f"Trained in {duration(meta['seconds'])}: test accuracy {meta['metrics']['test_accuracy']:.3f} "
-            f"after {trained_for(meta)}.")
+    return (
+        f"Trained in {duration(meta['seconds'])}: test accuracy {meta['metrics']['test_accuracy']:.3f} "
+        f"after {trained_for(meta)}."
+    )
 
 
 def trained_for(meta: dict) -> str:
@@ -267,35 +326,59 @@ def trained_for(meta: dict) -> str:
 # -- 3 · runs --------------------------------------------------------------------------------------
 def runs_ui(runs: dict[str, Run]) -> None:
     st.subheader("3 · Runs")
-    rows = [{
-        **metrics_row(run),
-        "conv filters": "-".join(map(str, run.spec.conv_filters)) or "none",
-        "dense": run.spec.dense_units,
-        "epochs asked": run.spec.epochs,
-        "stopped": run.meta.get("stop_reason") or "",
-        "made": run.meta["created"].replace("T", " ")[:16],
-        "saved": "yes" if run.meta.get("saved", True) else "memory only",
-        "key": key,
-    } for key, run in runs.items()]
+    rows = [
+        {
+            **metrics_row(run),
+            "conv filters": "-".join(map(str, run.spec.conv_filters)) or "none",
+            "dense": run.spec.dense_units,
+            "epochs asked": run.spec.epochs,
+            "stopped": run.meta.get("stop_reason") or "",
+            "made": run.meta["created"].replace("T", " ")[:16],
+            "saved": "yes" if run.meta.get("saved", True) else "memory only",
+            "key": key,
+        }
+        for key, run in runs.items()
+    ]
     # The columns that fit a 1280×720 laptop with the sidebar open; the chosen run's other details below.
-    st.dataframe(pd.DataFrame(rows), hide_index=True, column_config=metric_columns(run.label for run in runs.values()),
-                 key="runs_table",
-                 column_order=RUN_COLUMNS)
-    chosen = runs[st.selectbox("Run", list(runs), key="lab_run", persist_state=state.KEEP,
-                               format_func=lambda key: runs[key].label)]
+    st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        column_config=metric_columns(run.label for run in runs.values()),
+        key="runs_table",
+        column_order=RUN_COLUMNS,
+    )
+    chosen = runs[
+        st.selectbox(
+            "Run", list(runs), key="lab_run", persist_state=state.KEEP, format_func=lambda key: runs[key].label
+        )
+    ]
     row = next(row for row in rows if row["key"] == chosen.key)
-    details = [f"made {row['made']}", f"key `{row['key']}`", *([row["stopped"]] if row["stopped"] else []),
-               *(["kept in memory only"] if row["saved"] != "yes" else [])]
+    details = [
+        f"made {row['made']}",
+        f"key `{row['key']}`",
+        *([row["stopped"]] if row["stopped"] else []),
+        *(["kept in memory only"] if row["saved"] != "yes" else []),
+    ]
     st.markdown(f"**{chosen.label}**: " + " · ".join(details))
     # One row of buttons as wide as their words, wrapping on a narrow screen rather than cutting them.
     with st.container(horizontal=True, gap="small"):
         st.button("Show in the journey", key="lab_use", on_click=state.use_model, args=(chosen.key,))
-        st.button("⏯️ Replay its training", key="lab_replay", on_click=state.use_model,
-                  args=(chosen.key, False, "replay"), disabled=not chosen.meta.get("snapshots"),
-                  help="Watch its filters learn, snapshot by snapshot." if chosen.meta.get("snapshots")
-                  else "It was trained before ConvLab recorded snapshots.")
-        delete = st.button("Delete run", key="lab_delete", disabled=chosen.is_preset,
-                           help="The lesson's two models can't be deleted." if chosen.is_preset else None)
+        st.button(
+            "⏯️ Replay its training",
+            key="lab_replay",
+            on_click=state.use_model,
+            args=(chosen.key, False, "replay"),
+            disabled=not chosen.meta.get("snapshots"),
+            help="Watch its filters learn, snapshot by snapshot."
+            if chosen.meta.get("snapshots")
+            else "It was trained before ConvLab recorded snapshots.",
+        )
+        delete = st.button(
+            "Delete run",
+            key="lab_delete",
+            disabled=chosen.is_preset,
+            help="The lesson's two models can't be deleted." if chosen.is_preset else None,
+        )
     if delete:
         st.session_state["confirm_delete"] = chosen.key
     if st.session_state.get("confirm_delete") == chosen.key and not chosen.is_preset:

@@ -10,7 +10,6 @@ counted as evidence. Both for the predicted class or any class chosen.
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
 from convlab.data import CLASS_NAMES
@@ -28,8 +27,10 @@ from . import Page
 
 SMOOTH_SAMPLES = 25  # noisy copies per image for SmoothGrad: enough to calm the speckle, one batch
 # What the picture shows, in one sentence a 15-year-old reads before anything else.
-PLAIN = ("Bright pixels are the ones that would change the model's answer most if you changed them, and the "
-         "coloured patches show where the conv model found its evidence.")
+PLAIN = (
+    "Bright pixels are the ones that would change the model's answer most if you changed them, and the "
+    "coloured patches show where the conv model found its evidence."
+)
 SALIENCY_TITLE, CAM_TITLE = "pixels that matter most", "where it found evidence"
 
 
@@ -39,13 +40,20 @@ def render(page: Page) -> None:
     st.markdown(f"**{PLAIN}**")
     left, middle, right = st.columns([2, 2, 1], vertical_alignment="bottom")
     chosen = left.selectbox(
-        "For which class", [None, *range(len(CLASS_NAMES))], key="looked_class", persist_state=state.KEEP,
+        "For which class",
+        [None, *range(len(CLASS_NAMES))],
+        key="looked_class",
+        persist_state=state.KEEP,
         format_func=lambda c: "the class each model predicts" if c is None else f"{c} · {CLASS_NAMES[c]}",
         help="The pictures explain one class: the one each model predicts, or any other (why not a Shirt?).",
     )
-    smooth = middle.toggle("Smoother (SmoothGrad)", key="looked_smooth", persist_state=state.KEEP,
-                           help=f"Averages the bright pixels over {SMOOTH_SAMPLES} slightly noisy copies of each "
-                                "image: less speckle, the same story.")
+    smooth = middle.toggle(
+        "Smoother (SmoothGrad)",
+        key="looked_smooth",
+        persist_state=state.KEEP,
+        help=f"Averages the bright pixels over {SMOOTH_SAMPLES} slightly noisy copies of each "
+        "image: less speckle, the same story.",
+    )
     dense = runs_module.load(page.runs[PRESETS["dense"].key()])
     conv = page.stored if page.stored.spec.conv_filters else runs_module.load(page.runs[PRESETS["conv"].key()])
     images = split.images[indices]
@@ -68,9 +76,11 @@ def render(page: Page) -> None:
             columns.append((f"{conv.spec.label()}<br>{CAM_TITLE}", upsample(cams, 28), "cam"))
     titles = [f"Image {slot + 1} · test #{i} · {CLASS_NAMES[split.labels[i]]}" for slot, i in enumerate(indices)]
     chart(looked_figure(images, columns, titles), key="looked_chart")
-    st.markdown(" · ".join(notes) + ". Bright: that pixel changes the answer a lot; black: not at all. "
-                "Patches: red where the conv model found the most evidence for the class, blue the least."
-                + ("" if conv is not None else " The patches need a conv model, and the lesson's could not be loaded."))
+    st.markdown(
+        " · ".join(notes) + ". Bright: that pixel changes the answer a lot; black: not at all. "
+        "Patches: red where the conv model found the most evidence for the class, blue the least."
+        + ("" if conv is not None else " The patches need a conv model, and the lesson's could not be loaded.")
+    )
     terms = ["saliency", "grad-cam", "smoothgrad"] if conv is not None else ["saliency", "smoothgrad"]
     st.markdown(terms_markdown(terms, side=side if conv is not None else None, copies=SMOOTH_SAMPLES))
 
@@ -79,5 +89,7 @@ def _classes(stored, indices: list[int], chosen: int | None) -> list[int]:
     """The chosen class for every image, or each image's predicted class under this model."""
     if chosen is not None:
         return [chosen] * len(indices)
-    probabilities = journey_activations(stored.spec.key(), tuple(indices), get_inspector(stored.spec.key(), stored)).probabilities
+    probabilities = journey_activations(
+        stored.spec.key(), tuple(indices), get_inspector(stored.spec.key(), stored)
+    ).probabilities
     return [int(p.argmax()) for p in probabilities]

@@ -14,8 +14,8 @@ from convlab.data import CLASS_NAMES, Split
 from convlab.explain import mistakes, normalise_rows
 from convlab.figures.curves import confusion_figure, probabilities_figure
 from convlab.figures.explanations import looked_figure
-from convlab.saliency import upsample
 from convlab.models import PRESETS
+from convlab.saliency import upsample
 
 from .. import runs as runs_module
 from .. import state
@@ -58,11 +58,16 @@ def mistakes_ui(runs: dict[str, Run], split: Split) -> None:
     if st.session_state.get("mistakes_model") not in runs:
         st.session_state["mistakes_model"] = PRESETS["conv"].key()
     left, right = st.columns(2, vertical_alignment="bottom")  # the toggle's words need half the width at 1024 px
-    key = left.selectbox("Model", list(runs), key="mistakes_model", persist_state=state.KEEP,
-                         format_func=lambda k: runs[k].label)
-    normalised = right.toggle("Fractions of each true class", key="confusion_normalise", persist_state=state.KEEP,
-                              help="Normalise the rows: each row (a true class) as fractions of that class's "
-                                   "test images, so the rows compare even if the classes differ in size.")
+    key = left.selectbox(
+        "Model", list(runs), key="mistakes_model", persist_state=state.KEEP, format_func=lambda k: runs[k].label
+    )
+    normalised = right.toggle(
+        "Fractions of each true class",
+        key="confusion_normalise",
+        persist_state=state.KEEP,
+        help="Normalise the rows: each row (a true class) as fractions of that class's "
+        "test images, so the rows compare even if the classes differ in size.",
+    )
     stored = runs_module.load(runs[key])
     if stored is None:
         st.warning(runs_module.problem(key))
@@ -70,57 +75,91 @@ def mistakes_ui(runs: dict[str, Run], split: Split) -> None:
     results = test_results(stored)  # kept beside the model (convlab.testset)
     predictions, counts = results.predictions, results.confusion
     accuracy = np.trace(counts) / counts.sum()
-    chart(confusion_figure(normalise_rows(counts) if normalised else counts, normalised),
-          key="confusion_chart", on_select=_pick_cell, selection_mode="points")
-    st.caption(f"{counts.sum() - np.trace(counts):,} of {counts.sum():,} test images misclassified "
-               f"(accuracy {accuracy:.2%}). Click a cell to see those mistakes below.")
+    chart(
+        confusion_figure(normalise_rows(counts) if normalised else counts, normalised),
+        key="confusion_chart",
+        on_select=_pick_cell,
+        selection_mode="points",
+    )
+    st.caption(
+        f"{counts.sum() - np.trace(counts):,} of {counts.sum():,} test images misclassified "
+        f"(accuracy {accuracy:.2%}). Click a cell to see those mistakes below."
+    )
     choices = [None, *range(len(CLASS_NAMES))]
     any_class = lambda c: "any" if c is None else CLASS_NAMES[c]  # noqa: E731
     left, right = st.columns(2)
-    true_class = left.selectbox("True class", choices, key="mistakes_true", format_func=any_class,
-                                persist_state=state.KEEP)
-    predicted = right.selectbox("Predicted as", choices, key="mistakes_predicted", format_func=any_class,
-                                persist_state=state.KEEP)
+    true_class = left.selectbox(
+        "True class", choices, key="mistakes_true", format_func=any_class, persist_state=state.KEEP
+    )
+    predicted = right.selectbox(
+        "Predicted as", choices, key="mistakes_predicted", format_func=any_class, persist_state=state.KEEP
+    )
     found = mistakes(split.labels, predictions, true_class, predicted)
     page = min(st.session_state.get("mistakes_page", 0), max((len(found) - 1) // GALLERY_PAGE, 0))
-    shown = found[page * GALLERY_PAGE:(page + 1) * GALLERY_PAGE]
-    st.markdown(f"**{len(found):,} mistakes** match" + (f"; showing {page * GALLERY_PAGE + 1}–"
-                f"{page * GALLERY_PAGE + len(shown)}" if len(found) else "."))
-    thumbnails(split.images, "mistake", [
-        (int(index), f"#{index}: {CLASS_NAMES[split.labels[index]]} → {CLASS_NAMES[predictions[index]]}")
-        for index in shown
-    ], per_row=8, on_click=state.send_to_journey)
+    shown = found[page * GALLERY_PAGE : (page + 1) * GALLERY_PAGE]
+    st.markdown(
+        f"**{len(found):,} mistakes** match"
+        + (f"; showing {page * GALLERY_PAGE + 1}–{page * GALLERY_PAGE + len(shown)}" if len(found) else ".")
+    )
+    thumbnails(
+        split.images,
+        "mistake",
+        [
+            (int(index), f"#{index}: {CLASS_NAMES[split.labels[index]]} → {CLASS_NAMES[predictions[index]]}")
+            for index in shown
+        ],
+        per_row=8,
+        on_click=state.send_to_journey,
+    )
     if len(shown):
         why_ui(stored, split, [int(i) for i in shown], predictions)
     back, forward = st.columns(2)
-    back.button("← previous", key="mistakes_previous", disabled=page == 0,
-                on_click=st.session_state.__setitem__, args=("mistakes_page", page - 1))
-    forward.button("next →", key="mistakes_next", disabled=(page + 1) * GALLERY_PAGE >= len(found),
-                   on_click=st.session_state.__setitem__, args=("mistakes_page", page + 1))
+    back.button(
+        "← previous",
+        key="mistakes_previous",
+        disabled=page == 0,
+        on_click=st.session_state.__setitem__,
+        args=("mistakes_page", page - 1),
+    )
+    forward.button(
+        "next →",
+        key="mistakes_next",
+        disabled=(page + 1) * GALLERY_PAGE >= len(found),
+        on_click=st.session_state.__setitem__,
+        args=("mistakes_page", page + 1),
+    )
 
 
 def why_ui(stored, split: Split, shown: list[int], predictions: np.ndarray) -> None:
-    """"Why did it say Sandal?": where the model looked for the class it said, and for the true one."""
+    """ "Why did it say Sandal?": where the model looked for the class it said, and for the true one."""
     with st.container(key="why", border=True):
         index = st.selectbox(
-            "Why did the model say that? Pick one of these mistakes", shown, key="why_image",
+            "Why did the model say that? Pick one of these mistakes",
+            shown,
+            key="why_image",
             format_func=lambda i: f"#{i}: {CLASS_NAMES[split.labels[i]]}, said {CLASS_NAMES[predictions[i]]}",
         )
         said, truth = int(predictions[index]), int(split.labels[index])
-        st.markdown(f"**Bright pixels would change the answer most if you changed them: compare what counted for "
-                    f"{CLASS_NAMES[said]}, the answer it gave, with what counted for {CLASS_NAMES[truth]}, the right "
-                    "one.**")
+        st.markdown(
+            f"**Bright pixels would change the answer most if you changed them: compare what counted for "
+            f"{CLASS_NAMES[said]}, the answer it gave, with what counted for {CLASS_NAMES[truth]}, the right "
+            "one.**"
+        )
         explainer = get_explainer(stored.spec.key(), stored)
         images = split.images[[index, index]]
         saliency = explainer.saliency(images, [said, truth])
-        columns = [(f"{CLASS_NAMES[said]} (said)<br>pixels that matter", saliency[:1], "saliency"),
-                   (f"{CLASS_NAMES[truth]} (true)<br>pixels that matter", saliency[1:], "saliency")]
+        columns = [
+            (f"{CLASS_NAMES[said]} (said)<br>pixels that matter", saliency[:1], "saliency"),
+            (f"{CLASS_NAMES[truth]} (true)<br>pixels that matter", saliency[1:], "saliency"),
+        ]
         side = None
         if stored.spec.conv_filters:
             cams = explainer.grad_cam(images, [said, truth])
             side = cams.shape[-1]
             cams = upsample(cams, 28)
-            columns += [(f"{CLASS_NAMES[said]} (said)<br>evidence found", cams[:1], "cam"),
-                        (f"{CLASS_NAMES[truth]} (true)<br>evidence found", cams[1:], "cam")]
+            columns += [
+                (f"{CLASS_NAMES[said]} (said)<br>evidence found", cams[:1], "cam"),
+                (f"{CLASS_NAMES[truth]} (true)<br>evidence found", cams[1:], "cam"),
+            ]
         chart(looked_figure(split.images[[index]], columns, [f"test #{index}"]), key="why_chart")
         st.markdown(terms_markdown(["saliency", "grad-cam"] if side else ["saliency"], side=side))

@@ -45,14 +45,45 @@ def transform_ui(page: Page) -> None:
 def _transform(page: Page) -> None:
     state.choose_transform()
     controls = st.container(key="probe_controls").columns([1, 1, 1, 1, 0.6, 0.8], vertical_alignment="bottom")
-    controls[0].slider("Shift right", -SHIFT_LIMIT, SHIFT_LIMIT, step=1, key=state.SHIFT_X, format="%d px",
-                       persist_state=state.KEEP, help="Negative moves the picture left; black comes in at the edge.")
-    controls[1].slider("Shift down", -SHIFT_LIMIT, SHIFT_LIMIT, step=1, key=state.SHIFT_Y, format="%d px",
-                       persist_state=state.KEEP, help="Negative moves the picture up.")
-    controls[2].slider("Turn", -ROTATE_LIMIT, ROTATE_LIMIT, step=1.0, key=state.ROTATE, format="%.0f°",
-                       persist_state=state.KEEP, help="Positive turns anticlockwise, about the picture's centre.")
-    controls[3].slider("Zoom", *SCALE_LIMITS, step=0.05, key=state.ZOOM, format="%.2f×", persist_state=state.KEEP,
-                       help="Above 1 the garment grows about the centre, below 1 it shrinks.")
+    controls[0].slider(
+        "Shift right",
+        -SHIFT_LIMIT,
+        SHIFT_LIMIT,
+        step=1,
+        key=state.SHIFT_X,
+        format="%d px",
+        persist_state=state.KEEP,
+        help="Negative moves the picture left; black comes in at the edge.",
+    )
+    controls[1].slider(
+        "Shift down",
+        -SHIFT_LIMIT,
+        SHIFT_LIMIT,
+        step=1,
+        key=state.SHIFT_Y,
+        format="%d px",
+        persist_state=state.KEEP,
+        help="Negative moves the picture up.",
+    )
+    controls[2].slider(
+        "Turn",
+        -ROTATE_LIMIT,
+        ROTATE_LIMIT,
+        step=1.0,
+        key=state.ROTATE,
+        format="%.0f°",
+        persist_state=state.KEEP,
+        help="Positive turns anticlockwise, about the picture's centre.",
+    )
+    controls[3].slider(
+        "Zoom",
+        *SCALE_LIMITS,
+        step=0.05,
+        key=state.ZOOM,
+        format="%.2f×",
+        persist_state=state.KEEP,
+        help="Above 1 the garment grows about the centre, below 1 it shrinks.",
+    )
     controls[4].button("Reset", key="probe_reset", on_click=state.reset_transform, width="stretch")
     transform = state.current().transform
     indices = state.images()
@@ -68,14 +99,20 @@ def _transform(page: Page) -> None:
     state.filter_box(controls[5], "probe_filter", inspector.num_filters, label="Filter")
     filter_index = state.filter_within(inspector.num_filters)
     sides = [m.shape[1] for m in activations.maps]
-    live_chart(journey_figure(
-        moved, activations.filter_maps(filter_index),
-        list(zip(activations.layer_names, sides, inspector.filters_per_layer)),
-        [row_title(slot, i, labels[slot], activations.probabilities[slot]) for slot, i in enumerate(indices)],
-        wrong=[int(p.argmax()) != label for p, label in zip(activations.probabilities, labels)],
-        scale=state.current().scale, panel=150,
-    ), key="probe_chart", title="The moved images' journey through the conv and pool layers",
-        describe={"filter": filter_index, "images": image_names(indices, labels)})
+    live_chart(
+        journey_figure(
+            moved,
+            activations.filter_maps(filter_index),
+            list(zip(activations.layer_names, sides, inspector.filters_per_layer)),
+            [row_title(slot, i, labels[slot], activations.probabilities[slot]) for slot, i in enumerate(indices)],
+            wrong=[int(p.argmax()) != label for p, label in zip(activations.probabilities, labels)],
+            scale=state.current().scale,
+            panel=150,
+        ),
+        key="probe_chart",
+        title="The moved images' journey through the conv and pool layers",
+        describe={"filter": filter_index, "images": image_names(indices, labels)},
+    )
     st.caption(
         f"The journey of the moved images ({transform.describe()}), filter {filter_index} of **{page.run.label}**; "
         f"colour scale: {SCALE_MODES[state.current().scale]}. A shift moves every map with the picture (a "
@@ -108,8 +145,12 @@ def _predictions_ui(page: Page, moved: np.ndarray, labels: list[int], indices: l
     for slot, column in enumerate(columns):
         with column.container(border=True):
             picture, words = st.columns([1, 3], vertical_alignment="center")
-            picture.image(np.kron(moved[slot, :, :, 0], np.ones((3, 3))), clamp=True, width="stretch",
-                          alt=f"Image {slot + 1}, test #{indices[slot]} ({CLASS_NAMES[labels[slot]]}), moved")
+            picture.image(
+                np.kron(moved[slot, :, :, 0], np.ones((3, 3))),
+                clamp=True,
+                width="stretch",
+                alt=f"Image {slot + 1}, test #{indices[slot]} ({CLASS_NAMES[labels[slot]]}), moved",
+            )
             lines = [f"**Image {slot + 1}** · #{indices[slot]} {CLASS_NAMES[labels[slot]]}"]
             for name, values in probabilities.items():
                 predicted = int(values[slot].argmax())
@@ -126,8 +167,10 @@ def invariance_ui(page: Page) -> None:
     found = {name: cache.peek(stored) for name, (_, stored) in models.items()}
     missing = [name for name, value in found.items() if value is None]
     if missing:
-        st.caption("Each model is measured once (every test image shifted −6…+6 pixels in x and in y, and turned "
-                   "−45…+45°), then kept beside the model: about half a minute for a conv model on 2 cores.")
+        st.caption(
+            "Each model is measured once (every test image shifted −6…+6 pixels in x and in y, and turned "
+            "−45…+45°), then kept beside the model: about half a minute for a conv model on 2 cores."
+        )
         if not st.button(f"📏 Measure {' and '.join(missing)}", key="probe_measure", type="primary"):
             if len(missing) == len(found):
                 return
@@ -137,8 +180,10 @@ def invariance_ui(page: Page) -> None:
                 _, stored = models[name]
 
                 def report(done: int, total: int, number=number, name=name) -> None:
-                    progress.progress((number + done / max(total, 1)) / len(missing),
-                                      text=f"Measuring {name}: {done} of {total} batches")
+                    progress.progress(
+                        (number + done / max(total, 1)) / len(missing),
+                        text=f"Measuring {name}: {done} of {total} batches",
+                    )
 
                 found[name], note = cache.load_or_measure(stored, page.split, progress=report)
                 if note:
@@ -149,9 +194,13 @@ def invariance_ui(page: Page) -> None:
     lines = []
     for name, value in shown.items():
         at = dict(zip(value.shifts, value.accuracy_shift_x))
-        lines.append(f"**{name}**: {at.get(0, float('nan')):.1%} as trained, {at.get(4, float('nan')):.1%} with "
-                     f"every image 4 px to the right")
-    st.caption(" · ".join(lines) + ". Accuracy falls as the picture moves: the conv layers find the features "
-               "anywhere, but the dense layers after them expect them where they were in training. The lesson "
-               "leaves this for its next step; a common remedy is to train on moved copies of the images "
-               "(data augmentation).")
+        lines.append(
+            f"**{name}**: {at.get(0, float('nan')):.1%} as trained, {at.get(4, float('nan')):.1%} with "
+            f"every image 4 px to the right"
+        )
+    st.caption(
+        " · ".join(lines) + ". Accuracy falls as the picture moves: the conv layers find the features "
+        "anywhere, but the dense layers after them expect them where they were in training. The lesson "
+        "leaves this for its next step; a common remedy is to train on moved copies of the images "
+        "(data augmentation)."
+    )

@@ -62,17 +62,30 @@ def _replay(page: Page, replay: Replay) -> None:
         "and at each epoch's end. Move the slider or press Play: everything below is as it was at that moment."
     )
     play, slider, box = st.columns([1.2, 6, 1.4] if num_filters else [1.2, 7, 0.01], vertical_alignment="bottom")
-    playing = play.toggle("▶ Play", key=PLAYING, on_change=_rewind_at_end, args=(count,),
-                          help="Step through the snapshots, one every "
-                               f"{FRAME_SECONDS:g} s; moving the slider meanwhile takes over.")
+    playing = play.toggle(
+        "▶ Play",
+        key=PLAYING,
+        on_change=_rewind_at_end,
+        args=(count,),
+        help=f"Step through the snapshots, one every {FRAME_SECONDS:g} s; moving the slider meanwhile takes over.",
+    )
     if playing != st.session_state.get(TICKING):  # the rerun cadence is set where the fragment starts
         st.rerun(scope="app")
-    slider.select_slider("Snapshot", options=range(count), key=state.SNAPSHOT, format_func=lambda i: points[i].label,
-                         on_change=_stop_playing, help="← / → step through the snapshots once the slider is clicked.")
+    slider.select_slider(
+        "Snapshot",
+        options=range(count),
+        key=state.SNAPSHOT,
+        format_func=lambda i: points[i].label,
+        on_change=_stop_playing,
+        help="← / → step through the snapshots once the slider is clicked.",
+    )
     point = points[index]
     sample = replay.snapshots.sample
-    train_source = (f"on {sample.get('train', 0):,} training images" if index == 0
-                    else "Keras' running figure for the epoch so far, as the lesson prints it")
+    train_source = (
+        f"on {sample.get('train', 0):,} training images"
+        if index == 0
+        else "Keras' running figure for the epoch so far, as the lesson prints it"
+    )
     st.markdown(
         f"**{point.label}** · {point.epochs:.2f} epochs trained · accuracy: train **{point.train_accuracy:.1%}** "
         f"({train_source}), test **{point.test_accuracy:.1%}** (on {sample.get('test', 0):,} test images)"
@@ -82,8 +95,7 @@ def _replay(page: Page, replay: Replay) -> None:
     activations = replay.activations(index, images)
     history = page.run.meta.get("history", {}).get("test_accuracy", [])
     if not num_filters:
-        st.info(f"The model **{page.run.label}** has no conv layers: there are no filters to watch, "
-                "only its accuracy.")
+        st.info(f"The model **{page.run.label}** has no conv layers: there are no filters to watch, only its accuracy.")
         live_chart(replay_accuracy_figure(points, index, history), key="replay_accuracy")
         state.sync_url()
         return
@@ -92,31 +104,56 @@ def _replay(page: Page, replay: Replay) -> None:
     # The grid across the page's width: beside the kernels its column titles ran together (issue 22).
     with st.container():
         sides = [m.shape[1] for m in activations.maps]
-        live_chart(journey_figure(
-            images, activations.filter_maps(filter_index), list(zip(activations.layer_names, sides,
-                                                                    replay.inspector.filters_per_layer)),
-            [row_title(slot, i, labels[slot], activations.probabilities[slot])
-             for slot, i in enumerate(state.images())],
-            wrong=[int(p.argmax()) != label for p, label in zip(activations.probabilities, labels)],
-            scale=state.current().scale, panel=130,
-        ), key="replay_chart", title="The journey's images at this snapshot",
-            describe={"filter": filter_index, "images": image_names(state.images(), labels)})
-        st.caption(f"The journey's images through filter {filter_index}, with this snapshot's weights; "
-                   f"colour scale: {SCALE_MODES[state.current().scale]}. The predictions are this snapshot's too.")
+        live_chart(
+            journey_figure(
+                images,
+                activations.filter_maps(filter_index),
+                list(zip(activations.layer_names, sides, replay.inspector.filters_per_layer)),
+                [
+                    row_title(slot, i, labels[slot], activations.probabilities[slot])
+                    for slot, i in enumerate(state.images())
+                ],
+                wrong=[int(p.argmax()) != label for p, label in zip(activations.probabilities, labels)],
+                scale=state.current().scale,
+                panel=130,
+            ),
+            key="replay_chart",
+            title="The journey's images at this snapshot",
+            describe={"filter": filter_index, "images": image_names(state.images(), labels)},
+        )
+        st.caption(
+            f"The journey's images through filter {filter_index}, with this snapshot's weights; "
+            f"colour scale: {SCALE_MODES[state.current().scale]}. The predictions are this snapshot's too."
+        )
     kernels_column, accuracy_column = st.columns(2)
     with kernels_column:
         kernels = replay.kernels(index)
         limit = replay.kernel_limit
-        live_chart(tiles_figure(
-            [kernels[:, :, 0, f] for f in range(kernels.shape[-1])], [str(f) for f in range(kernels.shape[-1])],
-            DIVERGING_COLORSCALE, columns=8, tile_px=34, shared_range=(-limit, limit), zmid=0.0,
-            highlight=filter_index if filter_index < kernels.shape[-1] else None, value_name="weight",
-        ), key="replay_kernels", title="conv1's kernels at this snapshot")
-        st.caption(f"conv1's {kernels.shape[-1]} kernels, on one colour scale for the whole replay "
-                   f"(±{limit:.2f}): watch them turn from noise into edge and blob detectors.")
+        live_chart(
+            tiles_figure(
+                [kernels[:, :, 0, f] for f in range(kernels.shape[-1])],
+                [str(f) for f in range(kernels.shape[-1])],
+                DIVERGING_COLORSCALE,
+                columns=8,
+                tile_px=34,
+                shared_range=(-limit, limit),
+                zmid=0.0,
+                highlight=filter_index if filter_index < kernels.shape[-1] else None,
+                value_name="weight",
+            ),
+            key="replay_kernels",
+            title="conv1's kernels at this snapshot",
+        )
+        st.caption(
+            f"conv1's {kernels.shape[-1]} kernels, on one colour scale for the whole replay "
+            f"(±{limit:.2f}): watch them turn from noise into edge and blob detectors."
+        )
     with accuracy_column:
-        live_chart(replay_accuracy_figure(points, index, history), key="replay_accuracy",
-                   title="Accuracy during training, up to this snapshot")
+        live_chart(
+            replay_accuracy_figure(points, index, history),
+            key="replay_accuracy",
+            title="Accuracy during training, up to this snapshot",
+        )
     _downloads_ui(page, replay, index, filter_index)
     state.sync_url()
 
@@ -133,22 +170,48 @@ def _stop_playing() -> None:
 
 def _downloads_ui(page: Page, replay: Replay, index: int, filter_index: int) -> None:
     name = f"convlab-replay-{page.run.key}-filter{filter_index}"
-    arguments = dict(replay=replay, split=page.split, indices=tuple(state.images()), filter_index=filter_index,
-                     scale=state.current().scale, title=page.run.label)
+    arguments = dict(
+        replay=replay,
+        split=page.split,
+        indices=tuple(state.images()),
+        filter_index=filter_index,
+        scale=state.current().scale,
+        title=page.run.label,
+    )
     # The buttons as wide as their words, the note beside them while there is room (else below): never cut.
     row = st.container(horizontal=True, vertical_alignment="center", gap="small")
-    row.download_button("⬇ This moment (PNG)", data=functools.partial(_png, index=index, **arguments),
-                        file_name=f"{name}-snapshot{index}.png", mime="image/png", on_click="ignore",
-                        key="replay_png")
-    row.download_button("⬇ The whole replay (GIF)", data=functools.partial(_gif, **arguments),
-                        file_name=f"{name}.gif", mime="image/gif", on_click="ignore", key="replay_gif")
-    row.caption(f"For slides: the grid, the kernels and the accuracy in one picture; the GIF plays all "
-                 f"{len(replay)} snapshots, one every {FRAME_SECONDS:g} s, and holds the last.")
+    row.download_button(
+        "⬇ This moment (PNG)",
+        data=functools.partial(_png, index=index, **arguments),
+        file_name=f"{name}-snapshot{index}.png",
+        mime="image/png",
+        on_click="ignore",
+        key="replay_png",
+    )
+    row.download_button(
+        "⬇ The whole replay (GIF)",
+        data=functools.partial(_gif, **arguments),
+        file_name=f"{name}.gif",
+        mime="image/gif",
+        on_click="ignore",
+        key="replay_gif",
+    )
+    row.caption(
+        f"For slides: the grid, the kernels and the accuracy in one picture; the GIF plays all "
+        f"{len(replay)} snapshots, one every {FRAME_SECONDS:g} s, and holds the last."
+    )
 
 
 # Called by the download buttons when clicked, outside the script run: everything they need is passed in.
-def _frames(replay: Replay, split: Split, indices: tuple[int, ...], filter_index: int, scale: str, title: str,
-            snapshots: list[int]) -> list:
+def _frames(
+    replay: Replay,
+    split: Split,
+    indices: tuple[int, ...],
+    filter_index: int,
+    scale: str,
+    title: str,
+    snapshots: list[int],
+) -> list:
     """The replay's pictures at ``snapshots``, on colour scales shared by all of them."""
     images = np.asarray(split.images[list(indices)])
     labels = [int(split.labels[i]) for i in indices]
@@ -158,12 +221,21 @@ def _frames(replay: Replay, split: Split, indices: tuple[int, ...], filter_index
     points = [frames.FramePoint(p.epochs, p.train_accuracy, p.test_accuracy) for p in replay.snapshots.points]
     return [
         frames.replay_frame(
-            images=images, maps=frame_maps, layer_names=list(activations.layer_names),
-            row_titles=[row_title(slot, i, labels[slot], activations.probabilities[slot]) for slot, i in enumerate(indices)],
+            images=images,
+            maps=frame_maps,
+            layer_names=list(activations.layer_names),
+            row_titles=[
+                row_title(slot, i, labels[slot], activations.probabilities[slot]) for slot, i in enumerate(indices)
+            ],
             wrong=[int(p.argmax()) != label for p, label in zip(activations.probabilities, labels)],
-            kernels=replay.kernels(index), chosen_filter=filter_index, points=points, current=index,
-            title=f"{title} · {replay.snapshots.points[index].label} · filter {filter_index}", scale=scale,
-            kernel_range=replay.kernel_limit, map_tops=tops,
+            kernels=replay.kernels(index),
+            chosen_filter=filter_index,
+            points=points,
+            current=index,
+            title=f"{title} · {replay.snapshots.points[index].label} · filter {filter_index}",
+            scale=scale,
+            kernel_range=replay.kernel_limit,
+            map_tops=tops,
         )
         for index, activations, frame_maps in zip(snapshots, runs, maps)
     ]

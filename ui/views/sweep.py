@@ -30,14 +30,22 @@ FILTER_CHOICES = (16, 32, 64, 128)
 def sweep_builder_ui(base: ModelSpec | None) -> None:
     """What to vary around ``base`` (the builder's settings), and the button that trains the grid."""
     st.subheader("2 · Sweep: train a grid of variants at once")
-    st.caption("The builder above sets everything else. Pick the values to try; every combination is "
-               "trained and compared below. Leave a box empty to keep the builder's value.")
+    st.caption(
+        "The builder above sets everything else. Pick the values to try; every combination is "
+        "trained and compared below. Leave a box empty to keep the builder's value."
+    )
     blocks, filters, epochs = st.columns(3)
     axes = {
-        "blocks": blocks.multiselect("Conv blocks", range(MAX_CONV_BLOCKS + 1), key="sweep_blocks",
-                                     persist_state=state.KEEP, help="0 is the dense baseline."),
-        "filters": filters.multiselect("Filters in every conv layer", FILTER_CHOICES, key="sweep_filters",
-                                       persist_state=state.KEEP),
+        "blocks": blocks.multiselect(
+            "Conv blocks",
+            range(MAX_CONV_BLOCKS + 1),
+            key="sweep_blocks",
+            persist_state=state.KEEP,
+            help="0 is the dense baseline.",
+        ),
+        "filters": filters.multiselect(
+            "Filters in every conv layer", FILTER_CHOICES, key="sweep_filters", persist_state=state.KEEP
+        ),
         "epochs": epochs.multiselect("Epochs", EPOCH_CHOICES, key="sweep_epochs", persist_state=state.KEEP),
     }
     axes = {name: values for name, values in axes.items() if values}
@@ -45,7 +53,9 @@ def sweep_builder_ui(base: ModelSpec | None) -> None:
         st.button("Train the sweep", disabled=True, key="sweep_train")
         return
     if not axes:
-        st.info("Pick at least one value to vary: for the lesson's exercises, filters 16, 32, 64 × conv blocks 1, 2, 3.")
+        st.info(
+            "Pick at least one value to vary: for the lesson's exercises, filters 16, 32, 64 × conv blocks 1, 2, 3."
+        )
         st.button("Use the lesson's exercises", key="sweep_lesson", on_click=_lesson_grid)
         return
     try:
@@ -56,10 +66,17 @@ def sweep_builder_ui(base: ModelSpec | None) -> None:
     specs = sweep.specs()
     runs = {meta["key"] for meta in get_store().list_metadata()}
     new = sum(spec.key() not in runs for spec in specs)
-    st.markdown(f"**{sweep.describe()}**: {new} to train, {len(specs) - new} already trained "
-                f"(at most {MAX_VARIANTS} per sweep). They train {get_queue().describe()}.")
-    st.button(f"Train {len(specs)} variant{'s' if len(specs) != 1 else ''}", type="primary", key="sweep_train",
-              on_click=_submit, args=(sweep,))
+    st.markdown(
+        f"**{sweep.describe()}**: {new} to train, {len(specs) - new} already trained "
+        f"(at most {MAX_VARIANTS} per sweep). They train {get_queue().describe()}."
+    )
+    st.button(
+        f"Train {len(specs)} variant{'s' if len(specs) != 1 else ''}",
+        type="primary",
+        key="sweep_train",
+        on_click=_submit,
+        args=(sweep,),
+    )
 
 
 def _lesson_grid() -> None:
@@ -102,8 +119,10 @@ def _sweep_panel() -> None:
     records = load_sweeps(get_store().root)
     with st.container(key="sweep_panel"):
         st.subheader("Sweeps: compare the variants")
-        labels = {record.key: f"{record.sweep.name or record.sweep.describe()} · {record.created[:16].replace('T', ' ')}"
-                  for record in records}
+        labels = {
+            record.key: f"{record.sweep.name or record.sweep.describe()} · {record.created[:16].replace('T', ' ')}"
+            for record in records
+        }
         st.selectbox("Sweep", list(labels), key="lab_sweep", format_func=labels.get)
         sweep = _record(records).sweep
         metas = {meta["key"]: meta for meta in get_store().list_metadata()}
@@ -111,35 +130,63 @@ def _sweep_panel() -> None:
         jobs = {job.key: job for job in _jobs(sweep) if job.key not in metas or not job.active}
         rows = comparison(sweep, metas, {key: _state(job) for key, job in jobs.items()})
         done = sum(row["test accuracy"] is not None for row in rows)
-        st.progress(done / len(rows), text=f"{done} of {len(rows)} variants trained"
-                    + (f" · {_running_text(jobs)}" if any(job.active for job in jobs.values()) else ""))
+        st.progress(
+            done / len(rows),
+            text=f"{done} of {len(rows)} variants trained"
+            + (f" · {_running_text(jobs)}" if any(job.active for job in jobs.values()) else ""),
+        )
         winner = best(rows)
         if winner is not None:
             row = next(r for r in rows if r["key"] == winner)
-            st.markdown(f"**Best{' so far' if done < len(rows) else ''}: {row['variant']}**, test accuracy {row['test accuracy']:.4f} with "
-                        f"{row['params']:,} parameters in {row['training time (s)']:.0f} s of training.")
+            st.markdown(
+                f"**Best{' so far' if done < len(rows) else ''}: {row['variant']}**, test accuracy {row['test accuracy']:.4f} with "
+                f"{row['params']:,} parameters in {row['training time (s)']:.0f} s of training."
+            )
         table = pd.DataFrame(rows)
         table.insert(0, "best", ["★" if r["key"] == winner else "" for r in rows])
         axes = [AXES[name] for name, _ in sweep.axes]
         # What varies and how it did come first: on a laptop screen the rest scrolls.
-        table = table[["best", *axes, "test accuracy", "params", "training time (s)", "train accuracy",
-                       "epochs run", "state", "variant"]]
-        st.dataframe(table, hide_index=True, key="sweep_table", column_config={
-            "test accuracy": st.column_config.NumberColumn(format="%.4f"),
-            "train accuracy": st.column_config.NumberColumn(format="%.4f"),
-            "training time (s)": st.column_config.NumberColumn(format="%.0f"),
-            "params": st.column_config.NumberColumn(format="localized"),
-            "variant": st.column_config.TextColumn(width="large"),
-        })
+        table = table[
+            [
+                "best",
+                *axes,
+                "test accuracy",
+                "params",
+                "training time (s)",
+                "train accuracy",
+                "epochs run",
+                "state",
+                "variant",
+            ]
+        ]
+        st.dataframe(
+            table,
+            hide_index=True,
+            key="sweep_table",
+            column_config={
+                "test accuracy": st.column_config.NumberColumn(format="%.4f"),
+                "train accuracy": st.column_config.NumberColumn(format="%.4f"),
+                "training time (s)": st.column_config.NumberColumn(format="%.0f"),
+                "params": st.column_config.NumberColumn(format="localized"),
+                "variant": st.column_config.TextColumn(width="large"),
+            },
+        )
         # The chart names points by what varies ("conv blocks 1, filters per conv layer 64"), not the whole spec.
         varied = [AXES[name] for name, values in sweep.axes if len(values) > 1]
         chart(sweep_figure([{**row, "variant": _short(row, varied)} for row in rows], winner), key="sweep_chart")
-        st.caption("Each point is one variant. Up is better; left is smaller (fewer parameters) or quicker. "
-                   "More filters and blocks cost parameters and time: does the accuracy follow?")
+        st.caption(
+            "Each point is one variant. Up is better; left is smaller (fewer parameters) or quicker. "
+            "More filters and blocks cost parameters and time: does the accuracy follow?"
+        )
         active = [job for job in jobs.values() if job.active]
         if active:
-            st.button("Stop the sweep", key="sweep_stop", on_click=_stop, args=(active,),
-                      help="Variants still waiting are cancelled; the one training stops after its batch and is kept.")
+            st.button(
+                "Stop the sweep",
+                key="sweep_stop",
+                on_click=_stop,
+                args=(active,),
+                help="Variants still waiting are cancelled; the one training stops after its batch and is kept.",
+            )
         elif winner is not None:
             st.button("Show the best in the journey", key="sweep_best", on_click=state.use_model, args=(winner, True))
     was_active = st.session_state.get("sweep_active", False)
@@ -169,4 +216,3 @@ def _stop(jobs: list[Job]) -> None:
     queue = get_queue()
     for job in sorted(jobs, key=lambda job: job.state == RUNNING):  # the waiting first, so none starts meanwhile
         queue.stop(job)
-

@@ -39,8 +39,12 @@ def render(page: Page) -> None:
     activations = inspector.run(image)
     left, middle, right = st.columns([1, 1, 3])
     left.image(converted.original, caption="your image", width=180, alt="The picture you uploaded")
-    middle.image(enlarge(converted.image, 6), clamp=True, caption="as the model sees it (28×28)",
-                 alt="Your picture as the model sees it: 28×28 grey pixels, light object on dark")
+    middle.image(
+        enlarge(converted.image, 6),
+        clamp=True,
+        caption="as the model sees it (28×28)",
+        alt="Your picture as the model sees it: 28×28 grey pixels, light object on dark",
+    )
     middle.caption(" · ".join(converted.steps))
     probabilities = {}
     for key in (PRESETS["dense"].key(), PRESETS["conv"].key(), page.run.key):
@@ -49,8 +53,10 @@ def render(page: Page) -> None:
             probabilities[model.spec.label()] = get_inspector(key, model).run(image).probabilities
     with right:
         best = int(activations.probabilities[0].argmax())
-        st.markdown(f"**{stored.spec.label()}** thinks it is a **{CLASS_NAMES[best]}** "
-                    f"({activations.probabilities[0][best]:.0%}).")
+        st.markdown(
+            f"**{stored.spec.label()}** thinks it is a **{CLASS_NAMES[best]}** "
+            f"({activations.probabilities[0][best]:.0%})."
+        )
         chart(probabilities_figure(["your image"], probabilities), key="upload_probs")
     if not inspector.layers:
         st.info(f"The model **{stored.spec.label()}** has no conv layers: no journey to show.")
@@ -58,8 +64,9 @@ def render(page: Page) -> None:
     filter_index = state.filter_within(inspector.num_filters)
     title = f"your image → predicted <b>{CLASS_NAMES[best]}</b> ({activations.probabilities[0][best]:.0%})"
     chart(
-        figure_of(inspector, activations, converted.image[np.newaxis], filter_index, state.current().scale,
-                  [title], [best]),
+        figure_of(
+            inspector, activations, converted.image[np.newaxis], filter_index, state.current().scale, [title], [best]
+        ),
         key="upload_journey",
     )
     st.caption(f"Its journey through **{stored.spec.label()}**, filter {filter_index} (set it in the journey tab).")
