@@ -408,7 +408,8 @@ CHROMIUM_LOG_JS = r"""
   if (window.top !== window || window.__chartLog) return;
   const chartLog = window.__chartLog = [], urlLog = window.__urlLog = [];
   const noteUrl = () => { const s = location.search;
-                          if (!urlLog.length || urlLog[urlLog.length - 1][1] !== s) urlLog.push([Date.now() / 1000, s]); };
+                          if (!urlLog.length || urlLog[urlLog.length - 1][1] !== s)
+                            urlLog.push([Date.now() / 1000, s]); };
   for (const name of ['replaceState', 'pushState']) {
     const original = history[name];
     history[name] = function (...args) { const r = original.apply(this, args); noteUrl(); return r; };
@@ -417,7 +418,8 @@ CHROMIUM_LOG_JS = r"""
   const attach = () => {
     const frame = document.querySelector('.st-key-journey_chart iframe');
     let chart = null;
-    try { chart = frame && frame.contentDocument && frame.contentDocument.getElementById('chart'); } catch (e) { return; }
+    try { chart = frame && frame.contentDocument && frame.contentDocument.getElementById('chart'); }
+    catch (e) { return; }
     if (!chart || chart.__convlabLogged) return;
     chart.__convlabLogged = true;
     const note = () => {
@@ -997,9 +999,11 @@ def markdown(report: dict) -> str:
         "websocket speaking Streamlit's protocol + the class feed's server-sent events, see bench/README.md) and "
         "Chromium student(s) as a cross-check. Latency: the teacher's key press → a follower holds the new filter "
         f"(light: its feed delivered it; Chromium: its chart drew it). Target at ≤ {TARGET_STUDENTS} followers: "
-        f"p95 ≤ {TARGET_P95_S:g} s, 0 missed, 0 connection errors, each server's peak RSS ≤ {TARGET_RSS_MB / 1024:g} GB.",
+        f"p95 ≤ {TARGET_P95_S:g} s, 0 missed, 0 connection errors, "
+        f"each server's peak RSS ≤ {TARGET_RSS_MB / 1024:g} GB.",
         "",
-        "| followers | servers | latency p50 / p95 / max (s) | last follower per change, p95 (s) | Chromium p50 / p95 / max (s) "
+        "| followers | servers | latency p50 / p95 / max (s) | last follower per change, p95 (s) "
+        "| Chromium p50 / p95 / max (s) "
         "| missed | connection errors | follower reruns for filter changes | servers' CPU-s/s during changes (idle) "
         "| nginx + Redis CPU-s/s | peak RSS per server (MB) | target met |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -1012,7 +1016,8 @@ def markdown(report: dict) -> str:
             else ("(yes)" if run["target_met"] else "(no)")
         )
         lines.append(
-            f"| {run['students']} | {run['servers']}{' + nginx' if run['servers'] > 1 else ''} | {triple(s['latency_s'])} "
+            f"| {run['students']} | {run['servers']}{' + nginx' if run['servers'] > 1 else ''} | "
+            f"{triple(s['latency_s'])} "
             f"| {fmt(s['last_student_s'].get('p95'), '')} | {triple(s['chromium_latency_s'])} | {len(s['missed'])} "
             f"| {len(s['connection_errors'])} | {s['follower_runs_during_filter_changes']} "
             f"| {cpu['server_cpu_per_s']:.2f} ({run['cpu_idle']['server_cpu_per_s']:.2f}) "
@@ -1041,13 +1046,15 @@ def markdown(report: dict) -> str:
     for run in report["runs"]:
         s, join = run["summary"], run["join"]
         lines.append(
-            f"- {run['students']} followers on {run['servers']} server(s), {run['changes']} changes {run['gap_s']:g} s apart, "
+            f"- {run['students']} followers on {run['servers']} server(s), "
+            f"{run['changes']} changes {run['gap_s']:g} s apart, "
             f"{run['duration_s']:.0f} s: joining took {join['wall_s']:.0f} s (each page's first run p50 "
             f"{fmt(join['first_run_s'].get('p50'))}, servers {join['server_cpu_per_s']:.2f} CPU-s/s); followers per "
             f"server {s['students_per_backend']}"
             + (f", {s['not_sticky']} whose websocket and feed reached different servers" if run["servers"] > 1 else "")
             + (
-                f"; servers other than the teacher's warmed up first by one page ({', '.join(f'{w:g} s' for w in run['warmed_up'])})"
+                "; servers other than the teacher's warmed up first by one page "
+                f"({', '.join(f'{w:g} s' for w in run['warmed_up'])})"
                 if run["warmed_up"]
                 else "; no server warmed up but the teacher's"
                 if run["servers"] > 1
@@ -1163,7 +1170,8 @@ def main() -> int:
         for item in (run["summary"]["connection_errors"] + run["summary"]["page_errors"])[:10]:
             print(f"  {run['students']}×{run['servers']}: {item}")
     print(
-        f"Wrote {RESULTS / 'classroom.json'} and {RESULTS / 'classroom.md'}; total runtime {report['duration_s']:.0f} s."
+        f"Wrote {RESULTS / 'classroom.json'} and {RESULTS / 'classroom.md'}; "
+        f"total runtime {report['duration_s']:.0f} s."
     )
     missed_target = any(run["target_applies"] and not run["target_met"] for run in report["runs"])
     return 1 if failed or missed_target else 0

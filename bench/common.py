@@ -131,8 +131,8 @@ def journey_frame(page):
 
 
 # Installed before any page script runs, in the page and in each of its frames. For every key
-# pressed on a slider or a number box (an <input type=range> or type=number) it records, in the main page's performance.now()
-# milliseconds:
+# pressed on a slider or a number box (an <input type=range> or type=number) it records, in the
+# main page's performance.now() milliseconds:
 #   keydown   the key press
 #   send      the first websocket message the page sends after it (the widget's new value)
 #   firstMsg  the first message back from the server; bigMsg the largest one (the chart)
@@ -157,13 +157,14 @@ PAGE_TIMERS_JS = r"""
     try { host = window.frameElement; } catch (e) { return; }
     if (!host || !host.matches(FRAME)) return;
     const notify = () => { try { window.parent.__bench && window.parent.__bench.attach(); } catch (e) {} };
-    new MutationObserver(notify).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['class']});
+    new MutationObserver(notify).observe(document,
+      {subtree: true, childList: true, attributes: true, attributeFilter: ['class']});
     return;
   }
   if (window.__bench) return;
-  const B = window.__bench = {seq: 0, pending: null, samples: [], drawnSig: null, seenSig: null, wsSent: 0, wsReceived: 0,
-                              bigMessages: [], firstFrameEpochMs: null, firstChartEpochMs: null, firstDrawnEpochMs: null,
-                              firstAnyDrawnEpochMs: null, journeyPlotlyJs: null};
+  const B = window.__bench = {seq: 0, pending: null, samples: [], drawnSig: null, seenSig: null, wsSent: 0,
+                              wsReceived: 0, bigMessages: [], firstFrameEpochMs: null, firstChartEpochMs: null,
+                              firstDrawnEpochMs: null, firstAnyDrawnEpochMs: null, journeyPlotlyJs: null};
   const now = () => performance.now();
   const epochMs = () => performance.timeOrigin + performance.now();
   const Native = window.WebSocket;
@@ -231,7 +232,8 @@ PAGE_TIMERS_JS = r"""
   // plotly.js as the component's frame fetched it (resource timing, converted to epoch ms)
   const notePlotlyJs = f => {
     try {
-      const w = f.contentWindow, e = w.performance.getEntriesByType('resource').find(e => /plotly[\w.-]*\.js$/.test(e.name));
+      const w = f.contentWindow,
+        e = w.performance.getEntriesByType('resource').find(e => /plotly[\w.-]*\.js$/.test(e.name));
       if (e) B.journeyPlotlyJs = {name: e.name, requestedEpochMs: w.performance.timeOrigin + e.startTime,
                                   loadedEpochMs: w.performance.timeOrigin + e.responseEnd,
                                   transferBytes: e.transferSize, bodyBytes: e.encodedBodySize,
@@ -246,7 +248,9 @@ PAGE_TIMERS_JS = r"""
     const d = journeyDiv();
     if (!d) return;
     if (B.firstChartEpochMs === null) B.firstChartEpochMs = epochMs();  // the journey's div becomes a plotly plot
-    if (!d.__benchAttached && typeof d.on === 'function') { d.__benchAttached = true; d.on('plotly_afterplot', onAfterplot(d)); }
+    if (!d.__benchAttached && typeof d.on === 'function') {
+      d.__benchAttached = true; d.on('plotly_afterplot', onAfterplot(d));
+    }
   };
   new MutationObserver(attach).observe(document, {subtree: true, childList: true});
   let lastData = null, quietFrames = 0;

@@ -7,7 +7,8 @@ Run from the repository root (``bench/README.md`` says how long it takes)::
 It starts one ``streamlit run app.py`` on a loopback port and opens 10 pages, each in its own
 browser context (so its own Streamlit session), in one Chromium. Each session opens the app
 with its own images and filter in the URL (``?images=...&filter=...``), then for about 60
-seconds (and at most ``--max-actions`` presses) moves its filter (the number box: a server rerun a press) and its second image's
+seconds (and at most ``--max-actions`` presses) moves its filter (the number box: a server rerun a press)
+and its second image's
 number box with the keyboard, staying inside value ranges no other session uses. After each press
 it waits for its own journey plot (the plotly div inside the app's plotly_react component
 iframe) to redraw, and records:
@@ -229,7 +230,8 @@ def markdown(report: dict) -> str:
         "# ConvLab load test",
         "",
         f"{report['date']} · {report['machine']['nproc']} cores · {report['sessions']} sessions in one Chromium, "
-        f"one server · {report['duration_s']:.0f} s · load average at start {report['load_at_start']['loadavg'][0]:.2f} · "
+        f"one server · {report['duration_s']:.0f} s · "
+        f"load average at start {report['load_at_start']['loadavg'][0]:.2f} · "
         f"commit {report['code']['commit']}"
         + (" (app code has uncommitted changes)" if report["code"]["uncommitted"] else ""),
         "",
@@ -243,17 +245,20 @@ def markdown(report: dict) -> str:
         f"| actions done (key presses redrawn) | {s['actions_done']} of {s['actions_tried']} tried |",
         f"| errors (timeouts, error boxes, failed sessions) | {s['errors']} |",
         f"| isolation failures (another session's images or filter shown) | {s['isolation_failures']} |",
-        f"| response, key press → own journey redrawn: p50 / p95 / max | {r.get('p50', 0):.0f} / {r.get('p95', 0):.0f} / "
+        "| response, key press → own journey redrawn: p50 / p95 / max | "
+        f"{r.get('p50', 0):.0f} / {r.get('p95', 0):.0f} / "
         f"{r.get('max', 0):.0f} ms |",
         f"| server fragment runs during the test: p50 / p95 | {s['server_journey_ms'].get('p50', 0):.1f} / "
         f"{s['server_journey_ms'].get('p95', 0):.1f} ms ({s['server_journey_ms'].get('n', 0)} runs, "
         f"{s['server_script_runs']} full script runs) |",
-        f"| server RSS: start / max sampled / end | {s['rss_mb_first']:.0f} / {s['rss_mb_max']:.0f} / {s['rss_mb_last']:.0f} MB |",
+        f"| server RSS: start / max sampled / end | {s['rss_mb_first']:.0f} / "
+        f"{s['rss_mb_max']:.0f} / {s['rss_mb_last']:.0f} MB |",
         f"| server peak RSS (VmHWM) at the end | {s['hwm_mb']:.0f} MB |",
         f"| pages opened together: p50 / max time to the journey drawn | {s['page_open_s'].get('p50', 0):.1f} / "
         f"{s['page_open_s'].get('max', 0):.1f} s |",
         f"| where it goes: key press → chart message handled / → drawn, p50 (p95) | "
-        f"{s['keydown_to_chart_message_ms'].get('p50', 0):.0f} ({s['keydown_to_chart_message_ms'].get('p95', 0):.0f}) / "
+        f"{s['keydown_to_chart_message_ms'].get('p50', 0):.0f} "
+        f"({s['keydown_to_chart_message_ms'].get('p95', 0):.0f}) / "
         f"{s['chart_message_to_drawn_ms'].get('p50', 0):.0f} ({s['chart_message_to_drawn_ms'].get('p95', 0):.0f}) ms |",
         f"| CPU over the test: server / Chromium and Playwright / other users / capacity | "
         f"{s['cpu']['server_s']:.0f} / {s['cpu']['browser_and_driver_s']:.0f} / {s['cpu']['other_users_s']:.0f} / "

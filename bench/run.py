@@ -189,12 +189,14 @@ async ({data, layout}) => {
     const flat = z.flat(), low = Math.min(...flat), span = (Math.max(...flat) - low) || 1;
     flat.forEach((v, i) => { const g = 255 * (v - low) / span; pixels.data.set([g, g, g, 255], 4 * i); });
     context.putImageData(pixels, 0, 0);
-    return {type: 'image', source: canvas.toDataURL('image/png'), xaxis: trace.xaxis, yaxis: trace.yaxis, hoverinfo: 'skip'};
+    return {type: 'image', source: canvas.toDataURL('image/png'), xaxis: trace.xaxis, yaxis: trace.yaxis,
+            hoverinfo: 'skip'};
   });
   times.images = [];
   for (let i = 0; i < 5; i++) {
     const fresh = document.createElement('div'); box.appendChild(fresh);
-    const t = performance.now(); await Plotly.newPlot(fresh, asImages, layout); times.images.push(performance.now() - t);
+    const t = performance.now(); await Plotly.newPlot(fresh, asImages, layout);
+    times.images.push(performance.now() - t);
     Plotly.purge(fresh); fresh.remove();
   }
   box.remove();
@@ -324,7 +326,8 @@ COLD_START_PAGE_JS = """() => {
   const B = window.__bench, f = document.querySelector(__FRAME__);
   let plotlyJs = B.journeyPlotlyJs;
   if (!plotlyJs && f) {  // the page's poll had not seen it yet: read the iframe's resource timing now
-    const w = f.contentWindow, e = w.performance.getEntriesByType('resource').find(e => /plotly(\\.min)?\\.js/.test(e.name));
+    const w = f.contentWindow,
+      e = w.performance.getEntriesByType('resource').find(e => /plotly(\\.min)?\\.js/.test(e.name));
     if (e) plotlyJs = {name: e.name, requestedEpochMs: w.performance.timeOrigin + e.startTime,
                        loadedEpochMs: w.performance.timeOrigin + e.responseEnd,
                        transferBytes: e.transferSize, bodyBytes: e.encodedBodySize, decodedBytes: e.decodedBodySize};
@@ -399,7 +402,8 @@ def measure_cold_start(result: dict) -> None:
                 app.append(_cold_start_once(browser, number))
                 log(
                     f"cold start {number + 1}: TF import {tf_import[-1]:.2f} s, app {app[-1]['seconds']:.2f} s "
-                    f"(port {app[-1]['port_answers_s']:.2f} s, main() starts {app[-1]['script_main_starts_s'] or 0:.2f} s,"
+                    f"(port {app[-1]['port_answers_s']:.2f} s, "
+                    f"main() starts {app[-1]['script_main_starts_s'] or 0:.2f} s,"
                     f" lasts {app[-1]['script_main_seconds'] or 0:.2f} s)"
                 )
         finally:
@@ -645,7 +649,8 @@ def measure_replay(result: dict) -> None:
             log(f"replay: {presses} key presses on the {tab} view's sliders")
             result[tab] = _fragment_presses(page, server, keys, presses, fragment)
             log(
-                f"  server fragment p50 {result[tab]['server_ms']['p50']:.1f} ms, p95 {result[tab]['server_ms']['p95']:.1f} ms "
+                f"  server fragment p50 {result[tab]['server_ms']['p50']:.1f} ms, "
+                f"p95 {result[tab]['server_ms']['p95']:.1f} ms "
                 f"({result[tab]['fragment_runs']} runs, {result[tab]['full_runs']} full runs)"
             )
     split, store = load_split("test"), ModelStore()
@@ -1010,7 +1015,8 @@ def markdown(report: dict) -> str:
         f"{report['date']} · {m['nproc']} cores ({m['cpu_model']}) · {m['memory_total_gb']} GB · "
         f"Python {m['versions'].get('python')}, TensorFlow {m['versions'].get('tensorflow')}, "
         f"Streamlit {m['versions'].get('streamlit')} · {m.get('chromium') or ''} · "
-        f"load average at start {report['load']['start']['loadavg'][0]:.2f}, at end {report['load']['end']['loadavg'][0]:.2f} · "
+        f"load average at start {report['load']['start']['loadavg'][0]:.2f}, "
+        f"at end {report['load']['end']['loadavg'][0]:.2f} · "
         f"total {report['total_seconds']:.0f} s · commit {report['code']['commit']}"
         + (
             f" with uncommitted changes to {', '.join(line[3:] for line in report['code']['uncommitted'])}"
@@ -1205,7 +1211,8 @@ def main() -> int:
     print()
     print(text)
     print(
-        f"Wrote {RESULTS / 'benchmark.json'} and {RESULTS / 'benchmark.md'} (copies in {RESULTS / 'history'}); total runtime "
+        f"Wrote {RESULTS / 'benchmark.json'} and {RESULTS / 'benchmark.md'} "
+        f"(copies in {RESULTS / 'history'}); total runtime "
         f"{report['total_seconds']:.0f} s ({report['total_seconds'] / 60:.1f} min)."
     )
     return 0 if all(row["met"] is not None for row in report["rows"]) else 1

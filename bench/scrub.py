@@ -12,7 +12,8 @@ journey's chart holds every filter's maps and redraws them itself; what is measu
    its own figure of some): from the
    keydown to the first animation frame after Plotly drew that filter's maps. Target p95 <= 50 ms.
 2. ``drag``: the mouse drags the slider from the first filter to the last in about 1.5 s (90 mouse
-   moves, a filter change nearly every move): redraws a second (target >= 20), and every drawn frame checked: the number shown beside the slider is
+   moves, a filter change nearly every move): redraws a second (target >= 20), and every drawn frame checked:
+   the number shown beside the slider is
    the drawn filter's, and the conv2 map of image 1 on screen is that filter's map from the
    packed file, cell for cell.
 3. ``sweep``: server reruns of the journey while scrubbing through all 64 filters, by dragging and
@@ -60,15 +61,20 @@ KEYS = [("ArrowRight", 4), ("ArrowLeft", 3), ("PageUp", 1), ("PageDown", 1), ("H
 FRAME_PROBE_JS = """() => {
   if (window.__scrub) return;
   const S = window.__scrub = {draws: [], keys: []};
-  const chart = document.getElementById('chart'), number = document.getElementById('number'), control = document.getElementById('filter');
+  const chart = document.getElementById('chart'), number = document.getElementById('number'),
+    control = document.getElementById('filter');
   chart.addEventListener('convlab:drawn', e => {
     const t = performance.now();
-    const titles = ((chart.layout || {}).annotations || []).map(a => a.text).filter(t => t.startsWith('Image ')).join('|');
+    const titles = ((chart.layout || {}).annotations || []).map(a => a.text).filter(t => t.startsWith('Image '))
+      .join('|');
     const draw = {t, epoch: performance.timeOrigin + t, filter: e.detail.filter, exact: e.detail.exact ? 'yes' : 'no',
                   painted: undefined, overlay: e.detail.painted,
-                  label: Number(number.textContent), control: Number(control.value), titles, conv2: e.detail.z(0, 'conv2')};
+                  label: Number(number.textContent), control: Number(control.value), titles,
+                  conv2: e.detail.z(0, 'conv2')};
     S.draws.push(draw);
-    requestAnimationFrame(() => { draw.painted = performance.now(); draw.paintedEpoch = performance.timeOrigin + draw.painted; });
+    requestAnimationFrame(() => {
+      draw.painted = performance.now(); draw.paintedEpoch = performance.timeOrigin + draw.painted;
+    });
   });
   document.addEventListener('keydown', e => S.keys.push({t: e.timeStamp, key: e.key}), true);
 }"""
@@ -128,13 +134,15 @@ def measure_keys(page, result: dict) -> None:
         keys_before = frame.evaluate("() => window.__scrub.keys.length")
         page.keyboard.press(key)
         frame.wait_for_function(
-            "([n, f]) => { const S = window.__scrub; const k = S.keys[n]; return k && S.draws.some(d => d.t >= k.t && d.filter === f && d.painted !== undefined); }",
+            "([n, f]) => { const S = window.__scrub; const k = S.keys[n]; "
+            "return k && S.draws.some(d => d.t >= k.t && d.filter === f && d.painted !== undefined); }",
             arg=[keys_before, expected],
             timeout=15_000,
             polling=5,
         )
         sample = frame.evaluate(
-            "([n, f]) => { const S = window.__scrub; const k = S.keys[n]; const d = S.draws.find(d => d.t >= k.t && d.filter === f); "
+            "([n, f]) => { const S = window.__scrub; const k = S.keys[n]; "
+            "const d = S.draws.find(d => d.t >= k.t && d.filter === f); "
             "return {key: k.key, drawn_ms: d.t - k.t, painted_ms: d.painted - k.t, exact: d.exact}; }",
             [keys_before, expected],
         )
@@ -182,9 +190,11 @@ def measure_drag(server, page, result: dict) -> None:
     conv2 = [layer.name for layer in maps.layers].index("conv2")
     frame = _frame(page)
     count = frame.evaluate("() => window.__scrub.draws.length")
-    frames_js = """() => { window.__frames = []; const c = document.getElementById('chart'), n = document.getElementById('number'),
+    frames_js = """() => { window.__frames = [];
+      const c = document.getElementById('chart'), n = document.getElementById('number'),
       f = document.getElementById('filter'); const tick = () => { if (!window.__frames) return;
-      window.__frames.push([Number(c.dataset.filter), Number(n.textContent), Number(f.value)]); requestAnimationFrame(tick); };
+      window.__frames.push([Number(c.dataset.filter), Number(n.textContent), Number(f.value)]);
+      requestAnimationFrame(tick); };
       requestAnimationFrame(tick); }"""
     frame.evaluate(frames_js)
     started, ended = _drag(page, 1.5, moves=90)  # brisk: a filter change every mouse move, faster than 20 a second
@@ -274,13 +284,15 @@ def measure_box(page, result: dict) -> None:
         expected = value + (1 if key == "ArrowUp" else -1)
         count = frame.evaluate("() => window.__scrub.draws.length")
         page.evaluate(
-            "() => document.addEventListener('keydown', e => { window.__keydown = performance.timeOrigin + e.timeStamp; }, "
+            "() => document.addEventListener('keydown', "
+            "e => { window.__keydown = performance.timeOrigin + e.timeStamp; }, "
             "{once: true, capture: true})"
         )
         page.keyboard.press(key)
         keydown = page.evaluate("() => window.__keydown")
         frame.wait_for_function(
-            "([n, f]) => window.__scrub.draws.slice(n).some(d => d.filter === f && d.exact === 'yes' && d.painted !== undefined)",
+            "([n, f]) => window.__scrub.draws.slice(n)"
+            ".some(d => d.filter === f && d.exact === 'yes' && d.painted !== undefined)",
             arg=[count, expected],
             timeout=30_000,
             polling=5,
@@ -325,7 +337,8 @@ def measure_images(page, result: dict) -> None:
         maps_before = frame.evaluate("() => mapsName")
         mark = len(received)
         page.evaluate(
-            "() => document.addEventListener('keydown', e => { window.__keydown = performance.timeOrigin + e.timeStamp; }, "
+            "() => document.addEventListener('keydown', "
+            "e => { window.__keydown = performance.timeOrigin + e.timeStamp; }, "
             "{once: true, capture: true})"
         )
         page.keyboard.press("ArrowUp")
@@ -382,7 +395,8 @@ def rows(result: dict) -> list[dict]:
         (
             "Filter key press → changed maps painted, p95",
             f"{keys['painted_ms']['p95']:.1f} ms",
-            f"a server rerun (the filter box's ↑ / ↓, {box['painted_ms']['n']} presses): {box['painted_ms']['p95']:.0f} ms, "
+            f"a server rerun (the filter box's ↑ / ↓, {box['painted_ms']['n']} presses): "
+            f"{box['painted_ms']['p95']:.0f} ms, "
             f"{box['painted_ms']['p95'] / keys['painted_ms']['p95']:.1f}× slower",
             "≤ 50 ms",
             keys["painted_ms"]["p95"] <= TARGETS["key_p95_ms"],
@@ -450,7 +464,9 @@ def main() -> None:
     report = {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "commit": commit,
-        "machine": f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores, {platform.python_version()}",
+        "machine": (
+            f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores, {platform.python_version()}"
+        ),
         "targets": TARGETS,
         "rows": table,
         "result": result,

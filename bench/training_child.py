@@ -4,8 +4,8 @@ Run by ``bench/run.py`` in its own process: ``python bench/training_child.py OUT
 Both sides train the conv preset for one epoch on the 60,000 training images (batch 32, seed 42)
 and evaluate the 10,000 test images once, silently:
 
-- ConvLab: ``convlab.training.train`` with the training queue's progress callback (``convlab.jobformat.progress_events``,
-  each event applied to a job as the queue does)
+- ConvLab: ``convlab.training.train`` with the training queue's progress callback
+  (``convlab.jobformat.progress_events``, each event applied to a job as the queue does)
   and a stop event, exactly what the app's queue runs (it validates on the test split at the
   end of the epoch, and records the replay's snapshots);
 - ConvLab without snapshots: the same with ``record_snapshots=False``, the snapshots' reference;

@@ -179,7 +179,8 @@ def measure_ray(result: dict) -> None:
             executor.connect()
             result["fresh_worker"] = _timed_training(queue, executor, _tiny(99))
             log(
-                f"ray: a training on a worker Ray starts for it: Ray's cost {result['fresh_worker']['overhead_s']:.2f} s, "
+                "ray: a training on a worker Ray starts for it: "
+                f"Ray's cost {result['fresh_worker']['overhead_s']:.2f} s, "
                 f"{result['fresh_worker']['on_node_s']:.2f} s on its node (TensorFlow imported there)"
             )
             ray.shutdown()

@@ -170,7 +170,8 @@ def _print_table(rows: list[dict]) -> None:
         label = ModelSpec.from_dict(meta["spec"]).label()
         print(
             f"{meta['key']:12}  {label[:44]:44} {meta['params']:>8,} {meta['epochs_run']:>6} "
-            f"{metrics['train_accuracy']:>9.4f} {metrics['test_accuracy']:>8.4f} {meta['seconds']:>7.0f}  {meta['created']}"
+            f"{metrics['train_accuracy']:>9.4f} {metrics['test_accuracy']:>8.4f} "
+            f"{meta['seconds']:>7.0f}  {meta['created']}"
         )
 
 

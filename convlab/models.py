@@ -17,7 +17,8 @@ from .data import IMAGE_SIZE
 
 MAX_CONV_BLOCKS = 3  # a 4th 3x3 conv + 2x2 pool block would shrink 28x28 below 1x1
 MAX_EPOCHS = 20  # enough to see overfitting; a 20-epoch conv run already takes many minutes on a laptop
-HISTORY_KEYS = {  # what a run records per epoch: Keras' history name -> ConvLab's (the lesson validates on the test split)
+# What a run records per epoch: Keras' history name -> ConvLab's (the lesson validates on the test split).
+HISTORY_KEYS = {
     "loss": "train_loss",
     "accuracy": "train_accuracy",
     "val_loss": "test_loss",

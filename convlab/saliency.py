@@ -74,7 +74,9 @@ class Explainer:
         for layer in self.conv_layers:
             if layer.name == name:
                 return layer
-        raise ValueError(f"Grad-CAM needs a conv layer: {name!r} isn't one of {[l.name for l in self.conv_layers]}")
+        raise ValueError(
+            f"Grad-CAM needs a conv layer: {name!r} isn't one of {[layer.name for layer in self.conv_layers]}"
+        )
 
     def _check_classes(self, classes, count: int) -> np.ndarray:
         values = np.asarray(classes)

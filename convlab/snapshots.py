@@ -1,7 +1,8 @@
 """Snapshots of a training: the weights at chosen moments and the accuracy then, for the replay view.
 
 People see finished filters but never how they came to be. ``training.SnapshotRecorder`` (a
-Keras callback, there so this module loads without TensorFlow) copies the weights at the start (random), at ``FIRST_EPOCH_SNAPSHOTS`` evenly
+Keras callback, there so this module loads without TensorFlow) copies the weights at the start (random),
+at ``FIRST_EPOCH_SNAPSHOTS`` evenly
 spaced moments of the first epoch (where learning is fastest) and at every epoch's end, with
 the accuracy then: on a fixed, evenly spaced sample of the test images (a pass over all 10,000
 at each snapshot would cost more than a 3 % share of training) and, for training, Keras' own

@@ -332,7 +332,8 @@ class ModelStore:
         )
 
     def delete(self, spec: ModelSpec) -> None:
-        """Forget a run: its files (metadata first, so a crash between leaves an orphan that is set aside) and memory."""
+        """Forget a run: its files (metadata first, so a crash between leaves an orphan that is set aside)
+        and memory."""
         model_path, meta_path = self.paths(spec)
         with self._lock(spec):
             meta_path.unlink(missing_ok=True)

@@ -2,7 +2,8 @@
 
 A teacher copies the address bar and sends it; the link opens the same model, images,
 filter, layer, colour scale, the maps' colour map, tab, the map cell being explained ("this number, explained"), the
-replay's snapshot, the shift probe's transform (shift, rotation, zoom) and presenter mode. Anything in a URL is untrusted: every value is checked against what
+replay's snapshot, the shift probe's transform (shift, rotation, zoom) and presenter mode. Anything in a URL is
+untrusted: every value is checked against what
 exists (a model is looked up among the stored runs' keys, never used as a path), numbers are
 clamped into range, and whatever is malformed is dropped. Each correction comes back as a
 note the page shows, so a broken link explains itself.

@@ -128,7 +128,8 @@ def nginx_config(
         for line in [
             f"user {user};" if user else "",
             "worker_processes 1;",
-            "worker_rlimit_nofile 16384;",  # each follower holds two connections in and two out: a websocket and its feed
+            # each follower holds two connections in and two out: a websocket and its feed
+            "worker_rlimit_nofile 16384;",
             f"pid {inside('nginx.pid')};" if inside else "",
             f"error_log {inside('error.log')} warn;" if inside else "",
         ]

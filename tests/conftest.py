@@ -81,6 +81,23 @@ def app(monkeypatch):
     return at
 
 
+@pytest.fixture
+def models_dir(tmp_path, monkeypatch):
+    """A writable copy of the shipped models, so lab runs never land in the repo's models/."""
+    import streamlit as st
+
+    from convlab.models import PRESETS
+    from convlab.store import DEFAULT_ROOT, ModelStore
+
+    for spec in PRESETS.values():
+        for path in ModelStore(DEFAULT_ROOT).paths(spec):
+            shutil.copy(path, tmp_path / path.name)
+    monkeypatch.setenv("CONVLAB_MODELS_DIR", str(tmp_path))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    return tmp_path
+
+
 def model_files(folder: Path) -> list[str]:
     """What a models folder holds besides its lock files (``.locks/``, kept there for servers sharing it)."""
     return sorted(p.name for p in folder.iterdir() if p.name != ".locks")

@@ -69,7 +69,7 @@ def test_a_linked_tour_step_opens_there_and_a_bad_one_is_clamped(monkeypatch, st
 def test_a_student_follows_the_teacher_and_never_leads(monkeypatch):
     teacher = page(monkeypatch)
     teacher.button(key="class_start").click().run()
-    code, token = teacher.query_params["class"], teacher.query_params["teacher"]
+    code, _ = teacher.query_params["class"], teacher.query_params["teacher"]
     student = AppTest.from_file(APP, default_timeout=TIMEOUT)
     student.query_params["class"] = code
     student.run()

@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from apptest_support import APP, TIMEOUT, frame_with, heatmaps, journey_spec, open_tab
 from convlab.models import PRESETS, ModelSpec
-from convlab.store import DEFAULT_ROOT, ModelStore
-
-
-@pytest.fixture
-def models_dir(tmp_path, monkeypatch):
-    """A writable copy of the shipped models, so lab runs never land in the repo's models/."""
-    for spec in PRESETS.values():
-        for path in ModelStore(DEFAULT_ROOT).paths(spec):
-            shutil.copy(path, tmp_path / path.name)
-    monkeypatch.setenv("CONVLAB_MODELS_DIR", str(tmp_path))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    return tmp_path
+from convlab.store import ModelStore
 
 
 def run_until(at: AppTest, done, seconds: float = 120) -> AppTest:

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from apptest_support import APP, TIMEOUT, open_tab, page_at
 from convlab.models import PRESETS, ModelSpec, params_explained
 from convlab.store import DEFAULT_ROOT, ModelStore
-from test_app_lab import models_dir, run_until  # noqa: F401  (a fixture: a writable copy of the shipped models)
+from test_app_lab import run_until
 
 PAPERS = {  # checked by hand against the papers (arXiv abstracts; Erhan et al.'s technical report 1341)
     "Saliency map": "https://arxiv.org/abs/1312.6034",

@@ -542,7 +542,8 @@ def test_clicking_a_confusion_cell_lists_those_mistakes(browser, streamlit_serve
         geometry = page.locator(".st-key-mistake_thumbnails").evaluate(
             "e => ({images: [...e.querySelectorAll('img')].map(i => [Math.round(i.getBoundingClientRect().width), "
             "Math.round(i.getBoundingClientRect().height), Math.round(i.getBoundingClientRect().top)]), "
-            "buttons: [...e.querySelectorAll('.stButton button')].filter(b => b.offsetParent).map(b => [Math.round(b.getBoundingClientRect().top), "
+            "buttons: [...e.querySelectorAll('.stButton button')].filter(b => b.offsetParent)"
+            ".map(b => [Math.round(b.getBoundingClientRect().top), "
             "Math.round(b.getBoundingClientRect().width)])})"
         )
         assert len(geometry["images"]) == min(drawn, 24) and len({(w, h) for w, h, _ in geometry["images"]}) == 1, (
@@ -681,7 +682,10 @@ def test_a_trained_variant_is_shown_in_the_journey(browser, streamlit_server):
         )
         page.locator(".st-key-lab_train button").click()
         # The training's progress comes into view, with one Stop button at a time.
-        visible_stops = "() => [...document.querySelectorAll('button')].filter(b => b.innerText.includes('Stop training') && b.offsetParent).length"
+        visible_stops = (
+            "() => [...document.querySelectorAll('button')]"
+            ".filter(b => b.innerText.includes('Stop training') && b.offsetParent).length"
+        )
         counts = []
         deadline = time.monotonic() + 120
         while not page.get_by_text("trained in").count() and time.monotonic() < deadline:
@@ -788,7 +792,8 @@ def test_presenter_mode_fits_a_projector_and_takes_keys_anywhere(browser, stream
     without scrolling; ← → step the filter and 3 then ↑ step the third image, with nothing focused."""
     with open_app(browser, streamlit_server, query="?present=1", viewport={"width": 1024, "height": 768}) as page:
         assert not page.locator('[data-testid="stSidebar"]').is_visible()
-        sizes = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stWidgetLabel"] p, [data-testid="stTopNavSection"] p')]
+        sizes = page.evaluate("""() => [...document.querySelectorAll(
+                                   '[data-testid="stWidgetLabel"] p, [data-testid="stTopNavSection"] p')]
                                  .map(e => parseFloat(getComputedStyle(e).fontSize))""")
         assert sizes and min(sizes) >= 18, sizes
         frame = page.locator(".st-key-journey_chart iframe")

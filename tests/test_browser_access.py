@@ -1,7 +1,8 @@
 """Accessibility in a real browser, and one filter everywhere.
 
 axe-core (the engine behind Lighthouse, vendored: ``tests/axe_support.py``) checks every view in
-tests/test_browser_views.py; here, that the check itself can fail, and what axe can't judge: the maps' colour map kept in the URL and
+tests/test_browser_views.py; here, that the check itself can fail, and what axe can't judge: the maps' colour map
+kept in the URL and
 used for every map (Plotly's and the chart's own painted canvases), the journey's words for a
 screen reader against the model's own maps, play under ``prefers-reduced-motion``, the chart's
 controls under the keyboard with a visible focus, and the journey's Filter box following the

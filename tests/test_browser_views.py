@@ -3,7 +3,8 @@
 
 The top bar's navigation shows every section without scrolling or folding any away, and names the
 open view; each view opens through it with no error, nothing cut off (``clip_support``) and no
-serious or critical axe-core violation of WCAG 2.1 A/AA (``axe_support``), in its frames too. The collapsed sidebar (a 1024-px window) says
+serious or critical axe-core violation of WCAG 2.1 A/AA (``axe_support``), in its frames too. The collapsed
+sidebar (a 1024-px window) says
 what it holds. An old link's ``?tab=`` opens its view at its own address. One server (the shared
 ``shipped_server``) and one page per screen size.
 """

@@ -145,7 +145,7 @@ def test_diverging_scale_is_blue_white_red_written_as_rgb():
     colors = [rgb(color) for _, color in DIVERGING_COLORSCALE]  # every entry rgb(): no hex for the theme to swap
     middle = rgb(plotly.colors.sample_colorscale(DIVERGING_COLORSCALE, [0.5])[0])
     assert middle in {(255, 255, 255), (247, 247, 247)}  # zero is white: "ignore it"
-    (r0, g0, b0), (r1, g1, b1) = colors[0], colors[-1]
+    (r0, _, b0), (r1, _, b1) = colors[0], colors[-1]
     assert b0 > r0 and r1 > b1  # negative blue, positive red
 
 

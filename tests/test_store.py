@@ -1,4 +1,5 @@
-"""The model cache: round trip, corrupt files set aside (on load and when listing), one training for concurrent requests."""
+"""The model cache: round trip, corrupt files set aside (on load and when listing), one training for
+concurrent requests."""
 
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ open once a minute (the heartbeat), so the class lives as long as the teacher do
 A student's page holds the class's feed open (``components/class_follow``, ``ui/feed.py``). A
 change of the filter alone is painted by the journey's chart from the maps it holds; new images
 are drawn by the journey's own run; any other change reruns the page, which reads the class's
-view and applies it before any widget is drawn (:func:`follow_the_class`). Nothing reruns on the server per student for a filter change. A
+view and applies it before any widget is drawn (:func:`follow_the_class`). Nothing reruns on the server per
+student for a filter change. A
 student's own move detaches the page ("You're exploring on your own · Rejoin the class"); a
 student's moves never reach the class: only a page holding the teacher's token publishes, and a
 link with a wrong teacher key opens a student's page with a note.

@@ -139,7 +139,8 @@ def _sweep_panel() -> None:
         if winner is not None:
             row = next(r for r in rows if r["key"] == winner)
             st.markdown(
-                f"**Best{' so far' if done < len(rows) else ''}: {row['variant']}**, test accuracy {row['test accuracy']:.4f} with "
+                f"**Best{' so far' if done < len(rows) else ''}: {row['variant']}**, "
+                f"test accuracy {row['test accuracy']:.4f} with "
                 f"{row['params']:,} parameters in {row['training time (s)']:.0f} s of training."
             )
         table = pd.DataFrame(rows)
