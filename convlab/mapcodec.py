@@ -77,18 +77,14 @@ class PackedMaps:
 
     def ranges(self, filter_index: int, scale: str) -> dict:
         """The colour ranges ``figures.shared_ranges`` gives for this filter, from the exact highs alone."""
-        from .figures.scales import floored_range
+        from .figures.scales import ranges_of_highs
 
-        if scale == "panel":
-            return {}
         highs = {
             column: float(max(layer.highs[:, filter_index]))
             for column, layer in enumerate(self.layers)
             if filter_index < layer.filters
         }
-        if scale == "layer":
-            return {column: floored_range(high) for column, high in highs.items()}
-        return {"figure": floored_range(max(highs.values(), default=0.0))}
+        return ranges_of_highs(highs, scale)
 
     @property
     def nbytes(self) -> int:

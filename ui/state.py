@@ -10,6 +10,7 @@ through ``st.session_state`` itself.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -21,7 +22,7 @@ from convlab.models import PRESETS
 from convlab.tour import SLUGS as TOUR_SLUGS
 from convlab.transforms import Transform
 
-from . import classroom
+from . import classroom, runtime
 from . import runs as runs_module
 from .charts import PALETTE, palette  # the maps' colour map: the charts draw every map in it
 from .resources import get_test_split
@@ -100,13 +101,15 @@ def filter_within(num_filters: int) -> int:
     return min(int(st.session_state.get(FILTER, DEFAULT_FILTER)), num_filters - 1)
 
 
-def filter_box(container, key: str, num_filters: int, label: str = "Filter (the journey's)", **options) -> None:
-    """A number box for the page's filter, following it (set before the box is drawn)."""
-    st.session_state[key] = filter_within(num_filters)
+def filter_box(container, key: str, num_filters: int, label: str = "Filter (the journey's)", **options) -> int:
+    """A number box for the page's filter, following it (set before the box is drawn); returns the filter the
+    view shows, the page's within ``num_filters`` (``filter_within``)."""
+    shown = st.session_state[key] = filter_within(num_filters)
     st.session_state[f"{key}_shown"] = st.session_state.get(FILTER, DEFAULT_FILTER)
     container.number_input(
         label, 0, num_filters - 1, step=1, key=key, on_change=_filter_from_box, args=(key,), **options
     )
+    return shown
 
 
 def _filter_from_box(key: str) -> None:
@@ -211,7 +214,8 @@ def leave_presenter_mode() -> None:
 
 
 def choose_snapshot(count: int) -> int:
-    """Before the replay's slider is drawn: the page's snapshot within this run's ``count`` (the start on a first visit)."""
+    """Before the replay's slider is drawn: the page's snapshot within this run's ``count`` (the start on a
+    first visit)."""
     index = min(max(int(st.session_state.get(SNAPSHOT, 0)), 0), count - 1)
     st.session_state[SNAPSHOT] = index
     return index
@@ -313,6 +317,22 @@ def sync_url() -> None:
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
     classroom.publish(view)  # a teacher's page: the class sees it too; a student's: what it shows
+
+
+def fragment(body=None, *, run_every: float | None = None):
+    """A view's fragment (``runtime.fragment``) whose own runs end by writing the URL (``sync_url``): a whole
+    run writes it at its end (app.py), so each run writes the address once, whichever way the view returns."""
+    if body is None:
+        return functools.partial(fragment, run_every=run_every)
+
+    @functools.wraps(body)
+    def then_the_url(*args, **kwargs):
+        result = body(*args, **kwargs)
+        if runtime.in_fragment_run():
+            sync_url()
+        return result
+
+    return runtime.fragment(then_the_url, run_every=run_every)
 
 
 def shared_link() -> str:

@@ -315,6 +315,26 @@ def _colorbar(scale: str, center: float, width: float, font_scale: float = 1.0) 
     }
 
 
+def journey_of(activations, images, filters_per_layer, filter_index: int, row_titles, labels, **options) -> dict:
+    """``journey_figure`` of computed ``convlab.activations.Activations`` (the journey, the replay, the shift
+    probe and an upload all draw theirs so): one filter's maps, each layer's side and filter count, and the
+    rows the model gets wrong. ``options`` go to ``journey_figure`` (scale, panel, marks, ...)."""
+    sides = [maps.shape[1] for maps in activations.maps]
+    return journey_figure(
+        images,
+        activations.filter_maps(filter_index),
+        list(zip(activations.layer_names, sides, filters_per_layer)),
+        row_titles,
+        wrong=activations.mistaken(labels),
+        **options,
+    )
+
+
+def row_titles(indices, labels, probabilities) -> list[str]:
+    """``row_title`` of each row: the images' test indices, their labels and the model's probabilities."""
+    return [row_title(slot, int(index), int(labels[slot]), probabilities[slot]) for slot, index in enumerate(indices)]
+
+
 def row_title(slot: int, index: int, label: int, probabilities: np.ndarray | None) -> str:
     """'Image 2 · test #23 · Ankle boot → predicted Sandal (97%) ✗' (no prediction without probabilities)."""
     if probabilities is None:

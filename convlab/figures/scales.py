@@ -114,6 +114,14 @@ def shared_ranges(maps: list[list[np.ndarray | None]], scale: str) -> dict:
         [panel for panel in (row[column] for row in maps) if panel is not None] for column in range(len(maps[0]))
     ]
     highs = {column: float(max(np.max(p) for p in panels)) for column, panels in enumerate(columns) if panels}
+    return ranges_of_highs(highs, scale)
+
+
+def ranges_of_highs(highs: dict[int, float], scale: str) -> dict:
+    """The colour ranges of ``scale`` from each layer column's highest value (the one rule: the server's
+    figures, the packed maps' ``PackedMaps.ranges`` and, in JavaScript, the chart's painter all follow it)."""
+    if scale == "panel":
+        return {}
     if scale == "layer":
         return {column: floored_range(high) for column, high in highs.items()}
     return {"figure": floored_range(max(highs.values(), default=0.0))}

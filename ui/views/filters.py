@@ -49,8 +49,7 @@ def render(page: Page) -> None:
     layer_name = middle.radio("Layer", layer_names, horizontal=True, key=state.LAYER, persist_state=state.KEEP)
     layer_index = layer_names.index(layer_name)
     num_filters = inspector.filters_per_layer[layer_index]
-    filter_index = state.filter_within(num_filters)
-    state.filter_box(right, "filter_pick", num_filters)
+    filter_index = state.filter_box(right, "filter_pick", num_filters)
     index = indices[slot]
     activations = journey_activations(stored.spec.key(), tuple(indices), inspector)
     maps = activations.maps[layer_index][slot]

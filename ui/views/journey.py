@@ -16,7 +16,7 @@ import streamlit as st
 from convlab.arithmetic import ConvCell, PoolCell, explain_cell, slide
 from convlab.data import CLASS_NAMES, Split, first_of_class
 from convlab.figures.explanations import arithmetic_figure, contributions_figure, slide_figure, window_figure
-from convlab.figures.journey import PANEL, journey_figure, journey_panel, journey_scrub_parts, row_title
+from convlab.figures.journey import PANEL, journey_figure, journey_of, journey_panel, journey_scrub_parts, row_titles
 from convlab.figures.scales import SCALE_MODES
 from convlab.models import ModelSpec
 from convlab.store import StoredModel
@@ -50,7 +50,7 @@ def render(page: Page) -> None:
     label_picker_ui()  # outside the fragment: a slider move needn't redraw the table
 
 
-@runtime.fragment
+@state.fragment
 def journey_ui(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
     """The journey of ``spec``'s model; without ``stored`` (TensorFlow still loading) the grid holds the inputs."""
     with timed("journey"):  # a filter or image move reruns just this
@@ -84,7 +84,7 @@ def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
                 split.images[indices],
                 [[None] * len(layers)] * len(indices),
                 layers,
-                [row_title(slot, i, labels[slot], None) for slot, i in enumerate(indices)],
+                row_titles(indices, labels, [None] * len(indices)),
                 scale=scale,
                 pending=True,
                 **size,
@@ -116,14 +116,14 @@ def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
         scrub = None
         st.warning(f"The grid's own filter slider is off for this model: {error}. Type a filter in the box.")
     live_chart(
-        figure_of(
-            inspector,
+        journey_of(
             activations,
             split.images[indices],
+            inspector.filters_per_layer,
             filter_index,
-            scale,
-            [row_title(slot, i, labels[slot], activations.probabilities[slot]) for slot, i in enumerate(indices)],
+            row_titles(indices, labels, activations.probabilities),
             labels,
+            scale=scale,
             marks=_marks(cell, layers, spec),
             **size,
         ),
@@ -151,21 +151,6 @@ def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
             f"before it: a {spec.kernel_size}×{spec.kernel_size} convolution trims the edges, "
             f"a {spec.pool_size}×{spec.pool_size} max-pool divides the size by {spec.pool_size}."
         )
-    state.sync_url()
-
-
-def figure_of(inspector, activations, images, filter_index, scale, titles, labels, **size) -> dict:
-    """The journey figure of computed activations (also the uploaded image's journey)."""
-    sides = [m.shape[1] for m in activations.maps]
-    return journey_figure(
-        images=images,
-        maps=activations.filter_maps(filter_index),
-        layers=list(zip(activations.layer_names, sides, inspector.filters_per_layer)),
-        row_titles=titles,
-        wrong=[int(p.argmax()) != label for p, label in zip(activations.probabilities, labels)],
-        scale=scale,
-        **size,
-    )
 
 
 # -- one number, explained ------------------------------------------------------------------------

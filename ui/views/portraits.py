@@ -65,8 +65,7 @@ def render(page: Page) -> None:
     if note:
         st.warning(note)
     num_filters = len(images)
-    filter_index = state.filter_within(num_filters)
-    state.filter_box(right, "portrait_pick", num_filters)
+    filter_index = state.filter_box(right, "portrait_pick", num_filters)
     portrait, kernel_column, mix = st.columns([2, 1.5, 3])
     with portrait:
         chart(

@@ -13,13 +13,13 @@ import streamlit as st
 
 from convlab.data import CLASS_NAMES
 from convlab.figures.curves import invariance_figure
-from convlab.figures.journey import journey_figure, row_title
+from convlab.figures.journey import journey_of, row_titles
 from convlab.figures.scales import SCALE_MODES
 from convlab.models import PRESETS
 from convlab.timing import timed
 from convlab.transforms import ROTATE_LIMIT, SCALE_LIMITS, SHIFT_LIMIT, apply
 
-from .. import runs, runtime, state
+from .. import runs, state
 from ..charts import chart, image_names, live_chart
 from ..resources import get_inspector, get_invariance_cache
 from . import Page
@@ -36,7 +36,7 @@ def render(page: Page) -> None:
     invariance_ui(page)
 
 
-@runtime.fragment
+@state.fragment
 def transform_ui(page: Page) -> None:
     with timed("probe"):  # a slider move reruns just this
         _transform(page)
@@ -94,18 +94,16 @@ def _transform(page: Page) -> None:
     _predictions_ui(page, moved, labels, indices, activations.probabilities)
     if not inspector.layers:
         st.info(f"**{page.run.label}** has no conv layers, so there are no maps to show; its predictions are above.")
-        state.sync_url()
         return
-    state.filter_box(controls[5], "probe_filter", inspector.num_filters, label="Filter")
-    filter_index = state.filter_within(inspector.num_filters)
-    sides = [m.shape[1] for m in activations.maps]
+    filter_index = state.filter_box(controls[5], "probe_filter", inspector.num_filters, label="Filter")
     live_chart(
-        journey_figure(
+        journey_of(
+            activations,
             moved,
-            activations.filter_maps(filter_index),
-            list(zip(activations.layer_names, sides, inspector.filters_per_layer)),
-            [row_title(slot, i, labels[slot], activations.probabilities[slot]) for slot, i in enumerate(indices)],
-            wrong=[int(p.argmax()) != label for p, label in zip(activations.probabilities, labels)],
+            inspector.filters_per_layer,
+            filter_index,
+            row_titles(indices, labels, activations.probabilities),
+            labels,
             scale=state.current().scale,
             panel=150,
         ),
@@ -119,7 +117,6 @@ def _transform(page: Page) -> None:
         "convolution finds a feature wherever it is), but the dense layers at the end learned *where* things "
         "were: that is why predictions change."
     )
-    state.sync_url()
 
 
 def _comparison_models(page: Page) -> dict[str, tuple[str, object]]:

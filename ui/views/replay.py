@@ -15,13 +15,13 @@ import streamlit as st
 from convlab import frames
 from convlab.data import Split
 from convlab.figures.curves import replay_accuracy_figure
-from convlab.figures.journey import journey_figure, row_title
+from convlab.figures.journey import journey_of, row_titles
 from convlab.figures.scales import DIVERGING_COLORSCALE, SCALE_MODES
 from convlab.figures.tiles import tiles_figure
 from convlab.replay import Replay
 from convlab.timing import timed
 
-from .. import runtime, state
+from .. import state
 from ..charts import image_names, live_chart
 from ..resources import get_replay
 from . import Page
@@ -38,7 +38,7 @@ def render(page: Page) -> None:
         return
     playing = bool(st.session_state.get(PLAYING, False))
     st.session_state[TICKING] = playing  # the cadence this fragment was started with
-    runtime.fragment(run_every=FRAME_SECONDS if playing else None)(_replay_ui)(page, replay)
+    state.fragment(run_every=FRAME_SECONDS if playing else None)(_replay_ui)(page, replay)
 
 
 def _replay_ui(page: Page, replay: Replay) -> None:
@@ -97,23 +97,18 @@ def _replay(page: Page, replay: Replay) -> None:
     if not num_filters:
         st.info(f"The model **{page.run.label}** has no conv layers: there are no filters to watch, only its accuracy.")
         live_chart(replay_accuracy_figure(points, index, history), key="replay_accuracy")
-        state.sync_url()
         return
-    state.filter_box(box, "replay_filter", num_filters, label="Filter")
-    filter_index = state.filter_within(num_filters)
+    filter_index = state.filter_box(box, "replay_filter", num_filters, label="Filter")
     # The grid across the page's width: beside the kernels its column titles ran together (issue 22).
     with st.container():
-        sides = [m.shape[1] for m in activations.maps]
         live_chart(
-            journey_figure(
+            journey_of(
+                activations,
                 images,
-                activations.filter_maps(filter_index),
-                list(zip(activations.layer_names, sides, replay.inspector.filters_per_layer)),
-                [
-                    row_title(slot, i, labels[slot], activations.probabilities[slot])
-                    for slot, i in enumerate(state.images())
-                ],
-                wrong=[int(p.argmax()) != label for p, label in zip(activations.probabilities, labels)],
+                replay.inspector.filters_per_layer,
+                filter_index,
+                row_titles(state.images(), labels, activations.probabilities),
+                labels,
                 scale=state.current().scale,
                 panel=130,
             ),
@@ -155,7 +150,6 @@ def _replay(page: Page, replay: Replay) -> None:
             title="Accuracy during training, up to this snapshot",
         )
     _downloads_ui(page, replay, index, filter_index)
-    state.sync_url()
 
 
 def _rewind_at_end(count: int) -> None:
@@ -224,10 +218,8 @@ def _frames(
             images=images,
             maps=frame_maps,
             layer_names=list(activations.layer_names),
-            row_titles=[
-                row_title(slot, i, labels[slot], activations.probabilities[slot]) for slot, i in enumerate(indices)
-            ],
-            wrong=[int(p.argmax()) != label for p, label in zip(activations.probabilities, labels)],
+            row_titles=row_titles(indices, labels, activations.probabilities),
+            wrong=activations.mistaken(labels),
             kernels=replay.kernels(index),
             chosen_filter=filter_index,
             points=points,

@@ -7,6 +7,7 @@ import streamlit as st
 
 from convlab.data import CLASS_NAMES
 from convlab.figures.curves import probabilities_figure
+from convlab.figures.journey import journey_of
 from convlab.images import MAX_UPLOAD_BYTES, ImageError, to_fashion_mnist
 from convlab.models import PRESETS
 
@@ -15,7 +16,6 @@ from .. import state
 from ..charts import chart, enlarge
 from ..resources import get_inspector
 from . import Page
-from .journey import figure_of
 
 
 def render(page: Page) -> None:
@@ -64,8 +64,14 @@ def render(page: Page) -> None:
     filter_index = state.filter_within(inspector.num_filters)
     title = f"your image → predicted <b>{CLASS_NAMES[best]}</b> ({activations.probabilities[0][best]:.0%})"
     chart(
-        figure_of(
-            inspector, activations, converted.image[np.newaxis], filter_index, state.current().scale, [title], [best]
+        journey_of(
+            activations,
+            converted.image[np.newaxis],
+            inspector.filters_per_layer,
+            filter_index,
+            [title],
+            [best],
+            scale=state.current().scale,
         ),
         key="upload_journey",
     )
