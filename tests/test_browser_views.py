@@ -85,6 +85,13 @@ def test_the_collapsed_sidebar_says_what_it_holds_and_old_links_open_their_view(
         page.locator(".st-key-lab_blocks").wait_for(state="visible")
         button = page.locator('[data-testid="stExpandSidebarButton"]')
         button.wait_for(state="visible")  # a 1024-px window starts with the sidebar collapsed
+        # The page's CSS is sent again by the run the old link's view switch starts: read once it is in.
+        wait_until(
+            page,
+            "() => /Model/.test(getComputedStyle(document.querySelector("
+            "'[data-testid=\"stExpandSidebarButton\"]'), '::after').content)",
+            what="the collapsed sidebar's button says what it holds",
+        )
         said = button.evaluate("b => getComputedStyle(b, '::after').content")
         assert "Model" in said and "tour" in said and "class" in said, said
         box = button.bounding_box()
