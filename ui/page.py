@@ -116,18 +116,14 @@ def page_script(name: str, script: str) -> None:
         st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)
 
 
-# Streamlit fetches the code of its Plotly chart (as large as plotly.js) the first time a view shows
-# one, and the person waits for it. Preloaded as Streamlit preloads its own code (fetched and compiled,
-# not run) once the first view is drawn: the view that needs it only runs it.
+# Streamlit loads the code of its Plotly chart (as large as plotly.js, and slow to start) the first time a
+# view shows one, and the person waits for it. Loaded once the first view is drawn instead: the module
+# Streamlit imports later is then the one already run.
 PREFETCH_JS = """
 if (!window.__convlabPrefetched) {
   window.__convlabPrefetched = true;
   const page = document.querySelector('script[type=module][src*="static/js/index."]');
-  if (page) {
-    const link = Object.assign(document.createElement('link'), {rel: 'modulepreload', crossOrigin: 'anonymous'});
-    link.href = new URL(%s, page.src).href;  // the address Streamlit imports it from
-    document.head.appendChild(link);
-  }
+  if (page) setTimeout(() => import(new URL(%s, page.src).href).catch(() => {}), 0);  // the address Streamlit uses
 }
 """
 
