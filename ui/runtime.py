@@ -20,8 +20,8 @@ Each says why in a line and names the test that fails if an upgrade breaks it:
 * ``requested_page``: the page a run was asked for, before ``st.navigation`` resolves it
   (tests/test_browser_views.py, the navigation naming the open view);
 * ``streamlit_chunk``: the file of Streamlit's own code for one kind of element (its Plotly chart),
-  fetched while the first view is looked at (``ui.page.prefetch_chart_code``), so a view's first
-  st.plotly_chart doesn't wait for it (tests/test_runtime.py, tests/test_browser_views.py);
+  loaded while the first view is looked at (``ui.page.prefetch_chart_code``), so a view's first
+  st.plotly_chart doesn't wait for it (tests/test_browser_views.py);
 * the plotly.js route the journey's chart loads is declared in ``ui.charts``, beside the
   component that finds it by its module's name.
 """
