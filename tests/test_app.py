@@ -131,6 +131,7 @@ def test_reruns_skip_streamlits_keras_reset_full_gc_and_module_walk(app, monkeyp
     assert not app.exception and calls == []
     config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
     assert config["runner"]["postScriptGC"] is False
+    assert config["runner"]["magicEnabled"] is False  # no ast.parse racing a background trace's (CPython gh-106905)
     assert config["server"]["fileWatcherType"] == "none"  # its sys.modules walk stalls the first page
 
 

@@ -10,6 +10,8 @@ One server and one page per screen size.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from browser_support import (
@@ -38,12 +40,23 @@ CHART_FRAME = ".st-key-journey_chart iframe"
 FIT_TIMEOUT = 15_000  # ms: a step's grid is drawn, then redrawn for the room it reports
 
 
-def _box(locator) -> dict:
+def _box(locator):
+    """The element, once visible: ``_assert_in_view`` reads where it is."""
     locator.wait_for(state="visible")
-    return locator.bounding_box()
+    return locator
 
 
-def _assert_in_view(name: str, box: dict, height: int) -> None:
+def _assert_in_view(name: str, where, height: int, settle_s: float = 5.0) -> None:
+    """The element (a locator) ends up inside the window's height: read until the page's layout has
+    settled (a step's text and grid are laid out again as the run's last elements and the fonts come
+    in), failing with where it was last."""
+    deadline = time.monotonic() + settle_s
+    while True:
+        box = where.bounding_box()
+        inside = box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height
+        if inside or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert box is not None, f"{name} is not drawn"
     top, bottom = box["y"], box["y"] + box["height"]
     assert top >= 0 and bottom <= height, f"{name} spans {top:.0f}..{bottom:.0f} px, outside the window's 0..{height}"
@@ -74,7 +87,7 @@ def _check_journey_step(page, number: int, height: int, presenting: bool) -> Non
     panels = page.frame_locator(CHART_FRAME).locator(".heatmaplayer image")
     assert panels.count() == 15, panels.count()  # 3 rows × (input + conv1, pool1, conv2, pool2)
     for row in range(3):
-        _assert_in_view(f"step {number}'s row {row + 1}", panels.nth(5 * row + 4).bounding_box(), height)
+        _assert_in_view(f"step {number}'s row {row + 1}", panels.nth(5 * row + 4), height)
     if presenting:
         frame = page.frame_locator(CHART_FRAME)
         sizes = "els => els.map(e => parseFloat(getComputedStyle(e).fontSize))"  # the SVG text as rendered

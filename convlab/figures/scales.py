@@ -2,7 +2,8 @@
 
 Every colour is written as rgb(): Streamlit's Plotly theme swaps the hex colours #000001..#000040
 for its own palette in the browser. The range rules (``floored_range``, ``shared_ranges``) are the
-ones the browser's painter repeats (components/plotly_react, checked by tests/test_figures.py).
+ones the browser's painter repeats (components/plotly_react; its painted colours are checked in Chromium,
+tests/test_browser_access.py).
 """
 
 from __future__ import annotations
