@@ -267,6 +267,8 @@ def test_the_charts_controls_take_the_keyboard_and_show_the_focus(browser, shipp
     with new_page(browser, shipped_server, LAPTOP) as page:
         open_view(page, shipped_server, "journey")
         frame = chart_frame(page)
+        frame.locator("#play").wait_for(state="visible")  # the control bar shows once the chart has its maps' parts
+        wait_idle(page)
         frame.locator("#play").focus()
         page.keyboard.press("Tab")
         reached, toolbar = [], {"Full screen (Esc to leave)", "Download plot as a PNG"}
