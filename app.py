@@ -23,11 +23,12 @@ from convlab.data import DataError, Split  # noqa: E402
 from convlab.figures.scales import SCALE_MODES  # noqa: E402
 from convlab.models import PRESETS  # noqa: E402
 from convlab.timing import timed  # noqa: E402
-from ui import classroom, feed, navigation, page, runs, runtime, state, tour  # noqa: E402
+from ui import assets, classroom, feed, modelroute, navigation, page, runs, runtime, state, tour  # noqa: E402
 from ui.resources import get_store, get_test_split, warm_up  # noqa: E402
 from ui.views import (  # noqa: E402
     Page,
     compare,
+    draw,
     filters,
     journey,
     lab,
@@ -50,6 +51,7 @@ VIEWS = {
     "replay": (replay.render, True),
     "probe": (probe.render, True),
     "predictions": (predictions.render, True),
+    "draw": (draw.render, True),
     "upload": (upload.render, True),
     "compare": (compare.render, True),
     "lab": (lab.render, True),
@@ -160,5 +162,5 @@ def main() -> None:
 if __name__ == "__main__":
     with timed("script"):
         main()
-else:  # `streamlit run app.py` imports this file for its server: Streamlit's routes and the class feed's
-    app = st.App(__file__, routes=feed.ROUTES)
+else:  # `streamlit run app.py` imports this file for its server: Streamlit's routes, the class's, the browser's files
+    app = st.App(__file__, routes=[*feed.ROUTES, *assets.ROUTES, *modelroute.ROUTES])

@@ -48,6 +48,7 @@ PROJECTOR = {"width": 1024, "height": 768}
 DRAWN_TIMEOUT = 120_000  # ms: a view's first visit may compute (the filter finder, the invariance chart)
 BOOTS_STEP = 4  # the tour's step with the three ankle boots and the filter found in the model
 
+DRAW_PAD = "iframe[title='Drawing pad and its journey']"
 # name → the address it opens, after the server's root ("": the journey), in the README's order.
 SHOTS = {
     "journey": "",
@@ -59,6 +60,7 @@ SHOTS = {
     "lab": "/lab",
     "compare": "/compare",
     "probe": "/probe?shift=4,0",
+    "draw": "/draw",
     "upload": "/upload",
     "presenter-tour": "?present=1",
     "class": "",
@@ -109,6 +111,16 @@ def take(browser, server: StreamlitServer, name: str, query: str, scratch: Path)
         if name == "upload":
             page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(sneaker(scratch)))
             page.locator(".st-key-upload_journey .js-plotly-plot").wait_for(state="visible", timeout=60_000)
+        if name == "draw":  # the pad started from the journey's second boot, then a sole drawn under it
+            frame = page.locator(DRAW_PAD).element_handle().content_frame()
+            frame.wait_for_function("() => window.__pad && window.__pad.loadedMs > 0", timeout=DRAWN_TIMEOUT)
+            page.get_by_role("button", name="#23", exact=True).click()
+            frame.wait_for_function("() => window.__pad.picture.some((p) => p > 0)", timeout=DRAWN_TIMEOUT)
+            box = frame.locator("#pad").bounding_box()
+            page.mouse.move(box["x"] + box["width"] * 0.12, box["y"] + box["height"] * 0.9)
+            page.mouse.down()
+            page.mouse.move(box["x"] + box["width"] * 0.88, box["y"] + box["height"] * 0.9, steps=12)
+            page.mouse.up()
         if name == "class":  # a teacher starts a class: the code, link and QR code put up large
             page.get_by_text("Class: follow the teacher").click()
             page.locator(".st-key-class_start button").first.click()

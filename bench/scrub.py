@@ -114,7 +114,7 @@ def _settled(page, filter_index: int, timeout_s: float = 15) -> None:
 
 def _maps(server, page) -> mapcodec.PackedMaps:
     name = _frame(page).evaluate("() => mapsName")
-    with urllib.request.urlopen(f"{server.url.rstrip('/')}/component/ui.charts.journey_maps/{name}") as response:
+    with urllib.request.urlopen(f"{server.url.rstrip('/')}/convlab/maps/{name}") as response:
         return mapcodec.from_bytes(response.read())
 
 
@@ -366,9 +366,9 @@ def measure_images(page, result: dict) -> None:
                 "image": before + 1,
                 "painted_ms": draw["paintedEpoch"] - keydown,
                 "websocket_bytes": sum(size for _, kind, size in sizes if kind == "websocket"),
-                "maps_file_bytes": sum(size for _, kind, size in sizes if "journey_maps/" in kind),
+                "maps_file_bytes": sum(size for _, kind, size in sizes if "/convlab/maps/" in kind),
                 "other_bytes": sum(
-                    size for _, kind, size in sizes if kind != "websocket" and "journey_maps/" not in kind
+                    size for _, kind, size in sizes if kind != "websocket" and "/convlab/maps/" not in kind
                 ),
             }
         )

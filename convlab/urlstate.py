@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Callable, Mapping
 
 from .transforms import ROTATE_LIMIT, SCALE_LIMITS, SHIFT_LIMIT
@@ -37,6 +37,50 @@ class Limits:
     sides_for: Callable[[str], dict[str, int]] = lambda key: {}  # a run's feature layers and their map sides
     snapshots_for: Callable[[str], int] = lambda key: 0  # how many snapshots a run's replay has
     tour_steps: int = 0  # the lesson tour's steps: tour=1..tour_steps
+
+
+@dataclass(frozen=True)
+class Link:
+    """A view as a link names it, checked (``parse``) or to be written (``encode``): None where it says nothing."""
+
+    model: str | None = None  # a stored run's key
+    images: tuple[int | None, ...] = (None,) * NUM_SLOTS  # the journey's test indices, one per slot
+    filter: int | None = None  # the journey's filter
+    layer: str | None = None  # the filters view's layer
+    scale: str | None = None  # the maps' colour-range mode
+    palette: str | None = None  # the maps' colour map
+    tab: str | None = None  # the view's slug
+    cell: dict | None = None  # an explained cell: {"slot", "layer", "row", "col"}, slot 0-based
+    snapshot: int | None = None  # the replay's snapshot
+    shift_x: int | None = None  # the shift probe's transform: pixels right,
+    shift_y: int | None = None  # pixels down,
+    rotate: float | None = None  # degrees,
+    zoom: float | None = None  # and scale
+    present: bool | None = None  # presenter mode
+    tour: int | None = None  # the tour's step, 1-based
+    class_code: str | None = None  # a class to follow
+    teacher: str | None = None  # the class's teacher token (checked by the class store)
+
+    def given(self) -> dict:
+        """What the link names, by the page's state names (``image_0``.., ``class``), without the rest."""
+        values = {name: getattr(self, name) for name in _FIELDS}
+        values.update({f"image_{slot}": index for slot, index in enumerate(self.images)})
+        values["class"] = self.class_code
+        return {name: value for name, value in values.items() if value is not None}
+
+    @classmethod
+    def of(cls, values: Mapping) -> Link:
+        """The link of a page's state, by the names ``given`` uses (absent or None: not named)."""
+        images = tuple(values.get(f"image_{slot}") for slot in range(NUM_SLOTS))
+        return cls(
+            **{name: values.get(name) for name in _FIELDS}, images=images, class_code=values.get("class") or None
+        )
+
+
+# A Link's fields that the page's state names alike (not images, nor class_code: "image_0".., "class").
+_FIELDS = tuple(field.name for field in fields(Link) if field.name not in ("images", "class_code"))
+# The URL's parameters: the fields, with the images in one and the transform's shift in another.
+PARAMETERS = ("images", "shift", "class") + tuple(name for name in _FIELDS if name not in ("shift_x", "shift_y"))
 
 
 def _shown(value: str) -> str:
@@ -72,37 +116,17 @@ def _clamped(name: str, value: str, low: float, high: float, notes: list[str], w
     return clamped
 
 
-def parse(params: Mapping[str, str], limits: Limits, default_model: str) -> tuple[dict, list[str]]:
-    """The state the URL asks for, and notes on everything it had to ignore or clamp.
+def parse(params: Mapping[str, str], limits: Limits, default_model: str) -> tuple[Link, list[str]]:
+    """The view the URL asks for, and notes on everything it had to ignore or clamp.
 
-    Keys of the result: ``model``, ``image_0``..``image_2``, ``filter``, ``layer``, ``scale``, ``palette``,
-    ``tab``, ``cell`` ({"slot", "layer", "row", "col"}), ``snapshot``, ``shift_x``, ``shift_y``,
-    ``rotate``, ``zoom``, ``present`` (presenter mode), ``tour`` (a step, 1-based), ``class`` (a class
-    code) and ``teacher`` (the class's token, checked by the class store), each present only when the
-    URL gave a usable value.
+    Each of the ``Link``'s fields is set only when the URL gave a usable value for it; a model's own
+    limits (its filters, layers, map sides, snapshots) apply to the model the URL names, else to
+    ``default_model``.
     """
     state: dict = {}
     notes: list[str] = []
-    known = {
-        "model",
-        "images",
-        "filter",
-        "layer",
-        "scale",
-        "palette",
-        "tab",
-        "cell",
-        "snapshot",
-        "shift",
-        "rotate",
-        "zoom",
-        "present",
-        "tour",
-        "class",
-        "teacher",
-    }
     for name in params:
-        if name not in known:
+        if name not in PARAMETERS:
             notes.append(f"Ignored the unknown URL parameter {_shown(name)}.")
 
     model = default_model
@@ -241,7 +265,9 @@ def parse(params: Mapping[str, str], limits: Limits, default_model: str) -> tupl
             state["tab"] = params["tab"]
         else:
             notes.append(f"Ignored tab={_shown(params['tab'])}: the tabs are {', '.join(limits.tabs)}.")
-    return state, notes
+    state["images"] = tuple(state.pop(f"image_{slot}", None) for slot in range(NUM_SLOTS))
+    state["class_code"] = state.pop("class", None)
+    return Link(**state), notes
 
 
 def _cell(value: str, sides: Mapping[str, int]) -> tuple[dict | None, str | None]:
@@ -265,36 +291,36 @@ def _cell(value: str, sides: Mapping[str, int]) -> tuple[dict | None, str | None
     return {"slot": slot - 1, "layer": layer, "row": clamped[0], "col": clamped[1]}, note
 
 
-def encode(state: Mapping) -> dict[str, str]:
-    """The URL parameters for a state (the inverse of ``parse`` for valid states)."""
+def encode(link: Link) -> dict[str, str]:
+    """The URL parameters of a view (the inverse of ``parse`` for a valid view); the defaults add nothing."""
     params = {}
-    if "model" in state:
-        params["model"] = str(state["model"])
-    slots = [state.get(f"image_{slot}") for slot in range(NUM_SLOTS)]
-    if all(slot is not None for slot in slots):
-        params["images"] = ",".join(str(int(slot)) for slot in slots)
+    if link.model is not None:
+        params["model"] = str(link.model)
+    if all(index is not None for index in link.images):
+        params["images"] = ",".join(str(int(index)) for index in link.images)
     for name in ("filter", "layer", "scale", "tab"):
-        if state.get(name) is not None:
-            params[name] = str(state[name])
-    if state.get("palette") not in (None, "inferno"):  # the lesson's colour map needs no word: links stay short
-        params["palette"] = str(state["palette"])
-    cell = state.get("cell")
-    if cell:
+        if getattr(link, name) is not None:
+            params[name] = str(getattr(link, name))
+    if link.palette not in (None, "inferno"):  # the lesson's colour map needs no word: links stay short
+        params["palette"] = str(link.palette)
+    if link.cell:
+        cell = link.cell
         params["cell"] = f"{cell['slot'] + 1},{cell['layer']},{cell['row']},{cell['col']}"
-    if state.get("snapshot") is not None:
-        params["snapshot"] = str(int(state["snapshot"]))
+    if link.snapshot is not None:
+        params["snapshot"] = str(int(link.snapshot))
     # The transform only when it moves the picture: an ordinary link stays short.
-    if state.get("shift_x") or state.get("shift_y"):
-        params["shift"] = f"{int(state.get('shift_x') or 0)},{int(state.get('shift_y') or 0)}"
-    if state.get("rotate"):
-        params["rotate"] = f"{float(state['rotate']):g}"
-    if state.get("zoom") not in (None, 1, 1.0):
-        params["zoom"] = f"{float(state['zoom']):g}"
-    if state.get("present"):
+    if link.shift_x or link.shift_y:
+        params["shift"] = f"{int(link.shift_x or 0)},{int(link.shift_y or 0)}"
+    if link.rotate:
+        params["rotate"] = f"{float(link.rotate):g}"
+    if link.zoom not in (None, 1, 1.0):
+        params["zoom"] = f"{float(link.zoom):g}"
+    if link.present:
         params["present"] = "1"
-    if state.get("tour"):
-        params["tour"] = str(int(state["tour"]))
-    for name in ("class", "teacher"):
-        if state.get(name):
-            params[name] = str(state[name])
+    if link.tour:
+        params["tour"] = str(int(link.tour))
+    if link.class_code:
+        params["class"] = str(link.class_code)
+    if link.teacher:
+        params["teacher"] = str(link.teacher)
     return params

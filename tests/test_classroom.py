@@ -41,16 +41,14 @@ from convlab_testing.redis_server import redis_server
 
 # A view as the app publishes it: urlstate.encode of a page's state.
 VIEW = urlstate.encode(
-    {
-        "model": "0123456789ab",
-        "image_0": 3,
-        "image_1": 14,
-        "image_2": 159,
-        "filter": 2,
-        "layer": "conv2",
-        "tab": "journey",
-        "cell": {"slot": 0, "layer": "conv1", "row": 4, "col": 5},
-    }
+    urlstate.Link(
+        model="0123456789ab",
+        images=(3, 14, 159),
+        filter=2,
+        layer="conv2",
+        tab="journey",
+        cell={"slot": 0, "layer": "conv1", "row": 4, "col": 5},
+    )
 )
 OTHER_VIEW = {"tab": "filters", "tour": "3", "note": "Größe – ✓"}  # not ASCII: must round-trip too
 MALFORMED_TOKENS = ["", "short", "x" * 65, "a" * 21 + "!", "a" * 21 + " ", "a" * 23, None, 12345]

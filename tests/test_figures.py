@@ -9,9 +9,9 @@ import plotly.colors
 import pytest
 
 from convlab.figures.curves import confusion_figure
-from convlab.figures.journey import journey_figure, journey_panel
+from convlab.figures.journey import JourneyStyle, journey_figure, journey_panel
 from convlab.figures.scales import ACTIVATION_COLORSCALE, DIVERGING_COLORSCALE
-from convlab.figures.tiles import tile_values, tiles_figure
+from convlab.figures.tiles import KERNELS, MAPS, TileStyle, tile_values, tiles_figure
 
 
 def grid(rows=3, sides=(26, 13, 11, 5)):
@@ -31,7 +31,7 @@ def all_zero_labels(figure):
 
 def test_per_panel_scale_is_zero_to_each_panels_max():
     images, maps, layers = grid()
-    figure = journey_figure(images, maps, layers, ["a", "b", "c"], scale="panel")
+    figure = journey_figure(images, maps, layers, ["a", "b", "c"], JourneyStyle(scale="panel"))
     traces = activation_traces(figure)
     assert [(t["zmin"], t["zmax"]) for t in traces] == [(0.0, m.max()) for row in maps for m in row]
     assert not any(t["showscale"] for t in figure["data"])
@@ -40,7 +40,7 @@ def test_per_panel_scale_is_zero_to_each_panels_max():
 
 def test_per_layer_scale_is_zero_to_each_columns_max():
     images, maps, layers = grid()
-    traces = activation_traces(journey_figure(images, maps, layers, ["a", "b", "c"], scale="layer"))
+    traces = activation_traces(journey_figure(images, maps, layers, ["a", "b", "c"], JourneyStyle(scale="layer")))
     for column in range(4):
         column_traces = traces[column::4]
         values = np.concatenate([maps[row][column].ravel() for row in range(3)])
@@ -50,7 +50,7 @@ def test_per_layer_scale_is_zero_to_each_columns_max():
 
 def test_whole_figure_scale_is_zero_to_the_max_of_every_activation_panel():
     images, maps, layers = grid()
-    traces = activation_traces(journey_figure(images, maps, layers, ["a", "b", "c"], scale="figure"))
+    traces = activation_traces(journey_figure(images, maps, layers, ["a", "b", "c"], JourneyStyle(scale="figure")))
     values = np.concatenate([m.ravel() for row in maps for m in row])
     assert {(t["zmin"], t["zmax"]) for t in traces} == {(0.0, values.max())}
     assert sum(t["showscale"] for t in traces) == 1
@@ -60,7 +60,7 @@ def test_whole_figure_scale_is_zero_to_the_max_of_every_activation_panel():
 def test_an_all_zero_map_is_black_and_labelled(scale):
     images, maps, layers = grid()
     maps[1][2] = np.zeros_like(maps[1][2])  # row 1, layer 2: panel 1 * 5 + 3 + 1 = 9
-    figure = journey_figure(images, maps, layers, ["a", "b", "c"], scale=scale)
+    figure = journey_figure(images, maps, layers, ["a", "b", "c"], JourneyStyle(scale=scale))
     [dead] = [t for t in figure["data"] if t["xaxis"] == "x9"]
     others = np.concatenate([maps[row][2].ravel() for row in (0, 2)])
     top = {"panel": 1.0, "layer": others.max(), "figure": max(m.max() for row in maps for m in row)}[scale]
@@ -75,7 +75,7 @@ def test_an_all_zero_map_is_black_and_labelled(scale):
 def test_a_grid_of_only_zeros_is_drawn_black_in_every_scale(scale):
     images, maps, layers = grid()
     maps = [[np.zeros_like(m) for m in row] for row in maps]
-    figure = journey_figure(images, maps, layers, ["a", "b", "c"], scale=scale)
+    figure = journey_figure(images, maps, layers, ["a", "b", "c"], JourneyStyle(scale=scale))
     assert {(t["zmin"], t["zmax"]) for t in activation_traces(figure)} == {(0.0, 1.0)}
     assert len(all_zero_labels(figure)) == 12
     assert sum(t["showscale"] for t in figure["data"]) == {"panel": 0, "layer": 4, "figure": 1}[scale]
@@ -99,7 +99,7 @@ def test_activation_tiles_with_a_floor_start_at_it_and_label_all_zero_tiles():
     rng = np.random.default_rng(3)
     tiles = [rng.random((4, 4)) * (i + 1) for i in range(5)]
     tiles[3] = np.zeros((4, 4))
-    figure = tiles_figure(tiles, list("abcde"), ACTIVATION_COLORSCALE, columns=3, floor=0.0)
+    figure = tiles_figure(tiles, list("abcde"), MAPS.sized(columns=3, tile_px=92))
     mosaic = figure["data"][0]
     assert (mosaic["zmin"], mosaic["zmax"]) == (0.0, 1.0)  # each tile scaled into its own range, (0, its max)
     for number, tile in enumerate(tiles):
@@ -112,12 +112,12 @@ def test_activation_tiles_with_a_floor_start_at_it_and_label_all_zero_tiles():
 
 def test_activation_tiles_with_a_floor_and_a_shared_range_take_its_max():
     tiles = [np.full((3, 3), 2.0), np.zeros((3, 3))]
-    figure = tiles_figure(tiles, ["a", "b"], ACTIVATION_COLORSCALE, shared_range=(0.0, 2.0), floor=0.0)
+    figure = tiles_figure(tiles, ["a", "b"], MAPS, shared_range=(0.0, 2.0))
     mosaic = figure["data"][0]
     assert (mosaic["zmin"], mosaic["zmax"]) == (0.0, 2.0) and mosaic["showscale"]
     np.testing.assert_array_equal(shown_z(figure, 0), tiles[0])  # one range: the values themselves
     assert "%{z:.3f}" in mosaic["hovertemplate"]
-    flat = tiles_figure([np.zeros((3, 3))] * 2, ["a", "b"], ACTIVATION_COLORSCALE, shared_range=(0.0, 0.0), floor=0.0)
+    flat = tiles_figure([np.zeros((3, 3))] * 2, ["a", "b"], MAPS, shared_range=(0.0, 0.0))
     assert (flat["data"][0]["zmin"], flat["data"][0]["zmax"]) == (0.0, 1.0)
     assert len(all_zero_labels(flat)) == 2
 
@@ -126,7 +126,7 @@ def test_tiles_without_a_floor_keep_their_diverging_ranges():
     """Each tile centred on zmid by Plotly's own rule (the range reaches as far as the tile does either
     side): a zero tile draws the scale's middle (white), a tile of -2 its bottom."""
     tiles = [np.zeros((3, 3)), np.full((3, 3), -2.0), np.array([[1.0, -0.5]])]
-    figure = tiles_figure(tiles, ["a", "b", "c"], DIVERGING_COLORSCALE, zmid=0.0)
+    figure = tiles_figure(tiles, ["a", "b", "c"], TileStyle(DIVERGING_COLORSCALE, zmid=0.0))
     np.testing.assert_array_equal(shown_z(figure, 0), np.full((3, 3), 0.5))
     np.testing.assert_array_equal(shown_z(figure, 1), np.zeros((3, 3)))
     assert shown_z(figure, 2).max() == 1.0 and 0.25 in shown_z(figure, 2)  # 1 at the top, -0.5 a quarter up
@@ -186,7 +186,7 @@ def test_a_confusion_matrix_without_mistakes_leaves_them_white():
 def test_unknown_scale_is_refused():
     images, maps, layers = grid()
     with pytest.raises(ValueError, match="scale"):
-        journey_figure(images, maps, layers, ["a", "b", "c"], scale="log")
+        journey_figure(images, maps, layers, ["a", "b", "c"], JourneyStyle(scale="log"))
 
 
 def test_pending_grid_draws_the_inputs_and_says_the_maps_are_loading():
@@ -201,7 +201,11 @@ def test_pending_grid_draws_the_inputs_and_says_the_maps_are_loading():
 def test_tiles_figure_draws_every_tile_and_frames_the_highlight():
     tiles = [np.full((3, 3), float(i) / 10) for i in range(10)]
     figure = tiles_figure(
-        tiles, [str(i) for i in range(10)], "RdBu_r", columns=4, highlight=6, shared_range=(-1.0, 1.0), zmid=0.0
+        tiles,
+        [str(i) for i in range(10)],
+        TileStyle("RdBu_r", columns=4, zmid=0.0),
+        highlight=6,
+        shared_range=(-1.0, 1.0),
     )
     for number, tile in enumerate(tiles):
         np.testing.assert_array_equal(tile_values(figure, number), tile)
@@ -230,7 +234,7 @@ def test_a_tiles_cells_name_their_tile_and_place_as_a_click_reports_them():
     row and column, whatever its size in the mosaic (a 3×3 kernel beside 26×26 maps is enlarged)."""
     rng = np.random.default_rng(7)
     tiles = [rng.normal(size=(3, 3)), rng.normal(size=(26, 26)), rng.normal(size=(5, 5))]
-    figure = tiles_figure(tiles, ["kernel", "response", "small"], DIVERGING_COLORSCALE, columns=2, zmid=0.0)
+    figure = tiles_figure(tiles, ["kernel", "response", "small"], TileStyle(DIVERGING_COLORSCALE, columns=2, zmid=0.0))
     where = np.array(figure["data"][0]["customdata"])
     for number, tile in enumerate(tiles):
         cells = where[..., 0] == number
@@ -256,19 +260,20 @@ def test_every_builder_makes_a_figure_plotly_accepts():
         "test_accuracy": [0.55, 0.75],
     }
     figures = [
-        *(journey_figure(images, maps, layers, ["a", "b", "c"], scale=s) for s in ("panel", "layer", "figure")),
+        *(
+            journey_figure(images, maps, layers, ["a", "b", "c"], JourneyStyle(scale=s))
+            for s in ("panel", "layer", "figure")
+        ),
         journey_figure(images, [[None] * 4] * 3, layers, ["a", "b", "c"], pending=True),
         tiles_figure(
             [np.ones((3, 3))] * 5,
             list("abcde"),
-            DIVERGING_COLORSCALE,
-            columns=2,
+            TileStyle(DIVERGING_COLORSCALE, columns=2, zmid=0.0),
             highlight=1,
             clickable=True,
             shared_range=(-1.0, 1.0),
-            zmid=0.0,
         ),
-        tiles_figure([np.ones((3, 3)), np.zeros((3, 3))], list("ab"), ACTIVATION_COLORSCALE, clickable=True, floor=0.0),
+        tiles_figure([np.ones((3, 3)), np.zeros((3, 3))], list("ab"), MAPS, clickable=True),
         curves_figure({"dense": history, "conv": history}),
         probabilities_figure(["x", "y"], {"dense": np.full((2, 10), 0.1), "conv": np.full((2, 10), 0.1)}),
         confusion_figure(np.eye(10) * 5, normalised=False),
@@ -289,9 +294,7 @@ def test_a_tile_can_keep_the_range_of_the_grid_it_comes_from():
     figure = tiles_figure(
         tiles,
         ["learned", "sobel", "response"],
-        DIVERGING_COLORSCALE,
-        columns=2,
-        zmid=0.0,
+        TileStyle(DIVERGING_COLORSCALE, columns=2, zmid=0.0),
         tile_ranges=[(-0.9, 0.9), None, None],
     )
     learned = shown_z(figure, 0)
@@ -320,9 +323,11 @@ def test_journey_panel_fits_the_room_it_is_given(width, height, expected):
 def test_a_fitted_journey_is_as_tall_as_its_room():
     images, maps, layers = grid()
     panel = journey_panel(3, 5, 880, 420)
-    figure = journey_figure(images, maps, layers, ["a", "b", "c"], panel=panel)
+    figure = journey_figure(images, maps, layers, ["a", "b", "c"], JourneyStyle(panel=panel))
     assert 420 - 3 <= figure["layout"]["height"] <= 420
-    big = journey_figure(images, maps, layers, ["a", "b", "c"], panel=400, font_scale=1.6, heading="Filter 3")
+    big = journey_figure(
+        images, maps, layers, ["a", "b", "c"], JourneyStyle(panel=400, font_scale=1.6, heading="Filter 3")
+    )
     assert big["layout"]["height"] > 3 * 400
     texts = {a["text"]: a["font"]["size"] for a in big["layout"]["annotations"]}
     assert texts["Filter 3"] >= 24 and texts["layer0 · 26×26"] >= 24
@@ -401,8 +406,8 @@ def test_a_chosen_colour_map_recolours_every_map_and_nothing_else():
     from convlab.figures.scales import PALETTE_COLORSCALES, recoloured
 
     images, maps, layers = grid()
-    figure = journey_figure(images, maps, layers, ["a", "b", "c"], scale="layer")
-    kernels = tiles_figure([np.ones((3, 3))] * 2, list("ab"), DIVERGING_COLORSCALE, zmid=0.0)
+    figure = journey_figure(images, maps, layers, ["a", "b", "c"], JourneyStyle(scale="layer"))
+    kernels = tiles_figure([np.ones((3, 3))] * 2, list("ab"), KERNELS)
     assert recoloured(figure, "inferno") is figure
     for palette, named in (
         ("viridis", plotly.colors.sequential.Viridis),

@@ -127,9 +127,9 @@ def test_views_parse_cleanly(steps, shipped, test_split):
     for s in steps:
         assert s.view["tab"] in TABS, s.slug
         assert all(isinstance(value, str) for value in s.view.values()), s.slug
-        state, notes = urlstate.parse(s.view, limits, default_model=PRESETS["conv"].key())
+        link, notes = urlstate.parse(s.view, limits, default_model=PRESETS["conv"].key())
         assert notes == [], (s.slug, notes)
-        assert urlstate.encode(state) == s.view, s.slug  # nothing dropped or clamped
+        assert urlstate.encode(link) == s.view, s.slug  # nothing dropped or clamped
 
 
 # -- labels --------------------------------------------------------------------------------------

@@ -19,7 +19,14 @@ LIMITS = urlstate.Limits(
 
 
 def parse(**params):
-    return urlstate.parse(params, LIMITS, default_model=CONV)
+    """The view a link's parameters give, by the page's state names (``Link.given``), and the notes."""
+    link, notes = urlstate.parse(params, LIMITS, default_model=CONV)
+    return link.given(), notes
+
+
+def encode(values: dict) -> dict[str, str]:
+    """The link of a page's state given by its names (``Link.of``)."""
+    return urlstate.encode(urlstate.Link.of(values))
 
 
 def test_a_valid_link_round_trips():
@@ -33,8 +40,11 @@ def test_a_valid_link_round_trips():
         "scale": "layer",
         "tab": "filters",
     }
-    parsed, notes = urlstate.parse(urlstate.encode(state), LIMITS, default_model=CONV)
-    assert parsed == state and notes == []
+    parsed, notes = urlstate.parse(encode(state), LIMITS, default_model=CONV)
+    assert parsed.given() == state and notes == []
+    # typed: the fields a view reads, as the page's widgets hold them
+    assert parsed.images == (5, 17, 9999) and parsed.filter == 63 and parsed.class_code is None
+    assert urlstate.Link.of(state) == parsed
 
 
 @pytest.mark.parametrize(
@@ -75,7 +85,7 @@ def test_a_dense_model_link_drops_filter_and_layer_quietly():
 
 def test_an_explained_cell_round_trips_and_bad_cells_get_a_note():
     cell = {"slot": 2, "layer": "conv2", "row": 4, "col": 10}
-    assert urlstate.parse(urlstate.encode({"cell": cell}), LIMITS, default_model=CONV) == ({"cell": cell}, [])
+    assert parse(**encode({"cell": cell})) == ({"cell": cell}, [])
     assert parse(cell="3,conv2,4,10") == ({"cell": cell}, [])  # the image counted from 1, as on the page
     state, notes = parse(cell="1,pool2,9,-1")
     assert state == {"cell": {"slot": 0, "layer": "pool2", "row": 4, "col": 0}} and "5×5" in notes[0]
@@ -93,11 +103,11 @@ def test_an_explained_cell_round_trips_and_bad_cells_get_a_note():
 
 def test_the_replay_snapshot_and_the_probe_transform_round_trip():
     state = {"snapshot": 13, "shift_x": -6, "shift_y": 4, "rotate": -22.5, "zoom": 1.25}
-    encoded = urlstate.encode(state)
+    encoded = encode(state)
     assert encoded == {"snapshot": "13", "shift": "-6,4", "rotate": "-22.5", "zoom": "1.25"}
-    assert urlstate.parse(encoded, LIMITS, default_model=CONV) == (state, [])
+    assert parse(**encoded) == (state, [])
     # The unmoved picture adds nothing to a link.
-    assert urlstate.encode({"shift_x": 0, "shift_y": 0, "rotate": 0.0, "zoom": 1.0}) == {}
+    assert encode({"shift_x": 0, "shift_y": 0, "rotate": 0.0, "zoom": 1.0}) == {}
 
 
 @pytest.mark.parametrize(
@@ -126,7 +136,7 @@ def test_bad_snapshots_and_transforms_are_clamped_or_ignored_with_a_note(params,
 
 def test_presenter_mode_round_trips_and_a_bad_flag_gets_a_note():
     assert parse(present="1") == ({"present": True}, [])
-    assert urlstate.encode({"present": True}) == {"present": "1"} and urlstate.encode({"present": False}) == {}
+    assert encode({"present": True}) == {"present": "1"} and encode({"present": False}) == {}
     assert parse(present="off") == ({"present": False}, [])
     state, notes = parse(present="maybe")
     assert state == {} and "present=1" in notes[0]
@@ -134,9 +144,9 @@ def test_presenter_mode_round_trips_and_a_bad_flag_gets_a_note():
 
 def test_the_maps_colour_map_round_trips_and_a_bad_one_gets_a_note():
     for palette in ("viridis", "cividis"):
-        assert urlstate.encode({"palette": palette}) == {"palette": palette}
-        assert parse(**urlstate.encode({"palette": palette})) == ({"palette": palette}, [])
-    assert urlstate.encode({"palette": "inferno"}) == {}  # the lesson's colour map adds nothing to a link
+        assert encode({"palette": palette}) == {"palette": palette}
+        assert parse(**encode({"palette": palette})) == ({"palette": palette}, [])
+    assert encode({"palette": "inferno"}) == {}  # the lesson's colour map adds nothing to a link
     assert parse(palette="inferno") == ({"palette": "inferno"}, [])
     assert parse(palette=" Viridis ") == ({"palette": "viridis"}, [])  # as a person might type it
     for value in ("rainbow", "../inferno", "`jet`" * 50):

@@ -5,6 +5,7 @@ st.plotly_chart draws with the plotly.js that Streamlit and the plotly package s
 the same release, or the same figure could draw differently in the two kinds of chart.
 """
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -32,9 +33,40 @@ def test_cartesian_plotly_is_the_plotly_package_release():
 
 def test_every_vendored_library_has_its_licence_and_a_note_naming_its_version():
     libraries = {"plotly.js-cartesian": "plotly-cartesian.min.js", "axe-core": "axe.min.js"}
-    assert {folder.name for folder in VENDOR.iterdir() if folder.is_dir()} == set(libraries)
+    assert {folder.name for folder in VENDOR.iterdir() if folder.is_dir()} == set(libraries) | set(TFJS)
     for folder, script in libraries.items():
         version = _header_version(VENDOR / folder / script)
         assert (VENDOR / folder / "LICENSE").read_text().strip(), folder
         note = (VENDOR / folder / "VERSION.md").read_text()
         assert f"@{version}" in note and note.splitlines()[0].endswith(version), (folder, version)
+
+
+# TensorFlow.js (the page's model in the browser): its files name no version in a header, so each
+# note lists the files with their sha256, and the scripts' own version constants are checked.
+TFJS = {
+    "tfjs": {"tf.es2017.min.js": '"tfjs-layers 4.22.0"'},
+    "tfjs-backend-wasm": {
+        "tf-backend-wasm.es2017.min.js": 'version_wasm="4.22.0"',
+        "tfjs-backend-wasm-simd.wasm": None,
+        "tfjs-backend-wasm.wasm": None,
+    },
+}
+
+
+def test_tensorflow_js_is_the_release_its_notes_name_file_by_file():
+    versions = set()
+    for folder, files in TFJS.items():
+        note = (VENDOR / folder / "VERSION.md").read_text()
+        version = note.splitlines()[0].rsplit(" ", 1)[-1]
+        versions.add(version)
+        assert f"`@tensorflow/{folder}`, version {version}" in note and f"@tensorflow/{folder}@{version}" in note
+        assert "Apache License" in (VENDOR / folder / "LICENSE").read_text(), folder
+        assert {path.name for path in (VENDOR / folder).iterdir()} == {*files, "LICENSE", "VERSION.md"}, folder
+        for name, marker in files.items():
+            data = (VENDOR / folder / name).read_bytes()
+            assert f"{name}`" in note and f"sha256 {hashlib.sha256(data).hexdigest()}" in note, (
+                f"vendor/{folder}/{name} is not the file its VERSION.md names (sha256)"
+            )
+            if marker:  # the release's own version constant, as the file says it
+                assert marker.replace("4.22.0", version).encode() in data, (folder, name)
+    assert len(versions) == 1, f"tfjs and its WASM backend must be one release, not {versions}"

@@ -11,8 +11,6 @@ import atexit
 import hashlib
 import os
 import shutil
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -21,6 +19,8 @@ from plotly.basedatatypes import BaseFigure
 
 from convlab.data import CLASS_NAMES
 from convlab.figures.scales import DEFAULT_PALETTE, PALETTES, recoloured
+
+from . import assets
 
 PLOT_CONFIG = {
     "displaylogo": False,
@@ -66,37 +66,24 @@ def chart(figure: dict, key: str, **options) -> None:
 # The journey's chart is redrawn on every slider move. st.plotly_chart gives a chart whose data
 # changed a new identity, so the page would tear the old chart down and mount a new one; this
 # component (components/plotly_react) keeps one chart and hands it each figure through
-# Plotly.react. It loads plotly.js's cartesian bundle (vendor/plotly.js-cartesian: the same release
-# as the plotly package's, a third of its parse time), served as a file-only component; both are
-# declared in this module (``_components``) because the component finds plotly.js beside its own
-# route (/component/<this module>.plotly_js/).
-PLOTLY_JS = Path(__file__).resolve().parent.parent / "vendor" / "plotly.js-cartesian" / "plotly-cartesian.min.js"
-
-
-# The journey's packed maps (convlab.mapcodec) reach the browser as files named by their content's
-# hash, served from this process's folder as another file-only component: the page's reruns then
-# carry a file name, and the browser fetches each set of maps once.
-MAPS_DIR = Path(tempfile.mkdtemp(prefix="convlab-maps-"))
+# Plotly.react. Its page loads its modules and plotly.js's cartesian bundle (vendor/plotly.js-cartesian:
+# the same release as the plotly package's, a third of its parse time) from ui/assets.py's route, where the
+# browser keeps them; the journey's packed maps reach it there too, as files named by their content's
+# hash: the page's reruns then carry a file name, and the browser fetches each set of maps once.
+MAPS_DIR = assets.MAPS_DIR
 MAPS_KEPT = 256  # files; the oldest go first (a set is about 200 KB)
 atexit.register(shutil.rmtree, MAPS_DIR, ignore_errors=True)
 
 
 @st.cache_resource(show_spinner=False)
 def _components() -> dict:
-    """The components, declared in a run, not at import: ``streamlit run app.py`` imports this module
+    """The component, declared in a run, not at import: ``streamlit run app.py`` imports this module
     for its server before Streamlit's runtime exists, and a component declared then is never served."""
-    components.declare_component("plotly_js", path=str(PLOTLY_JS.parent))
-    components.declare_component("journey_maps", path=str(MAPS_DIR))
-    return {
-        "plotly_react": components.declare_component(
-            "plotly_react", path=str(Path(__file__).resolve().parent.parent / "components" / "plotly_react")
-        )
-    }
+    return {"plotly_react": components.declare_component("plotly_react", path=str(assets.chart_page_dir()))}
 
 
 def publish(data: bytes) -> str:
-    """Serve ``data`` to the browser; returns its file name, which the chart's component fetches."""
-    _components()  # the route it is served from
+    """Serve ``data`` to the browser (``ui.assets``' maps route); returns its file name, which the chart fetches."""
     name = hashlib.sha256(data).hexdigest()[:24] + ".bin"
     path = MAPS_DIR / name
     if path.exists():
@@ -144,6 +131,7 @@ def live_chart(
     colours = palette()
     if scrub is not None:
         scrub = recoloured(scrub, colours)  # the maps the browser paints itself: the same colour map
+    assets.chart_page_dir()  # its page at today's version of the modules (new after an edit)
     _components()["plotly_react"](
         figure=recoloured(figure, colours),
         config=PLOT_CONFIG,

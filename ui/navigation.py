@@ -18,7 +18,7 @@ SECTIONS = {  # section -> its views' slugs, in the order a lesson meets them
     "The lesson": ("journey", "filters", "predictions"),
     "How and why": ("looked", "portraits"),
     "Training": ("replay", "lab", "compare"),
-    "Beyond": ("probe", "upload"),
+    "Beyond": ("probe", "draw", "upload"),
 }
 DEFAULT = "journey"
 

@@ -37,6 +37,7 @@ VIEWS = {  # URL slug -> (icon, title); each view is a page at /<slug> (ui/navig
     "replay": ("⏯️", "Replay"),
     "probe": ("↔️", "Shift probe"),
     "predictions": ("🎯", "Predictions"),
+    "draw": ("✏️", "Draw"),
     "upload": ("🖼️", "Your image"),
     "compare": ("📊", "Compare"),
     "lab": ("🧪", "Lab"),
@@ -263,8 +264,8 @@ def _limits(runs: dict[str, runs_module.Run]) -> urlstate.Limits:
     )
 
 
-def _take(state: dict) -> None:
-    for name, value in state.items():
+def _take(values: dict) -> None:
+    for name, value in values.items():
         st.session_state[name] = value
 
 
@@ -273,8 +274,8 @@ def apply_url_once(runs: dict[str, runs_module.Run]) -> None:
     if st.session_state.get("url_applied"):
         return
     st.session_state["url_applied"] = True
-    state, notes = urlstate.parse(st.query_params.to_dict(), _limits(runs), default_model=PRESETS["conv"].key())
-    _take(state)
+    link, notes = urlstate.parse(st.query_params.to_dict(), _limits(runs), default_model=PRESETS["conv"].key())
+    _take(link.given())
     st.session_state["url_notes"] = notes
     classroom.check_link()  # a class that ended, or a teacher key that isn't the class's
 
@@ -282,30 +283,37 @@ def apply_url_once(runs: dict[str, runs_module.Run]) -> None:
 def apply_view(view: dict[str, str], runs: dict[str, runs_module.Run]) -> None:
     """A teacher's view, on a student's page: what it names, and the defaults for what it doesn't
     (no explained cell, the picture unmoved, no tour step), so the page shows exactly that view."""
-    state, _ = urlstate.parse(view, _limits(runs), default_model=PRESETS["conv"].key())
+    link, _ = urlstate.parse(view, _limits(runs), default_model=PRESETS["conv"].key())
     for name in (CELL, SNAPSHOT, TOUR):
         st.session_state.pop(name, None)
     reset_transform()
-    _take({name: value for name, value in state.items() if name not in ("present", "class", "teacher")})
+    _take({name: value for name, value in link.given().items() if name not in ("present", "class", "teacher")})
 
 
 def view_params() -> dict[str, str]:
     """The page's view as URL parameters, its view's slug as ``tab`` (the address carries it as its path)."""
     now = current()
+    session = st.session_state
     return urlstate.encode(
-        {
-            "model": now.model,
-            **dict(zip(IMAGES, now.images)),
-            "filter": st.session_state.get(FILTER),
-            "layer": now.layer,
-            "scale": st.session_state.get(SCALE),
-            "palette": st.session_state.get(PALETTE),
-            "tab": now.tab,
-            "cell": now.cell,
-            "snapshot": now.snapshot,
-            **{key: st.session_state.get(key) for key in (SHIFT_X, SHIFT_Y, ROTATE, ZOOM, PRESENT, TOUR)},
-            **{key: st.session_state.get(key) for key in (classroom.CLASS, classroom.TEACHER)},
-        }
+        urlstate.Link(
+            model=now.model,
+            images=now.images,
+            filter=session.get(FILTER),
+            layer=now.layer,
+            scale=session.get(SCALE),
+            palette=session.get(PALETTE),
+            tab=now.tab,
+            cell=now.cell,
+            snapshot=now.snapshot,
+            shift_x=session.get(SHIFT_X),
+            shift_y=session.get(SHIFT_Y),
+            rotate=session.get(ROTATE),
+            zoom=session.get(ZOOM),
+            present=session.get(PRESENT),
+            tour=session.get(TOUR),
+            class_code=session.get(classroom.CLASS),
+            teacher=session.get(classroom.TEACHER),
+        )
     )
 
 

@@ -2,7 +2,7 @@
 // (convlab/mapcodec.py), fetched once per set, each map decoded as mapcodec does, and the tops of
 // the shared colour ranges.
 
-import {sibling} from "./protocol.js";
+import {asset} from "./protocol.js";
 
 const fetched = new Map();  // file name -> promise of decoded maps (the last few sets)
 
@@ -32,7 +32,7 @@ export function decodeMaps(buffer) {
 
 export function loadMaps(name) {
   if (!fetched.has(name)) {
-    fetched.set(name, fetch(sibling("journey_maps/" + name)).then((response) => {
+    fetched.set(name, fetch(asset("../../../maps/" + name)).then((response) => {
       if (!response.ok) throw new Error("the maps could not be fetched (" + response.status + ")");
       return response.arrayBuffer();
     }).then(decodeMaps));

@@ -3,13 +3,13 @@
 
 import {S, chart} from "./state.js";
 
-// This page is /component/<module>.plotly_react/index.html; ui/charts.py serves plotly.js at
-// /component/<module>.plotly_js/plotly-cartesian.min.js and the packed maps at <module>.journey_maps/.
-export const sibling = (name) => location.pathname.replace(/plotly_react\/[^/]*$/, name);
+// These modules come from /convlab/assets/<version>/plotly_react/ (ui/assets.py), where the browser keeps
+// them; plotly.js from the same version's vendor/ folder, the packed maps from /convlab/maps/.
+export const asset = (path) => new URL(path, import.meta.url).href;
 
 export const plotlyLoaded = new Promise((resolve, reject) => {
   const script = document.createElement("script");
-  script.src = sibling("plotly_js/plotly-cartesian.min.js");
+  script.src = asset("../vendor/plotly.js-cartesian/plotly-cartesian.min.js");
   script.onload = resolve;
   script.onerror = () => reject(new Error("could not load " + script.src));
   document.head.appendChild(script);

@@ -7,6 +7,8 @@ chart's component (components/plotly_react) repaints its maps for another filter
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..data import CLASS_NAMES
@@ -27,38 +29,49 @@ from .scales import (
 PANEL, MIN_PANEL, COLUMN_GAP, LEFT, RIGHT = 180, 72, 0.025, 28, 36
 
 
+@dataclass(frozen=True)
+class JourneyStyle:
+    """How the journey's grid is drawn, apart from what it shows."""
+
+    scale: str = "panel"  # the top of each map's colour range: its own max, its layer's or the figure's (SCALE_MODES)
+    panel: int = PANEL  # a panel's side in pixels (``journey_panel``: the largest that fits the room)
+    font_scale: float = 1.0  # every text enlarged (full screen, a projector)
+    heading: str | None = None  # a line above the column titles (full screen: the filter, the page's controls hidden)
+
+    def __post_init__(self):
+        if self.scale not in SCALE_MODES:
+            raise ValueError(f"scale must be one of {list(SCALE_MODES)}, not {self.scale!r}")
+        if self.panel < 1 or self.font_scale <= 0:
+            raise ValueError(f"panel and font_scale must be positive, not {self.panel} and {self.font_scale}")
+
+
 def journey_figure(
     images: np.ndarray,
     maps: list[list[np.ndarray | None]],
     layers: list[tuple[str, int, int]],
     row_titles: list[str],
+    style: JourneyStyle = JourneyStyle(),
+    *,
     wrong: list[bool] | None = None,
-    scale: str = "panel",
     pending: bool = False,
-    panel: int = PANEL,
-    font_scale: float = 1.0,
-    heading: str | None = None,
     marks: list[tuple[int, int, int, int, int]] = (),
 ) -> dict:
     """Rows = images; column 0 the input, then one inferno heatmap per feature layer.
 
     ``maps[row][column]`` is the 2-D map of the chosen filter, or None where that layer has
-    fewer filters. ``scale`` picks the top of the colour range: each panel its own max ("panel",
+    fewer filters. ``style.scale`` picks the top of the colour range: each panel its own max ("panel",
     as the lesson's notebook), one per layer ("layer"), or one for the figure ("figure"); shared
     ranges get a colour bar so brightness can be compared. The bottom is always 0 (maps are
     ReLU'd), so an all-zero map is black and labelled "all zero", never inferno's middle.
     ``layers`` gives each feature layer's (name, map side, filter count). ``row_titles`` head
     each row (image, label, prediction); ``wrong`` marks wrong predictions, drawn in red.
     ``pending`` says the maps (all None) are still being computed: the grid is drawn with the
-    inputs alone. ``panel`` is a panel's side in pixels (see ``journey_panel``) and
-    ``font_scale`` enlarges every text (full screen, for a projector); ``heading`` is a line
-    above the column titles (full screen shows the filter there, the page's controls being hidden).
+    inputs alone. ``style`` also sets the panel size, the font scale and a heading (``JourneyStyle``).
     ``marks`` frames squares of cells: (row, column, top, left, size), column 0 being the input
     (an explained cell, and the window of the map before it that it comes from). Every heatmap
     carries ``meta`` {"slot": row, "layer": name}, so a click names the panel it hit.
     """
-    if scale not in SCALE_MODES:
-        raise ValueError(f"scale must be one of {list(SCALE_MODES)}, not {scale!r}")
+    scale, panel, font_scale, heading = style.scale, style.panel, style.font_scale, style.heading
     rows, columns = len(images), 1 + len(layers)
     wrong = wrong or [False] * rows
     ranges = shared_ranges(maps, scale)
@@ -178,7 +191,7 @@ def journey_figure(
     return {"data": data, "layout": layout}
 
 
-def journey_scrub_parts(layers: list[tuple[str, int, int]], scale: str = "panel", font_scale: float = 1.0) -> dict:
+def journey_scrub_parts(layers: list[tuple[str, int, int]], style: JourneyStyle = JourneyStyle()) -> dict:
     """What the browser needs to redraw ``journey_figure``'s maps for any filter by itself.
 
     The page sends the figure of its filter and every filter's packed maps
@@ -187,8 +200,7 @@ def journey_scrub_parts(layers: list[tuple[str, int, int]], scale: str = "panel"
     is 8-bit, ``{bound}`` filled in per map), each column's colour bar, the notes' font and the
     "only N filters" text per layer.
     """
-    if scale not in SCALE_MODES:
-        raise ValueError(f"scale must be one of {list(SCALE_MODES)}, not {scale!r}")
+    scale, font_scale = style.scale, style.font_scale
     columns = 1 + len(layers)
     width = _column_width(columns)
     return {
@@ -315,18 +327,28 @@ def _colorbar(scale: str, center: float, width: float, font_scale: float = 1.0) 
     }
 
 
-def journey_of(activations, images, filters_per_layer, filter_index: int, row_titles, labels, **options) -> dict:
+def journey_of(
+    activations,
+    images,
+    filters_per_layer,
+    filter_index: int,
+    row_titles,
+    labels,
+    style: JourneyStyle = JourneyStyle(),
+    marks: list[tuple[int, int, int, int, int]] = (),
+) -> dict:
     """``journey_figure`` of computed ``convlab.activations.Activations`` (the journey, the replay, the shift
     probe and an upload all draw theirs so): one filter's maps, each layer's side and filter count, and the
-    rows the model gets wrong. ``options`` go to ``journey_figure`` (scale, panel, marks, ...)."""
+    rows the model gets wrong."""
     sides = [maps.shape[1] for maps in activations.maps]
     return journey_figure(
         images,
         activations.filter_maps(filter_index),
         list(zip(activations.layer_names, sides, filters_per_layer)),
         row_titles,
+        style,
         wrong=activations.mistaken(labels),
-        **options,
+        marks=marks,
     )
 
 

@@ -2,38 +2,67 @@
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+
 import numpy as np
 
 from .parts import nulls
-from .scales import ALL_ZERO_COLOR, TEXT_COLOR, WRONG_COLOR, floored_range
+from .scales import (
+    ACTIVATION_COLORSCALE,
+    ALL_ZERO_COLOR,
+    DIVERGING_COLORSCALE,
+    INPUT_COLORSCALE,
+    TEXT_COLOR,
+    WRONG_COLOR,
+    floored_range,
+)
+
+
+@dataclass(frozen=True)
+class TileStyle:
+    """How a grid of tiles is drawn, apart from what it shows; ``MAPS``, ``KERNELS`` and ``PICTURES`` below."""
+
+    colorscale: list = dataclasses.field(default_factory=lambda: ACTIVATION_COLORSCALE)  # a Plotly colour scale
+    columns: int = 8  # tiles per row
+    tile_px: int = 92  # a tile's side on screen
+    zmid: float | None = None  # centres a diverging colour scale (kernels: 0 = white)
+    floor: float | None = None  # pins the bottom of every range (ReLU'd maps: 0.0, as in the journey)
+    value_name: str = "activation"  # what a cell's value is: its hover, the shared colour bar's title
+
+    def __post_init__(self):
+        if self.columns < 1 or self.tile_px < 1:
+            raise ValueError(f"columns and tile_px must be at least 1, not {self.columns} and {self.tile_px}")
+
+    def sized(self, columns: int, tile_px: int) -> TileStyle:
+        return dataclasses.replace(self, columns=columns, tile_px=tile_px)
+
+
+MAPS = TileStyle(ACTIVATION_COLORSCALE, floor=0.0)  # ReLU'd maps: 0 is black, an all-zero tile says so
+KERNELS = TileStyle(DIVERGING_COLORSCALE, zmid=0.0, value_name="weight")  # weights: 0 white, signs in colour
+PICTURES = TileStyle(INPUT_COLORSCALE, value_name="pixel")  # images, light on black
 
 
 def tiles_figure(
     tiles: list[np.ndarray],
     titles: list[str],
-    colorscale,
-    columns: int = 8,
-    tile_px: int = 92,
+    style: TileStyle = MAPS,
+    *,
     shared_range: tuple[float, float] | None = None,
-    zmid: float | None = None,
-    highlight: int | None = None,
-    value_name: str = "activation",
-    colorbar_title: str | None = None,
-    clickable: bool = False,
-    floor: float | None = None,
     tile_ranges: list[tuple[float, float] | None] | None = None,
+    highlight: int | None = None,
+    clickable: bool = False,
 ) -> dict:
     """A grid of small heatmaps (filters, kernels, filtered images), each tile named by ``titles``.
 
-    With ``shared_range`` every tile uses it and one colour bar is drawn; otherwise each tile
-    has its own range. ``zmid`` centres a diverging colour scale (kernels: 0 = white).
-    ``floor`` pins the bottom of every range (activations: 0.0, as in the journey): the top is
-    the tile's max, or ``shared_range``'s; a flat tile gets floor + 1 so it draws the scale's
-    bottom, and an all-zero tile is labelled "all zero".
-    ``tile_ranges`` gives single tiles a range of their own (a kernel shown on the scale of
-    the grid it comes from), None for the rest. ``highlight`` draws a frame around one tile
-    (the filter chosen elsewhere). ``clickable`` lays invisible click targets over the tiles
-    (see ``_click_targets``).
+    ``style`` sets the colours, the grid's size and what a value is called (``TileStyle``). With
+    ``style.floor`` every range starts there: the top is the tile's max, or ``shared_range``'s; a
+    flat tile gets floor + 1 so it draws the scale's bottom, and an all-zero tile is labelled
+    "all zero". With ``shared_range`` every tile uses it and one colour bar is drawn; otherwise
+    each tile has its own range. ``tile_ranges`` gives single tiles a range of their own (a
+    kernel shown on the scale of the grid it comes from), None for the rest. ``highlight`` draws
+    a frame around one tile (the filter chosen elsewhere). ``clickable`` lays invisible click
+    targets over the tiles (see ``_click_targets``).
 
     The tiles are one heatmap, a mosaic with blank gaps (``MOSAIC``): Plotly lays out each subplot
     on its own, and 64 of them took three times as long to draw as one. A tile smaller than the
@@ -43,6 +72,8 @@ def tiles_figure(
     """
     if not tiles or len(titles) != len(tiles):
         raise ValueError(f"tiles_figure needs one title per tile, got {len(tiles)} tiles and {len(titles)} titles")
+    colorscale, columns, tile_px, zmid, floor = style.colorscale, style.columns, style.tile_px, style.zmid, style.floor
+    value_name = style.value_name
     arrays = [np.asarray(tile, dtype=float) for tile in tiles]
     side = max(max(array.shape) for array in arrays)
     title_cells = max(1, round(side * MOSAIC["title_px"] / tile_px))
@@ -108,7 +139,7 @@ def tiles_figure(
             "x": 1.0,
             "xanchor": "left",
             "thickness": 12,
-            "title": {"text": colorbar_title or value_name, "side": "right"},
+            "title": {"text": value_name, "side": "right"},
         }
     heading = {
         "type": "scatter",

@@ -7,6 +7,7 @@ by how strongly they excite the chosen filter.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -16,8 +17,7 @@ from convlab.activations import Inspector
 from convlab.data import CLASS_NAMES, Split
 from convlab.explain import CLASSIC_KERNELS, class_mix, convolve, first_layer_kernels, strongest_images
 from convlab.figures.curves import class_mix_figure
-from convlab.figures.scales import ACTIVATION_COLORSCALE, DIVERGING_COLORSCALE
-from convlab.figures.tiles import tiles_figure
+from convlab.figures.tiles import KERNELS, MAPS, tiles_figure
 from convlab.store import StoredModel
 
 from .. import state
@@ -58,11 +58,10 @@ def render(page: Page) -> None:
         tiles_figure(
             [maps[:, :, f] for f in range(num_filters)],
             [str(f) for f in range(num_filters)],
-            ACTIVATION_COLORSCALE,
+            MAPS,
             shared_range=shared,
             highlight=filter_index,
-            floor=0.0,
-        ),  # ReLU'd maps: 0 is black, an all-zero tile says so
+        ),
         key="filters_chart",
         clicks=True,
         on_change=functools.partial(_tile_clicked, slot, layer_name),
@@ -115,14 +114,9 @@ def kernels_ui(stored: StoredModel, image: np.ndarray, filter_index: int) -> Non
             tiles_figure(
                 list(kernels),
                 [str(f) for f in range(len(kernels))],
-                DIVERGING_COLORSCALE,
-                columns=8,
-                tile_px=70,
+                KERNELS.sized(columns=8, tile_px=70),
                 shared_range=(-limit, limit),
-                zmid=0.0,
                 highlight=filter_index if filter_index < len(kernels) else None,
-                value_name="weight",
-                colorbar_title="weight",
             ),
             key="kernels_chart",
         )
@@ -145,11 +139,7 @@ def kernels_ui(stored: StoredModel, image: np.ndarray, filter_index: int) -> Non
             tiles_figure(
                 tiles,
                 titles,
-                DIVERGING_COLORSCALE,
-                columns=2,
-                tile_px=120,
-                zmid=0.0,
-                value_name="value",
+                dataclasses.replace(KERNELS, columns=2, tile_px=120, value_name="value"),
                 tile_ranges=[(-limit, limit)] + [None] * (len(tiles) - 1),
             ),
             key="classic_chart",

@@ -16,7 +16,15 @@ import streamlit as st
 from convlab.arithmetic import ConvCell, PoolCell, explain_cell, slide
 from convlab.data import CLASS_NAMES, Split, first_of_class
 from convlab.figures.explanations import arithmetic_figure, contributions_figure, slide_figure, window_figure
-from convlab.figures.journey import PANEL, journey_figure, journey_of, journey_panel, journey_scrub_parts, row_titles
+from convlab.figures.journey import (
+    PANEL,
+    JourneyStyle,
+    journey_figure,
+    journey_of,
+    journey_panel,
+    journey_scrub_parts,
+    row_titles,
+)
 from convlab.figures.scales import SCALE_MODES
 from convlab.models import ModelSpec
 from convlab.store import StoredModel
@@ -77,7 +85,7 @@ def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
     indices, filter_index = image_controls_ui(split, num_filters)
     labels = [int(split.labels[i]) for i in indices]
     scale = state.current().scale
-    size = _journey_size(len(indices), 1 + len(layers), scale)
+    style = _journey_style(len(indices), 1 + len(layers), scale)
     if stored is None:
         live_chart(
             journey_figure(
@@ -85,9 +93,8 @@ def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
                 [[None] * len(layers)] * len(indices),
                 layers,
                 row_titles(indices, labels, [None] * len(indices)),
-                scale=scale,
+                style,
                 pending=True,
-                **size,
             ),
             key=CHART,
             fit=True,
@@ -107,8 +114,8 @@ def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
             "url": journey_maps_file(spec.key(), tuple(indices), activations),
             "filter": filter_index,
             "filters": num_filters,
-            "font_scale": size.get("font_scale", 1.0),
-            **journey_scrub_parts(layers, scale, size.get("font_scale", 1.0)),
+            "font_scale": style.font_scale,
+            **journey_scrub_parts(layers, style),
         }
         if classroom.following():  # the class's view this page was drawn from: a later filter painted stays
             scrub["class_version"] = st.session_state.get("class_version", -1)
@@ -123,9 +130,8 @@ def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
             filter_index,
             row_titles(indices, labels, activations.probabilities),
             labels,
-            scale=scale,
+            style,
             marks=_marks(cell, layers, spec),
-            **size,
         ),
         key=CHART,
         fit=True,
@@ -381,17 +387,17 @@ def image_controls_ui(split: Split, num_filters: int) -> tuple[list[int], int]:
     return indices, state.current().filter
 
 
-def _journey_size(rows: int, columns: int, scale: str) -> dict:
+def _journey_style(rows: int, columns: int, scale: str) -> JourneyStyle:
     """The panel size and font scale that fit the room the journey's chart reported."""
     room = chart_room(CHART)
     if not room.get("width") or not room.get("height"):
-        return {}  # not reported yet (the first draw, AppTest): the default size
+        return JourneyStyle(scale=scale)  # not reported yet (the first draw, AppTest): the default size
     fullscreen = bool(room.get("fullscreen"))
     presenter_font = PRESENTER_TOUR_FONT if st.session_state.get(state.TOUR) else PRESENTER_FONT
     font_scale = FULL_SCREEN_FONT if fullscreen else presenter_font if state.presenting() else 1.0
     largest = 10_000 if fullscreen or state.presenting() else PANEL  # a projector: as large as the screen allows
     panel = journey_panel(rows, columns, room["width"], room["height"], scale, font_scale, largest)
-    return {"panel": panel, "font_scale": font_scale}
+    return JourneyStyle(scale=scale, panel=panel, font_scale=font_scale)
 
 
 def _chart_event() -> None:

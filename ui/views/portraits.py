@@ -15,8 +15,7 @@ import streamlit as st
 from convlab.data import CLASS_NAMES
 from convlab.explain import class_mix, first_layer_kernels, strongest_images
 from convlab.figures.curves import class_mix_figure
-from convlab.figures.scales import DIVERGING_COLORSCALE, INPUT_COLORSCALE
-from convlab.figures.tiles import tiles_figure
+from convlab.figures.tiles import KERNELS, PICTURES, tiles_figure
 from convlab.portraits import conv_layers
 
 from .. import state
@@ -72,11 +71,8 @@ def render(page: Page) -> None:
             tiles_figure(
                 [images[filter_index]],
                 [f"{layer}, filter {filter_index}"],
-                INPUT_COLORSCALE,
-                columns=1,
-                tile_px=220,
+                PICTURES.sized(columns=1, tile_px=220),
                 shared_range=(0.0, 1.0),
-                value_name="pixel",
             ),
             key="portrait_chart",
         )
@@ -89,12 +85,8 @@ def render(page: Page) -> None:
                 tiles_figure(
                     [kernels[filter_index]],
                     ["its 3×3 kernel"],
-                    DIVERGING_COLORSCALE,
-                    columns=1,
-                    tile_px=120,
+                    KERNELS.sized(columns=1, tile_px=120),
                     shared_range=(-limit, limit),
-                    zmid=0.0,
-                    value_name="weight",
                 ),
                 key="portrait_kernel",
             )
@@ -122,13 +114,10 @@ def render(page: Page) -> None:
         tiles_figure(
             list(images),
             [str(f) for f in range(num_filters)],
-            INPUT_COLORSCALE,
-            columns=8,
-            tile_px=84,
+            PICTURES.sized(columns=8, tile_px=84),
             shared_range=(0.0, 1.0),
             highlight=filter_index,
             clickable=True,
-            value_name="pixel",
         ),
         key="portraits_chart",
         on_select=_pick_tile,

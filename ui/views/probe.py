@@ -13,7 +13,7 @@ import streamlit as st
 
 from convlab.data import CLASS_NAMES
 from convlab.figures.curves import invariance_figure
-from convlab.figures.journey import journey_of, row_titles
+from convlab.figures.journey import JourneyStyle, journey_of, row_titles
 from convlab.figures.scales import SCALE_MODES
 from convlab.models import PRESETS
 from convlab.timing import timed
@@ -104,8 +104,7 @@ def _transform(page: Page) -> None:
             filter_index,
             row_titles(indices, labels, activations.probabilities),
             labels,
-            scale=state.current().scale,
-            panel=150,
+            JourneyStyle(scale=state.current().scale, panel=150),
         ),
         key="probe_chart",
         title="The moved images' journey through the conv and pool layers",

@@ -15,9 +15,9 @@ import streamlit as st
 from convlab import frames
 from convlab.data import Split
 from convlab.figures.curves import replay_accuracy_figure
-from convlab.figures.journey import journey_of, row_titles
-from convlab.figures.scales import DIVERGING_COLORSCALE, SCALE_MODES
-from convlab.figures.tiles import tiles_figure
+from convlab.figures.journey import JourneyStyle, journey_of, row_titles
+from convlab.figures.scales import SCALE_MODES
+from convlab.figures.tiles import KERNELS, tiles_figure
 from convlab.replay import Replay
 from convlab.timing import timed
 
@@ -109,8 +109,7 @@ def _replay(page: Page, replay: Replay) -> None:
                 filter_index,
                 row_titles(state.images(), labels, activations.probabilities),
                 labels,
-                scale=state.current().scale,
-                panel=130,
+                JourneyStyle(scale=state.current().scale, panel=130),
             ),
             key="replay_chart",
             title="The journey's images at this snapshot",
@@ -128,13 +127,9 @@ def _replay(page: Page, replay: Replay) -> None:
             tiles_figure(
                 [kernels[:, :, 0, f] for f in range(kernels.shape[-1])],
                 [str(f) for f in range(kernels.shape[-1])],
-                DIVERGING_COLORSCALE,
-                columns=8,
-                tile_px=34,
+                KERNELS.sized(columns=8, tile_px=34),
                 shared_range=(-limit, limit),
-                zmid=0.0,
                 highlight=filter_index if filter_index < kernels.shape[-1] else None,
-                value_name="weight",
             ),
             key="replay_kernels",
             title="conv1's kernels at this snapshot",

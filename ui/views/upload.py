@@ -7,7 +7,7 @@ import streamlit as st
 
 from convlab.data import CLASS_NAMES
 from convlab.figures.curves import probabilities_figure
-from convlab.figures.journey import journey_of
+from convlab.figures.journey import JourneyStyle, journey_of
 from convlab.images import MAX_UPLOAD_BYTES, ImageError, to_fashion_mnist
 from convlab.models import PRESETS
 
@@ -33,6 +33,7 @@ def render(page: Page) -> None:
     except ImageError as error:
         st.error(str(error))
         return
+    st.session_state["upload_pixels"] = converted.image  # the drawing pad can start from it (ui/views/draw.py)
     stored = page.stored
     inspector = get_inspector(page.run.key, stored)
     image = converted.image[np.newaxis, :, :, np.newaxis]
@@ -71,7 +72,7 @@ def render(page: Page) -> None:
             filter_index,
             [title],
             [best],
-            scale=state.current().scale,
+            JourneyStyle(scale=state.current().scale),
         ),
         key="upload_journey",
     )

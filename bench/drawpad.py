@@ -1,0 +1,166 @@
+"""The drawing pad in Chromium (issue 23): pen move → journey and probabilities painted, with no server run.
+
+Run from the repository root (about two minutes)::
+
+    python bench/drawpad.py
+
+For each of ``ROUNDS`` fresh servers (and pages): the Draw view opened from the journey, and the time
+from the navigation's click to the first live drawing (the models loaded in the page: the pad answers
+strokes); then ``DRAW_SECONDS`` of continuous drawing with the mouse (moves every ``MOVE_MS``), the
+pad's own clock timing each update from the input event to the next animation frame after its maps
+and bars were painted; the page's script runs counted meanwhile (each change of Streamlit's script
+state). The reference, in the same run on the same server: a change that costs a server run today, the
+journey's image box stepped with ↑ (key press → the new maps drawn, ``common.press_and_time``).
+
+Writes ``bench/results/drawpad.json`` and ``drawpad.md`` (and dated copies in ``results/history/``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+ROUNDS = 3
+DRAW_SECONDS = 6
+MOVE_MS = 16  # a mouse reports about 60 moves a second
+REFERENCE_PRESSES = 15
+TARGETS = {"move_p95_ms": 50.0, "updates_per_s": 30.0, "first_live_s": 1.5, "server_runs": 0}
+PAD = "iframe[title='Drawing pad and its journey']"
+COUNT_RUNS_JS = """() => { const app = document.querySelector('[data-testid=stApp]'); window.__runs = 0;
+  new MutationObserver((records) => { window.__runs += records.length; })
+    .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']}); }"""
+
+
+def one_round(browser, models: Path, number: int) -> dict:
+    server = common.AppServer(f"drawpad-{number}", timings=False)
+    server.models_dir = models
+    with server:
+        page = common.new_page(browser, timeout_ms=90_000)
+        try:
+            page.goto(server.url)
+            page.wait_for_function(common.journey_ready_js(), timeout=90_000, polling=50)
+            common.wait_idle(page, 90_000)
+            reference = [common.press_and_time(page, "image_0", "ArrowUp") for _ in range(REFERENCE_PRESSES)]
+            common.wait_idle(page)
+            started = time.perf_counter()
+            common.click_view(page, "Beyond", "Draw")
+            page.locator(PAD).wait_for(state="visible")
+            frame = page.locator(PAD).element_handle().content_frame()
+            frame.wait_for_function("() => window.__pad && window.__pad.loadedMs > 0", polling=10)
+            first_live = time.perf_counter() - started
+            common.wait_idle(page)
+            page.evaluate(COUNT_RUNS_JS)
+            box = frame.locator("#pad").bounding_box()
+            frame.evaluate("() => { window.__pad.times.length = 0; window.__pad.updates = 0; }")
+            centre_x, centre_y, radius = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"] / 3
+            page.mouse.move(centre_x + radius, centre_y)
+            page.mouse.down()
+            moves, drawing_started = 0, time.perf_counter()
+            while time.perf_counter() - drawing_started < DRAW_SECONDS:
+                angle = moves * 0.05  # round and round: a long continuous stroke
+                page.mouse.move(centre_x + radius * math.cos(angle), centre_y + radius * math.sin(angle))
+                moves += 1
+                time.sleep(MOVE_MS / 1000)
+            drew_for = time.perf_counter() - drawing_started
+            runs_while_drawing = page.evaluate("() => window.__runs")
+            times = frame.evaluate("() => window.__pad.times.slice()")
+            updates = frame.evaluate("() => window.__pad.updates")
+            page.mouse.up()
+            backend = frame.locator("#status").inner_text()
+            return {
+                "first_live_s": first_live,
+                "move_ms": times,
+                "updates_per_s": updates / drew_for,
+                "moves": moves,
+                "runs_while_drawing": runs_while_drawing,
+                "status": backend,
+                "loaded_ms": frame.evaluate("() => window.__pad.loadedMs"),
+                "reference_ms": [sample["drawn"] - sample["keydown"] for sample in reference],
+            }
+        finally:
+            page.context.close()
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    folder = Path(tempfile.mkdtemp(prefix="convlab-drawpad-"))
+    models = folder / "models"
+    shutil.copytree(REPO / "models", models, ignore=shutil.ignore_patterns(".*", "corrupt"))
+    began = time.time()
+    load_before = common.load_snapshot()
+    rounds = []
+    try:
+        with sync_playwright() as playwright:
+            browser = common.launch_chromium(playwright)
+            try:
+                for number in range(ROUNDS):
+                    rounds.append(one_round(browser, models, number))
+                    print(f"round {number + 1}: {len(rounds[-1]['move_ms'])} updates", flush=True)
+            finally:
+                browser.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    moves = [ms for r in rounds for ms in r["move_ms"]]
+    reference = [ms for r in rounds for ms in r["reference_ms"]]
+    first = [r["first_live_s"] for r in rounds]
+    rate = min(r["updates_per_s"] for r in rounds)
+    runs = sum(r["runs_while_drawing"] for r in rounds)
+    report = {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "code": common.code_version(),
+        "machine": common.machine(),
+        "load": {"before": load_before, "after": common.load_snapshot()},
+        "targets": TARGETS,
+        "rounds": rounds,
+        "seconds": time.time() - began,
+    }
+    move, ref = common.summary(moves), common.summary(reference)
+    rows = [
+        (
+            "pen move → journey and both models' probabilities painted",
+            f"{move['p50']:.1f} / {move['p95']:.1f} ms (n={move['n']})",
+            f"a server run (image box ↑ → new maps): {ref['p50']:.0f} / {ref['p95']:.0f} ms (n={ref['n']})",
+            f"p95 ≤ {TARGETS['move_p95_ms']:.0f} ms",
+            move["p95"] <= TARGETS["move_p95_ms"],
+        ),
+        (
+            "updates a second while drawing continuously (the slowest round)",
+            f"{rate:.0f}",
+            "–",
+            f"≥ {TARGETS['updates_per_s']:.0f}",
+            rate >= TARGETS["updates_per_s"],
+        ),
+        ("server runs while drawing", str(runs), "every change", "0", runs == 0),
+        (
+            "opening Draw → the first live drawing (models in the page)",
+            f"{common.percentile(first, 50):.2f} / {max(first):.2f} s (n={len(first)})",
+            "–",
+            f"≤ {TARGETS['first_live_s']} s",
+            max(first) <= TARGETS["first_live_s"],
+        ),
+    ]
+    text = (
+        f"# The drawing pad (issue 23), {report['date']}\n\n"
+        f"Commit {report['code'].get('commit')}; {report['machine'].get('cpu_model')}, "
+        f"{report['machine'].get('nproc')} cores; load average before {load_before.get('loadavg')}. "
+        f"{ROUNDS} fresh servers; {DRAW_SECONDS} s of drawing each. The models: {rounds[0]['status']}\n\n"
+        "| measure | ConvLab (p50 / p95) | reference, same run | target | met |\n|---|---|---|---|---|\n"
+        + "".join(f"| {m} | {v} | {r} | {t} | {'yes' if ok else '**no**'} |\n" for m, v, r, t, ok in rows)
+    )
+    common.save_report("drawpad", report, text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,339 @@
+// The drawing pad's script (components/drawpad/index.html says what the pad does): the picture and
+// its strokes, the models run in this page (components/browser_model/model.js), the maps and bars
+// painted, and Streamlit's component messages. window.__pad keeps the timings bench/drawpad.py reads.
+
+import {loadModel} from "../browser_model/model.js";
+
+const SIDE = 28;
+const CLASS_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+  "Ankle boot"];
+const UNDO_KEPT = 50;  // strokes
+
+const $ = (id) => document.getElementById(id);
+const pad = $("pad"), strip = $("strip"), slider = $("filter"), status = $("status");
+const picture = new Float32Array(SIDE * SIDE);  // 0 (dark) .. 1 (light), row by row, as Fashion-MNIST
+const undo = [];
+const S = {
+  args: null,
+  tool: "pen",
+  drawing: false,
+  last: null,  // the last stroke point, in picture cells
+  models: [],  // [{label, model}] once loaded; the page's model first
+  modelsKey: null,
+  problem: null,  // why the models can't run here
+  startToken: null,
+  pageFilter: null,  // the page's filter as last rendered
+  lut: null,  // 256 × rgb of the maps' colour map
+  dirtySince: null,  // the earliest change not painted yet (performance.now() clock)
+  frame: 0,
+  events: 0,
+};
+const timing = window.__pad = {times: [], updates: 0, inputs: 0, picture};
+
+// -- Streamlit's component messages (as components/plotly_react/protocol.js) ----------------------
+const send = (type, data) => window.parent.postMessage(Object.assign({isStreamlitMessage: true, type}, data), "*");
+let value = {};
+function sendValue(extra) {
+  value = Object.assign({}, value, extra);
+  send("streamlit:setComponentValue", {value, dataType: "json"});
+}
+let lastHeight = 0;
+function fitHeight() {
+  const height = Math.ceil(document.documentElement.getBoundingClientRect().height) + 4;
+  if (height !== lastHeight) send("streamlit:setFrameHeight", {height: (lastHeight = height)});
+}
+new ResizeObserver(fitHeight).observe(document.body);
+
+window.addEventListener("message", (event) => {
+  if (!event.data || event.data.type !== "streamlit:render") return;
+  const {args, theme} = event.data;
+  if (theme) {
+    document.body.style.color = theme.textColor || "";
+    if (theme.font) document.body.style.fontFamily = theme.font;
+    document.body.style.setProperty("--primary", theme.primaryColor || "#b83140");
+  }
+  render(args);
+});
+
+// -- the args: models, layers, colours, a picture to start from ------------------------------------
+function render(args) {
+  S.args = args;
+  S.lut = lookup(args.colorscale);
+  document.title = args.title || "Drawing pad";
+  if (window.frameElement) window.frameElement.title = document.title;  // the frame, named for a screen reader
+  const layers = args.layers || [];
+  const most = Math.max(1, ...layers.map((layer) => layer[2]));
+  slider.max = String(most - 1);
+  $("count").textContent = String(most);
+  if (args.filter !== S.pageFilter) {  // the page's filter moved (or first render): the slider follows it
+    S.pageFilter = args.filter;
+    slider.value = String(Math.min(Math.max(args.filter || 0, 0), most - 1));
+  }
+  $("number").textContent = slider.value;
+  buildStrip(layers);
+  const start = args.start;
+  if (start && start.token !== S.startToken) {
+    S.startToken = start.token;
+    undo.length = 0;
+    picture.set(start.pixels.map((pixel) => pixel / 255));
+  }
+  const key = (args.models || []).map((entry) => entry.urls.checksum).join(",");
+  if (key !== S.modelsKey) {
+    S.modelsKey = key;
+    loadModels(args.models || []);
+  }
+  changed();
+  fitHeight();
+}
+
+async function loadModels(entries) {
+  S.models = [];
+  S.problem = null;
+  status.textContent = "Loading the models into your browser…";
+  const started = performance.now();
+  try {
+    const loaded = [];
+    for (const entry of entries) {
+      loaded.push({label: entry.label, model: await loadModel(entry.urls)});
+    }
+    if (S.modelsKey !== entries.map((entry) => entry.urls.checksum).join(",")) return;  // another model meanwhile
+    S.models = loaded;
+    const backend = loaded.length ? loaded[0].model.backend : "none";
+    timing.loadedMs = performance.now() - started;
+    status.textContent = `The models run in your browser (${backend.toUpperCase()}): every stroke is answered here.`;
+  } catch (error) {
+    S.problem = error.message;
+    status.textContent = `The models can't run in this browser: ${error.message} ` +
+      "The page draws your picture's journey each time you lift the pen, which is slower.";
+    sendValue({kind: "error", error: error.message, n: eventId()});
+  }
+  changed();
+}
+
+// -- drawing ---------------------------------------------------------------------------------
+function cellAt(event) {
+  const box = pad.getBoundingClientRect();
+  return {x: (event.clientX - box.left) / box.width * SIDE, y: (event.clientY - box.top) / box.height * SIDE};
+}
+
+function stamp(x, y) {
+  const radius = Number($("size").value);
+  const erase = S.tool === "eraser";
+  for (let row = Math.max(0, Math.floor(y - radius - 1)); row <= Math.min(SIDE - 1, Math.ceil(y + radius + 1)); row++) {
+    for (let col = Math.max(0, Math.floor(x - radius - 1)); col <= Math.min(SIDE - 1, Math.ceil(x + radius + 1)); col++) {
+      const distance = Math.hypot(col + 0.5 - x, row + 0.5 - y);
+      const cover = Math.min(1, Math.max(0, radius + 0.5 - distance));  // a soft edge one cell wide
+      if (cover <= 0) continue;
+      const at = row * SIDE + col;
+      picture[at] = erase ? Math.min(picture[at], 1 - cover) : Math.max(picture[at], cover);
+    }
+  }
+}
+
+function strokeTo(point) {
+  const from = S.last || point;
+  const steps = Math.max(1, Math.ceil(Math.hypot(point.x - from.x, point.y - from.y) / 0.35));
+  for (let step = 1; step <= steps; step++) {
+    stamp(from.x + (point.x - from.x) * step / steps, from.y + (point.y - from.y) * step / steps);
+  }
+  S.last = point;
+}
+
+function remember() {
+  undo.push(picture.slice());
+  if (undo.length > UNDO_KEPT) undo.shift();
+}
+
+pad.addEventListener("pointerdown", (event) => {
+  pad.setPointerCapture(event.pointerId);
+  remember();
+  S.drawing = true;
+  S.last = null;
+  strokeTo(cellAt(event));
+  changed(event.timeStamp);
+});
+pad.addEventListener("pointermove", (event) => {
+  if (!S.drawing) return;
+  const moves = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
+  for (const move of moves.length ? moves : [event]) strokeTo(cellAt(move));
+  timing.inputs++;
+  changed(event.timeStamp);
+});
+for (const type of ["pointerup", "pointercancel"]) {
+  pad.addEventListener(type, () => {
+    if (!S.drawing) return;
+    S.drawing = false;
+    S.last = null;
+    report();
+  });
+}
+
+function report() {
+  const bytes = Array.from(picture, (pixel) => Math.round(pixel * 255));
+  sendValue({kind: "drawn", pixels: bytes, n: eventId()});
+}
+
+function pressTool(tool) {
+  S.tool = tool;
+  $("pen").setAttribute("aria-pressed", String(tool === "pen"));
+  $("eraser").setAttribute("aria-pressed", String(tool === "eraser"));
+}
+$("pen").addEventListener("click", () => pressTool("pen"));
+$("eraser").addEventListener("click", () => pressTool("eraser"));
+$("undo").addEventListener("click", () => {
+  if (!undo.length) return;
+  picture.set(undo.pop());
+  changed();
+  report();
+});
+$("invert").addEventListener("click", () => {
+  remember();
+  for (let i = 0; i < picture.length; i++) picture[i] = 1 - picture[i];
+  changed();
+  report();
+});
+$("clear").addEventListener("click", () => {
+  remember();
+  picture.fill(0);
+  changed();
+  report();
+});
+slider.addEventListener("input", () => {
+  $("number").textContent = slider.value;
+  changed();
+});
+document.addEventListener("keydown", (event) => {
+  if ((event.ctrlKey || event.metaKey) && event.key === "z") $("undo").click();
+  else if (event.target === pad && event.key === "e") pressTool("eraser");
+  else if (event.target === pad && event.key === "p") pressTool("pen");
+});
+
+const instance = Date.now().toString(36) + Math.random().toString(36).slice(2, 8);
+function eventId() {
+  return instance + "-" + (++S.events);
+}
+
+// -- painting --------------------------------------------------------------------------------
+function changed(since) {
+  const at = since === undefined ? performance.now() : since;
+  S.dirtySince = S.dirtySince === null ? at : Math.min(S.dirtySince, at);
+  if (!S.frame) S.frame = requestAnimationFrame(update);
+}
+
+function update() {
+  S.frame = 0;
+  const since = S.dirtySince;
+  S.dirtySince = null;
+  paintGrey(pad, picture);
+  paintGrey(strip.querySelector("canvas[data-layer=input]"), picture);
+  if (S.models.length) {
+    const results = S.models.map(({model}) => model.journey(picture));
+    timing.last = {maps: results[0].maps, probabilities: results.map((result) => result.probabilities)};
+    paintMaps(results[0].maps);
+    paintBars(results.map((result, i) => ({label: S.models[i].label, probabilities: result.probabilities})));
+  }
+  requestAnimationFrame(() => {  // the next frame: what this one drew is on screen
+    timing.times.push(performance.now() - since);
+    if (timing.times.length > 5000) timing.times.splice(0, 1000);
+    timing.updates++;
+  });
+}
+
+function paintGrey(canvas, pixels) {
+  if (!canvas) return;
+  const image = new ImageData(SIDE, SIDE);
+  for (let i = 0; i < pixels.length; i++) {
+    const grey = Math.round(pixels[i] * 255);
+    image.data.set([grey, grey, grey, 255], 4 * i);
+  }
+  canvas.getContext("2d").putImageData(image, 0, 0);
+}
+
+function buildStrip(layers) {
+  const key = JSON.stringify(layers);
+  if (strip.dataset.key === key) return;
+  strip.dataset.key = key;
+  strip.replaceChildren(panel("input", SIDE, "input 28×28"),
+    ...layers.map(([name, side]) => panel(name, side, `${name} · ${side}×${side}`)));
+}
+
+function panel(layer, side, caption) {
+  const figure = document.createElement("figure");
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = side;
+  canvas.dataset.layer = layer;
+  canvas.setAttribute("role", "img");
+  canvas.setAttribute("aria-label", layer === "input" ? "Your drawing as the model sees it, 28 by 28" : caption);
+  const text = document.createElement("figcaption");
+  text.textContent = caption;
+  figure.append(canvas, text);
+  return figure;
+}
+
+function paintMaps(maps) {
+  const filter = Number(slider.value);
+  for (const map of maps) {
+    const canvas = strip.querySelector(`canvas[data-layer="${map.layer}"]`);
+    if (!canvas) continue;
+    const [, side, , filters] = map.shape;
+    const caption = canvas.nextSibling;
+    const context = canvas.getContext("2d");
+    if (filter >= filters) {
+      context.clearRect(0, 0, side, side);
+      caption.textContent = `${map.layer}: only ${filters} filters`;
+      canvas.setAttribute("aria-label", caption.textContent);
+      continue;
+    }
+    let high = 0;
+    for (let cell = 0; cell < side * side; cell++) high = Math.max(high, map.data[cell * filters + filter]);
+    const image = new ImageData(side, side);
+    for (let cell = 0; cell < side * side; cell++) {
+      const level = high > 0 ? Math.round(map.data[cell * filters + filter] / high * 255) : 0;
+      image.data.set(S.lut[level], 4 * cell);
+    }
+    context.putImageData(image, 0, 0);
+    caption.textContent = `${map.layer} · ${side}×${side}` + (high > 0 ? "" : " · all zero");
+    canvas.setAttribute("aria-label", `${map.layer}, filter ${filter}: ` + (high > 0 ? `brightest ${high.toFixed(2)}` : "all zero"));
+  }
+}
+
+function paintBars(models) {
+  const box = $("models");
+  if (box.children.length !== models.length) {
+    box.replaceChildren(...models.map(() => {
+      const block = document.createElement("div");
+      block.className = "bars";
+      block.innerHTML = "<h3></h3>" + CLASS_NAMES.map((name) =>
+        `<div class="bar"><span>${name}</span><span><span class="fill"></span></span><span class="pct"></span></div>`
+      ).join("");
+      return block;
+    }));
+  }
+  models.forEach(({label, probabilities}, i) => {
+    const block = box.children[i];
+    let best = 0;
+    for (let c = 1; c < 10; c++) if (probabilities[c] > probabilities[best]) best = c;
+    block.querySelector("h3").textContent = `${label}: ${CLASS_NAMES[best]} (${Math.round(probabilities[best] * 100)}%)`;
+    block.querySelectorAll(".bar").forEach((row, c) => {
+      row.classList.toggle("top", c === best);
+      row.querySelector(".fill").style.width = `${(probabilities[c] * 100).toFixed(1)}%`;
+      row.querySelector(".pct").textContent = `${(probabilities[c] * 100).toFixed(1)}%`;
+    });
+  });
+}
+
+// The maps' colour map as 256 steps (Plotly's colour scales interpolate linearly between their stops).
+function lookup(colorscale) {
+  const stops = (colorscale || [[0, "rgb(0, 0, 0)"], [1, "rgb(255, 255, 255)"]]).map(([position, colour]) =>
+    [Number(position), colour.match(/\d+(\.\d+)?/g).slice(0, 3).map(Number)]);
+  return Array.from({length: 256}, (_, level) => {
+    const t = level / 255;
+    let i = 0;
+    while (i < stops.length - 2 && t > stops[i + 1][0]) i++;
+    const [p0, c0] = stops[i], [p1, c1] = stops[i + 1];
+    const f = p1 > p0 ? Math.min(1, Math.max(0, (t - p0) / (p1 - p0))) : 0;
+    return [...c0.map((v, k) => Math.round(v + (c1[k] - v) * f)), 255];
+  });
+}
+
+send("streamlit:componentReady", {apiVersion: 1});

@@ -1,0 +1,93 @@
+"""The drawing pad (issue 23), in Chromium on the app's own server: the pen's journey computed in the page.
+
+A scripted drawing (mouse moves on the pad) ends with the pad's maps of every conv and pool layer and
+both lesson models' probabilities equal to Keras' for the pad's very picture; no server run happens
+while the pen moves; "start from a test image" puts that image on the pad.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from browser_support import ACTION_TIMEOUT, open_app, wait_idle
+from convlab.activations import Inspector
+from convlab.data import load_split
+from convlab.models import PRESETS
+from convlab.store import ModelStore
+from test_browser_model import scales
+
+PAD = "iframe[title='Drawing pad and its journey']"
+TOLERANCE = 1e-4  # absolute, on maps scaled 0–1 by their maximum (issue 23; test_browser_model.scales)
+
+# The script's runs, seen in the page: every change of Streamlit's script state (a run starts, ends).
+COUNT_RUNS_JS = """() => { const app = document.querySelector('[data-testid=stApp]'); window.__runs = 0;
+  new MutationObserver((records) => { window.__runs += records.length; })
+    .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']}); }"""
+
+
+# The pad's newest journey (the page's model's maps, both models' probabilities) as plain arrays.
+LAST_JOURNEY_JS = """() => { const last = window.__pad.last;
+  return {maps: last.maps.map((m) => ({layer: m.layer, shape: m.shape, data: Array.from(m.data)})),
+          probabilities: last.probabilities.map((p) => Array.from(p))}; }"""
+
+
+@pytest.fixture(scope="module")
+def lesson(shipped_server):
+    """The shipped lesson models, as the server serves them (its copy of models/)."""
+    store = ModelStore(shipped_server.models_dir)
+    return {kind: store.load(PRESETS[kind]).model for kind in ("conv", "dense")}
+
+
+def _pad_frame(page):
+    page.locator(PAD).wait_for(state="visible", timeout=ACTION_TIMEOUT)
+    frame = page.locator(PAD).element_handle().content_frame()
+    frame.wait_for_function("() => window.__pad && window.__pad.loadedMs > 0", timeout=ACTION_TIMEOUT)
+    return frame
+
+
+def _draw(page, frame, points):
+    box = frame.locator("#pad").bounding_box()
+    x, y = (box["x"] + box["width"] * points[0][0], box["y"] + box["height"] * points[0][1])
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for px, py in points[1:]:
+        page.mouse.move(box["x"] + box["width"] * px, box["y"] + box["height"] * py, steps=3)
+
+
+def test_the_pen_draws_the_journey_keras_would_without_the_server(browser, shipped_server, lesson):
+    with open_app(browser, shipped_server, journey_traces=None, query="/draw") as page:
+        frame = _pad_frame(page)
+        assert "WASM" in frame.locator("#status").inner_text() or "CPU" in frame.locator("#status").inner_text()
+        wait_idle(page)
+        page.evaluate(COUNT_RUNS_JS)
+        updates_before = frame.evaluate("() => window.__pad.updates")
+        # a coat's outline, roughly: two sleeves and a body
+        _draw(page, frame, [(0.3, 0.2), (0.7, 0.2), (0.8, 0.6), (0.7, 0.9), (0.3, 0.9), (0.2, 0.6), (0.3, 0.2)])
+        page.wait_for_timeout(300)
+        assert page.evaluate("() => window.__runs") == 0  # the pen moved: nothing ran on the server
+        assert frame.evaluate("() => window.__pad.updates") > updates_before + 5  # the journey followed the pen
+        page.mouse.up()
+        picture = np.array(frame.evaluate("() => Array.from(window.__pad.picture)"), dtype=np.float32).reshape(28, 28)
+        last = frame.evaluate(LAST_JOURNEY_JS)
+        page.wait_for_function("() => window.__runs > 0", timeout=ACTION_TIMEOUT)  # the pen lifted: the page heard
+    assert 0.05 < picture.mean() < 0.6  # something was drawn, not everything
+    conv = Inspector(lesson["conv"]).run(picture[np.newaxis, :, :, np.newaxis])
+    assert [m["layer"] for m in last["maps"]] == list(conv.layer_names)
+    for browser_map, keras_map in zip(last["maps"], conv.maps):
+        shaped = np.array(browser_map["data"], dtype=np.float32).reshape(browser_map["shape"])
+        scale = scales(keras_map)[:, np.newaxis, np.newaxis, :]  # each map by its maximum (the browser model's rule)
+        np.testing.assert_allclose(shaped / scale, keras_map / scale, atol=TOLERANCE, err_msg=browser_map["layer"])
+    dense = lesson["dense"].predict(picture[np.newaxis, :, :, np.newaxis], verbose=0)
+    np.testing.assert_allclose(last["probabilities"][0], conv.probabilities[0], atol=TOLERANCE)
+    np.testing.assert_allclose(last["probabilities"][1], dense[0], atol=TOLERANCE)
+
+
+def test_the_pad_starts_from_a_test_image(browser, shipped_server):
+    split = load_split("test")
+    with open_app(browser, shipped_server, journey_traces=None, query="/draw") as page:
+        frame = _pad_frame(page)
+        page.get_by_role("button", name="#23", exact=True).click()
+        frame.wait_for_function("() => window.__pad.picture.some((p) => p > 0)", timeout=ACTION_TIMEOUT)
+        picture = np.array(frame.evaluate("() => Array.from(window.__pad.picture)")).reshape(28, 28)
+    np.testing.assert_allclose(picture, split.images[23].reshape(28, 28), atol=0.5 / 255 + 1e-6)
