@@ -6,11 +6,13 @@ Run from the repository root (about two minutes)::
 
 For each of ``ROUNDS`` fresh servers (and pages): the Draw view opened from the journey, and the time
 from the navigation's click to the first live drawing (the models loaded in the page: the pad answers
-strokes); then ``DRAW_SECONDS`` of continuous drawing with the mouse (moves every ``MOVE_MS``), the
-pad's own clock timing each update from the input event to the next animation frame after its maps
-and bars were painted; the page's script runs counted meanwhile (each change of Streamlit's script
-state). The reference, in the same run on the same server: a change that costs a server run today, the
-journey's image box stepped with ↑ (key press → the new maps drawn, ``common.press_and_time``).
+strokes); then ``DRAW_SECONDS`` of continuous drawing, a pen moving round and round (pointer events
+dispatched in the page every ``MOVE_MS``, as a mouse reports them: Playwright's own mouse moves are a
+round trip each, slower than a hand), the pad's own clock timing each update from the input event to
+the next animation frame after its maps and bars were painted; the page's script runs counted
+meanwhile (each change of Streamlit's script state). The reference, in the same run on the same
+server: a change that costs a server run today, the journey's image box stepped with ↑ (key press →
+the new maps drawn, ``common.press_and_time``).
 
 Writes ``bench/results/drawpad.json`` and ``drawpad.md`` (and dated copies in ``results/history/``).
 """
@@ -18,7 +20,6 @@ Writes ``bench/results/drawpad.json`` and ``drawpad.md`` (and dated copies in ``
 from __future__ import annotations
 
 import datetime
-import math
 import shutil
 import sys
 import tempfile
@@ -36,6 +37,24 @@ MOVE_MS = 16  # a mouse reports about 60 moves a second
 REFERENCE_PRESSES = 15
 TARGETS = {"move_p95_ms": 50.0, "updates_per_s": 30.0, "first_live_s": 1.5, "server_runs": 0}
 PAD = "iframe[title='Drawing pad and its journey']"
+# A pen going round and round on the pad for ``ms``, a move every ``every`` ms; resolves once it lifted.
+DRAW_JS = """([ms, every]) => new Promise((resolve) => {
+  const pad = document.getElementById('pad'), box = pad.getBoundingClientRect();
+  const at = (angle) => ({clientX: box.left + box.width * (0.5 + 0.33 * Math.cos(angle)),
+                          clientY: box.top + box.height * (0.5 + 0.33 * Math.sin(angle)),
+                          pointerId: 7, buttons: 1, bubbles: true});
+  pad.dispatchEvent(new PointerEvent('pointerdown', at(0)));
+  let moves = 0; const start = performance.now();
+  const timer = setInterval(() => {
+    if (performance.now() - start > ms) {
+      clearInterval(timer);
+      pad.dispatchEvent(new PointerEvent('pointerup', at(moves * 0.05)));
+      resolve(moves);
+      return;
+    }
+    pad.dispatchEvent(new PointerEvent('pointermove', at(++moves * 0.05)));
+  }, every);
+})"""
 COUNT_RUNS_JS = """() => { const app = document.querySelector('[data-testid=stApp]'); window.__runs = 0;
   new MutationObserver((records) => { window.__runs += records.length; })
     .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']}); }"""
@@ -60,22 +79,12 @@ def one_round(browser, models: Path, number: int) -> dict:
             first_live = time.perf_counter() - started
             common.wait_idle(page)
             page.evaluate(COUNT_RUNS_JS)
-            box = frame.locator("#pad").bounding_box()
             frame.evaluate("() => { window.__pad.times.length = 0; window.__pad.updates = 0; }")
-            centre_x, centre_y, radius = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"] / 3
-            page.mouse.move(centre_x + radius, centre_y)
-            page.mouse.down()
-            moves, drawing_started = 0, time.perf_counter()
-            while time.perf_counter() - drawing_started < DRAW_SECONDS:
-                angle = moves * 0.05  # round and round: a long continuous stroke
-                page.mouse.move(centre_x + radius * math.cos(angle), centre_y + radius * math.sin(angle))
-                moves += 1
-                time.sleep(MOVE_MS / 1000)
-            drew_for = time.perf_counter() - drawing_started
+            moves = frame.evaluate(DRAW_JS, [DRAW_SECONDS * 1000, MOVE_MS])
+            drew_for = DRAW_SECONDS
             runs_while_drawing = page.evaluate("() => window.__runs")
             times = frame.evaluate("() => window.__pad.times.slice()")
             updates = frame.evaluate("() => window.__pad.updates")
-            page.mouse.up()
             backend = frame.locator("#status").inner_text()
             return {
                 "first_live_s": first_live,

@@ -91,3 +91,21 @@ def test_the_pad_starts_from_a_test_image(browser, shipped_server):
         frame.wait_for_function("() => window.__pad.picture.some((p) => p > 0)", timeout=ACTION_TIMEOUT)
         picture = np.array(frame.evaluate("() => Array.from(window.__pad.picture)")).reshape(28, 28)
     np.testing.assert_allclose(picture, split.images[23].reshape(28, 28), atol=0.5 / 255 + 1e-6)
+
+
+def test_without_the_browser_model_the_page_draws_each_picture_itself(browser, shipped_server):
+    """TensorFlow.js can't load (blocked here): the pad says why, and each pen lift gets the server's journey."""
+    from browser_support import new_page
+
+    with new_page(browser, shipped_server) as page:
+        page.route("**/tf.es2017.min.js", lambda route: route.abort())
+        page.goto(shipped_server.url + "/draw", wait_until="domcontentloaded")
+        page.locator(PAD).wait_for(state="visible", timeout=90_000)
+        frame = page.locator(PAD).element_handle().content_frame()
+        frame.wait_for_function("() => /can't run in this browser/.test(document.getElementById('status').textContent)")
+        assert "TensorFlow.js could not be loaded" in frame.locator("#status").inner_text()
+        wait_idle(page)
+        _draw(page, frame, [(0.3, 0.3), (0.7, 0.7)])
+        page.mouse.up()
+        page.locator(".st-key-pad_journey .js-plotly-plot").wait_for(state="visible", timeout=ACTION_TIMEOUT)
+        page.locator(".st-key-pad_probs .js-plotly-plot").wait_for(state="visible", timeout=ACTION_TIMEOUT)

@@ -145,7 +145,10 @@ function remember() {
 }
 
 pad.addEventListener("pointerdown", (event) => {
-  pad.setPointerCapture(event.pointerId);
+  try {
+    pad.setPointerCapture(event.pointerId);  // the stroke goes on past the pad's edge
+  } catch (error) {  // a pointer the browser doesn't track (a synthetic one): the stroke stops at the edge
+  }
   remember();
   S.drawing = true;
   S.last = null;

@@ -47,7 +47,7 @@ def render(page: Page) -> None:
         st.info("⏳ Loading TensorFlow and the model: the pad appears in a moment.")
         return
     report = pad_ui(page)
-    if report.get("kind") == "error" or st.session_state.get("drawpad_on_server"):
+    if report.get("error") or st.session_state.get("drawpad_on_server"):  # the pad's report keeps its error
         server_journey_ui(page)
 
 
