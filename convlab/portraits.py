@@ -188,15 +188,10 @@ class PortraitCache(SideCache):
     what = "portraits"
     again = "the portraits were drawn again"
 
-    def __init__(
-        self,
-        root: Path | str | None = None,
-        steps: int = DEFAULT_STEPS,
-        learning_rate: float = DEFAULT_LEARNING_RATE,
-        seed: int = 0,
-    ):
+    def __init__(self, root: Path | str | None = None, **options):
+        """``options``: ``settings``' (steps, learning_rate, seed); a file is reused only for the same ones."""
         super().__init__(root)
-        self.settings = settings(steps, learning_rate, seed)
+        self.settings = settings(**options)
 
     def path(self, stored: StoredModel, layer_name: str) -> Path:
         return self.root / "portraits" / f"{file_stem(stored.spec)}-{layer_name}.npz"
