@@ -14,6 +14,7 @@ from browser_support import ACTION_TIMEOUT, open_app, wait_idle
 from convlab.activations import Inspector
 from convlab.data import load_split
 from convlab.models import PRESETS
+from convlab.saliency import Explainer
 from convlab.store import ModelStore
 from test_browser_model import scales
 
@@ -71,6 +72,13 @@ def test_the_pen_draws_the_journey_keras_would_without_the_server(browser, shipp
         picture = np.array(frame.evaluate("() => Array.from(window.__pad.picture)"), dtype=np.float32).reshape(28, 28)
         last = frame.evaluate(LAST_JOURNEY_JS)
         page.wait_for_function("() => window.__runs > 0", timeout=ACTION_TIMEOUT)  # the pen lifted: the page heard
+        wait_idle(page)
+        page.get_by_text("Where did the models look in my drawing?").click()  # the page's picture: the pad's
+        page.locator(".st-key-pad_looked_chart .js-plotly-plot").wait_for(state="visible", timeout=ACTION_TIMEOUT)
+        looked = page.evaluate(
+            "() => document.querySelector('.st-key-pad_looked_chart .js-plotly-plot').data"
+            ".map((t) => ({name: t.name, z: t.z}))"
+        )
     assert 0.05 < picture.mean() < 0.6  # something was drawn, not everything
     conv = Inspector(lesson["conv"]).run(picture[np.newaxis, :, :, np.newaxis])
     assert [m["layer"] for m in last["maps"]] == list(conv.layer_names)
@@ -79,6 +87,12 @@ def test_the_pen_draws_the_journey_keras_would_without_the_server(browser, shipp
         scale = scales(keras_map)[:, np.newaxis, np.newaxis, :]  # each map by its maximum (the browser model's rule)
         np.testing.assert_allclose(shaped / scale, keras_map / scale, atol=TOLERANCE, err_msg=browser_map["layer"])
     dense = lesson["dense"].predict(picture[np.newaxis, :, :, np.newaxis], verbose=0)
+    # Where it looked: the conv model's saliency of the very picture, for the class it predicts
+    predicted = int(conv.probabilities[0].argmax())
+    sent = np.round(picture * 255) / 255  # the page's copy: a byte a pixel
+    expected = Explainer(lesson["conv"]).saliency(sent[np.newaxis].astype(np.float32), [predicted])[0]
+    saliency = next(t["z"] for t in looked if t["name"] == "conv (lesson): pixels that matter most")
+    np.testing.assert_allclose(np.array(saliency, dtype=float), expected, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(last["probabilities"][0], conv.probabilities[0], atol=TOLERANCE)
     np.testing.assert_allclose(last["probabilities"][1], dense[0], atol=TOLERANCE)
 

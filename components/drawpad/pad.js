@@ -70,6 +70,7 @@ function render(args) {
     slider.value = String(Math.min(Math.max(args.filter || 0, 0), most - 1));
   }
   $("number").textContent = slider.value;
+  $("filter-row").hidden = !layers.length;  // a dense model: no maps, only its answer follows the pen
   buildStrip(layers);
   const start = args.start;
   if (start && start.token !== S.startToken) {

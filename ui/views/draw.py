@@ -22,7 +22,7 @@ from .. import assets, modelroute, state
 from .. import runs as runs_module
 from ..charts import chart, palette
 from ..resources import get_inspector
-from . import Page
+from . import Page, looked
 
 PAD = "drawpad"  # the component's key: its value is the pad's last report
 START = "drawpad_start"  # the picture the pad starts from: {token, pixels}
@@ -49,6 +49,7 @@ def render(page: Page) -> None:
     report = pad_ui(page)
     if report.get("error") or st.session_state.get("drawpad_on_server"):  # the pad's report keeps its error
         server_journey_ui(page)
+    looked_ui(page)
 
 
 def start_ui(page: Page) -> None:
@@ -120,6 +121,19 @@ def pad_ui(page: Page) -> dict:
     )
     report = st.session_state.get(PAD)
     return report if isinstance(report, dict) else {}
+
+
+def looked_ui(page: Page) -> None:
+    """Where the models looked in the drawing (as the 👀 view shows for the journey's images), when asked."""
+    picture = drawing()
+    if picture is None:
+        return
+    if st.toggle(
+        "👀 Where did the models look in my drawing?",
+        key="pad_looked",
+        help="Saliency and Grad-CAM of the drawing as it was when the pen last lifted, as in 👀 Where it looked.",
+    ):
+        looked.explain_ui(page, picture[np.newaxis], ["your drawing"], None, False, key="pad_looked_chart")
 
 
 def drawing() -> np.ndarray | None:

@@ -10,6 +10,7 @@ counted as evidence. Both for the predicted class or any class chosen.
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from convlab.data import CLASS_NAMES
@@ -54,9 +55,16 @@ def render(page: Page) -> None:
         help=f"Averages the bright pixels over {SMOOTH_SAMPLES} slightly noisy copies of each "
         "image: less speckle, the same story.",
     )
+    titles = [f"Image {slot + 1} · test #{i} · {CLASS_NAMES[split.labels[i]]}" for slot, i in enumerate(indices)]
+    explain_ui(page, split.images[indices], titles, chosen, smooth, key="looked_chart", indices=indices)
+
+
+def explain_ui(page: Page, images, titles: list[str], chosen: int | None, smooth: bool, key: str, indices=None) -> None:
+    """Saliency for the dense and the conv model and the conv model's Grad-CAM of ``images`` (n × 28 × 28), one
+    row each headed by ``titles``, for class ``chosen`` or each model's prediction; the words below. ``indices``:
+    the images' test indices, when they are the journey's (their predictions are at hand)."""
     dense = runs_module.load(page.runs[PRESETS["dense"].key()])
     conv = page.stored if page.stored.spec.conv_filters else runs_module.load(page.runs[PRESETS["conv"].key()])
-    images = split.images[indices]
     for stored in (model for model in (dense, conv) if model is not None):
         try:
             check_weights(stored.model, f"The model {stored.spec.label()}")
@@ -65,7 +73,7 @@ def render(page: Page) -> None:
             return
     columns, notes = [], []
     for stored in (model for model in (dense, conv) if model is not None):
-        classes = _classes(stored, indices, chosen)
+        classes = _classes(stored, images, chosen, indices)
         explainer = get_explainer(stored.spec.key(), stored)
         maps = explainer.saliency(images, classes, smooth=SMOOTH_SAMPLES if smooth else 0)
         columns.append((f"{stored.spec.label()}<br>{SALIENCY_TITLE}", maps, "saliency"))
@@ -74,8 +82,7 @@ def render(page: Page) -> None:
             cams = explainer.grad_cam(images, classes)
             side = cams.shape[-1]
             columns.append((f"{conv.spec.label()}<br>{CAM_TITLE}", upsample(cams, 28), "cam"))
-    titles = [f"Image {slot + 1} · test #{i} · {CLASS_NAMES[split.labels[i]]}" for slot, i in enumerate(indices)]
-    chart(looked_figure(images, columns, titles), key="looked_chart")
+    chart(looked_figure(images, columns, titles), key=key)
     st.markdown(
         " · ".join(notes) + ". Bright: that pixel changes the answer a lot; black: not at all. "
         "Patches: red where the conv model found the most evidence for the class, blue the least."
@@ -85,11 +92,13 @@ def render(page: Page) -> None:
     st.markdown(terms_markdown(terms, side=side if conv is not None else None, copies=SMOOTH_SAMPLES))
 
 
-def _classes(stored, indices: list[int], chosen: int | None) -> list[int]:
+def _classes(stored, images, chosen: int | None, indices=None) -> list[int]:
     """The chosen class for every image, or each image's predicted class under this model."""
     if chosen is not None:
-        return [chosen] * len(indices)
-    probabilities = journey_activations(
-        stored.spec.key(), tuple(indices), get_inspector(stored.spec.key(), stored)
-    ).probabilities
+        return [chosen] * len(images)
+    inspector = get_inspector(stored.spec.key(), stored)
+    if indices is not None:  # the journey's images: their answers are computed already
+        probabilities = journey_activations(stored.spec.key(), tuple(indices), inspector).probabilities
+    else:
+        probabilities = inspector.run(np.asarray(images)[..., np.newaxis]).probabilities
     return [int(p.argmax()) for p in probabilities]
