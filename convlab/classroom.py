@@ -50,6 +50,7 @@ QUIET_SECONDS = 3600
 ENV_VAR = "CONVLAB_REDIS_URL"
 MAX_VIEW_KEYS = 32
 MAX_VIEW_TEXT = 200  # characters, for each key and each value
+MAX_DRAWING_TEXT = 1046  # but the drawing pad's picture (urlstate.drawing_text): 784 bytes in base64
 START_ATTEMPTS = 20  # fresh codes tried before giving up; 31**6 codes make even one retry rare
 SOCKET_TIMEOUT = 1.0  # s: a dead or unreachable Redis fails a page's call quickly, never hangs it
 QR_SCALE = 10  # px per module: a link's QR code about 400 px wide, readable across a classroom
@@ -204,9 +205,10 @@ def _checked_view(view: object) -> dict[str, str]:
             raise ClassError(
                 f"A class's view maps text to text; {_shown(key)} is {type(key).__name__} -> {type(value).__name__}."
             )
-        if len(key) > MAX_VIEW_TEXT or len(value) > MAX_VIEW_TEXT:
+        longest = MAX_DRAWING_TEXT if key == "drawing" else MAX_VIEW_TEXT
+        if len(key) > MAX_VIEW_TEXT or len(value) > longest:
             raise ClassError(
-                f"A class's view keeps each parameter under {MAX_VIEW_TEXT} characters; {_shown(key)} is longer."
+                f"A class's view keeps each parameter under {longest} characters; {_shown(key)} is longer."
             )
     return dict(view)
 

@@ -11,6 +11,8 @@ note the page shows, so a broken link explains itself.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import re
 from dataclasses import dataclass, fields
@@ -19,6 +21,7 @@ from typing import Callable, Mapping
 from .transforms import ROTATE_LIMIT, SCALE_LIMITS, SHIFT_LIMIT
 
 NUM_SLOTS = 3
+DRAWING_LENGTH = 1046  # a 28×28 drawing, a byte a pixel, in URL-safe base64 without padding
 MAX_VALUE_LENGTH = 64  # longer values are malformed by definition; never echo them whole
 KEY_PATTERN = re.compile(r"[0-9a-f]{12}")
 
@@ -60,6 +63,7 @@ class Link:
     tour: int | None = None  # the tour's step, 1-based
     class_code: str | None = None  # a class to follow
     teacher: str | None = None  # the class's teacher token (checked by the class store)
+    drawing: str | None = None  # the drawing pad's picture (``drawing_text``), so a link or a class carries it
 
     def given(self) -> dict:
         """What the link names, by the page's state names (``image_0``.., ``class``), without the rest."""
@@ -260,6 +264,12 @@ def parse(params: Mapping[str, str], limits: Limits, default_model: str) -> tupl
         else:
             notes.append("Ignored a malformed teacher token: this page follows the class without leading it.")
 
+    if "drawing" in params:
+        if drawing_pixels(params["drawing"]) is not None:
+            state["drawing"] = params["drawing"]
+        else:
+            notes.append("Ignored drawing=…: it isn't a 28×28 drawing as the drawing pad writes one.")
+
     if "tab" in params:
         if params["tab"] in limits.tabs:
             state["tab"] = params["tab"]
@@ -323,4 +333,24 @@ def encode(link: Link) -> dict[str, str]:
         params["class"] = str(link.class_code)
     if link.teacher:
         params["teacher"] = str(link.teacher)
+    if link.drawing:
+        params["drawing"] = str(link.drawing)
     return params
+
+
+def drawing_text(pixels) -> str:
+    """A 28×28 picture (784 numbers 0–255) as a link carries it: URL-safe base64 of a byte a pixel."""
+    values = [int(value) for value in pixels]
+    if len(values) != 784 or not all(0 <= value <= 255 for value in values):
+        raise ValueError(f"a drawing is 784 whole numbers from 0 to 255, not {len(values)} numbers")
+    return base64.urlsafe_b64encode(bytes(values)).decode().rstrip("=")
+
+
+def drawing_pixels(text: str) -> list[int] | None:
+    """The 784 pixels (0–255) of ``drawing_text``'s output; None for anything else."""
+    if not isinstance(text, str) or len(text) != DRAWING_LENGTH or not re.fullmatch(r"[A-Za-z0-9_-]+", text):
+        return None
+    try:
+        return list(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except (binascii.Error, ValueError):
+        return None

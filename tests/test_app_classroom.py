@@ -150,3 +150,27 @@ def test_the_class_link_is_the_public_address_when_one_is_set(monkeypatch):
     assert f"https://convlab.school.example/?class={code}" in [block.value for block in teacher.code]
     shared = [block.value for block in teacher.code if "images=" in block.value]  # "Link to this view"
     assert shared and all("teacher" not in link and "class=" not in link for link in shared)
+
+
+def test_the_teachers_drawing_reaches_the_students_pads(monkeypatch, test_split):
+    """The teacher starts the pad from test image 23: a student's pad starts from the same picture, to draw
+    its journey with the student's own browser model."""
+    import json
+
+    from convlab.urlstate import drawing_pixels
+    from ui.feed import class_store
+
+    # This file's other tests started classes from the same client a moment ago: no limit for this one.
+    monkeypatch.setattr(class_store()[0], "starts_per_minute", 1_000)
+    teacher = page(monkeypatch, tab="draw")
+    teacher.button(key="class_start").click().run()
+    assert not teacher.exception, teacher.exception
+    teacher.button(key="pad_use_slot_1").click().run()  # the journey's image 2, test image 23
+    sent = teacher.query_params["drawing"]
+    assert drawing_pixels(sent) == [int(round(p * 255)) for p in test_split.images[23].reshape(-1)]
+    student = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    student.query_params["class"] = teacher.query_params["class"]
+    student.run()
+    student.run()  # the class's view: the Draw view, its drawing
+    [pad] = [c for c in student.get("component_instance") if c.proto.component_name.endswith(".drawpad")]
+    assert json.loads(pad.proto.json_args)["start"]["pixels"] == drawing_pixels(sent)

@@ -153,3 +153,20 @@ def test_the_maps_colour_map_round_trips_and_a_bad_one_gets_a_note():
         state, notes = parse(palette=value)
         assert state == {} and len(notes) == 1 and len(notes[0]) < 300
         assert "Ignored palette=" in notes[0] and "inferno, viridis, cividis; using inferno" in notes[0], notes
+
+
+def test_a_drawing_round_trips_and_anything_else_gets_a_note():
+    pixels = [(7 * i) % 256 for i in range(784)]
+    text = urlstate.drawing_text(pixels)
+    assert len(text) == urlstate.DRAWING_LENGTH and urlstate.drawing_pixels(text) == pixels
+    from convlab.classroom import MAX_DRAWING_TEXT
+
+    assert MAX_DRAWING_TEXT == urlstate.DRAWING_LENGTH  # a class carries a drawing as a link does
+    assert parse(**encode({"drawing": text})) == ({"drawing": text}, [])
+    for value in (text[:-1], text + "A", "x" * urlstate.DRAWING_LENGTH + "!", text[:-2] + "=="):
+        state, notes = parse(drawing=value)
+        assert state == {} and "isn't a 28×28 drawing" in notes[0] and len(notes[0]) < 300
+    with pytest.raises(ValueError, match="784 whole numbers"):
+        urlstate.drawing_text([0] * 783)
+    with pytest.raises(ValueError):
+        urlstate.drawing_text([256] + [0] * 783)

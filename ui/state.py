@@ -54,6 +54,7 @@ SNAPSHOT = "snapshot"  # the replay's snapshot index; set once the replay has be
 SHIFT_X, SHIFT_Y, ROTATE, ZOOM = "shift_x", "shift_y", "rotate", "zoom"  # the shift probe's transform
 PRESENT = "present"  # presenter mode: laid out for a projector
 TOUR = "tour"  # the lesson tour's step, 1-based; absent when the tour is closed
+DRAWING = "drawing"  # the drawing pad's picture (urlstate.drawing_text): in the Draw view's link and a class
 KEYED_SLOT = "keyed_slot"  # presenter mode: the image slot ↑ / ↓ step (1 2 3 choose it)
 IMAGES = tuple(f"image_{slot}" for slot in range(len(DEFAULT_IMAGES)))
 TARGET_SLOT = "target_slot"  # the image slot a picked image goes into next
@@ -313,6 +314,7 @@ def view_params() -> dict[str, str]:
             tour=session.get(TOUR),
             class_code=session.get(classroom.CLASS),
             teacher=session.get(classroom.TEACHER),
+            drawing=session.get(DRAWING) if now.tab == "draw" else None,  # other views' links stay short
         )
     )
 

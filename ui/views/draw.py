@@ -17,15 +17,17 @@ from convlab.figures.curves import probabilities_figure
 from convlab.figures.journey import JourneyStyle, journey_of
 from convlab.figures.scales import PALETTE_COLORSCALES
 from convlab.models import PRESETS
+from convlab.urlstate import drawing_pixels, drawing_text
 
-from .. import assets, modelroute, state
+from .. import assets, classroom, modelroute, state
 from .. import runs as runs_module
 from ..charts import chart, palette
 from ..resources import get_inspector
 from . import Page, looked
 
 PAD = "drawpad"  # the component's key: its value is the pad's last report
-START = "drawpad_start"  # the picture the pad starts from: {token, pixels}
+START = "drawpad_start"  # the picture the pad starts from: {token, pixels, text}
+REPORTED = "drawpad_reported"  # the pad's last picture (drawing_text), as the page took it
 UPLOAD_PIXELS = "upload_pixels"  # the last upload, as the model sees it (ui/views/upload.py)
 
 
@@ -84,9 +86,33 @@ def _start_from_test(page: Page, index: int) -> None:
 def _start_from(pixels, name: str) -> None:
     if pixels is None:
         return
-    token = (st.session_state.get(START) or {}).get("token", 0) + 1
     bytes_ = np.clip(np.rint(np.asarray(pixels, dtype=np.float32).reshape(-1) * 255), 0, 255).astype(int)
-    st.session_state[START] = {"token": token, "pixels": bytes_.tolist(), "name": name}
+    _start(drawing_text(bytes_))
+
+
+def _start(text: str) -> None:
+    """The pad starts from the picture ``text`` (drawing_text): a button, a link or the class's."""
+    pixels = drawing_pixels(text)
+    if pixels is None:
+        return
+    token = (st.session_state.get(START) or {}).get("token", 0) + 1
+    st.session_state[START] = {"token": token, "pixels": pixels, "text": text}
+    st.session_state[state.DRAWING] = text
+
+
+def _take_report() -> None:
+    """The pad's newest picture (the pen lifted) becomes the page's: its link, and a teacher's class, carry it."""
+    report = st.session_state.get(PAD)
+    pixels = report.get("pixels") if isinstance(report, dict) else None
+    if report is None or report.get("n") == st.session_state.get(f"{PAD}_seen") or not isinstance(pixels, list):
+        return
+    st.session_state[f"{PAD}_seen"] = report.get("n")
+    try:
+        text = drawing_text(pixels)
+    except ValueError:  # not the pad's report
+        return
+    classroom.detach()  # a following student's own drawing: the page explores on its own
+    st.session_state[state.DRAWING] = st.session_state[REPORTED] = text
 
 
 def _other_lesson_model(page: Page):
@@ -98,6 +124,10 @@ def _other_lesson_model(page: Page):
 
 def pad_ui(page: Page) -> dict:
     """The pad, with the page's model and the other lesson model; returns its last report ({} before any)."""
+    _take_report()
+    shared = st.session_state.get(state.DRAWING)  # from a link, or the class: the pad starts from it
+    if shared and shared not in (st.session_state.get(REPORTED), (st.session_state.get(START) or {}).get("text")):
+        _start(shared)
     stored = page.stored
     entries = []
     try:
