@@ -47,6 +47,11 @@ def _pad_frame(page):
     return frame
 
 
+def _both_models(frame) -> None:
+    """The pad answers once the page's model is in; the other lesson model's bars follow it."""
+    frame.wait_for_function("() => window.__pad.models === 2", timeout=ACTION_TIMEOUT)
+
+
 def _draw(page, frame, points):
     box = frame.locator("#pad").bounding_box()
     x, y = (box["x"] + box["width"] * points[0][0], box["y"] + box["height"] * points[0][1])
@@ -59,6 +64,7 @@ def _draw(page, frame, points):
 def test_the_pen_draws_the_journey_keras_would_without_the_server(browser, shipped_server, lesson):
     with open_app(browser, shipped_server, journey_traces=None, query="/draw") as page:
         frame = _pad_frame(page)
+        _both_models(frame)
         assert "WASM" in frame.locator("#status").inner_text() or "CPU" in frame.locator("#status").inner_text()
         wait_idle(page)
         page.evaluate(COUNT_RUNS_JS)

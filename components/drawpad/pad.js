@@ -88,27 +88,32 @@ function render(args) {
 }
 
 async function loadModels(entries) {
+  const key = entries.map((entry) => entry.urls.checksum).join(",");
   S.models = [];
   S.problem = null;
   status.textContent = "Loading the models into your browser…";
   const started = performance.now();
   try {
-    const loaded = [];
-    for (const entry of entries) {
-      loaded.push({label: entry.label, model: await loadModel(entry.urls)});
+    // The page's model first: the pad answers the pen as soon as it is in; the other model's bars follow.
+    for (const [i, entry] of entries.entries()) {
+      const model = await loadModel(entry.urls);
+      if (S.modelsKey !== key) return;  // another model was chosen meanwhile
+      S.models = [...S.models, {label: entry.label, model}];
+      timing.models = S.models.length;
+      if (i === 0) {
+        timing.loadedMs = performance.now() - started;
+        status.textContent = `The models run in your browser (${model.backend.toUpperCase()}): ` +
+          "every stroke is answered here.";
+      }
+      changed();
     }
-    if (S.modelsKey !== entries.map((entry) => entry.urls.checksum).join(",")) return;  // another model meanwhile
-    S.models = loaded;
-    const backend = loaded.length ? loaded[0].model.backend : "none";
-    timing.loadedMs = performance.now() - started;
-    status.textContent = `The models run in your browser (${backend.toUpperCase()}): every stroke is answered here.`;
   } catch (error) {
+    if (S.modelsKey !== key) return;
     S.problem = error.message;
     status.textContent = `The models can't run in this browser: ${error.message} ` +
       "The page draws your picture's journey each time you lift the pen, which is slower.";
     sendValue({kind: "error", error: error.message, n: eventId()});
   }
-  changed();
 }
 
 // -- drawing ---------------------------------------------------------------------------------
