@@ -129,3 +129,38 @@ def test_without_the_browser_model_the_page_draws_each_picture_itself(browser, s
         page.mouse.up()
         page.locator(".st-key-pad_journey .js-plotly-plot").wait_for(state="visible", timeout=ACTION_TIMEOUT)
         page.locator(".st-key-pad_probs .js-plotly-plot").wait_for(state="visible", timeout=ACTION_TIMEOUT)
+
+
+PROBE_PAD = "iframe[title='The pictures moved by hand, and their journey']"
+
+
+def test_the_probe_dragged_4_px_right_answers_as_the_link_shift_4_0(browser, shipped_server, lesson, test_split):
+    """The shift probe's pictures moved by hand: dragged 4 cells right, the pad's answers are both models'
+    for the boots moved 4 px (``?shift=4,0``, convlab.transforms), and the sliders take the move; turned by
+    the handle, the pad's picture is SciPy's bilinear turn of the same image."""
+    from convlab.transforms import Transform, apply
+
+    with open_app(browser, shipped_server, journey_traces=None, query="/probe") as page:
+        page.locator(PROBE_PAD).wait_for(state="visible", timeout=ACTION_TIMEOUT)
+        frame = page.locator(PROBE_PAD).element_handle().content_frame()
+        frame.wait_for_function("() => window.__pad && window.__pad.models === 2", timeout=ACTION_TIMEOUT)
+        wait_idle(page)
+        box = frame.locator("#pad").bounding_box()
+        cell, x, y = box["width"] / 28, box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x, y)
+        page.mouse.down()
+        for step in range(1, 9):
+            page.mouse.move(x + step * cell / 2, y, steps=2)
+        page.mouse.up()
+        page.wait_for_function("() => new URLSearchParams(location.search).get('shift') === '4,0'")
+        last = frame.evaluate(LAST_JOURNEY_JS)
+        frame.locator("#turn").evaluate(
+            "e => { e.value = '15'; e.dispatchEvent(new Event('input')); e.dispatchEvent(new Event('change')); }"
+        )
+        page.wait_for_function("() => new URLSearchParams(location.search).get('rotate') === '15'")
+        turned = np.array(frame.evaluate("() => Array.from(window.__pad.picture)")).reshape(28, 28)
+    boot = test_split.images[0].reshape(28, 28)
+    moved = apply(boot, Transform(shift_x=4))[np.newaxis, :, :, np.newaxis]
+    for got, model in zip(last["probabilities"], (lesson["conv"], lesson["dense"])):
+        np.testing.assert_allclose(got, model.predict(moved, verbose=0)[0], atol=TOLERANCE)
+    np.testing.assert_allclose(turned, apply(boot, Transform(shift_x=4, rotate=15.0)), atol=1e-5)

@@ -8,6 +8,8 @@ const SIDE = 28;
 const CLASS_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
   "Ankle boot"];
 const UNDO_KEPT = 50;  // strokes
+const LIMITS = {shift: 6, rotate: 45, zoom: [0.7, 1.3]};  // convlab/transforms.py's
+const CENTRE = (SIDE - 1) / 2;
 
 const $ = (id) => document.getElementById(id);
 const pad = $("pad"), strip = $("strip"), slider = $("filter"), status = $("status");
@@ -27,6 +29,7 @@ const S = {
   dirtySince: null,  // the earliest change not painted yet (performance.now() clock)
   frame: 0,
   events: 0,
+  probe: null,  // the shift probe's pictures and transform: {images, slot, transform, grab}
 };
 const timing = window.__pad = {times: [], updates: 0, inputs: 0, picture};
 
@@ -72,6 +75,7 @@ function render(args) {
   $("number").textContent = slider.value;
   $("filter-row").hidden = !layers.length;  // a dense model: no maps, only its answer follows the pen
   buildStrip(layers);
+  if (args.mode === "probe") probeRender(args);
   const start = args.start;
   if (start && start.token !== S.startToken) {
     S.startToken = start.token;
@@ -103,7 +107,7 @@ async function loadModels(entries) {
       if (i === 0) {
         timing.loadedMs = performance.now() - started;
         status.textContent = `The models run in your browser (${model.backend.toUpperCase()}): ` +
-          "every stroke is answered here.";
+          (S.probe ? "every move is answered here." : "every stroke is answered here.");
       }
       changed();
     }
@@ -151,6 +155,7 @@ function remember() {
 }
 
 pad.addEventListener("pointerdown", (event) => {
+  if (S.probe) return grab(event);
   try {
     pad.setPointerCapture(event.pointerId);  // the stroke goes on past the pad's edge
   } catch (error) {  // a pointer the browser doesn't track (a synthetic one): the stroke stops at the edge
@@ -162,6 +167,7 @@ pad.addEventListener("pointerdown", (event) => {
   changed(event.timeStamp);
 });
 pad.addEventListener("pointermove", (event) => {
+  if (S.probe) return drag(event);
   if (!S.drawing) return;
   const moves = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
   for (const move of moves.length ? moves : [event]) strokeTo(cellAt(move));
@@ -170,6 +176,11 @@ pad.addEventListener("pointermove", (event) => {
 });
 for (const type of ["pointerup", "pointercancel"]) {
   pad.addEventListener(type, () => {
+    if (S.probe && S.probe.grab) {
+      S.probe.grab = null;
+      reportTransform();
+      return;
+    }
     if (!S.drawing) return;
     S.drawing = false;
     S.last = null;
@@ -220,6 +231,127 @@ document.addEventListener("keydown", (event) => {
 const instance = Date.now().toString(36) + Math.random().toString(36).slice(2, 8);
 function eventId() {
   return instance + "-" + (++S.events);
+}
+
+// -- the shift probe: a picture moved by the hand ------------------------------------------------
+function probeRender(args) {
+  document.body.classList.add("probe");
+  $("tools").hidden = true;
+  $("probe-tools").hidden = false;
+  pad.setAttribute("aria-label", "The chosen picture, moved: drag it to shift it, the wheel zooms it");
+  const key = JSON.stringify(args.images.map((image) => image.slice(0, 8)));
+  if (!S.probe || S.probe.key !== key) {
+    S.probe = {key, images: args.images.map((image) => Float32Array.from(image, (pixel) => pixel / 255)),
+               slot: 0, transform: null, grab: null, names: args.names || []};
+    $("slots").replaceChildren(...S.probe.images.map((_, slot) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = String(slot + 1);
+      button.title = `Show image ${slot + 1}${S.probe.names[slot] ? ": " + S.probe.names[slot] : ""}`;
+      button.addEventListener("click", () => { S.probe.slot = slot; markSlot(); moved(); });
+      return button;
+    }));
+    markSlot();
+  }
+  const given = args.transform || {};
+  if (!S.probe.grab && JSON.stringify(given) !== JSON.stringify(S.probe.given)) {  // the page's sliders moved
+    S.probe.given = given;
+    S.probe.transform = {shift_x: given.shift_x || 0, shift_y: given.shift_y || 0, rotate: given.rotate || 0,
+                         zoom: given.zoom || 1};
+    $("turn").value = String(S.probe.transform.rotate);
+  }
+  moved();
+}
+
+function markSlot() {
+  [...$("slots").children].forEach((button, slot) => button.setAttribute("aria-pressed", String(slot === S.probe.slot)));
+}
+
+function grab(event) {
+  try {
+    pad.setPointerCapture(event.pointerId);
+  } catch (error) {  // a synthetic pointer: the drag stops at the pad's edge
+  }
+  S.probe.grab = {x: event.clientX, y: event.clientY, from: Object.assign({}, S.probe.transform)};
+}
+
+function drag(event) {
+  const grabbed = S.probe.grab;
+  if (!grabbed) return;
+  const cell = pad.getBoundingClientRect().width / SIDE;
+  const within = (value) => Math.max(-LIMITS.shift, Math.min(LIMITS.shift, value));
+  const x = within(grabbed.from.shift_x + Math.round((event.clientX - grabbed.x) / cell));
+  const y = within(grabbed.from.shift_y + Math.round((event.clientY - grabbed.y) / cell));
+  if (x === S.probe.transform.shift_x && y === S.probe.transform.shift_y) return;  // whole pixels only
+  Object.assign(S.probe.transform, {shift_x: x, shift_y: y});
+  timing.inputs++;
+  moved(event.timeStamp);
+}
+
+pad.addEventListener("wheel", (event) => {
+  if (!S.probe) return;
+  event.preventDefault();
+  const [low, high] = LIMITS.zoom;
+  const zoom = Math.round((S.probe.transform.zoom + (event.deltaY < 0 ? 0.05 : -0.05)) * 20) / 20;
+  S.probe.transform.zoom = Math.max(low, Math.min(high, zoom));
+  moved(event.timeStamp);
+  clearTimeout(S.probe.wheelTimer);
+  S.probe.wheelTimer = setTimeout(reportTransform, 400);  // the hand stopped: the page takes it
+}, {passive: false});
+$("turn").addEventListener("input", (event) => {
+  if (!S.probe) return;
+  S.probe.transform.rotate = Number($("turn").value);
+  moved(event.timeStamp);
+});
+$("turn").addEventListener("change", () => S.probe && reportTransform());
+$("unmove").addEventListener("click", () => {
+  if (!S.probe) return;
+  S.probe.transform = {shift_x: 0, shift_y: 0, rotate: 0, zoom: 1};
+  $("turn").value = "0";
+  moved();
+  reportTransform();
+});
+
+function moved(since) {
+  const {transform, images, slot} = S.probe;
+  $("turned").textContent = `${transform.rotate}°`;
+  picture.set(transformed(images[slot], transform));
+  changed(since);
+}
+
+function reportTransform() {
+  const {shift_x, shift_y, rotate, zoom} = S.probe.transform;
+  sendValue({kind: "transform", shift_x, shift_y, rotate, zoom, n: eventId()});
+}
+
+// convlab/transforms.py's apply: a whole-pixel shift exactly; a turn or a zoom as one affine map about
+// the centre, sampled bilinearly with black beyond the edge (SciPy's "grid-constant"), clipped to 0–1.
+function transformed(image, {shift_x, shift_y, rotate, zoom}) {
+  const out = new Float32Array(SIDE * SIDE);
+  if (rotate === 0 && zoom === 1) {
+    for (let row = 0; row < SIDE; row++) {
+      for (let col = 0; col < SIDE; col++) {
+        const r = row - shift_y, c = col - shift_x;
+        if (r >= 0 && r < SIDE && c >= 0 && c < SIDE) out[row * SIDE + col] = image[r * SIDE + c];
+      }
+    }
+    return out;
+  }
+  const angle = rotate * Math.PI / 180, cos = Math.cos(angle), sin = Math.sin(angle);
+  // the inverse of zoom · [[cos, −sin], [sin, cos]] (rows, cols): an output pixel's source
+  const a = cos / zoom, b = sin / zoom, c = -sin / zoom, d = cos / zoom;
+  const at = (r, c) => (r >= 0 && r < SIDE && c >= 0 && c < SIDE ? image[r * SIDE + c] : 0);
+  for (let row = 0; row < SIDE; row++) {
+    for (let col = 0; col < SIDE; col++) {
+      const y = row - CENTRE - shift_y, x = col - CENTRE - shift_x;
+      const sr = a * y + b * x + CENTRE, sc = c * y + d * x + CENTRE;
+      const r0 = Math.floor(sr), c0 = Math.floor(sc), fr = sr - r0, fc = sc - c0;
+      const value = at(r0, c0) * (1 - fr) * (1 - fc) + at(r0, c0 + 1) * (1 - fr) * fc +
+        at(r0 + 1, c0) * fr * (1 - fc) + at(r0 + 1, c0 + 1) * fr * fc;
+      out[row * SIDE + col] = Math.min(1, Math.max(0, value));
+    }
+  }
+  return out;
 }
 
 // -- painting --------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ UPLOAD_PIXELS = "upload_pixels"  # the last upload, as the model sees it (ui/vie
 
 
 @st.cache_resource(show_spinner=False)
-def _pad():
+def pad_component():
     """The pad's component, declared in a run (see ui/charts.py); its page links its modules at today's version."""
     return components.declare_component("drawpad", path=str(assets.component_page_dir("drawpad")))
 
@@ -128,22 +128,15 @@ def pad_ui(page: Page) -> dict:
     shared = st.session_state.get(state.DRAWING)  # from a link, or the class: the pad starts from it
     if shared and shared not in (st.session_state.get(REPORTED), (st.session_state.get(START) or {}).get("text")):
         _start(shared)
-    stored = page.stored
-    entries = []
     try:
-        for model in (stored, _other_lesson_model(page)):
-            if model is not None and all(entry["label"] != model.spec.label() for entry in entries):
-                entries.append({"label": model.spec.label(), "urls": modelroute.model_urls(model)})
+        entries = model_entries(page)
     except ValueError as error:  # a model the browser can't rebuild: the server draws instead
         st.warning(f"{error} The journey below is drawn by the server each time you lift the pen.")
         st.session_state["drawpad_on_server"] = True
-    layers = [list(layer) for layer in stored.spec.feature_layers()]
-    colours = PALETTE_COLORSCALES[palette()]
-    _pad()(
+        entries = []
+    pad_component()(
+        **pad_args(page),
         models=entries,
-        layers=layers,
-        filter=state.filter_within(max((layer[2] for layer in layers), default=1)),
-        colorscale=colours,
         start=st.session_state.get(START),
         title="Drawing pad and its journey",
         key=PAD,
@@ -151,6 +144,25 @@ def pad_ui(page: Page) -> dict:
     )
     report = st.session_state.get(PAD)
     return report if isinstance(report, dict) else {}
+
+
+def model_entries(page: Page) -> list[dict]:
+    """The models the pad runs, the page's first: {label, urls}; ValueError for one the browser can't rebuild."""
+    entries = []
+    for model in (page.stored, _other_lesson_model(page)):
+        if model is not None and all(entry["label"] != model.spec.label() for entry in entries):
+            entries.append({"label": model.spec.label(), "urls": modelroute.model_urls(model)})
+    return entries
+
+
+def pad_args(page: Page) -> dict:
+    """What the pad draws with, besides its models: the page's layers, filter and colour map."""
+    layers = [list(layer) for layer in page.stored.spec.feature_layers()]
+    return {
+        "layers": layers,
+        "filter": state.filter_within(max((layer[2] for layer in layers), default=1)),
+        "colorscale": PALETTE_COLORSCALES[palette()],
+    }
 
 
 def looked_ui(page: Page) -> None:

@@ -17,12 +17,14 @@ from convlab.figures.journey import JourneyStyle, journey_of, row_titles
 from convlab.figures.scales import SCALE_MODES
 from convlab.models import PRESETS
 from convlab.timing import timed
-from convlab.transforms import ROTATE_LIMIT, SCALE_LIMITS, SHIFT_LIMIT, apply
+from convlab.transforms import ROTATE_LIMIT, SCALE_LIMITS, SHIFT_LIMIT, Transform, apply
 
 from .. import runs, state
 from ..charts import chart, image_names, live_chart
 from ..resources import get_inspector, get_invariance_cache
-from . import Page
+from . import Page, draw
+
+PROBE_PAD = "probe_pad"  # the hand's pad: its value is the transform where the hand stopped
 
 
 def render(page: Page) -> None:
@@ -44,6 +46,7 @@ def transform_ui(page: Page) -> None:
 
 def _transform(page: Page) -> None:
     state.choose_transform()
+    _take_hand()
     controls = st.container(key="probe_controls").columns([1, 1, 1, 1, 0.6, 0.8], vertical_alignment="bottom")
     controls[0].slider(
         "Shift right",
@@ -87,6 +90,7 @@ def _transform(page: Page) -> None:
     controls[4].button("Reset", key="probe_reset", on_click=state.reset_transform, width="stretch")
     transform = state.current().transform
     indices = state.images()
+    hand_ui(page, indices, transform)
     labels = [int(page.split.labels[i]) for i in indices]
     moved = apply(np.asarray(page.split.images[indices])[..., 0], transform)[..., np.newaxis]
     inspector = get_inspector(page.run.key, page.stored)
@@ -129,6 +133,58 @@ def _comparison_models(page: Page) -> dict[str, tuple[str, object]]:
         if stored is not None:
             chosen[f"{name} ({run.label})" if key not in (dense, conv) else f"{name} (lesson)"] = (key, stored)
     return chosen
+
+
+def hand_ui(page: Page, indices: list[int], transform: Transform) -> None:
+    """The pictures moved by hand: the pad (in the browser) moves them, and their journey and both models'
+    answers follow; where the hand stops, the sliders take the transform. Nothing without a browser model."""
+    try:
+        entries = draw.model_entries(page)
+    except ValueError:  # a model the browser can't rebuild: the sliders still move the pictures
+        return
+    st.caption("✋ Or move them by hand: drag the picture, turn the wheel to zoom; the sliders follow where you stop.")
+    draw.pad_component()(
+        **draw.pad_args(page),
+        models=entries,
+        mode="probe",
+        images=[np.rint(page.split.images[index].reshape(-1) * 255).astype(int).tolist() for index in indices],
+        names=[f"test #{index}" for index in indices],
+        transform={
+            "shift_x": transform.shift_x,
+            "shift_y": transform.shift_y,
+            "rotate": transform.rotate,
+            "zoom": transform.scale,
+        },
+        title="The pictures moved by hand, and their journey",
+        key=PROBE_PAD,
+        default=None,
+    )
+
+
+def _take_hand() -> None:
+    """Where the hand stopped on the pad becomes the sliders' transform (before the sliders are drawn)."""
+    report = st.session_state.get(PROBE_PAD)
+    if not isinstance(report, dict) or report.get("kind") != "transform":
+        return
+    if report.get("n") == st.session_state.get(f"{PROBE_PAD}_seen"):
+        return
+    st.session_state[f"{PROBE_PAD}_seen"] = report.get("n")
+    try:
+        moved = Transform(
+            shift_x=int(report["shift_x"]),
+            shift_y=int(report["shift_y"]),
+            rotate=float(report["rotate"]),
+            scale=float(report["zoom"]),
+        )
+    except (KeyError, TypeError, ValueError):  # not the pad's report
+        return
+    for key, value in (
+        (state.SHIFT_X, moved.shift_x),
+        (state.SHIFT_Y, moved.shift_y),
+        (state.ROTATE, moved.rotate),
+        (state.ZOOM, moved.scale),
+    ):
+        st.session_state[key] = value
 
 
 def _predictions_ui(page: Page, moved: np.ndarray, labels: list[int], indices: list[int], own: np.ndarray) -> None:
