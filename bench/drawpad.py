@@ -12,7 +12,8 @@ round trip each, slower than a hand), the pad's own clock timing each update fro
 the next animation frame after its maps and bars were painted; the page's script runs counted
 meanwhile (each change of Streamlit's script state). The reference, in the same run on the same
 server: a change that costs a server run today, the journey's image box stepped with ↑ (key press →
-the new maps drawn, ``common.press_and_time``).
+the new maps drawn, ``common.press_and_time``). Then the shift probe's picture dragged to and fro by
+hand, a whole pixel a move, for as long, timed the same way, its server runs counted too.
 
 Writes ``bench/results/drawpad.json`` and ``drawpad.md`` (and dated copies in ``results/history/``).
 """
@@ -37,27 +38,46 @@ MOVE_MS = 16  # a mouse reports about 60 moves a second
 REFERENCE_PRESSES = 15
 TARGETS = {"move_p95_ms": 50.0, "updates_per_s": 30.0, "first_live_s": 1.5, "server_runs": 0}
 PAD = "iframe[title='Drawing pad and its journey']"
-# A pen going round and round on the pad for ``ms``, a move every ``every`` ms; resolves once it lifted.
-DRAW_JS = """([ms, every]) => new Promise((resolve) => {
-  const pad = document.getElementById('pad'), box = pad.getBoundingClientRect();
-  const at = (angle) => ({clientX: box.left + box.width * (0.5 + 0.33 * Math.cos(angle)),
-                          clientY: box.top + box.height * (0.5 + 0.33 * Math.sin(angle)),
-                          pointerId: 7, buttons: 1, bubbles: true});
+# A hand on the pad for ``ms``, a move every ``every`` ms: "pen" goes round and round, "drag" moves the
+# probe's picture to and fro a whole pixel a move. Resolves once the hand lifted, with the page's script
+# runs counted until just before it lifted (the lift itself tells the page).
+HAND_JS = """([ms, every, kind]) => new Promise((resolve) => {
+  const pad = document.getElementById('pad'), box = pad.getBoundingClientRect(), cell = box.width / 28;
+  const pen = (k) => ({clientX: box.left + box.width * (0.5 + 0.33 * Math.cos(k * 0.05)),
+                       clientY: box.top + box.height * (0.5 + 0.33 * Math.sin(k * 0.05))});
+  const drag = (k) => ({clientX: box.left + box.width / 2 + cell * (Math.abs(((k + 6) % 24) - 12) - 6),
+                        clientY: box.top + box.height / 2});
+  const at = (k) => Object.assign({pointerId: 7, buttons: 1, bubbles: true}, kind === 'pen' ? pen(k) : drag(k));
   pad.dispatchEvent(new PointerEvent('pointerdown', at(0)));
   let moves = 0; const start = performance.now();
   const timer = setInterval(() => {
     if (performance.now() - start > ms) {
       clearInterval(timer);
-      pad.dispatchEvent(new PointerEvent('pointerup', at(moves * 0.05)));
-      resolve(moves);
+      const runs = window.parent.__runs;
+      pad.dispatchEvent(new PointerEvent('pointerup', at(moves)));
+      resolve({moves, runs});
       return;
     }
-    pad.dispatchEvent(new PointerEvent('pointermove', at(++moves * 0.05)));
+    pad.dispatchEvent(new PointerEvent('pointermove', at(++moves)));
   }, every);
 })"""
+PROBE_PAD = "iframe[title='The pictures moved by hand, and their journey']"
 COUNT_RUNS_JS = """() => { const app = document.querySelector('[data-testid=stApp]'); window.__runs = 0;
   new MutationObserver((records) => { window.__runs += records.length; })
     .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']}); }"""
+
+
+def hand(page, frame, kind: str) -> dict:
+    """``HAND_JS`` on ``frame``'s pad, the page idle first: the pad's update times, updates and the runs meanwhile."""
+    common.wait_idle(page)
+    page.evaluate(COUNT_RUNS_JS)
+    frame.evaluate("() => { window.__pad.times.length = 0; window.__pad.updates = 0; }")
+    done = frame.evaluate(HAND_JS, [DRAW_SECONDS * 1000, MOVE_MS, kind])
+    return {
+        **done,
+        "times": frame.evaluate("() => window.__pad.times.slice()"),
+        "updates": frame.evaluate("() => window.__pad.updates"),
+    }
 
 
 def one_round(browser, models: Path, number: int) -> dict:
@@ -77,23 +97,25 @@ def one_round(browser, models: Path, number: int) -> dict:
             frame = page.locator(PAD).element_handle().content_frame()
             frame.wait_for_function("() => window.__pad && window.__pad.loadedMs > 0", polling=10)
             first_live = time.perf_counter() - started
-            common.wait_idle(page)
-            page.evaluate(COUNT_RUNS_JS)
-            frame.evaluate("() => { window.__pad.times.length = 0; window.__pad.updates = 0; }")
-            moves = frame.evaluate(DRAW_JS, [DRAW_SECONDS * 1000, MOVE_MS])
-            drew_for = DRAW_SECONDS
-            runs_while_drawing = page.evaluate("() => window.__runs")
-            times = frame.evaluate("() => window.__pad.times.slice()")
-            updates = frame.evaluate("() => window.__pad.updates")
+            pen = hand(page, frame, "pen")
             backend = frame.locator("#status").inner_text()
+            loaded_ms = frame.evaluate("() => window.__pad.loadedMs")
+            common.wait_idle(page)
+            common.click_view(page, "Beyond", "Shift probe")
+            page.locator(PROBE_PAD).wait_for(state="visible")
+            probe = page.locator(PROBE_PAD).element_handle().content_frame()
+            probe.wait_for_function("() => window.__pad && window.__pad.models === 2", polling=10)
+            drag = hand(page, probe, "drag")
             return {
                 "first_live_s": first_live,
-                "move_ms": times,
-                "updates_per_s": updates / drew_for,
-                "moves": moves,
-                "runs_while_drawing": runs_while_drawing,
+                "move_ms": pen["times"],
+                "updates_per_s": pen["updates"] / DRAW_SECONDS,
+                "moves": pen["moves"],
+                "runs_while_drawing": pen["runs"],
+                "drag_ms": drag["times"],
+                "runs_while_dragging": drag["runs"],
                 "status": backend,
-                "loaded_ms": frame.evaluate("() => window.__pad.loadedMs"),
+                "loaded_ms": loaded_ms,
                 "reference_ms": [sample["drawn"] - sample["keydown"] for sample in reference],
             }
         finally:
@@ -121,10 +143,12 @@ def main() -> None:
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     moves = [ms for r in rounds for ms in r["move_ms"]]
+    drags = [ms for r in rounds for ms in r["drag_ms"]]
     reference = [ms for r in rounds for ms in r["reference_ms"]]
     first = [r["first_live_s"] for r in rounds]
     rate = min(r["updates_per_s"] for r in rounds)
     runs = sum(r["runs_while_drawing"] for r in rounds)
+    drag_runs = sum(r["runs_while_dragging"] for r in rounds)
     report = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "code": common.code_version(),
@@ -134,7 +158,7 @@ def main() -> None:
         "rounds": rounds,
         "seconds": time.time() - began,
     }
-    move, ref = common.summary(moves), common.summary(reference)
+    move, ref, drag = common.summary(moves), common.summary(reference), common.summary(drags)
     rows = [
         (
             "pen move → journey and both models' probabilities painted",
@@ -151,6 +175,13 @@ def main() -> None:
             rate >= TARGETS["updates_per_s"],
         ),
         ("server runs while drawing", str(runs), "every change", "0", runs == 0),
+        (
+            "shift probe: the picture dragged a pixel → its journey and both models' answers painted",
+            f"{drag['p50']:.1f} / {drag['p95']:.1f} ms (n={drag['n']}); {drag_runs} server runs while dragging",
+            "each slider step is a server run (as the image box above)",
+            f"p95 ≤ {TARGETS['move_p95_ms']:.0f} ms, 0 runs",
+            drag["p95"] <= TARGETS["move_p95_ms"] and drag_runs == 0,
+        ),
         (
             "opening Draw → the first live drawing (models in the page)",
             f"{common.percentile(first, 50):.2f} / {max(first):.2f} s (n={len(first)})",
