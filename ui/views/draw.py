@@ -12,9 +12,7 @@ import numpy as np
 import streamlit as st
 import streamlit.components.v1 as components
 
-from convlab.data import CLASS_NAMES
 from convlab.figures.curves import probabilities_figure
-from convlab.figures.journey import JourneyStyle, journey_of
 from convlab.figures.scales import PALETTE_COLORSCALES
 from convlab.models import PRESETS
 from convlab.urlstate import drawing_pixels, drawing_text
@@ -23,7 +21,7 @@ from .. import assets, classroom, modelroute, state
 from .. import runs as runs_module
 from ..charts import chart, palette
 from ..resources import get_inspector
-from . import Page, looked
+from . import Page, looked, upload
 
 PAD = "drawpad"  # the component's key: its value is the pad's last report
 START = "drawpad_start"  # the picture the pad starts from: {token, pixels, text}
@@ -196,24 +194,10 @@ def server_journey_ui(page: Page) -> None:
     image = picture[np.newaxis, :, :, np.newaxis]
     inspector = get_inspector(page.run.key, page.stored)
     activations = inspector.run(image)
-    best = int(activations.probabilities[0].argmax())
     probabilities = {page.stored.spec.label(): activations.probabilities}
     other = _other_lesson_model(page)
     if other is not None and other.spec.label() not in probabilities:
         probabilities[other.spec.label()] = get_inspector(other.spec.key(), other).run(image).probabilities
     chart(probabilities_figure(["your drawing"], probabilities), key="pad_probs")
     if inspector.layers:
-        filter_index = state.filter_within(inspector.num_filters)
-        title = f"your drawing → predicted <b>{CLASS_NAMES[best]}</b> ({activations.probabilities[0][best]:.0%})"
-        chart(
-            journey_of(
-                activations,
-                picture[np.newaxis],
-                inspector.filters_per_layer,
-                filter_index,
-                [title],
-                [best],
-                JourneyStyle(scale=state.current().scale),
-            ),
-            key="pad_journey",
-        )
+        upload.picture_journey(inspector, activations, picture, "your drawing", key="pad_journey")

@@ -62,18 +62,19 @@ def render(page: Page) -> None:
     if not inspector.layers:
         st.info(f"The model **{stored.spec.label()}** has no conv layers: no journey to show.")
         return
-    filter_index = state.filter_within(inspector.num_filters)
-    title = f"your image → predicted <b>{CLASS_NAMES[best]}</b> ({activations.probabilities[0][best]:.0%})"
-    chart(
-        journey_of(
-            activations,
-            converted.image[np.newaxis],
-            inspector.filters_per_layer,
-            filter_index,
-            [title],
-            [best],
-            JourneyStyle(scale=state.current().scale),
-        ),
-        key="upload_journey",
-    )
+    filter_index = picture_journey(inspector, activations, converted.image, "your image", key="upload_journey")
     st.caption(f"Its journey through **{stored.spec.label()}**, filter {filter_index} (set it in the journey tab).")
+
+
+def picture_journey(inspector, activations, picture: np.ndarray, name: str, key: str) -> int:
+    """One picture's journey (an upload, a drawing) through the page's model, titled with its prediction, at
+    the page's filter; returns that filter."""
+    best = int(activations.probabilities[0].argmax())
+    filter_index = state.filter_within(inspector.num_filters)
+    title = f"{name} → predicted <b>{CLASS_NAMES[best]}</b> ({activations.probabilities[0][best]:.0%})"
+    style = JourneyStyle(scale=state.current().scale)
+    figure = journey_of(
+        activations, picture[np.newaxis], inspector.filters_per_layer, filter_index, [title], [best], style
+    )
+    chart(figure, key=key)
+    return filter_index
