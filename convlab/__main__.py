@@ -18,7 +18,7 @@ import time
 
 from .data import DataError, train_and_test
 from .models import PRESETS, ModelSpec
-from .store import ModelStore, default_root, file_stem
+from .store import ModelStore, ModelUnavailable, default_root, file_stem
 
 VARIANT_OPTIONS = (
     "blocks",
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "delete":
             return delete_command(args.key, store)
         return info_command(store)
-    except (DataError, ValueError) as error:
+    except (DataError, ValueError, ModelUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -43,13 +43,23 @@ from .jobformat import (
     progress_events,
 )
 from .models import ModelSpec
-from .store import WAITING_FOR_MACHINE, WAITING_FOR_SPEC, ModelStore, StoredModel
+from .store import WAITING_FOR_MACHINE, WAITING_FOR_SPEC, ModelStore, ModelUnavailable, StoredModel
+
+# Trainings one page (a requester) may have queued or running at once, a sweep counting each variant: room
+# for the lesson's exercise grid and a few single variants besides, but not sweep after sweep holding the
+# worker for hours while everyone else waits.
+MAX_ACTIVE_PER_REQUESTER = 12
+# Finished jobs the queue keeps for the pages following them (their runs are in the store): a server's
+# memory stays the same however many trainings it has seen.
+MAX_FINISHED_KEPT = 200
 
 # The job format (``jobformat``) is the queue's public face too: the page and the tests import it from here.
 __all__ = [
     "WAITING_FOR_MACHINE",
     "WAITING_FOR_SPEC",
     "TrainingQueue",
+    "QueueFull",
+    "MAX_ACTIVE_PER_REQUESTER",
     "Executor",
     "InProcess",
     "Job",
@@ -94,6 +104,19 @@ def your_training(job: Job, position: int) -> str:
         f"Your training is {ordinal(ahead + 1)} in the queue: it starts when the {ahead} "
         f"training{'s' if ahead != 1 else ''} before it {'have' if ahead != 1 else 'has'} finished."
     )
+
+
+class QueueFull(Exception):
+    """A page asked for more trainings than it may have queued or running at once; nothing was queued."""
+
+    def __init__(self, active: int, asked: int, limit: int):
+        self.active, self.asked, self.limit = active, asked, limit
+        more = f"{asked} more" if asked != 1 else "one more"
+        super().__init__(
+            f"You have {active} training{'s' if active != 1 else ''} queued or running, and {more} would pass "
+            f"the limit of {limit} per page, so nothing was queued. Wait for some to finish, or cancel the ones "
+            "still waiting (Cancel below, or Stop the sweep), then try again."
+        )
 
 
 # -- executors -----------------------------------------------------------------------------------
@@ -165,23 +188,70 @@ class TrainingQueue:
 
         ``requester`` (a page's token) is kept on a new job: that page's words say "your training".
         An active or stored job is returned as it is, with the requester of whoever asked first.
+        ``QueueFull`` if a new job would give ``requester`` more than ``MAX_ACTIVE_PER_REQUESTER`` active ones.
         """
+        return self.submit_all([spec], requester)[0]
+
+    def submit_all(self, specs, requester: str | None = None, limit: int = MAX_ACTIVE_PER_REQUESTER) -> list[Job]:
+        """``submit`` for each of ``specs`` (a sweep's variants), all or none: ``QueueFull`` if the new jobs
+        would give ``requester`` more than ``limit`` queued or running (without a requester: no limit).
+
+        A spec whose stored model can't be loaded just now (``ModelUnavailable``: its files are kept)
+        gets a failed job saying so, rather than a training that would replace those files.
+        """
+        specs = list(specs)
         with self._condition:
-            for job in self._jobs:
-                if job.key == spec.key() and job.active:
-                    return job
+            found: list[Job | None] = []
+            for spec in specs:
+                job = next((job for job in self._jobs if job.key == spec.key() and job.active), None)
+                if job is None:
+                    job = self._stored_job(spec)
+                found.append(job)
+            new = len({spec.key() for spec, job in zip(specs, found) if job is None})
+            if requester is not None and new:
+                active = sum(job.active and job.requester == requester for job in self._jobs)
+                if active + new > limit:
+                    raise QueueFull(active, new, limit)
+            jobs, created = [], {}
+            for spec, job in zip(specs, found):
+                if job is None and spec.key() in created:  # the same spec twice in one request: one job
+                    job = created[spec.key()]
+                elif job is None:
+                    job = created[spec.key()] = Job(spec=spec, requester=requester)
+                    self._jobs.append(job)
+                elif job.state == FAILED and job not in self._jobs:
+                    self._jobs.append(job)  # the page follows it as it would a training
+                jobs.append(job)
+            self._forget_old()
+            if new:
+                if self._dispatcher is None or not self._dispatcher.is_alive():
+                    self._dispatcher = threading.Thread(target=self._dispatch, name="convlab-queue", daemon=True)
+                    self._dispatcher.start()
+                self._condition.notify_all()
+            return jobs
+
+    def _forget_old(self) -> None:
+        """Drop the oldest finished jobs beyond ``MAX_FINISHED_KEPT``."""
+        finished = [job for job in self._jobs if not job.active]
+        for job in finished[: max(len(finished) - MAX_FINISHED_KEPT, 0)]:
+            self._jobs.remove(job)
+
+    def _stored_job(self, spec: ModelSpec) -> Job | None:
+        """A finished job for a stored spec; a failed one if its model can't be loaded just now; else None."""
+        try:
             stored = self.store.load(spec)
-            if stored is not None:
-                job = Job(spec=spec, state=DONE, stored=stored, message=stored.meta.get("stop_reason"))
-                job.epoch = stored.meta["epochs_run"]
-                return job
-            job = Job(spec=spec, requester=requester)
-            self._jobs.append(job)
-            if self._dispatcher is None or not self._dispatcher.is_alive():
-                self._dispatcher = threading.Thread(target=self._dispatch, name="convlab-queue", daemon=True)
-                self._dispatcher.start()
-            self._condition.notify_all()
-            return job
+        except ModelUnavailable as error:
+            return Job(spec=spec, state=FAILED, message=error.page_message, finished=time.time())
+        if stored is None:
+            return None
+        job = Job(spec=spec, state=DONE, stored=stored, message=stored.meta.get("stop_reason"))
+        job.epoch = stored.meta["epochs_run"]
+        return job
+
+    def active_count(self, requester: str) -> int:
+        """How many of ``requester``'s trainings are queued or running."""
+        with self._condition:
+            return sum(job.active and job.requester == requester for job in self._jobs)
 
     def find(self, key: str) -> Job | None:
         with self._condition:

@@ -10,8 +10,14 @@ spec. Everything here is built to survive real use:
   models folder itself, so app servers sharing one folder share the rule too;
 * a run trained elsewhere (the worker process's fallback, a Ray node) is ``adopt``-ed: its
   files are copied in with the same atomic writes and checked before anything lists them;
-* a corrupt file, a malformed JSON or a model that doesn't match its spec is set aside in
-  ``models/corrupt/`` and reported, and the spec is trained again;
+* a run's files are set aside in ``models/corrupt/`` (and the spec trained again) only when they
+  fail a check that depends on the files alone: the metadata parses and names the spec, the
+  ``.keras`` zip is whole and its config names the spec's layers, the weights have the spec's
+  shapes, and the file matches the checksum recorded when it was saved. Any other error while
+  loading (an import, memory, TensorFlow's runtime) leaves the files where they are, raises
+  ``ModelUnavailable`` saying so, and the next load tries again;
+* a run set aside is never silently gone: a record beside it (``models/.set-aside/``) keeps its
+  reason, ``set_aside_runs`` lists them and ``restore`` puts the files back if they now pass;
 * listing the runs sets aside the same way (with its ``.keras``) a JSON it can't parse as a
   run's metadata, and reports it in ``problems``, so a broken run never just drops out of the
   lists; a JSON it can't read at all (permission denied) is reported and left where it is;
@@ -33,6 +39,7 @@ import re
 import shutil
 import tempfile
 import threading
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,6 +49,7 @@ from filelock import FileLock, Timeout
 
 from . import snapshots as snapshots_module
 from .data import Split
+from .modelfile import DamagedFile, check_model_file
 from .models import ModelSpec, layer_summary, layer_table
 
 FORMAT_VERSION = 1
@@ -51,6 +59,46 @@ WAITING_FOR_SPEC = (
     "variant: it will be loaded from the folder when that finishes"
 )
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "models"
+SET_ASIDE_FOLDER = ".set-aside"  # the records of runs moved to corrupt/: why, when, which files
+
+
+class ModelUnavailable(RuntimeError):
+    """A stored model that could not be loaded for a reason its files don't show (a broken or half-imported
+    library, memory, TensorFlow's runtime): the files stay where they are and the next load tries again."""
+
+    def __init__(self, spec: ModelSpec, cause: BaseException):
+        self.spec, self.cause = spec, cause
+        # ``page_message``: the queue shows it as a failed job's message as it is
+        self.page_message = (
+            f"The stored {spec.label()} model could not be loaded ({_described(cause)}). Nothing shows "
+            "that its files are damaged, so they are kept where they are; it is tried again on the next load."
+        )
+        super().__init__(self.page_message)
+
+
+def _described(error: BaseException) -> str:
+    """'MemoryError', or 'OSError: [Errno 13] Permission denied': an error's type, and its words if it has any."""
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+class SnapshotsUnavailable(RuntimeError):
+    """A run's snapshots that could not be read for a reason the file doesn't show: it is kept, tried again."""
+
+
+class RestoreRefused(Exception):
+    """A set-aside run that can't be put back (its files still fail the check, or the spec is stored again)."""
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """A run whose files were moved to ``corrupt/``, as its record says."""
+
+    id: str  # the record's name: what ``restore`` takes
+    key: str  # the spec key (or the JSON's stem when it didn't parse)
+    label: str  # the run's label, or its file's name when the spec isn't known
+    reason: str
+    when: str  # ISO time, UTC
+    files: tuple[tuple[str, str], ...]  # (name in the models folder, path under the models folder now)
 
 
 def default_root() -> Path:
@@ -94,6 +142,13 @@ def _parse_metadata(data: bytes) -> dict:
     return meta
 
 
+def _load_keras(path: Path):
+    """The Keras model in ``path``: ``safe_mode`` runs no Python code a file could carry."""
+    import keras
+
+    return keras.saving.load_model(path, safe_mode=True)
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -124,6 +179,8 @@ class ModelStore:
     def __init__(self, root: Path | str | None = None):
         self.root = Path(root) if root is not None else default_root()
         self.problems: dict[str, str] = {}  # spec key -> what went wrong with its files, for the UI
+        # spec key -> why its last load failed though its files passed (memory, imports): dropped on a good load
+        self.unavailable: dict[str, str] = {}
         self._memory: dict[str, StoredModel] = {}
         self._guard = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
@@ -185,7 +242,11 @@ class ModelStore:
 
     # -- reading -----------------------------------------------------------------------
     def load(self, spec: ModelSpec) -> StoredModel | None:
-        """The stored model for ``spec``, or None if there is none or its files were unusable."""
+        """The stored model for ``spec``, or None if there is none or its files were proven bad (set aside).
+
+        Raises ``ModelUnavailable`` when loading fails for any other reason (memory, an import,
+        TensorFlow's runtime): the files stay where they are, and the next call tries again.
+        """
         key = spec.key()
         if key in self._memory:
             return self._memory[key]
@@ -194,11 +255,14 @@ class ModelStore:
             return None
         try:
             stored = self._read(spec, model_path, meta_path)
-        except ImportError:
-            raise  # a broken install (TensorFlow, h5py), not a broken file: the files stay where they are
-        except Exception as error:  # any failure to read is reported the same way: set aside, retrain
-            self._set_aside(spec, f"{type(error).__name__}: {error}")
+        except DamagedFile as error:
+            self._set_aside(spec, str(error))
             return None
+        except Exception as error:  # nothing shows the files are bad: keep them, say so, try again next time
+            unavailable = ModelUnavailable(spec, error)
+            self.unavailable[key] = unavailable.page_message
+            raise unavailable from error
+        self.unavailable.pop(key, None)
         self._memory[key] = stored
         return stored
 
@@ -216,30 +280,175 @@ class ModelStore:
         return model_path.is_file() and isinstance(meta, dict) and meta.get("spec") == spec.to_dict()
 
     def _read(self, spec: ModelSpec, model_path: Path, meta_path: Path) -> StoredModel:
-        import keras
-
-        if not meta_path.exists():
-            raise FileNotFoundError(f"{meta_path.name} is missing (an interrupted save?)")
-        if not model_path.exists():
-            raise FileNotFoundError(f"{model_path.name} is missing")
-        try:
-            meta = _parse_metadata(meta_path.read_bytes())  # the same checks as listing the runs
-        except ValueError as error:  # JSON's own errors are ValueErrors too
-            raise ValueError(f"{meta_path.name} is not ConvLab metadata of format {FORMAT_VERSION}: {error}") from error
-        if meta.get("spec") != spec.to_dict():
-            raise ValueError(f"{meta_path.name} describes another spec: {meta.get('spec')}")
-        if meta.get("model_sha256") != _sha256(model_path):
-            raise ValueError(f"{model_path.name} does not match the checksum in {meta_path.name}")
-        model = keras.saving.load_model(model_path, safe_mode=True)
-        if layer_summary(model) != layer_table(spec):
-            raise ValueError(f"{model_path.name} has other layers than its spec: {layer_summary(model)}")
+        """The model, once its files pass ``_check``; ``DamagedFile`` if they don't, anything else from Keras."""
+        meta = self._check(spec, model_path, meta_path)
+        model = _load_keras(model_path)
+        if layer_summary(model) != layer_table(spec):  # the config named the right layers: Keras read it otherwise
+            raise RuntimeError(
+                f"Keras built other layers from {model_path.name} than its spec's: {layer_summary(model)}"
+            )
         return StoredModel(spec=spec, model=model, meta=meta, saved=True)
+
+    @staticmethod
+    def _check(spec: ModelSpec, model_path: Path, meta_path: Path) -> dict:
+        """The run's metadata, once its files pass every check that depends on the files alone.
+
+        ``DamagedFile`` says which failed; an error reading them (permission, memory) propagates as
+        it is, since it says nothing about the files.
+        """
+        try:
+            meta_data = meta_path.read_bytes()
+        except FileNotFoundError:
+            raise DamagedFile(f"{meta_path.name} is missing (an interrupted save?)") from None
+        try:
+            meta = _parse_metadata(meta_data)  # the same checks as listing the runs
+        except (ValueError, TypeError, RecursionError) as error:  # JSON's own errors are ValueErrors too
+            raise DamagedFile(
+                f"{meta_path.name} is not ConvLab metadata of format {FORMAT_VERSION}: {type(error).__name__}: {error}"
+            ) from error
+        if meta.get("spec") != spec.to_dict():
+            raise DamagedFile(f"{meta_path.name} describes another spec: {meta.get('spec')}")
+        try:
+            data = model_path.read_bytes()
+        except FileNotFoundError:
+            raise DamagedFile(f"{model_path.name} is missing") from None
+        try:
+            check_model_file(spec, data)
+        except DamagedFile as error:
+            raise DamagedFile(f"{model_path.name}: {error}") from error
+        if meta.get("model_sha256") != hashlib.sha256(data).hexdigest():
+            raise DamagedFile(f"{model_path.name} does not match the checksum in {meta_path.name}")
+        return meta
+
+    def _set_aside(self, spec: ModelSpec, reason: str) -> None:
+        """Move a spec's proven-bad files into ``corrupt/`` (kept for a look, listed, never loaded)."""
+        with self._moving:
+            where, moved = self._move_to_corrupt([*self.paths(spec), self.snapshot_path(spec)])
+            self._record_set_aside(spec.key(), spec.to_dict(), spec.label(), reason, moved)
+        self.problems[spec.key()] = f"The stored {spec.kind} model was unusable ({reason}); {where}."
+
+    def _move_to_corrupt(self, paths) -> tuple[str, list[tuple[str, str]]]:
+        """Move those of ``paths`` that exist into ``corrupt/`` under timestamped names (atomic renames);
+        say where they went, or, in a read-only folder, that they stay and are ignored; and the
+        (name, new path under the root) of each file moved."""
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        moved = []
+        try:
+            (self.root / "corrupt").mkdir(exist_ok=True)
+            for path in paths:
+                if path.exists():
+                    target = self.root / "corrupt" / f"{path.stem}.{stamp}{path.suffix}"
+                    os.replace(path, target)
+                    moved.append((path.name, str(target.relative_to(self.root))))
+            where = f"moved to {', '.join(new for _, new in moved)}" if moved else "nothing to move"
+        except OSError as error:
+            where = f"could not be moved ({error}); it is ignored"
+        return where, moved
+
+    def _record_set_aside(self, key: str, spec: dict | None, label: str, reason: str, moved) -> None:
+        """Write why and which files beside them (``.set-aside/``), so the run is listed and can be restored."""
+        if not moved:
+            return
+        when = datetime.now(UTC)
+        stamp = when.isoformat(timespec="seconds")
+        record = {"key": key, "spec": spec, "label": label, "reason": reason, "when": stamp, "files": moved}
+        folder = self.root / SET_ASIDE_FOLDER
+        path = folder / f"{Path(moved[0][0]).stem.split('.')[0]}.{when.strftime('%Y%m%dT%H%M%S.%f')}.json"
+        try:
+            folder.mkdir(exist_ok=True)
+            _write_atomically(path, lambda temp: temp.write_text(json.dumps(record, indent=1)))
+        except OSError:  # the files moved but the note couldn't be written: corrupt/ still holds them
+            pass
+
+    def set_aside_runs(self) -> list[SetAside]:
+        """The runs whose files were moved to ``corrupt/``, newest first, with why (records that can't be
+        read are skipped: their files stay in ``corrupt/``)."""
+        found = []
+        for path in (self.root / SET_ASIDE_FOLDER).glob("*.json"):
+            if path.name.startswith("."):  # a record being written (``_write_atomically``'s temp file)
+                continue
+            try:
+                record = json.loads(path.read_bytes())
+                found.append(
+                    SetAside(
+                        id=path.stem,
+                        key=str(record["key"]),
+                        label=str(record["label"]),
+                        reason=str(record["reason"]),
+                        when=str(record["when"]),
+                        files=tuple((str(name), str(now)) for name, now in record["files"]),
+                    )
+                )
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+        return sorted(found, key=lambda aside: aside.when, reverse=True)
+
+    def restore(self, set_aside_id: str) -> str:
+        """Put a set-aside run's files back, if they now pass every check ``load`` makes of the files.
+
+        ``RestoreRefused`` (saying why, the files staying in ``corrupt/``) if they still fail, if some
+        are gone, or if the spec is stored again since; ``ValueError`` for an id that isn't listed.
+        A sentence saying what was restored otherwise.
+        """
+        aside = next((a for a in self.set_aside_runs() if a.id == set_aside_id), None)
+        if aside is None:
+            raise ValueError(f"no set-aside run {set_aside_id!r} in {self.root / SET_ASIDE_FOLDER}")
+        files = {name: self.root / now for name, now in aside.files}
+        kept = "the files stay in corrupt/"
+        meta_name = next((name for name in files if name.endswith(".json")), None)
+        model_name = next((name for name in files if name.endswith(".keras")), None)
+        if meta_name is None or model_name is None:
+            raise RestoreRefused(
+                f"{aside.label} can't be restored: its {'metadata' if meta_name is None else 'model'} file was not "
+                f"set aside with it, so the run is incomplete; {kept}."
+            )
+        gone = [now.name for now in files.values() if not now.exists()]
+        if gone:
+            raise RestoreRefused(f"{aside.label} can't be restored: {', '.join(gone)} no longer in corrupt/.")
+        try:
+            spec = ModelSpec.from_dict(_parse_metadata(files[meta_name].read_bytes())["spec"])
+        except (ValueError, TypeError, RecursionError) as error:
+            raise RestoreRefused(
+                f"{aside.label} still fails the check ({meta_name} is not ConvLab metadata of format "
+                f"{FORMAT_VERSION}: {type(error).__name__}: {error}); {kept}."
+            ) from error
+        model_path, meta_path = self.paths(spec)
+        if (model_path.name, meta_path.name) != (model_name, meta_name):
+            raise RestoreRefused(f"{aside.label} still fails the check ({meta_name} describes another spec); {kept}.")
+        with self._lock(spec):
+            if model_path.exists() or meta_path.exists() or spec.key() in self._memory:
+                raise RestoreRefused(
+                    f"{spec.label()} is stored again (trained after its files were set aside), so these can't go "
+                    f"back under its name: delete that run in the lab first to restore them; {kept}."
+                )
+            try:
+                meta = self._check(spec, files[model_name], files[meta_name])
+            except DamagedFile as error:
+                raise RestoreRefused(f"{spec.label()} still fails the check ({error}); {kept}.") from error
+            snapshots = files.get(self.snapshot_path(spec).name)
+            listed = meta.get("snapshots") or {}
+            # The metadata last: once it is back, the run is listed.
+            moves = [(files[model_name], model_path), (files[meta_name], meta_path)]
+            note = ""
+            if snapshots is not None and listed.get("sha256") == _sha256(snapshots):
+                moves.insert(0, (snapshots, self.snapshot_path(spec)))
+            elif snapshots is not None:
+                note = " Its snapshots don't match their checksum, so they stay in corrupt/ and it can't be replayed."
+            with self._moving:
+                for origin, target in moves:
+                    os.replace(origin, target)
+            (self.root / SET_ASIDE_FOLDER / f"{aside.id}.json").unlink(missing_ok=True)
+            self.problems.pop(spec.key(), None)
+            self.unavailable.pop(spec.key(), None)
+        return f"{spec.label()} is back in the runs." + note
 
     def load_snapshots(self, stored: StoredModel) -> tuple[snapshots_module.Snapshots | None, str | None]:
         """The run's snapshots, or None and a sentence for the page saying why there are none.
 
         A snapshot file that is damaged or doesn't match its listing is set aside in ``corrupt/``;
-        the model itself stays usable.
+        one that can't be read for another reason (memory, permission) is left in place and
+        ``SnapshotsUnavailable`` raised, saying so: the next call tries again. The model itself
+        stays usable either way.
         """
         if stored.snapshots is not None:
             return stored.snapshots, None
@@ -255,34 +464,17 @@ class ModelStore:
             found = snapshots_module.load(path, listed)
         except FileNotFoundError:
             return None, f"This run's snapshots ({path.name}) are missing from {self.root}, so it can't be replayed."
-        except Exception as error:  # whatever is wrong with the file, it is the same: set aside, say so
+        except (ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as error:  # the file is proven bad
             with self._moving:
-                where = self._move_to_corrupt([path])
+                where, _ = self._move_to_corrupt([path])
             return None, f"This run's snapshots were unusable ({type(error).__name__}: {error}); {where}."
+        except Exception as error:  # nothing shows the file is bad: it stays, and the next look tries again
+            raise SnapshotsUnavailable(
+                f"This run's snapshots could not be read just now ({_described(error)}); the file is kept where it "
+                "is and read again next time."
+            ) from error
         stored.snapshots = found
         return found, None
-
-    def _set_aside(self, spec: ModelSpec, reason: str) -> None:
-        """Move a spec's unusable files into ``corrupt/`` so they are kept for a look but never loaded."""
-        with self._moving:
-            where = self._move_to_corrupt([*self.paths(spec), self.snapshot_path(spec)])
-        self.problems[spec.key()] = f"The stored {spec.kind} model was unusable ({reason}); {where}."
-
-    def _move_to_corrupt(self, paths) -> str:
-        """Move those of ``paths`` that exist into ``corrupt/`` under timestamped names (atomic renames);
-        say where they went, or, in a read-only folder, that they stay and are ignored."""
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        moved = []
-        try:
-            (self.root / "corrupt").mkdir(exist_ok=True)
-            for path in paths:
-                if path.exists():
-                    target = self.root / "corrupt" / f"{path.stem}.{stamp}{path.suffix}"
-                    os.replace(path, target)
-                    moved.append(str(target.relative_to(self.root)))
-            return f"moved to {', '.join(moved)}" if moved else "nothing to move"
-        except OSError as error:
-            return f"could not be moved ({error}); it is ignored"
 
     def list_metadata(self) -> list[dict]:
         """Metadata of every stored run, newest first: readable files on disk, then memory-only ones.
@@ -306,8 +498,14 @@ class ModelStore:
                 continue
             try:
                 meta = _parse_metadata(data)
-            except Exception as error:  # whatever is wrong with the contents, it is the same: set aside, report
+            except (ValueError, TypeError, RecursionError) as error:  # the contents are proven bad: set aside, report
                 self._set_aside_metadata(meta_path, f"{type(error).__name__}: {error}")
+                continue
+            except Exception as error:  # nothing shows the file is bad (memory): it stays, looked at again next time
+                self.problems[_key_of(meta_path)] = (
+                    f"The lab run's metadata {meta_path.name} could not be read just now ({type(error).__name__}: "
+                    f"{error}); it is left in place and read again next time."
+                )
                 continue
             found[meta.get("key")] = {**meta, "file": meta_path.with_suffix(".keras").name, "saved": True}
         for key, stored in list(self._memory.items()):
@@ -324,9 +522,10 @@ class ModelStore:
         with self._moving:
             if not meta_path.exists():
                 return  # another thread set it aside meanwhile (and reported it)
-            where = self._move_to_corrupt(
+            where, moved = self._move_to_corrupt(
                 [meta_path, meta_path.with_suffix(".keras"), meta_path.with_suffix(".snapshots.npz")]
             )
+            self._record_set_aside(_key_of(meta_path), None, meta_path.name, reason, moved)
         self.problems[_key_of(meta_path)] = (
             f"The lab run's metadata {meta_path.name} was unreadable ({reason}); {where}."
         )

@@ -13,7 +13,7 @@ import pytest
 from conftest import TINY_CONV, TINY_DENSE, assert_same_predictions, model_files
 from convlab import store as store_module
 from convlab.models import PRESETS
-from convlab.store import DEFAULT_ROOT, ModelStore, file_stem
+from convlab.store import DEFAULT_ROOT, ModelStore, ModelUnavailable, file_stem
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,7 @@ def test_unusable_files_are_set_aside_and_retrained(root, small_data, damage):
 
 
 def test_a_broken_install_is_not_a_broken_file(root, monkeypatch):
-    """An ImportError while loading (TensorFlow or h5py broken) propagates; the files stay put."""
+    """An ImportError while loading (TensorFlow or h5py broken) is reported as such; the files stay put."""
     import keras
 
     def broken_install(*args, **kwargs):
@@ -119,8 +119,9 @@ def test_a_broken_install_is_not_a_broken_file(root, monkeypatch):
 
     monkeypatch.setattr(keras.saving, "load_model", broken_install)
     store = ModelStore(root)
-    with pytest.raises(ImportError, match="simulated"):
+    with pytest.raises(ModelUnavailable, match="simulated") as raised:
         store.load(TINY_CONV)
+    assert isinstance(raised.value.__cause__, ImportError) and "kept where they are" in str(raised.value)
     assert all(path.exists() for path in store.paths(TINY_CONV)) and not (root / "corrupt").exists()
     assert TINY_CONV.key() not in store.problems
 

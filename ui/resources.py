@@ -25,7 +25,7 @@ from convlab.models import PRESETS
 from convlab.portraits import PortraitCache
 from convlab.replay import Replay
 from convlab.saliency import Explainer
-from convlab.store import ModelStore, StoredModel
+from convlab.store import ModelStore, ModelUnavailable, SnapshotsUnavailable, StoredModel
 from convlab.testset import TestResults, TestSetCache
 from convlab.timing import timed
 
@@ -60,10 +60,18 @@ def get_inspector(model_key: str, _stored: StoredModel) -> Inspector:
     return Inspector(_stored.model)
 
 
-@st.cache_resource(show_spinner="Reading this run's snapshots…", max_entries=8)
-def get_replay(model_key: str, created: str, _stored: StoredModel) -> tuple[Replay | None, str | None]:
+def get_replay(model_key: str, created: str, stored: StoredModel) -> tuple[Replay | None, str | None]:
     """The run's replay, or None and why not. Keyed by creation time too: a run deleted and trained
-    again has the same key and new snapshots."""
+    again has the same key and new snapshots. Snapshots that can't be read just now (memory) are
+    said so and tried again on the next run, not remembered as missing."""
+    try:
+        return _replay(model_key, created, stored)
+    except SnapshotsUnavailable as error:  # raised, so the cache below keeps nothing of it
+        return None, str(error)
+
+
+@st.cache_resource(show_spinner="Reading this run's snapshots…", max_entries=8)
+def _replay(model_key: str, created: str, _stored: StoredModel) -> tuple[Replay | None, str | None]:
     snapshots, problem = get_store().load_snapshots(_stored)
     if snapshots is None:
         return None, problem
@@ -148,7 +156,7 @@ def warm_up(stored: StoredModel | None, later=None) -> None:
     warmed, models = _warmed(), {}
     for spec in [stored.spec, *PRESETS.values()]:
         # Loaded here, in the script's thread (the store's loads aren't meant to race); held after the first time.
-        model = stored if spec == stored.spec else get_store().load(spec)
+        model = stored if spec == stored.spec else _load_or_none(spec)
         if model is not None and (spec.key(), model.meta.get("created")) not in warmed:
             warmed.add((spec.key(), model.meta.get("created")))
             models[spec.key()] = model
@@ -173,6 +181,14 @@ def warm_up(stored: StoredModel | None, later=None) -> None:
         then,
         name="convlab-warm-up",
     )
+
+
+def _load_or_none(spec) -> StoredModel | None:
+    """The stored model, or None when it can't be loaded just now (its files are kept; a view says why)."""
+    try:
+        return get_store().load(spec)
+    except ModelUnavailable:
+        return None
 
 
 def _warm(

@@ -9,20 +9,29 @@ grid of variants at once (``sweep.py``).
 
 from __future__ import annotations
 
-import secrets
-
 import pandas as pd
 import streamlit as st
 
 from convlab.figures.curves import curves_figure
-from convlab.jobs import DONE, FAILED, QUEUED, RUNNING, Job, TrainingQueue, your_training
+from convlab.jobs import (
+    DONE,
+    FAILED,
+    MAX_ACTIVE_PER_REQUESTER,
+    QUEUED,
+    RUNNING,
+    Job,
+    QueueFull,
+    TrainingQueue,
+    your_training,
+)
 from convlab.models import MAX_CONV_BLOCKS, MAX_EPOCHS, PRESETS, ModelSpec, count_params, layer_table, params_explained
+from convlab.store import RestoreRefused
 
 from .. import state
 from ..charts import chart
 from ..page import request_scroll
 from ..resources import get_queue, get_store
-from ..runs import Run, duration
+from ..runs import Run, duration, remember, requester
 from . import Page
 from .compare import metric_columns, metrics_row
 from .sweep import sweep_builder_ui, sweeps_ui
@@ -30,6 +39,8 @@ from .sweep import sweep_builder_ui, sweeps_ui
 FILTER_CHOICES = (16, 32, 64, 128)
 SAMPLE_CHOICES = (60_000, 10_000, 1_000)
 RUN_COLUMNS = ("run", "test accuracy", "train accuracy", "params", "epochs", "training time (s)")
+# Trainings a page follows in its panel, newest first: every one it may have active, and a few finished.
+MAX_FOLLOWED = MAX_ACTIVE_PER_REQUESTER + 4
 
 
 MODES = ("One variant", "A sweep")
@@ -163,7 +174,7 @@ def train_button_ui(spec: ModelSpec | None, runs: dict[str, Run]) -> None:
         return
     queue = get_queue()
     existing = queue.find(spec.key())
-    mine = existing is not None and existing.requester == _requester()
+    mine = existing is not None and existing.requester == requester()
     if mine and existing.active:  # the person's own click on Train, followed at once (and kept current)
         st.fragment(run_every=1.0)(_your_request_ui)(existing.key)
         return
@@ -183,6 +194,9 @@ def train_button_ui(spec: ModelSpec | None, runs: dict[str, Run]) -> None:
         )
         _remember(existing)
         return
+    refused = st.session_state.pop("lab_refused", None)
+    if refused:
+        st.warning(refused)
     st.button("Train", type="primary", key="lab_train", on_click=_submit, args=(spec,))
 
 
@@ -193,20 +207,18 @@ def _your_request_ui(key: str) -> None:
         st.info(your_training(job, queue.position(job)) + " Its progress is shown below.", icon="⏳")
 
 
-def _requester() -> str:
-    """This page's token: the jobs it asks for are "your training" here, and only here."""
-    return st.session_state.setdefault("lab_requester", secrets.token_hex(8))
-
-
 def _submit(spec: ModelSpec) -> None:
-    _remember(get_queue().submit(spec, requester=_requester()))
+    try:
+        job = get_queue().submit(spec, requester=requester())
+    except QueueFull as error:
+        st.session_state["lab_refused"] = str(error)
+        return
+    _remember(job)
     request_scroll(".st-key-training_panel")  # the progress shows below the builder: bring it into view
 
 
 def _remember(job: Job) -> None:
-    mine = st.session_state.setdefault("my_jobs", [])
-    if job.key not in mine:
-        mine.insert(0, job.key)
+    remember("my_jobs", job.key, MAX_FOLLOWED)
 
 
 def _my_jobs() -> list[Job]:
@@ -242,7 +254,7 @@ def _jobs_panel() -> None:
 
 def _job_ui(queue: TrainingQueue, job: Job) -> None:
     label = job.spec.label()
-    mine = job.requester == _requester()
+    mine = job.requester == requester()
     with st.container(border=True):
         if job.state == QUEUED:
             ahead = queue.position(job)
@@ -384,8 +396,46 @@ def runs_ui(runs: dict[str, Run]) -> None:
     if st.session_state.get("confirm_delete") == chosen.key and not chosen.is_preset:
         st.warning(f"Delete **{chosen.label}** and its files? This can't be undone.")
         st.button("Yes, delete it", key="lab_delete_confirm", on_click=_delete_run, args=(chosen,))
+    set_aside_ui(runs)
 
 
 def _delete_run(run: Run) -> None:
     get_store().delete(run.spec)
     st.session_state.pop("confirm_delete", None)
+
+
+def set_aside_ui(runs: dict[str, Run]) -> None:
+    """Runs whose files failed a check and were moved to ``models/corrupt/``: why, and a Restore button each."""
+    set_aside = get_store().set_aside_runs()
+    note = st.session_state.pop("restore_note", None)
+    if not set_aside and note is None:
+        return
+    with st.container(key="set_aside"):
+        st.markdown(
+            "**Set aside**: runs whose files failed a check (damaged, or not the model their name says), moved "
+            "to `models/corrupt/` and left out of the lists. Restore puts one back if its files now pass."
+        )
+        if note is not None:
+            kind, text = note
+            (st.success if kind == "restored" else st.warning)(text)
+        for aside in set_aside:
+            with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+                again = " (trained again since: delete that run to restore this one)" if aside.key in runs else ""
+                st.markdown(
+                    f"**{aside.label}** · set aside {aside.when[:16].replace('T', ' ')} UTC{again}: {aside.reason}"
+                )
+                st.button("Restore", key=f"restore_{aside.id}", on_click=_restore, args=(aside.id,))
+
+
+def _restore(set_aside_id: str) -> None:
+    try:
+        st.session_state["restore_note"] = ("restored", get_store().restore(set_aside_id))
+    except RestoreRefused as error:
+        st.session_state["restore_note"] = ("refused", str(error))
+    except ValueError:  # restored meanwhile, from another page
+        st.session_state["restore_note"] = ("refused", "That run is no longer set aside: another page restored it.")
+    except Exception as error:  # the files passed their check but couldn't be moved (permissions, disk)
+        st.session_state["restore_note"] = (
+            "refused",
+            f"The run could not be restored just now ({type(error).__name__}: {error}); its files stay where they are.",
+        )

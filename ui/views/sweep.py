@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from convlab.figures.curves import sweep_figure
-from convlab.jobs import DONE, RUNNING, Job
+from convlab.jobs import DONE, RUNNING, Job, QueueFull
 from convlab.models import MAX_CONV_BLOCKS, ModelSpec
 from convlab.sweeps import AXES, MAX_VARIANTS, Sweep, best, comparison, load_sweeps, save_sweep
 
@@ -21,7 +21,7 @@ from .. import state
 from ..charts import chart
 from ..page import request_scroll
 from ..resources import get_queue, get_store
-from ..runs import Run
+from ..runs import Run, requester
 
 EPOCH_CHOICES = (1, 2, 3, 5, 10, 20)
 FILTER_CHOICES = (16, 32, 64, 128)
@@ -70,6 +70,9 @@ def sweep_builder_ui(base: ModelSpec | None) -> None:
         f"**{sweep.describe()}**: {new} to train, {len(specs) - new} already trained "
         f"(at most {MAX_VARIANTS} per sweep). They train {get_queue().describe()}."
     )
+    refused = st.session_state.pop("sweep_refused", None)
+    if refused:
+        st.warning(refused)
     st.button(
         f"Train {len(specs)} variant{'s' if len(specs) != 1 else ''}",
         type="primary",
@@ -84,10 +87,12 @@ def _lesson_grid() -> None:
 
 
 def _submit(sweep: Sweep) -> None:
-    queue = get_queue()
+    try:  # every variant counts towards the page's limit: all are queued, or none
+        get_queue().submit_all(sweep.specs(), requester=requester())
+    except QueueFull as error:
+        st.session_state["sweep_refused"] = str(error)
+        return
     save_sweep(get_store().root, sweep)
-    for spec in sweep.specs():
-        queue.submit(spec)
     st.session_state["lab_sweep"] = sweep.key()
     request_scroll(".st-key-sweep_panel")
 
