@@ -290,7 +290,8 @@ def new_page(browser, server: StreamlitServer, viewport: dict = VIEWPORT, **opti
         new_log = server.log_text()[log_start:]
         assert "Traceback" not in new_log, f"the server printed a traceback:\n{new_log}"
     except BaseException:
-        test = os.environ.get("PYTEST_CURRENT_TEST", "test").split(" ")[0].split("::")[-1]
+        # The test's name without the xdist group pytest.ini's loadgroup appends to it ("@group").
+        test = os.environ.get("PYTEST_CURRENT_TEST", "test").split(" ")[0].split("::")[-1].split("@")[0]
         with contextlib.suppress(Exception):
             save_screenshot(page, f"failed-{test}")
         raise

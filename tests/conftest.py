@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # Each test process, and the servers and workers it starts, gets a temp folder of its own, so the
+    # store's one-training-at-a-time-on-this-machine lock (in the temp folder) is per process: else
+    # one process's tests waited for the other's trainings (or another test run's), slow and failing.
+    os.environ.setdefault("RAY_TMPDIR", tempfile.gettempdir())  # Ray's session files stay where they were
+    tempfile.tempdir = tempfile.mkdtemp(prefix=f"convlab-tests-{os.environ['PYTEST_XDIST_WORKER']}-")
+    os.environ["TMPDIR"] = tempfile.tempdir
+    atexit.register(shutil.rmtree, tempfile.tempdir, ignore_errors=True)
 
 from convlab.data import FILES, DataError, Split, load_split  # noqa: E402
 from convlab.models import ModelSpec  # noqa: E402
@@ -127,7 +138,8 @@ def browser():
 def shipped_server(tmp_path_factory):
     """One app server for the browser tests that only read the shipped models (the class, the tour):
     a copy of them, and listening on every address as a teacher's laptop serves a room (the tests
-    still connect on loopback). Shared: each server's start and first page take seconds."""
+    still connect on loopback). Shared: each server's start and first visits take seconds, and its
+    files run in one process (SHARED_SERVER_GROUP), so the run starts it once."""
     from browser_support import copy_shipped_models, served_app
 
     folder = copy_shipped_models(tmp_path_factory.mktemp("models"))
@@ -138,24 +150,49 @@ def shipped_server(tmp_path_factory):
 
 
 # The longest test files first: two processes share the files (pytest.ini), and a long file
-# started last would run alone at the end while the other process waits.
+# started last would run alone at the end while the other process waits. The files sharing the
+# app server (SHARED_SERVER_GROUP) go as one, at the place of the first of them listed here.
 LONGEST_FIRST = (
     "test_browser.py",
     "test_browser_views.py",
     "test_browser_balancer.py",
-    "test_browser_classroom.py",
     "test_cluster.py",
-    "test_browser_access.py",
-    "test_invariance.py",
-    "test_app_replay.py",
-    "test_browser_tour.py",
     "test_worker.py",
+    "test_invariance.py",
+    "test_browser_classroom.py",
+    "test_app.py",
+    "test_app_replay.py",
+    "test_app_lab.py",
+    "test_browser_access.py",
+    "test_browser_tour.py",
+    "test_jobs.py",
+    "test_app_runthrough.py",
+    "test_app_explain.py",
+    "test_app_words.py",
+    "test_cli.py",
 )
+# The files whose tests use the shared app server run in one process, one after another (pytest.ini:
+# --dist loadgroup): one server start and one first visit of each view instead of one per process.
+SHARED_SERVER_GROUP = "shipped_server"
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the items
 def pytest_collection_modifyitems(items):
-    def rank(item) -> int:
-        name = Path(str(item.fspath)).name
+    def file_of(item) -> str:
+        return Path(str(item.fspath)).name
+
+    def rank(name: str) -> int:
         return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
 
-    items.sort(key=rank)  # stable: each file's own tests keep their order
+    shared = {file_of(item) for item in items if "shipped_server" in getattr(item, "fixturenames", ())}
+    shared_rank = min(map(rank, shared), default=0)
+
+    def order(item) -> tuple:
+        name = file_of(item)
+        return (shared_rank if name in shared else rank(name), rank(name), name)
+
+    items.sort(key=order)  # stable: each file's own tests keep their order
+    for item in items:
+        name = file_of(item)
+        # Every other file is a group of its own: --dist loadgroup then hands out whole files as loadfile did.
+        item.add_marker(pytest.mark.xdist_group(SHARED_SERVER_GROUP if name in shared else name))
