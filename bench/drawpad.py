@@ -62,9 +62,9 @@ HAND_JS = """([ms, every, kind]) => new Promise((resolve) => {
   }, every);
 })"""
 PROBE_PAD = "iframe[title='The pictures moved by hand, and their journey']"
-COUNT_RUNS_JS = """() => { const app = document.querySelector('[data-testid=stApp]'); window.__runs = 0;
+COUNT_RUNS_JS = """() => { window.__runs = 0;  // the whole page watched: the app's element may be drawn anew
   new MutationObserver((records) => { window.__runs += records.length; })
-    .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']}); }"""
+    .observe(document.body, {attributes: true, subtree: true, attributeFilter: ['data-test-script-state']}); }"""
 
 
 def hand(page, frame, kind: str) -> dict:

@@ -22,9 +22,9 @@ PAD = "iframe[title='Drawing pad and its journey']"
 TOLERANCE = 1e-4  # absolute, on maps scaled 0–1 by their maximum (issue 23; test_browser_model.scales)
 
 # The script's runs, seen in the page: every change of Streamlit's script state (a run starts, ends).
-COUNT_RUNS_JS = """() => { const app = document.querySelector('[data-testid=stApp]'); window.__runs = 0;
+COUNT_RUNS_JS = """() => { window.__runs = 0;  // the whole page watched: the app's element may be drawn anew
   new MutationObserver((records) => { window.__runs += records.length; })
-    .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']}); }"""
+    .observe(document.body, {attributes: true, subtree: true, attributeFilter: ['data-test-script-state']}); }"""
 
 
 # The pad's newest journey (the page's model's maps, both models' probabilities) as plain arrays.
@@ -77,7 +77,8 @@ def test_the_pen_draws_the_journey_keras_would_without_the_server(browser, shipp
         page.mouse.up()
         picture = np.array(frame.evaluate("() => Array.from(window.__pad.picture)"), dtype=np.float32).reshape(28, 28)
         last = frame.evaluate(LAST_JOURNEY_JS)
-        page.wait_for_function("() => window.__runs > 0", timeout=ACTION_TIMEOUT)  # the pen lifted: the page heard
+        # the pen lifted: the page took the picture (its address carries it)
+        page.wait_for_function("() => new URLSearchParams(location.search).has('drawing')", timeout=ACTION_TIMEOUT)
         wait_idle(page)
         page.get_by_text("Where did the models look in my drawing?").click()  # the page's picture: the pad's
         page.locator(".st-key-pad_looked_chart .js-plotly-plot").wait_for(state="visible", timeout=ACTION_TIMEOUT)
