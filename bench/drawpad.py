@@ -102,6 +102,7 @@ def one_round(browser, models: Path, number: int) -> dict:
             loaded_ms = frame.evaluate("() => window.__pad.loadedMs")
             common.wait_idle(page)
             common.click_view(page, "Beyond", "Shift probe")
+            page.get_by_text("Move them by hand").click()
             page.locator(PROBE_PAD).wait_for(state="visible")
             probe = page.locator(PROBE_PAD).element_handle().content_frame()
             probe.wait_for_function("() => window.__pad && window.__pad.models === 2", polling=10)

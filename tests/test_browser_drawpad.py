@@ -142,6 +142,7 @@ def test_the_probe_dragged_4_px_right_answers_as_the_link_shift_4_0(browser, shi
     from convlab.transforms import Transform, apply
 
     with open_app(browser, shipped_server, journey_traces=None, query="/probe") as page:
+        page.get_by_text("Move them by hand").click()  # off until asked: the page's first visit stays light
         page.locator(PROBE_PAD).wait_for(state="visible", timeout=ACTION_TIMEOUT)
         frame = page.locator(PROBE_PAD).element_handle().content_frame()
         frame.wait_for_function("() => window.__pad && window.__pad.models === 2", timeout=ACTION_TIMEOUT)

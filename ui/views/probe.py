@@ -138,11 +138,20 @@ def _comparison_models(page: Page) -> dict[str, tuple[str, object]]:
 def hand_ui(page: Page, indices: list[int], transform: Transform) -> None:
     """The pictures moved by hand: the pad (in the browser) moves them, and their journey and both models'
     answers follow; where the hand stops, the sliders take the transform. Nothing without a browser model."""
+    if not st.toggle(
+        "✋ Move them by hand",
+        key="probe_hand",
+        persist_state=state.KEEP,
+        help="Drag the picture, turn the wheel to zoom: its journey and both models' answers follow your hand, "
+        "computed in your browser; the sliders take the move where you stop. Off until asked: the models load "
+        "into the page first.",
+    ):
+        return
     try:
         entries = draw.model_entries(page)
-    except ValueError:  # a model the browser can't rebuild: the sliders still move the pictures
+    except ValueError as error:  # a model the browser can't rebuild: the sliders still move the pictures
+        st.info(f"{error} The sliders still move the pictures.")
         return
-    st.caption("✋ Or move them by hand: drag the picture, turn the wheel to zoom; the sliders follow where you stop.")
     draw.pad_component()(
         **draw.pad_args(page),
         models=entries,
