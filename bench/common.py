@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root
 # Re-exported for run.py and load.py, which reach everything through this module.
 from convlab_testing.live_app import (  # noqa: E402, F401
     CHILDREN,
+    COUNT_RUNS_JS,
     ERRORS_JS,
     IDLE_JS,
     JOURNEY_PLOT,

@@ -62,15 +62,12 @@ HAND_JS = """([ms, every, kind]) => new Promise((resolve) => {
   }, every);
 })"""
 PROBE_PAD = "iframe[title='The pictures moved by hand, and their journey']"
-COUNT_RUNS_JS = """() => { window.__runs = 0;  // the whole page watched: the app's element may be drawn anew
-  new MutationObserver((records) => { window.__runs += records.length; })
-    .observe(document.body, {attributes: true, subtree: true, attributeFilter: ['data-test-script-state']}); }"""
 
 
 def hand(page, frame, kind: str) -> dict:
     """``HAND_JS`` on ``frame``'s pad, the page idle first: the pad's update times, updates and the runs meanwhile."""
     common.wait_idle(page)
-    page.evaluate(COUNT_RUNS_JS)
+    page.evaluate(common.COUNT_RUNS_JS)
     frame.evaluate("() => { window.__pad.times.length = 0; window.__pad.updates = 0; }")
     done = frame.evaluate(HAND_JS, [DRAW_SECONDS * 1000, MOVE_MS, kind])
     return {

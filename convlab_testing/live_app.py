@@ -354,6 +354,11 @@ IDLE_JS = (
     "() => !!document.querySelector('[data-testid=stApp][data-test-connection-state=CONNECTED]"
     "[data-test-script-state=notRunning]') && !document.querySelector('[data-stale=true]')"
 )
+# The page's script runs from now on, counted in window.__runs: each change of Streamlit's script state
+# (a run starts, ends), watched over the whole page (the app's element may be drawn anew).
+COUNT_RUNS_JS = """() => { window.__runs = 0;
+  new MutationObserver((records) => { window.__runs += records.length; })
+    .observe(document.body, {attributes: true, subtree: true, attributeFilter: ['data-test-script-state']}); }"""
 # What Streamlit shows for an error: an exception box, or an st.error alert.
 ERROR_BOXES = "[data-testid=stException], [data-testid=stAlertContentError]"
 ERRORS_JS = f"() => [...document.querySelectorAll('{ERROR_BOXES}')].map(e => e.innerText.slice(0, 300))"

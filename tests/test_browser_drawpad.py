@@ -16,15 +16,11 @@ from convlab.data import load_split
 from convlab.models import PRESETS
 from convlab.saliency import Explainer
 from convlab.store import ModelStore
+from convlab_testing.live_app import COUNT_RUNS_JS
 from test_browser_model import scales
 
 PAD = "iframe[title='Drawing pad and its journey']"
 TOLERANCE = 1e-4  # absolute, on maps scaled 0–1 by their maximum (issue 23; test_browser_model.scales)
-
-# The script's runs, seen in the page: every change of Streamlit's script state (a run starts, ends).
-COUNT_RUNS_JS = """() => { window.__runs = 0;  // the whole page watched: the app's element may be drawn anew
-  new MutationObserver((records) => { window.__runs += records.length; })
-    .observe(document.body, {attributes: true, subtree: true, attributeFilter: ['data-test-script-state']}); }"""
 
 
 # The pad's newest journey (the page's model's maps, both models' probabilities) as plain arrays.

@@ -15,7 +15,6 @@ every URL it needs (the model's files; tfjs, its WASM files and ``model.js`` fro
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -30,7 +29,6 @@ from . import assets
 MODEL_PATH = "/convlab/model/{name}"
 CACHE_FOREVER = "public, max-age=31536000, immutable"  # the name is the content's sha256: it never changes
 MEDIA_TYPES = {"json": "application/json", "bin": "application/octet-stream"}
-REPO = Path(__file__).resolve().parent.parent
 FROM_COMPONENT = "../.."  # from /component/<name>/index.html to the server's root, under any base path
 
 
