@@ -23,8 +23,9 @@ class Activations:
     probabilities: np.ndarray  # (images, 10) softmax output
 
     def mistaken(self, labels) -> list[bool]:
-        """Per image, whether the model's top class is not its ``labels`` entry (the journey's rows in red)."""
-        return [int(p.argmax()) != int(label) for p, label in zip(self.probabilities, labels)]
+        """Per image, whether the model's top class is not its ``labels`` entry (the journey's rows in red); an
+        image without a label (None: a drawing) is never wrong."""
+        return [label is not None and int(p.argmax()) != int(label) for p, label in zip(self.probabilities, labels)]
 
     def filter_maps(self, filter_index: int) -> list[list[np.ndarray | None]]:
         """``[image][layer]`` 2-D maps of one filter: the journey grid's panels.

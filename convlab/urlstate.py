@@ -2,7 +2,8 @@
 
 A teacher copies the address bar and sends it; the link opens the same model, images,
 filter, layer, colour scale, the maps' colour map, tab, the map cell being explained ("this number, explained"), the
-replay's snapshot, the shift probe's transform (shift, rotation, zoom) and presenter mode. Anything in a URL is
+replay's snapshot, the shift probe's transform (shift, rotation, zoom), presenter mode, and a drawing (the Draw view's,
+or one the journey shows in one of its slots). Anything in a URL is
 untrusted: every value is checked against what
 exists (a model is looked up among the stored runs' keys, never used as a path), numbers are
 clamped into range, and whatever is malformed is dropped. Each correction comes back as a
@@ -64,6 +65,7 @@ class Link:
     class_code: str | None = None  # a class to follow
     teacher: str | None = None  # the class's teacher token (checked by the class store)
     drawing: str | None = None  # the drawing pad's picture (``drawing_text``), so a link or a class carries it
+    drawn_slot: int | None = None  # the journey's slot showing the drawing instead of its test image, 0-based
 
     def given(self) -> dict:
         """What the link names, by the page's state names (``image_0``.., ``class``), without the rest."""
@@ -269,6 +271,16 @@ def parse(params: Mapping[str, str], limits: Limits, default_model: str) -> tupl
             state["drawing"] = params["drawing"]
         else:
             notes.append("Ignored drawing=…: it isn't a 28×28 drawing as the drawing pad writes one.")
+    if "drawn_slot" in params:
+        number = _integer(params["drawn_slot"])
+        if "drawing" not in state:
+            notes.append("Ignored drawn_slot=…: it belongs with a drawing; the journey shows its test images.")
+        elif number is None or not 1 <= number <= NUM_SLOTS:
+            notes.append(
+                f"Ignored drawn_slot={_shown(params['drawn_slot'])}: the drawing's image must be 1–{NUM_SLOTS}."
+            )
+        else:
+            state["drawn_slot"] = number - 1
 
     if "tab" in params:
         if params["tab"] in limits.tabs:
@@ -335,6 +347,8 @@ def encode(link: Link) -> dict[str, str]:
         params["teacher"] = str(link.teacher)
     if link.drawing:
         params["drawing"] = str(link.drawing)
+    if link.drawn_slot is not None:
+        params["drawn_slot"] = str(int(link.drawn_slot) + 1)  # 1-based, as the page numbers its images
     return params
 
 

@@ -87,14 +87,14 @@ def test_play_steps_through_the_snapshots_and_stops_at_the_end(monkeypatch, ship
 
 def test_the_downloads_are_a_gif_of_every_snapshot_and_a_png(monkeypatch, shipped_snapshots):
     from ui.resources import get_replay, get_test_split
+    from ui.state import Pictures
     from ui.views import replay as replay_view
 
     stored, found = shipped_snapshots
     replay, problem = get_replay(stored.spec.key(), stored.meta["created"], stored)
     arguments = dict(
         replay=replay,
-        split=get_test_split(),
-        indices=tuple(JOURNEY),
+        pictures=Pictures.of(get_test_split(), JOURNEY),
         filter_index=1,
         scale="layer",
         title="conv (lesson)",

@@ -10,13 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from browser_support import ACTION_TIMEOUT, open_app, wait_idle
+from browser_support import ACTION_TIMEOUT, open_app, wait_idle, wait_until
 from convlab.activations import Inspector
 from convlab.data import load_split
 from convlab.models import PRESETS
 from convlab.saliency import Explainer
 from convlab.store import ModelStore
-from convlab_testing.live_app import COUNT_RUNS_JS
+from convlab_testing.live_app import COUNT_RUNS_JS, JOURNEY_PLOT, plot_js
 from test_browser_model import scales
 
 PAD = "iframe[title='Drawing pad and its journey']"
@@ -108,6 +108,28 @@ def test_the_pad_starts_from_a_test_image(browser, shipped_server):
         frame.wait_for_function("() => window.__pad.picture.some((p) => p > 0)", timeout=ACTION_TIMEOUT)
         picture = np.array(frame.evaluate("() => Array.from(window.__pad.picture)")).reshape(28, 28)
     np.testing.assert_allclose(picture, split.images[23].reshape(28, 28), atol=0.5 / 255 + 1e-6)
+
+
+def test_the_lifted_pens_picture_goes_to_the_journey_as_image_3(browser, shipped_server):
+    with open_app(browser, shipped_server, journey_traces=None, query="/draw") as page:
+        frame = _pad_frame(page)
+        _draw(page, frame, [(0.3, 0.3), (0.7, 0.3), (0.7, 0.8)])
+        page.mouse.up()
+        page.wait_for_function("() => new URLSearchParams(location.search).has('drawing')", timeout=ACTION_TIMEOUT)
+        wait_idle(page)
+        page.get_by_role("button", name="Send to the journey as image 3").click()
+        wait_until(
+            page,
+            "() => { const d = " + plot_js(JOURNEY_PLOT) + "; return !!(d && d.layout) && "
+            "d.layout.annotations.some((a) => a.text.startsWith('Image 3 · your drawing')); }",
+            what="the journey's third row is the drawing",
+        )
+        wait_until(
+            page,
+            "() => new URLSearchParams(location.search).get('drawn_slot') === '3'",
+            what="the address names the drawn slot",
+        )
+        page.locator(".st-key-drawn_slot_back").wait_for(state="visible", timeout=ACTION_TIMEOUT)
 
 
 def test_without_the_browser_model_the_page_draws_each_picture_itself(browser, shipped_server):

@@ -170,3 +170,20 @@ def test_a_drawing_round_trips_and_anything_else_gets_a_note():
         urlstate.drawing_text([0] * 783)
     with pytest.raises(ValueError):
         urlstate.drawing_text([256] + [0] * 783)
+
+
+def test_a_drawn_slot_round_trips_with_its_drawing_and_nothing_else_passes():
+    text = urlstate.drawing_text([(3 * i) % 256 for i in range(784)])
+    state = {"drawing": text, "drawn_slot": 2, "image_0": 0, "image_1": 23, "image_2": 28}
+    params = encode(state)
+    assert params["drawn_slot"] == "3"  # 1-based, as the page numbers its images
+    assert parse(**params) == (state, [])
+    assert "drawn_slot" not in encode({"drawing": text})
+    for value in ("0", "4", "-1", "two", "1.5", ""):
+        state, notes = parse(drawing=text, drawn_slot=value)
+        assert state == {"drawing": text} and len(notes) == 1, (value, notes)
+        assert "Ignored drawn_slot=" in notes[0] and "must be 1–3" in notes[0]
+    state, notes = parse(drawn_slot="2")  # a slot with nothing to show in it
+    assert state == {} and "it belongs with a drawing" in notes[0]
+    state, notes = parse(drawn_slot="2", drawing="not a drawing")
+    assert state == {} and len(notes) == 2

@@ -99,8 +99,12 @@ def publish(data: bytes) -> str:
 
 
 def image_names(indices, labels) -> list[str]:
-    """How a map's description names each row's image: "image 23 (Ankle boot)"."""
-    return [f"image {int(index)} ({CLASS_NAMES[int(label)]})" for index, label in zip(indices, labels)]
+    """How a map's description names each row's image: "image 23 (Ankle boot)", or a picture's name as it is
+    (``ui.state.Pictures.ids``: "your drawing", whose label is None)."""
+    return [
+        index if isinstance(index, str) else f"image {int(index)} ({CLASS_NAMES[int(label)]})"
+        for index, label in zip(indices, labels)
+    ]
 
 
 def live_chart(

@@ -99,19 +99,22 @@ def get_explainer(model_key: str, _stored: StoredModel) -> Explainer:
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def journey_activations(model_key: str, indices: tuple[int, ...], _inspector: Inspector) -> Activations:
-    # Keyed by model and images only: a filter change slices this result, it runs no model.
-    return _inspector.run(get_test_split().images[list(indices)])
+def journey_activations(model_key: str, keys: tuple, _inspector: Inspector, _pixels: np.ndarray) -> Activations:
+    """The model's activations of the journey's pictures ``_pixels`` (n × 28 × 28 × 1), cached by ``keys`` (one
+    per picture, ``ui.state.Pictures.keys``: a test index, or a drawing's checksum, so a new drawing is computed)."""
+    # Keyed by model and pictures only: a filter change slices this result, it runs no model.
+    return _inspector.run(np.asarray(_pixels))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _packed_maps(model_key: str, indices: tuple[int, ...], _activations: Activations) -> bytes:
+def _packed_maps(model_key: str, keys: tuple, _activations: Activations) -> bytes:
     return mapcodec.to_bytes(mapcodec.pack(_activations))
 
 
-def journey_maps_file(model_key: str, indices: tuple[int, ...], activations: Activations) -> str:
-    """Every filter's maps of the journey's images, packed and served (``charts.publish``): its file name."""
-    return publish(_packed_maps(model_key, indices, activations))
+def journey_maps_file(model_key: str, keys: tuple, activations: Activations) -> str:
+    """Every filter's maps of the journey's pictures (cached by their ``keys``), packed and served
+    (``charts.publish``): its file name."""
+    return publish(_packed_maps(model_key, keys, activations))
 
 
 @st.cache_resource(show_spinner=False)

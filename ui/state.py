@@ -1,5 +1,5 @@
-"""The page's shared state: model, images, filter, layer, colour scale, tab, explained cell, the
-replay's snapshot and the shift probe's transform.
+"""The page's shared state: model, images (and the slot showing the page's drawing), filter, layer, colour
+scale, tab, explained cell, the replay's snapshot and the shift probe's transform.
 
 It is read from the URL once per session (checked and clamped by ``convlab.urlstate``, with
 notes on what was refused) and written back after every run, so the address bar always
@@ -11,12 +11,15 @@ through ``st.session_state`` itself.
 from __future__ import annotations
 
 import functools
+import hashlib
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+import numpy as np
 import streamlit as st
 
 from convlab import urlstate
+from convlab.data import Split
 from convlab.figures.scales import DEFAULT_PALETTE, PALETTES, SCALE_MODES
 from convlab.models import PRESETS
 from convlab.tour import SLUGS as TOUR_SLUGS
@@ -55,6 +58,8 @@ SHIFT_X, SHIFT_Y, ROTATE, ZOOM = "shift_x", "shift_y", "rotate", "zoom"  # the s
 PRESENT = "present"  # presenter mode: laid out for a projector
 TOUR = "tour"  # the lesson tour's step, 1-based; absent when the tour is closed
 DRAWING = "drawing"  # the drawing pad's picture (urlstate.drawing_text): in the Draw view's link and a class
+DRAWN_SLOT = "drawn_slot"  # the journey's slot showing the drawing (0-based); its test index waits to come back
+DRAWING_NAME = "your drawing"  # how the pages name the drawing where they would name a test image
 KEYED_SLOT = "keyed_slot"  # presenter mode: the image slot ↑ / ↓ step (1 2 3 choose it)
 IMAGES = tuple(f"image_{slot}" for slot in range(len(DEFAULT_IMAGES)))
 TARGET_SLOT = "target_slot"  # the image slot a picked image goes into next
@@ -96,6 +101,62 @@ def current() -> PageState:
 
 def images() -> list[int]:
     return [int(st.session_state.get(key, default)) for key, default in zip(IMAGES, DEFAULT_IMAGES)]
+
+
+def drawn_slot() -> int | None:
+    """The journey's slot that shows the page's drawing; None when none does, or there is no drawing to show."""
+    slot = st.session_state.get(DRAWN_SLOT)
+    if slot is None or urlstate.drawing_pixels(st.session_state.get(DRAWING)) is None:
+        return None
+    return int(slot)
+
+
+@dataclass(frozen=True)
+class Pictures:
+    """The journey's three pictures: test images, and the page's drawing in the slot it was sent to."""
+
+    pixels: np.ndarray  # (3, 28, 28, 1) floats 0–1, as the test split holds its images
+    labels: tuple[int | None, ...]  # each picture's true class; None for the drawing, which has none
+    names: tuple[str, ...]  # as a sentence names each: "test #23", or "your drawing"
+    ids: tuple[int | str, ...]  # as a row title names each (figures.journey.row_titles): the test index, or its name
+    keys: tuple  # what each picture's computed results are cached by: its test index, or ("drawing", its sha256)
+    indices: tuple[int, ...]  # the slots' test indices (a drawn slot's is the one it goes back to)
+    drawn: int | None = None  # the slot showing the drawing
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @classmethod
+    def of(cls, split: Split, indices, drawn: int | None = None, drawing: str | None = None) -> Pictures:
+        """Test images ``indices`` of ``split``, but the picture ``drawing`` (``urlstate.drawing_text``) in slot
+        ``drawn``; ValueError for a drawn slot without a drawing."""
+        indices = tuple(int(index) for index in indices)
+        pixels = np.array(split.images[list(indices)], dtype=np.float32)
+        labels, names, ids, keys = [], [], [], []
+        for slot, index in enumerate(indices):
+            if slot == drawn:
+                values = urlstate.drawing_pixels(drawing)
+                if values is None:
+                    raise ValueError(f"slot {slot} shows a drawing, but {drawing!r:.40} isn't one")
+                pixels[slot] = np.asarray(values, dtype=np.float32).reshape(28, 28, 1) / 255
+                labels.append(None)
+                names.append(DRAWING_NAME)
+                ids.append(DRAWING_NAME)
+                keys.append(("drawing", hashlib.sha256(drawing.encode()).hexdigest()))
+            else:
+                labels.append(int(split.labels[index]))
+                names.append(f"test #{index}")
+                ids.append(index)
+                keys.append(index)
+        pixels.flags.writeable = False  # cached results are keyed by ``keys``, not by these numbers
+        return cls(pixels, tuple(labels), tuple(names), tuple(ids), tuple(keys), indices, drawn)
+
+
+def pictures(split: Split | None = None) -> Pictures:
+    """The journey's pictures: each slot's test image of ``split`` (the test split by default), but the page's
+    drawing in ``drawn_slot()``."""
+    split = split if split is not None else get_test_split()
+    return Pictures.of(split, images(), drawn_slot(), st.session_state.get(DRAWING))
 
 
 def filter_within(num_filters: int) -> int:
@@ -142,8 +203,37 @@ def show_filter(index: int) -> None:
 
 
 def set_images(indices) -> None:
-    for key, index in zip(IMAGES, indices):
+    """Put test images ``indices`` into the three slots: the drawing, if one was shown, gives way."""
+    for slot, index in enumerate(indices):
+        set_image(slot, index)
+
+
+def set_image(slot: int, index: int) -> None:
+    """Put test image ``index`` into ``slot``: a drawing shown there gives way to it."""
+    st.session_state[IMAGES[slot]] = int(index)
+    if st.session_state.get(DRAWN_SLOT) == slot:
+        forget_drawn_slot()
+
+
+def keep_images(indices=None) -> None:
+    """Hold the slots' test indices (the page's, or ``indices``) for their number boxes, leaving a drawn slot be."""
+    for key, index in zip(IMAGES, images() if indices is None else indices):
         st.session_state[key] = int(index)
+
+
+def send_drawing_to_journey(slot: int) -> None:
+    """Show the page's drawing as the journey's image ``slot`` (0-based; its test image waits to come back) and
+    open the journey."""
+    if not 0 <= slot < len(IMAGES):
+        raise ValueError(f"the journey has images 0–{len(IMAGES) - 1}, not {slot}")
+    keep_images()
+    st.session_state[DRAWN_SLOT] = int(slot)
+    open_tab("journey")
+
+
+def forget_drawn_slot() -> None:
+    """The drawn slot shows its test image again."""
+    st.session_state.pop(DRAWN_SLOT, None)
 
 
 def take_journey(view: dict[str, str]) -> None:
@@ -153,13 +243,13 @@ def take_journey(view: dict[str, str]) -> None:
     parts = view.get("images", "").split(",")
     if len(parts) == len(IMAGES) and all(part.isdigit() for part in parts):
         last = len(get_test_split()) - 1
-        set_images([min(int(part), last) for part in parts])
+        keep_images([min(int(part), last) for part in parts])  # the class's drawn slot, if any, is unchanged
 
 
 def send_to_journey(index: int) -> None:
     """Put a test image into the next slot and open the journey (the filter finder and gallery)."""
     slot = st.session_state.get(TARGET_SLOT, 0)
-    st.session_state[IMAGES[slot]] = int(index)
+    set_image(slot, index)
     st.session_state[TARGET_SLOT] = (slot + 1) % len(DEFAULT_IMAGES)  # three clicks fill three slots
     open_tab("journey")
 
@@ -285,7 +375,7 @@ def apply_view(view: dict[str, str], runs: dict[str, runs_module.Run]) -> None:
     """A teacher's view, on a student's page: what it names, and the defaults for what it doesn't
     (no explained cell, the picture unmoved, no tour step), so the page shows exactly that view."""
     link, _ = urlstate.parse(view, _limits(runs), default_model=PRESETS["conv"].key())
-    for name in (CELL, SNAPSHOT, TOUR):
+    for name in (CELL, SNAPSHOT, TOUR, DRAWN_SLOT):
         st.session_state.pop(name, None)
     reset_transform()
     _take({name: value for name, value in link.given().items() if name not in ("present", "class", "teacher")})
@@ -295,6 +385,7 @@ def view_params() -> dict[str, str]:
     """The page's view as URL parameters, its view's slug as ``tab`` (the address carries it as its path)."""
     now = current()
     session = st.session_state
+    drawn = drawn_slot()
     return urlstate.encode(
         urlstate.Link(
             model=now.model,
@@ -314,7 +405,9 @@ def view_params() -> dict[str, str]:
             tour=session.get(TOUR),
             class_code=session.get(classroom.CLASS),
             teacher=session.get(classroom.TEACHER),
-            drawing=session.get(DRAWING) if now.tab == "draw" else None,  # other views' links stay short
+            # The drawing where the view shows it: other views' links stay short.
+            drawing=session.get(DRAWING) if now.tab == "draw" or drawn is not None else None,
+            drawn_slot=drawn,
         )
     )
 

@@ -353,17 +353,19 @@ def journey_of(
 
 
 def row_titles(indices, labels, probabilities) -> list[str]:
-    """``row_title`` of each row: the images' test indices, their labels and the model's probabilities."""
-    return [row_title(slot, int(index), int(labels[slot]), probabilities[slot]) for slot, index in enumerate(indices)]
+    """``row_title`` of each row: the images' test indices (or a picture's name, such as "your drawing"), their
+    labels (None for a picture without one) and the model's probabilities."""
+    return [row_title(slot, index, labels[slot], probabilities[slot]) for slot, index in enumerate(indices)]
 
 
-def row_title(slot: int, index: int, label: int, probabilities: np.ndarray | None) -> str:
-    """'Image 2 · test #23 · Ankle boot → predicted Sandal (97%) ✗' (no prediction without probabilities)."""
+def row_title(slot: int, index: int | str, label: int | None, probabilities: np.ndarray | None) -> str:
+    """'Image 2 · test #23 · Ankle boot → predicted Sandal (97%) ✗' (no prediction without probabilities);
+    'Image 3 · your drawing → predicted Sandal (97%)' for a named picture without a label (nothing to be wrong about).
+    """
+    name = index if isinstance(index, str) else f"test #{int(index)}"
+    head = f"Image {slot + 1} · {name}" + ("" if label is None else f" · <b>{CLASS_NAMES[int(label)]}</b>")
     if probabilities is None:
-        return f"Image {slot + 1} · test #{index} · <b>{CLASS_NAMES[label]}</b>"
+        return head
     predicted = int(np.argmax(probabilities))
-    verdict = "✓" if predicted == label else "✗ wrong"
-    return (
-        f"Image {slot + 1} · test #{index} · <b>{CLASS_NAMES[label]}</b> → predicted "
-        f"<b>{CLASS_NAMES[predicted]}</b> ({probabilities[predicted]:.0%}) {verdict}"
-    )
+    verdict = "" if label is None else " ✓" if predicted == int(label) else " ✗ wrong"
+    return f"{head} → predicted <b>{CLASS_NAMES[predicted]}</b> ({probabilities[predicted]:.0%}){verdict}"

@@ -2,7 +2,8 @@
 
 The pad (``components/drawpad``) runs the page's model and the other lesson model in the browser
 with TensorFlow.js (``ui.modelroute``'s files), so drawing costs the server nothing; the picture comes
-back when the pen lifts. Where the browser can't run the models, this view draws the picture's journey
+back when the pen lifts, and can then be sent to the journey as one of its three images (and so to every
+view that shows them). Where the browser can't run the models, this view draws the picture's journey
 and predictions itself each time the pen lifts.
 """
 
@@ -49,6 +50,7 @@ def render(page: Page) -> None:
     report = pad_ui(page)
     if report.get("error") or st.session_state.get("drawpad_on_server"):  # the pad's report keeps its error
         server_journey_ui(page)
+    send_ui()
     looked_ui(page)
 
 
@@ -59,6 +61,8 @@ def start_ui(page: Page) -> None:
     index = columns[0].number_input("Start from test image", 0, last, value=state.images()[0], step=1, key="pad_index")
     columns[1].button("Use it", key="pad_use_index", on_click=_start_from_test, args=(page, int(index)))
     for slot, journey_index in enumerate(state.images()):
+        if slot == state.drawn_slot():  # that slot shows this pad's own drawing
+            continue
         columns[2 + slot].button(
             f"#{journey_index}",
             key=f"pad_use_slot_{slot}",
@@ -161,6 +165,26 @@ def pad_args(page: Page) -> dict:
         "filter": state.filter_within(max((layer[2] for layer in layers), default=1)),
         "colorscale": PALETTE_COLORSCALES[palette()],
     }
+
+
+def send_ui() -> None:
+    """Once there is a picture (the pen lifted): send it to the journey as image 1, 2 or 3."""
+    if drawing_pixels(st.session_state.get(state.DRAWING)) is None:
+        return
+    with st.container(key="pad_send", horizontal=True, vertical_alignment="center", gap="small"):
+        for slot in range(len(state.IMAGES)):
+            st.button(
+                f"Send to the journey as image {slot + 1}",
+                key=f"pad_send_{slot}",
+                on_click=state.send_drawing_to_journey,
+                args=(slot,),
+                help=f"The journey opens with your drawing as its image {slot + 1}, beside the other two; "
+                "Predictions, Where it looked and the other views show it there too.",
+            )
+    st.caption(
+        "The drawing as it was when the pen last lifted. In the journey, its row's box gives way to a button "
+        "that brings the test image back."
+    )
 
 
 def looked_ui(page: Page) -> None:

@@ -36,22 +36,21 @@ def render(page: Page) -> None:
         return
     layer_names = [layer.name for layer in inspector.layers]
     state.choose_layer(layer_names)  # before its radio is drawn
-    indices = state.images()
+    pictures = state.pictures(split)  # test images, or the page's drawing in the slot it was sent to
     left, middle, right = st.columns([2, 2, 1])
     slot = left.radio(
         "Image",
-        range(len(indices)),
+        range(len(pictures)),
         horizontal=True,
         key="filters_slot",
         persist_state=state.KEEP,
-        format_func=lambda s: f"slot {s + 1}: #{indices[s]} {CLASS_NAMES[split.labels[indices[s]]]}",
+        format_func=lambda s: f"slot {s + 1}: " + _short_name(pictures, s),
     )
     layer_name = middle.radio("Layer", layer_names, horizontal=True, key=state.LAYER, persist_state=state.KEEP)
     layer_index = layer_names.index(layer_name)
     num_filters = inspector.filters_per_layer[layer_index]
     filter_index = state.filter_box(right, "filter_pick", num_filters)
-    index = indices[slot]
-    activations = journey_activations(stored.spec.key(), tuple(indices), inspector)
+    activations = journey_activations(stored.spec.key(), pictures.keys, inspector, pictures.pixels)
     maps = activations.maps[layer_index][slot]
     shared = (0.0, float(maps.max())) if state.current().scale != "panel" else None
     live_chart(  # updated in place; a click on any cell of a tile reports the tile and the cell
@@ -68,15 +67,15 @@ def render(page: Page) -> None:
         title=f"Every filter's map of {layer_name}",
     )
     st.caption(
-        f"All {num_filters} maps of **{layer_name}** for test image #{index} "
-        f"({CLASS_NAMES[split.labels[index]]}), {maps.shape[0]}×{maps.shape[1]} each; "
+        f"All {num_filters} maps of **{layer_name}** for {_long_name(pictures, slot)}, "
+        f"{maps.shape[0]}×{maps.shape[1]} each; "
         f"filter {filter_index} (framed) is the one the journey shows. Click a cell of a tile to choose that "
         "filter and see how the number is computed. "
         + ("Each tile has its own colour scale." if shared is None else "All tiles share one colour scale.")
     )
     cell = state.current().cell
     if cell and cell["slot"] == slot and cell["layer"] == layer_name:
-        explanation_ui(cell, inspector, activations, split.images[indices], indices, filter_index)
+        explanation_ui(cell, inspector, activations, pictures.pixels, pictures.names, filter_index)
     strongest = np.unravel_index(int(np.argmax(maps[:, :, filter_index])), maps.shape[:2])
     st.button(
         f"🔎 Explain filter {filter_index}'s strongest cell of this map, in the journey",
@@ -85,8 +84,20 @@ def render(page: Page) -> None:
         args=(slot, layer_name, *map(int, strongest)),
         help="Opens the journey with that cell's number computed step by step (any cell there can be clicked).",
     )
-    kernels_ui(stored, split.images[index], filter_index)
+    kernels_ui(stored, pictures.pixels[slot], filter_index)
     finder_ui(stored, inspector, split, layer_name, filter_index)
+
+
+def _short_name(pictures: state.Pictures, slot: int) -> str:
+    """'#23 Ankle boot', or 'your drawing'."""
+    label = pictures.labels[slot]
+    return pictures.names[slot] if label is None else f"#{pictures.indices[slot]} {CLASS_NAMES[label]}"
+
+
+def _long_name(pictures: state.Pictures, slot: int) -> str:
+    """'test image #23 (Ankle boot)', or 'your drawing'."""
+    label = pictures.labels[slot]
+    return pictures.names[slot] if label is None else f"test image #{pictures.indices[slot]} ({CLASS_NAMES[label]})"
 
 
 def _explain_in_journey(slot: int, layer: str, row: int, col: int) -> None:

@@ -82,17 +82,18 @@ def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
         "conv2 is a different filter from filter *n* of conv1: the same number, another learned kernel."
     )
     num_filters = max(filters for _, _, filters in layers)
-    indices, filter_index = image_controls_ui(split, num_filters)
-    labels = [int(split.labels[i]) for i in indices]
+    filter_index = image_controls_ui(split, num_filters)
+    pictures = state.pictures(split)  # test images, or the page's drawing in the slot it was sent to
+    labels = list(pictures.labels)
     scale = state.current().scale
-    style = _journey_style(len(indices), 1 + len(layers), scale)
+    style = _journey_style(len(pictures), 1 + len(layers), scale)
     if stored is None:
         live_chart(
             journey_figure(
-                split.images[indices],
-                [[None] * len(layers)] * len(indices),
+                pictures.pixels,
+                [[None] * len(layers)] * len(pictures),
                 layers,
-                row_titles(indices, labels, [None] * len(indices)),
+                row_titles(pictures.ids, labels, [None] * len(pictures)),
                 style,
                 pending=True,
             ),
@@ -105,13 +106,13 @@ def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
         st.caption("⏳ Loading TensorFlow and the model to compute the maps: a few seconds, once per server start.")
         return
     inspector = get_inspector(spec.key(), stored)
-    activations = journey_activations(spec.key(), tuple(indices), inspector)
+    activations = journey_activations(spec.key(), pictures.keys, inspector, pictures.pixels)
     cell = _valid_cell(layers)
     # Every filter's maps go to the browser once per set of images: the chart's control redraws any
     # filter there and tells the page the one it settles on.
     try:
         scrub = {
-            "url": journey_maps_file(spec.key(), tuple(indices), activations),
+            "url": journey_maps_file(spec.key(), pictures.keys, activations),
             "filter": filter_index,
             "filters": num_filters,
             "font_scale": style.font_scale,
@@ -125,10 +126,10 @@ def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
     live_chart(
         journey_of(
             activations,
-            split.images[indices],
+            pictures.pixels,
             inspector.filters_per_layer,
             filter_index,
-            row_titles(indices, labels, activations.probabilities),
+            row_titles(pictures.ids, labels, activations.probabilities),
             labels,
             style,
             marks=_marks(cell, layers, spec),
@@ -139,20 +140,29 @@ def _journey(spec: ModelSpec, stored: StoredModel | None, split: Split) -> None:
         page_keys=_page_keys(),
         scrub=scrub,
         title=CHART_TITLE,
-        describe={"filter": filter_index, "images": image_names(indices, labels)},
+        describe={"filter": filter_index, "images": image_names(pictures.ids, labels)},
     )
-    explanation_ui(cell, inspector, activations, split.images[indices], indices, filter_index)
-    mixed = len(set(labels)) > 1
-    if mixed and not mixed_on_purpose(indices):  # a tour step that mixes classes on purpose says why itself
+    explanation_ui(cell, inspector, activations, pictures.pixels, pictures.names, filter_index)
+    known = [label for label in labels if label is not None]  # the drawing has no label to share
+    mixed = len(set(known)) > 1
+    on_purpose = pictures.drawn is None and mixed_on_purpose(pictures.indices)  # the tour's step says why itself
+    if mixed and not on_purpose:
         st.warning(
             "These images don't share a label ("
-            + ", ".join(CLASS_NAMES[label] for label in labels)
+            + ", ".join(CLASS_NAMES[label] for label in known)
+            + ("; your drawing has none" if pictures.drawn is not None else "")
             + "). The lesson compares images of one class to see which features a filter picks up "
             "for that class; choose a class below to pick three."
         )
     elif not mixed:
+        same = (
+            f"All three are **{CLASS_NAMES[known[0]]}**."
+            if pictures.drawn is None
+            else f"The test images are **{CLASS_NAMES[known[0]]}**; your drawing has no label, so its row says "
+            "only what the model makes of it."
+        )
         st.caption(
-            f"All three are **{CLASS_NAMES[labels[0]]}**. Colour scale: "
+            f"{same} Colour scale: "
             f"{SCALE_MODES[scale]} ({state.palette()}: dark = low, bright = high). Each map is smaller than the one "
             f"before it: a {spec.kernel_size}×{spec.kernel_size} convolution trims the edges, "
             f"a {spec.pool_size}×{spec.pool_size} max-pool divides the size by {spec.pool_size}."
@@ -190,8 +200,9 @@ def _marks(cell: dict | None, layers: list[tuple[str, int, int]], spec: ModelSpe
     ]
 
 
-def explanation_ui(cell, inspector, activations, images, indices, filter_index) -> None:
-    """How the clicked number comes about: the window it is computed from, step by step."""
+def explanation_ui(cell, inspector, activations, images, names, filter_index) -> None:
+    """How the clicked number comes about: the window it is computed from, step by step (``names``: how a
+    sentence names each image, ``ui.state.Pictures.names``)."""
     with st.container(key="explanation", border=True):
         if cell is None:
             st.caption("🔎 Click any cell of a conv or pool map above to see how that number is computed.")
@@ -208,7 +219,7 @@ def explanation_ui(cell, inspector, activations, images, indices, filter_index) 
         head, close = st.columns([6, 1], vertical_alignment="center")
         head.markdown(
             f"**How {layer}'s number at row {cell['row']}, column {cell['col']} of image "
-            f"{slot + 1} (test #{indices[slot]}), filter {filter_index}, comes about**"
+            f"{slot + 1} ({names[slot]}), filter {filter_index}, comes about**"
         )
         close.button("Close", key="explanation_close", on_click=state.forget_cell)
         if isinstance(explained, PoolCell):
@@ -307,10 +318,11 @@ def _slide(stored: StoredModel, split: Split, cell: dict) -> None:
     inspector = get_inspector(stored.spec.key(), stored)
     filter_index = state.filter_within(inspector.filters_per_layer[0])
     kernel, bias = inspector.layers[0].get_weights()
-    image = split.images[state.images()[cell["slot"]]].reshape(28, 28)
+    pictures = state.pictures(split)
+    image = pictures.pixels[cell["slot"]].reshape(28, 28)
     steps = _slide_steps(
         stored.spec.key(),
-        state.images()[cell["slot"]],
+        pictures.keys[cell["slot"]],
         filter_index,
         image,
         kernel[:, :, 0, filter_index],
@@ -350,25 +362,29 @@ def _step_slide(step: int, count: int) -> None:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _slide_steps(model_key: str, index: int, filter_index: int, _image, _kernel, _bias) -> list:
-    # Keyed by model, image and filter: the arrays follow from them.
+def _slide_steps(model_key: str, picture: int | tuple, filter_index: int, _image, _kernel, _bias) -> list:
+    # Keyed by model, picture (Pictures.keys: a test index or a drawing's checksum) and filter: the arrays follow.
     return slide(_image, _kernel, _bias)
 
 
 # -- the controls --------------------------------------------------------------------------------
-def image_controls_ui(split: Split, num_filters: int) -> tuple[list[int], int]:
-    """Three image number boxes and the filter's box; returns (image indices, filter index).
+def image_controls_ui(split: Split, num_filters: int) -> int:
+    """Three image number boxes (the drawing's slot says so instead) and the filter's box; returns the filter.
 
     Number boxes, not sliders, for the images: 10,000 images on a slider of a few hundred
     pixels can't be dragged to image 1 or 2; a box takes a typed number and steps by one. The
     filter's slider is the chart's own (drawn in the browser, it redraws as the hand moves).
     """
-    state.set_images(state.images())  # the defaults, on a first visit
+    state.keep_images()  # the defaults, on a first visit
     state.show_filter(state.filter_within(num_filters))
     if state.presenting() and st.session_state.get(state.TOUR):  # a projector's room goes to the maps:
-        return state.images(), state.current().filter  # the tour sets the images, the grid's slider the filter
+        return state.current().filter  # the tour sets the images, the grid's slider the filter
     columns = st.container(key="journey_controls").columns([1, 1, 1, 1], vertical_alignment="bottom")
-    indices = [
+    drawn = state.drawn_slot()
+    for slot, key in enumerate(state.IMAGES):
+        if slot == drawn:
+            _drawn_slot_ui(columns[slot], slot)
+            continue
         columns[slot].number_input(
             f"Image {slot + 1}" + ("" if state.presenting() else " (test index)"),
             0,
@@ -378,13 +394,24 @@ def image_controls_ui(split: Split, num_filters: int) -> tuple[list[int], int]:
             persist_state=state.KEEP,
             help=f"A test image, 0–{len(split) - 1}: type its number, or step with − / + (↓ / ↑ in the box).",
         )
-        for slot, key in enumerate(state.IMAGES)
-    ]
     if classroom.following():  # the teacher's filter is painted on the chart's slider, not typed here
         columns[3].caption("Filter: the teacher's, on the slider above the grid")
     else:
         state.filter_box(columns[3], "filter_box", num_filters, label="Filter", help=FILTER_HELP)
-    return indices, state.current().filter
+    return state.current().filter
+
+
+def _drawn_slot_ui(column, slot: int) -> None:
+    """In place of a slot's number box: it shows the drawing, and a button brings its test image back."""
+    index = state.images()[slot]
+    with column.container(key="journey_drawn_slot"):
+        st.markdown(f"Image {slot + 1}: ✏️ **{state.DRAWING_NAME}**")
+        st.button(
+            f"↩ Back to test #{index}",
+            key="drawn_slot_back",
+            on_click=state.forget_drawn_slot,
+            help=f"Show test image #{index} in this slot again. Your drawing stays on the ✏️ Draw pad.",
+        )
 
 
 def _journey_style(rows: int, columns: int, scale: str) -> JourneyStyle:
@@ -433,9 +460,8 @@ def _image_key(key: str) -> None:
         st.session_state[state.KEYED_SLOT] = int(key) - 1
         return
     slot = st.session_state.get(state.KEYED_SLOT, len(state.IMAGES) - 1)
-    indices = state.images()
-    indices[slot] = min(max(indices[slot] + (1 if key == "ArrowUp" else -1), 0), len(get_test_split()) - 1)
-    state.set_images(indices)
+    index = state.images()[slot]
+    state.set_image(slot, min(max(index + (1 if key == "ArrowUp" else -1), 0), len(get_test_split()) - 1))
 
 
 # -- picking images by label -----------------------------------------------------------------------

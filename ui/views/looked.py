@@ -36,7 +36,7 @@ SALIENCY_TITLE, CAM_TITLE = "pixels that matter most", "where it found evidence"
 
 
 def render(page: Page) -> None:
-    split, indices = page.split, state.images()
+    pictures = state.pictures(page.split)  # test images, or the page's drawing in the slot it was sent to
     st.header("Where the model looked")
     st.markdown(f"**{PLAIN}**")
     left, middle, right = st.columns([2, 2, 1], vertical_alignment="bottom")
@@ -55,14 +55,18 @@ def render(page: Page) -> None:
         help=f"Averages the bright pixels over {SMOOTH_SAMPLES} slightly noisy copies of each "
         "image: less speckle, the same story.",
     )
-    titles = [f"Image {slot + 1} · test #{i} · {CLASS_NAMES[split.labels[i]]}" for slot, i in enumerate(indices)]
-    explain_ui(page, split.images[indices], titles, chosen, smooth, key="looked_chart", indices=indices)
+    titles = [
+        f"Image {slot + 1} · {name}" + ("" if label is None else f" · {CLASS_NAMES[label]}")
+        for slot, (name, label) in enumerate(zip(pictures.names, pictures.labels))
+    ]
+    explain_ui(page, pictures.pixels, titles, chosen, smooth, key="looked_chart", keys=pictures.keys)
 
 
-def explain_ui(page: Page, images, titles: list[str], chosen: int | None, smooth: bool, key: str, indices=None) -> None:
-    """Saliency for the dense and the conv model and the conv model's Grad-CAM of ``images`` (n × 28 × 28), one
-    row each headed by ``titles``, for class ``chosen`` or each model's prediction; the words below. ``indices``:
-    the images' test indices, when they are the journey's (their predictions are at hand)."""
+def explain_ui(page: Page, images, titles: list[str], chosen: int | None, smooth: bool, key: str, keys=None) -> None:
+    """Saliency for the dense and the conv model and the conv model's Grad-CAM of ``images`` (n × 28 × 28, or
+    n × 28 × 28 × 1), one row each headed by ``titles``, for class ``chosen`` or each model's prediction; the words
+    below. ``keys``: the images' ``ui.state.Pictures.keys``, when they are the journey's (their predictions are
+    at hand)."""
     dense = runs_module.load(page.runs[PRESETS["dense"].key()])
     conv = page.stored if page.stored.spec.conv_filters else runs_module.load(page.runs[PRESETS["conv"].key()])
     for stored in (model for model in (dense, conv) if model is not None):
@@ -73,7 +77,7 @@ def explain_ui(page: Page, images, titles: list[str], chosen: int | None, smooth
             return
     columns, notes = [], []
     for stored in (model for model in (dense, conv) if model is not None):
-        classes = _classes(stored, images, chosen, indices)
+        classes = _classes(stored, images, chosen, keys)
         explainer = get_explainer(stored.spec.key(), stored)
         maps = explainer.saliency(images, classes, smooth=SMOOTH_SAMPLES if smooth else 0)
         columns.append((f"{stored.spec.label()}<br>{SALIENCY_TITLE}", maps, "saliency"))
@@ -92,13 +96,14 @@ def explain_ui(page: Page, images, titles: list[str], chosen: int | None, smooth
     st.markdown(terms_markdown(terms, side=side if conv is not None else None, copies=SMOOTH_SAMPLES))
 
 
-def _classes(stored, images, chosen: int | None, indices=None) -> list[int]:
+def _classes(stored, images, chosen: int | None, keys=None) -> list[int]:
     """The chosen class for every image, or each image's predicted class under this model."""
     if chosen is not None:
         return [chosen] * len(images)
     inspector = get_inspector(stored.spec.key(), stored)
-    if indices is not None:  # the journey's images: their answers are computed already
-        probabilities = journey_activations(stored.spec.key(), tuple(indices), inspector).probabilities
+    pixels = np.asarray(images).reshape(len(images), 28, 28, 1)
+    if keys is not None:  # the journey's pictures: their answers are computed already
+        probabilities = journey_activations(stored.spec.key(), tuple(keys), inspector, pixels).probabilities
     else:
-        probabilities = inspector.run(np.asarray(images)[..., np.newaxis]).probabilities
+        probabilities = inspector.run(pixels).probabilities
     return [int(p.argmax()) for p in probabilities]

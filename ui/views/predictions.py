@@ -31,17 +31,24 @@ GALLERY_PAGE = 24  # misclassified images shown at a time
 def render(page: Page) -> None:
     split = page.split
     st.header("What the models predict")
-    indices = state.images()
+    pictures = state.pictures(split)  # test images, or the page's drawing in the slot it was sent to
     lesson = [PRESETS["dense"].key(), PRESETS["conv"].key()]
     probabilities = {}
     for key in lesson + ([page.run.key] if page.run.key not in lesson else []):
         stored = runs_module.load(page.runs[key])
         if stored is not None:
             inspector = get_inspector(key, stored)
-            probabilities[stored.spec.label()] = journey_activations(key, tuple(indices), inspector).probabilities
-    titles = [f"#{i} · {CLASS_NAMES[split.labels[i]]}" for i in indices]
+            activations = journey_activations(key, pictures.keys, inspector, pictures.pixels)
+            probabilities[stored.spec.label()] = activations.probabilities
+    titles = [
+        name if label is None else f"#{index} · {CLASS_NAMES[label]}"
+        for name, index, label in zip(pictures.names, pictures.indices, pictures.labels)
+    ]
     chart(probabilities_figure(titles, probabilities), key="probabilities_chart")
-    st.caption("The journey's three images: each model's probability for every class. The true class is in each title.")
+    st.caption(
+        "The journey's three images: each model's probability for every class. The true class is in each title"
+        + ("; your drawing has none." if pictures.drawn is not None else ".")
+    )
     mistakes_ui(page.runs, split)
 
 

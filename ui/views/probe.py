@@ -89,13 +89,13 @@ def _transform(page: Page) -> None:
     )
     controls[4].button("Reset", key="probe_reset", on_click=state.reset_transform, width="stretch")
     transform = state.current().transform
-    indices = state.images()
-    hand_ui(page, indices, transform)
-    labels = [int(page.split.labels[i]) for i in indices]
-    moved = apply(np.asarray(page.split.images[indices])[..., 0], transform)[..., np.newaxis]
+    pictures = state.pictures(page.split)  # test images, or the page's drawing in the slot it was sent to
+    hand_ui(page, pictures, transform)
+    labels = list(pictures.labels)
+    moved = apply(pictures.pixels[..., 0], transform)[..., np.newaxis]
     inspector = get_inspector(page.run.key, page.stored)
     activations = inspector.run(moved)
-    _predictions_ui(page, moved, labels, indices, activations.probabilities)
+    _predictions_ui(page, moved, pictures, activations.probabilities)
     if not inspector.layers:
         st.info(f"**{page.run.label}** has no conv layers, so there are no maps to show; its predictions are above.")
         return
@@ -106,13 +106,13 @@ def _transform(page: Page) -> None:
             moved,
             inspector.filters_per_layer,
             filter_index,
-            row_titles(indices, labels, activations.probabilities),
+            row_titles(pictures.ids, labels, activations.probabilities),
             labels,
             JourneyStyle(scale=state.current().scale, panel=150),
         ),
         key="probe_chart",
         title="The moved images' journey through the conv and pool layers",
-        describe={"filter": filter_index, "images": image_names(indices, labels)},
+        describe={"filter": filter_index, "images": image_names(pictures.ids, labels)},
     )
     st.caption(
         f"The journey of the moved images ({transform.describe()}), filter {filter_index} of **{page.run.label}**; "
@@ -135,7 +135,7 @@ def _comparison_models(page: Page) -> dict[str, tuple[str, object]]:
     return chosen
 
 
-def hand_ui(page: Page, indices: list[int], transform: Transform) -> None:
+def hand_ui(page: Page, pictures: state.Pictures, transform: Transform) -> None:
     """The pictures moved by hand: the pad (in the browser) moves them, and their journey and both models'
     answers follow; where the hand stops, the sliders take the transform. Nothing without a browser model."""
     if not st.toggle(
@@ -156,8 +156,8 @@ def hand_ui(page: Page, indices: list[int], transform: Transform) -> None:
         **draw.pad_args(page),
         models=entries,
         mode="probe",
-        images=[np.rint(page.split.images[index].reshape(-1) * 255).astype(int).tolist() for index in indices],
-        names=[f"test #{index}" for index in indices],
+        images=[np.rint(pixels.reshape(-1) * 255).astype(int).tolist() for pixels in pictures.pixels],
+        names=list(pictures.names),
         transform={
             "shift_x": transform.shift_x,
             "shift_y": transform.shift_y,
@@ -196,28 +196,36 @@ def _take_hand() -> None:
         st.session_state[key] = value
 
 
-def _predictions_ui(page: Page, moved: np.ndarray, labels: list[int], indices: list[int], own: np.ndarray) -> None:
-    """What each model predicts for each moved image, next to the image itself (``own``: the page model's)."""
+def _predictions_ui(page: Page, moved: np.ndarray, pictures: state.Pictures, own: np.ndarray) -> None:
+    """What each model predicts for each moved image, next to the image itself (``own``: the page model's); the
+    drawing has no true class, so no ✓ or ✗."""
     probabilities = {
         name: own if key == page.run.key else get_inspector(key, stored).run(moved).probabilities
         for name, (key, stored) in _comparison_models(page).items()
     }
-    columns = st.columns(len(indices))
+    columns = st.columns(len(pictures))
     for slot, column in enumerate(columns):
+        label = pictures.labels[slot]
+        name = pictures.names[slot] if label is None else f"#{pictures.indices[slot]} {CLASS_NAMES[label]}"
         with column.container(border=True):
             picture, words = st.columns([1, 3], vertical_alignment="center")
             picture.image(
                 np.kron(moved[slot, :, :, 0], np.ones((3, 3))),
                 clamp=True,
                 width="stretch",
-                alt=f"Image {slot + 1}, test #{indices[slot]} ({CLASS_NAMES[labels[slot]]}), moved",
+                alt=f"Image {slot + 1}, "
+                + (name if label is None else f"test #{pictures.indices[slot]} ({CLASS_NAMES[label]})")
+                + ", moved",
             )
-            lines = [f"**Image {slot + 1}** · #{indices[slot]} {CLASS_NAMES[labels[slot]]}"]
-            for name, values in probabilities.items():
+            lines = [f"**Image {slot + 1}** · {name}"]
+            for model, values in probabilities.items():
                 predicted = int(values[slot].argmax())
-                mark = "✓" if predicted == labels[slot] else "✗"
-                true = "" if predicted == labels[slot] else f" · true class {values[slot][labels[slot]]:.0%}"
-                lines.append(f"{mark} {name}: **{CLASS_NAMES[predicted]}** {values[slot][predicted]:.0%}{true}")
+                if label is None:
+                    mark, true = "→", ""
+                else:
+                    mark = "✓" if predicted == label else "✗"
+                    true = "" if predicted == label else f" · true class {values[slot][label]:.0%}"
+                lines.append(f"{mark} {model}: **{CLASS_NAMES[predicted]}** {values[slot][predicted]:.0%}{true}")
             words.markdown("  \n".join(lines))
 
 

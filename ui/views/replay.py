@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import functools
 
-import numpy as np
 import streamlit as st
 
 from convlab import frames
-from convlab.data import Split
 from convlab.figures.curves import replay_accuracy_figure
 from convlab.figures.journey import JourneyStyle, journey_of, row_titles
 from convlab.figures.scales import SCALE_MODES
@@ -90,8 +88,8 @@ def _replay(page: Page, replay: Replay) -> None:
         f"**{point.label}** · {point.epochs:.2f} epochs trained · accuracy: train **{point.train_accuracy:.1%}** "
         f"({train_source}), test **{point.test_accuracy:.1%}** (on {sample.get('test', 0):,} test images)"
     )
-    images = np.asarray(page.split.images[state.images()])
-    labels = [int(page.split.labels[i]) for i in state.images()]
+    pictures = state.pictures(page.split)  # test images, or the page's drawing in the slot it was sent to
+    images, labels = pictures.pixels, list(pictures.labels)
     activations = replay.activations(index, images)
     history = page.run.meta.get("history", {}).get("test_accuracy", [])
     if not num_filters:
@@ -107,13 +105,13 @@ def _replay(page: Page, replay: Replay) -> None:
                 images,
                 replay.inspector.filters_per_layer,
                 filter_index,
-                row_titles(state.images(), labels, activations.probabilities),
+                row_titles(pictures.ids, labels, activations.probabilities),
                 labels,
                 JourneyStyle(scale=state.current().scale, panel=130),
             ),
             key="replay_chart",
             title="The journey's images at this snapshot",
-            describe={"filter": filter_index, "images": image_names(state.images(), labels)},
+            describe={"filter": filter_index, "images": image_names(pictures.ids, labels)},
         )
         st.caption(
             f"The journey's images through filter {filter_index}, with this snapshot's weights; "
@@ -144,7 +142,7 @@ def _replay(page: Page, replay: Replay) -> None:
             key="replay_accuracy",
             title="Accuracy during training, up to this snapshot",
         )
-    _downloads_ui(page, replay, index, filter_index)
+    _downloads_ui(page, replay, pictures, index, filter_index)
 
 
 def _rewind_at_end(count: int) -> None:
@@ -157,12 +155,11 @@ def _stop_playing() -> None:
     st.session_state[PLAYING] = False
 
 
-def _downloads_ui(page: Page, replay: Replay, index: int, filter_index: int) -> None:
+def _downloads_ui(page: Page, replay: Replay, pictures: state.Pictures, index: int, filter_index: int) -> None:
     name = f"convlab-replay-{page.run.key}-filter{filter_index}"
     arguments = dict(
         replay=replay,
-        split=page.split,
-        indices=tuple(state.images()),
+        pictures=pictures,
         filter_index=filter_index,
         scale=state.current().scale,
         title=page.run.label,
@@ -194,16 +191,14 @@ def _downloads_ui(page: Page, replay: Replay, index: int, filter_index: int) -> 
 # Called by the download buttons when clicked, outside the script run: everything they need is passed in.
 def _frames(
     replay: Replay,
-    split: Split,
-    indices: tuple[int, ...],
+    pictures: state.Pictures,
     filter_index: int,
     scale: str,
     title: str,
     snapshots: list[int],
 ) -> list:
     """The replay's pictures at ``snapshots``, on colour scales shared by all of them."""
-    images = np.asarray(split.images[list(indices)])
-    labels = [int(split.labels[i]) for i in indices]
+    images, labels = pictures.pixels, list(pictures.labels)
     runs = [replay.activations(index, images) for index in snapshots]
     maps = [activations.filter_maps(filter_index) for activations in runs]
     tops = frames.fixed_map_tops(maps, scale) if scale != "panel" else None
@@ -213,7 +208,7 @@ def _frames(
             images=images,
             maps=frame_maps,
             layer_names=list(activations.layer_names),
-            row_titles=row_titles(indices, labels, activations.probabilities),
+            row_titles=row_titles(pictures.ids, labels, activations.probabilities),
             wrong=activations.mistaken(labels),
             kernels=replay.kernels(index),
             chosen_filter=filter_index,
