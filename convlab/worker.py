@@ -35,9 +35,24 @@ from .store import ModelStore, StoredModel
 NICENESS = (
     19  # the lowest: the server and the browsers (niceness 0) get about 98 of every 100 time slices they contend for
 )
+NICENESS_VARIABLE = "CONVLAB_TRAINING_NICENESS"  # 0: trainings at the server's priority (a test run, a training box)
 IDLE_SECONDS = 300  # a worker with nothing to do exits after this; the next training starts a new one
 BATCH_EVENTS_EVERY = 0.1  # seconds between batch events: enough for a progress bar polled once a second
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent  # where ``python -m convlab.worker`` finds convlab
+
+
+def configured_niceness() -> int:
+    """The workers' niceness: ``CONVLAB_TRAINING_NICENESS`` (0 to 19) if set, else ``NICENESS``.
+
+    The lowest priority is right beside people's pages; on a machine where nothing waits for the
+    CPU but other work (the test suite's two processes), trainings in the idle class would crawl.
+    """
+    text = os.environ.get(NICENESS_VARIABLE, "").strip()
+    if not text:
+        return NICENESS
+    if not text.isdigit() or int(text) > 19:
+        raise ValueError(f"{NICENESS_VARIABLE} must be a whole number from 0 to 19, not {text!r}")
+    return int(text)
 
 
 class WorkerDied(RuntimeError):
@@ -140,7 +155,8 @@ class LocalWorker:
 
     slots = 1
 
-    def __init__(self, niceness: int = NICENESS, idle_seconds: float = IDLE_SECONDS):
+    def __init__(self, niceness: int | None = None, idle_seconds: float = IDLE_SECONDS):
+        niceness = configured_niceness() if niceness is None else niceness
         with _PROCESSES_LOCK:
             self._process = _PROCESSES.setdefault((niceness, idle_seconds), _Process(niceness, idle_seconds))
 
@@ -283,6 +299,8 @@ def _lower_priority(niceness: int) -> None:
     without autogroups. Its threads are in Linux's idle scheduling class besides, so a server
     or browser thread that wakes up is placed on a core running only the worker and runs at once.
     """
+    if niceness == 0:  # asked for the server's priority (CONVLAB_TRAINING_NICENESS=0)
+        return
     os.nice(niceness)
     try:
         Path("/proc/self/autogroup").write_text(str(niceness))

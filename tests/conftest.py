@@ -12,6 +12,10 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The tests' trainings at normal priority: in Linux's idle class (the default, beside people's pages) they got
+# the CPU only when neither test process wanted it, and a tiny training took 3 times as long (73 s against 23 s).
+# test_worker.py checks the default priority with a worker of its own.
+os.environ.setdefault("CONVLAB_TRAINING_NICENESS", "0")
 
 if "PYTEST_XDIST_WORKER" in os.environ:
     # Each test process, and the servers and workers it starts, gets a temp folder of its own, so the

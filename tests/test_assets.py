@@ -69,7 +69,7 @@ def test_the_route_refuses_anything_outside_its_folders(shipped_server):
 
 def test_a_second_chart_takes_plotly_from_the_browsers_cache(browser, shipped_server):
     """The journey's chart fetches plotly.js; the replay's charts, opened next, read it from the cache."""
-    with open_app(browser, shipped_server, journey_traces=JOURNEY_TRACES) as page:
+    with open_app(browser, shipped_server, journey_traces=JOURNEY_TRACES, fresh=True) as page:
         open_view(page, "replay")
         frames = ".st-key-replay_chart iframe"
         page.locator(frames).first.wait_for(state="attached")

@@ -1,4 +1,4 @@
-"""Follow the teacher in real browsers: a teacher's page and students' pages, each its own Chromium context.
+"""Follow the teacher in real browsers: a teacher's page and students' pages, each its own Streamlit session.
 
 One server (shared with the tour's tests), listening on every address as a teacher's laptop
 serves a room (the tests still connect on loopback): the class link opened from ``localhost`` names the machine's

@@ -106,7 +106,7 @@ def test_streamlits_chart_code_is_fetched_while_the_first_view_is_looked_at(brow
     so a later view's first chart doesn't wait for it. The journey itself shows no st.plotly_chart."""
     chunk = runtime.streamlit_chunk("PlotlyChart")
     assert chunk, "this Streamlit names no single PlotlyChart chunk in its page script: see ui/runtime.py"
-    with open_app(browser, shipped_server) as page:
+    with open_app(browser, shipped_server, fresh=True) as page:  # a first visit: nothing cached yet
         assert page.locator(".js-plotly-plot").count() == 0  # the journey: its chart is the component's frame
         wait_until(
             page,

@@ -13,7 +13,7 @@ from conftest import TINY_CONV, TINY_DENSE, model_files
 from convlab.jobs import DONE, FAILED, TrainingQueue
 from convlab.models import ModelSpec
 from convlab.store import ModelStore
-from convlab.worker import NICENESS, LocalWorker
+from convlab.worker import NICENESS, NICENESS_VARIABLE, LocalWorker, configured_niceness
 
 # Long enough to be caught mid-training: 2,000 images in batches of 8 is 250 batches an epoch.
 SLOW = ModelSpec(conv_filters=(4,), dense_units=16, epochs=20, batch_size=8, train_samples=2000, seed=3)
@@ -31,11 +31,25 @@ def queue(tmp_path):
     yield TrainingQueue(ModelStore(tmp_path), LocalWorker())
 
 
+def test_the_trainings_niceness_is_configured_or_the_lowest(monkeypatch):
+    monkeypatch.delenv(NICENESS_VARIABLE)
+    assert configured_niceness() == NICENESS == 19
+    for text, value in (("0", 0), (" 5 ", 5), ("19", 19)):
+        monkeypatch.setenv(NICENESS_VARIABLE, text)
+        assert configured_niceness() == value
+    for bad in ("-1", "20", "low", "1.5"):
+        monkeypatch.setenv(NICENESS_VARIABLE, bad)
+        with pytest.raises(ValueError, match="CONVLAB_TRAINING_NICENESS must be a whole number from 0 to 19"):
+            configured_niceness()
+
+
 def niceness(pid: int) -> int:
     return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[16])  # field 19 of stat
 
 
-def test_a_training_runs_in_a_lower_priority_process_and_its_progress_reaches_the_job(queue, tmp_path):
+def test_a_training_runs_in_a_lower_priority_process_and_its_progress_reaches_the_job(tmp_path, monkeypatch):
+    monkeypatch.delenv(NICENESS_VARIABLE)  # the default, as beside people's pages (conftest runs the others at 0)
+    queue = TrainingQueue(ModelStore(tmp_path), LocalWorker())
     spec = ModelSpec(**{**TINY_DENSE.to_dict(), "epochs": 3})
     job = queue.submit(spec)
     wait_for(lambda: job.batch > 0 or not job.active)
@@ -80,6 +94,7 @@ def test_a_killed_worker_leaves_no_partial_files_and_the_queue_serves_the_next_j
     following = queue.submit(TINY_DENSE)
     wait_for(lambda: doomed.epoch >= 1 or not doomed.active)  # past the first epoch: snapshots are in memory
     pid = queue.executor.pid
+    assert niceness(pid) == niceness(os.getpid())  # CONVLAB_TRAINING_NICENESS=0 (conftest): the server's priority
     os.kill(pid, signal.SIGKILL)
     assert queue.wait(doomed, timeout=30)
     assert doomed.state == FAILED
