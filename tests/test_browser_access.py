@@ -25,6 +25,7 @@ from browser_support import (
     JOURNEY_FILTER_JS,
     JOURNEY_PLOT,
     PAGE_READY_TIMEOUT,
+    journey_ready_js,
     new_page,
     plot_js,
     require_browser,
@@ -52,6 +53,8 @@ def open_view(page, server, slug: str, query: str = "") -> None:
         f"{server.url}/{'' if slug == 'journey' else slug}{'?' + query if query else ''}", wait_until="domcontentloaded"
     )
     wait_until(page, IDLE_JS, what=f"/{slug} is drawn", timeout=PAGE_READY_TIMEOUT)
+    if slug == "journey":  # its chart is drawn in a frame of its own, which may start after the page is idle
+        wait_until(page, journey_ready_js(), what="the journey chart is drawn")
     wait_drawn(page)
     errors = page.locator(ERROR_BOXES).all_inner_texts()
     assert not errors, f"/{slug} shows an error: {errors}\n--- server log ---\n{server.log_text()[-4000:]}"
