@@ -72,6 +72,17 @@ def test_a_link_with_a_drawing_starts_the_pad_from_it(monkeypatch, test_split):
     assert at.query_params["drawing"] == drawing_text(pixels)  # the view's link carries it on
 
 
+def test_the_journey_opens_the_pad(monkeypatch):
+    monkeypatch.delenv("CONVLAB_MODELS_DIR", raising=False)
+    at = page_at({}, clear_resources=False)
+    pads = [c for c in at.get("component_instance") if c.proto.component_name.endswith(".drawpad")]
+    assert at.session_state["tab"] == "journey" and not pads
+    at.button(key="journey_draw").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state["tab"] == "draw"
+    assert _pad_args(at)["models"]  # the pad, with its models
+
+
 def test_a_drawing_sent_to_the_journey_is_its_third_image_in_the_link_too(monkeypatch, test_split, conv, drawn):
     monkeypatch.delenv("CONVLAB_MODELS_DIR", raising=False)
     text = drawing_text(drawn)

@@ -467,9 +467,18 @@ def _image_key(key: str) -> None:
 # -- picking images by label -----------------------------------------------------------------------
 def label_picker_ui() -> None:
     st.subheader("Pick images by label")
-    st.caption(
+    words, draw = st.columns([4, 1], vertical_alignment="center")
+    words.caption(
         "The lesson prints the first 100 test labels so you can pick images of one class. "
         "Choose a class to fill all three slots, or click rows to fill the slots one by one."
+    )
+    draw.button(
+        "✏️ Draw your own",
+        key="journey_draw",
+        on_click=state.open_tab,
+        args=("draw",),
+        help="Opens ✏️ Draw: draw a picture, watch every layer answer as you draw, then send it here as image "
+        "1, 2 or 3.",
     )
     left, right = st.columns([2, 1])
     left.selectbox(
