@@ -13,6 +13,7 @@ from conftest import TINY_CONV, TINY_DENSE, model_files
 from convlab.jobs import DONE, FAILED, TrainingQueue
 from convlab.models import ModelSpec
 from convlab.store import ModelStore
+from convlab.sweeps import Sweep, best, comparison
 from convlab.worker import NICENESS, NICENESS_VARIABLE, LocalWorker, configured_niceness
 
 # Long enough to be caught mid-training: 2,000 images in batches of 8 is 250 batches an epoch.
@@ -107,3 +108,28 @@ def test_a_killed_worker_leaves_no_partial_files_and_the_queue_serves_the_next_j
     store = ModelStore(tmp_path)
     assert store.load(SLOW) is None
     assert model_files(tmp_path) == sorted(p.name for p in [*store.paths(TINY_DENSE), store.snapshot_path(TINY_DENSE)])
+
+
+def test_a_worker_killed_during_a_sweep_fails_that_variant_and_the_sweep_goes_on(queue, tmp_path):
+    """The worker dies (out of memory, kill -9) while a sweep's first variant trains: that variant is failed
+    and says why, the next ones train in a fresh worker, and the comparison ranks what landed."""
+    base = ModelSpec(**{**SLOW.to_dict(), "epochs": 3})
+    sweep = Sweep.of(base, {"batch_size": [8, 256, 512]})  # grid order: the slow one (batch 8) first
+    specs = sweep.specs()
+    jobs = queue.submit_all(specs, requester="a page")
+    doomed = jobs[0]
+    wait_for(lambda: doomed.batch > 0 or not doomed.active)
+    assert doomed.active and [job.state for job in jobs[1:]] == ["queued", "queued"]
+    pid = queue.executor.pid
+    os.kill(pid, signal.SIGKILL)
+    for job in jobs:
+        assert queue.wait(job, timeout=120), job.key
+    assert doomed.state == FAILED and "stopped unexpectedly (killed by SIGKILL" in doomed.message
+    assert [job.state for job in jobs[1:]] == [DONE, DONE], [job.message for job in jobs[1:]]
+    assert queue.executor.pid != pid  # a fresh worker took the rest
+    store = ModelStore(tmp_path)
+    assert store.load(specs[0]) is None and all(store.load(spec) is not None for spec in specs[1:])
+    metas = {spec.key(): store.load(spec).meta for spec in specs[1:]}
+    rows = comparison(sweep, metas, {doomed.key: doomed.state})
+    assert [row["state"] for row in rows] == ["failed", "trained", "trained"]
+    assert rows[0]["test accuracy"] is None and best(rows) in {spec.key() for spec in specs[1:]}
