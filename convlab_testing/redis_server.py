@@ -6,7 +6,9 @@ raw ``PING`` on the socket, and failures are :class:`RedisMissing` or :class:`Re
 for the caller to turn into a failed test.
 
 The server keeps nothing on disk (``--save "" --appendonly no``, its working folder a temporary
-one) and is stopped on exit, whatever happens: SIGTERM, then SIGKILL (``live_app.stop_process``).
+one), unless asked to keep an append-only file (``persist=True``: what a lecture hall's Redis runs
+with, so its classes survive a restart, :meth:`RedisServer.restart`). It is stopped on exit, whatever
+happens: SIGTERM, then SIGKILL (``live_app.stop_process``).
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ class RedisServer:
     Redis that dies mid-class) and again later. As a context manager it starts and stops it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, persist: bool = False) -> None:
+        self.persist = persist  # an append-only file, written at every change (appendfsync always)
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.folder = Path(tempfile.mkdtemp(prefix="convlab-redis-"))
@@ -74,11 +77,12 @@ class RedisServer:
             str(self.port),
             "--bind",
             "127.0.0.1",
-            # A test's data dies with the server: no RDB snapshot, no append-only file.
+            # A test's data dies with the server (no RDB snapshot, no append-only file), unless it persists.
             "--save",
             "",
             "--appendonly",
-            "no",
+            "yes" if self.persist else "no",
+            *(["--appendfsync", "always"] if self.persist else []),
             "--dir",
             str(self.folder),
         ]
@@ -98,6 +102,11 @@ class RedisServer:
         if self.process is not None:
             stop_process(self.process, STOP_TIMEOUT)
 
+    def restart(self) -> None:
+        """Stop it and start it again on the same port and folder (with ``persist``, its data comes back)."""
+        self.stop()
+        self.start()
+
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
@@ -115,7 +124,7 @@ class RedisServer:
 
 
 @contextlib.contextmanager
-def redis_server() -> Iterator[RedisServer]:
-    """A started :class:`RedisServer` (``.url``, ``.port``, ``.stop()``), stopped on the way out."""
-    with RedisServer() as server:
+def redis_server(persist: bool = False) -> Iterator[RedisServer]:
+    """A started :class:`RedisServer` (``.url``, ``.port``, ``.stop()``, ``.restart()``), stopped on the way out."""
+    with RedisServer(persist) as server:
         yield server

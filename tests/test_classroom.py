@@ -511,6 +511,24 @@ def test_two_servers_share_classes_through_redis(redis_client, redis_url):
         student_server.read(started.code)
 
 
+@pytest.mark.timeout(60)
+def test_a_class_survives_a_restart_of_a_redis_that_keeps_an_append_only_file():
+    """Redis restarted mid-class (an upgrade, a crash): with its append-only file on, as docs/classroom.md
+    asks, the class, its view and its teacher's key come back, and the same store goes on (its pooled
+    connection, stale after the restart, is retried once)."""
+    with redis_server(persist=True) as server:
+        store = open_store(server.url)
+        started = store.start()
+        assert store.publish(started.code, started.token, VIEW) == 1
+        server.restart()
+        assert store.read(started.code).view == VIEW
+        assert store.is_teacher(started.code, started.token)
+        assert store.publish(started.code, started.token, OTHER_VIEW) == 2  # the versions go on: followers move
+        assert open_store(server.url).read(started.code).view == OTHER_VIEW  # another server sees it too
+        with pytest.raises(NotTheTeacher):
+            store.publish(started.code, other_token(started.token), VIEW)
+
+
 @pytest.mark.timeout(30)  # a hang fails here, not after the suite's 300 s
 def test_redis_stopping_mid_class_fails_fast_with_the_fix():
     with redis_server() as server:
