@@ -306,7 +306,9 @@ def new_page(browser, server: StreamlitServer, viewport: dict = VIEWPORT, *, fre
     ``artifacts/screenshots/failed-<test>.png``."""
     require_browser(browser)
     log_start = len(server.log_text())
-    if fresh or options:
+    from playwright.sync_api import Browser
+
+    if fresh or options or not isinstance(browser, Browser):  # a stand-in's contexts are its own (cookies)
         context = browser.new_context(viewport=viewport, **options)
         context.set_default_timeout(ACTION_TIMEOUT)
         page = context.new_page()

@@ -13,7 +13,8 @@ and feed stay on the server its cookie names.
 The same two servers share one models folder (``CONVLAB_MODELS_DIR``), as servers behind a
 balancer do: a variant asked of both at once trains once. The second server's page says another
 ConvLab is training it and then shows the first one's run (stopped early, to keep the test
-short); a run one server finished is listed by the other.
+short); a run one server finished is listed by the other. Last, the student's server is restarted
+mid-class: its page reconnects by itself and follows the teacher's next change.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -247,3 +249,51 @@ def test_two_servers_on_one_folder_train_a_variant_once_and_both_list_it(browser
         with open_app(browser, second) as late:
             late.locator("[data-testid=stSidebar] .st-key-model").click()
             late.get_by_role("option", name=SPEC.label()).wait_for()
+
+
+# -- a server restarted mid-class -----------------------------------------------------------------
+# window.__lost: the page's connection to its server has been anything but CONNECTED since this ran.
+WATCH_CONNECTION_JS = """() => { window.__lost = false;
+  new MutationObserver(() => { const app = document.querySelector('[data-testid=stApp]');
+    if (app && app.dataset.testConnectionState !== 'CONNECTED') window.__lost = true; })
+    .observe(document.body, {attributes: true, subtree: true, attributeFilter: ['data-test-connection-state']}); }"""
+
+
+def test_a_server_restarted_mid_class_its_student_follows_again_and_the_class_goes_on(browser, room):
+    """The student's server is restarted (an upgrade, a crash): the page reconnects by itself, is a
+    follower again (the class lives in Redis, its code in the page's address), and follows the next
+    change. Last in this file: the restarted server starts a new log."""
+    require_browser(browser)
+    with open_app(browser, room) as teacher:
+        teachers_server = _backend_of_page(teacher, room)
+        other_server = (room.backends - {teachers_server}).pop()
+        code = _start_class(teacher)
+        on_other = _StickyBrowser(browser, room.url, _cookie_for(room, other_server))
+        with open_app(on_other, room, query=f"?class={code}") as student:
+            expected = chart_filter(teacher)
+            slider(teacher, "filter").press("ArrowRight")
+            expected += 1
+            wait_sees_filter(student, expected, f"the student follows to filter {expected} before the restart")
+            student.evaluate(WATCH_CONNECTION_JS)
+            [server] = [server for server in room.servers if f"127.0.0.1:{server.port}" == other_server]
+            server.stop()
+            wait_until(student, "() => window.__lost", what="the student's page sees its server gone")
+            server.start()
+            server.wait_healthy()
+            back = time.monotonic()
+            wait_until(
+                student,
+                "code => window.__lost && document.querySelector('[data-testid=stApp]')"
+                ".dataset.testConnectionState === 'CONNECTED' && document.body.innerText.includes('Following class')"
+                " && location.search.includes(code)",
+                code,
+                what="the student's page reconnects and follows the class again",
+                timeout=FOLLOW_TIMEOUT,
+            )
+            print(f"\nthe student's page was connected again {time.monotonic() - back:.1f} s after its server was back")
+            wait_idle(student)
+            slider(teacher, "filter").press("ArrowRight")
+            expected += 1
+            wait_sees_filter(student, expected, f"the student follows to filter {expected} after the restart")
+            assert _backend_of_page(student, room) == other_server
+            assert exception_texts(student) == []
