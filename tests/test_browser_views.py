@@ -98,6 +98,16 @@ def test_the_collapsed_sidebar_says_what_it_holds_and_old_links_open_their_view(
         assert box["width"] > 100, box  # the words take room: not an unlabelled "»"
         button.click()
         page.get_by_role("button", name="Lesson tour").wait_for(state="visible")
+        # /journey, as the other views' addresses invite: the journey (served at /), with the link's filter.
+        page.goto(shipped_server.url + "/journey?filter=6", wait_until="domcontentloaded")
+        wait_until(
+            page,
+            "() => location.pathname === '/' && location.search.includes('filter=6')",
+            what="/journey opens the journey at / with its filter",
+        )
+        wait_idle(page)
+        assert "Page not found" not in page.content()
+        page.locator(".st-key-journey_chart").wait_for(state="visible")
 
 
 def test_streamlits_chart_code_is_fetched_while_the_first_view_is_looked_at(browser, shipped_server):

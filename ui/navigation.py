@@ -21,23 +21,38 @@ SECTIONS = {  # section -> its views' slugs, in the order a lesson meets them
     "Beyond": ("probe", "draw", "upload"),
 }
 DEFAULT = "journey"
+# The default view is served at "/", yet Streamlit reserves its url_path without serving it: /journey, which
+# its siblings' addresses (/filters, /lab) invite, said "Page not found". A hidden page there sends it to "/".
+RESERVED = "journey-default"
 
 
 def navigate(views: dict[str, Callable[[], None]]) -> tuple[str, dict[str, st.Page]]:
     """Declare the views as pages (``views``: slug -> what draws it) and return the open view's
     slug, with the pages (``pages[slug].run()`` draws one)."""
     pages = {
-        slug: st.Page(draw, title=state.TITLES[slug], icon=state.ICONS[slug], url_path=slug, default=slug == DEFAULT)
+        slug: st.Page(
+            draw,
+            title=state.TITLES[slug],
+            icon=state.ICONS[slug],
+            url_path=RESERVED if slug == DEFAULT else slug,
+            default=slug == DEFAULT,
+        )
         for slug, draw in views.items()
     }
+    alias = st.Page(_to_default, title=state.TITLES[DEFAULT], url_path=DEFAULT, visibility="hidden")
     asked = runtime.requested_page(pages) or DEFAULT
-    opened = st.navigation(
-        {_label(section, slugs, asked): [pages[slug] for slug in slugs] for section, slugs in SECTIONS.items()},
-        position="top",
-    )
+    sections = {_label(section, slugs, asked): [pages[slug] for slug in slugs] for section, slugs in SECTIONS.items()}
+    next(iter(sections.values())).append(alias)
+    opened = st.navigation(sections, position="top")
+    if opened is alias:
+        st.switch_page(pages[DEFAULT])  # the page's state came from the address already (state.apply_url_once)
     slug = next(slug for slug, page in pages.items() if page is opened)
     state.view_opened(slug)
     return slug, pages
+
+
+def _to_default() -> None:
+    """/journey's page: never drawn (``navigate`` switches to the default page first)."""
 
 
 def _label(section: str, slugs: tuple[str, ...], open_now: str) -> str:
