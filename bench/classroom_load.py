@@ -49,7 +49,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import datetime
 import json
 import os
 import secrets
@@ -329,6 +328,15 @@ async def wait_until(predicate, timeout: float, poll: float = 0.02) -> bool:
 
 
 # -- one run ----------------------------------------------------------------------------------------
+async def wind_down(stop: asyncio.Event, tasks, browser) -> None:
+    """The end of a run, whatever happened: the clients told to stop, each given 5 s, the browser closed."""
+    stop.set()
+    for task in tasks:
+        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError, Exception):
+            await asyncio.wait_for(task, timeout=5)
+    await browser.close()
+
+
 async def run_class(setup, config, sampler: Sampler) -> dict:
     from playwright.async_api import async_playwright
 
@@ -473,11 +481,7 @@ async def run_class(setup, config, sampler: Sampler) -> dict:
             out["teacher_errors"] = await teacher.evaluate(common.ERRORS_JS)
             out["students"], out["chromium_students"] = students, chromium_students
         finally:
-            stop.set()
-            for task in tasks:
-                with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError, Exception):
-                    await asyncio.wait_for(task, timeout=5)
-            await browser.close()
+            await wind_down(stop, tasks, browser)
     out["loop_lag_ms"] = lags
     return out
 
@@ -817,11 +821,7 @@ def main() -> int:
     )
     RESULTS.mkdir(parents=True, exist_ok=True)
     report = {
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "command": "python bench/classroom_load.py " + " ".join(sys.argv[1:]),
-        "machine": common.machine(),
-        "code": common.code_version(),
-        "load_at_start": common.load_snapshot(),
+        **common.report_header("classroom_load.py"),
         "targets": {"p95_s": TARGET_P95_S, "rss_mb": TARGET_RSS_MB, "followers": TARGET_STUDENTS},
         "runs": [],
     }

@@ -9,6 +9,7 @@ this module adds the benchmark's side: where logs and timings go, the in-page ti
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import os
 import signal
@@ -446,6 +447,18 @@ def _cpu_ticks() -> dict[int, tuple[int, str]]:
         except (OSError, ValueError, IndexError):
             continue
     return ticks
+
+
+def report_header(script: str) -> dict:
+    """What a report starts with: when, the command as typed (``script`` under bench/), the machine, the code,
+    and the load when it started."""
+    return {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "command": f"python bench/{script} " + " ".join(sys.argv[1:]),
+        "machine": machine(),
+        "code": code_version(),
+        "load_at_start": load_snapshot(),
+    }
 
 
 def machine_busy_seconds() -> tuple[float, float]:
