@@ -467,12 +467,11 @@ def _image_key(key: str) -> None:
 # -- picking images by label -----------------------------------------------------------------------
 def label_picker_ui() -> None:
     st.subheader("Pick images by label")
-    words, draw = st.columns([4, 1], vertical_alignment="center")
-    words.caption(
+    st.caption(
         "The lesson prints the first 100 test labels so you can pick images of one class. "
         "Choose a class to fill all three slots, or click rows to fill the slots one by one."
     )
-    draw.button(
+    st.button(  # its own line: beside the words, a projector's 1024 px cut it
         "✏️ Draw your own",
         key="journey_draw",
         on_click=state.open_tab,
