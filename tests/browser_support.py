@@ -60,15 +60,16 @@ def served_app(
 
 @contextlib.contextmanager
 def chromium():
-    """One Chromium (Debian's, else Playwright's), or None when neither is installed: each test
-    that opens a page then fails saying how to install one (see require_browser)."""
+    """One Chromium (Debian's headless shell, else its full browser, else Playwright's), or None when
+    none is installed: each test that opens a page then fails saying how to install one (see
+    require_browser)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         if find_chromium(playwright) is None:
             yield None
             return
-        browser = launch_chromium(playwright)
+        browser = launch_chromium(playwright, headless_shell=True)
         try:
             yield browser
         finally:
@@ -333,16 +334,28 @@ def new_page(browser, server: StreamlitServer, viewport: dict = VIEWPORT, *, fre
             context.close()
 
 
-def copy_shipped_models(folder: Path) -> Path:
-    """The lesson's two shipped models (with their snapshots) copied into ``folder``: a test server's own."""
+def copy_shipped_models(folder: Path, *, caches: bool = False) -> Path:
+    """The lesson's two shipped models (with their snapshots) copied into ``folder``: a test server's own.
+
+    ``caches``: with what a fresh clone ships beside them too (the portraits and the invariance chart,
+    committed in models/), so that a test server doesn't spend seconds of the CPU drawing them again.
+    """
     import shutil
 
     from convlab.models import PRESETS
-    from convlab.store import DEFAULT_ROOT, ModelStore
+    from convlab.store import DEFAULT_ROOT, ModelStore, file_stem
 
     for spec in PRESETS.values():
-        for path in [*ModelStore(DEFAULT_ROOT).paths(spec), ModelStore(DEFAULT_ROOT).snapshot_path(spec)]:
+        paths = [*ModelStore(DEFAULT_ROOT).paths(spec), ModelStore(DEFAULT_ROOT).snapshot_path(spec)]
+        for path in paths:
             shutil.copy(path, folder / path.name)
+        if caches:
+            for cached in [
+                *DEFAULT_ROOT.glob(f"portraits/{file_stem(spec)}-*.npz"),
+                *DEFAULT_ROOT.glob(f"invariance/{file_stem(spec)}.json"),
+            ]:
+                (folder / cached.parent.name).mkdir(exist_ok=True)
+                shutil.copy(cached, folder / cached.parent.name / cached.name)
     return folder
 
 

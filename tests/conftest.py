@@ -146,7 +146,7 @@ def shipped_server(tmp_path_factory):
     files run in one process (SHARED_SERVER_GROUP), so the run starts it once."""
     from browser_support import copy_shipped_models, served_app
 
-    folder = copy_shipped_models(tmp_path_factory.mktemp("models"))
+    folder = copy_shipped_models(tmp_path_factory.mktemp("models"), caches=True)
     with served_app(
         tmp_path_factory.mktemp("streamlit") / "server.log", models_dir=folder, address="0.0.0.0"
     ) as server:

@@ -8,7 +8,6 @@ in the label table's canvas, the tabs. Each view is saved to artifacts/screensho
 from __future__ import annotations
 
 import re
-import shutil
 import time
 
 import numpy as np
@@ -18,6 +17,7 @@ from browser_support import (
     CURVES_PLOT,
     JOURNEY_FILTER_JS,
     build_one_block_of_16,
+    copy_shipped_models,
     drawn_z,
     exception_texts,
     open_app,
@@ -51,10 +51,7 @@ def streamlit_server(tmp_path_factory):
 
     It serves a copy of the shipped models, so the lab's training test leaves models/ alone.
     """
-    models_dir = tmp_path_factory.mktemp("models")
-    for spec in PRESETS.values():
-        for path in [*ModelStore(DEFAULT_ROOT).paths(spec), ModelStore(DEFAULT_ROOT).snapshot_path(spec)]:
-            shutil.copy(path, models_dir / path.name)
+    models_dir = copy_shipped_models(tmp_path_factory.mktemp("models"), caches=True)
     with served_app(tmp_path_factory.mktemp("streamlit") / "server.log", models_dir=models_dir) as server:
         yield server
 

@@ -74,7 +74,7 @@ def _servers(folder, models_dir, env: dict[str, str], count: int):
 @pytest.fixture(scope="module")
 def room(tmp_path_factory):
     """Redis, two ConvLab servers sharing classes through it, nginx in front: ``url`` is nginx's."""
-    models_dir = copy_shipped_models(tmp_path_factory.mktemp("models"))
+    models_dir = copy_shipped_models(tmp_path_factory.mktemp("models"), caches=True)
     try:
         with (
             redis_server() as redis,
