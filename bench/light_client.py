@@ -39,6 +39,60 @@ def query_dict(qs: str) -> dict[str, str]:
     return {k: v[0] for k, v in urllib.parse.parse_qs(qs.lstrip("?"), keep_blank_values=True).items()}
 
 
+def rerun_message(query_string: str, page_script_hash: str, url: str, widgets=(), fragment_id: str = "") -> bytes:
+    """A page's ``rerun_script`` BackMsg: address, view, ContextInfo, widget states as (id, value field, value)."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+
+    msg = BackMsg()
+    state = msg.rerun_script
+    state.query_string = query_string
+    state.page_script_hash = page_script_hash
+    state.page_name = ""
+    if fragment_id:
+        state.fragment_id = fragment_id
+    state.widget_states.SetInParent()
+    for widget_id, field, value in widgets:
+        widget = state.widget_states.widgets.add()
+        widget.id = widget_id
+        setattr(widget, field, value)
+    info = state.context_info
+    for name, value in CONTEXT.items():
+        setattr(info, name, value)
+    info.url = url
+    return msg.SerializeToString()
+
+
+def open_stream(host: str, port: int, cookie: str):
+    """The page's websocket to ``/_stcore/stream`` (an async context manager), as a browser opens it."""
+    from websockets.asyncio.client import connect
+
+    return connect(
+        f"ws://{host}:{port}/_stcore/stream",
+        subprotocols=["streamlit"],
+        origin=f"http://{host}:{port}",
+        additional_headers={"Cookie": f"{COOKIE}={cookie}"},
+        proxy=None,
+        max_size=None,
+        open_timeout=120,
+        ping_interval=None,
+    )
+
+
+def page_error(msg) -> str | None:
+    """What a ForwardMsg shows as an error on the page (an exception, an error box, a compilation error), if any."""
+    kind = msg.WhichOneof("type")
+    if kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
+        element = msg.delta.new_element
+        which = element.WhichOneof("type")
+        if which == "exception":
+            return f"exception on the page: {element.exception.message[:200]}"
+        if which == "alert" and element.alert.format == 1:  # st.error
+            return f"error box: {element.alert.body[:200]}"
+    elif kind == "session_event" and msg.session_event.WhichOneof("type") == "script_compilation_exception":
+        return "script compilation exception"
+    return None
+
+
 # -- a light student: its page's websocket, its feed, and what its class component decides ------------
 
 
@@ -74,23 +128,10 @@ class LightStudent:
 
     # - the websocket
     def _rerun(self, widget_value: dict | None = None) -> bytes:
-        from streamlit.proto.BackMsg_pb2 import BackMsg
-
-        msg = BackMsg()
-        state = msg.rerun_script
-        state.query_string = self.query_string
-        state.page_script_hash = self.page_script_hash
-        state.page_name = ""
-        state.widget_states.SetInParent()
+        widgets = []
         if widget_value is not None and self.component_id:
-            widget = state.widget_states.widgets.add()
-            widget.id = self.component_id
-            widget.json_value = json.dumps(widget_value)
-        info = state.context_info
-        for name, value in CONTEXT.items():
-            setattr(info, name, value)
-        info.url = self.url
-        return msg.SerializeToString()
+            widgets.append((self.component_id, "json_value", json.dumps(widget_value)))
+        return rerun_message(self.query_string, self.page_script_hash, self.url, widgets)
 
     async def _send(self, data: bytes) -> None:
         if self.ws is None or self.closed:
@@ -130,32 +171,18 @@ class LightStudent:
             if self.runs:
                 self.runs[-1].update(status=int(msg.script_finished), end=now)
         elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
-            element = msg.delta.new_element
-            which = element.WhichOneof("type")
-            if which == "component_instance" and element.component_instance.component_name.endswith("class_follow"):
-                self.component_id = element.component_instance.id
-                self._render(json.loads(element.component_instance.json_args or "{}"))
-            elif which == "exception":
-                self.page_errors.append(f"exception on the page: {element.exception.message[:200]}")
-            elif which == "alert" and element.alert.format == 1:  # st.error
-                self.page_errors.append(f"error box: {element.alert.body[:200]}")
-        elif kind == "session_event" and msg.session_event.WhichOneof("type") == "script_compilation_exception":
-            self.page_errors.append("script compilation exception")
+            component = msg.delta.new_element.component_instance
+            if msg.delta.new_element.WhichOneof("type") == "component_instance" and component.component_name.endswith(
+                "class_follow"
+            ):
+                self.component_id = component.id
+                self._render(json.loads(component.json_args or "{}"))
+        if (error := page_error(msg)) is not None:
+            self.page_errors.append(error)
 
     async def run(self, stop: asyncio.Event) -> None:
-        from websockets.asyncio.client import connect
-
         try:
-            async with connect(
-                f"ws://{self.host}:{self.port}/_stcore/stream",
-                subprotocols=["streamlit"],
-                origin=f"http://{self.host}:{self.port}",
-                additional_headers={"Cookie": f"{COOKIE}={self.cookie}"},
-                proxy=None,
-                max_size=None,
-                open_timeout=120,
-                ping_interval=None,
-            ) as ws:
+            async with open_stream(self.host, self.port, self.cookie) as ws:
                 self.ws = ws
                 self.ws_backend = ws.response.headers.get(BACKEND_HEADER)
                 await self._send(self._rerun())  # the page opened at /?class=CODE

@@ -4,6 +4,7 @@ Run from the repository root::
 
     python bench/soak.py               # 60 minutes of use (about 62 minutes with the start)
     python bench/soak.py --minutes 5   # the quick mode: about 7 minutes
+    python bench/soak.py --explorer-kind browser   # the explorers in Chromium (the default: light explorers)
 
 What runs (issue 25, part 3), all against one ``streamlit run app.py`` serving a temporary copy of
 the shipped models (the repository's ``models/`` is never written):
@@ -14,20 +15,32 @@ the shipped models (the repository's ``models/`` is never written):
   class feed, see bench/README.md) follow it. "follow" is the time from the teacher's key press to
   a follower's feed holding the new filter; a follower without it within 15 s, or before the next
   press, has **missed** that update;
-- **``--explorers`` Chromium pages** (10), each in its own session with its own images and filter
+- **``--explorers`` explorers** (10), each in its own session with its own images and filter
   (``load.own_values``), at a person's pace (a pause of ``--pause`` s, ±50 %, between actions):
-  "image" (↑/↓ in image 2's box) and "filter" (↑/↓ in the filter box), each timed from keydown to
-  the journey's changed plot drawn (``common.PAGE_TIMERS_JS``) and followed by load.py's check that
-  the page shows only its own images and filter; "tab" (Filters or Predictions opened from the top
-  bar's menu, then the Journey again), each timed from the click until the address names the view,
-  the page is idle and the view's first chart (the journey: its plot) is there;
+  "image" (image 2's box one up or down), "filter" (the filter box one up or down) and "tab" (Filters
+  or Predictions opened from the top bar, then the Journey again: two timed actions). Of
+  ``--explorer-kind``:
+
+  - ``light`` (the default): light explorers (``light_explorer.LightExplorer``: a page's websocket,
+    without a browser, as each student's browser runs on its own device in a classroom; ten Chromium
+    pages would hold this machine's 2 cores and the soak would measure them waiting). "image" and
+    "filter" send the box's new value and are timed from the send to the run's ``script_finished``
+    (the server's share of the wait), then checked: the run's journey chart describes the explorer's
+    own images and filter, and its boxes and address hold them; "tab" sends the view's
+    ``page_script_hash``, timed the same way, and checks the view drew its first chart. A lost
+    connection or a timeout is an error, and the explorer opens its page again at its own address;
+  - ``browser``: Chromium pages. "image" and "filter" are ↑/↓ in the box, each timed from keydown to
+    the journey's changed plot drawn (``common.PAGE_TIMERS_JS``) and followed by load.py's check that
+    the page shows only its own images and filter; "tab" is a click in the top bar's menu, timed until
+    the address names the view, the page is idle and the view's first chart (the journey: its plot)
+    is there;
 - **a lab training every 10 minutes** (minute 1, 11, …; the quick mode: one, at minute 1): one more
   Chromium page on the Lab view builds one conv block of 16 filters, 1 epoch, 1,000 images, with a
   new seed each time (so never a variant already trained), presses Train, and waits until the app's
   worker process has written the model into the folder.
 
 Read the report (``bench/results/soak.md``, ``soak.json``, ``soak.png``) as: the targets table
-(0 errors of any kind: the explorers' timeouts, error boxes and wrong state, the followers' and the
+(0 errors of any kind: the explorers' timeouts, lost connections, error boxes and wrong state, the followers' and the
 teacher's connection and page errors, the lab's failed trainings, tracebacks in the server's log;
 0 missed updates; the server's RSS, the mean of each minute, grows ≤ 5 % from minute 10 to the last
 minute; each interaction's p95 in the last 10 minutes within 20 % of the first 10 minutes'), then
@@ -67,6 +80,7 @@ from classroom_load import (  # noqa: E402
 from common import REPO, RESULTS, percentile, summary  # noqa: E402
 from convlab_testing.live_app import StreamlitServer, view_of_url  # noqa: E402
 from light_client import LightStudent  # noqa: E402
+from light_explorer import LightExplorer  # noqa: E402
 from load import _check_own_state, _press, own_values  # noqa: E402
 
 TARGET_RSS_GROWTH = 0.05  # RSS from minute 10 to the last ≤ +5 %
@@ -172,6 +186,85 @@ async def explorer(browser, url: str, index: int, clock: SimpleNamespace, pause:
     finally:
         await context.close()
     return record
+
+
+async def light_explorer(url: str, index: int, clock: SimpleNamespace, pause: float, log: list) -> dict:
+    """``explorer``'s person, the same actions at the same pace, as a page on the wire (``LightExplorer``).
+
+    Each action is timed from its rerun sent to its run finished (the server's share of the wait), then
+    checked: the journey's run draws the chart of its own images and filter, its boxes and address hold them.
+    """
+    own = own_values(index)
+    expected = {"images": list(own["images"]), "filter": own["filter"]}
+    record = {"explorer": index, "actions": 0, "errors": []}
+    page = LightExplorer("127.0.0.1", int(url.rsplit(":", 1)[1]), own["images"], own["filter"])
+    timeout = ACTION_TIMEOUT_MS / 1000
+    rng = random.Random(index)
+    try:
+        _, run = await page.open(expected["images"], expected["filter"], 180)
+        if problems := page.journey_problems(run, expected):
+            record["errors"].append(_error(time.time(), "opened", problems))
+        clock.ready += 1
+        await clock.started.wait()
+        while time.time() < clock.end and (kind := await _next_action(rng, pause, clock)):
+            started = time.time()
+            try:
+                if kind == "tab":
+                    run = await _light_tab(page, rng.choice(TABS), log, record["errors"], timeout)
+                else:
+                    run = await _light_move(page, kind, own, expected, rng.random, log, timeout)
+                record["actions"] += 1
+                if problems := page.journey_problems(run, expected):
+                    record["errors"].append(_error(time.time(), f"after {kind}", problems))
+            except Exception as error:  # a lost connection or a timeout: counted, then a new page at its address
+                record["errors"].append(
+                    _error(started, f"{kind} failed", f"{type(error).__name__}: {str(error)[:300]}")
+                )
+                with contextlib.suppress(Exception):
+                    await page.open(expected["images"], expected["filter"], timeout)
+    except Exception as error:
+        clock.ready += 1
+        record["errors"].append(_error(time.time(), "explorer failed", f"{error!r}"[:300]))
+    finally:
+        with contextlib.suppress(Exception):
+            await page.close()
+    return record
+
+
+async def _next_action(rng: random.Random, pause: float, clock: SimpleNamespace) -> str | None:
+    """After a pause of ``pause`` s ± 50 %, the next action: image, filter or tab (4 : 4 : 2); None at the end."""
+    await asyncio.sleep(pause * rng.uniform(0.5, 1.5))
+    return None if time.time() >= clock.end else rng.choices(("image", "filter", "tab"), weights=(4, 4, 2))[0]
+
+
+async def _light_tab(page: LightExplorer, slug: str, log: list, errors: list, timeout: float) -> dict:
+    """View ``slug`` opened, then the Journey again, each a timed "tab"; the journey's run returned."""
+    for path in (slug, ""):  # "": the default page, the journey
+        sent = time.time()
+        ms, run = await page.open_view(path, timeout)
+        log.append(("tab", sent, ms))
+        if path and (problems := page.view_problems(run, path, VIEWS[path][2])):
+            errors.append(_error(time.time(), f"{path} opened", problems))
+    return run
+
+
+async def _light_move(page: LightExplorer, kind: str, own: dict, expected: dict, coin, log: list, timeout: float):
+    """Image 2's box or the filter box one step, within its range (up 6 times in 10); timed; the run returned."""
+    low, high = own[f"{kind}_range"]
+    value = expected["images"][1] if kind == "image" else expected["filter"]
+    step = 1 if value < high and (value == low or coin() < 0.6) else -1
+    sent = time.time()
+    ms, run = await page.set_box("image_1" if kind == "image" else "filter_box", value + step, timeout)
+    log.append((kind, sent, ms))
+    if kind == "image":
+        expected["images"][1] += step
+    else:
+        expected["filter"] += step
+    return run
+
+
+def _error(t: float, kind: str, detail) -> dict:
+    return {"t": t, "kind": kind, "detail": detail}
 
 
 # -- the lab -----------------------------------------------------------------------------------------
@@ -288,12 +381,21 @@ async def soak(url: str, models: Path, config, sampler: Sampler) -> dict:
                 await asyncio.sleep(0.05)
             if not await wait_until(lambda: all(s.ready() for s in students), 60 + 1.5 * config.followers, 0.1):
                 raise RuntimeError(f"followers never showed the class: {[s.index for s in students if not s.ready()]}")
-            print(f"  {config.followers} followers in the class; {config.explorers} explorers and the lab opening…")
+            print(
+                f"  {config.followers} followers in the class; {config.explorers} {config.explorer_kind} explorers "
+                "and the lab opening…"
+            )
             clock = SimpleNamespace(ready=0, started=asyncio.Event(), start=0.0, end=float("inf"))
-            explorers = [
-                asyncio.ensure_future(explorer(browser, url, i, clock, config.pause, log))
-                for i in range(config.explorers)
-            ]
+            if config.explorer_kind == "light":
+                explorers = [
+                    asyncio.ensure_future(light_explorer(url, i, clock, config.pause, log))
+                    for i in range(config.explorers)
+                ]
+            else:
+                explorers = [
+                    asyncio.ensure_future(explorer(browser, url, i, clock, config.pause, log))
+                    for i in range(config.explorers)
+                ]
             trainer = asyncio.ensure_future(lab(browser, url, models, clock, log))
             await wait_until(lambda: clock.ready >= config.explorers + 1, 600, 0.5)
             clock.start = time.time()
@@ -381,6 +483,13 @@ def targets(result: dict, rows: list[dict], minutes: int, errors: list[str], mis
 
 def markdown(report: dict) -> str:
     machine = report["machine"]
+    light = report.get("explorer_kind", "browser") == "light"
+    timed = (
+        "image, filter = the box's new value sent → its run finished (the server's share); tab = the view's rerun "
+        "sent → its run finished"
+        if light
+        else "image, filter = keydown → the journey redrawn; tab = click → the view drawn and idle"
+    )
     lines = [
         f"# ConvLab soak test: {report['minutes']} minutes of a class",
         "",
@@ -389,10 +498,11 @@ def markdown(report: dict) -> str:
         + f" · load average at start {report['load_at_start']['loadavg'][0]:.2f} · `{report['command']}`",
         "",
         f"One server; a teacher (Chromium) changing the journey's filter every {report['teacher_gap_s']:g} s, "
-        f"{report['followers']} light followers; {report['explorers']} Chromium explorers (image, filter, tab; "
+        f"{report['followers']} light followers; {report['explorers']} {'light' if light else 'Chromium'} "
+        "explorers (image, filter, tab; "
         f"a pause of {report['pause_s']:g} s ± 50 % between actions); {len(report['trainings'])} lab training(s) "
         "(1 conv block of 16, 1 epoch, 1,000 images, a new seed each). Times: follow = key press → the follower's "
-        "feed has it; image, filter = keydown → the journey redrawn; tab = click → the view drawn and idle.",
+        f"feed has it; {timed}.",
         "",
         "| target | value | wanted | met |",
         "|---|---|---|---|",
@@ -423,8 +533,9 @@ def markdown(report: dict) -> str:
         f"{report['loop_lag_ms'].get('p95', 0):.0f} ms; explorers' actions {report['explorer_actions']}. "
         f"CPU over the run (core-seconds per second): the server {report['cpu'].get('server_cpu_per_s', 0):.2f}, "
         f"the whole machine {report['cpu'].get('machine_busy_per_s', 0):.2f} of "
-        f"{report['cpu'].get('machine_cores', 0):.0f} cores (the rest: Chromium's {report['explorers'] + 2} pages, "
-        "the lab's worker, this process).",
+        f"{report['cpu'].get('machine_cores', 0):.0f} cores (the rest: Chromium's "
+        f"{2 if light else report['explorers'] + 2} pages, "
+        "the lab's worker, this process" + (", which holds the light pages" if light else "") + ").",
     ]
     if report["errors"]:
         lines += ["", "Errors (first 20):", ""] + [f"- {e}" for e in report["errors"][:20]]
@@ -466,7 +577,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=int, default=60, help="how long the class runs (default 60; 5: quick)")
     parser.add_argument("--followers", type=int, default=30, help="light students following the teacher")
-    parser.add_argument("--explorers", type=int, default=10, help="Chromium pages exploring on their own (≤ 10)")
+    parser.add_argument("--explorers", type=int, default=10, help="explorers, each on their own (≤ 10)")
+    parser.add_argument(
+        "--explorer-kind",
+        choices=("light", "browser"),
+        default="light",
+        help="light: pages on the wire, without a browser (default); browser: Chromium pages",
+    )
     parser.add_argument("--pause", type=float, default=6.0, help="an explorer's mean pause between actions, s")
     parser.add_argument("--teacher-gap", type=float, default=20.0, help="seconds between the teacher's changes")
     args = parser.parse_args()
@@ -479,6 +596,7 @@ def main() -> int:
         "minutes": args.minutes,
         "followers": args.followers,
         "explorers": args.explorers,
+        "explorer_kind": args.explorer_kind,
         "pause_s": args.pause,
         "teacher_gap_s": args.teacher_gap,
     }
