@@ -345,9 +345,9 @@ def copy_shipped_models(folder: Path, *, caches: bool = False) -> Path:
     from convlab.models import PRESETS
     from convlab.store import DEFAULT_ROOT, ModelStore, file_stem
 
+    shipped = ModelStore(DEFAULT_ROOT)
     for spec in PRESETS.values():
-        paths = [*ModelStore(DEFAULT_ROOT).paths(spec), ModelStore(DEFAULT_ROOT).snapshot_path(spec)]
-        for path in paths:
+        for path in [*shipped.paths(spec), shipped.snapshot_path(spec)]:
             shutil.copy(path, folder / path.name)
         if caches:
             for cached in [

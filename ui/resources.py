@@ -98,8 +98,8 @@ def get_explainer(model_key: str, _stored: StoredModel) -> Explainer:
     return Explainer(_stored.model)
 
 
-# A class's working set (each page's current pictures); at 256 an hour's soak grew the server by ~190 MB as it
-# filled (the lesson model's maps of three pictures are ~0.76 MB). A miss costs one forward pass of three pictures.
+# A class's working set (each page's current pictures): a larger bound only held explorers' old pictures, growing the
+# server for an hour (docs/performance.md, "Soak"); a miss costs one forward pass of three pictures.
 @st.cache_data(show_spinner=False, max_entries=64)
 def journey_activations(model_key: str, keys: tuple, _inspector: Inspector, _pixels: np.ndarray) -> Activations:
     """The model's activations of the journey's pictures ``_pixels`` (n × 28 × 28 × 1), cached by ``keys`` (one
