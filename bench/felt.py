@@ -304,7 +304,7 @@ def _tour(page, result: dict, first: bool) -> None:
         result.setdefault("steps", []).append(
             timed(
                 page,
-                lambda: button(page, "tour_next").click(),
+                lambda: button(page, f"tour_next_{step - 1}").click(),
                 [],
                 ["tour"],
                 [[".st-key-tour", f"Step {step} of {TOUR_STEPS}"]],

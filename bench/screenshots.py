@@ -134,7 +134,7 @@ def take(browser, server: StreamlitServer, name: str, query: str, scratch: Path)
             for step in range(1, BOOTS_STEP):
                 wait_until(page, f"() => location.search.includes('tour={step}')", what=f"tour step {step}")
                 wait_idle(page)
-                page.locator(".st-key-tour_next button:visible").click()
+                page.locator(f".st-key-tour_next_{step} button:visible").click()
             wait_until(page, f"() => location.search.includes('tour={BOOTS_STEP}')", what=f"tour step {BOOTS_STEP}")
             # The step's filter drawn from the page's own figure (exact values), not painted.
             wait_until(

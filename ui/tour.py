@@ -165,12 +165,24 @@ def tour_ui(runs: dict[str, runs_module.Run]) -> None:
                     " ".join("●" if n == number else "○" for n in range(1, len(steps) + 1)),
                     help=" · ".join(f"{n}. {s.title}" for n, s in enumerate(steps, start=1)),
                 )
+            # Keyed by the step: a key press reaching two mounted copies of a button (a rerun's stale one and its new
+            # one) then moves once, not once per copy with the next run's target.
             st.button(
-                "◀ Back", key="tour_back", on_click=go, args=(number - 1, runs), disabled=number == 1, shortcut="Left"
+                "◀ Back",
+                key=f"tour_back_{number}",
+                on_click=go,
+                args=(number - 1, runs),
+                disabled=number == 1,
+                shortcut="Left",
             )
             if number < len(steps):
                 st.button(
-                    "Next ▶", key="tour_next", on_click=go, args=(number + 1, runs), shortcut="Right", type="primary"
+                    "Next ▶",
+                    key=f"tour_next_{number}",
+                    on_click=go,
+                    args=(number + 1, runs),
+                    shortcut="Right",
+                    type="primary",
                 )
             else:  # the last step: Finish closes the tour
                 st.button("✓ Finish", key="tour_finish", on_click=close, shortcut="Right", type="primary")
