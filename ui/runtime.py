@@ -7,6 +7,8 @@ Each says why in a line and names the test that fails if an upgrade breaks it:
 * ``freeze_loaded_objects``: the objects the first run loaded are moved out of the garbage
   collector's reach (``runner.postScriptGC = false`` in .streamlit/config.toml, checked by
   the same test, does the rest);
+* ``keep_memory_flat``: glibc's allocator (not Streamlit's) kept from holding freed large blocks in the
+  server's threads' arenas (tests/test_memory.py);
 * ``start_importing_tensorflow`` and ``rerun_once_tensorflow_is_in``: a server's first page is
   drawn while TensorFlow imports in a thread
   (tests/test_app.py::test_a_servers_first_run_draws_the_page_while_tensorflow_loads, and
@@ -38,6 +40,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import streamlit as st
+
+from convlab import memory
 
 
 def skip_keras_reset_after_each_run() -> None:
@@ -75,6 +79,13 @@ def freeze_loaded_objects() -> bool:
 
     threading.Timer(1.0, collect_and_freeze).start()
     return True
+
+
+@st.cache_resource(show_spinner=False)
+def keep_memory_flat() -> bool:
+    """glibc's allocator told, once per server process, to hand freed large blocks back (``convlab.memory``):
+    without it the server's resident size crept for an hour of a class (docs/performance.md, "Soak")."""
+    return memory.keep_flat()
 
 
 def start_importing_tensorflow() -> Future | None:
