@@ -83,7 +83,8 @@ def test_the_route_refuses_anything_outside_its_folders(shipped_server):
 def test_plotly_is_loaded_once_a_page_and_kept_by_the_browser(browser, shipped_server):
     """The journey's chart loads plotly.js into the page; the replay's charts, opened next, draw with that
     same copy (no second request); the page opened again reads it from the browser's cache, not the wire."""
-    loaded = """() => performance.getEntriesByType('resource').filter((entry) => entry.name.includes('plotly-cartesian'))
+    loaded = """() => performance.getEntriesByType('resource')
+      .filter((entry) => entry.name.includes('plotly-cartesian'))
       .map((entry) => ({transfer: entry.transferSize, decoded: entry.decodedBodySize, name: entry.name}))"""
     with open_app(browser, shipped_server, journey_traces=JOURNEY_TRACES, fresh=True) as page:
         first = page.evaluate(loaded)

@@ -146,9 +146,11 @@ function render(c, args) {
     if (scrub.url !== c.mapsName) {  // new images or another model: their maps, fetched once
       const name = c.mapsName = scrub.url;
       c.maps = null;
+      delete c.chart.dataset.maps;  // the file of the maps held, for the benchmark: none until they come
       loadMaps(name).then((loaded) => {
         if (c.mapsName !== name || c.destroyed) return;
         c.maps = loaded;
+        c.chart.dataset.maps = name;
         if (c.shown !== c.pageFilter) requestDraw(c);
       }).catch((error) => console.error("plotly_react: " + error.message + "; only the page's filter can be drawn"));
     }
