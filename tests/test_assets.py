@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 
 from browser_support import JOURNEY_TRACES, open_app, open_view, wait_until
-from convlab_testing.live_app import journey_ready_js, plot_js
+from convlab_testing.live_app import plot_js
 from ui import assets
 
 PLOTLY = "vendor/plotly.js-cartesian/plotly-cartesian.min.js"
@@ -96,7 +96,12 @@ def test_plotly_is_loaded_once_a_page_and_kept_by_the_browser(browser, shipped_s
             what="the replay's chart is drawn",
         )
         assert page.evaluate(loaded) == first  # drawn with the page's plotly.js, not fetched again
-        page.reload()
-        wait_until(page, journey_ready_js(), what="the journey is drawn again", timeout=90_000)
+        page.reload()  # the replay view again
+        wait_until(
+            page,
+            f"() => {{ const d = {plot_js('.st-key-replay_chart')}; return !!(d && d.data && d.data.length); }}",
+            what="the replay's chart is drawn again",
+            timeout=90_000,
+        )
         again = page.evaluate(loaded)
         assert len(again) == 1 and again[0]["transfer"] == 0 and again[0]["decoded"] > 1_000_000, again
