@@ -27,6 +27,12 @@ const inButton = (target) => target && target.closest && target.closest("button"
 const busy = (target) => target && target.closest && target.closest("input, textarea, select, [contenteditable], [role=slider]");
 
 // On the chart or its control (and anywhere while it fills the screen): the filter keys step the control.
+// A key pressed in the chart is the chart's alone, as it was in its own frame: the page's listeners
+// (presenter keys, the tour's ← → shortcuts) never hear it.
+function onOwnKey(c, event) {
+  event.stopPropagation();
+  onChartKey(c, event);
+}
 function onChartKey(c, event) {
   if (!c.args || !c.args.scrub || modified(event) || event.target === c.speedBox) return;
   if (FILTER_KEYS.includes(event.key)) {
@@ -59,10 +65,9 @@ function onPageKey(c, event) {
 
 // -- the page's listeners, once for every chart on it ------------------------------------------
 const page = {
-  keydown(event) {
-    const target = event.target instanceof Node ? event.target : null;
-    const own = [...live].find((c) => inFullScreen(c) || (target && c.root.contains(target)));
-    if (own) onChartKey(own, event);  // a key on a chart (or the chart filling the screen) is that chart's alone
+  keydown(event) {  // (a key in a chart stops there: onOwnKey)
+    const full = [...live].find((c) => inFullScreen(c));
+    if (full) onChartKey(full, event);  // the chart filling the screen takes the keys pressed outside it
     else for (const c of live) onPageKey(c, event);
   },
   resize() { for (const c of live) reportRoomSoon(c); },
@@ -162,6 +167,7 @@ function create(parentElement, key) {
   const c = createChart(parentElement);
   c.key = key;
   wireControl(c);
+  c.root.addEventListener("keydown", (event) => onOwnKey(c, event), {signal: c.listening.signal});
   watchRoom(c);
   c.chart.convlabShown = () => shown(c);  // for the tests and the benchmark
   if (live.size === 0) listen(true);
