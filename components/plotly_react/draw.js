@@ -24,21 +24,31 @@ const layoutOf = (a) => JSON.stringify([a.scrub && a.scrub.url, a.scrub && a.scr
 
 // Streamlit's own charts have a full-screen button in their toolbar; this one is in Plotly's
 // (a projector shows the grid as large as it goes). The chart, with its control, then fills the screen.
+// One button a chart, made once: a config that differs (a new click function) makes Plotly.react
+// draw the whole chart anew instead of updating it.
 function fullScreenButton(c) {
-  return {
-    name: "fullscreen",
-    title: "Full screen (Esc to leave)",
-    icon: {width: 1000, height: 1000, path: "M0 0h400v100H100v300H0zM600 0h400v400H900V100H600zM0 600h100v300h300v100H0zM900 600h100v400H600V900h300z"},
-    click: () => (document.fullscreenElement ? document.exitFullscreen() : c.root.requestFullscreen()),
-  };
+  if (!c.fullScreenButton) {
+    c.fullScreenButton = {
+      name: "fullscreen",
+      title: "Full screen (Esc to leave)",
+      icon: {width: 1000, height: 1000, path: "M0 0h400v100H100v300H0zM600 0h400v400H900V100H600zM0 600h100v300h300v100H0zM900 600h100v400H600V900h300z"},
+      click: () => (document.fullscreenElement ? document.exitFullscreen() : c.root.requestFullscreen()),
+    };
+  }
+  return c.fullScreenButton;
 }
 
-// The page entered or left full screen (main.js tells every chart): this chart fills the screen or goes back.
+// The page entered or left full screen (main.js tells every chart): true when this chart filled the
+// screen or went back (then laid out for the screen, or for the page again).
 export function fullScreenChanged(c) {
-  c.root.style.background = inFullScreen(c) ? ((c.theme && c.theme.backgroundColor) || "white") : "";
-  if (!window.Plotly || !c.chart.data) return;
+  const now = inFullScreen(c);
+  if (now === c.fullScreen) return false;
+  c.fullScreen = now;
+  c.root.style.background = now ? ((c.theme && c.theme.backgroundColor) || "white") : "";
+  if (!window.Plotly || !c.chart.data) return true;
   // width null: back to the page's width (autosize)
-  window.Plotly.relayout(c.chart, inFullScreen(c) ? fullScreenSize(c) : {width: null, height: c.figureHeight});
+  window.Plotly.relayout(c.chart, now ? fullScreenSize(c) : {width: null, height: c.figureHeight});
+  return true;
 }
 
 export function requestDraw(c) {

@@ -72,10 +72,7 @@ const page = {
   },
   resize() { for (const c of live) reportRoomSoon(c); },
   fullscreenchange() {
-    for (const c of live) {
-      fullScreenChanged(c);
-      reportRoom(c);
-    }
+    for (const c of live) if (fullScreenChanged(c)) reportRoom(c);
   },
   pointerup() { for (const c of live) release(c); },
   motion() {

@@ -51,6 +51,8 @@ export function createChart(parentElement) {
     eventsWired: false,
     reportedRoom: null,  // the last {width, height, fullscreen} sent
     resizeObserver: null,
+    fullScreen: false,  // the chart fills the screen (as last laid out)
+    fullScreenButton: null,  // its button in Plotly's toolbar, made once
     listening: new AbortController(),  // the chart's listeners on its own elements
     registered: null,  // its entry in window.convlabCharts
     destroyed: false,
