@@ -98,8 +98,9 @@ def _chart_component():
 
 
 def _ignore() -> None:
-    """The report's callback when the caller has none: a state needs one to be kept. (The state isn't named
-    "value": Streamlit reads a state dict of "value" alone as the old protocol's, and calls no callback.)"""
+    """The report's callback when the caller has none: components v2 knows a state by its ``on_<name>_change``
+    (the names its defaults and session-state writes accept). (The state isn't named "value": Streamlit reads a
+    state dict of "value" alone as the old protocol's value, and calls no callback for it.)"""
 
 
 def publish(data: bytes) -> str:
