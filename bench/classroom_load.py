@@ -89,13 +89,13 @@ PATTERN = [
 SETTLE_TIMEOUT_S = 15.0  # after a press, a follower without the change by then has missed it
 IMAGE_TIMEOUT_S = 300.0  # the non-filter change: every follower's page reruns on the server
 IDLE_WINDOW_S = 5.0  # the servers' CPU with every follower connected and nothing changing
-JOURNEY_FRAME = common.JOURNEY_FRAME
+JOURNEY_SLIDER = common.JOURNEY_SLIDER  # the journey chart's own filter slider
 IMAGE_BOX = ".st-key-image_2 input"  # image 3's number box on the teacher's page
 
 
 # -- a Chromium student (the cross-check) and the teacher -----------------------------------------------
-# In the page: each address (history.replaceState/pushState), and each filter the journey chart's #chart
-# draws (its data-filter), seen by a MutationObserver on it (attached again whenever the chart's frame is new),
+# In the page: each address (history.replaceState/pushState), and each filter the journey chart's plot div
+# draws (its data-filter), seen by a MutationObserver on it (attached again whenever the chart is new),
 # all on the machine's clock (Date.now), as time.time() here.
 CHROMIUM_LOG_JS = r"""
 (() => {
@@ -110,10 +110,7 @@ CHROMIUM_LOG_JS = r"""
   }
   noteUrl();
   const attach = () => {
-    const frame = document.querySelector('.st-key-journey_chart iframe');
-    let chart = null;
-    try { chart = frame && frame.contentDocument && frame.contentDocument.getElementById('chart'); }
-    catch (e) { return; }
+    const chart = document.querySelector('.st-key-journey_chart .cl-chart');
     if (!chart || chart.__convlabLogged) return;
     chart.__convlabLogged = true;
     const note = () => {
@@ -202,7 +199,7 @@ async def warm_up(browser, url: str) -> float:
 
 
 async def teacher_filter(page) -> int:
-    return int(await page.frame_locator(JOURNEY_FRAME).locator("#filter").evaluate("e => Number(e.value)"))
+    return int(await page.locator(JOURNEY_SLIDER).evaluate("e => Number(e.value)"))
 
 
 # -- the servers, and measuring them -----------------------------------------------------------------
@@ -420,7 +417,7 @@ async def run_class(setup, config, sampler: Sampler) -> dict:
             await asyncio.sleep(IDLE_WINDOW_S)
             out["idle"] = window(idle_start, sampler.take())
 
-            slider = teacher.frame_locator(JOURNEY_FRAME).locator("#filter")  # the journey chart's own slider
+            slider = teacher.locator(JOURNEY_SLIDER)  # the journey chart's own slider
             expected = start_filter
             out["changes_start"] = sampler.take()
             for k in range(config.changes):

@@ -43,11 +43,12 @@ from convlab_testing.live_app import (  # noqa: E402, F401
 )
 
 RESULTS = REPO / "bench" / "results"
-# The journey's chart is the app's plotly_react component (components/plotly_react): a
-# same-origin iframe in the main page holding one plotly div that every rerun updates with
-# Plotly.react. JOURNEY_DIV is that div's selector inside the iframe's document.
-JOURNEY_FRAME = ".st-key-journey_chart iframe"
-JOURNEY_DIV = "#chart.js-plotly-plot"
+# The journey's chart is the app's plotly_react component (components/plotly_react): an element
+# in the main page (st.components.v2, no iframe) holding one plotly div that every rerun updates
+# with Plotly.react. JOURNEY_DIV is that div's selector inside the element.
+JOURNEY_ELEMENT = ".st-key-journey_chart"
+JOURNEY_DIV = ".cl-chart.js-plotly-plot"
+JOURNEY_SLIDER = f"{JOURNEY_ELEMENT} .cl-filter"  # the chart's own filter slider
 APP = "app.py"  # the script ``streamlit run`` serves; ``bench/run.py --app`` changes it for experiments
 
 
@@ -120,16 +121,8 @@ ROW_TITLES_JS = (
 
 
 def journey_locator(page):
-    """The journey's plotly div (inside the component's iframe) as a Playwright locator."""
-    return page.frame_locator(JOURNEY_FRAME).locator(JOURNEY_DIV)
-
-
-def journey_frame(page):
-    """The journey component's iframe as a Playwright Frame (to evaluate scripts in it)."""
-    frame = page.locator(JOURNEY_FRAME).element_handle().content_frame()
-    if frame is None:
-        raise RuntimeError(f"{JOURNEY_FRAME} has no frame")
-    return frame
+    """The journey's plotly div (in the component's element) as a Playwright locator."""
+    return page.locator(JOURNEY_ELEMENT).locator(JOURNEY_DIV)
 
 
 # Installed before any page script runs, in the page and in each of its frames. For every key
@@ -140,32 +133,21 @@ def journey_frame(page):
 #   firstMsg  the first message back from the server; bigMsg the largest one (the chart)
 #   dataSeen  the animation frame that first sees the journey plot with different z values
 #   drawn     plotly_afterplot of the journey plot with different z values (the heatmaps drawn)
-# The journey plot is a div inside the plotly_react component's same-origin iframe; the main
-# page reaches it through iframe.contentDocument and registers its own plotly_afterplot listener
-# on it, so every time is taken on the main page's clock. The component updates that div in
-# place with Plotly.react, but the iframe (and so the div) may be created late or replaced, so
-# the listener is attached to whichever div is there: the copy of this script that runs in the
-# component's frame watches its document and calls the page back as soon as the div becomes a
-# plotly plot (before its first plotly_afterplot), and a requestAnimationFrame poll re-attaches
-# too and is the fallback when an afterplot was missed. A drawn figure is identified by a hash
-# of every trace's z plus the row titles, so only a real change of what is shown completes a sample.
+# The journey plot is a div in the plotly_react component's element, in the main page, which
+# registers its own plotly_afterplot listener on it, so every time is taken on the main page's
+# clock. The component updates that div in place with Plotly.react, but the element (and so the
+# div) may be created late or replaced, so the listener is attached to whichever div is there: a
+# MutationObserver on the page (the div created, or becoming a plotly plot, before its first
+# plotly_afterplot), and a requestAnimationFrame poll re-attaches too and is the fallback when an
+# afterplot was missed. A drawn figure is identified by a hash of every trace's z plus the row
+# titles, so only a real change of what is shown completes a sample.
 PAGE_TIMERS_JS = r"""
 (() => {
-  const FRAME = __FRAME__, PLOT = __PLOT__;
-  if (window.top !== window) {
-    // A frame. In the journey component's frame, tell the page whenever the document changes
-    // (the plot div is created, or becomes a plotly plot): the page attaches its listener then.
-    let host = null;
-    try { host = window.frameElement; } catch (e) { return; }
-    if (!host || !host.matches(FRAME)) return;
-    const notify = () => { try { window.parent.__bench && window.parent.__bench.attach(); } catch (e) {} };
-    new MutationObserver(notify).observe(document,
-      {subtree: true, childList: true, attributes: true, attributeFilter: ['class']});
-    return;
-  }
+  const ELEMENT = __ELEMENT__, PLOT = __PLOT__;
+  if (window.top !== window) return;  // a frame (the drawing pad's, ...): the journey isn't in one
   if (window.__bench) return;
   const B = window.__bench = {seq: 0, pending: null, samples: [], drawnSig: null, seenSig: null, wsSent: 0,
-                              wsReceived: 0, bigMessages: [], firstFrameEpochMs: null, firstChartEpochMs: null,
+                              wsReceived: 0, bigMessages: [], firstElementEpochMs: null, firstChartEpochMs: null,
                               firstDrawnEpochMs: null, firstAnyDrawnEpochMs: null, journeyPlotlyJs: null};
   const now = () => performance.now();
   const epochMs = () => performance.timeOrigin + performance.now();
@@ -226,27 +208,24 @@ PAGE_TIMERS_JS = r"""
     B.drawnSig = s;
     complete('afterplot', now());
   };
-  const frame = () => document.querySelector(FRAME);
+  const element = () => document.querySelector(ELEMENT);
   const journeyDiv = () => {
-    const f = frame();
-    try { return f && f.contentDocument ? f.contentDocument.querySelector(PLOT) : null; } catch (e) { return null; }
+    const e = element();
+    return e ? e.querySelector(PLOT) : null;
   };
-  // plotly.js as the component's frame fetched it (resource timing, converted to epoch ms)
-  const notePlotlyJs = f => {
-    try {
-      const w = f.contentWindow,
-        e = w.performance.getEntriesByType('resource').find(e => /plotly[\w.-]*\.js$/.test(e.name));
-      if (e) B.journeyPlotlyJs = {name: e.name, requestedEpochMs: w.performance.timeOrigin + e.startTime,
-                                  loadedEpochMs: w.performance.timeOrigin + e.responseEnd,
-                                  transferBytes: e.transferSize, bodyBytes: e.encodedBodySize,
-                                  decodedBytes: e.decodedBodySize};
-    } catch (e) {}
+  // plotly.js as the page fetched it for the charts (resource timing, converted to epoch ms)
+  const notePlotlyJs = () => {
+    const e = performance.getEntriesByType('resource').find(e => /plotly-cartesian[\w.-]*\.js$/.test(e.name));
+    if (e) B.journeyPlotlyJs = {name: e.name, requestedEpochMs: performance.timeOrigin + e.startTime,
+                                loadedEpochMs: performance.timeOrigin + e.responseEnd,
+                                transferBytes: e.transferSize, bodyBytes: e.encodedBodySize,
+                                decodedBytes: e.decodedBodySize};
   };
   const attach = B.attach = () => {
-    const f = frame();
+    const f = element();
     if (!f) return;
-    if (B.firstFrameEpochMs === null) B.firstFrameEpochMs = epochMs();  // the component's iframe is in the page
-    if (B.journeyPlotlyJs === null) notePlotlyJs(f);
+    if (B.firstElementEpochMs === null) B.firstElementEpochMs = epochMs();  // the component's element is in the page
+    if (B.journeyPlotlyJs === null) notePlotlyJs();
     const d = journeyDiv();
     if (!d) return;
     if (B.firstChartEpochMs === null) B.firstChartEpochMs = epochMs();  // the journey's div becomes a plotly plot
@@ -254,6 +233,7 @@ PAGE_TIMERS_JS = r"""
       d.__benchAttached = true; d.on('plotly_afterplot', onAfterplot(d));
     }
   };
+  // childList: Plotly fills the div (js-plotly-plot, its svg) before its first plotly_afterplot
   new MutationObserver(attach).observe(document, {subtree: true, childList: true});
   let lastData = null, quietFrames = 0;
   const tick = () => {
@@ -272,7 +252,7 @@ PAGE_TIMERS_JS = r"""
   };
   requestAnimationFrame(tick);
 })();
-""".replace("__FRAME__", json.dumps(JOURNEY_FRAME)).replace("__PLOT__", json.dumps(JOURNEY_DIV))
+""".replace("__ELEMENT__", json.dumps(JOURNEY_ELEMENT)).replace("__PLOT__", json.dumps(JOURNEY_DIV))
 
 
 def slider(page, key: str):

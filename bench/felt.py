@@ -13,11 +13,11 @@ own ``convlab`` and ``ui`` load). Both serve one temporary copy of the shipped m
 models, their snapshots, portraits and invariance results), so neither writes into ``models/``.
 
 Every time runs on the page's own clock, from the action (the ``pointerdown`` of a click, the
-``keydown`` of a key, in the page or in a chart's frame) to the first animation frame at which the
+``keydown`` of a key, in the page or in a component's frame) to the first animation frame at which the
 answer is on screen: the server answered after the action, the app is connected and idle (no
 script or fragment running, nothing greyed out as stale, no loading skeleton), each of the view's
-charts is drawn (its Plotly plot inside its box, or inside the box's update-in-place frame: a
-chart's box is on the page before Streamlit has loaded the code that draws it), its other
+charts is drawn (its Plotly plot inside its box, st.plotly_chart's or the update-in-place chart's: a
+chart's box is on the page before the code that draws it has loaded), its other
 elements are there, every other visible chart is drawn too and every visible image is loaded.
 
 Phases:
@@ -98,7 +98,7 @@ LAYER_SIDES = {"conv1": 26, "pool1": 13, "conv2": 11, "pool2": 5}
 # screen yet, or "ok".
 FELT_JS = r"""
 (() => {
-  if (window.top !== window) {  // a chart's frame (same origin): its clicks and keys count, on the page's clock
+  if (window.top !== window) {  // a component's frame (same origin): its clicks and keys count, on the page's clock
     const forward = e => { try {
       const F = window.top.__felt, t = performance.timeOrigin + performance.now() - window.top.performance.timeOrigin;
       if (F) F.actions.push({type: e.type, t, key: e.key || null, frame: true});
@@ -134,18 +134,15 @@ FELT_JS = r"""
       if (!e || !shown(e)) return 'missing ' + key;
     }
     for (const key of charts) {  // a chart's box is there before its code is: its plot must be drawn
-      const e = document.querySelector('.st-key-' + key), f = e && e.querySelector('iframe');
-      const plot = f ? f.contentDocument && f.contentDocument.getElementById('chart')
-                     : e && e.querySelector('.js-plotly-plot');
+      const e = document.querySelector('.st-key-' + key);  // plotly_react's div (in the page), or st.plotly_chart's
+      const plot = e && (e.querySelector('.convlab-chart .cl-chart') || e.querySelector('.js-plotly-plot'));
       if (!e || !shown(e) || !drawn(plot)) return 'chart not drawn: ' + key;
     }
     const says = ([where, words]) => [...document.querySelectorAll(where)].some(e => e.innerText.includes(words));
     if (text && !text.every(says)) return 'text';
     for (const d of document.querySelectorAll('.js-plotly-plot')) if (shown(d) && !drawn(d)) return 'chart';
-    for (const f of document.querySelectorAll('iframe')) {
-      if (!shown(f) || !/plotly_react/.test(f.src || '')) continue;
-      const doc = f.contentDocument;
-      if (!doc || !drawn(doc.getElementById('chart'))) return 'chart frame';
+    for (const c of document.querySelectorAll('.convlab-chart')) {  // plotly_react's: drawn once plotly.js is in
+      if (shown(c) && !drawn(c.querySelector('.cl-chart'))) return 'chart element';
     }
     for (const i of document.querySelectorAll('[data-testid=stMain] img, [data-testid=stSidebar] img'))
       if (shown(i) && !(i.complete && i.naturalWidth > 0)) return 'image';
@@ -376,15 +373,15 @@ def measure_warm(browser, apps_: dict, models: Path, result: dict, phases: set) 
 
 def _cells(page, rng: random.Random) -> list[dict]:
     """Clicks on journey map cells, each a new one: click → the explanation of that cell drawn."""
-    frame = page.frame_locator(common.JOURNEY_FRAME)
-    page.locator(common.JOURNEY_FRAME).scroll_into_view_if_needed()
+    chart = page.locator(common.JOURNEY_ELEMENT)
+    chart.scroll_into_view_if_needed()
     samples = []
     for _ in range(CELL_CLICKS):
         slot, column = rng.randrange(3), rng.randrange(len(JOURNEY_LAYERS))
         layer = JOURNEY_LAYERS[column]
         side = LAYER_SIDES[layer]
         row, col = rng.randrange(side), rng.randrange(side)
-        box = frame.locator(".heatmaplayer image").nth(slot * (1 + len(JOURNEY_LAYERS)) + 1 + column).bounding_box()
+        box = chart.locator(".heatmaplayer image").nth(slot * (1 + len(JOURNEY_LAYERS)) + 1 + column).bounding_box()
         x, y = box["x"] + box["width"] * (col + 0.5) / side, box["y"] + box["height"] * (row + 0.5) / side
         time.sleep(GLANCE_S / 2)
         ms = timed(
@@ -402,7 +399,7 @@ def _cells(page, rng: random.Random) -> list[dict]:
 
 def _images(page) -> list[float]:
     """↑ in image 1's box, a new image each time: keydown → the changed grid drawn (Plotly's afterplot)."""
-    page.locator(common.JOURNEY_FRAME).scroll_into_view_if_needed()
+    page.locator(common.JOURNEY_ELEMENT).scroll_into_view_if_needed()
     samples = []
     for _ in range(IMAGE_PRESSES):
         sample = common.press_and_time(page, "image_1", "ArrowUp", timeout_ms=TIMEOUT_MS)

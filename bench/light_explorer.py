@@ -175,8 +175,9 @@ class LightExplorer:
                 self.widgets[element_id] = [WIDGET_FIELDS[which], value, fragment_id]
             elif held is not None:
                 held[2] = fragment_id
-        elif which == "component_instance" and key == JOURNEY_CHART:
-            self.run["chart"] = json.loads(inner.json_args or "{}").get("describe") or None
+        elif which == "bidi_component" and key == JOURNEY_CHART:  # the chart (st.components.v2): {module, key, args}
+            data = json.loads(inner.json or inner.mixed.json or "{}")
+            self.run["chart"] = (data.get("args") or {}).get("describe") or None
 
     def _finished(self, status: int, now: float) -> None:
         run = self.run

@@ -10,8 +10,8 @@ with its own images and filter in the URL (``?images=...&filter=...``), then for
 seconds (and at most ``--max-actions`` presses) moves its filter (the number box: a server rerun a press)
 and its second image's
 number box with the keyboard, staying inside value ranges no other session uses. After each press
-it waits for its own journey plot (the plotly div inside the app's plotly_react component
-iframe) to redraw, and records:
+it waits for its own journey plot (the plotly div in the app's plotly_react component's
+element) to redraw, and records:
 
 - the time from keydown to ``plotly_afterplot`` of the changed heatmaps (in-page timers);
 - errors: an exception or error box on the page, or no redraw within the timeout;
@@ -73,7 +73,7 @@ async def _press(page, key: str, press: str) -> dict:
 async def _check_own_state(page, expected: dict) -> list[str]:
     """What, if anything, on this page is not this session's: row titles, sliders, address bar."""
     problems = []
-    titles = await page.evaluate(common.ROW_TITLES_JS)  # from the journey's plot, inside the component's iframe
+    titles = await page.evaluate(common.ROW_TITLES_JS)  # from the journey's plot, in the component's element
     drawn = {}
     for title in titles:
         match = TITLE.match(title)

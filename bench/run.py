@@ -17,7 +17,7 @@ logs go to ``bench/results/logs/``. What it measures, one function each:
    (``$CONVLAB_TIMINGS``) records every journey-fragment run and every full script run; we
    report the fragment runs' p50/p95 and check no full run happened. Browser side: in-page
    timers from keydown to ``plotly_afterplot`` of the changed heatmaps (the journey's plotly
-   div, inside the app's plotly_react component iframe), split into client, server and
+   div, in the app's plotly_react component's element), split into client, server and
    drawing time. Reference: the lesson's visualisation cell as written (12
    ``predict`` calls, a matplotlib 3x4 grid rendered to PNG), timed in a subprocess
    (``bench/lesson_cell.py``).
@@ -46,7 +46,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import json
 import random
 import re
 import statistics
@@ -208,24 +207,22 @@ async ({data, layout}) => {
 def _plotly_draw_times(page) -> dict:
     """Diagnostic: how long plotly.js itself takes to draw the journey figure in this Chromium.
 
-    In the journey component's iframe, with the plotly.js it loaded (the copy the Python plotly
-    package ships), draws a copy of the journey figure the app just showed, on extra divs: from
-    scratch on a new div (``Plotly.newPlot``), and updated in place with ``Plotly.react`` (what
-    the component does with each new figure). Then the same in the main page, with the same
-    plotly.js file loaded into it (``main_page``): what drawing costs next to Streamlit's whole
-    page, where the journey was drawn before it moved into an iframe (earlier reports' figures).
+    In the page, with the plotly.js the journey's component loaded into it (the cartesian bundle of
+    the release the Python plotly package ships), draws a copy of the journey figure the app just
+    showed, on extra divs: from scratch on a new div (``Plotly.newPlot``), and updated in place with
+    ``Plotly.react`` (what the component does with each new figure). Then the same with the plotly
+    package's full bundle loaded into the page (``main_page``, the figures of earlier reports).
     """
     import plotly
 
-    frame = common.journey_frame(page)
-    figure = frame.evaluate(
+    figure = page.evaluate(
         "sel => { const d = document.querySelector(sel); "
         "return {data: d.data, layout: JSON.parse(JSON.stringify(d.layout))}; }",
-        common.JOURNEY_DIV,
+        f"{common.JOURNEY_ELEMENT} {common.JOURNEY_DIV}",
     )
-    if not frame.evaluate("() => typeof Plotly === 'object' && typeof Plotly.react === 'function'"):
-        raise RuntimeError("the journey component's frame has no plotly.js")
-    times = frame.evaluate(PLOTLY_DRAW_JS, figure)
+    if not page.evaluate("() => typeof Plotly === 'object' && typeof Plotly.react === 'function'"):
+        raise RuntimeError("the page has no plotly.js (the journey component loads it)")
+    times = page.evaluate(PLOTLY_DRAW_JS, figure)
     page.add_script_tag(path=str(Path(plotly.__file__).parent / "package_data" / "plotly.min.js"))
     times["main_page"] = page.evaluate(PLOTLY_DRAW_JS, figure)
     for where in (times, times["main_page"]):
@@ -323,20 +320,19 @@ def measure_interaction(result: dict) -> None:
 
 # -- 2. cold start ---------------------------------------------------------------------------
 COLD_START_PAGE_JS = """() => {
-  const B = window.__bench, f = document.querySelector(__FRAME__);
+  const B = window.__bench;
   let plotlyJs = B.journeyPlotlyJs;
-  if (!plotlyJs && f) {  // the page's poll had not seen it yet: read the iframe's resource timing now
-    const w = f.contentWindow,
-      e = w.performance.getEntriesByType('resource').find(e => /plotly(\\.min)?\\.js/.test(e.name));
-    if (e) plotlyJs = {name: e.name, requestedEpochMs: w.performance.timeOrigin + e.startTime,
-                       loadedEpochMs: w.performance.timeOrigin + e.responseEnd,
+  if (!plotlyJs) {  // the page's poll had not seen it yet: read the resource timing now
+    const e = performance.getEntriesByType('resource').find(e => /plotly-cartesian[\\w.-]*\\.js$/.test(e.name));
+    if (e) plotlyJs = {name: e.name, requestedEpochMs: performance.timeOrigin + e.startTime,
+                       loadedEpochMs: performance.timeOrigin + e.responseEnd,
                        transferBytes: e.transferSize, bodyBytes: e.encodedBodySize, decodedBytes: e.decodedBodySize};
   }
   const chunk = performance.getEntriesByType('resource').find(e => /PlotlyChart/.test(e.name));
-  return {send: B.firstSendEpochMs, frame: B.firstFrameEpochMs, chart: B.firstChartEpochMs, drawn: B.firstDrawnEpochMs,
-          anyDrawn: B.firstAnyDrawnEpochMs, big: B.bigMessages, plotlyJs,
+  return {send: B.firstSendEpochMs, element: B.firstElementEpochMs, chart: B.firstChartEpochMs,
+          drawn: B.firstDrawnEpochMs, anyDrawn: B.firstAnyDrawnEpochMs, big: B.bigMessages, plotlyJs,
           streamlitPlotly: chunk ? performance.timeOrigin + chunk.startTime : null};
-}""".replace("__FRAME__", json.dumps(common.JOURNEY_FRAME))
+}"""
 
 
 def _cold_start_once(browser, number: int) -> dict:
@@ -369,7 +365,7 @@ def _cold_start_once(browser, number: int) -> dict:
             "script_runs": len(runs),
             "script_rerun_ends_s": runs[1]["end"] - wall_start if len(runs) > 1 else None,
             "big_messages_s_bytes": [(round(since(t), 3), size) for t, size in page_times["big"]],
-            # the plotly.js the journey's component iframe loads (resource timing from inside the iframe)
+            # the plotly.js the journey's component loads into the page (resource timing)
             "journey_plotly_js_url": plotly_js["name"] if plotly_js else None,
             "journey_plotly_js_bytes": (plotly_js["decodedBytes"] or None) if plotly_js else None,  # uncompressed
             "journey_plotly_js_transfer_bytes": (plotly_js["transferBytes"] or None) if plotly_js else None,
@@ -377,7 +373,7 @@ def _cold_start_once(browser, number: int) -> dict:
             "journey_plotly_js_loaded_s": since(plotly_js["loadedEpochMs"]) if plotly_js else None,
             # Streamlit's own Plotly chunk: not expected for the journey tab any more (None)
             "streamlit_plotly_chunk_requested_s": since(page_times["streamlitPlotly"]),
-            "journey_iframe_created_s": since(page_times["frame"]),
+            "journey_element_created_s": since(page_times["element"]),
             "journey_div_created_s": since(page_times["chart"]),
             "journey_pending_afterplot_s": since(page_times["anyDrawn"])
             if page_times["anyDrawn"] != page_times["drawn"]
@@ -423,7 +419,7 @@ def measure_cold_start(result: dict) -> None:
                 "script_rerun_ends_s",
                 "journey_plotly_js_requested_s",
                 "journey_plotly_js_loaded_s",
-                "journey_iframe_created_s",
+                "journey_element_created_s",
                 "journey_div_created_s",
                 "journey_pending_afterplot_s",
                 "journey_first_afterplot_s",
@@ -435,11 +431,11 @@ def measure_cold_start(result: dict) -> None:
 
 # -- 3. memory -------------------------------------------------------------------------------
 VIEWS = [  # the view's title (ui.state.TITLES), what shows it has rendered: a selector, or a function giving a locator
-    ("Journey", common.journey_locator),  # the plotly div inside the journey component's iframe
+    ("Journey", common.journey_locator),  # the plotly div in the journey component's element
     ("Filters", ".st-key-mix_chart .js-plotly-plot"),
     ("Where it looked", ".st-key-looked_chart .js-plotly-plot"),
     ("Portraits", ".st-key-portraits_chart .js-plotly-plot"),
-    ("Replay", ".st-key-replay_chart iframe"),
+    ("Replay", ".st-key-replay_chart .js-plotly-plot"),
     ("Shift probe", ".st-key-invariance_chart .js-plotly-plot"),
     ("Predictions", ".st-key-confusion_chart .js-plotly-plot"),
     ("Your image", ".st-key-upload_journey .js-plotly-plot"),
@@ -555,7 +551,7 @@ def measure_explain(result: dict) -> None:
 
     clicks = result["clicks"] = []
     with journey_page("explain") as (server, page):
-        panels = page.frame_locator(common.JOURNEY_FRAME).locator(".heatmaplayer image")
+        panels = page.locator(common.JOURNEY_ELEMENT).locator(".heatmaplayer image")
         heatmaps = [n for n in range(panels.count()) if n % 5]  # the input column (every fifth) explains nothing
         rng = random.Random(3)
         for number in range(EXPLAIN_CLICKS):
@@ -1071,8 +1067,8 @@ def markdown(report: dict) -> str:
         if "main_page" in draw:
             main = draw["main_page"]
             lines[-1] += (
-                f" The same in the main page, next to Streamlit's whole page (where the journey was drawn "
-                f"before it moved into an iframe): {main['newPlot_ms']['p50']:.0f} ms from scratch, "
+                f" The same with the plotly package's full bundle in the page (earlier reports' "
+                f"figures): {main['newPlot_ms']['p50']:.0f} ms from scratch, "
                 f"{main['react_ms']['p50']:.0f} ms in place, {main['images_ms']['p50']:.0f} ms as image traces."
             )
     cold = report["measures"].get("cold_start", {})
@@ -1106,10 +1102,10 @@ def markdown(report: dict) -> str:
                 + (f" (ends {b['script_ends_s']:.2f} s)" if b.get("script_ends_s") is not None else ""),
             ),
             *at("script_rerun_ends_s", "its rerun ends {:.2f} s"),
-            *at("journey_iframe_created_s", "the journey component's iframe appears {:.2f} s"),
+            *at("journey_element_created_s", "the journey component's element appears {:.2f} s"),
             *at(
                 "journey_plotly_js_requested_s",
-                "the iframe asks for plotly.js for the journey chart" + size + " {:.2f} s",
+                "the page asks for plotly.js for the journey chart" + size + " {:.2f} s",
             ),
             *at("journey_plotly_js_loaded_s", "and has it {:.2f} s"),
             *at("journey_div_created_s", "its chart div becomes a plotly plot {:.2f} s"),

@@ -139,8 +139,7 @@ def take(browser, server: StreamlitServer, name: str, query: str, scratch: Path)
             # The step's filter drawn from the page's own figure (exact values), not painted.
             wait_until(
                 page,
-                "() => { const f = document.querySelector('.st-key-journey_chart iframe'); "
-                "const c = f && f.contentDocument && f.contentDocument.getElementById('chart'); "
+                "() => { const c = document.querySelector('.st-key-journey_chart .cl-chart'); "
                 "const wanted = Number(new URLSearchParams(location.search).get('filter')); "
                 "return !!c && Number(c.dataset.filter) === wanted && c.dataset.exact === 'yes'; }",
                 what="the step's filter is drawn",

@@ -21,7 +21,7 @@ journey's chart holds every filter's maps and redraws them itself; what is measu
 4. ``box``, the reference: the filter box's ↑ / ↓ (a server rerun each, the way every filter
    change went before), keydown to the page's figure of that filter painted, 30 presses.
 5. ``images``: ↑ on image 1's number box, a new image each time: keydown (main page) to the new
-   grid drawn (the component's frame), p95 <= 300 ms; and the bytes that reached the browser for
+   grid drawn (the component's clock, the same page's), p95 <= 300 ms; and the bytes that reached the browser for
    that set (websocket frames and the packed-maps file, from Chromium's network log): <= 300 KB.
 
 Writes ``bench/results/scrub.json`` and ``bench/results/scrub.md``.
@@ -55,14 +55,15 @@ BOX_PRESSES = 30
 IMAGE_PRESSES = 30
 KEYS = [("ArrowRight", 4), ("ArrowLeft", 3), ("PageUp", 1), ("PageDown", 1), ("Home", 0.3), ("End", 0.3)]
 
-# Installed in the chart's frame: every draw (the chart's "convlab:drawn") with the filter the chart says
-# it drew, the number beside the slider, the slider's value, and image 1's conv2 map; "painted" is
-# the next animation frame. And every keydown in the frame, on the frame's clock.
+# Installed in the page, on the journey's chart: every draw (the chart's "convlab:drawn") with the filter
+# the chart says it drew, the number beside the slider, the slider's value, and image 1's conv2 map;
+# "painted" is the next animation frame. And every keydown in the page.
 FRAME_PROBE_JS = """() => {
   if (window.__scrub) return;
   const S = window.__scrub = {draws: [], keys: []};
-  const chart = document.getElementById('chart'), number = document.getElementById('number'),
-    control = document.getElementById('filter');
+  const root = document.querySelector('.st-key-journey_chart');
+  const chart = root.querySelector('.cl-chart'), number = root.querySelector('.cl-number'),
+    control = root.querySelector('.cl-filter');
   chart.addEventListener('convlab:drawn', e => {
     const t = performance.now();
     const titles = ((chart.layout || {}).annotations || []).map(a => a.text).filter(t => t.startsWith('Image '))
@@ -84,8 +85,13 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
+# The file of the packed maps the chart holds (its data-maps, set once they are loaded), or null.
+MAPS_NAME_JS = "() => document.querySelector('.st-key-journey_chart .cl-chart').dataset.maps || null"
+
+
 def _frame(page):
-    return common.journey_frame(page)
+    """Where the chart's scripts run: the page itself (the chart is in its DOM, no iframe)."""
+    return page
 
 
 def _draws(page) -> list[dict]:
@@ -98,8 +104,8 @@ def _settled(page, filter_index: int, timeout_s: float = 15) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         state = frame.evaluate(
-            "() => { const c = document.getElementById('chart'); "
-            "return [Number(c.dataset.filter), c.dataset.exact, Number(document.getElementById('filter').value)]; }"
+            "() => { const r = document.querySelector('.st-key-journey_chart'), c = r.querySelector('.cl-chart'); "
+            "return [Number(c.dataset.filter), c.dataset.exact, Number(r.querySelector('.cl-filter').value)]; }"
         )
         box = page.locator(".st-key-filter_box input").input_value()
         if (
@@ -113,14 +119,14 @@ def _settled(page, filter_index: int, timeout_s: float = 15) -> None:
 
 
 def _maps(server, page) -> mapcodec.PackedMaps:
-    name = _frame(page).evaluate("() => mapsName")
+    name = _frame(page).evaluate(MAPS_NAME_JS)
     with urllib.request.urlopen(f"{server.url.rstrip('/')}/convlab/maps/{name}") as response:
         return mapcodec.from_bytes(response.read())
 
 
 def measure_keys(page, result: dict) -> None:
     frame = _frame(page)
-    control = page.frame_locator(common.JOURNEY_FRAME).locator("#filter")
+    control = page.locator(common.JOURNEY_SLIDER)
     control.focus()
     last = int(control.evaluate("e => Number(e.max)"))
     page_step = max(1, round(last / 10))
@@ -167,7 +173,7 @@ def measure_keys(page, result: dict) -> None:
 
 def _drag(page, seconds: float, moves: int = 180) -> tuple[float, float]:
     """Press Home, then drag the slider's thumb from its left end to its right end over ``seconds``."""
-    locator = page.frame_locator(common.JOURNEY_FRAME).locator("#filter")
+    locator = page.locator(common.JOURNEY_SLIDER)
     locator.focus()
     page.keyboard.press("Home")
     box = locator.bounding_box()
@@ -191,8 +197,9 @@ def measure_drag(server, page, result: dict) -> None:
     frame = _frame(page)
     count = frame.evaluate("() => window.__scrub.draws.length")
     frames_js = """() => { window.__frames = [];
-      const c = document.getElementById('chart'), n = document.getElementById('number'),
-      f = document.getElementById('filter'); const tick = () => { if (!window.__frames) return;
+      const r = document.querySelector('.st-key-journey_chart'), c = r.querySelector('.cl-chart'),
+      n = r.querySelector('.cl-number'), f = r.querySelector('.cl-filter');
+      const tick = () => { if (!window.__frames) return;
       window.__frames.push([Number(c.dataset.filter), Number(n.textContent), Number(f.value)]);
       requestAnimationFrame(tick); };
       requestAnimationFrame(tick); }"""
@@ -240,7 +247,7 @@ def _journey_runs(server, start: float, end: float) -> dict:
 
 def measure_sweep(server, page, result: dict) -> None:
     result["sweep"] = {}
-    control = page.frame_locator(common.JOURNEY_FRAME).locator("#filter")
+    control = page.locator(common.JOURNEY_SLIDER)
     last = int(control.evaluate("e => Number(e.max)"))
     # Start from filter 0, settled, so every rerun counted belongs to the sweep.
     control.focus()
@@ -334,7 +341,7 @@ def measure_images(page, result: dict) -> None:
     for _ in range(IMAGE_PRESSES):
         before = int(box.input_value())
         titles = frame.evaluate("() => window.__scrub.draws.length ? window.__scrub.draws.at(-1).titles : ''")
-        maps_before = frame.evaluate("() => mapsName")
+        maps_before = frame.evaluate(MAPS_NAME_JS)
         mark = len(received)
         page.evaluate(
             "() => document.addEventListener('keydown', "
@@ -344,13 +351,14 @@ def measure_images(page, result: dict) -> None:
         page.keyboard.press("ArrowUp")
         keydown = page.evaluate("() => window.__keydown")
         frame.wait_for_function(
-            "old => window.__scrub.draws.some(d => d.titles !== old && d.painted !== undefined) && mapsName !== null",
+            "old => window.__scrub.draws.some(d => d.titles !== old && d.painted !== undefined) "
+            f"&& ({MAPS_NAME_JS})() !== null",
             arg=titles,
             timeout=30_000,
             polling=5,
         )
         frame.wait_for_function(
-            "old => mapsName !== old && typeof maps === 'object' && maps !== null",
+            f"old => ({MAPS_NAME_JS})() !== old && ({MAPS_NAME_JS})() !== null",
             arg=maps_before,
             timeout=30_000,
             polling=10,

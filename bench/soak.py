@@ -334,7 +334,7 @@ async def lab(browser, url: str, models: Path, clock: SimpleNamespace, log: list
 # -- the class ------------------------------------------------------------------------------------
 async def teach(teacher, students: list, clock: SimpleNamespace, gap: float, log: list) -> list[dict]:
     """The teacher's filter changes, ``gap`` s apart, until the end; each follower's arrival logged as "follow"."""
-    slider = teacher.frame_locator(common.JOURNEY_FRAME).locator("#filter")
+    slider = teacher.locator(common.JOURNEY_SLIDER)
     expected = await teacher_filter(teacher)
     direction, changes = 1, []
     while time.time() + gap < clock.end:

@@ -322,15 +322,12 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 # -- reading the page ------------------------------------------------------------------------
-# Charts are named by their element's key class. A chart's plotly div is in the main document
-# (st.plotly_chart) or, for the journey (the app's plotly_react component), inside the
-# element's same-origin iframe.
+# Charts are named by their element's key class. A chart's plotly div is in the page's own document,
+# inside that element: st.plotly_chart's, and the app's plotly_react component's (the journey's).
 JOURNEY_PLOT = ".st-key-journey_chart"
 JOURNEY_TRACES = 15  # 3 images x (input + conv1, pool1, conv2, pool2)
 _FIND_PLOT_JS = (
-    "(sel => { const box = document.querySelector(sel); if (!box) return null; "
-    "const frame = box.querySelector('iframe'); const root = frame ? frame.contentDocument : box; "
-    "return root ? root.querySelector('.js-plotly-plot') : null; })"
+    "(sel => { const box = document.querySelector(sel); return box ? box.querySelector('.js-plotly-plot') : null; })"
 )
 
 

@@ -40,12 +40,10 @@ def live_figure(at, key: str) -> dict:
 def live_args(at, key: str) -> dict:
     """Everything sent to the update-in-place chart component ``key`` (the figure, and the journey's ``scrub``)."""
     charts = [
-        c
-        for c in at.get("component_instance")
-        if c.proto.component_name.endswith(".plotly_react") and c.proto.id.endswith(key)
-    ]
-    assert len(charts) == 1, [c.proto.id for c in at.get("component_instance")]
-    return json.loads(charts[0].proto.json_args)
+        c for c in at.get("bidi_component") if c.proto.component_name == "plotly_react" and c.proto.id.endswith(key)
+    ]  # an st.components.v2 component: its data is {module, key, args}
+    assert len(charts) == 1, [c.proto.id for c in at.get("bidi_component")]
+    return json.loads(charts[0].proto.json or charts[0].proto.mixed.json)["args"]
 
 
 def heatmaps(at) -> list[np.ndarray]:

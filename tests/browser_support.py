@@ -99,14 +99,14 @@ def drawn_z(page, selector: str = JOURNEY_PLOT) -> str:
     return page.evaluate(f"() => JSON.stringify({plot_js(selector)}.data.map(t => t.z))")
 
 
-JOURNEY_FILTER = "filter"  # the journey's filter slider: the chart's own, inside its component's frame
+JOURNEY_FILTER = "filter"  # the journey's filter slider: the chart's own, in its component's element
 
 
 def slider(page, key: str):
     """The thumb of the slider with widget key ``key`` (role=slider: an <input type=range>); for
     "filter", the journey chart's own filter slider."""
     if key == JOURNEY_FILTER:
-        return page.frame_locator(".st-key-journey_chart iframe").locator("#filter")
+        return page.locator(".st-key-journey_chart .cl-filter")
     return page.locator(f".st-key-{key}").get_by_role("slider")
 
 
@@ -136,11 +136,11 @@ def slider_value(page, key: str) -> int:
 
 # The journey's filter as the chart's slider shows it, the maps it draws, and the page's own (its box).
 JOURNEY_FILTER_JS = (
-    "() => { const f = document.querySelector('.st-key-journey_chart iframe'); "
-    "const d = f && f.contentDocument; const c = d && d.getElementById('filter'); "
+    "() => { const d = document.querySelector('.st-key-journey_chart'); "
+    "const c = d && d.querySelector('.cl-filter'); "
     "const box = document.querySelector('.st-key-filter_box input'); "
-    "return c ? {control: Number(c.value), drawn: Number(d.getElementById('chart').dataset.filter), "
-    "exact: d.getElementById('chart').dataset.exact === 'yes', page: box ? Number(box.value) : null} : null; }"
+    "return c ? {control: Number(c.value), drawn: Number(d.querySelector('.cl-chart').dataset.filter), "
+    "exact: d.querySelector('.cl-chart').dataset.exact === 'yes', page: box ? Number(box.value) : null} : null; }"
 )
 
 
@@ -363,8 +363,7 @@ def copy_shipped_models(folder: Path, *, caches: bool = False) -> Path:
 FOLLOW_TIMEOUT = 15_000  # ms: generous for a busy 2-core machine; the benchmark measures the real latency
 # The journey chart's filter on screen (the maps it drew), in a page.
 CHART_FILTER_JS = (
-    "() => { const f = document.querySelector('.st-key-journey_chart iframe'); "
-    "const c = f && f.contentDocument && f.contentDocument.getElementById('chart'); "
+    "() => { const c = document.querySelector('.st-key-journey_chart .cl-chart'); "
     "return c && c.dataset.filter !== undefined ? Number(c.dataset.filter) : null; }"
 )
 

@@ -17,8 +17,8 @@ line per problem, empty when nothing is cut off. What it looks at:
   annotations (a figure's headings) and tick labels that overlap each other, and any of them
   outside the chart's box.
 
-Only what is rendered and on the page's width counts: a collapsed sidebar or a closed popover is
-not seen, so it is not reported.
+Only what is rendered and on the page's width counts: a collapsed sidebar, a closed popover or words
+for a screen reader only (clipped to nothing) are not seen, so they are not reported.
 """
 
 from __future__ import annotations
@@ -71,7 +71,15 @@ CLIPPED_JS = r"""
     const r = el.getBoundingClientRect();
     if (r.width === 0 && r.height === 0) return false;
     // Off the page's width (a collapsed sidebar is moved out of the window, not removed).
-    return r.right > 0 && r.left < win.innerWidth;
+    return r.right > 0 && r.left < win.innerWidth && !forScreenReaders(el);
+  };
+  // Words for a screen reader only, clipped to nothing on purpose (the charts' lists of what each map
+  // shows): no one sees them, so nothing of them is cut off.
+  const forScreenReaders = (el) => {
+    for (let up = el; up; up = up.parentElement) {
+      if (up.ownerDocument.defaultView.getComputedStyle(up).clip === 'rect(0px, 0px, 0px, 0px)') return true;
+    }
+    return false;
   };
   const textRect = (el) => {
     let box = null;

@@ -1,8 +1,9 @@
 """The browser's files (ui/assets.py): served once and kept by the browser, never outside their folders.
 
-Checked on the app's own server (the shared ``shipped_server``): the chart's page links its modules at
-today's version, the route serves the very files with ``immutable`` caching (a stale version fresh), refuses
-paths out of its folders, and a page that opens a second view with a chart takes plotly.js from its cache.
+Checked on the app's own server (the shared ``shipped_server``): the chart imports its modules, and the
+drawing pad's page links its own, at today's version; the route serves the very files with ``immutable``
+caching (a stale version fresh), refuses paths out of its folders, and a page loads plotly.js once, a page
+opened again from the browser's cache.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import urllib.error
 import urllib.request
 
 from browser_support import JOURNEY_TRACES, open_app, open_view, wait_until
+from convlab_testing.live_app import plot_js
 from ui import assets
 
 PLOTLY = "vendor/plotly.js-cartesian/plotly-cartesian.min.js"
@@ -25,13 +27,24 @@ def _get(url: str):
         return error.code, error.headers, error.read()
 
 
-def test_the_chart_page_links_its_modules_at_todays_version():
-    page = (assets.chart_page_dir() / "index.html").read_text(encoding="utf-8")
+def test_the_chart_imports_its_modules_from_the_route_at_todays_version():
+    """The chart (an st.components.v2 component in the page) imports main.js from the route at today's
+    version, under the server's base path; main.js's own imports are its neighbours, so every module
+    comes from that version."""
+    main = f"/convlab/assets/{assets.version()}/plotly_react/main.js"
+    assert assets.asset_url("plotly_react", "main.js") == main
+    assert assets.asset_url("plotly_react", "main.js", "/lab/") == "/lab" + main
+    folder = assets.ROOTS["plotly_react"]
+    imported = {name for module in folder.glob("*.js") for name in re.findall(r'from "([^"]+)"', module.read_text())}
+    assert imported and all(name.startswith("./") and (folder / name).is_file() for name in imported), imported
+
+
+def test_the_drawing_pads_page_links_its_modules_at_todays_version():
+    page = (assets.component_page_dir("drawpad") / "index.html").read_text(encoding="utf-8")
     linked = re.findall(r'(?:src|href)="([^"]+\.js)"', page)
-    base = f"{assets.FROM_PAGE}/{assets.version()}/plotly_react/"
-    modules = sorted(path.name for path in assets.ROOTS["plotly_react"].glob("*.js"))
-    assert sorted(link.removeprefix(base) for link in linked) == modules  # every module, all from the route
-    assert all(link.startswith(base) for link in linked)
+    base = f"{assets.FROM_PAGE}/{assets.version()}/drawpad/"
+    assert linked and all(link.startswith(base) for link in linked), linked
+    assert all((assets.ROOTS["drawpad"] / link.removeprefix(base)).is_file() for link in linked)
     # /component/<name>/index.html, two folders up: the server's root under any base path
     assert assets.FROM_PAGE == "../../convlab/assets" and assets.ASSET_PATH.startswith("/convlab/assets/")
 
@@ -67,17 +80,28 @@ def test_the_route_refuses_anything_outside_its_folders(shipped_server):
         assert status in (400, 404) and b"def " not in body, name
 
 
-def test_a_second_chart_takes_plotly_from_the_browsers_cache(browser, shipped_server):
-    """The journey's chart fetches plotly.js; the replay's charts, opened next, read it from the cache."""
+def test_plotly_is_loaded_once_a_page_and_kept_by_the_browser(browser, shipped_server):
+    """The journey's chart loads plotly.js into the page; the replay's charts, opened next, draw with that
+    same copy (no second request); the page opened again reads it from the browser's cache, not the wire."""
+    loaded = """() => performance.getEntriesByType('resource')
+      .filter((entry) => entry.name.includes('plotly-cartesian'))
+      .map((entry) => ({transfer: entry.transferSize, decoded: entry.decodedBodySize, name: entry.name}))"""
     with open_app(browser, shipped_server, journey_traces=JOURNEY_TRACES, fresh=True) as page:
+        first = page.evaluate(loaded)
+        assert len(first) == 1 and f"/convlab/assets/{assets.version()}/{PLOTLY}" in first[0]["name"], first
         open_view(page, "replay")
-        frames = ".st-key-replay_chart iframe"
-        page.locator(frames).first.wait_for(state="attached")
-        loaded = """(selector) => { const frame = document.querySelector(selector);
-          const seen = frame && frame.contentWindow ? frame.contentWindow.performance.getEntriesByType('resource') : [];
-          const plotly = seen.find((entry) => entry.name.includes('plotly-cartesian'));
-          return plotly && {transfer: plotly.transferSize, decoded: plotly.decodedBodySize, name: plotly.name}; }"""
-        wait_until(page, f"() => !!({loaded})({frames!r})", what="the replay's chart loaded plotly.js")
-        plotly = page.evaluate(loaded, frames)
-        assert f"/convlab/assets/{assets.version()}/{PLOTLY}" in plotly["name"]
-        assert plotly["transfer"] == 0 and plotly["decoded"] > 1_000_000, plotly  # from the cache, not the wire
+        wait_until(
+            page,
+            f"() => {{ const d = {plot_js('.st-key-replay_chart')}; return !!(d && d.data && d.data.length); }}",
+            what="the replay's chart is drawn",
+        )
+        assert page.evaluate(loaded) == first  # drawn with the page's plotly.js, not fetched again
+        page.reload()  # the replay view again
+        wait_until(
+            page,
+            f"() => {{ const d = {plot_js('.st-key-replay_chart')}; return !!(d && d.data && d.data.length); }}",
+            what="the replay's chart is drawn again",
+            timeout=90_000,
+        )
+        again = page.evaluate(loaded)
+        assert len(again) == 1 and again[0]["transfer"] == 0 and again[0]["decoded"] > 1_000_000, again

@@ -82,35 +82,36 @@ def test_page_loads_without_errors_and_draws_the_journey(browser, streamlit_serv
         assert slider_value(page, "filter") == 1
         assert_painted(page, ".st-key-journey_chart")
         # The chart's text is in the app's own font (Source Sans, a web font of the page), not the
-        # browser's fallback: its frame has the page's font faces, loaded.
+        # browser's fallback: the page's font faces, loaded, and the chart's titles set in them.
         wait_until(
             page,
-            "() => { const d = document.querySelector('.st-key-journey_chart iframe').contentDocument; "
-            "return [...d.fonts].some(f => f.family.replace(/\"/g, '') === 'Source Sans' && f.status === 'loaded') "
+            "() => { const d = document.querySelector('.st-key-journey_chart'); "
+            "return [...document.fonts].some(f => f.family.replace(/\"/g, '') === 'Source Sans' "
+            "&& f.status === 'loaded') "
             "&& getComputedStyle(d.querySelector('.annotation-text')).fontFamily.includes('Source Sans'); }",
             what="the journey chart's titles are in Source Sans",
         )
         save_screenshot(page, "journey")
 
         # The chart's own full-screen button (Plotly's toolbar): the grid fills the screen, and back.
-        frame = page.frame_locator(".st-key-journey_chart iframe")
+        element = page.locator(".st-key-journey_chart")
         size_in_page = page.evaluate(
             f"() => [{plot_js(JOURNEY_PLOT)}._fullLayout.width, {plot_js(JOURNEY_PLOT)}._fullLayout.height]"
         )
-        frame.locator(".js-plotly-plot").hover()
-        frame.locator('[data-title="Full screen (Esc to leave)"]').click()
+        element.locator(".js-plotly-plot").hover()
+        element.locator('[data-title="Full screen (Esc to leave)"]').click()
         in_full_screen = (
-            "() => { const d = " + plot_js(JOURNEY_PLOT) + "; const doc = d.ownerDocument; "
-            "return doc.fullscreenElement === doc.getElementById('frame') "
-            "&& d.layout.height > doc.defaultView.innerHeight - 120; }"
+            "() => { const d = " + plot_js(JOURNEY_PLOT) + "; "
+            "return document.fullscreenElement === d.closest('.convlab-chart') "
+            "&& d.layout.height > window.innerHeight - 120; }"
         )
         wait_until(page, in_full_screen, what="the journey, with its filter slider, fills the screen")
         # Laid out again for the screen: larger text, the slider and its filter number in large type too.
         number = (
-            "n => { const d = document.querySelector('.st-key-journey_chart iframe').contentDocument; "
-            "return d.getElementById('number').textContent === String(n) "
-            "&& parseFloat(getComputedStyle(d.getElementById('bar')).fontSize) >= 20 "
-            "&& d.getElementById('bar').getBoundingClientRect().height > 0; }"
+            "n => { const d = document.querySelector('.st-key-journey_chart'); "
+            "return d.querySelector('.cl-number').textContent === String(n) "
+            "&& parseFloat(getComputedStyle(d.querySelector('.cl-bar')).fontSize) >= 20 "
+            "&& d.querySelector('.cl-bar').getBoundingClientRect().height > 0; }"
         )
         wait_until(page, number, 1, what="the full-screen chart names filter 1 in large type")
         titles = page.evaluate(
@@ -120,14 +121,14 @@ def test_page_loads_without_errors_and_draws_the_journey(browser, streamlit_serv
         assert titles and min(titles) >= 20, titles  # 15 px in the page
         # The toolbar sits in the right margin, off the column titles.
         assert page.evaluate("() => " + plot_js(JOURNEY_PLOT) + ".layout.modebar.orientation") == "v"
-        frame.locator(".js-plotly-plot").press("ArrowRight")  # the keys work in full screen
+        element.locator(".js-plotly-plot").press("ArrowRight")  # the keys work in full screen
         wait_for_sliders(page, {"filter": 2}, what="the page's filter follows the arrow key pressed in full screen")
         wait_until(page, number, 2, what="the full-screen chart shows filter 2")
         assert page.evaluate(in_full_screen), "the key press left full screen"
         wait_until(page, "() => location.search.includes('filter=2')", what="the URL has filter 2")
         save_screenshot(page, "journey-full-screen")
-        frame.locator(".js-plotly-plot").hover()
-        frame.locator('[data-title="Full screen (Esc to leave)"]').click()  # the same button leaves
+        element.locator(".js-plotly-plot").hover()
+        element.locator('[data-title="Full screen (Esc to leave)"]').click()  # the same button leaves
         wait_until(
             page,
             "size => { const d = " + plot_js(JOURNEY_PLOT) + "; return !d.ownerDocument.fullscreenElement "
@@ -146,7 +147,7 @@ def _assert_shows_filter(page, filter_index: int, test_split, scale: str = "pane
 
     from convlab.figures.scales import ACTIVATION_COLORSCALE
 
-    shown = page.frame_locator(".st-key-journey_chart iframe").locator("#chart").evaluate("() => convlabShown()")
+    shown = page.locator(".st-key-journey_chart .cl-chart").evaluate("c => c.convlabShown()")
     assert shown["filter"] == filter_index, shown["filter"]
     expected = shipped_conv_maps(test_split.images[DEFAULT_IMAGES], filter_index)  # [image][layer], flattened
     maps = {}
@@ -203,8 +204,8 @@ def test_filter_keys_redraw_the_maps_in_the_browser_and_the_page_learns_the_last
     steps through the filters at the chosen speed."""
     with open_app(browser, streamlit_server) as page:
         page.evaluate(f"() => {{ {plot_js(JOURNEY_PLOT)}.convlabMark = 'drawn before the key press'; }}")
-        frame = page.frame_locator(".st-key-journey_chart iframe")
-        frame.locator("#chart").evaluate(
+        element = page.locator(".st-key-journey_chart")
+        element.locator(".cl-chart").evaluate(
             "c => { window.__drawn = []; c.addEventListener('convlab:drawn', "
             "e => window.__drawn.push([e.detail.filter, e.detail.painted])); }"
         )
@@ -213,7 +214,7 @@ def test_filter_keys_redraw_the_maps_in_the_browser_and_the_page_learns_the_last
         _drawn_then_learnt(page, 2, test_split)
         # Painted in the browser first (the page can't have answered within the frame), then the
         # page's own figure, updated in place (Plotly.react), not a new chart drawn from scratch.
-        assert [2, True] in frame.locator("#chart").evaluate("() => window.__drawn")
+        assert [2, True] in element.locator(".cl-chart").evaluate("() => window.__drawn")
         assert page.evaluate(f"() => {plot_js(JOURNEY_PLOT)}.convlabMark") == "drawn before the key press"
 
         # Presses faster than a rerun: drawn in the browser, the page told of the last only.
@@ -228,7 +229,7 @@ def test_filter_keys_redraw_the_maps_in_the_browser_and_the_page_learns_the_last
         # that were on the slider at a frame were painted in the browser, the page never asked.
         painted = [
             filter_index
-            for filter_index, was_painted in frame.locator("#chart").evaluate("() => window.__drawn")
+            for filter_index, was_painted in element.locator(".cl-chart").evaluate("() => window.__drawn")
             if was_painted
         ]
         assert len(set(painted) - {2}) >= 2, painted
@@ -237,18 +238,18 @@ def test_filter_keys_redraw_the_maps_in_the_browser_and_the_page_learns_the_last
         # Play, at a quarter of a second a filter: past the last filter, round to the first; pause
         # hands the filter it stopped on to the page.
         page.keyboard.press("End")
-        frame.locator("#speed").select_option("0.25")
-        frame.locator("#play").click()
-        assert frame.locator("#play").inner_text() == "⏸"
+        element.locator(".cl-speed").select_option("0.25")
+        element.locator(".cl-play").click()
+        assert element.locator(".cl-play").inner_text() == "⏸"
         wait_until(
             page,
             "() => { const j = (" + JOURNEY_FILTER_JS + ")(); return j && j.control === 1 && j.drawn === 1; }",
             what="play goes round from the last filter to the first",
             timeout=15_000,
         )
-        frame.locator("#play").click()
+        element.locator(".cl-play").click()
         stopped = slider_value(page, "filter")
-        assert frame.locator("#play").inner_text() == "▶" and stopped in (1, 2, 3)
+        assert element.locator(".cl-play").inner_text() == "▶" and stopped in (1, 2, 3)
         wait_for_sliders(page, {"filter": stopped}, what="the page learns the filter play stopped on")
         _assert_shows_filter(page, stopped, test_split)
         assert exception_texts(page) == []
@@ -262,8 +263,8 @@ def test_dragging_the_filter_slider_redraws_as_it_moves_and_a_filter_tile_moves_
     (the URL, the filters tab). Then a tile clicked on the filters tab moves the slider."""
     with open_app(browser, streamlit_server, query="?scale=layer&filter=5") as page:
         assert slider_value(page, "filter") == 5  # a link's filter is the slider's
-        frame = page.frame_locator(".st-key-journey_chart iframe")
-        frame.locator("#chart").evaluate(
+        element = page.locator(".st-key-journey_chart")
+        element.locator(".cl-chart").evaluate(
             "c => { window.__drawn = []; c.addEventListener('convlab:drawn', "
             "e => window.__drawn.push([e.detail.filter, e.detail.painted])); }"
         )
@@ -274,7 +275,7 @@ def test_dragging_the_filter_slider_redraws_as_it_moves_and_a_filter_tile_moves_
         page.mouse.down()
         for step in range(1, 31):  # to about two thirds of the way
             page.mouse.move(box["x"] + 8 + (box["width"] - 16) * 0.66 * step / 30, y)
-        drawn = frame.locator("#chart").evaluate("() => window.__drawn")
+        drawn = element.locator(".cl-chart").evaluate("() => window.__drawn")
         end = slider_value(page, "filter")
         assert 30 <= end <= 50, end
         _assert_shows_filter(page, end, test_split, scale="layer")  # before the mouse is released
@@ -291,7 +292,7 @@ def test_dragging_the_filter_slider_redraws_as_it_moves_and_a_filter_tile_moves_
         wait_for_sliders(page, {"filter": end}, what="the page learns where the drag ended")
         _assert_shows_filter(page, end, test_split, scale="layer")
         assert f"filter={end}" in page.evaluate("() => location.search")
-        _open_tab(page, "filters", ".st-key-filters_chart iframe")
+        _open_tab(page, "filters", ".st-key-filters_chart .js-plotly-plot")
         assert page.locator(".st-key-filter_pick input").input_value() == str(end)
         highlight = page.evaluate(FRAMED_TILE_JS)
         assert highlight == end, highlight  # the all-filters grid frames tile `end`
@@ -327,7 +328,7 @@ def _click_a_tile_and_see_it_explained(page, test_split) -> None:
     )
     wait_idle(page)
     assert_painted(page, ".st-key-filters_chart")
-    box = page.locator(".st-key-filters_chart iframe").bounding_box()
+    box = page.locator(".st-key-filters_chart .cl-chart").bounding_box()
     x, y = page.evaluate(CELL_ON_SCREEN_JS, [10, 12, 8])  # tile 10, column 12, row 8: where the mosaic draws it
     page.mouse.click(box["x"] + x, box["y"] + y)
     wait_until(
@@ -593,7 +594,7 @@ def _panel_pixels(page, number: int) -> np.ndarray:
 
     from PIL import Image
 
-    box = page.frame_locator(".st-key-journey_chart iframe").locator(".heatmaplayer image").nth(number).bounding_box()
+    box = page.locator(".st-key-journey_chart").locator(".heatmaplayer image").nth(number).bounding_box()
     shot = page.screenshot(clip=box)
     return np.asarray(Image.open(io.BytesIO(shot)).convert("RGB")).astype(int)
 
@@ -610,7 +611,7 @@ def test_an_all_zero_map_is_drawn_black_and_says_so(browser, streamlit_server, t
             corner = pixels[: pixels.shape[0] // 4, : pixels.shape[1] // 4]  # away from the label in the middle
             assert corner.max() <= 40, f"panel {number} is not black: {corner.reshape(-1, 3).mean(axis=0)}"
         assert _panel_pixels(page, 11).max() > 150  # conv1 of the same image has bright cells
-        labels = page.frame_locator(".st-key-journey_chart iframe").locator(".annotation-text", has_text="all zero")
+        labels = page.locator(".st-key-journey_chart").locator(".annotation-text", has_text="all zero")
         assert labels.count() == 2
         save_screenshot(page, "journey-all-zero")
 
@@ -639,7 +640,7 @@ def test_the_journey_fits_one_screen(browser, streamlit_server, size):
     with open_app(browser, streamlit_server, viewport={"width": width, "height": height}) as page:
         wait_until(
             page,
-            "h => { const f = document.querySelector('.st-key-journey_chart iframe'); "
+            "h => { const f = document.querySelector('.st-key-journey_chart .convlab-chart'); "
             "return f && f.getBoundingClientRect().bottom <= h; }",
             height,
             what="the journey's chart ends inside the window",
@@ -647,7 +648,7 @@ def test_the_journey_fits_one_screen(browser, streamlit_server, size):
         wait_idle(page)
         layout = page.evaluate(
             "() => ({controls: document.querySelector('.st-key-journey_controls').getBoundingClientRect().top, "
-            "chart: document.querySelector('.st-key-journey_chart iframe').getBoundingClientRect().toJSON(), "
+            "chart: document.querySelector('.st-key-journey_chart .convlab-chart').getBoundingClientRect().toJSON(), "
             "scrolled: document.querySelector('[data-testid=stMain]').scrollTop, "
             "sidebar: document.querySelector('[data-testid=stSidebar]').getAttribute('data-collapsed')})"
         )
@@ -713,9 +714,7 @@ def test_clicking_a_journey_cell_explains_that_number(browser, streamlit_server,
     """A click on a conv2 cell of image 3 opens the panel that computes it; its final number is
     the one Keras computes for that cell, and the URL names the cell."""
     with open_app(browser, streamlit_server) as page:
-        image = (
-            page.frame_locator(".st-key-journey_chart iframe").locator(".heatmaplayer image").nth(13)
-        )  # row 3, conv2
+        image = page.locator(".st-key-journey_chart").locator(".heatmaplayer image").nth(13)  # row 3, conv2
         box = image.bounding_box()
         page.mouse.click(box["x"] + box["width"] * (4.5 / 11), box["y"] + box["height"] * (3.5 / 11))  # row 3, column 4
         wait_until(
@@ -746,7 +745,7 @@ def test_playing_the_replay_redraws_the_grid_snapshot_by_snapshot(browser, strea
     redrawn with each snapshot's numbers, the URL follows, and playing stops at the last snapshot."""
     replay_plot, kernels_plot = ".st-key-replay_chart", ".st-key-replay_kernels"
     with open_app(browser, streamlit_server) as page:
-        _open_tab(page, "replay", ".st-key-replay_chart iframe")
+        _open_tab(page, "replay", ".st-key-replay_chart .js-plotly-plot")
         wait_until(
             page,
             f"() => {{ const d = {plot_js(replay_plot)}; return !!(d && d.data && d.data.length === 15); }}",
@@ -795,14 +794,14 @@ def test_presenter_mode_fits_a_projector_and_takes_keys_anywhere(browser, stream
                                    '[data-testid="stWidgetLabel"] p, [data-testid="stTopNavSection"] p')]
                                  .map(e => parseFloat(getComputedStyle(e).fontSize))""")
         assert sizes and min(sizes) >= 18, sizes
-        frame = page.locator(".st-key-journey_chart iframe")
+        frame = page.locator(".st-key-journey_chart .convlab-chart")
         box = frame.bounding_box()
-        panels = page.frame_locator(".st-key-journey_chart iframe").locator(".heatmaplayer image")
+        panels = page.locator(".st-key-journey_chart").locator(".heatmaplayer image")
         last = panels.nth(panels.count() - 1).bounding_box()
         assert last["y"] + last["height"] <= 768, f"the last panel ends at {last['y'] + last['height']:.0f} px"
         assert box["y"] >= 0 and page.evaluate("() => window.scrollY") == 0
         fonts = (
-            page.frame_locator(".st-key-journey_chart iframe")
+            page.locator(".st-key-journey_chart")
             .locator(".annotation-text, .ytick text")
             .evaluate_all("els => els.map(e => parseFloat(getComputedStyle(e).fontSize))")
         )

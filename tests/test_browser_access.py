@@ -41,7 +41,7 @@ from convlab.filtermeasures import peak_place
 from ui.state import DEFAULT_FILTER, DEFAULT_IMAGES
 
 LAPTOP = {"width": 1280, "height": 720}  # the screen the page is laid out for (every view: test_browser_views.py)
-CHART_FRAME = ".st-key-journey_chart iframe"
+CHART = ".st-key-journey_chart"  # the journey chart's element (components/plotly_react, in the page)
 LAYERS = ("conv1", "pool1", "conv2", "pool2")
 
 
@@ -53,20 +53,20 @@ def open_view(page, server, slug: str, query: str = "") -> None:
         f"{server.url}/{'' if slug == 'journey' else slug}{'?' + query if query else ''}", wait_until="domcontentloaded"
     )
     wait_until(page, IDLE_JS, what=f"/{slug} is drawn", timeout=PAGE_READY_TIMEOUT)
-    if slug == "journey":  # its chart is drawn in a frame of its own, which may start after the page is idle
+    if slug == "journey":  # its chart draws once plotly.js is loaded, which may be after the page is idle
         wait_until(page, journey_ready_js(), what="the journey chart is drawn")
     wait_drawn(page)
     errors = page.locator(ERROR_BOXES).all_inner_texts()
     assert not errors, f"/{slug} shows an error: {errors}\n--- server log ---\n{server.log_text()[-4000:]}"
 
 
-def chart_frame(page):
-    return page.frame_locator(CHART_FRAME)
+def chart_element(page):
+    return page.locator(CHART)
 
 
 def shown_now(page) -> dict:
     """The journey chart's ``convlabShown()``: its filter, whether exact, each map and painted colours."""
-    return chart_frame(page).locator("#chart").evaluate("() => convlabShown()")
+    return chart_element(page).locator(".cl-chart").evaluate("c => c.convlabShown()")
 
 
 # -- axe-core -------------------------------------------------------------------------------------
@@ -120,17 +120,17 @@ def _scale_of(palette: str) -> str:
 # catches up (a busy machine's page can do so before a test reads it), so it is caught as it happens.
 CATCH_PAINT_JS = """chart => { window.__paintCaught = null;
   chart.addEventListener('convlab:drawn', event => {
-    if (event.detail.painted && !window.__paintCaught) window.__paintCaught = convlabShown(); }); }"""
+    if (event.detail.painted && !window.__paintCaught) window.__paintCaught = chart.convlabShown(); }); }"""
 
 
 def _painted_after(page, press) -> dict:
     """``convlabShown()`` at the chart's first painted draw after ``press()`` (a key pressed on its control)."""
-    chart = chart_frame(page).locator("#chart")
+    chart = chart_element(page).locator(".cl-chart")
     chart.evaluate(CATCH_PAINT_JS)
     press()
     wait_until(
         page,
-        "() => !!document.querySelector('.st-key-journey_chart iframe').contentWindow.__paintCaught",
+        "() => !!window.__paintCaught",
         what="the chart paints the next filter itself",
     )
     return chart.evaluate("() => window.__paintCaught")
@@ -165,7 +165,7 @@ def test_the_colour_map_is_kept_in_the_url_and_paints_every_map(browser, shipped
             f"() => JSON.stringify({plot_js(JOURNEY_PLOT)}.data.find(t => t.meta.layer === 'input').colorscale)"
         )
         assert "rgb(255, 255, 255)" in grey and "viridis" not in grey  # the input's own black-to-white
-        chart_frame(page).locator("#filter").focus()
+        chart_element(page).locator(".cl-filter").focus()
         # painted by the chart itself, before the page hears of it
         _assert_painted_in(_painted_after(page, lambda: page.keyboard.press("ArrowRight")), "viridis")
 
@@ -178,7 +178,7 @@ def test_the_colour_map_is_kept_in_the_url_and_paints_every_map(browser, shipped
             _scale_of("cividis"),
             what="the journey's maps are cividis",
         )
-        shown = _painted_after(page, lambda: chart_frame(page).locator("#filter").press("ArrowRight"))
+        shown = _painted_after(page, lambda: chart_element(page).locator(".cl-filter").press("ArrowRight"))
         _assert_painted_in(shown, "cividis")
         open_view(page, shipped_server, "filters", page.url.split("?", 1)[1])
         assert _map_scales(page, ".st-key-filters_chart") == {_scale_of("cividis")}
@@ -192,7 +192,7 @@ def test_the_colour_map_is_kept_in_the_url_and_paints_every_map(browser, shipped
 
 # -- the maps described -------------------------------------------------------------------------
 def _described(page) -> list[str]:
-    return chart_frame(page).locator("#described li").all_text_contents()
+    return chart_element(page).locator(".cl-described li").all_text_contents()
 
 
 def _expected_lines(test_split, filter_index: int, maps: list[np.ndarray]) -> list[str]:
@@ -211,18 +211,19 @@ def _expected_lines(test_split, filter_index: int, maps: list[np.ndarray]) -> li
 def test_the_maps_are_described_as_the_model_computes_them(browser, shipped_server, test_split):
     """A screen reader hears, for each map on screen, its layer, filter and image and where it is
     brightest: the same ninth ``convlab.filtermeasures.peak_place`` finds (numpy) in the model's own maps; the
-    chart's frame is titled and in English. A filter the chart paints itself is described at once
+    chart is a figure named for what it shows, in English. A filter the chart paints itself is described at once
     (from the 8-bit maps it paints), and again from the exact maps once the page has them."""
     with new_page(browser, shipped_server, LAPTOP) as page:
         open_view(page, shipped_server, "journey")
         images = test_split.images[list(DEFAULT_IMAGES)]
         wanted = _expected_lines(test_split, DEFAULT_FILTER, shipped_conv_maps(images, DEFAULT_FILTER))
         assert _described(page) == wanted
-        assert page.locator(CHART_FRAME).get_attribute("title").startswith("The journey")
-        assert chart_frame(page).locator("html").get_attribute("lang") == "en"
+        figure = chart_element(page).locator(".convlab-chart")
+        assert figure.get_attribute("role") == "figure" and figure.get_attribute("aria-label").startswith("The journey")
+        assert figure.evaluate("e => e.closest('[lang]').lang") == "en"
 
         for _ in range(3):
-            chart_frame(page).locator("#filter").press("ArrowRight")
+            chart_element(page).locator(".cl-filter").press("ArrowRight")
         shown = shown_now(page)
         if shown["painted"]:  # the page hasn't answered yet: the words are of the painted maps
             painted = [np.array(shown["maps"][f"{slot}/{layer}"]) for slot in range(3) for layer in LAYERS]
@@ -241,15 +242,15 @@ def test_play_steps_one_filter_a_press_for_reduced_motion(browser, shipped_serve
     each press (or Space) moves one filter and the page learns it; no speed to choose."""
     with new_page(browser, shipped_server, LAPTOP, reduced_motion="reduce") as page:
         open_view(page, shipped_server, "journey")
-        frame = chart_frame(page)
-        button = frame.locator("#play")
+        element = chart_element(page)
+        button = element.locator(".cl-play")
         assert button.inner_text() == "⏭" and button.get_attribute("aria-label") == "Next filter"
-        assert frame.locator("#speed").is_hidden()
+        assert element.locator(".cl-speed").is_hidden()
         button.click()
         wait_for_sliders(page, {"filter": DEFAULT_FILTER + 1}, what="one press: one filter on")
         page.wait_for_timeout(1500)  # a second and a half: a player would have moved on by now
         assert page.evaluate(JOURNEY_FILTER_JS)["drawn"] == DEFAULT_FILTER + 1
-        frame.locator("#filter").press(" ")
+        element.locator(".cl-filter").press(" ")
         wait_for_sliders(page, {"filter": DEFAULT_FILTER + 2}, what="Space: one filter more")
         assert button.inner_text() == "⏭"
 
@@ -269,27 +270,30 @@ def test_the_charts_controls_take_the_keyboard_and_show_the_focus(browser, shipp
     screen), each showing a focus ring; Enter on the full-screen button fills the screen."""
     with new_page(browser, shipped_server, LAPTOP) as page:
         open_view(page, shipped_server, "journey")
-        frame = chart_frame(page)
-        frame.locator("#play").wait_for(state="visible")  # the control bar shows once the chart has its maps' parts
+        element = chart_element(page)
+        element.locator(".cl-play").wait_for(state="visible")  # the control bar shows with the maps' parts
         wait_idle(page)
-        frame.locator("#play").focus()
+        element.locator(".cl-play").focus()
         page.keyboard.press("Tab")
         reached, toolbar = [], {"Full screen (Esc to leave)", "Download plot as a PNG"}
         for _ in range(12):
-            focused = frame.locator(":focus")
-            name = focused.evaluate("e => e.id || e.getAttribute('aria-label')")
+            focused = element.locator(":focus")
+            name = focused.evaluate(
+                "e => ((e.getAttribute('class') || '').match(/\\bcl-(\\w+)/) || [])[1] || e.getAttribute('aria-label')"
+            )
             reached.append(name)
             assert _focus_ring(focused), f"{name} shows no focus"
             if toolbar <= set(reached):
                 break
             page.keyboard.press("Tab")
         assert reached[:2] == ["filter", "speed"] and toolbar <= set(reached), reached
-        while frame.locator(":focus").get_attribute("aria-label") != "Full screen (Esc to leave)":
+        while element.locator(":focus").get_attribute("aria-label") != "Full screen (Esc to leave)":
             page.keyboard.press("Shift+Tab")
         page.keyboard.press("Enter")
         wait_until(
             page,
-            "() => !!document.querySelector('" + CHART_FRAME + "').contentDocument.fullscreenElement",
+            "() => !!document.fullscreenElement "
+            "&& document.fullscreenElement === document.querySelector('" + CHART + " .convlab-chart')",
             what="Enter on the full-screen button fills the screen",
         )
         page.keyboard.press("Escape")
@@ -311,17 +315,17 @@ def test_the_filter_box_follows_the_chart_while_it_plays(browser, shipped_server
     ahead), and playing stays on its beat while the page answers."""
     with new_page(browser, shipped_server, LAPTOP) as page:
         open_view(page, shipped_server, "journey")
-        frame = chart_frame(page)
-        frame.locator("#chart").evaluate(
+        element = chart_element(page)
+        element.locator(".cl-chart").evaluate(
             "c => { window.__draws = []; c.addEventListener('convlab:drawn', "
             "e => { if (e.detail.painted) window.__draws.push([performance.now(), "
             "e.detail.filter]); }); }"
         )
-        frame.locator("#speed").select_option("0.25")
+        element.locator(".cl-speed").select_option("0.25")
         page.evaluate(_SAMPLE_JS)
-        frame.locator("#play").click()
+        element.locator(".cl-play").click()
         page.wait_for_timeout(4000)
-        frame.locator("#play").click()
+        element.locator(".cl-play").click()
         samples = page.evaluate("() => { clearInterval(window.__sampler); return window.__samples; }")
         stopped = page.evaluate(JOURNEY_FILTER_JS)["control"]
         wait_for_sliders(page, {"filter": stopped}, what="the page has the filter play stopped on")
@@ -347,7 +351,7 @@ def test_the_filter_box_follows_the_chart_while_it_plays(browser, shipped_server
         # generous bounds, but a box that waits for the pause misses every filter played.
         assert statistics.median(delays) <= 300 and max(delays) <= 1500, sorted(delays)
 
-        draws = frame.locator("#chart").evaluate("() => window.__draws")
+        draws = element.locator(".cl-chart").evaluate("() => window.__draws")
         # each filter's first paint (the page's answer paints it again, in place): on the beat
         beats = np.diff([t for number, (t, shown) in enumerate(draws) if number == 0 or shown != draws[number - 1][1]])
         print(f"beats: median {statistics.median(beats):.0f} ms, {min(beats):.0f} to {max(beats):.0f} ms")

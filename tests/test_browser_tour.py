@@ -36,7 +36,7 @@ SCREENS = {
     "laptop": ({"width": 1280, "height": 720}, ""),
 }
 MIN_TEXT = 16  # px: the grid's axis and colour-bar numbers in presenter mode
-CHART_FRAME = ".st-key-journey_chart iframe"
+CHART = ".st-key-journey_chart .convlab-chart"  # the journey chart, in its element
 FIT_TIMEOUT = 15_000  # ms: a step's grid is drawn, then redrawn for the room it reports
 
 
@@ -81,19 +81,19 @@ def _check_journey_step(page, number: int, height: int, presenting: bool) -> Non
         "&& j.drawn === wanted && j.exact; }",
         what=f"step {number}'s grid shows its filter",
     )
-    wait_until(page, _CHART_FITS_JS, CHART_FRAME, what=f"step {number}'s grid fits the window", timeout=FIT_TIMEOUT)
+    wait_until(page, _CHART_FITS_JS, CHART, what=f"step {number}'s grid fits the window", timeout=FIT_TIMEOUT)
     wait_idle(page)
-    _assert_in_view(f"step {number}'s chart", _box(page.locator(CHART_FRAME)), height)
-    panels = page.frame_locator(CHART_FRAME).locator(".heatmaplayer image")
+    _assert_in_view(f"step {number}'s chart", _box(page.locator(CHART)), height)
+    panels = page.locator(CHART).locator(".heatmaplayer image")
     assert panels.count() == 15, panels.count()  # 3 rows × (input + conv1, pool1, conv2, pool2)
     for row in range(3):
         _assert_in_view(f"step {number}'s row {row + 1}", panels.nth(5 * row + 4), height)
     if presenting:
-        frame = page.frame_locator(CHART_FRAME)
+        chart = page.locator(CHART)
         sizes = "els => els.map(e => parseFloat(getComputedStyle(e).fontSize))"  # the SVG text as rendered
-        numbers = frame.locator(".ytick text").evaluate_all(sizes)
-        bars = frame.locator(".colorbar text").evaluate_all(sizes)
-        titles = frame.locator(".annotation-text").evaluate_all(sizes)
+        numbers = chart.locator(".ytick text").evaluate_all(sizes)
+        bars = chart.locator(".colorbar text").evaluate_all(sizes)
+        titles = chart.locator(".annotation-text").evaluate_all(sizes)
         assert numbers and min(numbers) >= MIN_TEXT, numbers
         assert titles and min(titles) >= MIN_TEXT, titles
         assert number != BOOTS_STEP or bars, "the boots' step shares a colour scale per layer: it has colour bars"
@@ -123,7 +123,7 @@ def test_every_tour_step_and_its_grid_fit_the_screen(browser, shipped_server, sc
             heading = tour.get_by_text(f"Step {number} of {STEPS}:")
             heading.wait_for()
             wait_idle(page)
-            if page.locator(CHART_FRAME).is_visible():
+            if page.locator(CHART).is_visible():
                 _check_journey_step(page, number, height, presenting)
             _assert_in_view(f"step {number}'s heading", _box(heading), height)
             _assert_in_view(

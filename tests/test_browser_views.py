@@ -117,7 +117,12 @@ def test_streamlits_chart_code_is_fetched_while_the_first_view_is_looked_at(brow
     chunk = runtime.streamlit_chunk("PlotlyChart")
     assert chunk, "this Streamlit names no single PlotlyChart chunk in its page script: see ui/runtime.py"
     with open_app(browser, shipped_server, fresh=True) as page:  # a first visit: nothing cached yet
-        assert page.locator(".js-plotly-plot").count() == 0  # the journey: its chart is the component's frame
+        # the journey: its chart is the component's, in the page (.convlab-chart), not an st.plotly_chart
+        plots = (
+            "() => [...document.querySelectorAll('.js-plotly-plot')].filter(p => !p.closest('.convlab-chart')).length"
+        )
+        assert page.evaluate(plots) == 0
+        assert page.locator(".convlab-chart .js-plotly-plot").count() == 1
         wait_until(
             page,
             "name => performance.getEntriesByType('resource').some(e => e.name.endsWith('/' + name))",

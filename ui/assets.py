@@ -1,9 +1,9 @@
 """The browser's files, served so that a page loads each once: the chart's modules, plotly.js and the maps.
 
-Streamlit serves a component's files with ``Cache-Control: public`` and no validator, so every chart
-frame fetched plotly.js (1.3 MB) and its modules again: on each view opened, for each chart. Here
-they are served under a version named by the files themselves, with ``immutable``: a browser keeps
-them and runs plotly.js from its compiled-code cache.
+Streamlit serves a component's files with ``Cache-Control: public`` and no validator, so every
+component frame fetched its files again: on each view opened, for each frame. Here they are served
+under a version named by the files themselves, with ``immutable``: a browser keeps them and runs
+plotly.js and TensorFlow.js from its compiled-code cache.
 
 * ``GET /convlab/assets/<version>/<root>/<file>``: a file of a component's folder (``components/<root>``:
   the chart, the drawing pad, the browser model) or of ``vendor`` (root ``vendor``); cached for good when
@@ -11,8 +11,10 @@ them and runs plotly.js from its compiled-code cache.
   files, never outside them.
 * ``GET /convlab/maps/<name>``: the journey's packed maps (``ui.charts.publish``), named by their hash.
 
-A component's page (its ``index.html``) is Streamlit's; :func:`component_page_dir` writes it with its
-module links pointing here, at today's version, relative to the page so any base path works.
+A v1 component's page (the drawing pad's ``index.html``) is Streamlit's; :func:`component_page_dir` writes
+it with its module links pointing here, at today's version, relative to the page so any base path works.
+The chart (``components/plotly_react``, a v2 component in the page's own DOM) imports its modules from
+:func:`asset_url`, an address under the server's base path.
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from starlette.routing import Route
 
 REPO = Path(__file__).resolve().parent.parent
 # A component's page (its index.html, written by component_page_dir) links its modules from here.
-PAGES = ("plotly_react", "drawpad")
+PAGES = ("drawpad",)
 ROOTS = {
     **{name: REPO / "components" / name for name in PAGES},
+    "plotly_react": REPO / "components" / "plotly_react",  # the chart's modules, imported in the page (ui/charts.py)
     "browser_model": REPO / "components" / "browser_model",  # model.js: the page's model in the browser
     "vendor": REPO / "vendor",
 }
@@ -87,8 +90,11 @@ def component_page_dir(name: str) -> Path:
     return folder
 
 
-def chart_page_dir() -> Path:
-    return component_page_dir("plotly_react")
+def asset_url(root: str, path: str, base_path: str = "") -> str:
+    """The address of a file of ``ROOTS[root]`` at today's version, under the server's base path
+    (``server.baseUrlPath``), from the server's root: for a module imported in the page itself."""
+    base = "/".join(part for part in base_path.split("/") if part)
+    return f"{'/' + base if base else ''}/convlab/assets/{version()}/{root}/{path}"
 
 
 def _write(path: Path, data: bytes) -> None:

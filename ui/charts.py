@@ -2,7 +2,8 @@
 
 Figures are built as plain dicts by ``convlab.figures``; here they meet Streamlit: the PNG
 export settings, the maps' colour map the page chose (``figures.recoloured``: every map of every
-view in one palette), the journey's update-in-place component and the test-image thumbnails.
+view in one palette), the charts updated in place (``components/plotly_react``, an ``st.components.v2``
+component in the page's own DOM) and the test-image thumbnails.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from __future__ import annotations
 import atexit
 import hashlib
 import os
+import re
 import shutil
 
 import numpy as np
 import streamlit as st
-import streamlit.components.v1 as components
 from plotly.basedatatypes import BaseFigure
 
 from convlab.data import CLASS_NAMES
@@ -66,20 +67,40 @@ def chart(figure: dict, key: str, **options) -> None:
 # The journey's chart is redrawn on every slider move. st.plotly_chart gives a chart whose data
 # changed a new identity, so the page would tear the old chart down and mount a new one; this
 # component (components/plotly_react) keeps one chart and hands it each figure through
-# Plotly.react. Its page loads its modules and plotly.js's cartesian bundle (vendor/plotly.js-cartesian:
-# the same release as the plotly package's, a third of its parse time) from ui/assets.py's route, where the
-# browser keeps them; the journey's packed maps reach it there too, as files named by their content's
-# hash: the page's reruns then carry a file name, and the browser fetches each set of maps once.
+# Plotly.react. It is an st.components.v2 component mounted in the page's own DOM (an iframe per
+# chart ran plotly.js again on every view opened): its modules and plotly.js's cartesian bundle
+# (vendor/plotly.js-cartesian: the same release as the plotly package's, a third of its parse time)
+# come from ui/assets.py's route, where the browser keeps them, plotly.js once per page; the journey's
+# packed maps reach it there too, as files named by their content's hash: the page's reruns then carry
+# a file name, and the browser fetches each set of maps once.
 MAPS_DIR = assets.MAPS_DIR
 MAPS_KEPT = 256  # files; the oldest go first (a set is about 200 KB)
 atexit.register(shutil.rmtree, MAPS_DIR, ignore_errors=True)
 
 
+CHART_FILES = assets.ROOTS["plotly_react"]
+
+
 @st.cache_resource(show_spinner=False)
-def _components() -> dict:
-    """The component, declared in a run, not at import: ``streamlit run app.py`` imports this module
-    for its server before Streamlit's runtime exists, and a component declared then is never served."""
-    return {"plotly_react": components.declare_component("plotly_react", path=str(assets.chart_page_dir()))}
+def _chart_component():
+    """The chart's mount callable, registered once (in a run, as every component here): its markup (without
+    its long comment), its CSS, all under ``.convlab-chart``, and ``loader.js``, which imports ``main.js``
+    from the address in each mount's data. ``isolate_styles=False``: in the page's DOM, no shadow root, so
+    Plotly's own stylesheet (which it adds to the page's head) reaches the chart."""
+    html = re.sub(r"<!--.*?-->", "", (CHART_FILES / "chart.html").read_text(encoding="utf-8"), flags=re.S).strip()
+    return st.components.v2.component(
+        "plotly_react",
+        html=html,
+        css=(CHART_FILES / "chart.css").read_text(encoding="utf-8"),
+        js=(CHART_FILES / "loader.js").read_text(encoding="utf-8"),
+        isolate_styles=False,
+    )
+
+
+def _ignore() -> None:
+    """The report's callback when the caller has none: components v2 knows a state by its ``on_<name>_change``
+    (the names its defaults and session-state writes accept). (The state isn't named "value": Streamlit reads a
+    state dict of "value" alone as the old protocol's value, and calls no callback for it.)"""
 
 
 def publish(data: bytes) -> str:
@@ -127,7 +148,7 @@ def live_chart(
     ``figures.journey_scrub_parts``), the chart has its own filter control and redraws any filter
     itself, reporting the filter it shows ({kind: "filter", filter, n}: while it plays or is dragged,
     as often as the page keeps up, so every control shows the same filter). ``on_change`` is
-    called when the value changes. ``title`` names the chart's frame for a screen reader; with
+    called when the value changes. ``title`` names the chart (a figure) for a screen reader; with
     ``describe`` ({"filter": the maps' filter, "images": ``image_names`` of the rows}) the chart
     writes out, for a screen reader, what each map shows and where it is brightest (a journey
     figure's heatmaps, named by their ``meta``). Its maps are drawn in the page's colour map.
@@ -135,26 +156,30 @@ def live_chart(
     colours = palette()
     if scrub is not None:
         scrub = recoloured(scrub, colours)  # the maps the browser paints itself: the same colour map
-    assets.chart_page_dir()  # its page at today's version of the modules (new after an edit)
-    _components()["plotly_react"](
-        figure=recoloured(figure, colours),
-        config=PLOT_CONFIG,
-        fit=fit,
-        clicks=clicks,
-        pageKeys=page_keys,
-        scrub=scrub,
-        title=title,
-        describe=describe,
+    args = {
+        "figure": recoloured(figure, colours),
+        "config": PLOT_CONFIG,
+        "fit": fit,
+        "clicks": clicks,
+        "pageKeys": page_keys,
+        "scrub": scrub,
+        "title": title,
+        "describe": describe,
+    }
+    # main.js at today's version of the modules (a new address after an edit), under the server's base path
+    module = assets.asset_url("plotly_react", "main.js", st.get_option("server.baseUrlPath") or "")
+    _chart_component()(
         key=key,
-        default=None,
-        on_change=on_change,
+        data={"module": module, "key": key, "args": args},
+        on_report_change=on_change or _ignore,
     )
 
 
 def chart_room(key: str) -> dict:
-    """What a live chart last reported: {width, height, fullscreen} (fitted), its last click, key or
-    filter ({kind, click, key or filter, n}); {} before it has reported anything."""
-    value = st.session_state.get(key)
+    """What a live chart last reported (its state ``report``): {width, height, fullscreen} (fitted), its last
+    click, key or filter ({kind, click, key or filter, n}); {} before it has reported anything."""
+    state = st.session_state.get(key)
+    value = state.get("report") if isinstance(state, dict) else None
     return value if isinstance(value, dict) else {}
 
 

@@ -40,7 +40,7 @@ CONNECTION = "class_connection"  # the invisible component's key
 
 @st.cache_resource(show_spinner=False)
 def _connection():
-    """Declared in a run, not at import (see ``ui.charts._components``)."""
+    """Declared in a run, not at import (see ``ui.charts._chart_component``)."""
     return components.declare_component(
         "class_follow", path=str(Path(__file__).resolve().parent.parent / "components" / "class_follow")
     )
@@ -275,6 +275,7 @@ def connection_ui() -> None:
             "following": following(),
             "version": st.session_state.get("class_version", -1),
             "view": st.session_state.get("class_shown") or {},
+            "chart": "journey_chart",  # the key of the journey's chart (ui.views.journey.CHART), where a filter goes
         }
     else:
         return

@@ -1,7 +1,7 @@
-// The chart's own filter control (args.scrub): the slider, its keys, play and its speed, and the
+// A chart's own filter control (args.scrub): the slider, its keys, play and its speed, and the
 // filter on screen told to the page: one report at a time, the next once the page has answered.
 
-import {S, control, filterCount, playButton, speedBox} from "./state.js";
+import {filterCount} from "./state.js";
 import {eventId, sendValue} from "./protocol.js";
 import {requestDraw} from "./draw.js";
 
@@ -10,91 +10,96 @@ import {requestDraw} from "./draw.js";
 // as the server keeps up, without a queue of runs behind a fast hand.
 const REPORT_EVERY = 120;  // ms between two reports
 const ANSWER_WITHIN = 3000;  // ms: a report unanswered this long (a run cut short) no longer holds the next
-let reportedAt = -Infinity;
 
 // `report` false: a move that isn't this page's (a class's filter), never told to the page.
-export function setShown(filter, report = true) {
-  filter = Math.min(Math.max(Math.round(filter), 0), filterCount() - 1);
-  control.value = filter;
-  if (filter === S.shown) return;
-  S.shown = filter;
-  S.lastMove = performance.now();
-  requestDraw();
-  if (report) reportSoon();
+export function setShown(c, filter, report = true) {
+  filter = Math.min(Math.max(Math.round(filter), 0), filterCount(c) - 1);
+  c.control.value = filter;
+  if (filter === c.shown) return;
+  c.shown = filter;
+  c.lastMove = performance.now();
+  requestDraw(c);
+  if (report) reportSoon(c);
 }
 
-// A hand holding the slider: Plotly doesn't redraw under it (settle), but the page hears each filter.
-control.addEventListener("pointerdown", () => { S.holding = true; });
-for (const type of ["pointerup", "pointercancel"]) {
-  window.addEventListener(type, () => { if (S.holding) { S.holding = false; reportSoon(); } });
-}
-
-const awaitingAnswer = () => S.reported !== null && performance.now() - reportedAt < ANSWER_WITHIN;
+const awaitingAnswer = (c) => c.reported !== null && performance.now() - c.reportedAt < ANSWER_WITHIN;
 
 // Tell the page the filter on screen: now if the last report was answered (and REPORT_EVERY has
 // passed), else once it is (render calls this again) or has waited too long.
-export function reportSoon() {
-  clearTimeout(S.reportTimer);
+export function reportSoon(c) {
+  clearTimeout(c.reportTimer);
   const now = performance.now();
-  const at = awaitingAnswer() ? reportedAt + ANSWER_WITHIN : Math.max(now, reportedAt + REPORT_EVERY);
-  S.reportTimer = setTimeout(() => (awaitingAnswer() ? reportSoon() : report()), at - now);
+  const at = awaitingAnswer(c) ? c.reportedAt + ANSWER_WITHIN : Math.max(now, c.reportedAt + REPORT_EVERY);
+  c.reportTimer = setTimeout(() => (awaitingAnswer(c) ? reportSoon(c) : report(c)), at - now);
 }
 
-function report() {
-  if (S.shown === S.pageFilter || S.shown === S.reported && awaitingAnswer()) return;
-  S.reported = S.shown;
-  reportedAt = performance.now();
-  sendValue({kind: "filter", filter: S.shown, n: eventId()});
+function report(c) {
+  if (c.destroyed || c.shown === c.pageFilter || c.shown === c.reported && awaitingAnswer(c)) return;
+  c.reported = c.shown;
+  c.reportedAt = performance.now();
+  sendValue(c, {kind: "filter", filter: c.shown, n: eventId()});
 }
 
-export function step(key) {
-  const last = filterCount() - 1, page = Math.max(1, Math.round(last / 10));  // Page Up / Down: a tenth of the range
+export function step(c, key) {
+  const last = filterCount(c) - 1, page = Math.max(1, Math.round(last / 10));  // Page Up / Down: a tenth of the range
   const moves = {ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1, PageUp: page, PageDown: -page};
-  setShown(key === "Home" ? 0 : key === "End" ? last : S.shown + (moves[key] || 0));
+  setShown(c, key === "Home" ? 0 : key === "End" ? last : c.shown + (moves[key] || 0));
 }
-
-control.addEventListener("input", () => { stopPlaying(); setShown(Number(control.value)); });
 
 // Someone who asked their system for reduced motion gets no autoplay: ▶ becomes ⏭ and steps one
 // filter a press (Space too). WCAG 2.2.2 and the WAI's technique C39 ask that content not move or
 // change by itself for them; a slideshow of filters flips twelve maps at once up to four times a
 // second, and a slower one still changes the screen without a hand on it. A press per filter keeps
-// every change theirs, and the whole sequence still one key away.
-const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
+// every change theirs, and the whole sequence still one key away. (main.js tells every chart of a change.)
+export const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
 const stepsOnly = () => reducedMotion.matches;
-let playTimer = null;
 
-function labelPlay() {
+export function labelPlay(c) {
   const [text, title, label] = stepsOnly()
     ? ["⏭", "Next filter (Space): one filter a press, as your system asks for reduced motion", "Next filter"]
-    : playTimer !== null ? ["⏸", "Pause (Space)", "Pause"]
+    : c.playTimer !== null ? ["⏸", "Pause (Space)", "Pause"]
       : ["▶", "Play: step through the filters one after another (Space)", "Play the filters"];
-  playButton.textContent = text;
-  playButton.title = title;
-  playButton.setAttribute("aria-label", label);
-  speedBox.hidden = stepsOnly();
-}
-reducedMotion.addEventListener("change", () => { stopPlaying(); labelPlay(); });
-
-export function stopPlaying(report = true) {
-  const wasPlaying = playTimer !== null;
-  clearInterval(playTimer);
-  playTimer = null;
-  if (wasPlaying && report) reportSoon();
-  labelPlay();
+  c.playButton.textContent = text;
+  c.playButton.title = title;
+  c.playButton.setAttribute("aria-label", label);
+  c.speedBox.hidden = stepsOnly();
 }
 
-function startPlaying() {
-  stopPlaying();
-  playTimer = setInterval(() => setShown((S.shown + 1) % filterCount()), Number(speedBox.value) * 1000);
-  labelPlay();
+export function stopPlaying(c, report = true) {
+  const wasPlaying = c.playTimer !== null;
+  clearInterval(c.playTimer);
+  c.playTimer = null;
+  if (wasPlaying && report) reportSoon(c);
+  labelPlay(c);
 }
 
-export function togglePlay() {
-  if (stepsOnly()) setShown((S.shown + 1) % filterCount());
-  else if (playTimer) stopPlaying();
-  else startPlaying();
+function startPlaying(c) {
+  stopPlaying(c);
+  c.playTimer = setInterval(() => setShown(c, (c.shown + 1) % filterCount(c)), Number(c.speedBox.value) * 1000);
+  labelPlay(c);
 }
-playButton.addEventListener("click", togglePlay);
-speedBox.addEventListener("change", () => { if (playTimer) startPlaying(); });
-labelPlay();
+
+export function togglePlay(c) {
+  if (stepsOnly()) setShown(c, (c.shown + 1) % filterCount(c));
+  else if (c.playTimer) stopPlaying(c);
+  else startPlaying(c);
+}
+
+// The control's own listeners (on its own elements: gone with them).
+export function wireControl(c) {
+  const own = {signal: c.listening.signal};  // removed when the chart goes (main.js's destroy)
+  // A hand holding the slider: Plotly doesn't redraw under it (settle), but the page hears each filter
+  // (its release anywhere on the page: main.js's pointerup calls release).
+  c.control.addEventListener("pointerdown", () => { c.holding = true; }, own);
+  c.control.addEventListener("input", () => { stopPlaying(c); setShown(c, Number(c.control.value)); }, own);
+  c.playButton.addEventListener("click", () => togglePlay(c), own);
+  c.speedBox.addEventListener("change", () => { if (c.playTimer) startPlaying(c); }, own);
+  labelPlay(c);
+}
+
+export function release(c) {
+  if (c.holding) {
+    c.holding = false;
+    reportSoon(c);
+  }
+}

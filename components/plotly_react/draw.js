@@ -5,10 +5,11 @@
 // and sends its figure back; should it not come, Plotly draws the held maps' figure itself
 // (settle), so hover and the colour bars catch up either way. At most one draw an animation
 // frame, always of what the control shows then. Also: the words for a screen reader, and what
-// the tests and the benchmark read (window.convlabShown, the "convlab:drawn" event).
+// the tests and the benchmark read (the Plotly div's convlabShown(), its "convlab:drawn" event).
+// Every function takes the chart it draws (state.js's createChart).
 
-import {S, bar, chart, control, filterCount, frame, fullScreenSize, inFullScreen, overlay, stage} from "./state.js";
-import {eventId, sendValue, setHeight, showError, themed} from "./protocol.js";
+import {filterCount, fullScreenSize, inFullScreen} from "./state.js";
+import {eventId, sendValue, showError, themed} from "./protocol.js";
 import {decoded, highsOf, rangeTop} from "./maps.js";
 import {figureFor, paletteOf} from "./figure.js";
 import {reportRoom} from "./room.js";
@@ -17,116 +18,129 @@ const SETTLE_AFTER = 1200;  // ms
 // A Plotly draw holds the browser for ~45 ms, and a key pressed meanwhile waits: the page's
 // figure of a filter already painted is plotted once the hand has rested this long.
 const REST = 1000;  // ms
-const timers = {rest: null, settle: null};  // the plot after the hand rests, the settle after a paint
-let plottedLayout = null;
 // What the paint's positions depend on: the maps, the scale, the figure's size and marks.
 const layoutOf = (a) => JSON.stringify([a.scrub && a.scrub.url, a.scrub && a.scrub.scale, a.figure.layout.height,
                                         a.figure.layout.shapes, (a.figure.layout.annotations || []).filter((n) => n.name !== "note").length]);
-let drawRequested = false;
-let settled = null;  // or the filter of the held maps' figure Plotly shows instead
 
 // Streamlit's own charts have a full-screen button in their toolbar; this one is in Plotly's
 // (a projector shows the grid as large as it goes). The chart, with its control, then fills the screen.
-const fullScreenButton = {
-  name: "fullscreen",
-  title: "Full screen (Esc to leave)",
-  icon: {width: 1000, height: 1000, path: "M0 0h400v100H100v300H0zM600 0h400v400H900V100H600zM0 600h100v300h300v100H0zM900 600h100v400H600V900h300z"},
-  click: () => (document.fullscreenElement ? document.exitFullscreen() : frame.requestFullscreen()),
-};
-document.addEventListener("fullscreenchange", () => {
-  frame.style.background = inFullScreen() ? ((S.theme && S.theme.backgroundColor) || "white") : "";
-  if (!window.Plotly || !chart.data) return;
+// One button a chart, made once: a config that differs (a new click function) makes Plotly.react
+// draw the whole chart anew instead of updating it.
+function fullScreenButton(c) {
+  if (!c.fullScreenButton) {
+    c.fullScreenButton = {
+      name: "fullscreen",
+      title: "Full screen (Esc to leave)",
+      icon: {width: 1000, height: 1000, path: "M0 0h400v100H100v300H0zM600 0h400v400H900V100H600zM0 600h100v300h300v100H0zM900 600h100v400H600V900h300z"},
+      click: () => (document.fullscreenElement ? document.exitFullscreen() : c.root.requestFullscreen()),
+    };
+  }
+  return c.fullScreenButton;
+}
+
+// The page entered or left full screen (main.js tells every chart): true when this chart filled the
+// screen or went back (then laid out for the screen, or for the page again).
+export function fullScreenChanged(c) {
+  const now = inFullScreen(c);
+  if (now === c.fullScreen) return false;
+  c.fullScreen = now;
+  c.root.style.background = now ? ((c.theme && c.theme.backgroundColor) || "white") : "";
+  if (!window.Plotly || !c.chart.data) return true;
   // width null: back to the page's width (autosize)
-  Plotly.relayout(chart, inFullScreen() ? fullScreenSize() : {width: null, height: S.figureHeight});
-});
-
-export function requestDraw() {
-  if (drawRequested) return;
-  drawRequested = true;
-  requestAnimationFrame(() => { drawRequested = false; draw(); });
+  window.Plotly.relayout(c.chart, now ? fullScreenSize(c) : {width: null, height: c.figureHeight});
+  return true;
 }
 
-function plot(figure) {
-  const args = S.args;
-  const layout = themed(figure.layout || {});
-  S.figureHeight = layout.height || null;
-  if (inFullScreen()) Object.assign(layout, fullScreenSize());
-  const config = Object.assign({responsive: true}, args.config || {}, {modeBarButtonsToAdd: [fullScreenButton]});
-  if (!chart.data) chart.textContent = "";  // clear an earlier error message
-  Plotly.react(chart, figure.data, layout, config).then(() => {  // heatmaps: drawn before it returns
-    wireEvents();
-    nameToolbar();
+export function requestDraw(c) {
+  if (c.drawRequested) return;
+  c.drawRequested = true;
+  requestAnimationFrame(() => { c.drawRequested = false; draw(c); });
+}
+
+function plot(c, figure) {
+  const args = c.args;
+  const layout = themed(c, figure.layout || {});
+  c.figureHeight = layout.height || null;
+  if (inFullScreen(c)) Object.assign(layout, fullScreenSize(c));
+  const config = Object.assign({responsive: true}, args.config || {}, {modeBarButtonsToAdd: [fullScreenButton(c)]});
+  if (!c.chart.data) c.chart.textContent = "";  // clear an earlier error message
+  window.Plotly.react(c.chart, figure.data, layout, config).then(() => {  // heatmaps: drawn before it returns
+    if (c.destroyed) return;
+    wireEvents(c);
+    nameToolbar(c);
     // the words follow the maps now drawn (a scrub's filter was named by announce, Plotly draws after)
-    describe(args.scrub ? describedFilter : args.describe ? args.describe.filter : null);
-    if (!inFullScreen()) setHeight((S.figureHeight || chart.offsetHeight) + (bar.hidden ? 0 : bar.offsetHeight));
-    reportRoom();
-  }).catch(showError);
+    describe(c, args.scrub ? c.describedFilter : args.describe ? args.describe.filter : null);
+    reportRoom(c);
+  }).catch((error) => showError(c, error));
 }
 
-export function draw() {
-  const args = S.args;
-  if (!args || !window.Plotly) return;
+export function draw(c) {
+  const args = c.args;
+  if (!args || !window.Plotly || c.destroyed) return;
   try {
-    if (!S.pagePlotted) {
-      if (performance.now() - S.lastMove >= REST || !args.scrub || !S.maps || layoutOf(args) !== plottedLayout) {
-        S.pagePlotted = true;
-        settled = null;
-        plottedLayout = layoutOf(args);
-        plot(args.figure);
+    if (!c.pagePlotted) {
+      if (performance.now() - c.lastMove >= REST || !args.scrub || !c.maps || layoutOf(args) !== c.plottedLayout) {
+        c.pagePlotted = true;
+        c.settled = null;
+        c.plottedLayout = layoutOf(args);
+        plot(c, args.figure);
       } else {  // only the maps' values change and the hand is still moving: paint, plot once it rests
-        clearTimeout(timers.rest);
-        timers.rest = setTimeout(requestDraw, S.lastMove + REST - performance.now());
+        clearTimeout(c.timers.rest);
+        c.timers.rest = setTimeout(() => requestDraw(c), c.lastMove + REST - performance.now());
       }
     }
-    const scrubbing = !!(args.scrub && S.maps && (S.shown !== S.pageFilter || !S.pagePlotted));
-    if (scrubbing && settled !== S.shown) {
-      paint(S.shown);
-      clearTimeout(timers.settle);
-      timers.settle = setTimeout(settle, SETTLE_AFTER);
+    const scrubbing = !!(args.scrub && c.maps && (c.shown !== c.pageFilter || !c.pagePlotted));
+    if (scrubbing && c.settled !== c.shown) {
+      paint(c, c.shown);
+      clearTimeout(c.timers.settle);
+      c.timers.settle = setTimeout(() => settle(c), SETTLE_AFTER);
     } else {
-      if (!scrubbing && settled !== null) {  // back on the page's filter after a settle
-        settled = null;
-        plot(args.figure);
+      if (!scrubbing && c.settled !== null) {  // back on the page's filter after a settle
+        c.settled = null;
+        plot(c, args.figure);
       }
-      unpaint();
+      unpaint(c);
     }
-    if (args.scrub) announce(scrubbing ? S.shown : S.pageFilter, !scrubbing);
+    if (args.scrub) announce(c, scrubbing ? c.shown : c.pageFilter, !scrubbing);
   } catch (error) {
-    showError(error);
+    showError(c, error);
   }
 }
 
-function settle() {
-  if (S.holding) {
-    timers.settle = setTimeout(settle, SETTLE_AFTER);
+function settle(c) {
+  if (c.destroyed) return;
+  if (c.holding) {
+    c.timers.settle = setTimeout(() => settle(c), SETTLE_AFTER);
     return;
   }
-  if (!(S.args && S.args.scrub && S.maps && S.shown !== S.pageFilter) || settled === S.shown) return;
-  settled = S.shown;
-  plot(figureFor(S.shown));
-  unpaint();
-  announce(S.shown, false);
+  if (!(c.args && c.args.scrub && c.maps && c.shown !== c.pageFilter) || c.settled === c.shown) return;
+  c.settled = c.shown;
+  plot(c, figureFor(c, c.shown));
+  unpaint(c);
+  announce(c, c.shown, false);
 }
 
-// The number beside the control names the maps on screen, set in the same frame; the chart's
+// The number beside the control names the maps on screen, set in the same frame; the Plotly div's
 // data-filter says the same for tests and the benchmark, and "convlab:drawn" tells them of each draw.
-function announce(filter, exact) {
-  document.getElementById("number").textContent = filter;
-  control.setAttribute("aria-valuetext", "Filter " + filter + " of " + filterCount());
-  describe(filter);
+function announce(c, filter, exact) {
+  const chart = c.chart;
+  c.number.textContent = filter;
+  c.control.setAttribute("aria-valuetext", "Filter " + filter + " of " + filterCount(c));
+  describe(c, filter);
   chart.dataset.filter = filter;
   chart.dataset.exact = exact ? "yes" : "no";
   chart.dataset.draws = Number(chart.dataset.draws || 0) + 1;
-  chart.dispatchEvent(new CustomEvent("convlab:drawn", {detail: {filter: filter, exact: exact, painted: S.painted !== null, z: shownMap}}));
+  chart.dispatchEvent(new CustomEvent("convlab:drawn", {detail: {filter: filter, exact: exact, painted: c.painted !== null,
+                                                                 z: (slot, name) => shownMap(c, slot, name)}}));
 }
 
 // The map on screen of image `slot`, layer `name` (what a test compares with the model's).
-function shownMap(slot, name) {
-  if (S.painted !== null) {
-    const layer = S.maps.layers.find((layer) => layer.name === name);
-    return layer && S.painted < layer.filters ? decoded(layer, slot, S.painted) : null;
+function shownMap(c, slot, name) {
+  if (c.painted !== null) {
+    const layer = c.maps.layers.find((layer) => layer.name === name);
+    return layer && c.painted < layer.filters ? decoded(layer, slot, c.painted) : null;
   }
-  const trace = (chart.data || []).find((trace) => trace.meta && trace.meta.slot === slot && trace.meta.layer === name);
+  const trace = (c.chart.data || []).find((trace) => trace.meta && trace.meta.slot === slot && trace.meta.layer === name);
   return trace ? trace.z : null;
 }
 
@@ -145,26 +159,24 @@ function brightest(z) {
 
 // One line per map on screen (args.describe names the rows' images), rewritten in place when the
 // maps change: "conv1, filter 1, image 23 (Ankle boot): brightest at the top left".
-const described = document.getElementById("described");
-let describedFilter = null;
-export function describe(filter) {
-  const args = S.args;
-  describedFilter = filter;
+export function describe(c, filter) {
+  const args = c.args, described = c.described;
+  c.describedFilter = filter;
   if (!args || !args.describe || filter === null || filter === undefined) {
     described.replaceChildren();
     return;
   }
   const names = args.describe.images || [];
-  const panels = (chart.data || []).filter((trace) => trace.meta && trace.meta.layer && trace.meta.layer !== "input")
+  const panels = (c.chart.data || []).filter((trace) => trace.meta && trace.meta.layer && trace.meta.layer !== "input")
     .map((trace) => [trace.meta.slot, trace.meta.layer]);
-  if (S.painted !== null) {  // the painted maps: every layer's, also where the plotted figure had a note
-    S.maps.layers.forEach((layer) => { for (let slot = 0; slot < S.maps.images; slot++) panels.push([slot, layer.name]); });
+  if (c.painted !== null) {  // the painted maps: every layer's, also where the plotted figure had a note
+    c.maps.layers.forEach((layer) => { for (let slot = 0; slot < c.maps.images; slot++) panels.push([slot, layer.name]); });
   }
   const seen = new Set(), lines = [];
   for (const [slot, name] of panels.sort((a, b) => a[0] - b[0])) {
     if (seen.has(slot + "/" + name)) continue;
     seen.add(slot + "/" + name);
-    const z = shownMap(slot, name);
+    const z = shownMap(c, slot, name);
     const image = names[slot] || "image " + (slot + 1);
     const where = z ? brightest(z) : "no map (the layer has fewer filters)";
     lines.push(name + ", filter " + filter + ", " + image + ": " + where);
@@ -178,57 +190,56 @@ export function describe(filter) {
 
 // Plotly's toolbar buttons (camera, full screen) are buttons the keyboard reaches, named only by a
 // tooltip (data-title) and an icon: give each its name for a screen reader.
-function nameToolbar() {
-  for (const button of chart.querySelectorAll(".modebar-btn[data-title]:not([aria-label])")) {
+function nameToolbar(c) {
+  for (const button of c.chart.querySelectorAll(".modebar-btn[data-title]:not([aria-label])")) {
     button.setAttribute("aria-label", button.getAttribute("data-title"));
   }
 }
 
-// For the tests and the benchmark: what the chart shows now, each map by "slot/layer", and the
-// colours painted over the panels (RGB, row by row) while a filter is painted.
-window.convlabShown = () => {
-  const now = {filter: Number(chart.dataset.filter), exact: chart.dataset.exact === "yes", painted: S.painted !== null,
+// For the tests and the benchmark (the Plotly div's convlabShown()): what the chart shows now, each map
+// by "slot/layer", and the colours painted over the panels (RGB, row by row) while a filter is painted.
+export function shown(c) {
+  const chart = c.chart;
+  const now = {filter: Number(chart.dataset.filter), exact: chart.dataset.exact === "yes", painted: c.painted !== null,
                maps: {}, colours: {}};
   for (const trace of chart.data || []) {
     if (trace.meta && trace.meta.layer && trace.meta.layer !== "input") now.maps[trace.meta.slot + "/" + trace.meta.layer] = null;
   }
-  if (S.maps) S.maps.layers.forEach((layer) => { for (let slot = 0; slot < S.maps.images; slot++) now.maps[slot + "/" + layer.name] = null; });
+  if (c.maps) c.maps.layers.forEach((layer) => { for (let slot = 0; slot < c.maps.images; slot++) now.maps[slot + "/" + layer.name] = null; });
   for (const key of Object.keys(now.maps)) {
     const [slot, name] = key.split("/");
-    now.maps[key] = shownMap(Number(slot), name);
+    now.maps[key] = shownMap(c, Number(slot), name);
   }
-  if (S.painted !== null) {
-    for (const {canvas, key} of pieces) {
+  if (c.painted !== null) {
+    for (const {canvas, key} of c.pieces) {
       if (canvas.style.display === "none" || canvas.width < 2) continue;
       const rgba = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
       now.colours[key] = Array.from(rgba).filter((_, i) => i % 4 !== 3);
     }
   }
   return now;
-};
+}
 
 // -- painting a filter over the panels ------------------------------------------------------------
-// The maps' colour scale as a table of colours (figure.js's paletteOf), made again when the page's
-// colour map changes.
-let palette = null;
-let paletteScale = null;  // the scale it was made from, as JSON
-
-const pieces = [];  // a canvas and a note per map panel, reused
-function piece(index) {
+// The maps' colour scale as a table of colours (figure.js's paletteOf, c.palette), made again when the
+// page's colour map changes; a canvas and a note per map panel (c.pieces), reused.
+function piece(c, index) {
+  const pieces = c.pieces;
   if (!pieces[index]) {
     const canvas = document.createElement("canvas"), note = document.createElement("div");
-    overlay.append(canvas, note);
+    c.overlay.append(canvas, note);
     pieces[index] = {canvas: canvas, note: note};
   }
   return pieces[index];
 }
 
 // Filter `filter`'s maps painted over the map panels where Plotly put them (its laid-out axes).
-function paint(filter) {
-  const scrub = S.args.scrub, full = chart._fullLayout, maps = S.maps, theme = S.theme;
+function paint(c, filter) {
+  const scrub = c.args.scrub, full = c.chart._fullLayout, maps = c.maps, theme = c.theme;
   if (!full) return;
   const scale = JSON.stringify(scrub.trace.colorscale);
-  if (scale !== paletteScale) [palette, paletteScale] = [paletteOf(scrub.trace.colorscale), scale];
+  if (scale !== c.paletteScale) [c.palette, c.paletteScale] = [paletteOf(scrub.trace.colorscale), scale];
+  const palette = c.palette, pieces = c.pieces;
   const columns = maps.layers.length + 1;
   const {columnHighs, figureHigh} = highsOf(maps, filter);
   const font = (scrub.note.font.size || 13) + "px " + ((theme && theme.font) || "sans-serif");
@@ -238,7 +249,7 @@ function paint(filter) {
       const suffix = String(row * columns + index + 2);
       const xa = full["xaxis" + suffix], ya = full["yaxis" + suffix];
       if (!xa || !ya) return;
-      const current = piece(used++), {canvas, note} = current;
+      const current = piece(c, used++), {canvas, note} = current;
       current.key = row + "/" + layer.name;
       for (const element of [canvas, note]) {
         Object.assign(element.style, {display: "", left: xa._offset + "px", top: ya._offset + "px",
@@ -273,24 +284,23 @@ function paint(filter) {
     });
   }
   for (let i = used; i < pieces.length; i++) pieces[i].canvas.style.display = pieces[i].note.style.display = "none";
-  labelColourBars(scrub.scale, columnHighs, figureHigh);
-  stage.classList.add("scrubbing");
-  S.painted = filter;
+  labelColourBars(c, scrub.scale, columnHighs, figureHigh);
+  c.stage.classList.add("scrubbing");
+  c.painted = filter;
 }
 
 // The shared scales' colour bars keep their gradient (always 0 to the range's top); their
 // numbers are hidden while a filter is painted, and its range's ends written at the bar's ends.
-const barLabels = [];
-function labelColourBars(scale, columnHighs, figureHigh) {
-  const theme = S.theme;
+function labelColourBars(c, scale, columnHighs, figureHigh) {
+  const theme = c.theme, barLabels = c.barLabels;
   let used = 0;
   if (scale !== "panel") {
-    const origin = stage.getBoundingClientRect(), full = chart._fullLayout;
+    const origin = c.stage.getBoundingClientRect(), full = c.chart._fullLayout;
     const centres = columnHighs.map((_, index) => {
       const xa = full["xaxis" + String(index + 2)];
       return xa ? origin.left + xa._offset + xa._length / 2 : null;
     });
-    for (const bar of chart.querySelectorAll("g.colorbar")) {
+    for (const bar of c.chart.querySelectorAll("g.colorbar")) {
       const fill = bar.querySelector("rect.cbfill");
       const tick = bar.querySelector("g.cbaxis text");
       if (!fill) continue;
@@ -308,7 +318,7 @@ function labelColourBars(scale, columnHighs, figureHigh) {
       const ends = [[0, across ? box.left : box.right + 4, across ? box.bottom + 2 : box.bottom - 14],
                     [high > 0 ? Number(high.toPrecision(3)) : 1, across ? box.right : box.right + 4, across ? box.bottom + 2 : box.top]];
       ends.forEach(([value, x, y], end) => {
-        if (!barLabels[used]) overlay.append(barLabels[used] = document.createElement("span"));
+        if (!barLabels[used]) c.overlay.append(barLabels[used] = document.createElement("span"));
         const label = barLabels[used++];
         label.textContent = String(value);
         Object.assign(label.style, {display: "", font: font, color: (theme && theme.textColor) || "black",
@@ -320,31 +330,31 @@ function labelColourBars(scale, columnHighs, figureHigh) {
   for (let i = used; i < barLabels.length; i++) barLabels[i].style.display = "none";
 }
 
-function unpaint() {
-  if (S.painted === null) return;
-  for (const {canvas, note} of pieces) canvas.style.display = note.style.display = "none";
-  for (const label of barLabels) label.style.display = "none";
-  stage.classList.remove("scrubbing");
-  S.painted = null;
+function unpaint(c) {
+  if (c.painted === null) return;
+  for (const {canvas, note} of c.pieces) canvas.style.display = note.style.display = "none";
+  for (const label of c.barLabels) label.style.display = "none";
+  c.stage.classList.remove("scrubbing");
+  c.painted = null;
 }
 
 // A click on a heatmap cell: which panel (the trace's meta, set by the figure; a tiles figure's
 // customdata) and which cell; and a chart laid out anew (resized, full screen) while a filter is
 // painted over it: paint again.
-let eventsWired = false;
-function wireEvents() {
-  if (eventsWired || !chart.on) return;
-  eventsWired = true;
-  chart.on("plotly_afterplot", () => { if (S.painted !== null) requestDraw(); });
+function wireEvents(c) {
+  const chart = c.chart;
+  if (c.eventsWired || !chart.on) return;
+  c.eventsWired = true;
+  chart.on("plotly_afterplot", () => { if (c.painted !== null) requestDraw(c); });
   chart.on("plotly_click", (event) => {
-    if (!(S.fit || S.clicks)) return;
+    if (!(c.fit || c.clicks)) return;
     const point = event && event.points && event.points[0];
     if (!point || !point.data || point.data.type !== "heatmap" || !point.data.meta) return;
     if (point.data.meta.mosaic) {  // a tiles figure, one heatmap: the cell's tile and its place in it
       const [tile, x, y] = point.data.customdata[point.y][point.x];
-      if (tile >= 0) sendValue({kind: "click", click: {panel: {tile: tile}, x: x, y: y}, n: eventId()});
+      if (tile >= 0) sendValue(c, {kind: "click", click: {panel: {tile: tile}, x: x, y: y}, n: eventId()});
       return;
     }
-    sendValue({kind: "click", click: {panel: point.data.meta, x: point.x, y: point.y}, n: eventId()});
+    sendValue(c, {kind: "click", click: {panel: point.data.meta, x: point.x, y: point.y}, n: eventId()});
   });
 }

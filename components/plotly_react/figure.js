@@ -1,14 +1,13 @@
 // The journey's figure for any filter, from the held maps: journey_figure's rules
 // (convlab/figures/journey.py), and the maps' colour scale as a table of colours for painting.
 
-import {S} from "./state.js";
 import {decoded, highsOf, rangeTop} from "./maps.js";
 
-// The page's figure with every map swapped for filter `filter`'s: journey_figure's rules
+// Chart c's page figure with every map swapped for filter `filter`'s: journey_figure's rules
 // (colour ranges per panel, layer or figure from the exact maxima, one colour bar per shared
 // range, "all zero" and "only N filters" notes), with hover saying the value is 8-bit.
-export function figureFor(filter) {
-  const scrub = S.args.scrub, base = S.args.figure, maps = S.maps, columns = maps.layers.length + 1;
+export function figureFor(c, filter) {
+  const scrub = c.args.scrub, base = c.args.figure, maps = c.maps, columns = maps.layers.length + 1;
   const layout = Object.assign({}, base.layout);
   const annotations = (base.layout.annotations || []).filter((note) => note.name !== "note");
   const notes = [];

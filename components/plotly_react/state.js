@@ -1,38 +1,68 @@
-// What the chart's modules share: the page's elements, the newest render's arguments and the
-// filter on screen, in one object (S) each module reads and writes; the frame's full-screen size.
+// One chart's elements and state: an object per chart on the page (main.js's mount makes it in the
+// element Streamlit mounts the chart in), which every module is handed; the chart's full-screen size.
 
-export const frame = document.getElementById("frame");
-export const bar = document.getElementById("bar");
-export const chart = document.getElementById("chart");
-export const control = document.getElementById("filter");
-export const playButton = document.getElementById("play");
-export const speedBox = document.getElementById("speed");
-export const stage = document.getElementById("stage");
-export const overlay = document.getElementById("overlay");
+export function createChart(parentElement) {
+  const root = parentElement.querySelector(".convlab-chart");
+  const find = (name) => root.querySelector(".cl-" + name);
+  return {
+    parent: parentElement,  // Streamlit's element: its theme's custom properties (--st-…) are set around it
+    root: root,
+    bar: find("bar"),
+    chart: find("chart"),  // the Plotly div
+    control: find("filter"),
+    playButton: find("play"),
+    speedBox: find("speed"),
+    number: find("number"),
+    count: find("count"),
+    stage: find("stage"),
+    overlay: find("overlay"),
+    described: find("described"),
+    key: null,  // the chart's Streamlit key (window.convlabCharts)
+    setStateValue: null,  // Streamlit's, for the newest call
+    value: {},  // the merged value told to the page
+    args: null,  // the newest render's arguments
+    theme: null,  // the page's theme, read at the same render
+    figureHeight: null,  // the height the figure asks for, outside full screen
+    shown: null,  // the filter the control shows
+    pageFilter: null,  // the page's filter, as last rendered
+    reported: null,  // the filter last told to the page
+    reportedAt: -Infinity,  // when
+    reportTimer: null,
+    maps: null,  // the decoded maps of args.scrub.url, once fetched
+    mapsName: null,  // the file they come from
+    holding: false,  // a hand holds the slider
+    lastMove: -Infinity,  // when the control last moved
+    pagePlotted: false,  // Plotly shows args.figure
+    painted: null,  // the filter painted over the panels, or null
+    followed: null,  // {filter, version}: the class's newest filter painted here
+    fit: false,  // tell the page the room the chart has
+    clicks: false,  // report clicks on heatmap cells (always, with fit)
+    pageKeys: false,  // presenter mode: the keys work anywhere on the page
+    playTimer: null,
+    timers: {rest: null, settle: null, resize: null},  // the plot after the hand rests, the settle after a paint, a resize
+    plottedLayout: null,  // what the paint's positions depend on, as last plotted
+    drawRequested: false,
+    settled: null,  // or the filter of the held maps' figure Plotly shows instead
+    describedFilter: null,
+    palette: null,  // the maps' colour scale as a table of colours
+    paletteScale: null,  // the scale it was made from, as JSON
+    pieces: [],  // a canvas and a note per map panel, reused
+    barLabels: [],  // the colour bars' ends while a filter is painted
+    eventsWired: false,
+    reportedRoom: null,  // the last {width, height, fullscreen} sent
+    resizeObserver: null,
+    fullScreen: false,  // the chart fills the screen (as last laid out)
+    fullScreenButton: null,  // its button in Plotly's toolbar, made once
+    listening: new AbortController(),  // the chart's listeners on its own elements
+    registered: null,  // its entry in window.convlabCharts
+    destroyed: false,
+  };
+}
 
-export const S = {
-  args: null,  // the newest render's arguments
-  theme: null,  // the page's theme, from the same render
-  figureHeight: null,  // the height the figure asks for, outside full screen
-  shown: null,  // the filter the control shows
-  pageFilter: null,  // the page's filter, as last rendered
-  reported: null,  // the filter last told to the page
-  reportTimer: null,
-  maps: null,  // the decoded maps of args.scrub.url, once fetched
-  mapsName: null,  // the file they come from
-  holding: false,  // a hand holds the slider
-  lastMove: -Infinity,  // when the control last moved
-  pagePlotted: false,  // Plotly shows args.figure
-  painted: null,  // the filter painted over the panels, or null
-  followed: null,  // {filter, version}: the class's newest filter painted here
-  fit: false,  // tell the page the room the chart has
-  clicks: false,  // report clicks on heatmap cells (always, with fit)
-};
+export const filterCount = (c) => (c.args && c.args.scrub ? c.args.scrub.filters : 1);
 
-export const filterCount = () => (S.args && S.args.scrub ? S.args.scrub.filters : 1);
-
-export const inFullScreen = () => document.fullscreenElement === frame;
-export const fullScreenSize = () => ({
-  width: frame.clientWidth - 24,
-  height: frame.clientHeight - 16 - (bar.hidden ? 0 : bar.offsetHeight),
+export const inFullScreen = (c) => document.fullscreenElement === c.root;
+export const fullScreenSize = (c) => ({
+  width: c.root.clientWidth - 24,
+  height: c.root.clientHeight - 16 - (c.bar.hidden ? 0 : c.bar.offsetHeight),
 });
