@@ -120,8 +120,16 @@ ROW_TITLES_JS = (
 )
 
 
+def journey_scope(page):
+    """Where the journey's plot is: the component's element, or the iframe in it (a reference commit's)."""
+    framed = f"{JOURNEY_ELEMENT} iframe"
+    return page.frame_locator(framed) if page.locator(framed).count() else page.locator(JOURNEY_ELEMENT)
+
+
 def journey_locator(page):
     """The journey's plotly div (in the component's element) as a Playwright locator."""
+    if page.locator(f"{JOURNEY_ELEMENT} iframe").count():  # a reference commit's chart, in its frame
+        return journey_scope(page).locator(".js-plotly-plot")
     return page.locator(JOURNEY_ELEMENT).locator(JOURNEY_DIV)
 
 
@@ -211,7 +219,10 @@ PAGE_TIMERS_JS = r"""
   const element = () => document.querySelector(ELEMENT);
   const journeyDiv = () => {
     const e = element();
-    return e ? e.querySelector(PLOT) : null;
+    if (!e) return null;
+    const f = e.querySelector('iframe');  // a reference commit's chart, before it moved into the page
+    try { return f ? (f.contentDocument ? f.contentDocument.querySelector('.js-plotly-plot') : null)
+                   : e.querySelector(PLOT); } catch (error) { return null; }
   };
   // plotly.js as the page fetched it for the charts (resource timing, converted to epoch ms)
   const notePlotlyJs = () => {

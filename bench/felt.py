@@ -135,7 +135,9 @@ FELT_JS = r"""
     }
     for (const key of charts) {  // a chart's box is there before its code is: its plot must be drawn
       const e = document.querySelector('.st-key-' + key);  // plotly_react's div (in the page), or st.plotly_chart's
-      const plot = e && (e.querySelector('.convlab-chart .cl-chart') || e.querySelector('.js-plotly-plot'));
+      const f = e && e.querySelector('iframe');  // a reference commit's plotly_react, in its frame
+      const plot = f ? f.contentDocument && f.contentDocument.getElementById('chart')
+                     : e && (e.querySelector('.convlab-chart .cl-chart') || e.querySelector('.js-plotly-plot'));
       if (!e || !shown(e) || !drawn(plot)) return 'chart not drawn: ' + key;
     }
     const says = ([where, words]) => [...document.querySelectorAll(where)].some(e => e.innerText.includes(words));
@@ -143,6 +145,11 @@ FELT_JS = r"""
     for (const d of document.querySelectorAll('.js-plotly-plot')) if (shown(d) && !drawn(d)) return 'chart';
     for (const c of document.querySelectorAll('.convlab-chart')) {  // plotly_react's: drawn once plotly.js is in
       if (shown(c) && !drawn(c.querySelector('.cl-chart'))) return 'chart element';
+    }
+    for (const f of document.querySelectorAll('iframe')) {  // a reference commit's plotly_react frames
+      if (!shown(f) || !/plotly_react/.test(f.src || '')) continue;
+      const doc = f.contentDocument;
+      if (!doc || !drawn(doc.getElementById('chart'))) return 'chart frame';
     }
     for (const i of document.querySelectorAll('[data-testid=stMain] img, [data-testid=stSidebar] img'))
       if (shown(i) && !(i.complete && i.naturalWidth > 0)) return 'image';
@@ -373,8 +380,8 @@ def measure_warm(browser, apps_: dict, models: Path, result: dict, phases: set) 
 
 def _cells(page, rng: random.Random) -> list[dict]:
     """Clicks on journey map cells, each a new one: click → the explanation of that cell drawn."""
-    chart = page.locator(common.JOURNEY_ELEMENT)
-    chart.scroll_into_view_if_needed()
+    page.locator(common.JOURNEY_ELEMENT).scroll_into_view_if_needed()
+    chart = common.journey_scope(page)
     samples = []
     for _ in range(CELL_CLICKS):
         slot, column = rng.randrange(3), rng.randrange(len(JOURNEY_LAYERS))

@@ -323,11 +323,15 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 # -- reading the page ------------------------------------------------------------------------
 # Charts are named by their element's key class. A chart's plotly div is in the page's own document,
-# inside that element: st.plotly_chart's, and the app's plotly_react component's (the journey's).
+# inside that element: st.plotly_chart's, and the app's plotly_react component's (the journey's). Before
+# the component moved into the page (st.components.v2) it was in the element's same-origin iframe: the
+# benchmarks still measure such a commit as their reference.
 JOURNEY_PLOT = ".st-key-journey_chart"
 JOURNEY_TRACES = 15  # 3 images x (input + conv1, pool1, conv2, pool2)
 _FIND_PLOT_JS = (
-    "(sel => { const box = document.querySelector(sel); return box ? box.querySelector('.js-plotly-plot') : null; })"
+    "(sel => { const box = document.querySelector(sel); if (!box) return null; "
+    "const frame = box.querySelector('iframe'); const root = frame ? frame.contentDocument : box; "
+    "return root ? root.querySelector('.js-plotly-plot') : null; })"
 )
 
 

@@ -9,7 +9,7 @@
 // Every function takes the chart it draws (state.js's createChart).
 
 import {filterCount, fullScreenSize, inFullScreen} from "./state.js";
-import {eventId, sendValue, showError, themed} from "./protocol.js";
+import {eventId, plotly, sendValue, showError, themed} from "./protocol.js";
 import {decoded, highsOf, rangeTop} from "./maps.js";
 import {figureFor, paletteOf} from "./figure.js";
 import {reportRoom} from "./room.js";
@@ -45,9 +45,9 @@ export function fullScreenChanged(c) {
   if (now === c.fullScreen) return false;
   c.fullScreen = now;
   c.root.style.background = now ? ((c.theme && c.theme.backgroundColor) || "white") : "";
-  if (!window.Plotly || !c.chart.data) return true;
+  if (!plotly() || !c.chart.data) return true;
   // width null: back to the page's width (autosize)
-  window.Plotly.relayout(c.chart, now ? fullScreenSize(c) : {width: null, height: c.figureHeight});
+  plotly().relayout(c.chart, now ? fullScreenSize(c) : {width: null, height: c.figureHeight});
   return true;
 }
 
@@ -64,7 +64,7 @@ function plot(c, figure) {
   if (inFullScreen(c)) Object.assign(layout, fullScreenSize(c));
   const config = Object.assign({responsive: true}, args.config || {}, {modeBarButtonsToAdd: [fullScreenButton(c)]});
   if (!c.chart.data) c.chart.textContent = "";  // clear an earlier error message
-  window.Plotly.react(c.chart, figure.data, layout, config).then(() => {  // heatmaps: drawn before it returns
+  plotly().react(c.chart, figure.data, layout, config).then(() => {  // heatmaps: drawn before it returns
     if (c.destroyed) return;
     wireEvents(c);
     nameToolbar(c);
@@ -76,7 +76,7 @@ function plot(c, figure) {
 
 export function draw(c) {
   const args = c.args;
-  if (!args || !window.Plotly || c.destroyed) return;
+  if (!args || !plotly() || c.destroyed) return;
   try {
     if (!c.pagePlotted) {
       if (performance.now() - c.lastMove >= REST || !args.scrub || !c.maps || layoutOf(args) !== c.plottedLayout) {

@@ -5,10 +5,16 @@
 // the same element; it keeps only the cleanup the last call returns, and may call a cleanup of a
 // call that a newer one overtook: main.js's unmount keeps a chart whose element is still on the page.
 const modules = new WeakMap();  // element -> the main.js module its chart runs in
+const imported = new Map();  // main.js's address -> its module: a render after the first draws at once, no import's wait
 
 export default async function (component) {
   const parent = component.parentElement;
-  const main = await import(new URL(component.data.module, window.location.href).href);
+  const address = new URL(component.data.module, window.location.href).href;
+  let main = imported.get(address);
+  if (!main) {
+    main = await import(address);
+    imported.set(address, main);
+  }
   const before = modules.get(parent);
   if (before && before !== main) {  // the modules changed on the server (a new version): start over
     before.unmount(parent, true);

@@ -5,7 +5,7 @@
 // (components/class_follow) hands a teacher's filter to a chart.
 
 import {createChart, inFullScreen} from "./state.js";
-import {plotlyLoaded, sendValue, showError, themeOf, eventId} from "./protocol.js";
+import {eventId, plotly, plotlyLoaded, sendValue, showError, themeOf} from "./protocol.js";
 import {loadMaps} from "./maps.js";
 import {labelPlay, reducedMotion, release, reportSoon, setShown, step, stopPlaying, togglePlay, wireControl} from "./control.js";
 import {fullScreenChanged, requestDraw, shown} from "./draw.js";
@@ -179,7 +179,7 @@ function destroy(c) {
   for (const timer of [c.reportTimer, ...Object.values(c.timers)]) clearTimeout(timer);
   if (c.resizeObserver) c.resizeObserver.disconnect();
   c.listening.abort();
-  if (window.Plotly && c.chart.data) window.Plotly.purge(c.chart);
+  if (plotly() && c.chart.data) plotly().purge(c.chart);
   if (window.convlabCharts.get(c.key) === c.registered) window.convlabCharts.delete(c.key);
   live.delete(c);
   charts.delete(c.parent);

@@ -6,13 +6,22 @@
 export const asset = (path) => new URL(path, import.meta.url).href;
 
 // plotly.js once per page, however many charts (and whichever version of these modules) ask for it:
-// one promise on window, resolved with window.Plotly.
+// one promise on window, resolved with our plotly.js. Kept apart from window.Plotly, which Streamlit's own
+// chart code (another, full build of another release) sets too when it loads: the charts draw with ours,
+// the release the figures are built for, and Streamlit's keeps its own.
+export const plotly = () => window.convlabPlotlyObject || null;
+
 export function plotlyLoaded() {
   if (!window.convlabPlotly) {
     window.convlabPlotly = new Promise((resolve, reject) => {
       const script = document.createElement("script");
+      const before = window.Plotly;
       script.src = asset("../vendor/plotly.js-cartesian/plotly-cartesian.min.js");
-      script.onload = () => resolve(window.Plotly);
+      script.onload = () => {
+        window.convlabPlotlyObject = window.Plotly;
+        if (before) window.Plotly = before;  // Streamlit's, as it was
+        resolve(window.convlabPlotlyObject);
+      };
       script.onerror = () => {
         window.convlabPlotly = null;  // a later chart tries again
         reject(new Error("could not load " + script.src));
