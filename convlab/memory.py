@@ -18,12 +18,16 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import threading
 
 from . import background
 
 MMAP_THRESHOLD = 256 * 1024  # bytes: a cached set of maps is above it, Python's small objects far below
 TRIM_EVERY = 60.0  # seconds between two trims (each takes a few milliseconds)
 _M_MMAP_THRESHOLD = -3  # glibc's malloc.h
+TRIM_THREAD = "convlab-memory-trim"
+_guard = threading.Lock()
+_trimming = False  # the trimming thread is started: one per process
 
 
 @functools.cache
@@ -56,12 +60,17 @@ def trim() -> bool:
 
 
 def keep_flat(every: float = TRIM_EVERY) -> bool:
-    """Both settings, for the rest of the process's life (call once); False where the C library isn't glibc."""
+    """Both settings, for the rest of the process's life; False where the C library isn't glibc. Called again
+    (Streamlit's resource cache cleared, another test's app), it starts no second trimming thread."""
+    global _trimming
     if every <= 0:
         raise ValueError(f"every must be a positive number of seconds, not {every}")
     if not fix_mmap_threshold():
         return False
-    background.start(_trim_every, every, name="convlab-memory-trim")
+    with _guard:
+        if not _trimming:
+            background.start(_trim_every, every, name=TRIM_THREAD)
+            _trimming = True
     return True
 
 

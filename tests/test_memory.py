@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -68,3 +69,8 @@ def test_bad_arguments_are_refused():
         memory.fix_mmap_threshold(0)
     with pytest.raises(ValueError, match="every"):
         memory.keep_flat(every=0)
+
+
+def test_keeping_flat_twice_starts_one_trimming_thread():
+    assert memory.keep_flat() and memory.keep_flat()
+    assert [thread.name for thread in threading.enumerate()].count(memory.TRIM_THREAD) == 1
