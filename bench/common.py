@@ -127,10 +127,8 @@ def journey_scope(page):
 
 
 def journey_locator(page):
-    """The journey's plotly div (in the component's element) as a Playwright locator."""
-    if page.locator(f"{JOURNEY_ELEMENT} iframe").count():  # a reference commit's chart, in its frame
-        return journey_scope(page).locator(".js-plotly-plot")
-    return page.locator(JOURNEY_ELEMENT).locator(JOURNEY_DIV)
+    """The journey's plotly div (in the component's element, or its frame's) as a Playwright locator."""
+    return journey_scope(page).locator(".js-plotly-plot")
 
 
 # Installed before any page script runs, in the page and in each of its frames. For every key
