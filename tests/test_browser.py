@@ -36,7 +36,7 @@ from conftest import shipped_conv_maps
 from convlab.data import first_of_class
 from convlab.models import PRESETS, ModelSpec
 from convlab.store import DEFAULT_ROOT, ModelStore
-from convlab_testing.live_app import JOURNEY_PLOT, journey_ready_js, plot_js, view_of_url
+from convlab_testing.live_app import COUNT_RUNS_JS, JOURNEY_PLOT, journey_ready_js, plot_js, view_of_url
 
 pytestmark = pytest.mark.timeout(150)  # the first test also starts the server and imports TensorFlow
 
@@ -843,7 +843,18 @@ def test_the_tour_moves_with_the_arrow_keys_and_the_focused_slider_keeps_them(br
         slider(page, "filter").press("ArrowRight")  # focuses the slider, then presses
         wait_for_sliders(page, {"filter": before + 1}, what="→ on the slider steps the filter")
         assert "tour=4" in page.url
+        wait_idle(page)
+        # A press from a step the page no longer shows (a copy of step 3's controls, or a key pressed while a
+        # rerun was on its way) reaches the server, which drops it: the tour moves from the step it drew.
+        page.evaluate(COUNT_RUNS_JS)
+        page.evaluate("() => window.convlabTourKeys.send('move', {from: 3, by: -1, n: -1})")
+        wait_until(page, "() => window.__runs >= 2", what="the stale press's rerun")
+        wait_idle(page)
+        assert "tour=4" in page.url and page.locator(".st-key-tour").get_by_text("Step 4 of 10").count() == 1
         page.mouse.click(5, 400)
         page.keyboard.press("ArrowLeft")
         wait_until(page, "() => location.search.includes('tour=3')", what="← goes back a step")
+        page.locator(".st-key-tour").get_by_text("Step 3 of 10").wait_for()
+        wait_idle(page)
+        assert "tour=3" in page.url  # once: not on to step 2
         assert exception_texts(page) == []

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import threading
 from concurrent.futures import Future
+from pathlib import Path
 
 import streamlit as st
 
@@ -29,6 +30,9 @@ from .resources import get_inspector, get_test_split, get_testset_cache
 # The images of the open step when it mixes classes on purpose (``Step.mixed``): the journey then
 # leaves out its "these images don't share a label" note, the tour's words say why.
 MIXED = "tour_mixed_images"
+SHOWN = "tour_shown"  # the step the page drew last: where Back, Next and the keys move from
+KEYS = "tour_keys"  # the ← → keys' component (components/tour_keys)
+KEYS_JS = Path(__file__).resolve().parent.parent / "components" / "tour_keys" / "keys.js"
 _STARTING = threading.Lock()  # two sessions asking at once start one computation of the tour
 # The strip's own spacing (Streamlit's default gaps and paddings would take a fifth of a 720 px
 # screen), and, while the tour is open, the journey's heading and helper line give way to it: the
@@ -42,6 +46,7 @@ div.st-key-tour_dots p { letter-spacing: 0.08em; white-space: nowrap; }
 div.st-key-tour { container-type: inline-size; }
 @container (max-width: 700px) { div.st-key-tour_dots { display: none; } }
 div.st-key-tour_head, div.st-key-tour_text { overflow: visible; }  /* a paragraph's margin is no reason to scroll */
+div.st-key-tour_keys { display: none; }  /* the keys' listener: nothing to see */
 [data-testid="stElementContainer"]:has(~ [data-testid="stLayoutWrapper"] > .st-key-journey_controls) { display: none; }
 </style>"""
 # Presenter mode: 768 px of a projector's height hold the bar, the strip in 20 px type, the tabs
@@ -113,6 +118,31 @@ def close() -> None:
     st.session_state.pop(MIXED, None)
 
 
+def step_from(shown: int, number: int, runs: dict[str, runs_module.Run]) -> None:
+    """Back, Next, Finish and the ← → keys: move from step ``shown`` to ``number`` (past the last: close), only
+    if ``shown`` is the step the page drew last. A press that reaches the server after the step changed (a
+    stale copy of a button, a key pressed while a rerun was on its way) is dropped: the tour moves once."""
+    if st.session_state.get(SHOWN) != shown:
+        return
+    if number > len(_tour(runs)):
+        close()
+    elif number >= 1:
+        go(number, runs)
+
+
+def _key_pressed(runs: dict[str, runs_module.Run]) -> None:
+    """The ← → keys' callback (components/tour_keys): {from: the step the page showed, by: -1 or 1, n}."""
+    move = (st.session_state.get(KEYS) or {}).get("move")
+    if isinstance(move, dict) and isinstance(move.get("from"), int) and move.get("by") in (-1, 1):
+        step_from(move["from"], move["from"] + move["by"], runs)
+
+
+@st.cache_resource(show_spinner=False)
+def _keys_component():
+    """The ← → keys' mount callable (no markup: a listener on the page), registered once."""
+    return st.components.v2.component("tour_keys", js=KEYS_JS.read_text(encoding="utf-8"))
+
+
 def is_open() -> bool:
     return bool(st.session_state.get(state.TOUR))
 
@@ -150,9 +180,11 @@ def tour_ui(runs: dict[str, runs_module.Run]) -> None:
     number = st.session_state.get(state.TOUR)
     if not number:
         st.session_state.pop(MIXED, None)
+        st.session_state.pop(SHOWN, None)
         return
     steps = _tour(runs)
     number = min(max(int(number), 1), len(steps))
+    st.session_state[SHOWN] = number
     step = steps[number - 1]
     st.session_state[MIXED] = [int(i) for i in step.view["images"].split(",")] if step.mixed else None
     revealed = bool(step.question) and st.session_state.get(f"tour_revealed_{number}", False)
@@ -165,27 +197,34 @@ def tour_ui(runs: dict[str, runs_module.Run]) -> None:
                     " ".join("●" if n == number else "○" for n in range(1, len(steps) + 1)),
                     help=" · ".join(f"{n}. {s.title}" for n, s in enumerate(steps, start=1)),
                 )
-            # Keyed by the step: a key press reaching two mounted copies of a button (a rerun's stale one and its new
-            # one) then moves once, not once per copy with the next run's target.
+            # Keyed by the step, and moving from it (``step_from``): a click on a copy of the last step's button,
+            # still on the page while a rerun is on its way, changes nothing.
             st.button(
                 "◀ Back",
                 key=f"tour_back_{number}",
-                on_click=go,
-                args=(number - 1, runs),
+                on_click=step_from,
+                args=(number, number - 1, runs),
                 disabled=number == 1,
-                shortcut="Left",
+                help="Back a step (←)",
             )
             if number < len(steps):
                 st.button(
                     "Next ▶",
                     key=f"tour_next_{number}",
-                    on_click=go,
-                    args=(number + 1, runs),
-                    shortcut="Right",
+                    on_click=step_from,
+                    args=(number, number + 1, runs),
+                    help="The next step (→)",
                     type="primary",
                 )
             else:  # the last step: Finish closes the tour
-                st.button("✓ Finish", key="tour_finish", on_click=close, shortcut="Right", type="primary")
+                st.button(
+                    "✓ Finish",
+                    key="tour_finish",
+                    on_click=step_from,
+                    args=(number, number + 1, runs),
+                    help="Close the tour (→)",
+                    type="primary",
+                )
             st.button("✕", key="tour_close", on_click=close, help="Close the tour")
         # One paragraph: the lead and the question (once revealed: the question and the answer's first
         # sentence, which answers it); "More" holds the step's whole text, Reveal the answer.
@@ -207,3 +246,4 @@ def tour_ui(runs: dict[str, runs_module.Run]) -> None:
                     args=(f"tour_revealed_{number}", True),
                     type="primary",
                 )
+        _keys_component()(key=KEYS, data={"step": number}, on_move_change=functools.partial(_key_pressed, runs))
