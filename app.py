@@ -125,6 +125,8 @@ def main() -> None:
     LOADING.empty()
     page.collapse_sidebar_on_narrow_screens()
     state.apply_url_once(stored_runs)
+    if tensorflow_import is None:  # the tour's steps are computed from the models
+        tour.open_linked_step(stored_runs)  # a link's ?tour=4: the step's view, under what the link names
     view_page = None  # what the open view is given, once the model is loaded
     slug, pages = navigation.navigate({slug: lambda slug=slug: view_ui(slug, view_page) for slug in VIEWS})
     # A following student's page: the class's newest view, unless the student moved something.

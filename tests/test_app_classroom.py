@@ -62,6 +62,14 @@ def test_each_tour_step_sets_exactly_the_view_it_names(monkeypatch, steps):
 def test_a_linked_tour_step_opens_there_and_a_bad_one_is_clamped(monkeypatch, steps):
     at = page(monkeypatch, tour="4", **steps[3].view)
     assert f"Step 4 of {len(steps)}" in " ".join(m.value for m in at.markdown)
+    # A short link (?tour=4 alone): the step sets its view, as Next would; what a link names stays.
+    at = page(monkeypatch, tour="4")
+    assert f"Step 4 of {len(steps)}" in " ".join(m.value for m in at.markdown) and not at.exception
+    assert {name: shown_state(at)[name] for name in steps[3].view} == steps[3].view
+    at = page(monkeypatch, tour="4", filter="7")
+    assert shown_state(at)["filter"] == "7" and shown_state(at)["images"] == steps[3].view["images"]
+    at.run()  # later runs keep the page's own moves
+    assert shown_state(at)["filter"] == "7"
     at = page(monkeypatch, tour="99")
     assert any("tour=`99` is outside 1 to 10" in w.value for w in at.warning)
 

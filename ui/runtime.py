@@ -154,6 +154,12 @@ def requested_page(pages: dict[str, st.Page]) -> str | None:
     return None
 
 
+def requested_path() -> str:
+    """The view's address this run was asked for ("filters" for /filters), "" for the page's root or if unknown."""
+    manager = getattr(_script_context(), "pages_manager", None)
+    return str(getattr(manager, "intended_page_name", "") or "").strip("/")
+
+
 WHOLE_RUN = "whole_run"  # session key: "started" while a whole run draws the page, "done" once it has
 
 

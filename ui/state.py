@@ -57,6 +57,7 @@ SNAPSHOT = "snapshot"  # the replay's snapshot index; set once the replay has be
 SHIFT_X, SHIFT_Y, ROTATE, ZOOM = "shift_x", "shift_y", "rotate", "zoom"  # the shift probe's transform
 PRESENT = "present"  # presenter mode: laid out for a projector
 TOUR = "tour"  # the lesson tour's step, 1-based; absent when the tour is closed
+LINKED_STEP = "tour_linked"  # a link's tour step whose view is still to be set: the names the link gave itself
 DRAWING = "drawing"  # the drawing pad's picture (urlstate.drawing_text): in the Draw view's link and a class
 DRAWN_SLOT = "drawn_slot"  # the journey's slot showing the drawing (0-based); its test index waits to come back
 DRAWING_NAME = "your drawing"  # how the pages name the drawing where they would name a test image
@@ -366,7 +367,10 @@ def apply_url_once(runs: dict[str, runs_module.Run]) -> None:
         return
     st.session_state["url_applied"] = True
     link, notes = urlstate.parse(st.query_params.to_dict(), _limits(runs), default_model=PRESETS["conv"].key())
-    _take(link.given())
+    given = link.given()
+    _take(given)
+    if link.tour:  # a step's link: the step's view fills in what the link leaves out (ui.tour.open_linked_step)
+        st.session_state[LINKED_STEP] = sorted({*given, TAB} if runtime.requested_path() else given)
     st.session_state["url_notes"] = notes
     classroom.check_link()  # a class that ended, or a teacher key that isn't the class's
 
@@ -379,6 +383,14 @@ def apply_view(view: dict[str, str], runs: dict[str, runs_module.Run]) -> None:
         st.session_state.pop(name, None)
     reset_transform()
     _take({name: value for name, value in link.given().items() if name not in ("present", "class", "teacher")})
+
+
+def take_view(view: dict[str, str], runs: dict[str, runs_module.Run], keep=()) -> None:
+    """What ``view`` (URL parameters) names, except the page-state names in ``keep``, over the page's state; the
+    rest of it stays (a linked tour step's view under what its link named itself)."""
+    link, _ = urlstate.parse(view, _limits(runs), default_model=PRESETS["conv"].key())
+    skip = {*keep, "present", "class", "teacher", TOUR}
+    _take({name: value for name, value in link.given().items() if name not in skip})
 
 
 def view_params() -> dict[str, str]:

@@ -113,6 +113,17 @@ def go(number: int, runs: dict[str, runs_module.Run]) -> None:
     st.session_state[state.TOUR] = number
 
 
+def open_linked_step(runs: dict[str, runs_module.Run]) -> None:
+    """A link naming a step (``?tour=4``) opens that step's view: the step sets what the link leaves out (its
+    model, images, filter, view), once, when the tour is known; what the link names itself stays."""
+    named = st.session_state.pop(state.LINKED_STEP, None)
+    number = st.session_state.get(state.TOUR)
+    if named is None or not number:
+        return
+    steps = _tour(runs)
+    state.take_view(steps[min(max(int(number), 1), len(steps)) - 1].view, runs, keep=named)
+
+
 def close() -> None:
     st.session_state.pop(state.TOUR, None)
     st.session_state.pop(MIXED, None)

@@ -5,8 +5,9 @@
 // (Streamlit's button shortcuts bind a handler per mounted button, stale copies included: one ← once
 // moved the tour two steps back.)
 const MOVES = {ArrowLeft: -1, ArrowRight: 1};
-// Someone typing in a box, moving a slider or reading a popover: those keys are theirs.
-const BUSY = "input, textarea, select, [contenteditable], [role=slider], [role=dialog]";
+// Someone typing in a box, moving a slider, in a menu or a list, or reading a popover: those keys are theirs.
+const BUSY = "input, textarea, select, [contenteditable], [role=slider], [role=dialog], [role=menu], " +
+  "[role=menuitem], [role=listbox], [role=option], [role=combobox], [role=radio], [role=tab]";
 
 function onKey(event) {
   const tour = window.convlabTourKeys;
