@@ -378,18 +378,17 @@ def apply_url_once(runs: dict[str, runs_module.Run]) -> None:
 def apply_view(view: dict[str, str], runs: dict[str, runs_module.Run]) -> None:
     """A teacher's view, on a student's page: what it names, and the defaults for what it doesn't
     (no explained cell, the picture unmoved, no tour step), so the page shows exactly that view."""
-    link, _ = urlstate.parse(view, _limits(runs), default_model=PRESETS["conv"].key())
     for name in (CELL, SNAPSHOT, TOUR, DRAWN_SLOT):
         st.session_state.pop(name, None)
     reset_transform()
-    _take({name: value for name, value in link.given().items() if name not in ("present", "class", "teacher")})
+    take_view(view, runs)
 
 
 def take_view(view: dict[str, str], runs: dict[str, runs_module.Run], keep=()) -> None:
     """What ``view`` (URL parameters) names, except the page-state names in ``keep``, over the page's state; the
-    rest of it stays (a linked tour step's view under what its link named itself)."""
+    rest of it stays (a linked tour step's view under what its link named itself). Never presenter mode or a class."""
     link, _ = urlstate.parse(view, _limits(runs), default_model=PRESETS["conv"].key())
-    skip = {*keep, "present", "class", "teacher", TOUR}
+    skip = {*keep, "present", "class", "teacher"}
     _take({name: value for name, value in link.given().items() if name not in skip})
 
 

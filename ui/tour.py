@@ -105,10 +105,15 @@ def _tour(runs: dict[str, runs_module.Run]) -> list[Step]:
         return work.result()
 
 
+def _within(number, steps: list[Step]) -> int:
+    """Step ``number`` (1-based) clamped to the tour's steps."""
+    return min(max(int(number), 1), len(steps))
+
+
 def go(number: int, runs: dict[str, runs_module.Run]) -> None:
     """Open step ``number`` (1-based): its view becomes the page's."""
     steps = _tour(runs)
-    number = min(max(number, 1), len(steps))
+    number = _within(number, steps)
     state.apply_view(steps[number - 1].view, runs)
     st.session_state[state.TOUR] = number
 
@@ -121,7 +126,7 @@ def open_linked_step(runs: dict[str, runs_module.Run]) -> None:
     if named is None or not number:
         return
     steps = _tour(runs)
-    state.take_view(steps[min(max(int(number), 1), len(steps)) - 1].view, runs, keep=named)
+    state.take_view(steps[_within(number, steps) - 1].view, runs, keep=named)
 
 
 def close() -> None:
@@ -194,7 +199,7 @@ def tour_ui(runs: dict[str, runs_module.Run]) -> None:
         st.session_state.pop(SHOWN, None)
         return
     steps = _tour(runs)
-    number = min(max(int(number), 1), len(steps))
+    number = _within(number, steps)
     st.session_state[SHOWN] = number
     step = steps[number - 1]
     st.session_state[MIXED] = [int(i) for i in step.view["images"].split(",")] if step.mixed else None
