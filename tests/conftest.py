@@ -26,6 +26,21 @@ if "PYTEST_XDIST_WORKER" in os.environ:
     os.environ["TMPDIR"] = tempfile.tempdir
     atexit.register(shutil.rmtree, tempfile.tempdir, ignore_errors=True)
 
+
+def _scan_installed_components_once() -> None:
+    """Each AppTest looks through every installed package's metadata for Streamlit components (about 0.2 s,
+    a hundred times a run); what is installed doesn't change during a run, so each test process looks once."""
+    import functools
+
+    from streamlit.components.v2 import manifest_scanner
+
+    scan = manifest_scanner.scan_component_manifests
+    if not hasattr(scan, "cache_info"):  # the manager imports it from the module at each call
+        manifest_scanner.scan_component_manifests = functools.cache(scan)
+
+
+_scan_installed_components_once()
+
 from convlab.data import FILES, DataError, Split, load_split  # noqa: E402
 from convlab.models import ModelSpec  # noqa: E402
 

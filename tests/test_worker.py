@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -53,19 +54,27 @@ def test_a_training_runs_in_a_lower_priority_process_and_its_progress_reaches_th
     queue = TrainingQueue(ModelStore(tmp_path), LocalWorker())
     spec = ModelSpec(**{**TINY_DENSE.to_dict(), "epochs": 3})
     job = queue.submit(spec)
-    wait_for(lambda: job.batch > 0 or not job.active)
     worker = queue.executor
-    assert worker.pid is not None and worker.pid != os.getpid()
-    assert niceness(worker.pid) == niceness(os.getpid()) + NICENESS
-    autogroup = Path(f"/proc/{worker.pid}/autogroup")
-    if (
-        autogroup.exists()
-    ):  # its own scheduling group, niced too: else it would share the CPUs with the browser half and half
-        theirs = autogroup.read_text().split()
-        assert theirs[1:] == ["nice", str(NICENESS)]
+
+    def autogroup() -> Path:
+        return Path(f"/proc/{worker.pid}/autogroup")
+
+    # The worker lowers its priority first thing (before it imports TensorFlow): its niceness, then its group's.
+    wait_for(
+        lambda: (
+            worker.pid is not None
+            and niceness(worker.pid) == niceness(os.getpid()) + NICENESS
+            and (not autogroup().exists() or autogroup().read_text().split()[1:] == ["nice", str(NICENESS)])
+        )
+    )
+    assert worker.pid != os.getpid()
+    if autogroup().exists():  # its own scheduling group, niced too: else it would share the CPUs with the browser
+        theirs = autogroup().read_text().split()
         # Linux prints nothing for the root group (a process whose session began at boot, as under some CI runners).
         ours = Path(f"/proc/{os.getpid()}/autogroup").read_text().split()
         assert not ours or ours[0] != theirs[0]
+    _at_our_priority(worker.pid)
+    wait_for(lambda: job.batch > 0 or not job.active)
     assert f"pid {worker.pid}" in job.where
     assert queue.wait(job, timeout=120) and job.state == DONE, job.message
     # Every epoch's figures came through the pipe, equal to what the worker saved.
@@ -76,6 +85,19 @@ def test_a_training_runs_in_a_lower_priority_process_and_its_progress_reaches_th
     pid = worker.pid
     again = queue.submit(TINY_CONV)
     assert queue.wait(again, timeout=120) and again.state == DONE and worker.pid == pid
+
+
+def _at_our_priority(pid: int) -> None:
+    """The checked worker put back at this process's priority where we may (as root): at the lowest, beside the
+    other test process's servers and browsers, its two tiny trainings took half a minute of waiting for a CPU."""
+    ours = niceness(os.getpid())
+    with contextlib.suppress(PermissionError):
+        if Path(f"/proc/{pid}/autogroup").exists():
+            Path(f"/proc/{pid}/autogroup").write_text(str(ours))
+        for task in Path(f"/proc/{pid}/task").iterdir():  # niceness and scheduling class are each thread's own
+            with contextlib.suppress(ProcessLookupError):
+                os.sched_setscheduler(int(task.name), os.SCHED_OTHER, os.sched_param(0))
+                os.setpriority(os.PRIO_PROCESS, int(task.name), ours)
 
 
 def test_stop_ends_the_worker_training_and_keeps_the_epochs_done(queue, tmp_path, test_split):
