@@ -56,10 +56,14 @@ def _run(target: Callable, args: tuple) -> None:
             _threads.discard(threading.current_thread())
 
 
-@atexit.register
-def _wait_at_exit() -> None:
+def stop_all(timeout: float = EXIT_WAIT) -> None:
+    """Stop all background work and wait for it, ``timeout`` seconds at most in all; ``stopping`` stays set
+    (cleared, work asked for later starts afresh: the tests stop each test's leftovers so)."""
     stopping.set()
     with _guard:
         threads = list(_threads)
     for thread in threads:
-        thread.join(EXIT_WAIT / max(len(threads), 1))
+        thread.join(timeout / max(len(threads), 1))
+
+
+atexit.register(stop_all)

@@ -27,7 +27,7 @@ TRIM_EVERY = 60.0  # seconds between two trims (each takes a few milliseconds)
 _M_MMAP_THRESHOLD = -3  # glibc's malloc.h
 TRIM_THREAD = "convlab-memory-trim"
 _guard = threading.Lock()
-_trimming = False  # the trimming thread is started: one per process
+_trimmer = None  # the trimming thread: one per process (started again if background work was stopped)
 
 
 @functools.cache
@@ -62,15 +62,14 @@ def trim() -> bool:
 def keep_flat(every: float = TRIM_EVERY) -> bool:
     """Both settings, for the rest of the process's life; False where the C library isn't glibc. Called again
     (Streamlit's resource cache cleared, another test's app), it starts no second trimming thread."""
-    global _trimming
+    global _trimmer
     if every <= 0:
         raise ValueError(f"every must be a positive number of seconds, not {every}")
     if not fix_mmap_threshold():
         return False
     with _guard:
-        if not _trimming:
-            background.start(_trim_every, every, name=TRIM_THREAD)
-            _trimming = True
+        if _trimmer is None or not _trimmer.is_alive():
+            _trimmer = background.start(_trim_every, every, name=TRIM_THREAD)
     return True
 
 

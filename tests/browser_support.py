@@ -196,9 +196,8 @@ def exception_texts(page) -> list[str]:
 def save_screenshot(page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    # The viewport is the whole page: Streamlit scrolls inside its own container. (full_page=True gave the
-    # same picture at eight times the cost, laying the page out twice.)
-    page.screenshot(path=str(path))
+    # full_page: Streamlit scrolls inside its own container, so this is the whole viewport.
+    page.screenshot(path=str(path), full_page=True)
     return path
 
 

@@ -134,14 +134,19 @@ def model_files(folder: Path) -> list[str]:
 
 
 @pytest.fixture(autouse=True)
-def _no_training_outlives_its_test():
-    """A training a test left running in the worker process ends with the test: it would slow every
-    test after it. An idle worker stays, for the next test's training."""
+def _no_work_outlives_its_test():
+    """A training a test left running in the worker process, and the app's background work (a page's warm-up:
+    the test set, traces, the tour), end with the test: left running they would slow every test after it.
+    An idle worker stays, for the next test's training; stopped background work starts afresh when asked."""
     yield
     import sys
 
     if "convlab.worker" in sys.modules:
         sys.modules["convlab.worker"].stop_trainings()
+    if "convlab.background" in sys.modules:
+        background = sys.modules["convlab.background"]
+        background.stop_all()
+        background.stopping.clear()
 
 
 @pytest.fixture(scope="module")
