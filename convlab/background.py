@@ -57,8 +57,8 @@ def _run(target: Callable, args: tuple) -> None:
 
 
 def stop_all(timeout: float = EXIT_WAIT) -> None:
-    """Stop all background work and wait for it, ``timeout`` seconds at most in all; ``stopping`` stays set
-    (cleared, work asked for later starts afresh: the tests stop each test's leftovers so)."""
+    """Stop all background work and wait for it, ``timeout`` seconds at most in all (at exit). ``stopping`` stays
+    set; a process that goes on clears it, and work asked for later starts afresh (the tests, after each test)."""
     stopping.set()
     with _guard:
         threads = list(_threads)
