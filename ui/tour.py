@@ -30,7 +30,6 @@ from .resources import get_inspector, get_test_split, get_testset_cache
 # The images of the open step when it mixes classes on purpose (``Step.mixed``): the journey then
 # leaves out its "these images don't share a label" note, the tour's words say why.
 MIXED = "tour_mixed_images"
-SHOWN = "tour_shown"  # the step the page drew last: where Back, Next and the keys move from
 KEYS = "tour_keys"  # the ← → keys' component (components/tour_keys)
 KEYS_JS = Path(__file__).resolve().parent.parent / "components" / "tour_keys" / "keys.js"
 _STARTING = threading.Lock()  # two sessions asking at once start one computation of the tour
@@ -136,11 +135,14 @@ def close() -> None:
 
 def step_from(shown: int, number: int, runs: dict[str, runs_module.Run]) -> None:
     """Back, Next, Finish and the ← → keys: move from step ``shown`` to ``number`` (past the last: close), only
-    if ``shown`` is the step the page drew last. A press that reaches the server after the step changed (a
-    stale copy of a button, a key pressed while a rerun was on its way) is dropped: the tour moves once."""
-    if st.session_state.get(SHOWN) != shown:
+    if ``shown`` is the session's step. A press that reaches the server after the step changed (a stale copy
+    of a button, a key pressed while a rerun was on its way) is dropped: the tour moves once. (The session's
+    step, set by the move itself, not the step a run last drew: that record could lag, and under load a
+    stale press then moved the tour twice.)"""
+    current, steps = st.session_state.get(state.TOUR), _tour(runs)
+    if not current or _within(current, steps) != shown:
         return
-    if number > len(_tour(runs)):
+    if number > len(steps):
         close()
     elif number >= 1:
         go(number, runs)
@@ -196,11 +198,9 @@ def tour_ui(runs: dict[str, runs_module.Run]) -> None:
     number = st.session_state.get(state.TOUR)
     if not number:
         st.session_state.pop(MIXED, None)
-        st.session_state.pop(SHOWN, None)
         return
     steps = _tour(runs)
     number = _within(number, steps)
-    st.session_state[SHOWN] = number
     step = steps[number - 1]
     st.session_state[MIXED] = [int(i) for i in step.view["images"].split(",")] if step.mixed else None
     revealed = bool(step.question) and st.session_state.get(f"tour_revealed_{number}", False)
