@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
+from convlab.figures.typed import unpack
+
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 120  # TensorFlow and a model load take far longer than AppTest's 3 s default
 
@@ -43,7 +45,8 @@ def live_args(at, key: str) -> dict:
         c for c in at.get("bidi_component") if c.proto.component_name == "plotly_react" and c.proto.id.endswith(key)
     ]  # an st.components.v2 component: its data is {module, key, args}
     assert len(charts) == 1, [c.proto.id for c in at.get("bidi_component")]
-    return json.loads(charts[0].proto.json or charts[0].proto.mixed.json)["args"]
+    args = json.loads(charts[0].proto.json or charts[0].proto.mixed.json)["args"]
+    return {**args, "figure": unpack(args["figure"])}  # its long arrays as nested lists again, as the browser's
 
 
 def heatmaps(at) -> list[np.ndarray]:

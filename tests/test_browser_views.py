@@ -135,3 +135,45 @@ def test_streamlits_chart_code_is_fetched_while_the_first_view_is_looked_at(brow
             "name => performance.getEntriesByType('resource').filter(e => e.name.endsWith('/' + name)).length", chunk
         )
         assert fetched == 1, fetched  # Streamlit's own import found it loaded: no second request
+
+
+def test_a_view_opened_again_shows_its_kept_chart_and_redraws_it_only_when_its_figure_changed(browser, shipped_server):
+    """A view left takes its charts off the page; opened again, the journey's chart is the one drawn before
+    (the same Plotly div, put back), not drawn again when the page's figure is the same; when the figure
+    changed meanwhile (a filter chosen in the Filters view) the kept chart draws the new one."""
+    chart = ".st-key-journey_chart .cl-chart"
+    with open_app(browser, shipped_server) as page:
+        wait_drawn(page)
+        page.locator(chart).evaluate(
+            "d => { d.convlabMark = 'kept'; window.__plots = 0; d.on('plotly_afterplot', () => window.__plots++); }"
+        )
+        before = page.locator(chart).evaluate("d => d.convlabShown()")
+        open_view(page, "compare")
+        wait_drawn(page)
+        assert page.locator(chart).count() == 0  # off the page while another view shows
+        open_view(page, "journey")
+        wait_drawn(page)
+        assert page.locator(chart).evaluate("d => d.convlabMark") == "kept"
+        assert page.evaluate("() => window.__plots") == 0  # the same figure: not drawn again
+        again = page.locator(chart).evaluate("d => d.convlabShown()")
+        assert again["maps"] == before["maps"] and again["filter"] == before["filter"]
+
+        open_view(page, "filters")
+        wait_drawn(page)
+        chosen = (before["filter"] + 5) % 64
+        box = page.locator(".st-key-filter_pick input")
+        box.fill(str(chosen))
+        box.press("Enter")
+        wait_until(page, "f => location.search.includes('filter=' + f)", chosen, what="the Filters view's filter")
+        open_view(page, "journey")
+        wait_until(
+            page,
+            f"f => {{ const d = document.querySelector('{chart}'); return d && d.dataset.filter === String(f) "
+            "&& d.dataset.exact === 'yes' && window.__plots > 0; }",
+            chosen,
+            what="the kept chart draws the new filter's figure",
+        )
+        assert page.locator(chart).evaluate("d => d.convlabMark") == "kept"
+        shown = page.locator(chart).evaluate("d => d.convlabShown()")
+        assert shown["filter"] == chosen and shown["maps"] != before["maps"]
+        assert exception_texts(page) == []

@@ -427,3 +427,27 @@ def test_a_chosen_colour_map_recolours_every_map_and_nothing_else():
         assert scrub["trace"]["colorscale"] == PALETTE_COLORSCALES[palette]
     with pytest.raises(ValueError, match="palette must be one of"):
         recoloured(figure, "jet")
+
+
+def test_packed_figures_carry_the_same_numbers_in_binary():
+    """typed.pack: long numeric arrays become typed-array specs (float32 where exact, else float64, gaps as
+    NaN); unpack gives back exactly the JSON the figure was, and short arrays and text are left alone."""
+    import base64
+    import json
+
+    from convlab.figures.typed import MIN_VALUES, pack, unpack
+
+    rng = np.random.default_rng(3)
+    maps = [rng.random((26, 26)).astype(np.float32) for _ in range(9)]
+    figure = tiles_figure(maps, [str(i) for i in range(9)], MAPS)  # per-tile ranges: z normalised, gaps None
+    figure["data"].append({"type": "bar", "x": ["a", "b"], "y": [0.25, 0.75], "text": ["a"] * MIN_VALUES})
+    packed = pack(figure)
+    tiles, bars = packed["data"][0], packed["data"][-1]
+    assert bars == figure["data"][-1]  # short numbers, text: as they were
+    z, where = tiles["z"], tiles["customdata"]
+    assert z["dtype"] == "f8" and where["dtype"] == "f4"  # normalised values aren't float32; cell indices are
+    plain = np.array(figure["data"][0]["z"], dtype=float)
+    assert z["shape"] == ",".join(map(str, plain.shape))
+    sent = np.frombuffer(base64.b64decode(z["bdata"]), dtype="<f8").reshape(plain.shape)
+    assert np.array_equal(sent, plain, equal_nan=True) and np.isnan(plain).any()  # the mosaic's gaps are None
+    assert unpack(json.loads(json.dumps(packed))) == json.loads(json.dumps(figure))

@@ -20,6 +20,7 @@ from plotly.basedatatypes import BaseFigure
 
 from convlab.data import CLASS_NAMES
 from convlab.figures.scales import DEFAULT_PALETTE, PALETTES, recoloured
+from convlab.figures.typed import pack
 
 from . import assets
 
@@ -157,7 +158,7 @@ def live_chart(
     if scrub is not None:
         scrub = recoloured(scrub, colours)  # the maps the browser paints itself: the same colour map
     args = {
-        "figure": recoloured(figure, colours),
+        "figure": pack(recoloured(figure, colours)),  # its long arrays in binary: a fifth of a second less a run
         "config": PLOT_CONFIG,
         "fit": fit,
         "clicks": clicks,
@@ -180,7 +181,13 @@ def chart_room(key: str) -> dict:
     click, key or filter ({kind, click, key or filter, n}); {} before it has reported anything."""
     state = st.session_state.get(key)
     value = state.get("report") if isinstance(state, dict) else None
-    return value if isinstance(value, dict) else {}
+    if isinstance(value, dict):
+        st.session_state[f"{key}_room"] = value
+        return value
+    # Streamlit drops a component's state while its view isn't shown; its chart, kept in the browser, doesn't
+    # report the same room again: the last report, kept here, lays the figure out as it was (drawn at once).
+    kept = st.session_state.get(f"{key}_room")
+    return kept if isinstance(kept, dict) else {}
 
 
 def chart_event(key: str) -> dict | None:

@@ -64,19 +64,28 @@ function plot(c, figure) {
   if (inFullScreen(c)) Object.assign(layout, fullScreenSize(c));
   const config = Object.assign({responsive: true}, args.config || {}, {modeBarButtonsToAdd: [fullScreenButton(c)]});
   if (!c.chart.data) c.chart.textContent = "";  // clear an earlier error message
-  plotly().react(c.chart, figure.data, layout, config).then(() => {  // heatmaps: drawn before it returns
+  // The page's figure as Plotly last drew it (as sent: Plotly changes the layout it is given), in the same
+  // theme, size and width: the same again (a view opened again, a rerun that changed other things) is not
+  // drawn again. Plotly.react would: every array is a new one.
+  const signature = figure === args.figure ? JSON.stringify([args.sent, c.theme, layout.width, layout.height, c.chart.clientWidth]) : null;
+  const again = signature !== null && signature === c.plotted && c.chart.data;
+  c.plotted = signature;
+  (again ? Promise.resolve() : plotly().react(c.chart, figure.data, layout, config)).then(() => {  // heatmaps: drawn before it returns
     if (c.destroyed) return;
     wireEvents(c);
     nameToolbar(c);
     // the words follow the maps now drawn (a scrub's filter was named by announce, Plotly draws after)
     describe(c, args.scrub ? c.describedFilter : args.describe ? args.describe.filter : null);
     reportRoom(c);
-  }).catch((error) => showError(c, error));
+  }).catch((error) => {
+    c.plotted = null;  // drawn again next time
+    showError(c, error);
+  });
 }
 
 export function draw(c) {
   const args = c.args;
-  if (!args || !plotly() || c.destroyed) return;
+  if (!args || !plotly() || c.destroyed || c.parked) return;
   try {
     if (!c.pagePlotted) {
       if (performance.now() - c.lastMove >= REST || !args.scrub || !c.maps || layoutOf(args) !== c.plottedLayout) {

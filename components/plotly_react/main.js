@@ -5,7 +5,7 @@
 // (components/class_follow) hands a teacher's filter to a chart.
 
 import {createChart, inFullScreen} from "./state.js";
-import {eventId, plotly, plotlyLoaded, sendValue, showError, themeOf} from "./protocol.js";
+import {eventId, plotly, plotlyLoaded, sendValue, showError, themeOf, unpacked} from "./protocol.js";
 import {loadMaps} from "./maps.js";
 import {labelPlay, reducedMotion, release, reportSoon, setShown, step, stopPlaying, togglePlay, wireControl} from "./control.js";
 import {fullScreenChanged, requestDraw, shown} from "./draw.js";
@@ -13,6 +13,11 @@ import {reportRoom, reportRoomSoon, watchRoom} from "./room.js";
 
 const charts = new WeakMap();  // Streamlit's element -> its chart
 const live = new Set();  // the charts on the page, for the page's listeners
+// A view left takes its charts off the page, and opening it again mounts them anew: each drawn chart is
+// kept aside by its key (the newest PARKED), drawn as it was, and put back when a chart of that key mounts;
+// Plotly then redraws it only if the page's figure differs (draw.js). A revisit skips Plotly's whole draw.
+const PARKED = 24;
+const parked = new Map();  // key -> a chart off the page, oldest first
 
 // The charts by their Streamlit key, for a class's page: follow(filter, version) and
 // followJourney(filter, version) (components/class_follow).
@@ -113,7 +118,8 @@ function followJourney(c, filter, version) {
 
 // -- a render from the page ------------------------------------------------------------------
 function render(c, args) {
-  c.args = args;
+  // the figure and config as sent (its arrays packed: cheap to compare, draw.js's plot) and as Plotly takes it
+  c.args = args = Object.assign({}, args, {figure: unpacked(args.figure), sent: JSON.stringify([args.figure, args.config])});
   c.theme = themeOf(c.parent);
   c.root.setAttribute("aria-label", args.title || "Chart");
   c.pagePlotted = false;
@@ -173,6 +179,39 @@ function create(parentElement, key) {
   return c;
 }
 
+// The chart's element left the page: its chart is kept aside, quiet (no timers, no listeners on the page).
+function park(c) {
+  stopPlaying(c, false);
+  for (const timer of [c.reportTimer, ...Object.values(c.timers)]) clearTimeout(timer);
+  if (c.resizeObserver) c.resizeObserver.disconnect();
+  if (window.convlabCharts.get(c.key) === c.registered) window.convlabCharts.delete(c.key);
+  live.delete(c);
+  charts.delete(c.parent);
+  if (live.size === 0) listen(false);
+  c.parked = true;
+  const before = parked.get(c.key);
+  parked.delete(c.key);
+  if (before && before !== c) destroy(before);
+  parked.set(c.key, c);
+  for (const [key, old] of parked) {
+    if (parked.size <= PARKED) break;
+    parked.delete(key);
+    destroy(old);
+  }
+}
+
+// A chart of a parked key mounts: the kept chart takes the place of the element's fresh markup.
+function revive(c, parentElement) {
+  parentElement.querySelector(".convlab-chart").replaceWith(c.root);
+  c.parent = parentElement;
+  c.parked = false;
+  watchRoom(c);
+  if (live.size === 0) listen(true);
+  live.add(c);
+  charts.set(parentElement, c);
+  return c;
+}
+
 function destroy(c) {
   c.destroyed = true;
   stopPlaying(c, false);
@@ -189,7 +228,12 @@ function destroy(c) {
 // Streamlit's call, on the chart's first render and on each later one (new data or theme): the
 // same element each time, so the chart is found again and handed the new arguments.
 export function mount({data, parentElement, setStateValue}) {
-  const c = charts.get(parentElement) || create(parentElement, data.key);
+  let c = charts.get(parentElement);
+  if (!c) {
+    const kept = data.key ? parked.get(data.key) : null;
+    if (kept) parked.delete(data.key);
+    c = kept ? revive(kept, parentElement) : create(parentElement, data.key);
+  }
   c.setStateValue = setStateValue;
   if (c.key !== data.key && window.convlabCharts.get(c.key) === c.registered) window.convlabCharts.delete(c.key);
   c.key = data.key;
@@ -204,5 +248,7 @@ export function mount({data, parentElement, setStateValue}) {
 // `now`: the element stays but another version of these modules takes it over (loader.js).
 export function unmount(parentElement, now = false) {
   const c = charts.get(parentElement);
-  if (c && (now || !parentElement.isConnected)) destroy(c);
+  if (!c) return;
+  if (now || !c.key || !c.chart.data) destroy(c);  // a new version of the modules, or nothing drawn to keep
+  else if (!parentElement.isConnected) park(c);
 }

@@ -67,3 +67,42 @@ export function showError(c, error) {
   console.error("plotly_react:", error);
   c.chart.textContent = "This chart could not be drawn (" + error.message + "). Reload the page to try again.";
 }
+
+// A figure's long number arrays come as typed-array specs ({dtype, bdata, shape}: base64 of little-endian
+// float32 or float64, convlab/figures/typed.py); here they become the nested arrays they were, NaN as
+// null (a gap), so Plotly and this chart's code read exactly what the page built.
+const isSpec = (value) => value && typeof value === "object" && typeof value.bdata === "string" && value.dtype && value.shape;
+function decodedSpec(spec) {
+  let bytes;
+  if (Uint8Array.fromBase64) bytes = Uint8Array.fromBase64(spec.bdata);
+  else {
+    const text = atob(spec.bdata);
+    bytes = new Uint8Array(text.length);
+    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  }
+  const flat = spec.dtype === "f4" ? new Float32Array(bytes.buffer) : new Float64Array(bytes.buffer);
+  const shape = String(spec.shape).split(",").map(Number);
+  let at = 0;
+  const build = (depth) => {
+    const out = new Array(shape[depth]);
+    for (let i = 0; i < shape[depth]; i++) {
+      if (depth < shape.length - 1) out[i] = build(depth + 1);
+      else { const value = flat[at++]; out[i] = Number.isNaN(value) ? null : value; }
+    }
+    return out;
+  };
+  return build(0);
+}
+export function unpacked(figure) {
+  if (!figure || !Array.isArray(figure.data)) return figure;
+  const data = figure.data.map((trace) => {
+    let copy = trace;
+    for (const [name, value] of Object.entries(trace)) {
+      if (!isSpec(value)) continue;
+      if (copy === trace) copy = Object.assign({}, trace);
+      copy[name] = decodedSpec(value);
+    }
+    return copy;
+  });
+  return Object.assign({}, figure, {data: data});
+}
