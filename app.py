@@ -157,7 +157,6 @@ def main() -> None:
         runtime.rerun_once_tensorflow_is_in(tensorflow_import)
     runtime.freeze_loaded_objects()
     runtime.keep_memory_flat()
-    page.prefetch_chart_code()
     warm_up(stored, later=tour.start)  # now the page is drawn: the views' first-visit work, behind it
     runtime.whole_run_done()
 

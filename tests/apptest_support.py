@@ -39,6 +39,15 @@ def live_figure(at, key: str) -> dict:
     return live_args(at, key)["figure"]
 
 
+def charts_of(at, key: str) -> list[dict]:
+    """The figures of the page's chart components whose key contains ``key`` (ui/charts.py's chart and live_chart)."""
+    return [
+        unpack(json.loads(c.proto.json or c.proto.mixed.json)["args"]["figure"])
+        for c in at.get("bidi_component")
+        if c.proto.component_name == "plotly_react" and key in c.proto.id
+    ]
+
+
 def live_args(at, key: str) -> dict:
     """Everything sent to the update-in-place chart component ``key`` (the figure, and the journey's ``scrub``)."""
     charts = [

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from apptest_support import heatmaps, journey_spec, live_figure, open_tab, page_at
+from apptest_support import charts_of, heatmaps, journey_spec, live_figure, open_tab, page_at
 from convlab.data import CLASS_NAMES
 from convlab.models import PRESETS
 from convlab.saliency import Explainer
@@ -132,7 +132,7 @@ def test_the_views_show_the_drawn_slots_picture(monkeypatch, test_split, conv, d
     monkeypatch.delenv("CONVLAB_MODELS_DIR", raising=False)
     image = _as_image(drawn)
     at = page_at({"tab": "predictions", "drawing": drawing_text(drawn), "drawn_slot": "2"})
-    [figure] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "probabilities_chart" in c.proto.id]
+    [figure] = charts_of(at, "probabilities_chart")
     bars = [t["x"] for t in figure["data"] if t["name"] == "conv (lesson)"]
     np.testing.assert_allclose(bars[1], conv.predict(image, verbose=0)[0], rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(bars[0], conv.predict(test_split.images[[0]], verbose=0)[0], rtol=1e-4, atol=1e-6)
@@ -143,7 +143,7 @@ def test_the_views_show_the_drawn_slots_picture(monkeypatch, test_split, conv, d
     ]
 
     open_tab(at, "looked")
-    [figure] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "looked_chart" in c.proto.id]
+    [figure] = charts_of(at, "looked_chart")
     predicted = int(conv.predict(image, verbose=0).argmax())
     saliency = [t["z"] for t in figure["data"] if t["name"] == "conv (lesson): pixels that matter most"]
     np.testing.assert_allclose(

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apptest_support import journey_spec, page_at
+from apptest_support import charts_of, journey_spec, page_at
 from conftest import shipped_conv_maps
 from convlab.figures.tiles import tile_values
 
@@ -36,7 +34,7 @@ def test_a_linked_cell_is_explained_with_the_number_keras_computes(monkeypatch, 
 
 def test_a_conv2_cell_lists_every_channel_largest_first(monkeypatch):
     at = page_with(monkeypatch, cell="1,conv2,3,4")
-    [bars] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "contributions_chart" in c.proto.id]
+    [bars] = charts_of(at, "contributions_chart")
     values = bars["data"][0]["x"]
     names = bars["data"][0]["y"]
     assert names[-1] == "bias" and names[-2] == "48 others"  # 64 channels: the top 16, the rest, the bias
@@ -58,7 +56,7 @@ def test_where_it_looked_shows_both_models_saliency_and_the_conv_models_grad_cam
     from convlab.store import DEFAULT_ROOT, ModelStore
 
     at = open_tab(page_with(monkeypatch), "looked")
-    [figure] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "looked_chart" in c.proto.id]
+    [figure] = charts_of(at, "looked_chart")
     names = [t["name"] for t in figure["data"] if t["yaxis"] in ("y", "y2", "y3", "y4")]
     assert names == [
         "input",
@@ -84,7 +82,7 @@ def test_a_dense_page_model_still_gets_the_conv_models_grad_cam(monkeypatch):
 
     at = open_tab(page_with(monkeypatch, model=PRESETS["dense"].key()), "looked")
     assert not at.exception
-    [figure] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "looked_chart" in c.proto.id]
+    [figure] = charts_of(at, "looked_chart")
     assert any(t["name"] == "conv (lesson): where it found evidence" for t in figure["data"])
 
 
@@ -100,7 +98,7 @@ def test_sliding_conv1s_filter_fills_the_map_with_keras_numbers(monkeypatch, tes
         f"Window at row {row}, column {col}: the map's cell there is **{float(conv1[row, col]):.4f}**" in c.value
         for c in at.main.caption
     )
-    [figure] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "slide_chart" in c.proto.id]
+    [figure] = charts_of(at, "slide_chart")
     drawn = np.array([[np.nan if v is None else v for v in line] for line in figure["data"][1]["z"]])
     np.testing.assert_allclose(drawn[:row], conv1[:row], atol=1e-5)  # every row before it, filled in
     assert np.isnan(drawn[row, col + 1 :]).all() and np.isnan(drawn[row + 1 :]).all()  # the rest still to come
@@ -114,7 +112,7 @@ def test_a_mistake_is_explained_for_the_class_said_and_the_true_one(monkeypatch,
     at.selectbox(key="mistakes_predicted").set_value(5).run()  # ... taken for sandals
     index = at.selectbox(key="why_image").value
     assert test_split.labels[index] == 9
-    [figure] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "why_chart" in c.proto.id]
+    [figure] = charts_of(at, "why_chart")
     titles = [t["name"] for t in figure["data"] if t["name"] != "input"]
     assert titles == [
         "Sandal (said): pixels that matter",
@@ -155,7 +153,7 @@ def test_portraits_are_drawn_once_cached_beside_the_model_and_choose_the_filter(
         f"conv-{PRESETS['conv'].key()}-conv1.npz",
         f"conv-{PRESETS['conv'].key()}-conv2.npz",
     ]
-    [figure] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "portrait_chart" in c.proto.id]
+    [figure] = charts_of(at, "portrait_chart")
     portrait = tile_values(figure, 0)
     inspector = Inspector(ModelStore(tmp_path).load(PRESETS["conv"]).model)
     conv2 = inspector.layer_names.index("conv2") if hasattr(inspector, "layer_names") else 2
@@ -163,7 +161,7 @@ def test_portraits_are_drawn_once_cached_beside_the_model_and_choose_the_filter(
         inspector.run(np.stack([portrait, np.full((28, 28), 0.5)])[..., None]).maps[conv2][..., 5].mean(axis=(1, 2))
     )
     assert excited[0] > excited[1]  # the portrait of filter 5 excites filter 5 more than grey does
-    [gallery] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "portraits_chart" in c.proto.id]
+    [gallery] = charts_of(at, "portraits_chart")
     assert len(gallery["data"][0]["meta"]["ranges"]) == 64
 
 
@@ -205,13 +203,13 @@ def test_every_panel_works_for_a_three_block_variant(tmp_path, monkeypatch, smal
     at = page_at({"model": variant.key(), "cell": "2,pool3,0,0", "filter": "3"})
     assert any("Max-pooling keeps the largest of the 2×2 window of conv3" in m.value for m in at.markdown)
     open_tab(at, "looked")
-    [figure] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "looked_chart" in c.proto.id]
+    [figure] = charts_of(at, "looked_chart")
     assert any(t["name"] == f"{variant.label()}: where it found evidence" for t in figure["data"])
     assert any("those maps are only 3×3" in m.value for m in at.main.markdown)  # conv3's maps are 3×3
     open_tab(at, "portraits")
     at.radio(key="portrait_layer").set_value("conv3").run()
     assert not at.exception and not at.error
-    [gallery] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "portraits_chart" in c.proto.id]
+    [gallery] = charts_of(at, "portraits_chart")
     assert len(gallery["data"][0]["meta"]["ranges"]) == 16
 
 

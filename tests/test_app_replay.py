@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from apptest_support import live_figure, open_tab, page_at
+from apptest_support import charts_of, live_figure, open_tab, page_at
 from convlab.figures.tiles import tile_values
 from convlab.models import PRESETS, build
 from convlab.store import DEFAULT_ROOT, ModelStore
@@ -155,7 +155,6 @@ def copy_shipped_models(folder) -> None:
 def test_the_invariance_chart_is_measured_once_with_a_progress_bar_and_cached(tmp_path, monkeypatch, test_split):
     """On models without a cached chart: a button measures both models over all 10,000 test images;
     the curves meet at each model's own test accuracy and the results land beside the models."""
-    import json
 
     from convlab import invariance
 
@@ -171,10 +170,10 @@ def test_the_invariance_chart_is_measured_once_with_a_progress_bar_and_cached(tm
     copy_shipped_models(tmp_path)
     monkeypatch.setenv("CONVLAB_MODELS_DIR", str(tmp_path))
     at = page_at({"tab": "probe"})
-    assert not [c for c in at.get("plotly_chart") if "invariance_chart" in c.proto.id]  # nothing measured yet
+    assert not charts_of(at, "invariance_chart")  # nothing measured yet
     at.button(key="probe_measure").click().run()
     assert not at.exception and not at.error
-    [figure] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "invariance_chart" in c.proto.id]
+    [figure] = charts_of(at, "invariance_chart")
     for name in ("dense", "conv"):
         model = ModelStore(tmp_path).load(PRESETS[name]).model
         _, accuracy = model.evaluate(test_split.images, test_split.labels, batch_size=1000, verbose=0)
@@ -185,7 +184,7 @@ def test_the_invariance_chart_is_measured_once_with_a_progress_bar_and_cached(tm
         f"{spec.kind}-{spec.key()}.json" for spec in PRESETS.values()
     )
     again = page_at({"tab": "probe"})  # fresh caches: read from the files, no button
-    assert [c for c in again.get("plotly_chart") if "invariance_chart" in c.proto.id]
+    assert charts_of(again, "invariance_chart")
     assert not [b for b in again.button if b.key == "probe_measure"]
 
 

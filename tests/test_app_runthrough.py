@@ -16,7 +16,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from apptest_support import APP, TIMEOUT, journey_spec, live_args, live_figure, open_tab, page_at
+from apptest_support import APP, TIMEOUT, charts_of, journey_spec, live_args, live_figure, open_tab, page_at
 from conftest import TINY_CONV, TINY_DENSE, shipped_conv_maps
 from convlab import mapcodec, models
 from convlab.explain import first_layer_kernels
@@ -30,8 +30,8 @@ def fresh_page(**query) -> AppTest:
 
 
 def plotly_chart(at, key: str) -> dict:
-    [element] = [c for c in at.get("plotly_chart") if key in c.proto.id]
-    return json.loads(element.proto.spec)
+    [figure] = charts_of(at, key)
+    return figure
 
 
 def all_zero_labels(figure: dict) -> list[str]:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import io
-import json
 
 import numpy as np
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from apptest_support import APP, TIMEOUT, journey_spec, live_figure, open_tab
+from apptest_support import APP, TIMEOUT, charts_of, journey_spec, live_figure, open_tab
 from convlab.activations import Inspector
 from convlab.data import CLASS_NAMES
 from convlab.explain import mistakes, strongest_images
@@ -25,8 +24,8 @@ def conv():
 
 
 def chart(at, key: str) -> dict:
-    [element] = [c for c in at.get("plotly_chart") if c.proto.id.endswith(key) or key in c.proto.id]
-    return json.loads(element.proto.spec)
+    [figure] = charts_of(at, key)
+    return figure
 
 
 def test_filters_view_shows_every_filter_of_the_layer(app, conv, test_split):

@@ -4,13 +4,12 @@ and Compare's epochs and its explanation of the parameters against Keras' own pe
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apptest_support import APP, TIMEOUT, open_tab, page_at
+from apptest_support import APP, TIMEOUT, charts_of, open_tab, page_at
 from convlab.models import PRESETS, ModelSpec, params_explained
 from convlab.store import DEFAULT_ROOT, ModelStore
 from test_app_lab import run_until
@@ -36,7 +35,7 @@ def shown(at) -> list[tuple[str, str]]:
     for element in in_order(at.main):
         if element.type in ("markdown", "header", "subheader", "caption"):
             items.append((element.type, element.value))
-        elif element.type == "plotly_chart":
+        elif element.type == "bidi_component" and element.proto.component_name == "plotly_react":
             items.append(("chart", element.proto.id))
     return items
 
@@ -92,7 +91,7 @@ def test_portraits_open_with_one_plain_sentence_and_name_activation_maximisation
 def test_compare_reads_by_epoch_and_explains_each_models_parameters_with_keras_counts(monkeypatch):
     monkeypatch.delenv("CONVLAB_MODELS_DIR", raising=False)
     at = open_tab(page_at(clear_resources=False), "compare")
-    [curves] = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.proto.id.endswith("curves_chart")]
+    [curves] = charts_of(at, "curves_chart")
     conv, dense = shipped()
     epochs = max(len(stored.meta["history"]["train_loss"]) for stored in (conv, dense))
     for axis in ("xaxis", "xaxis2"):

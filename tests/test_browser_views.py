@@ -16,7 +16,6 @@ import pytest
 from axe_support import axe_violations
 from browser_support import exception_texts, open_app, open_view, save_screenshot, wait_drawn, wait_idle, wait_until
 from clip_support import clipped_texts
-from ui import runtime
 from ui.navigation import SECTIONS
 from ui.state import TITLES
 
@@ -110,31 +109,23 @@ def test_the_collapsed_sidebar_says_what_it_holds_and_old_links_open_their_view(
         page.locator(".st-key-journey_chart").wait_for(state="visible")
 
 
-def test_streamlits_chart_code_is_fetched_while_the_first_view_is_looked_at(browser, shipped_server):
-    """Streamlit loads its Plotly chart's code the first time a view shows an st.plotly_chart; the page
-    asks for it in the browser's idle time after the journey is drawn (``ui.page.prefetch_chart_code``),
-    so a later view's first chart doesn't wait for it. The journey itself shows no st.plotly_chart."""
-    chunk = runtime.streamlit_chunk("PlotlyChart")
-    assert chunk, "this Streamlit names no single PlotlyChart chunk in its page script: see ui/runtime.py"
+def test_every_chart_is_the_pages_own_and_streamlits_chart_code_is_never_fetched(browser, shipped_server):
+    """Every chart is drawn by the chart component (``ui/charts.py``), in the page, with the cartesian
+    plotly.js it loads once: the views with the most charts open without Streamlit's own chart code (a
+    second, full plotly.js) ever being fetched, and a click on the confusion matrix still picks its cell."""
     with open_app(browser, shipped_server, fresh=True) as page:  # a first visit: nothing cached yet
-        # the journey: its chart is the component's, in the page (.convlab-chart), not an st.plotly_chart
-        plots = (
-            "() => [...document.querySelectorAll('.js-plotly-plot')].filter(p => !p.closest('.convlab-chart')).length"
-        )
-        assert page.evaluate(plots) == 0
-        assert page.locator(".convlab-chart .js-plotly-plot").count() == 1
-        wait_until(
-            page,
-            "name => performance.getEntriesByType('resource').some(e => e.name.endsWith('/' + name))",
-            chunk,
-            what="the page fetched Streamlit's chart code before any view needed it",
-        )
-        open_view(page, "compare")
-        wait_drawn(page)
+        for slug in ("predictions", "portraits", "compare"):
+            open_view(page, slug)
+            wait_drawn(page, timeout=VIEW_READY_TIMEOUT)
+            plots = page.evaluate(
+                "() => [...document.querySelectorAll('.js-plotly-plot')].map(p => !!p.closest('.convlab-chart'))"
+            )
+            assert plots and all(plots), (slug, plots)
         fetched = page.evaluate(
-            "name => performance.getEntriesByType('resource').filter(e => e.name.endsWith('/' + name)).length", chunk
+            "() => performance.getEntriesByType('resource').map(e => e.name).filter(n => /PlotlyChart/.test(n))"
         )
-        assert fetched == 1, fetched  # Streamlit's own import found it loaded: no second request
+        assert fetched == [], fetched
+        assert exception_texts(page) == []
 
 
 def test_a_view_opened_again_shows_its_kept_chart_and_redraws_it_only_when_its_figure_changed(browser, shipped_server):

@@ -16,7 +16,6 @@ import shutil
 
 import numpy as np
 import streamlit as st
-from plotly.basedatatypes import BaseFigure
 
 from convlab.data import CLASS_NAMES
 from convlab.figures.scales import DEFAULT_PALETTE, PALETTES, recoloured
@@ -34,23 +33,6 @@ PLOT_CONFIG = {
 }
 
 
-class Prebuilt(BaseFigure):
-    """A figure dict handed to ``st.plotly_chart`` as an already-validated Plotly figure.
-
-    Given a plain dict, ``st.plotly_chart`` validates it by building a full ``go.Figure`` on
-    every rerun; given a Figure, it only calls ``to_dict()``. The builders in
-    ``convlab.figures`` are validated once, in the tests (every one must pass
-    ``go.Figure(figure)``), so the page skips that cost. ``BaseFigure.__init__`` is skipped on
-    purpose: nothing but ``to_dict`` is ever asked of this object.
-    """
-
-    def __init__(self, figure: dict):  # noqa: D107 - see the class docstring
-        self._prebuilt = figure
-
-    def to_dict(self) -> dict:
-        return self._prebuilt
-
-
 PALETTE = "palette"  # session key: the maps' colour map (figures.scales.PALETTES), each page's own, never a class's
 
 
@@ -60,9 +42,19 @@ def palette() -> str:
     return chosen if chosen in PALETTES else DEFAULT_PALETTE
 
 
-def chart(figure: dict, key: str, **options) -> None:
-    """Every chart but the journey's: a prebuilt figure, its maps in the page's colour map; the PNG export settings."""
-    st.plotly_chart(Prebuilt(recoloured(figure, palette())), config=PLOT_CONFIG, key=key, **options)
+def chart(figure: dict, key: str, on_select=None) -> None:
+    """A chart that doesn't fit itself to the room or scrub (every chart but the journey's and the filters grid's).
+
+    Drawn by the same component as the live charts (not ``st.plotly_chart``, whose chart is drawn anew every
+    time its view opens, with a second, full plotly.js): a view opened again shows it as it was drawn. With
+    ``on_select``, a click calls it; ``chart_event(key)`` then gives the click: on a map's cell as
+    ``live_chart``'s clicks, on any other point ``{"kind": "click", "click": {"panel": None, "x", "y", "curve",
+    "point"}}``.
+    """
+    title = figure.get("layout", {}).get("title")  # a screen reader's name for it
+    title = title.get("text") if isinstance(title, dict) else title
+    picks = on_select is not None
+    live_chart(figure, key, clicks=picks, points=picks, on_change=on_select, title=title or "Chart")
 
 
 # The journey's chart is redrawn on every slider move. st.plotly_chart gives a chart whose data
@@ -139,8 +131,9 @@ def live_chart(
     scrub: dict | None = None,
     title: str = "Chart",
     describe: dict | None = None,
+    points: bool = False,
 ) -> None:
-    """A chart that reruns update in place (the journey, the filters grid).
+    """A chart that reruns update in place (the journey, the filters grid; ``chart``'s, with less).
 
     With ``fit``, the chart reports the room it has as its value (``chart_room``); with
     ``page_keys`` (presenter mode) the filter keys and 1 2 3 pressed anywhere on the page count;
@@ -149,7 +142,8 @@ def live_chart(
     ``figures.journey_scrub_parts``), the chart has its own filter control and redraws any filter
     itself, reporting the filter it shows ({kind: "filter", filter, n}: while it plays or is dragged,
     as often as the page keeps up, so every control shows the same filter). ``on_change`` is
-    called when the value changes. ``title`` names the chart (a figure) for a screen reader; with
+    called when the value changes (with ``points``, a click on any point not a map's cell is reported too,
+    see ``chart``). ``title`` names the chart (a figure) for a screen reader; with
     ``describe`` ({"filter": the maps' filter, "images": ``image_names`` of the rows}) the chart
     writes out, for a screen reader, what each map shows and where it is brightest (a journey
     figure's heatmaps, named by their ``meta``). Its maps are drawn in the page's colour map.
@@ -166,6 +160,7 @@ def live_chart(
         "scrub": scrub,
         "title": title,
         "describe": describe,
+        "points": points,
     }
     # main.js at today's version of the modules (a new address after an edit), under the server's base path
     module = assets.asset_url("plotly_react", "main.js", st.get_option("server.baseUrlPath") or "")

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
 import streamlit as st
-
-from . import runtime
 
 # Less empty space below the top bar (its navigation: ui/navigation.py; Streamlit's default gap is
 # large), so the journey's controls and its three rows fit a 1280×720 laptop screen; the collapsed
@@ -114,25 +110,6 @@ def page_script(name: str, script: str) -> None:
     """
     with st.container(key=f"script_{name}"):
         st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)
-
-
-# Streamlit loads the code of its Plotly chart (as large as plotly.js, and slow to start) the first time a
-# view shows one, and the person waits for it. Loaded once the first view is drawn instead: the module
-# Streamlit imports later is then the one already run.
-PREFETCH_JS = """
-if (!window.__convlabPrefetched) {
-  window.__convlabPrefetched = true;
-  const page = document.querySelector('script[type=module][src*="static/js/index."]');
-  if (page) setTimeout(() => import(new URL(%s, page.src).href).catch(() => {}), 0);  // the address Streamlit uses
-}
-"""
-
-
-def prefetch_chart_code() -> None:
-    """Fetch Streamlit's chart code while the first view is looked at (``runtime.streamlit_chunk``)."""
-    chunk = runtime.streamlit_chunk("PlotlyChart")
-    if chunk is not None:
-        page_script("chart_code", PREFETCH_JS % json.dumps("./" + chunk))
 
 
 def request_scroll(selector: str) -> None:

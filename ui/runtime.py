@@ -21,9 +21,6 @@ Each says why in a line and names the test that fails if an upgrade breaks it:
   (tests/test_browser_tour.py, the tour's strip after a step);
 * ``requested_page``: the page a run was asked for, before ``st.navigation`` resolves it
   (tests/test_browser_views.py, the navigation naming the open view);
-* ``streamlit_chunk``: the file of Streamlit's own code for one kind of element (its Plotly chart),
-  loaded while the first view is looked at (``ui.page.prefetch_chart_code``), so a view's first
-  st.plotly_chart doesn't wait for it (tests/test_browser_views.py);
 * the plotly.js route the journey's chart loads is declared in ``ui.charts``, beside the
   component that finds it by its module's name.
 """
@@ -33,11 +30,9 @@ from __future__ import annotations
 import functools
 import gc
 import importlib
-import re
 import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 
 import streamlit as st
 
@@ -185,17 +180,3 @@ def fragment(body=None, *, run_every: float | None = None):
         return body(*args, **kwargs)
 
     return st.fragment(finishing_first, run_every=run_every)
-
-
-@functools.cache
-def streamlit_chunk(element: str) -> str | None:
-    """The file name of the code Streamlit's page loads for ``element`` (``"PlotlyChart"``) when one is
-    first drawn: a hashed name beside its page script (static/js/), which imports it by that name.
-    None if this Streamlit has no such file, or more than one, or its page script doesn't name it."""
-    folder = Path(st.__file__).parent / "static" / "static" / "js"
-    chunks = [path.name for path in folder.glob(f"{element}.*.js")]
-    if len(chunks) != 1:
-        return None
-    pattern = re.compile(r"import\([`\"']\./" + re.escape(chunks[0]) + r"[`\"']\)")
-    named = any(pattern.search(script.read_text(errors="replace")) for script in folder.glob("index.*.js"))
-    return chunks[0] if named else None

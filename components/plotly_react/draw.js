@@ -348,7 +348,7 @@ function unpaint(c) {
 }
 
 // A click on a heatmap cell: which panel (the trace's meta, set by the figure; a tiles figure's
-// customdata) and which cell; and a chart laid out anew (resized, full screen) while a filter is
+// customdata) and which cell; with args.points, a click on any other point: its x, y, trace and number; and a chart laid out anew (resized, full screen) while a filter is
 // painted over it: paint again.
 function wireEvents(c) {
   const chart = c.chart;
@@ -356,9 +356,14 @@ function wireEvents(c) {
   c.eventsWired = true;
   chart.on("plotly_afterplot", () => { if (c.painted !== null) requestDraw(c); });
   chart.on("plotly_click", (event) => {
-    if (!(c.fit || c.clicks)) return;
     const point = event && event.points && event.points[0];
-    if (!point || !point.data || point.data.type !== "heatmap" || !point.data.meta) return;
+    if (!point || !point.data) return;
+    if (c.points && !(point.data.type === "heatmap" && point.data.meta)) {  // any other point (args.points)
+      sendValue(c, {kind: "click", click: {panel: null, x: point.x, y: point.y, curve: point.curveNumber,
+                                            point: point.pointNumber}, n: eventId()});
+      return;
+    }
+    if (!(c.fit || c.clicks) || point.data.type !== "heatmap" || !point.data.meta) return;
     if (point.data.meta.mosaic) {  // a tiles figure, one heatmap: the cell's tile and its place in it
       const [tile, x, y] = point.data.customdata[point.y][point.x];
       if (tile >= 0) sendValue(c, {kind: "click", click: {panel: {tile: tile}, x: x, y: y}, n: eventId()});

@@ -125,6 +125,7 @@ function render(c, args) {
   c.pagePlotted = false;
   c.fit = !!args.fit;
   c.clicks = !!args.clicks;
+  c.points = !!args.points;
   c.pageKeys = !!args.pageKeys;
   const scrub = args.scrub, theme = c.theme;
   c.bar.hidden = !scrub;

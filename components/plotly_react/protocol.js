@@ -56,11 +56,16 @@ export function themeOf(element) {
 
 // Streamlit's own charts follow the app's theme; a figure drawn here gets the same fonts
 // and text colour, on a transparent background, unless the figure sets its own.
+// A chart laid out by Plotly alone (not the journey, which fits itself to the room) makes room for its axes'
+// labels, as the plotly package's and Streamlit's templates do, with faint grid lines.
+const GRID = "rgba(49, 51, 63, 0.12)";
+const AXES = {automargin: true, gridcolor: GRID, zerolinecolor: GRID};
 export function themed(c, layout) {
   const theme = c.theme;
   const font = Object.assign({}, theme ? {family: theme.font, color: theme.textColor} : {}, layout.font || {});
+  const template = c.args && (c.args.scrub || c.args.fit) ? {} : {template: {layout: {xaxis: AXES, yaxis: AXES}}};
   return Object.assign({paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", autosize: true},
-                       layout, {font: font});
+                       template, layout, {font: font});
 }
 
 export function showError(c, error) {

@@ -37,6 +37,7 @@ export function createChart(parentElement) {
     followed: null,  // {filter, version}: the class's newest filter painted here
     fit: false,  // tell the page the room the chart has
     clicks: false,  // report clicks on heatmap cells (always, with fit)
+    points: false,  // report clicks on any other point too (a chart's selection: the confusion matrix, the portraits)
     pageKeys: false,  // presenter mode: the keys work anywhere on the page
     playTimer: null,
     timers: {rest: null, settle: null, resize: null},  // the plot after the hand rests, the settle after a paint, a resize

@@ -19,7 +19,7 @@ from convlab.figures.tiles import KERNELS, PICTURES, tiles_figure
 from convlab.portraits import conv_layers
 
 from .. import state
-from ..charts import chart, thumbnails
+from ..charts import chart, chart_event, thumbnails
 from ..resources import get_portrait_cache, test_results
 from ..words import terms_markdown
 from . import Page
@@ -121,7 +121,6 @@ def render(page: Page) -> None:
         ),
         key="portraits_chart",
         on_select=_pick_tile,
-        selection_mode="points",
     )
     st.caption(
         "Click a portrait to choose that filter. Each is grown from grey by small steps that make the "
@@ -132,6 +131,7 @@ def render(page: Page) -> None:
 
 
 def _pick_tile() -> None:
-    points = st.session_state["portraits_chart"].selection.points
-    if points:  # the click targets' point index is the filter number
-        state.show_filter(points[0]["point_index"])
+    event = chart_event("portraits_chart")
+    if event and event.get("kind") == "click":  # a portrait's cell (its tile), or its click target (the filter)
+        click = event["click"]
+        state.show_filter(click["panel"]["tile"] if click["panel"] else click["point"])

@@ -19,7 +19,7 @@ from convlab.saliency import upsample
 
 from .. import runs as runs_module
 from .. import state
-from ..charts import chart, thumbnails
+from ..charts import chart, chart_event, thumbnails
 from ..resources import get_explainer, get_inspector, journey_activations, test_results
 from ..runs import Run
 from ..words import terms_markdown
@@ -53,10 +53,10 @@ def render(page: Page) -> None:
 
 
 def _pick_cell() -> None:
-    points = st.session_state["confusion_chart"].selection.points
-    if points:
-        st.session_state["mistakes_true"] = CLASS_NAMES.index(points[0]["y"])
-        st.session_state["mistakes_predicted"] = CLASS_NAMES.index(points[0]["x"])
+    event = chart_event("confusion_chart")  # a click on a cell: its true (y) and predicted (x) class
+    if event and event.get("kind") == "click" and {event["click"]["x"], event["click"]["y"]} <= set(CLASS_NAMES):
+        st.session_state["mistakes_true"] = CLASS_NAMES.index(event["click"]["y"])
+        st.session_state["mistakes_predicted"] = CLASS_NAMES.index(event["click"]["x"])
         st.session_state["mistakes_page"] = 0
 
 
@@ -86,7 +86,6 @@ def mistakes_ui(runs: dict[str, Run], split: Split) -> None:
         confusion_figure(normalise_rows(counts) if normalised else counts, normalised),
         key="confusion_chart",
         on_select=_pick_cell,
-        selection_mode="points",
     )
     st.caption(
         f"{counts.sum() - np.trace(counts):,} of {counts.sum():,} test images misclassified "
