@@ -828,6 +828,12 @@ def test_the_tour_moves_with_the_arrow_keys_and_the_focused_slider_keeps_them(br
         page.locator(".st-key-tour_start button").first.click()
         wait_until(page, "() => location.search.includes('tour=1')", what="the tour opens at step 1")
         page.locator(".st-key-tour").get_by_text("Step 1 of 10").wait_for()
+        # The keys' listener starts once its component's script has run, a moment after the strip shows.
+        wait_until(
+            page,
+            "() => { const t = window.convlabTourKeys; return !!(t && t.step === 1 && t.send && t.listener); }",
+            what="the tour's keys listen at step 1",
+        )
         page.mouse.click(5, 400)  # nothing focused
         for step in (2, 3, 4):
             page.keyboard.press("ArrowRight")

@@ -224,10 +224,14 @@ def test_the_maps_are_described_as_the_model_computes_them(browser, shipped_serv
 
         for _ in range(3):
             chart_element(page).locator(".cl-filter").press("ArrowRight")
-        shown = shown_now(page)
+        # the maps on screen and their words, read in one go (the chart may move on between two reads)
+        shown, described = chart_element(page).evaluate(
+            "e => [e.querySelector('.cl-chart').convlabShown(), [...e.querySelectorAll('.cl-described li')]"
+            ".map(li => li.textContent)]"
+        )
         if shown["painted"]:  # the page hasn't answered yet: the words are of the painted maps
             painted = [np.array(shown["maps"][f"{slot}/{layer}"]) for slot in range(3) for layer in LAYERS]
-            assert _described(page) == _expected_lines(test_split, shown["filter"], painted)
+            assert described == _expected_lines(test_split, shown["filter"], painted)
         wait_for_sliders(page, {"filter": 4}, what="the page learns filter 4")
         wanted = _expected_lines(test_split, 4, shipped_conv_maps(images, 4))
         deadline = time.monotonic() + 10

@@ -1,8 +1,8 @@
 """The vendored browser libraries: each is the release its note names, with its licence.
 
-The charts updated in place load plotly.js's cartesian bundle (vendor/plotly.js-cartesian), while
-st.plotly_chart draws with the plotly.js that Streamlit and the plotly package ship: the two must be
-the same release, or the same figure could draw differently in the two kinds of chart.
+Every chart of the page loads plotly.js's cartesian bundle (vendor/plotly.js-cartesian); the figures are
+built and validated (tests/test_figures.py) with the plotly package: the two must be the same release, or a
+figure the package accepts could draw differently, or not at all, in the page.
 """
 
 import hashlib

@@ -33,11 +33,13 @@ export function reportRoomSoon(c) {
   c.timers.resize = setTimeout(() => reportRoom(c), 150);
 }
 
+// A chart put back on the page (main.js's revive) keeps the width it had: reading it now would lay the page
+// out in the middle of React's update; the observer's first call, after layout, tells if it changed.
 export function watchRoom(c) {
-  let width = c.root.clientWidth;
+  if (c.roomWidth === null) c.roomWidth = c.root.clientWidth;
   c.resizeObserver = new ResizeObserver(() => {
-    if (Math.abs(c.root.clientWidth - width) < 1) return;  // its height follows the figure: not a new room
-    width = c.root.clientWidth;
+    if (Math.abs(c.root.clientWidth - c.roomWidth) < 1) return;  // its height follows the figure: not a new room
+    c.roomWidth = c.root.clientWidth;
     reportRoomSoon(c);
   });
   c.resizeObserver.observe(c.root);

@@ -52,6 +52,7 @@ export function createChart(parentElement) {
     eventsWired: false,
     reportedRoom: null,  // the last {width, height, fullscreen} sent
     resizeObserver: null,
+    roomWidth: null,  // the chart's width as last seen (room.js's watchRoom)
     fullScreen: false,  // the chart fills the screen (as last laid out)
     fullScreenButton: null,  // its button in Plotly's toolbar, made once
     listening: new AbortController(),  // the chart's listeners on its own elements
