@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .parts import nulls
 from .scales import (
     ACTIVATION_COLORSCALE,
     ALL_ZERO_COLOR,
@@ -116,8 +115,9 @@ def tiles_figure(
     customdata = where if one_range else np.concatenate([where, np.nan_to_num(values)[..., None]], axis=-1)
     trace = {
         "type": "heatmap",
-        "z": nulls(z),
-        "customdata": customdata.tolist(),
+        # arrays as they are (NaN for the gaps): ui/charts.py sends them in binary (convlab/figures/typed.py)
+        "z": z,
+        "customdata": customdata,
         "colorscale": colorscale,
         "hoverongaps": False,
         "showscale": False,

@@ -5,7 +5,8 @@ Streamlit serializes a component's data twice a run (the message and the element
 Python's float formatting then costs a fifth of a second. As ``{"dtype", "bdata", "shape"}``
 (the form plotly.js and the plotly package use for NumPy arrays: base64 of the raw values) the same
 numbers cost a few milliseconds. Values stay exact: float32 where every value is one, else float64;
-gaps (``None``) travel as NaN and come back as ``None``. The chart's ``figure.js`` unpacks them.
+gaps (``None``, or NaN in a NumPy array a builder hands over as it is) travel as NaN and come back as
+``None``. The chart's ``protocol.js`` unpacks them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ MIN_VALUES = 256  # shorter arrays stay readable JSON: the saving would be nothi
 
 def _numeric(values) -> np.ndarray | None:
     """``values`` as a float array when it is a regular nested list of numbers (None for gaps), else None."""
+    if isinstance(values, np.ndarray):  # a builder's own array (the tiles' mosaic): no list to walk
+        return values.astype(np.float64, copy=False) if values.dtype.kind in "biuf" else None
     if not values or not isinstance(values, list):
         return None
     first = values
@@ -31,7 +34,7 @@ def _numeric(values) -> np.ndarray | None:
         array = np.array(values, dtype=np.float64)
     except (TypeError, ValueError):  # ragged, or not all numbers
         return None
-    return array if array.size >= MIN_VALUES else None
+    return array
 
 
 def _spec(array: np.ndarray) -> dict:
@@ -52,8 +55,10 @@ def pack(figure: dict) -> dict:
         packed = dict(trace)
         for name, values in trace.items():
             array = _numeric(values)
-            if array is not None:
+            if array is not None and array.size >= MIN_VALUES:
                 packed[name] = _spec(array)
+            elif isinstance(values, np.ndarray):  # short, or not numbers: as JSON, gaps as None
+                packed[name] = np.where(np.isnan(array), None, array).tolist() if array is not None else values.tolist()
         traces.append(packed)
     return {**figure, "data": traces}
 
