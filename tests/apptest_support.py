@@ -39,10 +39,17 @@ def live_figure(at, key: str) -> dict:
     return live_args(at, key)["figure"]
 
 
+def _chart_args(element) -> dict:
+    """What ui/charts.py sent one chart component ({module, key, args}): its args, the figure's long arrays
+    as nested lists again, as the browser's."""
+    args = json.loads(element.proto.json or element.proto.mixed.json)["args"]
+    return {**args, "figure": unpack(args["figure"])}
+
+
 def charts_of(at, key: str) -> list[dict]:
     """The figures of the page's chart components whose key contains ``key`` (ui/charts.py's chart and live_chart)."""
     return [
-        unpack(json.loads(c.proto.json or c.proto.mixed.json)["args"]["figure"])
+        _chart_args(c)["figure"]
         for c in at.get("bidi_component")
         if c.proto.component_name == "plotly_react" and key in c.proto.id
     ]
@@ -54,8 +61,7 @@ def live_args(at, key: str) -> dict:
         c for c in at.get("bidi_component") if c.proto.component_name == "plotly_react" and c.proto.id.endswith(key)
     ]  # an st.components.v2 component: its data is {module, key, args}
     assert len(charts) == 1, [c.proto.id for c in at.get("bidi_component")]
-    args = json.loads(charts[0].proto.json or charts[0].proto.mixed.json)["args"]
-    return {**args, "figure": unpack(args["figure"])}  # its long arrays as nested lists again, as the browser's
+    return _chart_args(charts[0])
 
 
 def heatmaps(at) -> list[np.ndarray]:

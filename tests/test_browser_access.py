@@ -64,11 +64,6 @@ def chart_element(page):
     return page.locator(CHART)
 
 
-def shown_now(page) -> dict:
-    """The journey chart's ``convlabShown()``: its filter, whether exact, each map and painted colours."""
-    return chart_element(page).locator(".cl-chart").evaluate("c => c.convlabShown()")
-
-
 # -- axe-core -------------------------------------------------------------------------------------
 def test_axe_support_finds_what_it_should_in_the_page_and_in_frames(browser):
     """The checker itself can fail: a picture without words, a frame without title or language, and

@@ -67,9 +67,12 @@ function plot(c, figure) {
   // The page's figure as Plotly last drew it (as sent: Plotly changes the layout it is given), in the same
   // theme, size and width: the same again (a view opened again, a rerun that changed other things) is not
   // drawn again. Plotly.react would: every array is a new one.
-  const signature = figure === args.figure ? JSON.stringify([args.sent, c.theme, layout.width, layout.height, c.chart.clientWidth]) : null;
-  const again = signature !== null && signature === c.plotted && c.chart.data;
-  c.plotted = signature;
+  const drawn = figure === args.figure
+    ? {sent: args.sent, around: JSON.stringify([c.theme, layout.width, layout.height, c.chart.clientWidth])} : null;
+  const before = c.plotted;
+  const again = drawn !== null && before !== null && drawn.sent === before.sent && drawn.around === before.around
+    && c.chart.data;
+  c.plotted = drawn;
   (again ? Promise.resolve() : plotly().react(c.chart, figure.data, layout, config)).then(() => {  // heatmaps: drawn before it returns
     if (c.destroyed) return;
     wireEvents(c);
@@ -348,8 +351,8 @@ function unpaint(c) {
 }
 
 // A click on a heatmap cell: which panel (the trace's meta, set by the figure; a tiles figure's
-// customdata) and which cell; with args.points, a click on any other point: its x, y, trace and number; and a chart laid out anew (resized, full screen) while a filter is
-// painted over it: paint again.
+// customdata) and which cell; with args.points, a click on any other point: its x, y, trace and
+// number; and a chart laid out anew (resized, full screen) while a filter is painted over it: paint again.
 function wireEvents(c) {
   const chart = c.chart;
   if (c.eventsWired || !chart.on) return;

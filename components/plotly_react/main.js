@@ -180,8 +180,8 @@ function create(parentElement, key) {
   return c;
 }
 
-// The chart's element left the page: its chart is kept aside, quiet (no timers, no listeners on the page).
-function park(c) {
+// The chart off the page and quiet: no timers, no observer, not among the page's charts or the class's.
+function detach(c) {
   stopPlaying(c, false);
   for (const timer of [c.reportTimer, ...Object.values(c.timers)]) clearTimeout(timer);
   if (c.resizeObserver) c.resizeObserver.disconnect();
@@ -189,6 +189,11 @@ function park(c) {
   live.delete(c);
   charts.delete(c.parent);
   if (live.size === 0) listen(false);
+}
+
+// The chart's element left the page: its chart, drawn, is kept aside (its own listeners stay on its elements).
+function park(c) {
+  detach(c);
   c.parked = true;
   const before = parked.get(c.key);
   parked.delete(c.key);
@@ -215,15 +220,9 @@ function revive(c, parentElement) {
 
 function destroy(c) {
   c.destroyed = true;
-  stopPlaying(c, false);
-  for (const timer of [c.reportTimer, ...Object.values(c.timers)]) clearTimeout(timer);
-  if (c.resizeObserver) c.resizeObserver.disconnect();
+  detach(c);
   c.listening.abort();
   if (plotly() && c.chart.data) plotly().purge(c.chart);
-  if (window.convlabCharts.get(c.key) === c.registered) window.convlabCharts.delete(c.key);
-  live.delete(c);
-  charts.delete(c.parent);
-  if (live.size === 0) listen(false);
 }
 
 // Streamlit's call, on the chart's first render and on each later one (new data or theme): the
@@ -249,7 +248,7 @@ export function mount({data, parentElement, setStateValue}) {
 // `now`: the element stays but another version of these modules takes it over (loader.js).
 export function unmount(parentElement, now = false) {
   const c = charts.get(parentElement);
-  if (!c) return;
-  if (now || !c.key || !c.chart.data) destroy(c);  // a new version of the modules, or nothing drawn to keep
-  else if (!parentElement.isConnected) park(c);
+  if (!c || !(now || !parentElement.isConnected)) return;
+  if (!now && c.key && c.chart.data) park(c);  // a drawn chart is kept aside, to be put back
+  else destroy(c);  // another version of the modules takes the element over, or nothing was drawn to keep
 }

@@ -57,7 +57,7 @@ export function createChart(parentElement) {
     fullScreenButton: null,  // its button in Plotly's toolbar, made once
     listening: new AbortController(),  // the chart's listeners on its own elements
     registered: null,  // its entry in window.convlabCharts
-    plotted: null,  // what Plotly last drew from the page's figure (draw.js's plot): redrawn only when it differs
+    plotted: null,  // the page's figure Plotly last drew, as sent, and its theme and size (draw.js's plot)
     parked: false,  // off the page, kept to be put back (main.js)
     destroyed: false,
   };

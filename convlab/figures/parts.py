@@ -1,15 +1,6 @@
-"""Small pieces several figures share: a text label in paper coordinates, NaN cells as JSON's null."""
+"""Small pieces several figures share: a text label in paper coordinates."""
 
 from __future__ import annotations
-
-import numpy as np
-
-
-def nulls(z: np.ndarray) -> list:
-    """``z`` as nested lists, its NaN cells None (JSON has no NaN; Plotly leaves them blank)."""
-    cells = z.astype(object)
-    cells[np.isnan(z)] = None
-    return cells.tolist()
 
 
 def label(text: str, x: float, y: float, yshift: int, size: int, anchor: str, color: str | None = None) -> dict:

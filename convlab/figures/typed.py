@@ -20,7 +20,8 @@ MIN_VALUES = 256  # shorter arrays stay readable JSON: the saving would be nothi
 
 
 def _numeric(values) -> np.ndarray | None:
-    """``values`` as a float array when it is a regular nested list of numbers (None for gaps), else None."""
+    """``values`` as a float array when it is a numeric array or a regular nested list of numbers (None for
+    gaps), else None."""
     if isinstance(values, np.ndarray):  # a builder's own array (the tiles' mosaic): no list to walk
         return values.astype(np.float64, copy=False) if values.dtype.kind in "biuf" else None
     if not values or not isinstance(values, list):
@@ -68,7 +69,7 @@ def is_spec(value) -> bool:
 
 
 def unpack(figure: dict) -> dict:
-    """``pack``'s inverse: nested lists again, NaN as None (what the browser's figure.js does)."""
+    """``pack``'s inverse: nested lists again, NaN as None (what the browser's protocol.js does)."""
     traces = []
     for trace in figure.get("data", []):
         plain = dict(trace)
