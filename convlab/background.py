@@ -34,9 +34,9 @@ class Stopped(RuntimeError):
 def start(target: Callable, *args, name: str) -> threading.Thread:
     """``target(*args)`` in a new daemon thread, waited for at exit."""
     thread = threading.Thread(target=_run, args=(target, args), name=name, daemon=True)
-    with _guard:
+    with _guard:  # started inside the guard: stop_all never sees (and joins) a thread not yet started
         _threads.add(thread)
-    thread.start()
+        thread.start()
     return thread
 
 

@@ -178,3 +178,27 @@ def test_the_tour_from_the_kept_maxima_is_the_tour(shipped, full, test_split):
     assert kept == lesson_tour(conv, dense, test_split)
     with pytest.raises(ValueError, match="all 10,000 test images"):
         lesson_tour(conv, dense, test_split, maxima={name: values[:10] for name, values in full["conv"].maxima.items()})
+
+
+def test_stopping_while_a_thread_is_being_started_waits_for_it(monkeypatch):
+    """``stop_all`` from the tests' teardown can meet a page's warm-up thread mid-start: it waits for the start
+    instead of joining a thread not yet started (which raises)."""
+    from convlab import background
+
+    class SlowToStart(threading.Thread):
+        def start(self):
+            started.set()
+            threading.Event().wait(0.3)  # the window between registering the thread and starting it, widened
+            super().start()
+
+    started, finished = threading.Event(), threading.Event()
+    starter = threading.Thread(target=background.start, args=(finished.set,), kwargs={"name": "slow"})
+    monkeypatch.setattr(background.threading, "Thread", SlowToStart)  # the starter itself made before
+    starter.start()
+    assert started.wait(5)
+    try:
+        background.stop_all(timeout=5)  # raised RuntimeError("cannot join thread before it is started")
+    finally:
+        background.stopping.clear()
+    starter.join(5)
+    assert finished.is_set()
