@@ -98,11 +98,24 @@ def compute(
     )
 
 
+_fingerprints: dict[int, tuple[np.ndarray, str]] = {}  # id(images) -> (those images, their fingerprint)
+FINGERPRINTS_HELD = 4  # test sets whose fingerprints a process keeps (the app has one; tests make a few)
+_fingerprints_guard = threading.Lock()
+
+
 def fingerprint(split: Split) -> str:
-    """A checksum of the images and labels: results are reused only for the very same test set."""
-    digest = hashlib.sha256(np.ascontiguousarray(split.images, dtype=np.float32).tobytes())
-    digest.update(np.ascontiguousarray(split.labels, dtype=np.int64).tobytes())
-    return digest.hexdigest()
+    """A checksum of the images and labels: results are reused only for the very same test set. Computed once
+    per test set a process holds (a few hundredths of a second), whoever asks first."""
+    with _fingerprints_guard:
+        images, value = _fingerprints.get(id(split.images), (None, None))
+        if images is not split.images:
+            digest = hashlib.sha256(np.ascontiguousarray(split.images, dtype=np.float32).tobytes())
+            digest.update(np.ascontiguousarray(split.labels, dtype=np.int64).tobytes())
+            value = digest.hexdigest()
+            _fingerprints[id(split.images)] = (split.images, value)
+            while len(_fingerprints) > FINGERPRINTS_HELD:  # the oldest first: dicts keep their order
+                del _fingerprints[next(iter(_fingerprints))]
+        return value
 
 
 class _Work:
@@ -129,22 +142,13 @@ class TestSetCache(SideCache):
         # path -> (model, checksum, test set's fingerprint, results, note): what this process holds
         self._held: dict[Path, tuple[object, str | None, str, TestResults, str | None]] = {}
         self._work: dict[Path, _Work] = {}
-        self._fingerprints: dict[int, tuple[np.ndarray, str]] = {}
 
     def path(self, stored: StoredModel) -> Path:
         return self.root / "testset" / f"{file_stem(stored.spec)}.npz"
 
-    def _fingerprint(self, split: Split) -> str:
-        with self._guard:  # once per test set a process holds (a few hundredths of a second)
-            images, value = self._fingerprints.get(id(split.images), (None, None))
-            if images is not split.images:
-                value = fingerprint(split)
-                self._fingerprints[id(split.images)] = (split.images, value)
-            return value
-
     def peek(self, stored: StoredModel, split: Split) -> tuple[TestResults, str | None] | None:
         """(results, note) if this process holds them for this model and test set already; never waits."""
-        return self._holding(self.path(stored), stored, self._fingerprint(split))
+        return self._holding(self.path(stored), stored, fingerprint(split))
 
     def _holding(self, path: Path, stored: StoredModel, printed: str) -> tuple[TestResults, str | None] | None:
         model, checksum, held_print, results, note = self._held.get(path, (None, None, None, None, None))
@@ -155,7 +159,7 @@ class TestSetCache(SideCache):
         """The work that brings this model's results on ``split`` into memory (read, or computed and saved),
         started in a daemon thread (``convlab.background``) unless it is under way or done: one computation
         however many ask."""
-        path, printed = self.path(stored), self._fingerprint(split)
+        path, printed = self.path(stored), fingerprint(split)
         with self._guard:
             work = self._work.get(path)
             if work is not None and (not work.done.is_set() or self._holding(path, stored, printed) is not None):
@@ -191,7 +195,7 @@ class TestSetCache(SideCache):
             work.done.set()
 
     def _load_or_compute(self, stored: StoredModel, split: Split, work: _Work) -> None:
-        checksum, path, printed = stored.meta.get("model_sha256"), self.path(stored), self._fingerprint(split)
+        checksum, path, printed = stored.meta.get("model_sha256"), self.path(stored), fingerprint(split)
         layers = {layer.name: layer.output.shape[-1] for layer in feature_layers(stored.model)}
         problem = None
         if checksum is not None:

@@ -478,3 +478,74 @@ def test_the_shirts_plain_words_name_the_extremes(step, reference):
     assert all(relative[:, lit].min() >= relative[:, f].min() - 1e-6 for f in live)
     assert all(relative[:, quiet].max() <= relative[:, f].max() + 1e-6 for f in live)
     assert "boots' measure" not in s.narration and "live filters" not in s.narration  # the old jargon
+
+
+def test_the_kept_tour_is_the_tour_and_is_read_back_not_measured(steps, shipped, test_split, tmp_path):
+    """Kept beside the models (convlab/tourcache.py): the steps read back are the ones measured, word for word
+    and number for number; a second cache (a server started again) reads them without measuring."""
+    from convlab.tourcache import TourCache
+
+    conv, dense = shipped
+    measured = []
+
+    def measure():
+        measured.append(1)
+        return steps
+
+    kept, note = TourCache(tmp_path).get(conv, dense, test_split, measure)
+    assert note is None and len(measured) == 1 and TourCache(tmp_path).path(conv).exists()
+    again, note = TourCache(tmp_path).get(conv, dense, test_split, measure)
+    assert note is None and len(measured) == 1 and again == kept
+    assert [s.slug for s in again] == [s.slug for s in steps]
+    for read, made in zip(again, steps, strict=True):
+        assert (read.view, read.narration, read.question, read.answer, read.lead) == (
+            made.view,
+            made.narration,
+            made.question,
+            made.answer,
+            made.lead,
+        )
+        assert json.dumps(read.facts, sort_keys=True) == json.dumps(made.facts, sort_keys=True, default=float)
+
+
+def test_a_kept_tour_is_measured_again_for_other_models_images_or_code(
+    steps, shipped, test_split, tmp_path, monkeypatch
+):
+    from convlab import tourcache
+    from convlab.store import StoredModel
+    from convlab.tourcache import TourCache
+
+    conv, dense = shipped
+    measured = []
+
+    def measure():
+        measured.append(1)
+        return steps
+
+    cache = TourCache(tmp_path)
+    cache.get(conv, dense, test_split, measure)
+    retrained = StoredModel(dense.spec, dense.model, {**dense.meta, "model_sha256": "d" * 64}, saved=True)
+    cache.get(conv, retrained, test_split, measure)
+    assert len(measured) == 2
+    fewer = Split(test_split.images[:100], test_split.labels[:100], test_split.source)
+    cache.get(conv, retrained, fewer, measure)
+    assert len(measured) == 3
+    monkeypatch.setattr(tourcache, "code_digest", lambda: "another tour.py")
+    cache.get(conv, retrained, fewer, measure)
+    assert len(measured) == 4
+    cache.get(conv, retrained, fewer, measure)  # the same again: read
+    assert len(measured) == 4
+
+
+def test_an_unreadable_kept_tour_is_set_aside_and_measured_again(steps, shipped, test_split, tmp_path):
+    from convlab.tourcache import TourCache
+
+    conv, dense = shipped
+    cache = TourCache(tmp_path)
+    cache.get(conv, dense, test_split, lambda: steps)
+    path = cache.path(conv)
+    path.write_text(path.read_text()[:500])  # cut short, as a full disk leaves a file
+    again, note = cache.get(conv, dense, test_split, lambda: steps)
+    assert "unreadable" in note and "moved to corrupt" in note and "measured again" in note
+    assert [s.narration for s in again] == [s.narration for s in steps]
+    assert len(list((tmp_path / "corrupt").glob("*.json"))) == 1 and path.exists()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import io
 
 import numpy as np
@@ -124,6 +125,13 @@ def get_testset_cache() -> TestSetCache:
     return TestSetCache(get_store().root)
 
 
+@st.cache_resource(show_spinner=False)
+def get_tour_cache():
+    from convlab.tourcache import TourCache  # imports the tour's code, which a page without the tour never needs
+
+    return TourCache(get_store().root)
+
+
 def test_results(stored: StoredModel) -> TestResults:
     """The model's answers on all 10,000 test images (each map's maximum, probabilities, confusion counts):
     held, read from beside the model, or the background's work (``warm_up``) waited for with a progress line."""
@@ -217,16 +225,19 @@ def _warm(
 
 
 def _trace(inspectors: list[Inspector], explainers: list[Explainer], images: np.ndarray) -> None:
-    for inspector in inspectors:  # a model's first call builds its graph: a tenth of a second, not on a visit
-        with contextlib.suppress(Exception), background.heavy:
+    # A model's first call builds its graph (a tenth of a second), an explainer's first call traces its gradients
+    # (a few tenths each): here, not on a visit.
+    pieces = [
+        (f"activations {inspector.model.name}", functools.partial(inspector.run, images)) for inspector in inspectors
+    ]
+    for explainer in explainers:
+        pieces.append((f"saliency {explainer.model.name}", functools.partial(explainer.saliency, images, [0])))
+        if explainer.conv_layers:
+            pieces.append((f"grad-cam {explainer.model.name}", functools.partial(explainer.grad_cam, images, [0])))
+    for name, piece in pieces:
+        with contextlib.suppress(Exception), background.heavy, timed(f"warm-up {name}"):
             background.check()
-            inspector.run(images)
-    for explainer in explainers:  # the gradients' first trace: a few tenths of a second each
-        with contextlib.suppress(Exception), background.heavy:
-            background.check()
-            explainer.saliency(images, [0])
-            if explainer.conv_layers:
-                explainer.grad_cam(images, [0])
+            piece()
 
 
 @st.cache_data(show_spinner=False)

@@ -25,11 +25,12 @@ from convlab.tour import Step, lesson_tour
 
 from . import runs as runs_module
 from . import state
-from .resources import get_inspector, get_test_split, get_testset_cache
+from .resources import get_inspector, get_test_split, get_testset_cache, get_tour_cache
 
 # The images of the open step when it mixes classes on purpose (``Step.mixed``): the journey then
 # leaves out its "these images don't share a label" note, the tour's words say why.
 MIXED = "tour_mixed_images"
+NOTED = "tour_file_noted"  # the session was told what went wrong with the saved tour's file
 KEYS = "tour_keys"  # the ← → keys' component (components/tour_keys)
 KEYS_JS = Path(__file__).resolve().parent.parent / "components" / "tour_keys" / "keys.js"
 _STARTING = threading.Lock()  # two sessions asking at once start one computation of the tour
@@ -64,33 +65,39 @@ def _tours() -> dict[tuple[str, str], Future]:
 
 
 def start(conv: StoredModel, dense: StoredModel, queue: list | None = None) -> Future:
-    """The tour of the lesson's two models, unless it is under way or done: computed in a daemon thread, or, with
-    ``queue``, by the page's background work after its other pieces (app.py hands this to ``resources.warm_up``)."""
+    """The tour of the lesson's two models, unless it is under way or done: (steps, a note on the saved file or
+    None), read from beside the models (``convlab.tourcache``) or computed in a daemon thread, or, with ``queue``,
+    by the page's background work after its other pieces (app.py hands this to ``resources.warm_up``)."""
     key, tours = (conv.meta.get("created", ""), dense.meta.get("created", "")), _tours()
     with _STARTING:
         work = tours.get(key)
         if work is None or (work.done() and work.exception() is not None):  # a failure is tried again
             work = tours[key] = Future()
             # The conv model's shared inspector: its runs go through the same lock as every session's.
-            job = functools.partial(
-                _compute, work, conv, dense, get_test_split(), get_inspector(conv.spec.key(), conv), get_testset_cache()
-            )
-            if queue is None:
+            inspector, kept = get_inspector(conv.spec.key(), conv), get_tour_cache()
+            job = functools.partial(_compute, work, conv, dense, get_test_split(), inspector, get_testset_cache(), kept)
+            # A tour saved by an earlier server is read at once (a teacher may open it first thing); measuring
+            # waits its turn behind the views' own warm-up.
+            if queue is None or kept.path(conv).exists():
                 background.start(job, name="convlab-tour")
             else:
                 queue.append(job)
     return work
 
 
-def _compute(work: Future, conv, dense, split, inspector, cache) -> None:
+def _compute(work: Future, conv, dense, split, inspector, testset_cache, kept) -> None:
+    def measure() -> list[Step]:
+        # Each filter's typical response from the test-set maxima kept beside the model (convlab.testset),
+        # waited for before taking the background's turn to run TensorFlow.
+        maxima = testset_cache.get(conv, split)[0].maxima
+        with background.heavy, timed("tour"):
+            return lesson_tour(conv, dense, split, inspector, maxima)
+
     if not work.set_running_or_notify_cancel():
         return
     try:
-        # Each filter's typical response from the test-set maxima kept beside the model (convlab.testset),
-        # waited for before taking the background's turn to run TensorFlow.
-        maxima = cache.get(conv, split)[0].maxima
-        with background.heavy, timed("tour"):
-            work.set_result(lesson_tour(conv, dense, split, inspector, maxima))
+        with timed("tour kept or measured"):
+            work.set_result(kept.get(conv, dense, split, measure))
     except BaseException as error:  # noqa: BLE001 - raised where the tour is asked for
         work.set_exception(error)
 
@@ -98,10 +105,14 @@ def _compute(work: Future, conv, dense, split, inspector, cache) -> None:
 def _tour(runs: dict[str, runs_module.Run]) -> list[Step]:
     # A missing or damaged lesson model is trained first (runs.load).
     work = start(*(runs_module.load(runs[PRESETS[name].key()]) for name in ("conv", "dense")))
-    if work.done():
-        return work.result()
-    with st.spinner("Finding, in the model, the filters the tour shows…"):
-        return work.result()
+    if not work.done():
+        with st.spinner("Finding, in the model, the filters the tour shows…"):
+            work.result()
+    steps, note = work.result()
+    if note and not st.session_state.get(NOTED):  # a saved tour unreadable or unsavable: said once a session
+        st.session_state[NOTED] = True
+        st.toast(note)
+    return steps
 
 
 def _within(number, steps: list[Step]) -> int:
