@@ -138,10 +138,19 @@ def test_portraits_are_drawn_once_cached_beside_the_model_and_choose_the_filter(
     import shutil
 
     from apptest_support import open_tab
+    from convlab import portraits
     from convlab.activations import Inspector
     from convlab.models import PRESETS
     from convlab.store import DEFAULT_ROOT, ModelStore
 
+    class QuickCache(portraits.PortraitCache):
+        """The app's cache with a fifth of the climb: what is checked here is the view drawing, saving and
+        choosing (tests/test_portraits.py checks whole climbs)."""
+
+        def __init__(self, *args, **options):
+            super().__init__(*args, **{"steps": portraits.DEFAULT_STEPS // 5, **options})
+
+    monkeypatch.setattr("ui.resources.PortraitCache", QuickCache)
     for spec in PRESETS.values():
         for path in ModelStore(DEFAULT_ROOT).paths(spec):
             shutil.copy(path, tmp_path / path.name)

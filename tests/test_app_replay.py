@@ -159,12 +159,12 @@ def test_the_invariance_chart_is_measured_once_with_a_progress_bar_and_cached(tm
     from convlab import invariance
 
     class QuickCache(invariance.InvarianceCache):
-        """The app's cache on a grid of 7 transforms instead of 43: what is checked here is the button,
+        """The app's cache on a grid of 3 transforms instead of 43: what is checked here is the button,
         the curves meeting the models' own accuracy and the files (tests/test_invariance.py has the
         whole chart)."""
 
         def __init__(self, *args, **options):
-            super().__init__(*args, **{"shifts": (-2, 0, 2), "angles": (-15.0, 0.0, 15.0), **options})
+            super().__init__(*args, **{"shifts": (0, 2), "angles": (0.0,), **options})
 
     monkeypatch.setattr(invariance, "InvarianceCache", QuickCache)
     copy_shipped_models(tmp_path)
