@@ -55,6 +55,17 @@ def charts_of(at, key: str) -> list[dict]:
     ]
 
 
+def gallery_of(at, name: str) -> list[dict]:
+    """The entries of the page's gallery ``<name>_thumbnails`` (ui/charts.py's thumbnails): {index, caption, src,
+    alt, help} each. (A press on its buttons is the browser's: tests/test_browser.py presses one.)"""
+    [gallery] = [
+        c
+        for c in at.get("bidi_component")
+        if c.proto.component_name == "gallery" and c.proto.id.endswith(f"{name}_thumbnails")
+    ]
+    return json.loads(gallery.proto.json or gallery.proto.mixed.json)["entries"]
+
+
 def live_args(at, key: str) -> dict:
     """Everything sent to the update-in-place chart component ``key`` (the figure, and the journey's ``scrub``)."""
     charts = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from apptest_support import APP, TIMEOUT, charts_of, journey_spec, live_figure, open_tab
+from apptest_support import APP, TIMEOUT, charts_of, gallery_of, journey_spec, live_figure, open_tab
 from convlab.activations import Inspector
 from convlab.data import CLASS_NAMES
 from convlab.explain import mistakes, strongest_images
@@ -45,16 +46,16 @@ def test_filters_view_shows_every_filter_of_the_layer(app, conv, test_split):
     assert app.number_input(key="filter_box").value == 9
 
 
-def test_filter_finder_lists_the_strongest_images_and_sends_one_to_the_journey(app, conv, test_split):
+def test_filter_finder_lists_the_strongest_images_each_with_its_button(app, conv, test_split):
     open_tab(app, "filters")
     app.radio(key="layer").set_value("conv2").run()
     strengths = Inspector(conv.model).max_activations(test_split.images)["conv2"]
     expected = strongest_images(strengths, 1)
-    buttons = [b for b in app.button if b.key and b.key.startswith("finder_")]
-    assert len(buttons) == 9
-    app.button(key=f"finder_{expected[0]}").click().run()
-    assert app.session_state["tab"] == "journey"
-    assert app.number_input(key="image_0").value == int(expected[0])
+    entries = gallery_of(app, "finder")
+    assert len(entries) == 9 and entries[0]["index"] == int(expected[0])
+    assert all(entry["help"] == f"Put test image #{entry['index']} into the journey's next slot" for entry in entries)
+    pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(entries[0]["src"].split(",", 1)[1]))))
+    assert np.array_equal(pixels, np.round(test_split.images[expected[0]].reshape(28, 28) * 255))  # the very image
 
 
 def test_predictions_are_the_models_own(app, conv, test_split):
@@ -83,7 +84,7 @@ def test_confusion_matrix_and_mistake_gallery(app, conv, test_split):
     app.selectbox(key="mistakes_true").set_value(6).run()
     app.selectbox(key="mistakes_predicted").set_value(0).run()
     wrong = mistakes(test_split.labels, predictions, 6, 0)
-    shown = [int(b.key.split("_")[1]) for b in app.button if b.key and b.key.startswith("mistake_")]
+    shown = [entry["index"] for entry in gallery_of(app, "mistake")]
     assert shown == wrong[:24].tolist()
     assert all(test_split.labels[i] == 6 and predictions[i] == 0 for i in shown)
     app.toggle(key="confusion_normalise").set_value(True).run()

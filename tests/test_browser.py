@@ -540,7 +540,7 @@ def test_clicking_a_confusion_cell_lists_those_mistakes(browser, streamlit_serve
         geometry = page.locator(".st-key-mistake_thumbnails").evaluate(
             "e => ({images: [...e.querySelectorAll('img')].map(i => [Math.round(i.getBoundingClientRect().width), "
             "Math.round(i.getBoundingClientRect().height), Math.round(i.getBoundingClientRect().top)]), "
-            "buttons: [...e.querySelectorAll('.stButton button')].filter(b => b.offsetParent)"
+            "buttons: [...e.querySelectorAll('button')].filter(b => b.offsetParent)"
             ".map(b => [Math.round(b.getBoundingClientRect().top), "
             "Math.round(b.getBoundingClientRect().width)])})"
         )
@@ -554,6 +554,19 @@ def test_clicking_a_confusion_cell_lists_those_mistakes(browser, streamlit_serve
         assert len({width for _, width in geometry["buttons"]}) == 1, geometry
         assert_no_cloud_buttons(page)
         save_screenshot(page, "predictions")
+        # A mistake's button puts it into the journey's first slot and opens the journey (the finder's and the
+        # portraits' galleries are the same component).
+        button = gallery.locator("button").nth(1)
+        index = int(button.get_attribute("aria-label").split("#")[1].split()[0])
+        button.click()
+        wait_until(
+            page,
+            "i => ['/', '/journey'].includes(location.pathname)"
+            " && new URLSearchParams(location.search).get('images').startsWith(i + ',')",
+            index,
+            what="the journey opens with the mistake in its first slot",
+        )
+        wait_until(page, journey_ready_js(), what="the journey is drawn")
         assert exception_texts(page) == []
 
 

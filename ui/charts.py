@@ -9,7 +9,9 @@ component in the page's own DOM) and the test-image thumbnails.
 from __future__ import annotations
 
 import atexit
+import base64
 import hashlib
+import io
 import os
 import re
 import shutil
@@ -72,6 +74,7 @@ atexit.register(shutil.rmtree, MAPS_DIR, ignore_errors=True)
 
 
 CHART_FILES = assets.ROOTS["plotly_react"]
+GALLERY_FILES = CHART_FILES.parent / "gallery"  # read once, into the component (not served as modules)
 
 
 @st.cache_resource(show_spinner=False)
@@ -201,27 +204,54 @@ def enlarge(image: np.ndarray, factor: int = 4) -> np.ndarray:
 
 
 def thumbnails(images: np.ndarray, name: str, entries: list[tuple[int, str]], per_row: int, on_click) -> None:
-    """Test images in even rows, each with its caption and a "→ journey" button (keys ``<name>_<index>``).
+    """Test images in even rows, each with its caption and a "→ journey" button: ``entries`` are (test image,
+    caption); ``on_click(index)`` runs when a button is pressed.
 
-    ``on_click(index)`` runs when a button is pressed. The page's CSS (``ui.page``) gives every
-    caption the same height and the images sharp pixels, so thumbnails and buttons line up
-    however the captions wrap.
+    One element, ``components/gallery`` (key ``<name>_thumbnails``), for the whole gallery: an ``st.image`` and
+    an ``st.button`` per thumbnail were 48 elements that the page mounted again every time their view opened,
+    half of a revisit of Predictions. Each image goes as a 28×28 PNG, scaled by the browser with sharp pixels.
     """
-    with st.container(key=f"{name}_thumbnails"):
-        for number, (index, caption) in enumerate(entries):
-            if number % per_row == 0:  # a fresh row of columns per row of images
-                columns = st.columns(per_row)
-            column = columns[number % per_row]
-            column.image(
-                enlarge(images[index], 3), clamp=True, caption=caption, width="stretch", alt=f"Test image {caption}"
-            )  # the caption names it: "#23 Ankle boot …"
-            # Tertiary (no padding or border): a bordered button's words were cut in 9 columns at 1280 px (issue 22).
-            column.button(
-                "→ journey",
-                key=f"{name}_{index}",
-                on_click=on_click,
-                args=(index,),
-                type="tertiary",
-                help=f"Put test image #{index} into the journey's next slot",
-                width="stretch",
-            )
+    key = f"{name}_thumbnails"
+    _gallery_component()(
+        key=key,
+        data={
+            "perRow": per_row,
+            "entries": [
+                {
+                    "index": index,
+                    "caption": caption,
+                    "src": image_url(images[index]),
+                    "alt": f"Test image {caption}",  # the caption names it: "#23 Ankle boot …"
+                    "help": f"Put test image #{index} into the journey's next slot",
+                }
+                for index, caption in entries
+            ],
+        },
+        on_picked_change=_ignore,
+    )
+    # A press is known once the gallery is mounted, after the page's navigation: the run starts again from the top.
+    picked = (st.session_state.get(key) or {}).get("picked")
+    if isinstance(picked, dict) and isinstance(picked.get("index"), int):
+        on_click(picked["index"])
+        st.rerun()
+
+
+@st.cache_resource(show_spinner=False)
+def _gallery_component():
+    """The gallery's mount callable, registered once; in the page's DOM (``isolate_styles=False``), so the page's
+    tests and felt find its images as they found Streamlit's."""
+    return st.components.v2.component(
+        "gallery",
+        css=(GALLERY_FILES / "gallery.css").read_text(encoding="utf-8"),
+        js=(GALLERY_FILES / "gallery.js").read_text(encoding="utf-8"),
+        isolate_styles=False,
+    )
+
+
+def image_url(image: np.ndarray) -> str:
+    """A 28×28 grey image in [0, 1] as a PNG ``data:`` URL."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray((np.asarray(image).reshape(28, 28) * 255).round().astype(np.uint8)).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()

@@ -6,14 +6,12 @@ import streamlit as st
 
 # Less empty space below the top bar (its navigation: ui/navigation.py; Streamlit's default gap is
 # large), so the journey's controls and its three rows fit a 1280×720 laptop screen; the collapsed
-# sidebar's button says what the sidebar holds; hidden script holders; even thumbnails.
+# sidebar's button says what the sidebar holds; hidden script holders.
 CSS = """<style>
 [data-testid="stMainBlockContainer"] { padding-top: 4.2rem; padding-bottom: 3rem; }
 [data-testid="stExpandSidebarButton"]::after { content: "Model · tour · class"; margin-left: 0.3rem;
   font-size: 0.875rem; white-space: nowrap; }
 [class*="st-key-script_"], [data-testid="stLayoutWrapper"]:has(> [class*="st-key-script_"]) { display: none; }
-[class*="_thumbnails"] img { image-rendering: pixelated; }
-[class*="_thumbnails"] [data-testid="stImageCaption"] { min-height: 4.2em; }
 button:focus-visible, a:focus-visible, summary:focus-visible {
   outline: 2px solid #b83140 !important; outline-offset: 2px; }
 </style>"""

@@ -9,10 +9,8 @@ and the other first-time costs of the views, in the background once a page is dr
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import functools
-import io
 
 import numpy as np
 import pandas as pd
@@ -30,7 +28,7 @@ from convlab.store import ModelStore, ModelUnavailable, SnapshotsUnavailable, St
 from convlab.testset import TestResults, TestSetCache
 from convlab.timing import timed
 
-from .charts import publish
+from .charts import image_url, publish
 
 WARM_UP_DELAY = 0.25  # seconds between a page's run and the background work: the browser draws the page first
 
@@ -244,7 +242,7 @@ def _trace(inspectors: list[Inspector], explainers: list[Explainer], images: np.
 def label_table(count: int) -> pd.DataFrame:
     """The first ``count`` test labels with thumbnails: the lesson's printout, as a table."""
     split = get_test_split()
-    thumbnails = [_png_data_url(split.images[i]) for i in range(count)]
+    thumbnails = [image_url(split.images[i]) for i in range(count)]
     labels = split.labels[:count]
     return pd.DataFrame(
         {
@@ -254,11 +252,3 @@ def label_table(count: int) -> pd.DataFrame:
             "class": [CLASS_NAMES[label] for label in labels],
         }
     )
-
-
-def _png_data_url(image: np.ndarray) -> str:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray((np.asarray(image)[..., 0] * 255).astype(np.uint8)).save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
