@@ -562,7 +562,7 @@ def test_clicking_a_confusion_cell_lists_those_mistakes(browser, streamlit_serve
         wait_until(
             page,
             "i => ['/', '/journey'].includes(location.pathname)"
-            " && new URLSearchParams(location.search).get('images').startsWith(i + ',')",
+            " && (new URLSearchParams(location.search).get('images') || '').startsWith(i + ',')",
             index,
             what="the journey opens with the mistake in its first slot",
         )
