@@ -807,6 +807,13 @@ def test_presenter_mode_fits_a_projector_and_takes_keys_anywhere(browser, stream
                                    '[data-testid="stWidgetLabel"] p, [data-testid="stTopNavSection"] p')]
                                  .map(e => parseFloat(getComputedStyle(e).fontSize))""")
         assert sizes and min(sizes) >= 18, sizes
+        # The grid is laid out again once the chart has told the page its room (a rerun): wait for that.
+        wait_until(
+            page,
+            "() => { const panels = document.querySelectorAll('.st-key-journey_chart .heatmaplayer image');"
+            " return panels.length > 0 && panels[panels.length - 1].getBoundingClientRect().bottom <= 768; }",
+            what="the journey's last panel is on the projector's screen",
+        )
         frame = page.locator(".st-key-journey_chart .convlab-chart")
         box = frame.bounding_box()
         panels = page.locator(".st-key-journey_chart").locator(".heatmaplayer image")
