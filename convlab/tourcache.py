@@ -46,9 +46,7 @@ def as_json(steps: list[Step]) -> list[dict]:
 
 
 def _plain(value):
-    if hasattr(value, "item"):  # a NumPy number
-        return value.item()
-    if hasattr(value, "tolist"):  # a NumPy array
+    if hasattr(value, "tolist"):  # a NumPy number or array (an array has .item() too, which would raise)
         return value.tolist()
     raise TypeError(f"{type(value).__name__} is not a tour fact JSON can hold")
 
