@@ -356,3 +356,48 @@ def test_the_filter_box_follows_the_chart_while_it_plays(browser, shipped_server
         print(f"beats: median {statistics.median(beats):.0f} ms, {min(beats):.0f} to {max(beats):.0f} ms")
         # on its beat while the page answers (a single late beat under load is the benchmark's business)
         assert statistics.median(beats) == pytest.approx(250, abs=25), beats.round()
+
+
+def test_a_late_answer_from_a_stalled_page_never_moves_the_playing_chart_back(browser, shipped_server):
+    """The page's messages held for longer than the chart waits for an answer (its report goes again), then
+    let through at once: the answers to both reports arrive late, the older first. The chart keeps playing
+    forward through them, and the Filter box is never ahead of it. (A late answer once moved the chart back
+    to the filter it answered, a full run's load was enough: the box then showed a filter the chart had left.)"""
+    held: list = []
+    holding = {"on": False}
+    sockets = []
+
+    def through(ws):  # Streamlit's socket, relayed; the page's side of it can be held
+        server = ws.connect_to_server()
+        server.on_message(lambda message: held.append(message) if holding["on"] else ws.send(message))
+        ws.on_message(server.send)
+        sockets.append(ws)
+
+    with new_page(browser, shipped_server, LAPTOP) as page:
+        page.route_web_socket(lambda url: url.endswith("/_stcore/stream"), through)
+        open_view(page, shipped_server, "journey")
+        element = chart_element(page)
+        element.locator(".cl-speed").select_option("0.25")
+        page.evaluate(_SAMPLE_JS)
+        element.locator(".cl-play").click()
+        page.wait_for_timeout(1000)
+        holding["on"] = True
+        page.wait_for_timeout(3600)  # past the chart's wait for an answer (control.js's ANSWER_WITHIN): it reports anew
+        stalled = len(held)
+        while held:  # in order; a message arriving meanwhile joins the end
+            sockets[-1].send(held.pop(0))
+        holding["on"] = False
+        page.wait_for_timeout(1500)
+        element.locator(".cl-play").click()
+        samples = page.evaluate("() => { clearInterval(window.__sampler); return window.__samples; }")
+        stopped = page.evaluate(JOURNEY_FILTER_JS)["control"]
+        wait_for_sliders(page, {"filter": stopped}, what="the page has the filter play stopped on")
+        count = int(element.locator(".cl-count").inner_text())  # the layer's filters: play goes round
+
+    assert stalled >= 2, f"{stalled} messages held: the page answered nothing while held, so nothing came late"
+    drawn = [d for _, d, _ in samples]
+    steps = [(after - before) % count for before, after in zip(drawn, drawn[1:])]
+    assert all(step < count // 2 for step in steps), f"the chart went back: {drawn}"
+    assert len(set(drawn)) >= 20, drawn  # 6 s at ¼ s a filter
+    # never ahead: the box shows a filter the chart showed no more than a round trip ago (wrap-aware)
+    assert all((d - b) % count < count // 2 for _, d, b in samples if b is not None), samples

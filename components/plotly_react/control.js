@@ -10,6 +10,9 @@ import {requestDraw} from "./draw.js";
 // as the server keeps up, without a queue of runs behind a fast hand.
 const REPORT_EVERY = 120;  // ms between two reports
 const ANSWER_WITHIN = 3000;  // ms: a report unanswered this long (a run cut short) no longer holds the next
+// A slow page can answer a report after the next has gone: the reports not yet answered are kept (the
+// newest PENDING), so a late answer is known as ours and never moves the control back (main.js's render).
+const PENDING = 16;
 
 // `report` false: a move that isn't this page's (a class's filter), never told to the page.
 export function setShown(c, filter, report = true) {
@@ -37,7 +40,22 @@ function report(c) {
   if (c.destroyed || c.shown === c.pageFilter || c.shown === c.reported && awaitingAnswer(c)) return;
   c.reported = c.shown;
   c.reportedAt = performance.now();
+  c.pending = [...c.pending, c.shown].slice(-PENDING);
   sendValue(c, {kind: "filter", filter: c.shown, n: eventId()});
+}
+
+// The page rendered `filter`: true when it is one of our reports coming back (then it and the reports
+// before it are answered; a newer one may still be on its way), false for anyone else's change.
+export function answered(c, filter) {
+  const at = c.pending.lastIndexOf(filter);
+  if (at < 0) {
+    c.pending = [];
+    c.reported = null;
+    return false;
+  }
+  c.pending = c.pending.slice(at + 1);
+  if (c.pending.length === 0) c.reported = null;  // all answered: a later change to it is someone else's
+  return true;
 }
 
 export function step(c, key) {

@@ -7,7 +7,7 @@
 import {createChart, inFullScreen} from "./state.js";
 import {eventId, plotly, plotlyLoaded, sendValue, showError, themeOf, unpacked} from "./protocol.js";
 import {loadMaps} from "./maps.js";
-import {labelPlay, reducedMotion, release, reportSoon, setShown, step, stopPlaying, togglePlay, wireControl} from "./control.js";
+import {answered, labelPlay, reducedMotion, release, reportSoon, setShown, step, stopPlaying, togglePlay, wireControl} from "./control.js";
 import {fullScreenChanged, requestDraw, shown} from "./draw.js";
 import {reportRoom, reportRoomSoon, watchRoom} from "./room.js";
 
@@ -131,14 +131,13 @@ function render(c, args) {
   c.bar.hidden = !scrub;
   if (scrub) {
     if (scrub.filter !== c.pageFilter) {
-      // The page's filter changed. Our own report coming back leaves the control where the
-      // hand has moved it since; any other change (typed, a tile, a URL) moves the control.
-      const echo = c.shown !== null && scrub.filter === c.reported;
-      if (scrub.filter === c.reported) c.reported = null;  // came back: a later change to it is someone else's
+      // The page's filter changed. Our own report coming back, even late, leaves the control where
+      // the hand has moved it since; any other change (typed, a tile, a URL) moves the control.
+      const echo = answered(c, scrub.filter) && c.shown !== null;
       c.pageFilter = scrub.filter;
       clearTimeout(c.reportTimer);
       if (!echo) c.shown = scrub.filter;
-      else if (c.shown !== c.pageFilter) reportSoon(c);  // moved on since
+      else if (c.shown !== c.pageFilter) reportSoon(c);  // moved on since (held while a newer report is out)
     }
     // A class's filter painted here after the view this render comes from: it stays on screen.
     const followed = c.followed;

@@ -27,6 +27,7 @@ export function createChart(parentElement) {
     pageFilter: null,  // the page's filter, as last rendered
     reported: null,  // the filter last told to the page
     reportedAt: -Infinity,  // when
+    pending: [],  // the filters told to the page and not yet answered, oldest first (control.js)
     reportTimer: null,
     maps: null,  // the decoded maps of args.scrub.url, once fetched
     mapsName: null,  // the file they come from
