@@ -15,9 +15,9 @@ from convlab_testing.ray_cluster import local_ray_cluster
 ray = pytest.importorskip("ray", reason="Ray is installed from requirements.txt (what .ci/run does)")
 from convlab.cluster import RayCluster  # noqa: E402  (imports Ray)
 
-# Long enough to be caught running and stopped: 250 batches an epoch, 20 epochs.
-LONG = ModelSpec(conv_filters=(4,), dense_units=16, epochs=20, batch_size=8, train_samples=2000, seed=3)
-SHORT = ModelSpec(conv_filters=(4,), dense_units=16, epochs=3, batch_size=8, train_samples=1000, seed=5)
+# Long enough to be caught running and stopped: 100 batches an epoch, 20 epochs; the short one takes two of them.
+LONG = ModelSpec(conv_filters=(4,), dense_units=16, epochs=20, batch_size=8, train_samples=800, seed=3)
+SHORT = ModelSpec(conv_filters=(4,), dense_units=16, epochs=2, batch_size=8, train_samples=800, seed=5)
 
 
 @pytest.fixture(scope="module")
