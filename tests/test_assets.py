@@ -105,3 +105,13 @@ def test_plotly_is_loaded_once_a_page_and_kept_by_the_browser(browser, shipped_s
         )
         again = page.evaluate(loaded)
         assert len(again) == 1 and again[0]["transfer"] == 0 and again[0]["decoded"] > 1_000_000, again
+
+
+def test_no_host_page_may_control_the_app_so_its_own_messages_are_dropped_at_once(shipped_server):
+    """The server tells the page that no host's origin is allowed (.streamlit/config.toml): Streamlit's
+    messages for a host, which an unembedded page gets back itself, are then dropped without testing each
+    one against Community Cloud's origin patterns."""
+    import json
+
+    status, _, body = _get(f"{shipped_server.url}/_stcore/host-config")
+    assert status == 200 and json.loads(body)["allowedOrigins"] == []
