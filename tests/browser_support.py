@@ -278,22 +278,22 @@ def open_app(
         yield page
 
 
-_SHARED_CONTEXTS: dict[tuple, object] = {}  # (id(browser), width, height) -> the context its plain pages share
+_SHARED_CONTEXTS: dict[int, object] = {}  # id(browser) -> the context its plain pages share
 # A shared page starts as a new visitor's: what an earlier page stored (Streamlit keeps the sidebar's collapsed
 # state in localStorage) is cleared once, before the page's scripts run; its own reloads keep theirs.
 _NEW_VISITOR_JS = """if (!sessionStorage.getItem("convlab-test-page")) {
   localStorage.clear(); sessionStorage.setItem("convlab-test-page", "1"); }"""
 
 
-def shared_context(browser, viewport: dict = VIEWPORT):
-    """The browser's context for pages of ``viewport`` that need nothing of their own: they share its HTTP
-    cache, so each page after the first takes Streamlit's, Plotly's and TensorFlow.js' scripts, compiled, from it
-    (about 0.5 s of Chromium's time instead of 5 s). Each page is still its own Streamlit session, as each tab of
-    a browser is, and starts with empty storage (``new_page``)."""
-    key = (id(browser), viewport["width"], viewport["height"])
-    context = _SHARED_CONTEXTS.get(key)
+def shared_context(browser):
+    """The browser's context for pages that need nothing of their own: they share its HTTP cache, so each page
+    after the first takes Streamlit's, Plotly's and TensorFlow.js' scripts, compiled, from it (about 0.5 s of
+    Chromium's time instead of 5 s). One for every screen size (each page sets its own): a context per size
+    compiled them all again. Each page is still its own Streamlit session, as each tab of a browser is, and
+    starts with empty storage (``new_page``)."""
+    context = _SHARED_CONTEXTS.get(id(browser))
     if context is None or context.browser is not browser or not browser.is_connected():
-        context = _SHARED_CONTEXTS[key] = browser.new_context(viewport=viewport)
+        context = _SHARED_CONTEXTS[id(browser)] = browser.new_context(viewport=VIEWPORT)
         context.set_default_timeout(ACTION_TIMEOUT)
     return context
 
@@ -315,7 +315,8 @@ def new_page(browser, server: StreamlitServer, viewport: dict = VIEWPORT, *, fre
         page = context.new_page()
     else:
         context = None
-        page = shared_context(browser, viewport).new_page()
+        page = shared_context(browser).new_page()
+        page.set_viewport_size(viewport)
         page.add_init_script(_NEW_VISITOR_JS)
     try:
         yield page
