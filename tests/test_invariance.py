@@ -19,8 +19,8 @@ from convlab.store import DEFAULT_ROOT, ModelStore, StoredModel
 from convlab.transforms import Transform, apply
 
 SMALL = {"shifts": (-2, 0, 2), "angles": (-15.0, 0.0, 15.0)}  # a grid for the cache tests: quick
-CHART_IMAGES = 1_500  # the whole grid over the first 1,500 test images: the curves' shapes, at 15 % of the time
-CHART_BATCH = 1_000  # images per forward pass: the last one short
+CHART_IMAGES = 1_000  # the whole grid over the first 1,000 test images: the curves' shapes, at a tenth of the time
+CHART_BATCH = 600  # images per forward pass: the last one short
 CHECKSUM = "a" * 64
 
 
@@ -144,7 +144,7 @@ def test_the_conv_model_copes_better_with_small_shifts_than_the_dense_one(measur
 
 def test_progress_counts_every_batch_of_every_transform_to_the_total(measured):
     _, calls = measured["dense"]
-    total = 2 * 43  # 1,500 images in batches of 1,000 (the last one short), for each of the 43 transforms
+    total = 2 * 43  # 1,000 images in batches of 600 (the last one short), for each of the 43 transforms
     assert calls == [(done, total) for done in range(1, total + 1)]
 
 
