@@ -25,7 +25,7 @@ export function setShown(c, filter, report = true) {
   if (report) reportSoon(c);
 }
 
-const awaitingAnswer = (c) => c.reported !== null && performance.now() - c.reportedAt < ANSWER_WITHIN;
+const awaitingAnswer = (c) => c.pending.length > 0 && performance.now() - c.reportedAt < ANSWER_WITHIN;
 
 // Tell the page the filter on screen: now if the last report was answered (and REPORT_EVERY has
 // passed), else once it is (render calls this again) or has waited too long.
@@ -37,25 +37,19 @@ export function reportSoon(c) {
 }
 
 function report(c) {
-  if (c.destroyed || c.shown === c.pageFilter || c.shown === c.reported && awaitingAnswer(c)) return;
-  c.reported = c.shown;
+  if (c.destroyed || c.shown === c.pageFilter || c.shown === c.pending.at(-1) && awaitingAnswer(c)) return;
   c.reportedAt = performance.now();
   c.pending = [...c.pending, c.shown].slice(-PENDING);
   sendValue(c, {kind: "filter", filter: c.shown, n: eventId()});
 }
 
 // The page rendered `filter`: true when it is one of our reports coming back (then it and the reports
-// before it are answered; a newer one may still be on its way), false for anyone else's change.
+// before it are answered; a newer one may still be on its way), false for anyone else's change (then
+// none is awaited any more: the page has moved on from them all).
 export function answered(c, filter) {
   const at = c.pending.lastIndexOf(filter);
-  if (at < 0) {
-    c.pending = [];
-    c.reported = null;
-    return false;
-  }
-  c.pending = c.pending.slice(at + 1);
-  if (c.pending.length === 0) c.reported = null;  // all answered: a later change to it is someone else's
-  return true;
+  c.pending = at < 0 ? [] : c.pending.slice(at + 1);
+  return at >= 0;
 }
 
 export function step(c, key) {

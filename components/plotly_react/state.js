@@ -25,9 +25,8 @@ export function createChart(parentElement) {
     figureHeight: null,  // the height the figure asks for, outside full screen
     shown: null,  // the filter the control shows
     pageFilter: null,  // the page's filter, as last rendered
-    reported: null,  // the filter last told to the page
-    reportedAt: -Infinity,  // when
     pending: [],  // the filters told to the page and not yet answered, oldest first (control.js)
+    reportedAt: -Infinity,  // when the newest of them was told
     reportTimer: null,
     maps: null,  // the decoded maps of args.scrub.url, once fetched
     mapsName: null,  // the file they come from
