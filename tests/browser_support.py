@@ -243,6 +243,37 @@ def open_view(page, slug: str) -> None:
     )
 
 
+class HeldSocket:
+    """A page's Streamlit socket relayed (Playwright's ``route_web_socket``): what the server sends the
+    page can be held (``hold``), then let through in order (``release``), as a slow page would take it."""
+
+    def __init__(self):
+        self.held: list = []
+        self.holding = False
+        self.sockets: list = []
+
+    def install(self, page) -> None:
+        """Before the page opens its socket (before ``goto``)."""
+        page.route_web_socket(lambda url: url.endswith("/_stcore/stream"), self._through)
+
+    def _through(self, ws) -> None:
+        server = ws.connect_to_server()
+        server.on_message(lambda message: self.held.append(message) if self.holding else ws.send(message))
+        ws.on_message(server.send)
+        self.sockets.append(ws)
+
+    def hold(self) -> None:
+        self.holding = True
+
+    def release(self) -> int:
+        """Sends what was held, in order (a message arriving meanwhile joins the end); how many."""
+        count = len(self.held)
+        while self.held:
+            self.sockets[-1].send(self.held.pop(0))
+        self.holding = False
+        return count
+
+
 @contextlib.contextmanager
 def open_app(
     browser,
@@ -252,12 +283,15 @@ def open_app(
     query: str = "",
     viewport: dict | None = None,
     fresh: bool = False,
+    socket: HeldSocket | None = None,
 ):
     """A new page (a new Streamlit session, default state or ``query``'s) with the journey and label table
     drawn (``journey_traces=None``: a link to another view, drawn and idle); checked as ``new_page``'s
-    (``fresh``: with an empty cache).
+    (``fresh``: with an empty cache; ``socket``: its Streamlit socket relayed through it).
     """
     with new_page(browser, server, viewport or VIEWPORT, fresh=fresh) as page:
+        if socket is not None:
+            socket.install(page)
         log_start = len(server.log_text())
         page.goto(server.url + query, wait_until="domcontentloaded")
         if journey_traces is None:  # a link to another view: its page, drawn

@@ -25,6 +25,7 @@ from browser_support import (
     JOURNEY_FILTER_JS,
     JOURNEY_PLOT,
     PAGE_READY_TIMEOUT,
+    HeldSocket,
     journey_ready_js,
     new_page,
     plot_js,
@@ -317,18 +318,9 @@ def test_the_filter_box_follows_the_chart_while_it_plays(browser, shipped_server
     again), and let through at once: the answers to both reports arrive late, the older first. The chart
     plays on forward through them, and the box is never ahead of it. (A late answer once moved the chart
     back to the filter it answered, a full run's load was enough: the box showed a filter the chart had left.)"""
-    held: list = []
-    holding = {"on": False}
-    sockets = []
-
-    def through(ws):  # Streamlit's socket, relayed; the page's side of it can be held
-        server = ws.connect_to_server()
-        server.on_message(lambda message: held.append(message) if holding["on"] else ws.send(message))
-        ws.on_message(server.send)
-        sockets.append(ws)
-
+    socket = HeldSocket()
     with new_page(browser, shipped_server, LAPTOP) as page:
-        page.route_web_socket(lambda url: url.endswith("/_stcore/stream"), through)
+        socket.install(page)
         open_view(page, shipped_server, "journey")
         element = chart_element(page)
         element.locator(".cl-chart").evaluate(
@@ -340,13 +332,10 @@ def test_the_filter_box_follows_the_chart_while_it_plays(browser, shipped_server
         page.evaluate(_SAMPLE_JS)
         element.locator(".cl-play").click()
         page.wait_for_timeout(4000)
-        holding["on"] = True
+        socket.hold()
         held_from = page.evaluate("() => performance.now()")
         page.wait_for_timeout(3600)  # past the chart's wait for an answer (control.js's ANSWER_WITHIN): it reports anew
-        stalled = len(held)
-        while held:  # in order; a message arriving meanwhile joins the end
-            sockets[-1].send(held.pop(0))
-        holding["on"] = False
+        stalled = socket.release()
         page.wait_for_timeout(1500)
         element.locator(".cl-play").click()
         everything = page.evaluate("() => { clearInterval(window.__sampler); return window.__samples; }")

@@ -3,7 +3,8 @@
 One server (shared with the tour's tests), listening on every address as a teacher's laptop
 serves a room (the tests still connect on loopback): the class link opened from ``localhost`` names the machine's
 network address; two students follow ten rounds of changes while the teacher visits other views,
-one detaches with a move of its own and rejoins; a forged teacher key opens a student's page. The
+one through a browser slow to draw what its page sends (its sockets' messages held), one detaches with
+a move of its own while the class moves on, and rejoins; a forged teacher key opens a student's page. The
 classes of several servers in Redis, behind nginx, are tests/test_browser_balancer.py's.
 """
 
@@ -20,6 +21,7 @@ import pytest
 
 from browser_support import (
     FOLLOW_TIMEOUT,
+    HeldSocket,
     chart_filter,
     exception_texts,
     open_app,
@@ -58,9 +60,10 @@ def test_two_students_follow_every_change_whatever_views_the_teacher_visits(brow
         _open_tab(teacher, "journey")
         code, token = start_class(teacher)
         assert re.fullmatch(r"[A-Z2-9]{6}", code)
+        sockets = (HeldSocket(), HeldSocket())  # the students' Streamlit sockets, relayed: their answers can be held
         with (
-            open_app(browser, shipped_server, query=f"?class={code}") as first,
-            open_app(browser, shipped_server, query=f"?class={code}") as second,
+            open_app(browser, shipped_server, query=f"?class={code}", socket=sockets[0]) as first,
+            open_app(browser, shipped_server, query=f"?class={code}", socket=sockets[1]) as second,
         ):
             students = (first, second)
             for student in students:
@@ -93,22 +96,43 @@ def test_two_students_follow_every_change_whatever_views_the_teacher_visits(brow
                             what="the students follow back to the journey",
                             timeout=FOLLOW_TIMEOUT,
                         )
-            teacher.locator(".st-key-image_2 input").fill("1")
-            teacher.locator(".st-key-image_2 input").press("Enter")
+            # New images, twice, while the first student's browser is slow to draw what its page sends: its
+            # boxes still hold the old images when the second change asks its page to run. That is no move of
+            # its own (once, it detached the student).
+            sockets[0].hold()
+            for box, value, images in (("image_2", "1", "0%2C23%2C1"), ("image_1", "2", "0%2C2%2C1")):
+                teacher.locator(f".st-key-{box} input").fill(value)
+                teacher.locator(f".st-key-{box} input").press("Enter")
+                wait_until(
+                    second,
+                    f"() => location.search.includes('images={images}')",
+                    what=f"the second student follows to images {images}",
+                    timeout=FOLLOW_TIMEOUT,
+                )
+                first.wait_for_timeout(1_000)  # the first student's page has run: what it sent is held
+            assert sockets[0].release() > 0
             for student in students:
                 wait_until(
                     student,
-                    "() => location.search.includes('images=0%2C23%2C1')",
-                    what="the students follow to image 1",
+                    "() => location.search.includes('images=0%2C2%2C1')",
+                    what="the students follow to images 0, 2, 1",
                     timeout=FOLLOW_TIMEOUT,
                 )
             for student in students:
                 wait_idle(student)
                 text = student.content()
                 assert "Connection error" not in text and "ForwardMsg" not in text
+                assert "Following class" in text and "exploring on your own" not in text
 
-            # A student's own move explores on its own: visibly, and nothing reaches the class.
+            # A student's own move explores on its own: visibly, and nothing reaches the class. The class
+            # moves on before the student's page has answered the move: the chart keeps the student's filter.
+            sockets[1].hold()
             slider(second, "filter").press("End")
+            slider(teacher, "filter").press("ArrowRight")
+            expected += 1
+            wait_sees_filter(first, expected, "the following student moves on")
+            second.wait_for_timeout(700)  # the class's filter has reached the second student's page
+            sockets[1].release()
             wait_until(
                 second,
                 '() => document.body.innerText.includes("You\'re exploring on your own")',

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import html
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,6 +34,8 @@ from . import feed, runtime
 
 CLASS, TEACHER = "class", "teacher"  # the page's state (and URL) keys: the class code, the teacher's token
 FOLLOWING = "following"  # a student's page applies the teacher's view (False: exploring alone)
+BEFORE = "class_before"  # a following page's views before the class's it applied that the browser may not show yet
+UNCONFIRMED_SECONDS = 5  # how long after the class's view is applied a browser may still send its widgets' old values
 # Each page keeps its own presenter mode, its role and its maps' colour map (a colour-blind student's own).
 NOT_FOLLOWED = ("present", "palette", CLASS, TEACHER)
 CONNECTION = "class_connection"  # the invisible component's key
@@ -66,7 +69,8 @@ def _say(problem: str) -> None:
 
 
 def _leave(problem: str | None = None) -> None:
-    for key in (CLASS, TEACHER, "class_version", "class_published", "class_shown", FOLLOWING, "class_link_note"):
+    kept = (CLASS, TEACHER, "class_version", "class_published", "class_shown", BEFORE, FOLLOWING, "class_link_note")
+    for key in kept:
         st.session_state.pop(key, None)
     if problem:
         _say(problem)
@@ -184,11 +188,13 @@ def detach() -> None:
     """A following student's own move (a callback says so): the page explores on its own from here."""
     if following():
         st.session_state[FOLLOWING] = False
+        st.session_state.pop(BEFORE, None)
         st.session_state["class_detached_now"] = True
 
 
 def _follow(on: bool) -> None:
     st.session_state[FOLLOWING] = on
+    st.session_state.pop(BEFORE, None)
     if on:
         st.session_state.pop("class_version", None)  # rejoin: take the teacher's view now
 
@@ -208,6 +214,7 @@ def follow_the_class(
     if role() != "student" or (not whole_run and not runtime.in_fragment_run()):
         return  # a fragment drawn in a whole run: that run has checked
     found, now = None, shared(view_now())
+    before = _unconfirmed(now)
     if following():
         store, _ = get_class_store()
         try:
@@ -219,31 +226,40 @@ def follow_the_class(
             return
         except StoreUnavailable as error:
             _say(f"{error} This page keeps working on its own meanwhile.")
-        if _moved_by_student(now, st.session_state.get("class_shown"), found.view if found else None):
+        if _moved_by_student(now, st.session_state.get("class_shown"), found.view if found else None, before):
             detach()
     if not following():
         if st.session_state.pop("class_detached_now", False) and not whole_run:
             st.rerun(scope="app")  # the sidebar and the banner say so
         return
-    if found is None or found.version == st.session_state.get("class_version"):
-        return
+    if found is None or (found.version == st.session_state.get("class_version") and not before):
+        return  # shown already (else the browser's widgets sent old values back: the view is applied again)
     if not whole_run:
         changed = {name for name in set(found.view) | set(now) if found.view.get(name) != now.get(name)}
         if not changed <= IN_PLACE:
             st.rerun(scope="app")  # more than the journey shows: the whole page applies it
     st.session_state["class_version"] = found.version
     st.session_state.pop("class_problem", None)
+    # What the browser's widgets hold until this run's values reach it: a run asked for meanwhile sends them back.
+    since = st.session_state[BEFORE]["at"] if before else time.monotonic()
+    st.session_state[BEFORE] = {"at": since, "views": [*before, now][-8:]}
     apply_view(found.view)
     st.session_state["class_shown"] = shared(view_now())  # a run stopped early still left this behind
 
 
-def _moved_by_student(now: dict[str, str], shown: dict[str, str] | None, teachers: dict[str, str] | None) -> bool:
+def _moved_by_student(
+    now: dict[str, str],
+    shown: dict[str, str] | None,
+    teachers: dict[str, str] | None,
+    before: list[dict[str, str]] = (),
+) -> bool:
     """Whether the page's view ``now`` holds a move of the student's own: a parameter changed (or
     gained) since the page last showed ``shown``, to a value that isn't the class's (``teachers``).
 
     A parameter lost is Streamlit's clean-up of a widget not drawn; a layer gained is the filters
     view's default, not a choice; a value the class's view holds came from the class (a run that
-    applied it and was stopped before its end).
+    applied it and was stopped before its end); a value of a view in ``before`` (:func:`_unconfirmed`)
+    is a widget sending back what the browser still shows.
     """
     if shown is None:
         return False
@@ -251,8 +267,23 @@ def _moved_by_student(now: dict[str, str], shown: dict[str, str] | None, teacher
         shown.get(name) != value
         and (name in shown or name != "layer")
         and (teachers is None or teachers.get(name) != value)
+        and all(view.get(name) != value for view in before)
         for name, value in now.items()
     )
+
+
+def _unconfirmed(now: dict[str, str]) -> list[dict[str, str]]:
+    """The views the page showed before the class's views it applied and the browser may not show yet
+    (a run stopped before its end, or a browser slow to draw what it was sent): until ``now``, the
+    view the browser sends, has every value they changed, or for ``UNCONFIRMED_SECONDS``."""
+    kept, shown = st.session_state.get(BEFORE), st.session_state.get("class_shown") or {}
+    if not kept:
+        return []
+    changed = {name for view in kept["views"] for name in set(view) | set(shown) if view.get(name) != shown.get(name)}
+    if time.monotonic() - kept["at"] > UNCONFIRMED_SECONDS or all(now.get(name) == shown.get(name) for name in changed):
+        st.session_state.pop(BEFORE)
+        return []
+    return kept["views"]
 
 
 IN_PLACE = {"filter", "images"}  # what the journey's fragment applies by itself (a filter is painted first)

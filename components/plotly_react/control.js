@@ -22,7 +22,9 @@ export function setShown(c, filter, report = true) {
   c.shown = filter;
   c.lastMove = performance.now();
   requestDraw(c);
-  if (report) reportSoon(c);
+  if (!report) return;
+  c.ownMove = true;  // a following student's move: the page stops following (main.js's follow)
+  reportSoon(c);
 }
 
 const awaitingAnswer = (c) => c.pending.length > 0 && performance.now() - c.reportedAt < ANSWER_WITHIN;

@@ -99,9 +99,11 @@ function listen(on) {
 
 // -- following a teacher (a class's page: components/class_follow) ---------------------------
 // The class's filter, painted from the held maps like a move of the control, but never told to
-// the page: it is the teacher's move, not this page's. True when this chart can show it.
+// the page: it is the teacher's move, not this page's. True when this chart can show it. A page
+// drawn as not following, or whose own move isn't answered yet (it detaches the page), shows its own.
 function follow(c, filter, version) {
   if (c.destroyed || !c.args || !c.args.scrub || !Number.isInteger(filter)) return false;
+  if (c.ownMove || c.args.scrub.class_version === undefined) return false;
   c.followed = {filter: filter, version: version};
   clearTimeout(c.reportTimer);
   stopPlaying(c, false);
@@ -141,7 +143,13 @@ function render(c, args) {
     }
     // A class's filter painted here after the view this render comes from: it stays on screen.
     const followed = c.followed;
-    if (followed && scrub.class_version !== undefined && followed.version > scrub.class_version) c.shown = followed.filter;
+    if (scrub.class_version === undefined) {  // not following (any more): a class's filter painted here goes
+      if (followed && c.shown === followed.filter && !c.ownMove) c.shown = scrub.filter;
+      c.followed = null;
+    } else {
+      if (followed && followed.version > scrub.class_version) c.shown = followed.filter;
+      if (!c.pending.length && c.shown === scrub.filter) c.ownMove = false;  // following, our moves answered
+    }
     c.control.max = scrub.filters - 1;
     c.count.textContent = scrub.filters;
     if (c.shown > scrub.filters - 1) setShown(c, scrub.filters - 1);

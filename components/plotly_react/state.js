@@ -35,6 +35,7 @@ export function createChart(parentElement) {
     pagePlotted: false,  // Plotly shows args.figure
     painted: null,  // the filter painted over the panels, or null
     followed: null,  // {filter, version}: the class's newest filter painted here
+    ownMove: false,  // this page's hand moved the filter since the page last drew it following its class
     fit: false,  // tell the page the room the chart has
     clicks: false,  // report clicks on heatmap cells (always, with fit)
     points: false,  // report clicks on any other point too (a chart's selection: the confusion matrix, the portraits)
