@@ -163,6 +163,11 @@ def _stride(layer) -> int:
     return _side(config["strides"])
 
 
+def _place(layer, source_name: str, row: int, col: int, filter_index: int, top: int, left: int) -> dict:
+    """What every ``Cell`` holds (where the number sits and the window it reads), by field name."""
+    return dict(layer=layer.name, row=row, col=col, filter=filter_index, source=source_name, origin=(top, left))
+
+
 def _explain_conv(layer, source: np.ndarray, source_name: str, row: int, col: int, filter_index: int) -> ConvCell:
     kernels, *rest = layer.get_weights()  # (k, k, in_channels, filters) and, unless use_bias=False, (filters,)
     biases = rest[0] if rest else np.zeros(kernels.shape[-1], np.float32)
@@ -181,12 +186,7 @@ def _explain_conv(layer, source: np.ndarray, source_name: str, row: int, col: in
     bias = float(biases[filter_index])
     total = float(contributions.sum()) + bias
     return ConvCell(
-        layer=layer.name,
-        row=row,
-        col=col,
-        filter=filter_index,
-        source=source_name,
-        origin=(top, left),
+        **_place(layer, source_name, row, col, filter_index, top, left),
         patches=patches,
         kernel=kernel,
         contributions=contributions,
@@ -202,12 +202,7 @@ def _explain_pool(layer, source: np.ndarray, source_name: str, row: int, col: in
     window = np.asarray(source[top : top + size, left : left + size, filter_index])
     winner = np.unravel_index(np.argmax(window), window.shape)  # the first maximum in row-major order
     return PoolCell(
-        layer=layer.name,
-        row=row,
-        col=col,
-        filter=filter_index,
-        source=source_name,
-        origin=(top, left),
+        **_place(layer, source_name, row, col, filter_index, top, left),
         window=window,
         winner=(int(winner[0]), int(winner[1])),
         value=float(window.max()),

@@ -35,20 +35,18 @@ import pwd
 import shutil
 import signal
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
-from .live_app import free_port, popen, port_answers, stop_process, wait_started
+from .live_app import free_port, port_answers
+from .throwaway import ThrowawayServer
 
 DEBIAN_NGINX = Path("/usr/sbin/nginx")
 COOKIE = "convlab_backend"  # nginx's own cookie: which server a browser sticks to
 BACKEND_HEADER = "X-ConvLab-Backend"  # the server that answered, on every response
-START_TIMEOUT = 15  # s: nginx starts in milliseconds; a busy machine gets slack
-STOP_TIMEOUT = 5  # s after SIGTERM before SIGKILL
 MISSING_NGINX = (
     "nginx is not installed, and the tests and the classroom benchmark start one of their own in front of "
     "several ConvLab servers. Install Debian's with `sudo apt-get install nginx` (what `.ci/run` does); the "
@@ -198,22 +196,23 @@ http {{
 """
 
 
-class Balancer:
+class Balancer(ThrowawayServer):
     """nginx on a free port of 127.0.0.1 in front of ``backends`` (ports of ConvLab servers).
 
     ``url`` is where browsers go; :meth:`backend_of` says which server a cookie value sticks to.
     As a context manager it starts nginx (:meth:`start` waits until it listens) and stops it.
     """
 
+    error = BalancerError
+
     def __init__(self, backends: Iterable[int], *, port: int | None = None, listen: str = "127.0.0.1") -> None:
+        super().__init__("convlab-nginx-", "nginx.out")  # nginx.out: what nginx prints before its error log is open
         self.backends = [int(b) for b in backends]
         self.port = port or free_port()
         self.listen = listen
         self.url = f"http://127.0.0.1:{self.port}"
-        self.folder = Path(tempfile.mkdtemp(prefix="convlab-nginx-"))
         self.config_path = self.folder / "nginx.conf"
-        self.log_path = self.folder / "nginx.out"  # what nginx prints before its error log is open
-        self.process = None
+        self.what = f"nginx listening on port {self.port}"
 
     def config(self) -> str:
         user = None
@@ -221,35 +220,13 @@ class Balancer:
             user = f"{pwd.getpwuid(os.getuid()).pw_name} {grp.getgrgid(os.getgid()).gr_name}"
         return nginx_config(self.backends, self.port, folder=self.folder, listen=self.listen, user=user)
 
-    def start(self, timeout: float = START_TIMEOUT) -> None:
-        nginx = find_nginx()
+    def command(self) -> list[str]:
         self.config_path.write_text(self.config())
-        command = [
-            nginx,
-            "-p",
-            str(self.folder),
-            "-c",
-            str(self.config_path),
-            "-e",
-            str(self.folder / "error.log"),
-            "-g",
-            "daemon off;",
-        ]
-        self.process = popen(command, log_path=self.log_path)
-        wait_started(
-            self.process,
-            lambda: port_answers(self.port),
-            what=f"nginx listening on port {self.port}",
-            timeout=timeout,
-            log_text=self.log_text,
-            stop=self.stop,
-            error=BalancerError,
-        )
+        error_log = str(self.folder / "error.log")
+        return [find_nginx(), "-p", str(self.folder), "-c", str(self.config_path), "-e", error_log, "-g", "daemon off;"]
 
-    def stop(self) -> None:
-        """SIGTERM (nginx's fast shutdown: open websockets are cut), then SIGKILL; a no-op once stopped."""
-        if self.process is not None:
-            stop_process(self.process, STOP_TIMEOUT)
+    def ready(self) -> bool:
+        return port_answers(self.port)
 
     def pids(self) -> list[int]:
         """nginx's master and its worker (for CPU and memory readings)."""
@@ -280,18 +257,6 @@ class Balancer:
                 return response.headers[BACKEND_HEADER]
         except urllib.error.HTTPError as error:
             return error.headers[BACKEND_HEADER]
-
-    def __enter__(self) -> Balancer:
-        try:
-            self.start()
-        except BaseException:
-            self.__exit__()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def balancer(backends: Iterable[int], *, port: int | None = None, listen: str = "127.0.0.1") -> Balancer:

@@ -8,7 +8,7 @@ for the caller to turn into a failed test.
 The server keeps nothing on disk (``--save "" --appendonly no``, its working folder a temporary
 one), unless asked to keep an append-only file (``persist=True``: what a lecture hall's Redis runs
 with, so its classes survive a restart, :meth:`RedisServer.restart`). It is stopped on exit, whatever
-happens: SIGTERM, then SIGKILL (``live_app.stop_process``).
+happens: SIGTERM, then SIGKILL (``throwaway.ThrowawayServer``).
 """
 
 from __future__ import annotations
@@ -16,14 +16,11 @@ from __future__ import annotations
 import contextlib
 import shutil
 import socket
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
-from .live_app import free_port, popen, stop_process, wait_started
+from .live_app import free_port
+from .throwaway import ThrowawayServer
 
-START_TIMEOUT = 15  # s: redis-server starts in milliseconds; a busy machine gets slack
-STOP_TIMEOUT = 5  # s after SIGTERM before SIGKILL
 MISSING_SERVER = (
     "redis-server is not installed, and the Redis tests start one of their own. "
     "Install it with `sudo apt-get install redis-server` (what `.ci/run` does)."
@@ -55,23 +52,24 @@ def answers_ping(port: int) -> bool:
         return False
 
 
-class RedisServer:
+class RedisServer(ThrowawayServer):
     """``redis-server`` on a free port of 127.0.0.1, nothing saved, logging to a temporary folder.
 
     :meth:`start` waits until it answers PING; :meth:`stop` may be called early (a test of a
     Redis that dies mid-class) and again later. As a context manager it starts and stops it.
     """
 
+    error = RedisServerError
+
     def __init__(self, persist: bool = False) -> None:
+        super().__init__("convlab-redis-", "redis.log")
         self.persist = persist  # an append-only file, written at every change (appendfsync always)
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.folder = Path(tempfile.mkdtemp(prefix="convlab-redis-"))
-        self.log_path = self.folder / "redis.log"
-        self.process = None
+        self.what = f"redis-server answering PING on port {self.port}"
 
-    def start(self, timeout: float = START_TIMEOUT) -> None:
-        command = [
+    def command(self) -> list[str]:
+        return [
             find_redis_server(),
             "--port",
             str(self.port),
@@ -86,41 +84,14 @@ class RedisServer:
             "--dir",
             str(self.folder),
         ]
-        self.process = popen(command, log_path=self.log_path)
-        wait_started(
-            self.process,
-            lambda: answers_ping(self.port),
-            what=f"redis-server answering PING on port {self.port}",
-            timeout=timeout,
-            log_text=self.log_text,
-            stop=self.stop,
-            error=RedisServerError,
-        )
 
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL if it is still there after a while; a no-op once stopped."""
-        if self.process is not None:
-            stop_process(self.process, STOP_TIMEOUT)
+    def ready(self) -> bool:
+        return answers_ping(self.port)
 
     def restart(self) -> None:
         """Stop it and start it again on the same port and folder (with ``persist``, its data comes back)."""
         self.stop()
         self.start()
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def __enter__(self) -> RedisServer:
-        try:
-            self.start()
-        except BaseException:
-            self.__exit__()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -20,6 +20,7 @@ import numpy as np
 import streamlit as st
 
 from convlab.data import CLASS_NAMES
+from convlab.figures.journey import JourneyStyle, journey_of, row_titles
 from convlab.figures.scales import DEFAULT_PALETTE, PALETTES, recoloured
 from convlab.figures.typed import pack
 
@@ -122,6 +123,26 @@ def image_names(indices, labels) -> list[str]:
         index if isinstance(index, str) else f"image {int(index)} ({CLASS_NAMES[int(label)]})"
         for index, label in zip(indices, labels)
     ]
+
+
+def journey_grid(
+    activations, images, pictures, filters_per_layer, filter_index: int, *, scale: str, panel: int, key: str, title: str
+) -> None:
+    """A journey grid beside the journey itself (the replay's snapshot, the probe's moved images): ``images``
+    (``pictures``' pixels, or moved) through the conv and pool layers at ``filter_index``, each row named by
+    its picture and the prediction in ``activations``."""
+    labels = list(pictures.labels)
+    figure = journey_of(
+        activations,
+        images,
+        filters_per_layer,
+        filter_index,
+        row_titles(pictures.ids, labels, activations.probabilities),
+        labels,
+        JourneyStyle(scale=scale, panel=panel),
+    )
+    describe = {"filter": filter_index, "images": image_names(pictures.ids, labels)}
+    live_chart(figure, key=key, title=title, describe=describe)
 
 
 def live_chart(

@@ -13,14 +13,13 @@ import streamlit as st
 
 from convlab.data import CLASS_NAMES
 from convlab.figures.curves import invariance_figure
-from convlab.figures.journey import JourneyStyle, journey_of, row_titles
 from convlab.figures.scales import SCALE_MODES
 from convlab.models import PRESETS
 from convlab.timing import timed
 from convlab.transforms import ROTATE_LIMIT, SCALE_LIMITS, SHIFT_LIMIT, Transform, apply
 
 from .. import runs, state
-from ..charts import chart, image_names, live_chart
+from ..charts import chart, journey_grid
 from ..resources import get_inspector, get_invariance_cache
 from . import Page, draw
 
@@ -91,7 +90,6 @@ def _transform(page: Page) -> None:
     transform = state.current().transform
     pictures = state.pictures(page.split)  # test images, or the page's drawing in the slot it was sent to
     hand_ui(page, pictures, transform)
-    labels = list(pictures.labels)
     moved = apply(pictures.pixels[..., 0], transform)[..., np.newaxis]
     inspector = get_inspector(page.run.key, page.stored)
     activations = inspector.run(moved)
@@ -100,19 +98,16 @@ def _transform(page: Page) -> None:
         st.info(f"**{page.run.label}** has no conv layers, so there are no maps to show; its predictions are above.")
         return
     filter_index = state.filter_box(controls[5], "probe_filter", inspector.num_filters, label="Filter")
-    live_chart(
-        journey_of(
-            activations,
-            moved,
-            inspector.filters_per_layer,
-            filter_index,
-            row_titles(pictures.ids, labels, activations.probabilities),
-            labels,
-            JourneyStyle(scale=state.current().scale, panel=150),
-        ),
+    journey_grid(
+        activations,
+        moved,
+        pictures,
+        inspector.filters_per_layer,
+        filter_index,
+        scale=state.current().scale,
+        panel=150,
         key="probe_chart",
         title="The moved images' journey through the conv and pool layers",
-        describe={"filter": filter_index, "images": image_names(pictures.ids, labels)},
     )
     st.caption(
         f"The journey of the moved images ({transform.describe()}), filter {filter_index} of **{page.run.label}**; "

@@ -13,14 +13,14 @@ import streamlit as st
 
 from convlab import frames
 from convlab.figures.curves import replay_accuracy_figure
-from convlab.figures.journey import JourneyStyle, journey_of, row_titles
+from convlab.figures.journey import row_titles
 from convlab.figures.scales import SCALE_MODES
 from convlab.figures.tiles import KERNELS, tiles_figure
 from convlab.replay import Replay
 from convlab.timing import timed
 
 from .. import state
-from ..charts import image_names, live_chart
+from ..charts import journey_grid, live_chart
 from ..resources import get_replay
 from . import Page
 
@@ -89,7 +89,7 @@ def _replay(page: Page, replay: Replay) -> None:
         f"({train_source}), test **{point.test_accuracy:.1%}** (on {sample.get('test', 0):,} test images)"
     )
     pictures = state.pictures(page.split)  # test images, or the page's drawing in the slot it was sent to
-    images, labels = pictures.pixels, list(pictures.labels)
+    images = pictures.pixels
     activations = replay.activations(index, images)
     history = page.run.meta.get("history", {}).get("test_accuracy", [])
     if not num_filters:
@@ -99,19 +99,16 @@ def _replay(page: Page, replay: Replay) -> None:
     filter_index = state.filter_box(box, "replay_filter", num_filters, label="Filter")
     # The grid across the page's width: beside the kernels its column titles ran together (issue 22).
     with st.container():
-        live_chart(
-            journey_of(
-                activations,
-                images,
-                replay.inspector.filters_per_layer,
-                filter_index,
-                row_titles(pictures.ids, labels, activations.probabilities),
-                labels,
-                JourneyStyle(scale=state.current().scale, panel=130),
-            ),
+        journey_grid(
+            activations,
+            images,
+            pictures,
+            replay.inspector.filters_per_layer,
+            filter_index,
+            scale=state.current().scale,
+            panel=130,
             key="replay_chart",
             title="The journey's images at this snapshot",
-            describe={"filter": filter_index, "images": image_names(pictures.ids, labels)},
         )
         st.caption(
             f"The journey's images through filter {filter_index}, with this snapshot's weights; "
