@@ -372,14 +372,17 @@ def new_page(browser, server: StreamlitServer, viewport: dict = VIEWPORT, *, fre
 def copy_shipped_models(folder: Path, *, caches: bool = False) -> Path:
     """The lesson's two shipped models (with their snapshots) copied into ``folder``: a test server's own.
 
-    ``caches``: with what a fresh clone ships beside them too (the portraits and the invariance chart,
-    committed in models/), so that a test server doesn't spend seconds of the CPU drawing them again.
+    ``caches``: with what the app keeps beside them too: the portraits and the invariance chart a fresh
+    clone ships, and the test set's results and the tour's steps the app makes at its first start
+    (``make_first_start_caches``), so that a test server doesn't spend seconds of the CPU making them again.
     """
     import shutil
 
     from convlab.models import PRESETS
     from convlab.store import DEFAULT_ROOT, ModelStore, file_stem
 
+    if caches:
+        make_first_start_caches()
     shipped = ModelStore(DEFAULT_ROOT)
     for spec in PRESETS.values():
         for path in [*shipped.paths(spec), shipped.snapshot_path(spec)]:
@@ -388,10 +391,44 @@ def copy_shipped_models(folder: Path, *, caches: bool = False) -> Path:
             for cached in [
                 *DEFAULT_ROOT.glob(f"portraits/{file_stem(spec)}-*.npz"),
                 *DEFAULT_ROOT.glob(f"invariance/{file_stem(spec)}.json"),
+                *DEFAULT_ROOT.glob(f"testset/{file_stem(spec)}.npz"),
+                *DEFAULT_ROOT.glob(f"tour/{file_stem(spec)}.json"),
             ]:
                 (folder / cached.parent.name).mkdir(exist_ok=True)
                 shutil.copy(cached, folder / cached.parent.name / cached.name)
     return folder
+
+
+def make_first_start_caches() -> None:
+    """What the app makes beside the shipped models in models/ at its first start (convlab.testset's results,
+    convlab.tourcache's steps; derived, not committed), made now if missing, as the app would, once for the
+    whole run: the test processes share models/, so one makes them while the others wait on a lock."""
+    import fcntl
+
+    from convlab.models import PRESETS
+    from convlab.store import DEFAULT_ROOT, file_stem
+
+    stems = [file_stem(spec) for spec in PRESETS.values()]
+    wanted = [DEFAULT_ROOT / "testset" / f"{stem}.npz" for stem in stems] + [DEFAULT_ROOT / "tour" / f"{stems[0]}.json"]
+    if all(path.exists() for path in wanted):
+        return
+    (DEFAULT_ROOT / ".locks").mkdir(exist_ok=True)
+    with open(DEFAULT_ROOT / ".locks" / "first-start-caches", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if all(path.exists() for path in wanted):
+            return  # another test process made them meanwhile
+        from convlab.data import load_split
+        from convlab.store import ModelStore
+        from convlab.testset import TestSetCache
+        from convlab.tour import lesson_tour
+        from convlab.tourcache import TourCache
+
+        store, split = ModelStore(DEFAULT_ROOT), load_split("test")
+        conv, dense = store.load(PRESETS["conv"]), store.load(PRESETS["dense"])
+        results = TestSetCache(DEFAULT_ROOT)
+        maxima = results.get(conv, split)[0].maxima
+        results.get(dense, split)
+        TourCache(DEFAULT_ROOT).get(conv, dense, split, lambda: lesson_tour(conv, dense, split, maxima=maxima))
 
 
 # -- a class's pages --------------------------------------------------------------------------
