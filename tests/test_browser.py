@@ -781,7 +781,7 @@ def test_playing_the_replay_redraws_the_grid_snapshot_by_snapshot(browser, strea
             fingerprint = drawn_z(page, replay_plot)
             if value not in seen and fingerprint not in seen.values():
                 seen[value] = fingerprint
-                kernels.add(drawn_z(page, kernels_plot))
+            kernels.add(drawn_z(page, kernels_plot))  # at each look: a busy page may draw them after the grid
             if value == count - 1 and not page.locator(".st-key-replay_playing input").is_checked():
                 break
             time.sleep(0.1)
