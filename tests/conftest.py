@@ -173,8 +173,8 @@ def shipped_server(tmp_path_factory):
         yield server
 
 
-# The longest test files first: two processes share the files (pytest.ini), and a long file
-# started last would run alone at the end while the other process waits. The files sharing the
+# The longest test files first: the test processes share the files (pytest.ini), and a long file
+# started last would run alone at the end while the others wait. The files sharing the
 # app server (SHARED_SERVER_GROUP) go as one, at the place of the first of them listed here.
 LONGEST_FIRST = (
     "test_browser.py",
