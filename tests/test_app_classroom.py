@@ -182,3 +182,20 @@ def test_the_teachers_drawing_reaches_the_students_pads(monkeypatch, test_split)
     student.run()  # the class's view: the Draw view, its drawing
     [pad] = [c for c in student.get("component_instance") if c.proto.component_name.endswith(".drawpad")]
     assert json.loads(pad.proto.json_args)["start"]["pixels"] == drawing_pixels(sent)
+
+
+def test_a_value_the_browser_still_shows_from_before_the_class_moved_is_no_move_of_the_students():
+    """Hand-made views: the page showed image 28, the class moved it to 1 (the browser not yet redrawn). The old
+    28 coming back from the browser's box is no move; any other image the student typed is, and so is 28 once
+    the browser has shown the class's view (no view left in ``before``)."""
+    from ui.classroom import _moved_by_student
+
+    shown = {"tab": "journey", "images": "0,23,1", "filter": "6"}  # what the page's last run applied
+    teachers = {"tab": "filters", "images": "0,23,1", "filter": "6"}  # the class has moved on meanwhile
+    before = [{"tab": "journey", "images": "0,23,28", "filter": "6"}]
+    stale = {"tab": "journey", "images": "0,23,28", "filter": "6"}
+    assert not _moved_by_student(stale, shown, teachers, before)
+    assert _moved_by_student(stale, shown, teachers)
+    assert _moved_by_student({**stale, "images": "0,23,5"}, shown, teachers, before)
+    assert _moved_by_student({**shown, "filter": "63"}, shown, teachers, before)  # a new filter of its own
+    assert not _moved_by_student(dict(shown), shown, teachers, before)  # nothing changed

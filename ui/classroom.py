@@ -20,7 +20,7 @@ from __future__ import annotations
 import html
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import streamlit as st
@@ -69,8 +69,8 @@ def _say(problem: str) -> None:
 
 
 def _leave(problem: str | None = None) -> None:
-    kept = (CLASS, TEACHER, "class_version", "class_published", "class_shown", BEFORE, FOLLOWING, "class_link_note")
-    for key in kept:
+    keys = (CLASS, TEACHER, "class_version", "class_published", "class_shown", BEFORE, FOLLOWING, "class_link_note")
+    for key in keys:
         st.session_state.pop(key, None)
     if problem:
         _say(problem)
@@ -251,7 +251,7 @@ def _moved_by_student(
     now: dict[str, str],
     shown: dict[str, str] | None,
     teachers: dict[str, str] | None,
-    before: list[dict[str, str]] = (),
+    before: Sequence[dict[str, str]] = (),
 ) -> bool:
     """Whether the page's view ``now`` holds a move of the student's own: a parameter changed (or
     gained) since the page last showed ``shown``, to a value that isn't the class's (``teachers``).
