@@ -42,7 +42,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .live_app import free_port, port_answers
-from .throwaway import ThrowawayServer
+from .throwaway import START_TIMEOUT, ThrowawayServer
 
 DEBIAN_NGINX = Path("/usr/sbin/nginx")
 COOKIE = "convlab_backend"  # nginx's own cookie: which server a browser sticks to
@@ -220,8 +220,11 @@ class Balancer(ThrowawayServer):
             user = f"{pwd.getpwuid(os.getuid()).pw_name} {grp.getgrgid(os.getgid()).gr_name}"
         return nginx_config(self.backends, self.port, folder=self.folder, listen=self.listen, user=user)
 
+    def start(self, timeout: float = START_TIMEOUT) -> None:
+        self.config_path.write_text(self.config())  # the file nginx is started with (command)
+        super().start(timeout)
+
     def command(self) -> list[str]:
-        self.config_path.write_text(self.config())
         error_log = str(self.folder / "error.log")
         return [find_nginx(), "-p", str(self.folder), "-c", str(self.config_path), "-e", error_log, "-g", "daemon off;"]
 
