@@ -3,7 +3,10 @@ person wants to do, each with its own address (/filters, /lab, ...).
 
 The section holding the open view names it ("The lesson: 🧩 Filters"), so the current view is
 in sight at 1024 px as at 1280. Views never switch pages themselves: they ask for a view
-(``state.open_tab``), and the run switches to it here; an old link's ``?tab=filters`` does the same.
+(``state.open_tab``), and the next run opens it here; an old link's ``?tab=filters`` does the same.
+That run opens it at once (``runtime.open_instead``), rather than drawing the old page's start and
+switching with ``st.switch_page``: a second run, and a tour step 45 ms slower (docs/performance.md).
+The class's view, known only after the navigation is drawn, still switches.
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ def navigate(views: dict[str, Callable[[], None]]) -> tuple[str, dict[str, st.Pa
     }
     alias = st.Page(_to_default, title=state.TITLES[DEFAULT], url_path=DEFAULT, visibility="hidden")
     asked = runtime.requested_page(pages) or DEFAULT
+    pending = state.asked_since_last_run()  # a button's or a link's view: this run opens it
+    if pending in pages and pending != asked and runtime.open_instead(pages[pending]):
+        asked = pending
     sections = {_label(section, slugs, asked): [pages[slug] for slug in slugs] for section, slugs in SECTIONS.items()}
     next(iter(sections.values())).append(alias)
     opened = st.navigation(sections, position="top")

@@ -149,6 +149,18 @@ def requested_page(pages: dict[str, st.Page]) -> str | None:
     return None
 
 
+def open_instead(page: st.Page) -> bool:
+    """Make this run open ``page`` rather than the one the browser asked for, before ``st.navigation``
+    resolves it: one run where ``st.switch_page`` after it costs a second (the first one's page thrown
+    away). False on another Streamlit, whose callers then switch pages the public way."""
+    manager = getattr(_script_context(), "pages_manager", None)
+    try:
+        manager.set_script_intent(page._script_hash, "")
+    except AttributeError:
+        return False
+    return True
+
+
 def requested_path() -> str:
     """The view's address this run was asked for ("filters" for /filters), "" for the page's root or if unknown."""
     manager = getattr(_script_context(), "pages_manager", None)

@@ -329,11 +329,16 @@ def choose_transform() -> None:
         st.session_state.setdefault(key, value)
 
 
+def asked_since_last_run() -> str | None:
+    """The view a link, a button or the class asked for since the last run, if it isn't the open one."""
+    asked = st.session_state.get(TAB)
+    return asked if asked in TABS and asked != st.session_state.get("open_tab") else None
+
+
 def view_opened(slug: str) -> None:
     """The view Streamlit opened this run: a click in the navigation (or an address) makes it the
     page's view, unless a link, a button or the class asked for another since the last run."""
-    asked = st.session_state.get(TAB)
-    if asked not in TABS or asked == st.session_state.get("open_tab"):
+    if asked_since_last_run() is None:
         st.session_state[TAB] = slug
     st.session_state["open_tab"] = slug
 
