@@ -35,7 +35,10 @@ def test_train_a_variant_in_the_page(models_dir):
     at.number_input(key="lab_stop_loss").set_value(5.0).run()
     assert not at.exception
     spec = ModelSpec(conv_filters=(16,), epochs=3, train_samples=1_000, stop_loss=5.0)
-    # The preview shows the spec's layers and parameter count before anything trains.
+    # The preview shows the spec's parameter count before anything trains, and its layers once opened.
+    assert not [f for f in at.dataframe if "output shape" in f.value.columns]
+    at.session_state["lab_layers"] = True  # "Where are its parameters? Layer by layer" opened
+    at.run()
     shapes = [f for f in at.dataframe if "output shape" in f.value.columns][-1].value  # the lab comes last
     assert list(shapes["output shape"][:2]) == ["26×26×16", "13×13×16"]
     assert any(f"{sum(shapes['params']):,} parameters" in m.value for m in at.markdown)

@@ -157,13 +157,16 @@ def spec_preview_ui(spec: ModelSpec) -> None:
         f"**{spec.label()}** · **{count_params(spec):,} parameters** (the lesson's conv model has "
         f"{count_params(PRESETS['conv']):,})"
     )
-    with st.expander("Where are its parameters?"):
-        st.markdown(params_explained(spec))
-    st.dataframe(
-        pd.DataFrame(layer_table(spec)),
-        hide_index=True,
-        column_config={"params": st.column_config.NumberColumn(format="localized")},
-    )
+    # Drawn once opened (a rerun): the Lab's first visit, the tour's last step, mounts two elements fewer.
+    breakdown = st.expander("Where are its parameters? Layer by layer", key="lab_layers", on_change="rerun")
+    if breakdown.open:
+        with breakdown:
+            st.markdown(params_explained(spec))
+            st.dataframe(
+                pd.DataFrame(layer_table(spec)),
+                hide_index=True,
+                column_config={"params": st.column_config.NumberColumn(format="localized")},
+            )
 
 
 # -- 2 · train -------------------------------------------------------------------------------------
