@@ -54,7 +54,12 @@ export function fullScreenChanged(c) {
 export function requestDraw(c) {
   if (c.drawRequested) return;
   c.drawRequested = true;
-  requestAnimationFrame(() => { c.drawRequested = false; draw(c); });
+  requestAnimationFrame(() => {
+    c.drawRequested = false;
+    // A chart that left the page since (a run that opens another view re-renders it first) isn't drawn:
+    // at no width, Plotly would draw it anew for nothing, and again once it is put back (main.js's park).
+    if (!c.destroyed && !c.parked && c.root.isConnected) draw(c);
+  });
 }
 
 function plot(c, figure) {
