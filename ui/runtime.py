@@ -156,7 +156,7 @@ def open_instead(page: st.Page) -> bool:
     manager = getattr(_script_context(), "pages_manager", None)
     try:
         manager.set_script_intent(page._script_hash, "")
-    except AttributeError:
+    except (AttributeError, TypeError):
         return False
     return True
 
