@@ -20,6 +20,7 @@ from browser_support import (
     journey_filter,
     open_app,
     save_screenshot,
+    wait_drawn,
     wait_idle,
     wait_until,
 )
@@ -116,6 +117,10 @@ def test_every_tour_step_and_its_grid_fit_the_screen(browser, shipped_server, sc
             page.locator(".st-key-presenter_bar .st-key-present_class_start button:visible").wait_for()  # the class
             page.locator(".st-key-present_tour_start button:visible").click()  # the bar starts the tour
         else:
+            wait_drawn(page)  # the journey's chart as drawn for its room: then it must not be drawn again
+            page.locator(CHART + " .cl-chart").evaluate(
+                "d => { window.__journey = d; window.__plots = 0; d.on('plotly_afterplot', () => window.__plots++); }"
+            )
             page.locator(".st-key-tour_start button:visible").click()
         tour = page.locator(".st-key-tour")
         for number in range(1, STEPS + 1):
@@ -123,6 +128,11 @@ def test_every_tour_step_and_its_grid_fit_the_screen(browser, shipped_server, sc
             heading = tour.get_by_text(f"Step {number} of {STEPS}:")
             heading.wait_for()
             wait_idle(page)
+            if number == 1 and not presenting:
+                # Step 1 opens Compare in the run the click asks for. The journey's chart, rendered as that run
+                # starts, has left the page before its draw: kept aside as it was, not drawn again at no width.
+                kept = page.evaluate("() => [__journey.isConnected, !!__journey._fullLayout, __plots]")
+                assert kept == [False, True, 0], kept
             if page.locator(CHART).is_visible():
                 _check_journey_step(page, number, height, presenting)
             _assert_in_view(f"step {number}'s heading", _box(heading), height)

@@ -168,23 +168,3 @@ def test_a_view_opened_again_shows_its_kept_chart_and_redraws_it_only_when_its_f
         shown = page.locator(chart).evaluate("d => d.convlabShown()")
         assert shown["filter"] == chosen and shown["maps"] != before["maps"]
         assert exception_texts(page) == []
-
-
-def test_a_view_a_button_opens_keeps_the_chart_it_leaves_without_drawing_it_again(browser, shipped_server):
-    """The tour's start opens Compare in the run it asks for. The journey's chart, asked to draw as that run
-    starts, leaves the page before its draw: it is kept aside as it was (to be put back, as above), not
-    drawn again at no width (Plotly's whole draw, for nothing, and once more when put back)."""
-    chart = ".st-key-journey_chart .cl-chart"
-    with open_app(browser, shipped_server) as page:
-        wait_drawn(page)
-        page.locator(chart).evaluate(
-            "d => { window.__journey = d; window.__plots = 0; d.on('plotly_afterplot', () => window.__plots++); }"
-        )
-        page.locator(".st-key-tour_start button:visible").click()
-        wait_until(page, "() => location.pathname.endsWith('/compare')", what="the tour's first step, on Compare")
-        wait_drawn(page)
-        curves = page.locator(".st-key-curves_chart .cl-chart")
-        assert curves.evaluate("d => !!d._fullLayout && d !== window.__journey")  # Compare's own chart
-        kept = page.evaluate("() => [window.__journey.isConnected, !!window.__journey._fullLayout, window.__plots]")
-        assert kept == [False, True, 0]  # off the page, still drawn, and neither redrawn nor re-used
-        assert exception_texts(page) == []
