@@ -68,7 +68,8 @@ def _label(section: str, slugs: tuple[str, ...], open_now: str) -> str:
 
 
 def go_where_asked(slug: str, pages: dict[str, st.Page]) -> None:
-    """Switch to the view a link, a button or the class asked for, if it isn't the open one."""
-    asked = st.session_state.get(state.TAB)
+    """Switch to the view a link, a button or the class asked for, if it isn't the open one (``slug``: after
+    ``navigate`` the page's open view, so ``state.asked_since_last_run`` names only a view asked for since)."""
+    asked = state.asked_since_last_run()
     if asked in pages and asked != slug:
         st.switch_page(pages[asked])
